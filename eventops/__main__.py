@@ -1,0 +1,3 @@
+from eventops.cli import main
+
+raise SystemExit(main())

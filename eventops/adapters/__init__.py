@@ -1,0 +1,1 @@
+"""Device adapters: one async interface, a driver per device family."""

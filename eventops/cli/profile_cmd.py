@@ -1,0 +1,41 @@
+"""``eventops profile check FILE`` and ``eventops profile schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from eventops.profile import Profile, load_profile
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("profile", help="check an event profile or print its schema")
+    psub = p.add_subparsers(dest="profile_command", metavar="ACTION")
+    psub.required = True
+    check = psub.add_parser("check", help="validate a profile; one line per problem")
+    check.add_argument("file", help="the event profile (TOML)")
+    check.set_defaults(func=check_cmd)
+    schema = psub.add_parser("schema", help="print the profile's JSON Schema")
+    schema.set_defaults(func=schema_cmd)
+
+
+def summary(profile: Profile) -> str:
+    ssids = {s.name for m in profile.masts for s in (m.ssids or [])}
+    for level in (profile.defaults.mast, *(s.mast for s in profile.sites)):
+        ssids.update(s.name for s in level.ssids or [])
+    return (
+        f"{profile.event.id}: {len(profile.masts)} masts, {len(profile.switches)} switches, "
+        f"{len(profile.links)} links, {len(ssids)} SSIDs, {len(profile.users)} users"
+    )
+
+
+def check_cmd(args: argparse.Namespace) -> int:
+    profile = load_profile(args.file)
+    print(f"ok {args.file}: {summary(profile)}")
+    return 0
+
+
+def schema_cmd(args: argparse.Namespace) -> int:
+    print(json.dumps(Profile.model_json_schema(), indent=2))
+    return 0

@@ -1,0 +1,177 @@
+"""The eventops exception hierarchy.
+
+Every error a user can cause derives from :class:`EventOpsError`. Each class
+carries a short user-facing ``title``; ``str(exc)`` is a one-line message that
+names the file, field, device or input at fault. The CLI and the TUI map these
+classes to messages and exit codes in one place (``eventops.cli``).
+
+    EventOpsError
+    ├── ProfileError            a profile that cannot be loaded or is invalid
+    ├── SecretError             a secret reference that cannot be resolved
+    ├── StoreError              the event store cannot be opened or written
+    │   └── AuditChainBroken    the audit log's hash chain does not verify
+    ├── DeviceError             anything that went wrong talking to a device
+    │   ├── DeviceUnreachable   no connection (refused, no route, TLS pin mismatch)
+    │   │   └── DeviceTimeout   connected (or tried) but no answer in time
+    │   ├── AuthenticationFailed  the device refused our credentials
+    │   ├── PermissionDenied    logged in, but the account may not do this
+    │   ├── ProtocolError       the device answered with an error or garbage;
+    │   │                       carries the device's own code and text
+    │   └── Unsupported         the device does not offer this object or verb
+    ├── ProvisioningError       plan/apply/confirm/rollback failed
+    │   └── LockBusy            another apply holds the site lock
+    ├── ProbeError              a link measurement could not run
+    ├── WallError               a social-wall source or moderation failure
+    └── ApiError                the engine's API refused or failed a request
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class EventOpsError(Exception):
+    """Root of every error a user can cause or meet."""
+
+    title = "eventops error"
+    exit_code = 1
+
+    def one_line(self) -> str:
+        """The message as exactly one line (newlines folded)."""
+        return " ".join(str(self).split("\n")).strip() or self.title
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One fault in a profile: where it is and what is wrong."""
+
+    source: str
+    path: tuple[str | int, ...]
+    message: str
+    line: int | None = None
+
+    @property
+    def dotted(self) -> str:
+        out = ""
+        for part in self.path:
+            if isinstance(part, int):
+                out += f"[{part}]"
+            else:
+                out += ("." if out else "") + part
+        return out or "(top level)"
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{where}: {self.dotted}: {self.message}"
+
+
+class ProfileError(EventOpsError):
+    title = "Invalid profile"
+    exit_code = 2
+
+    def __init__(self, problems: Sequence[Problem] | str) -> None:
+        if isinstance(problems, str):
+            self.problems: list[Problem] = []
+            super().__init__(problems)
+        else:
+            self.problems = list(problems)
+            super().__init__("\n".join(str(p) for p in self.problems))
+
+    def lines(self) -> list[str]:
+        """One line per problem."""
+        if self.problems:
+            return [str(p) for p in self.problems]
+        return [self.one_line()]
+
+
+class SecretError(EventOpsError):
+    title = "Secret not available"
+    exit_code = 2
+
+
+class StoreError(EventOpsError):
+    title = "Event store error"
+    exit_code = 4
+
+
+class AuditChainBroken(StoreError):
+    title = "Audit log tampered"
+    exit_code = 5
+
+
+class DeviceError(EventOpsError):
+    """A device could not do what we asked. ``device`` names it."""
+
+    title = "Device error"
+    exit_code = 3
+
+    def __init__(self, device: str, message: str) -> None:
+        self.device = device
+        self.message = message
+        super().__init__(f"{device}: {message}")
+
+
+class DeviceUnreachable(DeviceError):
+    title = "Device unreachable"
+
+
+class DeviceTimeout(DeviceUnreachable):
+    title = "Device timed out"
+
+
+class AuthenticationFailed(DeviceError):
+    title = "Authentication failed"
+
+
+class PermissionDenied(DeviceError):
+    title = "Permission denied"
+
+
+class ProtocolError(DeviceError):
+    """The device answered, but with an error or something we cannot read.
+
+    ``code`` and ``text`` are the device's own (a ubus status, a JSON-RPC
+    error code, a RESTCONF error-tag, an HTTP status).
+    """
+
+    title = "Device protocol error"
+
+    def __init__(
+        self, device: str, message: str, *, code: int | str | None = None, text: str = ""
+    ) -> None:
+        self.code = code
+        self.text = text
+        super().__init__(device, message)
+
+
+class Unsupported(DeviceError):
+    title = "Not supported by device"
+
+
+class ProvisioningError(EventOpsError):
+    title = "Provisioning failed"
+    exit_code = 6
+
+
+class LockBusy(ProvisioningError):
+    title = "Site is locked"
+
+
+class ProbeError(EventOpsError):
+    title = "Probe failed"
+    exit_code = 7
+
+
+class WallError(EventOpsError):
+    title = "Social wall error"
+    exit_code = 8
+
+
+class ApiError(EventOpsError):
+    title = "Engine API error"
+    exit_code = 9
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)

@@ -1,0 +1,1 @@
+"""Monitoring: pollers, checks, health, alerts, history."""

@@ -1,0 +1,1 @@
+"""Packet probe: UDP throughput, STAMP, iperf3 client."""

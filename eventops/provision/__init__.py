@@ -1,0 +1,1 @@
+"""Provisioning: plan, apply, confirm or roll back."""

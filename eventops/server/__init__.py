@@ -1,0 +1,1 @@
+"""The engine's HTTP API and web pages (aiohttp)."""

@@ -1,0 +1,130 @@
+"""The async store interface.
+
+One interface for every backend: SQLite (WAL, :mod:`eventops.store.sqlite`)
+for one site; PostgreSQL can implement the same for a city running many
+events. Every write method returns only after its transaction committed, so
+an acknowledged write survives a crash. Times are UTC.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+from eventops.store.models import (
+    AlertRow,
+    ApplyDeviceRow,
+    ApplyRow,
+    AuditEntry,
+    DecisionRow,
+    DeviceRow,
+    PostRow,
+    ProbeResultRow,
+    Sample,
+)
+
+
+class Store(ABC):
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # -- event and devices --------------------------------------------------
+    @abstractmethod
+    async def put_event(
+        self, event_id: str, name: str, start: datetime, end: datetime, timezone: str
+    ) -> None: ...
+
+    @abstractmethod
+    async def put_devices(self, devices: Sequence[DeviceRow]) -> None: ...
+
+    @abstractmethod
+    async def list_devices(self) -> list[DeviceRow]: ...
+
+    # -- monitoring ---------------------------------------------------------
+    @abstractmethod
+    async def add_samples(self, samples: Sequence[Sample]) -> None: ...
+
+    @abstractmethod
+    async def query_samples(
+        self, device: str, metric: str, since: datetime, until: datetime
+    ) -> list[Sample]: ...
+
+    @abstractmethod
+    async def add_alert(self, alert: AlertRow) -> int: ...
+
+    @abstractmethod
+    async def update_alert(self, alert_id: int, **changes: Any) -> None: ...
+
+    @abstractmethod
+    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]: ...
+
+    @abstractmethod
+    async def add_probe_result(self, result: ProbeResultRow) -> int: ...
+
+    @abstractmethod
+    async def list_probe_results(self, target: str | None = None) -> list[ProbeResultRow]: ...
+
+    # -- wall ---------------------------------------------------------------
+    @abstractmethod
+    async def upsert_posts(self, posts: Sequence[PostRow]) -> None: ...
+
+    @abstractmethod
+    async def get_post(self, post_id: str) -> PostRow | None: ...
+
+    @abstractmethod
+    async def list_posts(self, state: str | None = None, limit: int = 500) -> list[PostRow]: ...
+
+    @abstractmethod
+    async def decide(
+        self, decision: DecisionRow, new_state: str | None, pinned: bool | None
+    ) -> int:
+        """Record a moderation decision and the post's new state in one transaction."""
+
+    @abstractmethod
+    async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]: ...
+
+    @abstractmethod
+    async def get_cursor(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    async def set_cursor(self, name: str, value: str) -> None: ...
+
+    # -- provisioning -------------------------------------------------------
+    @abstractmethod
+    async def record_apply(self, apply: ApplyRow, devices: Sequence[ApplyDeviceRow]) -> int:
+        """Store an apply with all its per-device rows: all or nothing."""
+
+    @abstractmethod
+    async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...
+
+    # -- audit --------------------------------------------------------------
+    @abstractmethod
+    async def audit(
+        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        """Append to the hash-chained audit log; durable (synchronous=FULL) on return."""
+
+    @abstractmethod
+    async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    async def verify_audit(self) -> int:
+        """Check the whole chain; return the number of entries or raise AuditChainBroken."""
+
+    @abstractmethod
+    async def integrity_check(self) -> str: ...

@@ -1,0 +1,122 @@
+"""The store's schema, as forward migrations applied at open.
+
+``PRAGMA user_version`` holds the schema version. A migration is never edited
+once released: change the schema by appending a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            start_utc TEXT NOT NULL,
+            end_utc TEXT NOT NULL,
+            timezone TEXT NOT NULL
+        );
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            driver TEXT NOT NULL,
+            site TEXT,
+            address TEXT NOT NULL
+        );
+        CREATE TABLE samples (
+            device TEXT NOT NULL,
+            metric TEXT NOT NULL,
+            ts_ms INTEGER NOT NULL,
+            value REAL NOT NULL
+        );
+        CREATE INDEX samples_by_series ON samples (device, metric, ts_ms);
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            state TEXT NOT NULL,
+            raised_at TEXT NOT NULL,
+            cleared_at TEXT,
+            acked_by TEXT,
+            ack_note TEXT,
+            labels TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX alerts_by_key ON alerts (key, state);
+        CREATE TABLE probe_results (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            target TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            passed INTEGER,
+            result TEXT NOT NULL
+        );
+        CREATE INDEX probe_results_by_target ON probe_results (target, ts);
+        CREATE TABLE posts (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            author TEXT NOT NULL,
+            author_name TEXT NOT NULL,
+            text TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX posts_by_state ON posts (state, created_at);
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            post_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            reason TEXT NOT NULL
+        );
+        CREATE INDEX decisions_by_post ON decisions (post_id);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+        """,
+    ),
+    (
+        2,
+        """
+        CREATE TABLE applies (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            actor TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE apply_devices (
+            apply_id INTEGER NOT NULL REFERENCES applies (id),
+            device TEXT NOT NULL,
+            result TEXT NOT NULL,
+            checksum TEXT,
+            detail TEXT NOT NULL DEFAULT '{}',
+            PRIMARY KEY (apply_id, device)
+        );
+        CREATE TABLE cursors (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE INDEX posts_by_author ON posts (author);
+        """,
+    ),
+)
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,114 @@
+"""Stored rows: the pydantic models that cross the store boundary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def utc(ts: datetime) -> datetime:
+    """``ts`` as aware UTC (naive values are taken to be UTC already)."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+class Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _utc(cls, v: Any) -> Any:
+        return utc(v) if isinstance(v, datetime) else v
+
+
+class DeviceRow(Row):
+    id: str
+    kind: Literal["mast", "switch", "media-converter"]
+    driver: str
+    site: str | None = None
+    address: str
+
+
+class Sample(Row):
+    ts: datetime
+    device: str
+    metric: str
+    value: float
+
+
+class AlertRow(Row):
+    id: int | None = None
+    key: str
+    """Stable identity of the condition, e.g. ``link:fibre-police:down``."""
+    severity: Literal["info", "warning", "critical"]
+    subject: str
+    """Device or link id the alert is about."""
+    summary: str
+    state: Literal["open", "cleared", "flapping"] = "open"
+    raised_at: datetime
+    cleared_at: datetime | None = None
+    acked_by: str | None = None
+    ack_note: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ProbeResultRow(Row):
+    id: int | None = None
+    ts: datetime
+    target: str
+    """Link id or host:port that was measured."""
+    kind: str
+    """stamp, throughput, iperf3, acceptance ..."""
+    passed: bool | None = None
+    result: dict[str, Any]
+
+
+class PostRow(Row):
+    id: str
+    """Source-qualified id, e.g. ``x:1790000000000000000`` or ``mastodon:1123``."""
+    source: str
+    author: str
+    author_name: str = ""
+    text: str
+    created_at: datetime
+    state: Literal["pending", "approved", "rejected", "hidden", "taken_down"] = "pending"
+    pinned: bool = False
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class DecisionRow(Row):
+    id: int | None = None
+    post_id: str
+    ts: datetime
+    actor: str
+    """A user name, or ``rule:<name>`` for an automatic decision."""
+    action: str
+    reason: str = ""
+
+
+class ApplyRow(Row):
+    id: int | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    actor: str
+    summary: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApplyDeviceRow(Row):
+    device: str
+    result: str
+    checksum: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditEntry(Row):
+    id: int
+    ts: datetime
+    actor: str
+    action: str
+    target: str
+    before: Any = None
+    after: Any = None
+    prev_hash: str
+    hash: str

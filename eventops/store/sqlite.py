@@ -1,0 +1,698 @@
+"""SQLite store: WAL, forward migrations at open, one writer task.
+
+Writes are queued to a single writer task that owns the write connection.
+It takes whatever is queued (group commit), runs each job inside its own
+SAVEPOINT so one failing job does not spoil the others, commits, and only
+then resolves each caller's future: an acknowledged write has committed.
+Groups containing audit rows commit with ``synchronous=FULL``; other commits
+use ``NORMAL``, which in WAL mode survives a process crash (not power loss).
+Reads use a separate connection and see committed data only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from eventops.errors import AuditChainBroken, StoreError
+from eventops.store.base import Store
+from eventops.store.migrations import LATEST, MIGRATIONS
+from eventops.store.models import (
+    AlertRow,
+    ApplyDeviceRow,
+    ApplyRow,
+    AuditEntry,
+    DecisionRow,
+    DeviceRow,
+    PostRow,
+    ProbeResultRow,
+    Sample,
+    utc,
+)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[aiosqlite.Connection], Awaitable[T]]
+
+GENESIS = "0" * 64
+MAX_GROUP = 256
+
+
+def _ts(value: datetime) -> str:
+    return utc(value).isoformat(timespec="microseconds")
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _ms(value: datetime) -> int:
+    return int(utc(value).timestamp() * 1000)
+
+
+def _canon(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def audit_hash(
+    prev: str,
+    entry_id: int,
+    ts: str,
+    actor: str,
+    action: str,
+    target: str,
+    before: str | None,
+    after: str | None,
+) -> str:
+    body = _canon([entry_id, ts, actor, action, target, before, after])
+    return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
+
+
+@dataclass
+class _Pending:
+    job: Job[Any]
+    durable: bool
+    future: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class SQLiteStore(Store):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        migrations: Sequence[tuple[int, str]] = MIGRATIONS,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.path = Path(path)
+        self._migrations = tuple(migrations)
+        self._now = now
+        self._w: aiosqlite.Connection | None = None
+        self._r: aiosqlite.Connection | None = None
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._sync = "NORMAL"
+
+    # -- lifecycle ------------------------------------------------------------
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._w = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._w.execute("PRAGMA journal_mode=WAL")
+            await self._w.execute("PRAGMA synchronous=NORMAL")
+            await self._w.execute("PRAGMA foreign_keys=ON")
+            await self._w.execute("PRAGMA busy_timeout=5000")
+            await self._migrate()
+            self._r = await aiosqlite.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None
+            )
+            await self._r.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.DatabaseError as exc:
+            await self._close_connections()
+            raise StoreError(f"{self.path}: cannot open event store ({exc})") from None
+        except OSError as exc:
+            await self._close_connections()
+            raise StoreError(f"{self.path}: cannot open event store ({exc.strerror})") from None
+        self._writer = asyncio.create_task(
+            self._write_loop(), name=f"store-writer:{self.path.name}"
+        )
+
+    async def _migrate(self) -> None:
+        assert self._w is not None
+        async with self._w.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        current = int(row[0]) if row else 0
+        known = self._migrations[-1][0] if self._migrations else 0
+        if current > max(known, LATEST):
+            raise StoreError(
+                f"{self.path}: schema version {current} is newer than this eventops knows "
+                f"({known}); upgrade eventops"
+            )
+        for version, script in self._migrations:
+            if version <= current:
+                continue
+            statements = [s.strip() for s in _split_sql(script) if s.strip()]
+            await self._w.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in statements:
+                    await self._w.execute(stmt)
+                await self._w.execute(f"PRAGMA user_version={version}")
+                await self._w.execute("COMMIT")
+            except BaseException:
+                await self._w.execute("ROLLBACK")
+                raise
+            log.info("store %s migrated to schema %d", self.path, version)
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            try:
+                await self._writer
+            finally:
+                self._writer = None
+        await self._close_connections()
+
+    async def _close_connections(self) -> None:
+        for conn in (self._r, self._w):
+            if conn is not None:
+                await conn.close()
+        self._r = self._w = None
+
+    async def schema_version(self) -> int:
+        async with self._read().execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- the writer ------------------------------------------------------------
+    async def run_write(self, job: Job[T], *, durable: bool = False) -> T:
+        """Run ``job`` on the write connection inside a transaction; return after commit."""
+        if self._writer is None or self._writer.done():
+            raise StoreError(f"{self.path}: store is not open")
+        pending = _Pending(job, durable)
+        await self._queue.put(pending)
+        result: T = await pending.future
+        return result
+
+    async def _write_loop(self) -> None:
+        assert self._w is not None
+        stop = False
+        while not stop:
+            first = await self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < MAX_GROUP and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+            await self._commit_group(group)
+        # Refuse whatever arrived after close.
+        while not self._queue.empty():
+            p = self._queue.get_nowait()
+            if p is not None and not p.future.done():
+                p.future.set_exception(StoreError(f"{self.path}: store closed"))
+
+    async def _commit_group(self, group: list[_Pending]) -> None:
+        conn = self._w
+        assert conn is not None
+        want = "FULL" if any(p.durable for p in group) else "NORMAL"
+        results: list[tuple[_Pending, Any, BaseException | None]] = []
+        try:
+            if want != self._sync:
+                await conn.execute(f"PRAGMA synchronous={want}")
+                self._sync = want
+            await conn.execute("BEGIN IMMEDIATE")
+            for i, p in enumerate(group):
+                await conn.execute(f"SAVEPOINT j{i}")
+                try:
+                    value = await p.job(conn)
+                except Exception as exc:  # the job's own fault: undo it alone
+                    await conn.execute(f"ROLLBACK TO j{i}")
+                    await conn.execute(f"RELEASE j{i}")
+                    results.append((p, None, exc))
+                else:
+                    await conn.execute(f"RELEASE j{i}")
+                    results.append((p, value, None))
+            await conn.execute("COMMIT")
+        except asyncio.CancelledError:
+            for p in group:
+                if not p.future.done():
+                    p.future.set_exception(StoreError(f"{self.path}: write cancelled"))
+            raise
+        except Exception as exc:
+            try:
+                await conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            err = StoreError(f"{self.path}: write failed ({exc})")
+            for p in group:
+                if not p.future.done():
+                    p.future.set_exception(err)
+            return
+        for p, value, failure in results:
+            if p.future.done():
+                continue
+            if failure is None:
+                p.future.set_result(value)
+            elif isinstance(failure, sqlite3.Error):
+                p.future.set_exception(StoreError(f"{self.path}: {failure}"))
+            else:
+                p.future.set_exception(failure)
+
+    def _read(self) -> aiosqlite.Connection:
+        if self._r is None:
+            raise StoreError(f"{self.path}: store is not open")
+        return self._r
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        conn = self._read()
+        conn.row_factory = sqlite3.Row
+        async with conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    # -- event and devices ---------------------------------------------------------
+    async def put_event(
+        self, event_id: str, name: str, start: datetime, end: datetime, timezone: str
+    ) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(
+                "INSERT INTO events (id, name, start_utc, end_utc, timezone) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET name=excluded.name, start_utc=excluded.start_utc, "
+                "end_utc=excluded.end_utc, timezone=excluded.timezone",
+                (event_id, name, _ts(start), _ts(end), timezone),
+            )
+
+        await self.run_write(job)
+
+    async def put_devices(self, devices: Sequence[DeviceRow]) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.executemany(
+                "INSERT INTO devices (id, kind, driver, site, address) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, driver=excluded.driver, "
+                "site=excluded.site, address=excluded.address",
+                [(d.id, d.kind, d.driver, d.site, d.address) for d in devices],
+            )
+
+        await self.run_write(job)
+
+    async def list_devices(self) -> list[DeviceRow]:
+        rows = await self._fetch("SELECT id, kind, driver, site, address FROM devices ORDER BY id")
+        return [DeviceRow(**dict(r)) for r in rows]
+
+    # -- monitoring ---------------------------------------------------------------
+    async def add_samples(self, samples: Sequence[Sample]) -> None:
+        rows = [(s.device, s.metric, _ms(s.ts), s.value) for s in samples]
+
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.executemany(
+                "INSERT INTO samples (device, metric, ts_ms, value) VALUES (?,?,?,?)", rows
+            )
+
+        await self.run_write(job)
+
+    async def query_samples(
+        self, device: str, metric: str, since: datetime, until: datetime
+    ) -> list[Sample]:
+        rows = await self._fetch(
+            "SELECT ts_ms, value FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
+            "ORDER BY ts_ms",
+            (device, metric, _ms(since), _ms(until)),
+        )
+        return [
+            Sample(
+                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
+                device=device,
+                metric=metric,
+                value=r["value"],
+            )
+            for r in rows
+        ]
+
+    async def add_alert(self, alert: AlertRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO alerts (key, severity, subject, summary, state, raised_at, cleared_at, "
+                "acked_by, ack_note, labels) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    alert.key,
+                    alert.severity,
+                    alert.subject,
+                    alert.summary,
+                    alert.state,
+                    _ts(alert.raised_at),
+                    _ts(alert.cleared_at) if alert.cleared_at else None,
+                    alert.acked_by,
+                    alert.ack_note,
+                    _canon(alert.labels),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job)
+
+    _ALERT_COLUMNS = frozenset(
+        {"severity", "summary", "state", "cleared_at", "acked_by", "ack_note", "labels"}
+    )
+
+    async def update_alert(self, alert_id: int, **changes: Any) -> None:
+        unknown = set(changes) - self._ALERT_COLUMNS
+        if unknown:
+            raise ValueError(f"cannot update alert fields {sorted(unknown)}")
+        values = []
+        for k, v in changes.items():
+            if isinstance(v, datetime):
+                v = _ts(v)
+            elif k == "labels":
+                v = _canon(v)
+            values.append(v)
+        sets = ", ".join(f"{k}=?" for k in changes)
+
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(f"UPDATE alerts SET {sets} WHERE id=?", (*values, alert_id))
+
+        if changes:
+            await self.run_write(job)
+
+    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
+        where = "WHERE state != 'cleared'" if open_only else ""
+        rows = await self._fetch(f"SELECT * FROM alerts {where} ORDER BY id")
+        return [
+            AlertRow(
+                id=r["id"],
+                key=r["key"],
+                severity=r["severity"],
+                subject=r["subject"],
+                summary=r["summary"],
+                state=r["state"],
+                raised_at=_dt(r["raised_at"]),
+                cleared_at=_dt(r["cleared_at"]) if r["cleared_at"] else None,
+                acked_by=r["acked_by"],
+                ack_note=r["ack_note"],
+                labels=json.loads(r["labels"]),
+            )
+            for r in rows
+        ]
+
+    async def add_probe_result(self, result: ProbeResultRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO probe_results (ts, target, kind, passed, result) VALUES (?,?,?,?,?)",
+                (
+                    _ts(result.ts),
+                    result.target,
+                    result.kind,
+                    None if result.passed is None else int(result.passed),
+                    _canon(result.result),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job)
+
+    async def list_probe_results(self, target: str | None = None) -> list[ProbeResultRow]:
+        if target is None:
+            rows = await self._fetch("SELECT * FROM probe_results ORDER BY id")
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM probe_results WHERE target=? ORDER BY id", (target,)
+            )
+        return [
+            ProbeResultRow(
+                id=r["id"],
+                ts=_dt(r["ts"]),
+                target=r["target"],
+                kind=r["kind"],
+                passed=None if r["passed"] is None else bool(r["passed"]),
+                result=json.loads(r["result"]),
+            )
+            for r in rows
+        ]
+
+    # -- wall -------------------------------------------------------------------
+    async def upsert_posts(self, posts: Sequence[PostRow]) -> None:
+        rows = [
+            (
+                p.id,
+                p.source,
+                p.author,
+                p.author_name,
+                p.text,
+                _ts(p.created_at),
+                p.state,
+                int(p.pinned),
+                _canon(p.data),
+            )
+            for p in posts
+        ]
+
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.executemany(
+                "INSERT INTO posts (id, source, author, author_name, text, created_at, state, pinned, "
+                "data) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
+                "author_name=excluded.author_name, text=excluded.text, state=excluded.state, "
+                "pinned=excluded.pinned, data=excluded.data",
+                rows,
+            )
+
+        await self.run_write(job)
+
+    @staticmethod
+    def _post(r: sqlite3.Row) -> PostRow:
+        return PostRow(
+            id=r["id"],
+            source=r["source"],
+            author=r["author"],
+            author_name=r["author_name"],
+            text=r["text"],
+            created_at=_dt(r["created_at"]),
+            state=r["state"],
+            pinned=bool(r["pinned"]),
+            data=json.loads(r["data"]),
+        )
+
+    async def get_post(self, post_id: str) -> PostRow | None:
+        rows = await self._fetch("SELECT * FROM posts WHERE id=?", (post_id,))
+        return self._post(rows[0]) if rows else None
+
+    async def list_posts(self, state: str | None = None, limit: int = 500) -> list[PostRow]:
+        if state is None:
+            rows = await self._fetch(
+                "SELECT * FROM posts ORDER BY created_at DESC LIMIT ?", (limit,)
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM posts WHERE state=? ORDER BY created_at DESC LIMIT ?", (state, limit)
+            )
+        return [self._post(r) for r in rows]
+
+    async def decide(
+        self, decision: DecisionRow, new_state: str | None, pinned: bool | None
+    ) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO decisions (post_id, ts, actor, action, reason) VALUES (?,?,?,?,?)",
+                (
+                    decision.post_id,
+                    _ts(decision.ts),
+                    decision.actor,
+                    decision.action,
+                    decision.reason,
+                ),
+            )
+            if new_state is not None:
+                await c.execute(
+                    "UPDATE posts SET state=? WHERE id=?", (new_state, decision.post_id)
+                )
+            if pinned is not None:
+                await c.execute(
+                    "UPDATE posts SET pinned=? WHERE id=?", (int(pinned), decision.post_id)
+                )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job)
+
+    async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]:
+        if post_id is None:
+            rows = await self._fetch("SELECT * FROM decisions ORDER BY id")
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM decisions WHERE post_id=? ORDER BY id", (post_id,)
+            )
+        return [
+            DecisionRow(
+                id=r["id"],
+                post_id=r["post_id"],
+                ts=_dt(r["ts"]),
+                actor=r["actor"],
+                action=r["action"],
+                reason=r["reason"],
+            )
+            for r in rows
+        ]
+
+    async def get_cursor(self, name: str) -> str | None:
+        rows = await self._fetch("SELECT value FROM cursors WHERE name=?", (name,))
+        return str(rows[0]["value"]) if rows else None
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(
+                "INSERT INTO cursors (name, value) VALUES (?,?) "
+                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                (name, value),
+            )
+
+        await self.run_write(job)
+
+    # -- provisioning --------------------------------------------------------------
+    async def record_apply(self, apply: ApplyRow, devices: Sequence[ApplyDeviceRow]) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO applies (id, started_at, finished_at, actor, summary) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET finished_at=excluded.finished_at, summary=excluded.summary",
+                (
+                    apply.id,
+                    _ts(apply.started_at),
+                    _ts(apply.finished_at) if apply.finished_at else None,
+                    apply.actor,
+                    _canon(apply.summary),
+                ),
+            )
+            apply_id = apply.id if apply.id is not None else cur.lastrowid
+            assert apply_id is not None
+            await c.executemany(
+                "INSERT INTO apply_devices (apply_id, device, result, checksum, detail) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(apply_id, device) DO UPDATE SET result=excluded.result, "
+                "checksum=excluded.checksum, detail=excluded.detail",
+                [(apply_id, d.device, d.result, d.checksum, _canon(d.detail)) for d in devices],
+            )
+            return apply_id
+
+        return await self.run_write(job, durable=True)
+
+    async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None:
+        rows = await self._fetch("SELECT * FROM applies WHERE id=?", (apply_id,))
+        if not rows:
+            return None
+        r = rows[0]
+        apply = ApplyRow(
+            id=r["id"],
+            started_at=_dt(r["started_at"]),
+            finished_at=_dt(r["finished_at"]) if r["finished_at"] else None,
+            actor=r["actor"],
+            summary=json.loads(r["summary"]),
+        )
+        devs = await self._fetch(
+            "SELECT * FROM apply_devices WHERE apply_id=? ORDER BY device", (apply_id,)
+        )
+        return apply, [
+            ApplyDeviceRow(
+                device=d["device"],
+                result=d["result"],
+                checksum=d["checksum"],
+                detail=json.loads(d["detail"]),
+            )
+            for d in devs
+        ]
+
+    # -- audit ------------------------------------------------------------------
+    async def audit(
+        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        ts = _ts(self._now())
+        b = None if before is None else _canon(before)
+        a = None if after is None else _canon(after)
+
+        async def job(c: aiosqlite.Connection) -> AuditEntry:
+            async with c.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") as cur:
+                last = await cur.fetchone()
+            prev = last[1] if last else GENESIS
+            entry_id = (last[0] + 1) if last else 1
+            digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
+            await c.execute(
+                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, hash) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (entry_id, ts, actor, action, target, b, a, prev, digest),
+            )
+            return AuditEntry(
+                id=entry_id,
+                ts=_dt(ts),
+                actor=actor,
+                action=action,
+                target=target,
+                before=before,
+                after=after,
+                prev_hash=prev,
+                hash=digest,
+            )
+
+        return await self.run_write(job, durable=True)
+
+    async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        rows = await self._fetch(
+            "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (since_id, limit)
+        )
+        return [
+            AuditEntry(
+                id=r["id"],
+                ts=_dt(r["ts"]),
+                actor=r["actor"],
+                action=r["action"],
+                target=r["target"],
+                before=None if r["before"] is None else json.loads(r["before"]),
+                after=None if r["after"] is None else json.loads(r["after"]),
+                prev_hash=r["prev_hash"],
+                hash=r["hash"],
+            )
+            for r in rows
+        ]
+
+    async def verify_audit(self) -> int:
+        prev, expected_id, count = GENESIS, 1, 0
+        conn = self._read()
+        conn.row_factory = sqlite3.Row
+        async with conn.execute("SELECT * FROM audit ORDER BY id") as cur:
+            async for r in cur:
+                if r["id"] != expected_id:
+                    raise AuditChainBroken(f"{self.path}: audit entry {expected_id} is missing")
+                if r["prev_hash"] != prev:
+                    raise AuditChainBroken(
+                        f"{self.path}: audit entry {r['id']} does not follow entry {r['id'] - 1}"
+                    )
+                digest = audit_hash(
+                    prev,
+                    r["id"],
+                    r["ts"],
+                    r["actor"],
+                    r["action"],
+                    r["target"],
+                    r["before"],
+                    r["after"],
+                )
+                if digest != r["hash"]:
+                    raise AuditChainBroken(f"{self.path}: audit entry {r['id']} was altered")
+                prev, expected_id, count = r["hash"], expected_id + 1, count + 1
+        return count
+
+    async def integrity_check(self) -> str:
+        rows = await self._fetch("PRAGMA integrity_check")
+        return "; ".join(str(r[0]) for r in rows)
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (triggers keep their inner ';')."""
+    out: list[str] = []
+    buf: list[str] = []
+    depth = 0
+    for line in script.splitlines():
+        stripped = line.strip().upper()
+        buf.append(line)
+        if stripped.startswith("CREATE TRIGGER"):
+            depth += 1
+        if depth and stripped.endswith("END;"):
+            depth -= 1
+            out.append("\n".join(buf).rstrip().rstrip(";"))
+            buf = []
+        elif not depth and stripped.endswith(";"):
+            out.append("\n".join(buf).rstrip().rstrip(";"))
+            buf = []
+    if "".join(buf).strip():
+        out.append("\n".join(buf))
+    return out

@@ -1,0 +1,1 @@
+"""The terminal app (Textual), a client of the engine API."""

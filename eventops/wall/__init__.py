@@ -1,0 +1,1 @@
+"""Social wall: sources, normalisation, moderation."""

@@ -1,0 +1,1 @@
+"""Example event profiles shipped with eventops (data only)."""

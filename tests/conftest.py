@@ -1,0 +1,51 @@
+"""Test-wide fixtures: the network guard, and helpers every test may use."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+GUARD_DIR = Path(__file__).parent / "guard"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(GUARD_DIR))
+
+import evo_netguard  # noqa: E402
+
+_LOG = Path(tempfile.mkdtemp(prefix="evo-netguard-")) / "violations.log"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    evo_netguard.install()
+    os.environ["EVENTOPS_NETGUARD"] = "1"
+    os.environ["EVENTOPS_NETGUARD_LOG"] = str(_LOG)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(GUARD_DIR), os.environ.get("PYTHONPATH", "")) if p
+    )
+
+
+@pytest.fixture(autouse=True)
+def _network_guard() -> Iterator[None]:
+    evo_netguard.violations.clear()
+    before = _LOG.stat().st_size if _LOG.exists() else 0
+    yield
+    found = list(evo_netguard.violations)
+    if _LOG.exists() and _LOG.stat().st_size > before:
+        with _LOG.open(encoding="utf-8") as fh:
+            fh.seek(before)
+            found += fh.read().splitlines()
+    if found:
+        pytest.fail("test tried to reach the outside network: " + "; ".join(found), pytrace=False)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated EVENTOPS_DATA_DIR for stores created by the code under test."""
+    d = tmp_path / "data"
+    d.mkdir()
+    monkeypatch.setenv("EVENTOPS_DATA_DIR", str(d))
+    return d

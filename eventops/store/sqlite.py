@@ -125,6 +125,9 @@ class SQLiteStore(Store):
         except OSError as exc:
             await self._close_connections()
             raise StoreError(f"{self.path}: cannot open event store ({exc.strerror})") from None
+        except BaseException:
+            await self._close_connections()
+            raise
         self._writer = asyncio.create_task(
             self._write_loop(), name=f"store-writer:{self.path.name}"
         )

@@ -38,6 +38,7 @@ pure-Python engine gives identical counts more slowly, except under
 """
 
 from eventops.probe.engine import load_engine
+from eventops.probe.iperf3 import IPERF3_PORT, run_iperf3
 from eventops.probe.models import (
     DelayStats,
     Interval,
@@ -48,21 +49,28 @@ from eventops.probe.models import (
     TcpResult,
     UdpResult,
 )
+from eventops.probe.stamp import STAMP_PORT, Reflector, run_stamp, start_reflector
 from eventops.probe.throughput import DEFAULT_SINK_PORT, Sink, run_tcp, run_udp, start_sink
 
 __all__ = [
     "DEFAULT_SINK_PORT",
+    "IPERF3_PORT",
+    "STAMP_PORT",
     "DelayStats",
     "Interval",
     "Iperf3Result",
     "PacingReport",
+    "Reflector",
     "Sink",
     "StampAnomalies",
     "StampResult",
     "TcpResult",
     "UdpResult",
     "load_engine",
+    "run_iperf3",
+    "run_stamp",
     "run_tcp",
     "run_udp",
+    "start_reflector",
     "start_sink",
 ]

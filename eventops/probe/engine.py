@@ -206,7 +206,7 @@ def py_send_stream(
             nbytes += n * size
             seq += n
     finally:
-        sock.detach()
+        sock.close()  # closes our dup, not the caller's descriptor
     return packets, nbytes, seq, gso, time.monotonic_ns() - start, err
 
 
@@ -268,7 +268,7 @@ def py_recv_stream(
                 datagrams += 1
                 nbytes += len(d)
     finally:
-        sock.detach()
+        sock.close()  # closes our dup, not the caller's descriptor
     return datagrams, nbytes, foreign, recorded, err
 
 

@@ -121,7 +121,7 @@ def recv_timestamped(
             if rx is not None and len(samples) < max_samples:
                 samples.append((seq, (rx - tx) / 1e6))
     finally:
-        sock.detach()
+        sock.close()  # closes our dup, not the caller's descriptor
     return datagrams, nbytes, foreign, samples
 
 

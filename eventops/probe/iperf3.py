@@ -47,6 +47,13 @@ STATE_NAMES = {
 }  # fmt: skip
 
 
+async def _reap(task: asyncio.Future[Any]) -> None:
+    """Wait for a task we cancelled, without swallowing our own cancellation."""
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()
+
+
 def make_cookie() -> bytes:
     return "".join(secrets.choice(_COOKIE_ALPHABET) for _ in range(36)).encode() + b"\0"
 
@@ -283,8 +290,10 @@ async def run_iperf3(
             stop[0] = 1
             if not sender.done():
                 sender.cancel()
-                with contextlib.suppress(BaseException):
-                    await sender
+                await _reap(sender)
+            if not watcher.done():
+                watcher.cancel()
+            await _reap(watcher)
         elapsed = time.monotonic() - t0
         if udp:
             for i, (pk, nb, _n, _g, el, err) in enumerate(outs):
@@ -296,9 +305,6 @@ async def run_iperf3(
                 elapsed = max(elapsed, el / 1e9) if i == 0 else elapsed
         for w in tcp_writers:
             w.close()
-        watcher.cancel()
-        with contextlib.suppress(BaseException):
-            await watcher
         await ctl.send_state(TEST_END)
         await ctl.expect(EXCHANGE_RESULTS, wait_s + 5)
         ids = [1, *range(3, streams + 2)]

@@ -48,6 +48,13 @@ _HDR = struct.Struct("!IIQQ")
 Progress = Callable[[Interval], None]
 
 
+async def _reap(task: asyncio.Future[Any]) -> None:
+    """Wait for a task we cancelled, without swallowing our own cancellation."""
+    await asyncio.wait({task})
+    if not task.cancelled():
+        task.exception()
+
+
 def overhead(layer: RateLayer, family: int) -> int:
     """Bytes per datagram at ``layer`` beyond the UDP payload."""
     if layer == "udp-payload":
@@ -643,8 +650,7 @@ async def run_tcp(
         finally:
             if not pumps.done():
                 pumps.cancel()
-                with contextlib.suppress(BaseException):
-                    await pumps
+                await _reap(pumps)
         elapsed = time.monotonic() - t0
         writer.write(_line({"op": "end"}))
         await writer.drain()

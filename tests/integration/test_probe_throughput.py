@@ -143,3 +143,26 @@ def test_recorded_trace_matches_counts(name: str) -> None:
         a = load_engine(other).Accountant(1 << 16)  # type: ignore[arg-type]
         a.feed(rec.tobytes() if other == "c" else rec)
         assert a.counters() == acct.counters()
+
+
+async def test_cancelled_run_stops_and_frees_the_sink() -> None:
+    import asyncio
+
+    sink = await start_sink("127.0.0.1", 0)
+    try:
+        task = asyncio.create_task(
+            run_udp("127.0.0.1", sink.port, rate_bps=20e6, duration=30, interval=0.1)
+        )
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # the sink notices the closed control connection and takes the next test
+        for _ in range(50):
+            if not sink._busy:
+                break
+            await asyncio.sleep(0.05)
+        r = await run_udp("127.0.0.1", sink.port, rate_bps=5e6, duration=0.3)
+        assert r.lost_packets == 0
+    finally:
+        await sink.close()

@@ -362,7 +362,8 @@ static PyObject *recv_stream(PyObject *mod, PyObject *args) {
     uint64_t end = now_ns(CLOCK_MONOTONIC) + (uint64_t)(timeout * 1e9);
     struct mmsghdr msgs[RECV_VLEN];
     struct iovec iovs[RECV_VLEN];
-    union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } ctrl[RECV_VLEN];
+    /* room for the GRO segment size and any other control message enabled on the socket */
+    union { char buf[256]; struct cmsghdr align; } ctrl[RECV_VLEN];
     while (!stop[0] && now_ns(CLOCK_MONOTONIC) < end) {
         for (int i = 0; i < RECV_VLEN; i++) {
             iovs[i].iov_base = bufs + (size_t)i * RECV_BUF; iovs[i].iov_len = RECV_BUF;

@@ -229,7 +229,7 @@ def py_recv_stream(
     cap = len(trace) if trace is not None else 0
     err = 0
     end = time.monotonic() + timeout
-    ctl = socket.CMSG_SPACE(4)
+    ctl = 256  # the GRO segment size and any other control message on the socket
     try:
         sock.setblocking(False)
         while not stop[0] and time.monotonic() < end:

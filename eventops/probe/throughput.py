@@ -128,6 +128,8 @@ def recv_timestamped(
             if rx is not None and len(samples) < max_samples:
                 samples.append((seq, (rx - tx) / 1e6))
     finally:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 0)
         sock.close()  # closes our dup, not the caller's descriptor
     return datagrams, nbytes, foreign, samples
 

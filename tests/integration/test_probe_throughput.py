@@ -166,3 +166,17 @@ async def test_cancelled_run_stops_and_frees_the_sink() -> None:
         assert r.lost_packets == 0
     finally:
         await sink.close()
+
+
+async def test_batched_after_unbatched_on_one_sink() -> None:
+    """Timestamps from an unbatched test must not disturb GRO accounting afterwards."""
+    sink = await start_sink("127.0.0.1", 0)
+    try:
+        for batched in (False, True, False, True):
+            r = await run_udp(
+                "127.0.0.1", sink.port, rate_bps=40e6, size=1400, duration=0.3, batched=batched
+            )
+            assert r.received_packets == r.sent_packets > 0
+            assert r.foreign == 0 and r.duplicated == 0
+    finally:
+        await sink.close()

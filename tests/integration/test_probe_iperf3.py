@@ -84,7 +84,9 @@ async def test_udp_matches_server_report(server: Server) -> None:
     assert rep["start"]["test_start"]["blksize"] == 1200
     assert r.sent_packets == got["packets"] == r.server_packets
     assert r.server_bytes == got["bytes"]
-    assert r.server_lost_packets == got["lost_packets"] == 0
+    # Loss on a busy loopback is possible (the server's socket buffer); what
+    # must hold is that we report exactly what the server counted.
+    assert r.server_lost_packets == got["lost_packets"]
     assert r.server_jitter_ms == pytest.approx(got["jitter_ms"])
     # 80 Mbit/s of 1200-byte datagrams for 1 s
     assert 7500 < r.sent_packets < 8700  # type: ignore[operator]

@@ -40,6 +40,7 @@ STEP_S = 10.0
 Status = tuple[int, dict[str, Any] | None]
 UciConfig = dict[str, dict[str, Any]]
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 READ_ONLY_ACL: dict[str, list[str]] = {
     "session": ["access", "login", "destroy"],
@@ -265,6 +266,9 @@ class OpenWrtMast(SimDevice):
         self._load = [0.12, 0.18, 0.2]
         self._mem_free = 180_000_000
         self.client_target = self.rng.randint(2, 12)
+        start = clock.monotonic()
+        for k in range(12):  # a mast in service already has clients, some for a while
+            self._walk(self._ifaces(), start - (12 - k) * STEP_S)
         self._methods: dict[str, dict[str, Callable[[Session | None, dict[str, Any]], Status]]] = {
             "session": {
                 "login": self._login,
@@ -704,9 +708,10 @@ class OpenWrtMast(SimDevice):
         r = self._radios.get(radio)
         if r is None:
             band = str(self.uci.get("wireless", {}).get(radio, {}).get("band", "5g"))
-            r = RadioState(
-                noise=-92.0 if band == "2g" else -95.0, utilisation=self.rng.uniform(0.1, 0.5)
-            )
+            util = self.rng.uniform(0.1, 0.5)
+            r = RadioState(noise=-92.0 if band == "2g" else -95.0, utilisation=util)
+            r.active_ms = self.uptime * 1000  # survey counters run since boot
+            r.busy_ms = r.active_ms * util
             self._radios[radio] = r
         return r
 
@@ -989,7 +994,7 @@ class OpenWrtMast(SimDevice):
     def _uci_add(self, s: Session | None, a: dict[str, Any]) -> Status:
         config, typ, name = a.get("config"), a.get("type"), a.get("name")
         values = a.get("values", {})
-        if not isinstance(config, str) or not isinstance(typ, str) or not _NAME.match(typ):
+        if not isinstance(config, str) or not isinstance(typ, str) or not _TYPE.match(typ):
             return 2, None
         if not isinstance(values, dict) or (
             name is not None and (not isinstance(name, str) or not _NAME.match(name))

@@ -266,7 +266,11 @@ class DeviceDriver(ABC):
         self._own_session = session is None
 
     async def __aenter__(self) -> Self:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.close()  # release the HTTP session of a failed open
+            raise
         return self
 
     async def __aexit__(

@@ -26,7 +26,6 @@ async def exchange(
     ssl: aiohttp.Fingerprint | bool,
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> tuple[int, CIMultiDictProxy[str], bytes]:
     """Send one request and read the whole answer: (status, headers, body)."""
     try:
@@ -35,7 +34,6 @@ async def exchange(
             url,
             data=data,
             headers=dict(headers or {}),
-            auth=auth,
             ssl=ssl,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
             allow_redirects=False,

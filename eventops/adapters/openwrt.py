@@ -583,6 +583,7 @@ class OpenWrtDriver(DeviceDriver):
                                 old=f"({(old_sec or {}).get('.type', '?')})",
                             )
                         )
+        out.sort(key=lambda c: c.path)
         return ConfigDiff(device=self.device_id, changes=out)
 
     async def commit(self, confirm_timeout: float | None = None) -> None:

@@ -17,6 +17,7 @@ device) unless :meth:`confirm` comes in time: ``rollback_on_device`` is False.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import Mapping
@@ -74,6 +75,7 @@ class RestconfDriver(DeviceDriver):
         self._previous: dict[str, dict[str, Any]] | None = None
         self._revert_task: asyncio.Task[None] | None = None
         self.auto_reverted = False
+        self.revert_error: DeviceError | None = None
 
     # -- transport ---------------------------------------------------------
 
@@ -83,11 +85,17 @@ class RestconfDriver(DeviceDriver):
             self._own_session = True
         return self._session
 
-    def _auth(self) -> aiohttp.BasicAuth:
-        return aiohttp.BasicAuth(self.management.username, self.management.password.reveal())
+    def _auth(self) -> str:
+        user = self.management.username
+        if ":" in user:
+            raise ProtocolError(self.device_id, "HTTP Basic user names cannot contain ':'")
+        token = f"{user}:{self.management.password.reveal()}".encode()
+        return "Basic " + base64.b64encode(token).decode("ascii")
 
     async def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Accept": rc.YANG_JSON}
+        if path.startswith(self.root or "\0"):
+            headers["Authorization"] = self._auth()
         data = None
         if body is not None:
             headers["Content-Type"] = rc.YANG_JSON
@@ -101,7 +109,6 @@ class RestconfDriver(DeviceDriver):
             ssl=self._ssl,
             data=data,
             headers=headers,
-            auth=self._auth() if path.startswith(self.root or "\0") else None,
         )
         return status, raw
 
@@ -290,13 +297,18 @@ class RestconfDriver(DeviceDriver):
             self._previous = previous
             self.auto_reverted = False
             self._revert_task = asyncio.create_task(self._revert_after(confirm_timeout))
+            await asyncio.sleep(0)  # let the timer start counting now, not at the next await
 
     async def _revert_after(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
         if self._previous is not None:
             previous, self._previous = self._previous, None
             self._revert_task = None
-            await self.patch(rc.patch_body(previous), IF_PATH)
+            try:
+                await self.patch(rc.patch_body(previous), IF_PATH)
+            except DeviceError as exc:
+                self.revert_error = exc  # provisioning reads this; the device keeps the change
+                return
             self.auto_reverted = True
 
     async def confirm(self) -> None:

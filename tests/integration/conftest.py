@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from eventops_hardware.openwrt_mast import OpenWrtMast
@@ -12,6 +13,7 @@ from eventops.profile.models import Management
 from eventops.secrets import SecretRef
 
 PASSWORD = "mast-secret-1"
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -45,3 +47,37 @@ async def mast(clock: FakeClock, mast_password: str) -> AsyncIterator[OpenWrtMas
         yield m
     finally:
         await m.stop()
+
+
+def free_ports(n: int) -> list[int]:
+    """Ports the kernel just handed out (closed again; a tiny race is acceptable in tests)."""
+    import socket
+
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def demo_profile_copy(tmp: Path, *, https_pin: str | None = None) -> Path:
+    """profiles/demo.toml with every management port replaced by a free one."""
+    import re
+    import shutil
+
+    src = REPO / "profiles"
+    shutil.copytree(src / "demo-secrets", tmp / "demo-secrets")
+    text = (src / "demo.toml").read_text(encoding="utf-8")
+    urls = re.findall(r'url = "http://127\.0\.0\.1:(\d+)"', text)
+    for old, new in zip(urls, free_ports(len(urls)), strict=True):
+        text = text.replace(f'url = "http://127.0.0.1:{old}"', f'url = "http://127.0.0.1:{new}"')
+    if https_pin is not None:
+        text = text.replace('url = "http://', 'tls_pin = "' + https_pin + '", url = "https://')
+    out = tmp / "demo.toml"
+    out.write_text(text, encoding="utf-8")
+    return out

@@ -180,3 +180,44 @@ async def test_sim_command_serves_profile_and_reports_port_in_use(tmp_path: Path
         proc.send_signal(2)
         await asyncio.wait_for(proc.wait(), 30)
     assert proc.returncode == 0
+
+
+async def test_control_api_faults_and_validation(tmp_path: Path) -> None:
+    profile = load_profile(demo_profile_copy(tmp_path))
+    clock = FakeClock()
+    async with (
+        SimFleet(profile, clock=clock, control="127.0.0.1:0") as fleet,
+        aiohttp.ClientSession() as s,
+    ):
+        url = fleet.control.url
+        mast = fleet.mast("mast-01")
+        async with driver_for(profile.device("mast-01"), clock=clock) as d:
+            assert (await d.facts()).uptime_s > 500
+            async with s.post(f"{url}/devices/mast-01/faults", json={"reboot": True}) as r:
+                assert r.status == 200 and (await r.json())["uptime"] == 0
+            assert (await d.facts()).uptime_s == 0 and len(mast.sessions) == 1  # re-logged in
+            async with s.post(f"{url}/devices/mast-01/faults", json={"fire_rollback": True}) as r:
+                assert r.status == 409
+            await d.load_candidate({"wireless": {"default_radio0": {"ssid": "X"}}})
+            await d.commit(confirm_timeout=300)
+            async with s.post(f"{url}/devices/mast-01/faults", json={"fire_rollback": True}) as r:
+                assert r.status == 200 and (await r.json())["pending_apply"] is False
+            assert (await d.status()).radios[0].ssid == "OpenWrt"
+            async with s.post(
+                f"{url}/devices/mast-01/faults", json={"http_500": True, "slow_s": 0}
+            ) as r:
+                assert (await r.json())["faults"]["http_500"] is True
+            async with s.post(f"{url}/devices/mast-01/faults", json={"clear": True}) as r:
+                assert (await r.json())["faults"]["http_500"] is False
+        async with s.post(f"{url}/devices/sw-core/faults", json={"expire_sessions": True}) as r:
+            assert r.status == 400
+        async with s.post(f"{url}/devices/mast-01/faults", json={"explode": True}) as r:
+            assert r.status == 400 and "explode" in (await r.json())["error"]
+        async with s.post(f"{url}/devices/mast-01/faults", data=b"{nope") as r:
+            assert r.status == 400
+        async with s.post(
+            f"{url}/links/fibre-stage/degrade", json={"step_db": 2, "every_s": 5, "end": "a"}
+        ) as r:
+            assert r.status == 200
+        await clock.advance(10)
+        assert fleet.switch("sw-core").interface("Ethernet1/2").extra_loss() == 4

@@ -168,7 +168,9 @@ async def test_facts_and_status(mast: OpenWrtMast, clock: FakeClock) -> None:
         lan2 = next(i for i in st2.interfaces if i.name == "lan")
         assert st2.system is not None and st2.system.uptime_s == pytest.approx(up0 + 600, abs=1)
         assert lan2.in_octets > bytes0
-        # signal and utilisation drift over 60 steps of 10 s
+        # clients join and leave; signal and utilisation drift over 60 steps of 10 s
+        macs = {c.mac for r in st.radios for c in r.clients}
+        assert {c.mac for r in st2.radios for c in r.clients} != macs
         assert [r.utilisation_pct for r in st2.radios] != [r.utilisation_pct for r in st.radios]
 
 

@@ -16,6 +16,7 @@ of masts cost little.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import random
@@ -257,7 +258,6 @@ class OpenWrtMast(SimDevice):
         self.boot_s = 0.0
         """Seconds (device clock) a reboot keeps the mast from answering."""
         self.rollbacks = 0
-        self._reboot_requested = False
         self._booted_at = clock.monotonic() - self.rng.uniform(600, 7200)
         self._last = clock.monotonic()
         self._walk_t = self._last
@@ -341,21 +341,33 @@ class OpenWrtMast(SimDevice):
     def join_client(self, ifname: str, mac: str | None = None, signal: float = -60.0) -> str:
         self._tick()
         mac = mac or self._random_mac()
-        radio = self._radio_state(ifname.split("-")[0].replace("phy", "radio"))
+        radio = self._radio_state(self._radio_of(ifname))
         radio.clients.setdefault(ifname, []).append(
             Client(mac, signal, self.clock.monotonic(), 144_400, 173_300)
         )
         return mac
 
+    def _radio_of(self, ifname: str) -> str:
+        for i in self._ifaces():
+            if i["ifname"] == ifname:
+                return str(i["radio"])
+        raise KeyError(f"{self.device_id}: no wireless interface {ifname}")
+
     def leave_client(self, ifname: str, mac: str) -> None:
-        radio = self._radio_state(ifname.split("-")[0].replace("phy", "radio"))
+        radio = self._radio_state(self._radio_of(ifname))
         radio.clients[ifname] = [c for c in radio.clients.get(ifname, []) if c.mac != mac]
+
+    def committed(self, config: str) -> UciConfig:
+        """The mast's active config (after any rollback that is due), for tests."""
+        self._tick()
+        return copy.deepcopy(self.uci.get(config, {}))
 
     @property
     def uptime(self) -> float:
         return max(0.0, self.clock.monotonic() - self._booted_at)
 
     def describe(self) -> dict[str, Any]:
+        self._tick()
         d = super().describe()
         d["uptime"] = int(self.uptime)
         d["sessions"] = len(self.sessions)
@@ -566,16 +578,8 @@ class OpenWrtMast(SimDevice):
 
     def _reboot(self, _s: Session | None, _a: dict[str, Any]) -> Status:
         # Answer first; the reboot happens as the answer leaves.
-        self._reboot_requested = True
+        asyncio.get_running_loop().call_soon(self.reboot)
         return 0, None
-
-    async def _dispatch(self, request: BaseRequest) -> web.StreamResponse:
-        self._reboot_requested = False
-        resp = await super()._dispatch(request)
-        if self._reboot_requested:
-            self._reboot_requested = False
-            self.reboot()
-        return resp
 
     def _interfaces(self) -> list[tuple[str, dict[str, Any]]]:
         return [

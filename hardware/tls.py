@@ -8,6 +8,7 @@ it in a profile before the simulator starts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import ssl
@@ -40,8 +41,15 @@ class SimIdentity:
         der = ssl.PEM_cert_to_DER_cert(first.decode())
         return hashlib.sha256(der).hexdigest()
 
+    @functools.cached_property
+    def _context(self) -> ssl.SSLContext:
+        return self._make_context()
+
     def server_context(self) -> ssl.SSLContext:
-        """A server-side context presenting this certificate."""
+        """A server-side context presenting this certificate (one per identity, shared)."""
+        return self._context
+
+    def _make_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         # ssl wants files; write both to a private temp file and load at once.
         fd, path = tempfile.mkstemp(prefix="evo-sim-", suffix=".pem")

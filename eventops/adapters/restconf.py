@@ -34,6 +34,7 @@ from eventops.adapters.base import (
     DeviceDriver,
     DeviceStatus,
     Facts,
+    SystemStatus,
     diff_trees,
     ssl_for,
 )
@@ -224,6 +225,7 @@ class RestconfDriver(DeviceDriver):
             device=self.device_id,
             ts=self.clock.now(),
             facts=facts,
+            system=SystemStatus(uptime_s=facts.uptime_s) if facts.uptime_s else None,
             interfaces=ifs,
             optics=rc.optics_from(components, [i.name for i in ifs])
             if components is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -422,3 +423,51 @@ async def test_third_party_client_aio_openwrt(mast: OpenWrtMast) -> None:
         board = await client.system.board()
         assert board["release"]["distribution"] == "OpenWrt"
         assert board["hostname"] == "mast-t"
+
+
+async def _until_sleeping(clock: FakeClock) -> None:
+    for _ in range(500):
+        if clock.pending:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the driver never started waiting")
+
+
+async def test_confirm_waits_until_the_mast_answers_again(
+    mast: OpenWrtMast, clock: FakeClock
+) -> None:
+    async with driver(mast, clock) as d:
+        await d.load_candidate({"network": {"lan": {"ipaddr": "10.99.0.2"}}})
+        await d.commit(confirm_timeout=60)
+        await mast.set_unreachable(True)  # the change moved the mast away for a while
+        task = asyncio.create_task(d.confirm())
+        await _until_sleeping(clock)
+        assert mast.pending is not None
+        await mast.set_unreachable(False)
+        await clock.advance(1)
+        await task
+        assert mast.pending is None
+        await clock.advance(120)
+        assert mast.rollbacks == 0
+
+
+async def test_confirm_gives_up_at_the_deadline(mast: OpenWrtMast, clock: FakeClock) -> None:
+    async with driver(mast, clock) as d:
+        await d.load_candidate({"network": {"lan": {"ipaddr": "10.99.0.3"}}})
+        await d.commit(confirm_timeout=5)
+        await mast.set_unreachable(True)
+        task = asyncio.create_task(d.confirm())
+        for _ in range(2000):
+            if task.done():
+                break
+            if clock.pending:
+                await clock.advance(1)
+            else:
+                await asyncio.sleep(0.005)
+        assert clock.monotonic() <= 7
+        with pytest.raises(DeviceUnreachable, match=r"cannot connect to .* \(connection refused\)"):
+            await task
+        await mast.set_unreachable(False)
+        assert mast.committed("network")["lan"]["ipaddr"] != "10.99.0.3"  # rolled back on the mast
+        assert mast.rollbacks == 1
+        assert "network.lan.ipaddr" in (await d.compare()).render()  # and staged again

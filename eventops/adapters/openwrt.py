@@ -154,13 +154,14 @@ class OpenWrtDriver(DeviceDriver):
         return ubus.decode(self.device_id, raw)
 
     async def _login(self) -> None:
-        password = self.management.password.reveal()
+        password = await self.password()
         call = ubus.login_call(self.management.username, password)
         (req_id,) = self._ids(1)
         reply = await self._post(ubus.call_request(req_id, ubus.ANON_SID, call))
         try:
             data = ubus.parse_reply(self.device_id, reply, "session login")
         except PermissionDenied:
+            self.forget_password()
             raise AuthenticationFailed(
                 self.device_id,
                 f"login as {self.management.username!r} refused (wrong user name or password)",

@@ -86,17 +86,17 @@ class RestconfDriver(DeviceDriver):
             self._own_session = True
         return self._session
 
-    def _auth(self) -> str:
+    async def _auth(self) -> str:
         user = self.management.username
         if ":" in user:
             raise ProtocolError(self.device_id, "HTTP Basic user names cannot contain ':'")
-        token = f"{user}:{self.management.password.reveal()}".encode()
+        token = f"{user}:{await self.password()}".encode()
         return "Basic " + base64.b64encode(token).decode("ascii")
 
     async def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Accept": rc.YANG_JSON}
         if path.startswith(self.root or "\0"):
-            headers["Authorization"] = self._auth()
+            headers["Authorization"] = await self._auth()
         data = None
         if body is not None:
             headers["Content-Type"] = rc.YANG_JSON
@@ -152,6 +152,8 @@ class RestconfDriver(DeviceDriver):
         root = await self._root()
         status, raw = await self._request("GET", root)
         if status != 200:
+            if status == 401:
+                self.forget_password()
             raise rc.error_for(self.device_id, status, raw, f"GET {root}")
         rc.decode_json(self.device_id, raw, f"GET {root}")
 

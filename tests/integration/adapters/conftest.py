@@ -13,7 +13,7 @@ from eventops.profile.models import Management
 from eventops.secrets import SecretRef
 
 PASSWORD = "mast-secret-1"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from eventops.errors import (
     ProvisioningError,
     Unsupported,
 )
-from tests.integration.conftest import management
+from tests.integration.adapters.conftest import management
 
 PW = "mast-secret-1"
 

@@ -18,7 +18,7 @@ from eventops.adapters.base import driver_for
 from eventops.clock import FakeClock
 from eventops.errors import AuthenticationFailed, DeviceUnreachable
 from eventops.profile import load_profile
-from tests.integration.conftest import demo_profile_copy
+from tests.integration.adapters.conftest import demo_profile_copy
 
 
 async def test_fleet_at_profile_addresses_and_link_faults(tmp_path: Path) -> None:

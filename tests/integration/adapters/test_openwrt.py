@@ -21,7 +21,7 @@ from eventops.errors import (
     ProtocolError,
     ProvisioningError,
 )
-from tests.integration.conftest import management
+from tests.integration.adapters.conftest import management
 
 
 def driver(mast: OpenWrtMast, clock: FakeClock, **kw: Any) -> OpenWrtDriver:

@@ -760,11 +760,11 @@ class OpenWrtMast(SimDevice):
             r.busy_ms += dt * 1000 * r.utilisation
         for dev, share in (("br-lan", 1.0), ("lan1", 1.02)):
             c = self._counters.setdefault(dev, [0.0, 0.0, 0.0, 0.0])
-            rate = (40_000 + clients * 40_000) * share
-            c[0] += rate * 3 * dt
-            c[1] += rate * dt
-            c[2] += rate * 3 * dt / 900
-            c[3] += rate * dt / 600
+            lan_rate = (40_000 + clients * 40_000) * share
+            c[0] += lan_rate * 3 * dt
+            c[1] += lan_rate * dt
+            c[2] += lan_rate * 3 * dt / 900
+            c[3] += lan_rate * dt / 600
 
     def _walk(self, ifaces: list[dict[str, Any]], t: float) -> None:
         rng = self.rng

@@ -309,7 +309,7 @@ async def test_session_expiry_mid_run(mast: OpenWrtMast, clock: FakeClock) -> No
 async def test_read_only_user(
     mast: OpenWrtMast, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mast.add_user("monitor", "mast-secret-1", read_only=True)
+    # the simulator's built-in read-only account
     async with driver(mast, clock, username="monitor") as d:
         assert (await d.status()).radios
         with pytest.raises(

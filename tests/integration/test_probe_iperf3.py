@@ -82,7 +82,9 @@ async def test_udp_matches_server_report(server: Server) -> None:
     got = rep["end"]["sum_received"]
     assert rep["start"]["test_start"]["protocol"] == "UDP"
     assert rep["start"]["test_start"]["blksize"] == 1200
-    assert r.sent_packets == got["packets"] == r.server_packets
+    assert r.server_packets == got["packets"]
+    # Datagrams still in flight when the server stops counting are ours but not its.
+    assert r.sent_packets is not None and r.sent_packets >= got["packets"]
     assert r.server_bytes == got["bytes"]
     # Loss on a busy loopback is possible (the server's socket buffer); what
     # must hold is that we report exactly what the server counted.

@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import methodcaller
 from typing import Literal
 
 from eventops.profile.models import Wall
@@ -153,19 +154,29 @@ def _fold_table() -> dict[int, str | None]:
 
 _FOLD = _fold_table()
 _LEET_TABLE = str.maketrans(_LEET)
-_LEET_ANY = re.compile(r"[0-9@$!|€+]")
-# Digits inside a word that has letters (h0r3), symbols right before a letter (sh!t, $hit).
-_LEET_DIGITS = re.compile(r"\b(?=\w*[^\W\d_])\w*\d\w*\b")
+# Words with digits: leet inside words with letters (h0r3), lone digits between lone
+# letters (h.u.r.3.n); symbols right before a letter (sh!t, $hit).
+_DIGIT_WORD = re.compile(r"\w*\d\w*")
+_HAS_DIGIT = re.compile(r"\d")
 _LEET_SYMBOLS = re.compile(r"[@$!|€+](?=[^\W\d_])")
-# A digit spelled out between single letters: h.u.r.3.n.s.0.h.n
-_LEET_SPACED = re.compile(r"(?<!\w)\d(?!\w)")
+_HAS_SYMBOL = re.compile(r"[@$!|€+]")
 _SPACERS = frozenset(" .-_*·/")
 _REPEATS = re.compile(r"([^\W\d_])\1+")
+_FIRST_GROUP = methodcaller("group", 1)
 _TOKEN = re.compile(r"(?:[^\W\d_]|\*)+")
 
 
 def _leet(m: re.Match[str]) -> str:
     return m.group(0).translate(_LEET_TABLE)
+
+
+def _leet_word(m: re.Match[str]) -> str:
+    word = m.group(0)
+    if not word.isdigit():
+        return word.translate(_LEET_TABLE)
+    if len(word) == 1:
+        return _spaced_leet(m)
+    return word
 
 
 def _lone_letter(t: str, i: int) -> bool:
@@ -209,10 +220,11 @@ def fold(text: str) -> str:
             .casefold()
             .translate(_FOLD)
         )
-    if _LEET_ANY.search(text):
-        text = _LEET_SYMBOLS.sub(_leet, _LEET_DIGITS.sub(_leet, text))
-        text = _LEET_SPACED.sub(_spaced_leet, text)
-    return _REPEATS.sub(r"\1", text)
+    if _HAS_DIGIT.search(text):
+        text = _DIGIT_WORD.sub(_leet_word, text)
+    if _HAS_SYMBOL.search(text):
+        text = _LEET_SYMBOLS.sub(_leet, text)
+    return _REPEATS.sub(_FIRST_GROUP, text)
 
 
 def tokens(folded: str) -> list[str]:
@@ -221,7 +233,7 @@ def tokens(folded: str) -> list[str]:
     words = _TOKEN.findall(folded)
     if "*" in folded:
         words = [s for s in (w.strip("*") for w in words) if s]
-    if not any(len(w) == 1 for w in words):
+    if min(map(len, words), default=2) > 1:
         return words
     out: list[str] = []
     run: list[str] = []
@@ -230,11 +242,11 @@ def tokens(folded: str) -> list[str]:
             run.append(w)
             continue
         if run:
-            out.extend([_REPEATS.sub(r"\1", "".join(run))] if len(run) >= 3 else run)
+            out.extend([_REPEATS.sub(_FIRST_GROUP, "".join(run))] if len(run) >= 3 else run)
             run = []
         out.append(w)
     if run:
-        out.extend([_REPEATS.sub(r"\1", "".join(run))] if len(run) >= 3 else run)
+        out.extend([_REPEATS.sub(_FIRST_GROUP, "".join(run))] if len(run) >= 3 else run)
     return out
 
 
@@ -456,8 +468,8 @@ def detect_language(text: str) -> str | None:
 def shingles(words: Sequence[str], size: int = 3) -> frozenset[int]:
     """Hashes of the word ``size``-grams (the words themselves for short texts)."""
     if len(words) < size:
-        return frozenset(hash(w) for w in words)
-    return frozenset(hash(tuple(words[i : i + size])) for i in range(len(words) - size + 1))
+        return frozenset(map(hash, words))
+    return frozenset(map(hash, zip(*(words[i:] for i in range(size)), strict=False)))
 
 
 @dataclass
@@ -493,19 +505,29 @@ class DuplicateIndex:
         threshold: float,
         exclude: tuple[str, ...] = (),
     ) -> tuple[str, float] | None:
-        """The most similar recent post at or above ``threshold`` (not in ``exclude``)."""
+        """A recent post at least ``threshold`` similar (not in ``exclude``), and how similar.
+
+        An identical text (similarity 1) is preferred when several qualify.
+        """
         if not grams:
             return None
-        best: tuple[str, float] | None = None
+        found: tuple[str, float] | None = None
+        checked: set[int] = set()
+        n = len(grams)
         for key in self._keys(grams):
             for seen in self._by_key.get(key, ()):
+                if id(seen) in checked:
+                    continue
+                checked.add(id(seen))
                 if now - seen.at > self.window_s or seen.post_id in exclude:
                     continue
+                if seen.grams == grams:
+                    return seen.post_id, 1.0
                 inter = len(grams & seen.grams)
-                sim = inter / (len(grams) + len(seen.grams) - inter)
-                if sim >= threshold and (best is None or sim > best[1]):
-                    best = (seen.post_id, sim)
-        return best
+                sim = inter / (n + len(seen.grams) - inter)
+                if sim >= threshold and (found is None or sim > found[1]):
+                    found = (seen.post_id, sim)
+        return found
 
     def add(self, post_id: str, grams: frozenset[int], now: float) -> None:
         if not grams:
@@ -541,12 +563,16 @@ class ChainMemory:
     dupes: DuplicateIndex = field(default_factory=DuplicateIndex)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Facts:
     """Computed once per post; rules read them."""
 
     words: list[str]
+    """The folded words of the text."""
     screen_words: list[str]
+    """The folded words of the content warning and media descriptions."""
+    name_hit: str | None
+    """The blocklist entry in the author's display name, if any."""
     grams: frozenset[int]
     at: float
 
@@ -639,7 +665,7 @@ def rule_blocked_user(
 def rule_blocked_word(
     post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
-    hit = c.blocklist.match(f.words)
+    hit = c.blocklist.match(f.words) or f.name_hit
     if hit is None and f.screen_words:
         hit = c.blocklist.match(f.screen_words)
     if hit is not None:
@@ -752,6 +778,9 @@ RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 
+NAME_CACHE = 50_000
+
+
 class ModerationChain:
     """Applies :data:`RULES` in order; remembers recent posts for the stateful rules."""
 
@@ -764,6 +793,7 @@ class ModerationChain:
         self.config = config
         self.memory = memory or ChainMemory()
         self.rules = tuple(rules)
+        self._names: dict[str, str | None] = {}
 
     @classmethod
     def from_wall(cls, wall: Wall) -> ModerationChain:
@@ -771,17 +801,29 @@ class ModerationChain:
 
     def facts(self, post: NormalPost, now: datetime) -> Facts:
         words = tokens(fold(post.text))
-        extra = " ".join(
-            s
-            for s in (post.spoiler_text, post.author_name, *(x.description for x in post.media))
-            if s
-        )
+        extra = post.spoiler_text
+        if post.media:
+            extra = " ".join([extra, *(m.description for m in post.media)])
         return Facts(
             words=words,
             screen_words=tokens(fold(extra)) if extra else [],
+            name_hit=self._name_hit(post.author_name),
             grams=shingles(words),
             at=now.timestamp(),
         )
+
+    def _name_hit(self, name: str) -> str | None:
+        """Blocklist check of a display name, remembered: authors post more than once."""
+        if not name:
+            return None
+        try:
+            return self._names[name]
+        except KeyError:
+            pass
+        if len(self._names) >= NAME_CACHE:
+            self._names.clear()
+        hit = self._names[name] = self.config.blocklist.match(tokens(fold(name)))
+        return hit
 
     def evaluate(self, post: NormalPost, now: datetime) -> tuple[Verdict, Facts]:
         f = self.facts(post, now)

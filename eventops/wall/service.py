@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+
+import aiohttp
 
 from eventops.clock import Clock
 from eventops.errors import WallError
@@ -40,8 +42,22 @@ log = logging.getLogger(__name__)
 VISIBLE = ("approved", "pending")
 
 
-def build_sources(profile: Profile, base_dir: Path, store: Store, clock: Clock) -> list[PostSource]:
-    """The profile's ``[wall] sources`` as source objects (X and Mastodon reach the internet)."""
+SessionFor = Callable[[str], aiohttp.ClientSession | None]
+
+
+def build_sources(
+    profile: Profile,
+    base_dir: Path,
+    store: Store,
+    clock: Clock,
+    session_for: SessionFor | None = None,
+) -> list[PostSource]:
+    """The profile's ``[wall] sources`` as source objects.
+
+    ``session_for(name)`` may hand an X or Mastodon source its aiohttp session
+    (``eventops demo`` and tests point them at the simulators with a
+    :class:`eventops.wall.net.MappedResolver`); otherwise each source opens its own.
+    """
     out: list[PostSource] = []
     names: dict[str, int] = {}
     for conf in profile.wall.sources:
@@ -63,11 +79,15 @@ def build_sources(profile: Profile, base_dir: Path, store: Store, clock: Clock) 
         elif isinstance(conf, XConf):
             from eventops.wall.sources.x import XSource
 
-            out.append(XSource.from_profile(conf, profile.wall, store, clock, name=name))
+            x = XSource.from_profile(conf, profile.wall, store, clock, name=name)
+            x.use_session(session_for(name) if session_for else None)
+            out.append(x)
         elif isinstance(conf, MastodonConf):
             from eventops.wall.sources.mastodon import MastodonSource
 
-            out.append(MastodonSource.from_profile(conf, profile.wall, store, clock, name=name))
+            m = MastodonSource.from_profile(conf, profile.wall, store, clock, name=name)
+            m.use_session(session_for(name) if session_for else None)
+            out.append(m)
     return out
 
 

@@ -124,6 +124,12 @@ class XSource(PostSource):
             self._client.session = self._session
         return self._client
 
+    def use_session(self, session: aiohttp.ClientSession | None) -> None:
+        """Use ``session`` (owned by the caller) instead of opening one; None: keep our own."""
+        if session is not None:
+            self._session = session
+            self._own_session = False
+
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()

@@ -34,6 +34,7 @@ from datetime import datetime
 from operator import methodcaller
 from typing import Literal
 
+from eventops.errors import WallError
 from eventops.profile.models import Wall
 from eventops.wall.normalize import NormalPost
 
@@ -276,7 +277,7 @@ class Blocklist:
             starts, ends = entry.startswith("*"), entry.endswith("*")
             words = tokens(fold(entry.strip("*")))
             if not words:
-                continue
+                raise WallError(f"blocked word {entry!r}: has no letters to match")
             if len(words) > 1:
                 phrases.setdefault(words[0], []).append((tuple(words), entry))
             elif starts and ends:

@@ -144,6 +144,7 @@ async def test_stream_delivers_updates_deletions_and_edits(
     runner = asyncio.create_task(pipe.run())
     try:
         await until(lambda: asyncio.sleep(0, bool(sim.state.streams)))
+        assert "/api/v2/instance" in [r[1] for r in sim.state.requests]  # asks for the stream URL
         s = sim.state.post("anna", "Live vom Marktplatz #fest")
         pid = f"mastodon:social.example:{s.id}"
 

@@ -232,13 +232,27 @@ class WallPipeline:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     async def ingest_once(self) -> dict[str, int]:
-        """One poll cycle of every source (a replay reads one pass without waiting)."""
+        """One poll cycle of every source (a replay reads one pass without waiting).
+
+        A failing source does not stop the others; their failures are raised
+        together afterwards as one WallError.
+        """
         await self.start()
+        failures: list[str] = []
         for source in self.sources:
-            batch = await source.poll(wait=False)
+            try:
+                batch = await source.poll(wait=False)
+            except WallError as exc:  # the other sources still run
+                failures.append(exc.one_line())
+                continue
             for item in batch.items:
                 await self.handle(item)
             await source.commit(batch)
+        if failures:
+            raise WallError(
+                f"{len(failures)} of {len(self.sources)} wall source(s) failed: "
+                + "; ".join(failures)
+            )
         return dict(self.counts)
 
     async def _run_source(self, source: PostSource) -> None:

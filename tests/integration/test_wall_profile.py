@@ -86,3 +86,30 @@ async def test_simulator_control_apis(tmp_path: Path) -> None:
             assert r.status == 429 and (await r.json()) == {"error": "Too many requests"}
             assert r.headers["X-RateLimit-Remaining"] == "0"
             assert r.headers["X-RateLimit-Reset"].endswith("Z")
+
+
+async def test_one_failing_source_does_not_stop_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventops.errors import WallError
+
+    clock = FakeClock()
+    monkeypatch.setenv("EVO_X_TOKEN", "wrong-token")
+    async with (
+        XApiSimulator(clock, ssl_context=TLS.server_context()) as xsim,
+        mapped_session("api.twitter.com", xsim.port, TLS) as xs,
+        SQLiteStore(tmp_path / "s.sqlite3") as store,
+    ):
+        text = (REPO / "profiles" / "demo.toml").read_text(encoding="utf-8")
+        sources = (
+            'sources = [{ kind = "x", bearer_token = "env:EVO_X_TOKEN" }, '
+            '{ kind = "replay", path = "demo-wall.jsonl", loop = false }]'
+        )
+        text = re.sub(r"^sources = .*$", sources, text, count=1, flags=re.M)
+        profile = parse_profile(text, "demo.toml", base_dir=REPO / "profiles")
+        built = build_sources(profile, REPO / "profiles", store, clock, {"x": xs}.get)
+        pipe = WallPipeline(profile.wall, store, clock, built)
+        with pytest.raises(WallError, match=r"1 of 2 wall source\(s\) failed: x: .*\(401\)"):
+            await pipe.ingest_once()
+        assert len(await store.list_posts()) == 25  # the replay ran all the same
+        assert await store.get_cursor("wall:replay") == "1:26"

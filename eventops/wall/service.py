@@ -179,10 +179,15 @@ class WallPipeline:
         post = item
         existing = await self.store.get_post(post.id)
         if existing is not None:
-            if existing.data.get("version", "") == post.version or existing.data.get("deleted"):
+            if existing.data.get("deleted"):
                 self._count("repeat")
                 return None
-            if existing.state in VISIBLE:
+            same = existing.data.get("version", "") == post.version
+            # Seen before: moderate again only if we stopped before deciding on it.
+            if same and await self.store.list_decisions(post.id):
+                self._count("repeat")
+                return None
+            if not same and existing.state in VISIBLE:
                 await self._decide(
                     post.id,
                     f"source:{post.source}",

@@ -157,12 +157,13 @@ _FOLD = _fold_table()
 _LEET_TABLE = str.maketrans(_LEET)
 # Words with digits: leet inside words with letters (h0r3), lone digits between lone
 # letters (h.u.r.3.n); symbols right before a letter (sh!t, $hit).
-_DIGIT_WORD = re.compile(r"\w*\d\w*")
+_DIGIT_WORD = re.compile(r"\b\w*\d\w*")
 _HAS_DIGIT = re.compile(r"\d")
 _LEET_SYMBOLS = re.compile(r"[@$!|€+](?=[^\W\d_])")
 _HAS_SYMBOL = re.compile(r"[@$!|€+]")
 _SPACERS = frozenset(" .-_*·/")
 _REPEATS = re.compile(r"([^\W\d_])\1+")
+_ASCII_REPEATS = re.compile(r"([a-z])\1+")
 _FIRST_GROUP = methodcaller("group", 1)
 _TOKEN = re.compile(r"(?:[^\W\d_]|\*)+")
 
@@ -225,7 +226,7 @@ def fold(text: str) -> str:
         text = _DIGIT_WORD.sub(_leet_word, text)
     if _HAS_SYMBOL.search(text):
         text = _LEET_SYMBOLS.sub(_leet, text)
-    return _REPEATS.sub(_FIRST_GROUP, text)
+    return (_ASCII_REPEATS if text.isascii() else _REPEATS).sub(_FIRST_GROUP, text)
 
 
 def tokens(folded: str) -> list[str]:

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.probe_cmd",
     "eventops.cli.devices_cmd",
     "eventops.cli.sim_cmd",
+    "eventops.cli.wall_cmd",
 )
 
 

@@ -117,6 +117,23 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX posts_by_author ON posts (author);
         """,
     ),
+    (
+        3,
+        """
+        ALTER TABLE decisions ADD COLUMN prev_state TEXT;
+        ALTER TABLE decisions ADD COLUMN prev_pinned INTEGER;
+        ALTER TABLE decisions ADD COLUMN ref INTEGER;
+        CREATE INDEX decisions_by_ref ON decisions (ref);
+        CREATE TABLE author_blocks (
+            author TEXT PRIMARY KEY,
+            until TEXT,
+            actor TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            decision_id INTEGER,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.audit_cmd",
     "eventops.cli.devices_cmd",
     "eventops.cli.sim_cmd",
+    "eventops.cli.provision_cmd",
 )
 
 

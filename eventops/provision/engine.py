@@ -34,12 +34,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+import aiohttp
 from pydantic import BaseModel, Field
 
 from eventops.adapters.base import (
@@ -329,13 +330,31 @@ class Provisioner:
         self._progress = progress
         self.maintenance: Maintenance = maintenance or NoMaintenance()
         self.secrets_base = secrets_base
+        self._http: aiohttp.ClientSession | None = None
 
     # -- plumbing ---------------------------------------------------------------
 
     def _driver(self, dev: Mast | Switch) -> DeviceDriver:
         if self._factory is not None:
             return self._factory(dev)
-        return driver_for(dev, clock=self.clock, timeout=self.options.device_timeout_s)
+        return driver_for(
+            dev, clock=self.clock, timeout=self.options.device_timeout_s, session=self._http
+        )
+
+    @contextlib.asynccontextmanager
+    async def _shared_http(self) -> AsyncIterator[None]:
+        """One HTTP client session for every driver of a run (closed at its end)."""
+        if self._http is not None:
+            yield
+            return
+        self._http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=max(8, 2 * self.options.concurrency))
+        )
+        try:
+            yield
+        finally:
+            http, self._http = self._http, None
+            await http.close()
 
     def _emit(self, phase: str, device: str | None = None, message: str = "", **kw: Any) -> None:
         if self._progress is None:
@@ -417,7 +436,8 @@ class Provisioner:
             self._emit("planned", device_id, p.state, total=total, done=done, result=p.state)
             return p
 
-        plans = await asyncio.gather(*(one(d) for d in selected))
+        async with self._shared_http():
+            plans = await asyncio.gather(*(one(d) for d in selected))
         return PlanReport(devices=list(plans), waves=order.waves, notes=order.notes)
 
     # -- apply --------------------------------------------------------------------
@@ -509,7 +529,8 @@ class Provisioner:
                     finished[device_id].set()
 
             try:
-                await asyncio.gather(*(run(d) for d in selected))
+                async with self._shared_http():
+                    await asyncio.gather(*(run(d) for d in selected))
             except BaseException:
                 summary = {**summary, "state": "interrupted"}
                 with contextlib.suppress(Exception):
@@ -856,7 +877,8 @@ class Provisioner:
                 reason=None if changes else "a secret value changed",
             )
 
-        return list(await asyncio.gather(*(one(d) for d in selected)))
+        async with self._shared_http():
+            return list(await asyncio.gather(*(one(d) for d in selected)))
 
     async def rollback_to(self, apply_id: int, *, actor: str) -> ApplyReport:
         """Re-apply the state an earlier apply recorded for each of its devices."""

@@ -242,10 +242,14 @@ class OpenWrtMast(SimDevice):
         hostname: str | None = None,
         seed: int | None = None,
         model: str = "GL.iNet GL-MT6000",
+        viewer: str | None = "monitor",
     ) -> None:
+        """``viewer``: a read-only account (ubus read ACLs only) with the same password."""
         super().__init__(device_id, clock=clock, host=host, port=port, tls=tls)
         self.rng = random.Random(seed if seed is not None else device_id)
         self.users: dict[str, SimUser] = {username: SimUser(password)}
+        if viewer is not None and viewer != username:
+            self.users[viewer] = SimUser(password, read_only=True)
         self.model = model
         self.board_name = "glinet,gl-mt6000"
         self.macaddr = "94:83:c4:{:02x}:{:02x}:{:02x}".format(

@@ -14,6 +14,7 @@ import os
 import ssl
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import trustme
 
@@ -31,6 +32,16 @@ class SimIdentity:
             cert_pem=b"".join(p.bytes() for p in cert.cert_chain_pems),
             key_pem=cert.private_key_pem.bytes(),
         )
+
+    @classmethod
+    def from_files(cls, cert: Path, key: Path) -> SimIdentity:
+        """A certificate chain and its key from PEM files (so a profile can pin it for good)."""
+        return cls(cert_pem=cert.read_bytes(), key_pem=key.read_bytes())
+
+    def write(self, cert: Path, key: Path) -> None:
+        cert.write_bytes(self.cert_pem)
+        key.touch(mode=0o600)
+        key.write_bytes(self.key_pem)
 
     @property
     def pin(self) -> str:

@@ -134,6 +134,10 @@ class OpenWrtDriver(DeviceDriver):
         return list(range(first, first + n))
 
     async def _post(self, body: Any) -> Any:
+        try:
+            data = ubus.encode(body)
+        except ValueError as exc:  # beyond uhttpd's body limit: never sent
+            raise ProtocolError(self.device_id, str(exc)) from None
         status, _headers, raw = await exchange(
             self.device_id,
             self._http(),
@@ -141,7 +145,7 @@ class OpenWrtDriver(DeviceDriver):
             self.url,
             timeout_s=self.timeout,
             ssl=self._ssl,
-            data=ubus.encode(body),
+            data=data,
             headers={"Content-Type": "application/json"},
         )
         if status != 200:

@@ -12,10 +12,15 @@ import argparse
 import asyncio
 import contextlib
 import signal
-from typing import Any
+import ssl
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from eventops.errors import EventOpsError
 from eventops.profile import load_profile
+
+if TYPE_CHECKING:
+    from eventops_hardware.tls import SimIdentity
 
 
 class SimError(EventOpsError):
@@ -32,6 +37,13 @@ def register(sub: Any) -> None:
         metavar="HOST:PORT",
         help="where the fault/time control API listens (default: a free loopback port)",
     )
+    p.add_argument(
+        "--tls-cert",
+        metavar="PEM",
+        help="certificate chain that https devices present; written fresh (with --tls-key) if "
+        "neither file exists yet, so its pin can go into the profile's tls_pin",
+    )
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     p.set_defaults(func=sim_cmd)
 
 
@@ -44,7 +56,8 @@ async def sim_cmd(args: argparse.Namespace) -> int:
     _host, sep, port = args.control.rpartition(":")
     if not sep or not port.isdigit():
         raise SimError(f"--control {args.control!r}: expected HOST:PORT")
-    fleet = SimFleet(profile, clock=SkipClock(), control=args.control)
+    tls = await _identity(args.tls_cert, args.tls_key)
+    fleet = SimFleet(profile, clock=SkipClock(), control=args.control, tls=tls)
     try:
         await fleet.start()
     except SimPortInUse as exc:
@@ -62,6 +75,12 @@ async def sim_cmd(args: argparse.Namespace) -> int:
             print(f"  {d.device_id:<20} {d.kind:<7} {d.url}")
         if fleet.tls is not None:
             print(f"https devices present a certificate with tls_pin {fleet.tls.pin}")
+            for dev in profile.devices:
+                pin = dev.management.tls_pin
+                if dev.management.url.startswith("https://") and pin != fleet.tls.pin:
+                    print(
+                        f"  note: {dev.id}: the profile's tls_pin differs; drivers will refuse it (see --tls-cert)"
+                    )
         print(f"control API: {fleet.control.url}", flush=True)
         await stop.wait()
     finally:
@@ -71,3 +90,33 @@ async def sim_cmd(args: argparse.Namespace) -> int:
         await fleet.stop()
     print("stopped")
     return 0
+
+
+async def _identity(cert: str | None, key: str | None) -> SimIdentity | None:
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise SimError("--tls-cert and --tls-key go together")
+    try:
+        ident, fresh = await asyncio.to_thread(_load_or_make, Path(cert), Path(key))
+    except (ssl.SSLError, ValueError) as exc:  # SSLError is an OSError: first
+        reason = getattr(exc, "reason", None) or exc
+        raise SimError(f"{cert}: not a usable PEM certificate and key ({reason})") from None
+    except OSError as exc:
+        raise SimError(f"{exc.filename}: {exc.strerror}") from None
+    if fresh:
+        print(f"wrote a new certificate to {cert} and its key to {key}")
+    return ident
+
+
+def _load_or_make(cert: Path, key: Path) -> tuple[SimIdentity, bool]:
+    from eventops_hardware.tls import SimIdentity
+
+    fresh = not cert.exists() and not key.exists()
+    if fresh:
+        ident = SimIdentity.generate()
+        ident.write(cert, key)
+    else:
+        ident = SimIdentity.from_files(cert, key)
+    ident.server_context()  # fails here, not at the first device, if the pair is unusable
+    return ident, fresh

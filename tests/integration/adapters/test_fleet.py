@@ -221,3 +221,45 @@ async def test_control_api_faults_and_validation(tmp_path: Path) -> None:
             assert r.status == 200
         await clock.advance(10)
         assert fleet.switch("sw-core").interface("Ethernet1/2").extra_loss() == 4
+
+
+async def test_sim_command_with_pinned_certificate(tmp_path: Path) -> None:
+    cert, key = tmp_path / "sim-cert.pem", tmp_path / "sim-key.pem"
+    ident = SimIdentity.generate()
+    ident.write(cert, key)
+    path = demo_profile_copy(tmp_path, https_pin=ident.pin)
+    profile = load_profile(path)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "eventops",
+        "sim",
+        str(path),
+        "--tls-cert",
+        str(cert),
+        "--tls-key",
+        str(key),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        while not seen or not seen[-1].startswith("control API: "):
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert line, "eventops sim exited early"
+            seen.append(line)
+        assert f"https devices present a certificate with tls_pin {ident.pin}\n" in seen
+        assert not any("differs" in line for line in seen)
+        async with driver_for(profile.device("mast-02")) as d:
+            assert (await d.facts()).hostname == "mast-02"
+    finally:
+        proc.send_signal(2)
+        await asyncio.wait_for(proc.wait(), 30)
+    (tmp_path / "bad.pem").write_text("not a certificate")
+    rc, _out, err = await _cli(
+        "sim", str(path), "--tls-cert", str(tmp_path / "bad.pem"), "--tls-key", str(key)
+    )
+    assert rc != 0 and len(err.strip().splitlines()) == 1 and "not a usable PEM certificate" in err
+    rc, _out, err = await _cli("sim", str(path), "--tls-cert", str(cert))
+    assert rc != 0 and "--tls-cert and --tls-key go together" in err

@@ -309,7 +309,7 @@ async def test_session_expiry_mid_run(mast: OpenWrtMast, clock: FakeClock) -> No
 async def test_read_only_user(
     mast: OpenWrtMast, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mast.add_user("monitor", "mast-secret-1", read_only=True)
+    # the simulator's built-in read-only account
     async with driver(mast, clock, username="monitor") as d:
         assert (await d.status()).radios
         with pytest.raises(
@@ -471,3 +471,23 @@ async def test_confirm_gives_up_at_the_deadline(mast: OpenWrtMast, clock: FakeCl
         assert mast.committed("network")["lan"]["ipaddr"] != "10.99.0.3"  # rolled back on the mast
         assert mast.rollbacks == 1
         assert "network.lan.ipaddr" in (await d.compare()).render()  # and staged again
+
+
+async def test_oversized_request_is_refused_before_sending(
+    mast: OpenWrtMast, clock: FakeClock
+) -> None:
+    async with driver(mast, clock) as d:
+        before = mast.requests
+        with pytest.raises(ProtocolError, match="exceeds the 64 KiB limit"):
+            await d.load_candidate({"system": {"cfg01e48a": {"notes": "x" * 70_000}}})
+        assert mast.requests == before + 1  # the get_config before it, not the set
+
+
+async def test_simulator_refuses_bodies_over_64k_and_other_paths(mast: OpenWrtMast) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(mast.url + "/ubus", data=b"[" + b" " * 70_000 + b"]") as r:
+            assert r.status == 413
+        async with s.get(mast.url + "/ubus") as r:
+            assert r.status == 405
+        async with s.get(mast.url + "/cgi-bin/control") as r:
+            assert r.status == 404

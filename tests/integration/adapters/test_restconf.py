@@ -202,6 +202,12 @@ async def test_rollback_and_bad_candidates(sw: FibreSwitch, clock: FakeClock) ->
             await d.load_candidate({"interfaces": {"Ethernet7": {"description": "x"}}})
         with pytest.raises(ProvisioningError, match="vlans must be ids 1-4094"):
             await d.load_candidate({"interfaces": {"Ethernet1/1": {"vlans": [5000]}}})
+        await d.load_candidate({"interfaces": {"Ethernet1/1": {"description": "dropped"}}})
+        assert not (await d.compare()).empty
+        await d.discard()
+        assert (await d.compare()).empty
+        with pytest.raises(ProvisioningError, match="nothing loaded"):
+            await d.commit()
         with pytest.raises(Unsupported, match="no reboot"):
             await d.reboot()
 
@@ -221,8 +227,7 @@ async def test_device_rejects_invalid_value(sw: FibreSwitch, clock: FakeClock) -
 
 
 async def test_read_only_user_cannot_patch(sw: FibreSwitch, clock: FakeClock) -> None:
-    sw.add_user("viewer", PW, read_only=True)
-    d = RestconfDriver("sw-t", management(sw.url, username="viewer"), clock=clock)
+    d = RestconfDriver("sw-t", management(sw.url, username="monitor"), clock=clock)
     async with d:
         await d.load_candidate({"interfaces": {"Ethernet1/1": {"description": "x"}}})
         with pytest.raises(PermissionDenied, match="access-denied"):

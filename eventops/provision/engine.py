@@ -476,6 +476,7 @@ class Provisioner:
                 "state": "running",
                 "rollback_of": rollback_of,
             }
+            report.notes += await self._close_interrupted(sites)
             row = ApplyRow(started_at=report.started_at, actor=actor, summary=summary)
             apply_id = await store.record_apply(row, [])
             report.apply_id = apply_id
@@ -583,6 +584,30 @@ class Provisioner:
             )
             self._emit("finish", None, report.summary(), done=len(selected), total=len(selected))
             return report
+
+    async def _close_interrupted(self, sites: list[str]) -> list[str]:
+        """Earlier applies on these sites that never finished (their process died).
+
+        We hold the sites' locks, so no live apply can own them: they are
+        marked interrupted, and the devices they left are read as they are now.
+        """
+        assert self.store is not None
+        notes = []
+        for old in await self.store.list_applies(limit=50):
+            if old.summary.get("state") != "running":
+                continue
+            if not set(old.summary.get("sites", [])) & set(sites):
+                continue
+            found = await self.store.get_apply(old.id or 0)
+            left = [r.device for r in found[1] if r.result == "applying"] if found else []
+            await self.store.record_apply(
+                old.model_copy(update={"summary": {**old.summary, "state": "interrupted"}}), []
+            )
+            msg = f"{old.summary.get('kind', 'apply')} #{old.id} by {old.actor} was interrupted"
+            if left:
+                msg += f" while changing {', '.join(left)}; they are taken as they are now"
+            notes.append(msg)
+        return notes
 
     async def _record(
         self, row: ApplyRow, device: str, res: DeviceResult | str, detail: dict[str, Any]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pty
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -39,14 +40,14 @@ class Cli:
     def db(self) -> Path:
         return self.tmp / "demo.sqlite3"
 
-    async def start(self, *args: str) -> asyncio.subprocess.Process:
+    async def start(self, *args: str, stdin: int | None = None) -> asyncio.subprocess.Process:
         env = {**os.environ, "EVENTOPS_DATA_DIR": str(self.tmp)}
         return await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "eventops",
             *args,
-            stdin=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             cwd=REPO,
@@ -118,6 +119,25 @@ async def test_apply_without_terminal_or_yes_refuses_at_once(cli: Cli) -> None:
     assert cli.requests() == 0
 
 
+async def test_apply_on_a_terminal_shows_the_plan_and_asks(cli: Cli) -> None:
+    for answer, applied in (("n", False), ("yes", True)):
+        master, slave = pty.openpty()
+        try:
+            os.write(master, f"{answer}\n".encode())
+            proc = await cli.start("apply", str(cli.path), "--actor", "technik", stdin=slave)
+            out, err = await asyncio.wait_for(proc.communicate(), 90)
+        finally:
+            os.close(slave)
+            os.close(master)
+        text = out.decode()
+        assert proc.returncode == 0, err.decode()
+        assert "plan: 7 to change, 0 unchanged, 0 unreachable" in text
+        assert "Apply to 7 devices? [y/N]" in text
+        assert ("apply #1: 7 applied" in text) is applied
+        channel = cli.fleet.mast("mast-02").committed("wireless")["radio0"]["channel"]
+        assert channel == ("11" if applied else "1")
+
+
 async def test_invalid_profile_never_reaches_a_device(cli: Cli) -> None:
     text = cli.path.read_text(encoding="utf-8").replace("channel = 11", "channel = 14")
     bad = cli.tmp / "bad.toml"
@@ -183,6 +203,12 @@ async def test_apply_killed_mid_run_leaves_every_device_consistent(cli: Cli) -> 
             assert planned[m] == ("unchanged" if st == "new" else "change")
         report = await prov.apply(actor="technik")
         assert report.ok
+        assert report.notes == [
+            f"apply #1 by {row.actor} was interrupted while changing {killed.device_id}; "
+            "they are taken as they are now"
+        ]
+        found = await store.get_apply(1)
+        assert found is not None and found[0].summary["state"] == "interrupted"
         assert {d.device for d in report.devices if d.result == "applied"} == {
             d.device for d in plan.devices if d.state == "change"
         }

@@ -290,3 +290,28 @@ async def test_driver_without_device_rollback_restores_itself(
     else:
         assert (res.reason or "").endswith("unknown — site visit needed")
         assert "HTTP 500: internal error" in (res.reason or "")
+
+
+def test_terminal_progress_lines_and_bar() -> None:
+    import io
+
+    from eventops.provision.engine import ProgressEvent
+    from eventops.provision.progress import TerminalProgress
+
+    for tty in (False, True):
+        out = io.StringIO()
+        show = TerminalProgress(out, tty=tty)
+        show(ProgressEvent("start", None, "apply #1", total=2))
+        show(ProgressEvent("committing", "mast-01"))
+        show(ProgressEvent("done", "mast-01", "applied", done=1, total=2, result="applied"))
+        show(
+            ProgressEvent(
+                "done", "mast-02", "unreachable: refused", done=2, total=2, result="unreachable"
+            )
+        )
+        show(ProgressEvent("finish", None, "", done=2, total=2))
+        text = out.getvalue()
+        assert "ok mast-01          applied\n" in text
+        assert "!! mast-02          unreachable: refused\n" in text
+        assert ("[############............] 1/2" in text) is tty
+        assert ("mast-01: committing" in text) is tty

@@ -432,6 +432,13 @@ class Provisioner:
                     p = DevicePlan(**base, state="unreachable", reason=exc.one_line())
                 except EventOpsError as exc:
                     p = DevicePlan(**base, state="error", reason=exc.one_line())
+                except Exception as exc:  # a bug must cost one device, not the plan
+                    log.exception("plan of %s failed", device_id)
+                    p = DevicePlan(
+                        **base,
+                        state="error",
+                        reason=f"internal error ({exc.__class__.__name__}: {exc})",
+                    )
             done += 1
             self._emit("planned", device_id, p.state, total=total, done=done, result=p.state)
             return p
@@ -646,6 +653,17 @@ class Provisioner:
             res = await self._apply_device_inner(row, dev, desired, override, detail)
         except _Outcome as out:
             res = out.result
+        except Exception as exc:  # a bug must cost one device, not the whole site
+            log.exception("apply of %s failed", dev.id)
+            changed = bool(detail.get("_commit_sent"))
+            res = DeviceResult(
+                device=dev.id,
+                result="unknown" if changed else "failed",
+                state="unknown" if changed else "old",
+                reason=f"internal error ({exc.__class__.__name__}: {exc})"
+                + (f" — {SITE_VISIT}" if changed else ""),
+            )
+        detail.pop("_commit_sent", None)
         await self._record(row, dev.id, res, detail)
         return res
 
@@ -703,33 +721,45 @@ class Provisioner:
             paths = [p for p in flatten(plain) if not p.endswith("..type")]
             caps = drv.capabilities
             timeout = self.options.confirm_timeout_s
+            self._emit("staging", dev_id)
             try:
-                self._emit("staging", dev_id)
                 await drv.load_candidate(plain)
-                self._emit("committing", dev_id)
-                t0 = self.clock.monotonic()
-                device_rollback = caps.rollback_on_device and caps.confirm_timeout
-                await drv.commit(confirm_timeout=timeout if device_rollback else None)
             except EventOpsError as exc:
                 with contextlib.suppress(EventOpsError):
                     await drv.discard()
                 if isinstance(exc, DeviceUnreachable):
                     raise outcome("unreachable", "old", exc.one_line(), before) from None
                 raise outcome("failed", "old", f"{exc.title}: {exc.one_line()}", before) from None
+            self._emit("committing", dev_id)
+            t0 = self.clock.monotonic()
+            device_rollback = caps.rollback_on_device and caps.confirm_timeout
+            uncertain: str | None = None
+            detail["_commit_sent"] = True
+            try:
+                await drv.commit(confirm_timeout=timeout if device_rollback else None)
+            except DeviceUnreachable as exc:
+                # The device may have taken the change and lost only its answer.
+                uncertain = f"the commit got no answer ({exc.message})"
+            except EventOpsError as exc:
+                with contextlib.suppress(EventOpsError):
+                    await drv.discard()
+                raise outcome("failed", "old", f"{exc.title}: {exc.one_line()}", before) from None
             # Committed: from here the device is at the new config until proven otherwise.
             if device_rollback:
-                margin = min(timeout / 2, 2 * drv.timeout + self.options.poll_s)
-                ok, why, readback = await self._verify(drv, plain, t0 + timeout - margin)
-                if ok:
-                    try:
-                        self._emit("confirming", dev_id)
-                        await drv.confirm()
-                    except EventOpsError as exc:
-                        ok, why = False, f"confirm failed ({exc.one_line()})"
-                if ok:
-                    assert readback is not None
-                    detail["config"] = redact(readback)
-                    raise outcome("applied", "new", None, checksum(readback))
+                why = uncertain or ""
+                if uncertain is None:
+                    margin = min(timeout / 2, 2 * drv.timeout + self.options.poll_s)
+                    ok, why, readback = await self._verify(drv, plain, t0 + timeout - margin)
+                    if ok:
+                        try:
+                            self._emit("confirming", dev_id)
+                            await drv.confirm()
+                        except EventOpsError as exc:
+                            ok, why = False, f"confirm failed ({exc.one_line()})"
+                    if ok:
+                        assert readback is not None
+                        detail["config"] = redact(readback)
+                        raise outcome("applied", "new", None, checksum(readback))
                 self._emit("rolling-back", dev_id, why)
                 state, cs, final, after_why = await self._await_device_rollback(
                     drv, running, plain, paths, t0 + timeout
@@ -747,7 +777,18 @@ class Provisioner:
             if ok:
                 assert readback is not None
                 detail["config"] = redact(readback)
-                raise outcome("applied", "new", None, checksum(readback))
+                note = f"{uncertain}; the read-back shows the change" if uncertain else None
+                raise outcome("applied", "new", note, checksum(readback))
+            if uncertain and readback is not None and _at(readback, running, paths):
+                detail["config"] = redact(readback)
+                raise outcome(
+                    "failed",
+                    "old",
+                    f"{uncertain}; the device kept its old config",
+                    checksum(readback),
+                )
+            if uncertain:
+                why = f"{uncertain}; {why}"
             self._emit("restoring", dev_id, why)
             state, cs, final, after_why = await self._restore(drv, running, plain, paths)
             if final is not None:

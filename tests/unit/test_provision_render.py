@@ -16,7 +16,7 @@ from eventops.adapters.base import (
     DeviceStatus,
     Facts,
 )
-from eventops.errors import ProtocolError, ProvisioningError
+from eventops.errors import DeviceTimeout, ProtocolError, ProvisioningError
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
 from eventops.provision.engine import ApplyOptions, Provisioner
@@ -216,11 +216,18 @@ class ScriptedSwitch(DeviceDriver):
         self.commits += 1
         if self.commits in self.script.get("fail_commits", ()):
             raise ProtocolError(self.device_id, "HTTP 500: internal error", code=500)
+        lost = self.script.get("lose_answer")
+        if lost == "before":
+            raise DeviceTimeout(self.device_id, "no answer within 2 s")
+        if self.script.get("bug"):
+            raise KeyError("interfaces")
         for port, leaves in self.candidate["interfaces"].items():
             for k, v in leaves.items():
                 if self.commits == 1 and k == "description" and self.script.get("garble"):
                     v = v[:3]  # the device keeps only part of what it was sent
                 self.config["interfaces"][port][k] = v
+        if lost == "after":
+            raise DeviceTimeout(self.device_id, "no answer within 2 s")
 
     async def confirm(self) -> None:
         return None
@@ -233,6 +240,64 @@ class ScriptedSwitch(DeviceDriver):
 
     async def reboot(self) -> None:
         raise NotImplementedError
+
+
+async def scripted_apply(demo: Profile, tmp_path: Path, script: dict[str, Any]) -> Any:
+    profile = demo.model_copy(
+        update={
+            "switches": [
+                s.model_copy(
+                    update={
+                        "ports": [p.model_copy(update={"description": "Polizei"}) for p in s.ports]
+                    }
+                )
+                for s in demo.switches
+                if s.id == "mc-police"
+            ],
+            "masts": [],
+            "links": [],
+        }
+    )
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        prov = Provisioner(
+            profile,
+            store,
+            lock_dir=tmp_path / "locks",
+            options=ApplyOptions(confirm_timeout_s=1, poll_s=0.01),
+            driver_factory=lambda dev: ScriptedSwitch(dev, script),
+        )
+        report = await prov.apply(actor="t")
+    (res,) = report.devices
+    return res
+
+
+@pytest.mark.parametrize(
+    ("lost", "result", "state", "reason"),
+    [
+        ("after", "applied", "new", "the read-back shows the change"),
+        ("before", "failed", "old", "the device kept its old config"),
+        ("bug", "unknown", "unknown", "internal error (KeyError: 'interfaces') — unknown"),
+    ],
+)
+async def test_a_commit_without_answer_is_judged_by_the_read_back(
+    demo: Profile, tmp_path: Path, lost: str, result: str, state: str, reason: str
+) -> None:
+    config = {
+        "interfaces": {
+            "sfp0": {"description": "", "enabled": True, "vlans": []},
+            "eth0": {"description": "old", "enabled": True, "vlans": [7]},
+        }
+    }
+    script: dict[str, Any] = {"config": config}
+    if lost == "bug":
+        script["bug"] = True
+    else:
+        script["lose_answer"] = lost
+    res = await scripted_apply(demo, tmp_path, script)
+    assert (res.result, res.state) == (result, state)
+    assert reason in (res.reason or "")
+    if lost != "bug":
+        assert (res.reason or "").startswith("the commit got no answer (no answer within 2 s)")
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +256,7 @@ async def test_two_concurrent_applies_on_one_site_are_refused(rig: Rig) -> None:
         "print('held', flush=True); time.sleep(60)\n"
     )
     proc = await asyncio.create_subprocess_exec(
-        "python3", "-c", code, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None

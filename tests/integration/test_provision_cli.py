@@ -152,7 +152,7 @@ async def test_invalid_profile_never_reaches_a_device(cli: Cli) -> None:
 
 async def test_apply_killed_mid_run_leaves_every_device_consistent(cli: Cli) -> None:
     for d in cli.fleet.devices:
-        d.slow_s = 0.03
+        d.slow_s = 0.05
     proc = await cli.start(
         "apply", str(cli.path), "--yes", "--concurrency", "1", "--confirm-timeout", "2"
     )

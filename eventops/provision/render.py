@@ -83,6 +83,9 @@ class Desired:
     driver: str
     tree: ConfigTree
     dfs: list[DfsNote] = field(default_factory=list)
+    required_radios: set[str] = field(default_factory=set)
+    """Radio placeholders the profile configures: the device must have them. An
+    SSID on a band the profile leaves alone is dropped where the device lacks it."""
 
 
 # -- effective settings ----------------------------------------------------
@@ -199,11 +202,9 @@ def render_mast(profile: Profile, mast: Mast) -> Desired:
             slug, n = f"{base}{n}", n + 1
         used.add(slug)
         for band in ssid.bands:
-            if band not in radio_of:
-                continue
             iface: dict[str, Any] = {
                 ".type": "wifi-iface",
-                "device": radio_of[band],
+                "device": radio_of.get(band, f"@wifi-device[band={band}]"),
                 "mode": "ap",
                 "network": f"vlan{ssid.vlan}" if ssid.vlan is not None else "lan",
                 "ssid": ssid.name,
@@ -218,7 +219,7 @@ def render_mast(profile: Profile, mast: Mast) -> Desired:
     tree: ConfigTree = {"system": system, "wireless": wireless}
     if network:
         tree["network"] = network
-    return Desired(mast.id, mast.driver, tree, dfs)
+    return Desired(mast.id, mast.driver, tree, dfs, set(radio_of.values()))
 
 
 def render_switch(switch: Switch) -> Desired:
@@ -282,7 +283,12 @@ def resolve(desired: Desired, running: ConfigTree) -> ConfigTree:
             name = _find_section(dev, config, have, sec)
             o = dict(opts)
             if config == "wireless" and isinstance(o.get("device"), str):
-                o["device"] = _find_section(dev, config, have, o["device"])
+                try:
+                    o["device"] = _find_section(dev, config, have, o["device"])
+                except ProvisioningError:
+                    if o["device"] in desired.required_radios:
+                        raise
+                    continue  # e.g. a 2.4 GHz-only mast: its SSIDs stay on the bands it has
             res[name] = o
         out[config] = res
     wl = running.get("wireless")

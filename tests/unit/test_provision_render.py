@@ -95,6 +95,25 @@ def test_render_resolves_against_the_device_and_keeps_secrets_as_references(
     del no5g["wireless"]["phyA"]
     with pytest.raises(ProvisioningError, match="mast-03: the device has no 5g radio"):
         resolve(d, no5g)
+    # a mast with no radios in the profile: SSIDs go on the bands the device has
+    bare = demo.model_copy(
+        update={
+            "defaults": demo.defaults.model_copy(
+                update={"mast": demo.defaults.mast.model_copy(update={"radios": None})}
+            ),
+            "sites": [],
+            "masts": [demo.mast("mast-01").model_copy(update={"site": None})],
+        }
+    )
+    only2g = factory_uci()
+    del only2g["wireless"]["phyA"]
+    wl = resolve(render(bare)["mast-01"], only2g)["wireless"]
+    assert sorted(wl) == [
+        "default_radio0",
+        "evo_altstadtfest_gast_2g",
+        "evo_altstadtfest_staff_2g",
+    ]
+    assert wl["evo_altstadtfest_gast_2g"]["device"] == "phyB" and "phyB" not in wl
     sw = render(demo)["mc-police"]
     assert sw.tree == {
         "interfaces": {

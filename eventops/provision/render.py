@@ -376,6 +376,12 @@ def redacted_diff(
     want = flatten(plain)
     changes: list[Change] = []
     new_sections: set[str] = set()
+    present: set[str] = set()  # every proper prefix of a running path
+    for p in have:
+        i = p.find(".")
+        while i > 0:
+            present.add(p[:i])
+            i = p.find(".", i + 1)
     for path in sorted(want):
         head, _, key = path.rpartition(".")
         if key.startswith(".") or path.endswith("..type"):
@@ -384,7 +390,7 @@ def redacted_diff(
         old, new = have.get(path), want[path]
         if path not in have:
             sec = head
-            if sec not in new_sections and not any(p.startswith(sec + ".") for p in have):
+            if sec not in new_sections and sec not in present:
                 new_sections.add(sec)
                 typ = want.get(f"{sec}..type")
                 if typ is not None:

@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.devices_cmd",
     "eventops.cli.sim_cmd",
     "eventops.cli.wall_cmd",
+    "eventops.cli.provision_cmd",
 )
 
 

@@ -134,6 +134,14 @@ class Store(ABC):
     @abstractmethod
     async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...
 
+    @abstractmethod
+    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
+        """The newest applies first."""
+
+    @abstractmethod
+    async def device_applies(self, device: str) -> list[tuple[int, ApplyDeviceRow]]:
+        """Every recorded result for one device, newest apply first: (apply id, row)."""
+
     # -- audit --------------------------------------------------------------
     @abstractmethod
     async def audit(

@@ -669,6 +669,37 @@ class SQLiteStore(Store):
             for d in devs
         ]
 
+    @staticmethod
+    def _apply_row(r: sqlite3.Row) -> ApplyRow:
+        return ApplyRow(
+            id=r["id"],
+            started_at=_dt(r["started_at"]),
+            finished_at=_dt(r["finished_at"]) if r["finished_at"] else None,
+            actor=r["actor"],
+            summary=json.loads(r["summary"]),
+        )
+
+    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
+        rows = await self._fetch("SELECT * FROM applies ORDER BY id DESC LIMIT ?", (limit,))
+        return [self._apply_row(r) for r in rows]
+
+    async def device_applies(self, device: str) -> list[tuple[int, ApplyDeviceRow]]:
+        rows = await self._fetch(
+            "SELECT * FROM apply_devices WHERE device=? ORDER BY apply_id DESC", (device,)
+        )
+        return [
+            (
+                int(d["apply_id"]),
+                ApplyDeviceRow(
+                    device=d["device"],
+                    result=d["result"],
+                    checksum=d["checksum"],
+                    detail=json.loads(d["detail"]),
+                ),
+            )
+            for d in rows
+        ]
+
     # -- audit ------------------------------------------------------------------
     async def audit(
         self, actor: str, action: str, target: str, before: Any = None, after: Any = None

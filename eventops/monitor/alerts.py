@@ -196,6 +196,7 @@ class AlertManager:
         self._maintenance: set[str] = set()
         self._silences: dict[int, Silence] = {}
         self._next_silence = 1
+        self._lock = asyncio.Lock()
 
     async def load(self, now: datetime) -> None:
         """Pick up alerts left open in the store by an earlier run."""
@@ -264,6 +265,10 @@ class AlertManager:
         """The full set of conditions that hold for ``subject`` at ``now``."""
         if subject in self._maintenance:
             return
+        async with self._lock:  # two ends of a link may report at the same moment
+            await self._evaluate(subject, list(conditions), now)
+
+    async def _evaluate(self, subject: str, conditions: list[Condition], now: datetime) -> None:
         active = {c.key: c for c in conditions}
         keys = self._by_subject.setdefault(subject, set())
         for key in sorted(keys | set(active)):

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+import aiohttp
+
 from eventops.adapters.base import DeviceDriver, DeviceStatus, driver_for
 from eventops.clock import Clock, SystemClock
 from eventops.errors import ApiError, ProfileError
@@ -48,6 +50,7 @@ NOT_POLLED = Health(Level.ok, 1000, "not polled yet")
 
 
 def default_driver_factory(device: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
+    """A driver with its own HTTP session (the engine shares one instead)."""
     return driver_for(device, clock=clock, timeout=timeout)
 
 
@@ -103,7 +106,7 @@ class Engine:
         store: Store,
         *,
         clock: Clock | None = None,
-        driver_factory: DriverFactory = default_driver_factory,
+        driver_factory: DriverFactory | None = None,
         profile_path: str | Path | None = None,
         downsample_after_s: float = 3600.0,
     ) -> None:
@@ -111,7 +114,8 @@ class Engine:
         self.profile_path = Path(profile_path) if profile_path else None
         self.store = store
         self.clock: Clock = clock or SystemClock()
-        self.driver_factory = driver_factory
+        self.driver_factory: DriverFactory = driver_factory or self._shared_session_driver
+        self._session: aiohttp.ClientSession | None = None
         self.bus = EventBus(self.clock)
         self.webhook: AlertmanagerWebhook | None = None
         if profile.alerts.webhook_url:
@@ -130,6 +134,17 @@ class Engine:
         self.maintenance: dict[str, str] = {}
         """Device id -> note, for devices under an apply."""
         self._init_states(profile)
+
+    def _shared_session_driver(
+        self, device: Mast | Switch, clock: Clock, timeout: float
+    ) -> DeviceDriver:
+        """Drivers share one HTTP session: one connection pool for the whole fleet."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.profile.polling.concurrency * 2),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return driver_for(device, clock=clock, timeout=timeout, session=self._session)
 
     # -- lifecycle ---------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -168,6 +183,9 @@ class Engine:
         self._pollers.clear()
         if self.webhook is not None:
             await self.webhook.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def _init_states(self, profile: Profile) -> None:
         pol = profile.polling

@@ -172,9 +172,9 @@ class DevicePoller:
         )
 
     async def _close(self) -> None:
-        if self._open:
-            self._open = False
-            try:
-                await self.driver.close()
-            except (DeviceError, OSError) as exc:
-                log.debug("%s: close failed: %r", self.device_id, exc)
+        # also after a failed open(): the driver may hold a half-made session
+        self._open = False
+        try:
+            await self.driver.close()
+        except (DeviceError, OSError) as exc:
+            log.debug("%s: close failed: %r", self.device_id, exc)

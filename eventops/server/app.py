@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
 MANAGE = web.AppKey("eventops_manage_engine", bool)
 HEARTBEAT_S = web.AppKey("eventops_heartbeat_s", float)
+STATUS_REFRESH_S = web.AppKey("eventops_status_refresh_s", float)
 
 Extension = Callable[[web.Application], None]
 
@@ -326,7 +327,14 @@ async def status_page(request: web.Request) -> web.Response:
         if user.role is A
         else "all links (technician)"
     )
-    html = pages.status_page(p.event.name, who, _status_links(view), p.event.tz, engine.clock.now())
+    html = pages.status_page(
+        p.event.name,
+        who,
+        _status_links(view),
+        p.event.tz,
+        engine.clock.now(),
+        request.app[STATUS_REFRESH_S],
+    )
     return web.Response(
         text=view.redact_text(html),
         content_type="text/html",
@@ -454,6 +462,7 @@ def create_app(
     extensions: Sequence[Extension] = (),
     tls: bool = False,
     heartbeat_s: float = 15.0,
+    status_refresh_s: float = 5.0,
 ) -> web.Application:
     """The aiohttp app; ``manage_engine``: start and stop the engine with the app."""
     app = web.Application(middlewares=[auth_middleware], client_max_size=256 * 1024)
@@ -462,6 +471,7 @@ def create_app(
     app[STREAMS] = set()
     app[MANAGE] = manage_engine
     app[HEARTBEAT_S] = heartbeat_s
+    app[STATUS_REFRESH_S] = status_refresh_s
     app.cleanup_ctx.append(_engine_ctx)
     app.on_shutdown.append(_close_streams)
     r = app.router

@@ -76,7 +76,12 @@ COLUMNS = [
 
 
 def status_page(
-    title: str, who: str, links: list[dict[str, Any]], tz: ZoneInfo, now: datetime
+    title: str,
+    who: str,
+    links: list[dict[str, Any]],
+    tz: ZoneInfo,
+    now: datetime,
+    refresh_s: float = 5.0,
 ) -> str:
     rows = []
     for lv in links:
@@ -107,7 +112,7 @@ def status_page(
 <link rel="stylesheet" href="/static/status.css">
 <script src="/static/status.js" defer></script>
 </head>
-<body>
+<body data-refresh-ms="{int(refresh_s * 1000)}">
 <header>
 <h1>{escape(title)}</h1>
 <p class="who">{escape(who)}</p>
@@ -192,8 +197,10 @@ STATUS_JS = """
         u.textContent = "no connection to the engine" + (lastOk ? " — as of " + hms(lastOk) : "");
       });
   }
-  setInterval(tick, 5000);
-  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("DOMContentLoaded", function () {
+    var ms = parseInt(document.body.getAttribute("data-refresh-ms"), 10) || 5000;
+    setInterval(tick, Math.max(ms, 200));
+  });
 })();
 """
 

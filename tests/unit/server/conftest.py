@@ -37,6 +37,7 @@ class Served:
     store: SQLiteStore
     url: str
     http: aiohttp.ClientSession
+    runner: web.AppRunner
 
     async def to(self, t: float) -> None:
         await run_until(
@@ -70,14 +71,14 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
         engine.bus = EventBus(clock, keep=200)
         await engine.start()
-        app = create_app(engine, heartbeat_s=0.2)
+        app = create_app(engine, heartbeat_s=0.2, status_refresh_s=0.3)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
         async with aiohttp.ClientSession() as http:
-            s = Served(engine, fleet, clock, store, f"http://127.0.0.1:{port}", http)
+            s = Served(engine, fleet, clock, store, f"http://127.0.0.1:{port}", http, runner)
             try:
                 await s.to(10)
                 yield s

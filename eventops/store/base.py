@@ -22,6 +22,7 @@ from eventops.store.models import (
     AuthorBlockRow,
     DecisionRow,
     DeviceRow,
+    HandoverRow,
     PostRow,
     ProbeResultRow,
     Sample,
@@ -73,6 +74,20 @@ class Store(ABC):
 
     @abstractmethod
     async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]: ...
+
+    @abstractmethod
+    async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
+        """Replace samples older than ``before`` by one mean per series and bucket.
+
+        Idempotent: a bucket already reduced to one sample stays as it is.
+        Returns the number of rows removed.
+        """
+
+    @abstractmethod
+    async def add_handover(self, handover: HandoverRow) -> int: ...
+
+    @abstractmethod
+    async def list_handovers(self, link: str | None = None) -> list[HandoverRow]: ...
 
     @abstractmethod
     async def add_probe_result(self, result: ProbeResultRow) -> int: ...

@@ -35,6 +35,7 @@ from eventops.store.models import (
     AuthorBlockRow,
     DecisionRow,
     DeviceRow,
+    HandoverRow,
     PostRow,
     ProbeResultRow,
     Sample,
@@ -385,6 +386,75 @@ class SQLiteStore(Store):
                 acked_by=r["acked_by"],
                 ack_note=r["ack_note"],
                 labels=json.loads(r["labels"]),
+            )
+            for r in rows
+        ]
+
+    async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
+        if bucket_s <= 0:
+            raise ValueError("bucket_s must be positive")
+        cutoff = _ms(before)
+        size = bucket_s * 1000
+
+        async def job(c: aiosqlite.Connection) -> int:
+            # only buckets wholly before the cutoff, and only those not yet reduced
+            end = cutoff - cutoff % size
+            await c.execute("DROP TABLE IF EXISTS temp.ds")
+            await c.execute(
+                "CREATE TEMP TABLE ds AS SELECT device, metric, (ts_ms / ?) AS b, "
+                "COUNT(*) AS n, AVG(value) AS v FROM samples WHERE ts_ms < ? "
+                "GROUP BY device, metric, b HAVING n > 1",
+                (size, end),
+            )
+            cur = await c.execute(
+                "DELETE FROM samples WHERE ts_ms < ? AND EXISTS (SELECT 1 FROM ds WHERE "
+                "ds.device = samples.device AND ds.metric = samples.metric "
+                "AND ds.b = samples.ts_ms / ?)",
+                (end, size),
+            )
+            removed = cur.rowcount
+            await c.execute(
+                "INSERT INTO samples (device, metric, ts_ms, value) "
+                "SELECT device, metric, b * ? + ? / 2, v FROM ds",
+                (size, size),
+            )
+            cur2 = await c.execute("SELECT COUNT(*) FROM ds")
+            row = await cur2.fetchone()
+            await c.execute("DROP TABLE temp.ds")
+            return removed - (int(row[0]) if row else 0)
+
+        return await self.run_write(job)
+
+    async def add_handover(self, handover: HandoverRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO handovers (ts, link, authority, actor, record) VALUES (?,?,?,?,?)",
+                (
+                    _ts(handover.ts),
+                    handover.link,
+                    handover.authority,
+                    handover.actor,
+                    _canon(handover.record),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job, durable=True)
+
+    async def list_handovers(self, link: str | None = None) -> list[HandoverRow]:
+        if link is None:
+            rows = await self._fetch("SELECT * FROM handovers ORDER BY id")
+        else:
+            rows = await self._fetch("SELECT * FROM handovers WHERE link=? ORDER BY id", (link,))
+        return [
+            HandoverRow(
+                id=r["id"],
+                ts=_dt(r["ts"]),
+                link=r["link"],
+                authority=r["authority"],
+                actor=r["actor"],
+                record=json.loads(r["record"]),
             )
             for r in rows
         ]

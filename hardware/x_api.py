@@ -114,6 +114,8 @@ class XState:
         """endpoint → (window reset epoch, requests used)."""
         self.requests: list[tuple[float, str, dict[str, str], int]] = []
         """(clock epoch, path, query, status) of every API request."""
+        self.omit_reset_header = False
+        """Fault: answer without ``x-rate-limit-reset`` (tweepy would retry at once)."""
         self.on_request: Callable[[str, dict[str, str]], None] | None = None
         """Called before each API request is answered (to script arrivals mid-paging)."""
 
@@ -203,7 +205,7 @@ class XState:
         self.windows[endpoint] = (reset, self.limit - remaining)
 
     # -- rate limits ----------------------------------------------------------
-    def _rate(self, endpoint: str) -> tuple[bool, dict[str, str]]:
+    def take(self, endpoint: str) -> tuple[bool, dict[str, str]]:
         now = self.clock.now().timestamp()
         reset, used = self.windows.get(endpoint, (now + WINDOW_S, 0))
         if now >= reset:
@@ -217,6 +219,8 @@ class XState:
             "x-rate-limit-remaining": str(max(0, self.limit - used)),
             "x-rate-limit-reset": str(int(reset + 0.999)),
         }
+        if self.omit_reset_header:
+            del headers["x-rate-limit-reset"]
         return ok, headers
 
     # -- rendering ----------------------------------------------------------------
@@ -246,35 +250,53 @@ class XState:
                 refs.append({"type": "retweeted", "id": str(t.retweet_of)})
             if refs:
                 out["referenced_tweets"] = refs
+        # X shows links in the text as t.co short links; entities hold the targets,
+        # with positions in the text as sent.
+        text, urls = t.text, []
+        for m in reversed(list(_URL.finditer(t.text))):
+            short = f"https://t.co/{abs(hash(m.group(0))) % 10**10:010d}"
+            text = text[: m.start()] + short + text[m.end() :]
+            urls.insert(0, (m.group(0), short))
+        pos = 0
+        url_entities = []
+        for target, short in urls:
+            at = text.index(short, pos)
+            pos = at + len(short)
+            url_entities.append(
+                {
+                    "start": at,
+                    "end": pos,
+                    "url": short,
+                    "expanded_url": target,
+                    "display_url": target.split("://", 1)[1][:40],
+                }
+            )
+        if t.media_keys:  # X appends one t.co link for the attached media
+            short = f"https://t.co/m{t.id % 10**9:09d}"
+            text = f"{text} {short}"
+            user = self.users[t.author_id].username
+            url_entities.append(
+                {
+                    "start": len(text) - len(short),
+                    "end": len(text),
+                    "url": short,
+                    "expanded_url": f"https://x.com/{user}/status/{t.id}/photo/1",
+                    "display_url": "pic.x.com/" + short.rsplit("/", 1)[1],
+                    "media_key": t.media_keys[0],
+                }
+            )
         if "entities" in fields:
-            urls = []
-            for m in _URL.finditer(t.text):
-                short = f"https://t.co/{abs(hash(m.group(0))) % 10**10:010d}"
-                urls.append(
-                    {
-                        "start": m.start(),
-                        "end": m.end(),
-                        "url": short,
-                        "expanded_url": m.group(0),
-                        "display_url": m.group(0).split("://", 1)[1][:40],
-                    }
-                )
+            ent: dict[str, Any] = {}
+            if url_entities:
+                ent["urls"] = url_entities
             tags = [
                 {"start": m.start(), "end": m.end(), "tag": m.group(1)}
-                for m in re.finditer(r"#(\w+)", t.text)
+                for m in re.finditer(r"#(\w+)", text)
             ]
-            ent: dict[str, Any] = {}
-            if urls:
-                ent["urls"] = urls
             if tags:
                 ent["hashtags"] = tags
             if ent:
                 out["entities"] = ent
-        # X shows links in the text as t.co short links (the entities hold the targets).
-        text = t.text
-        for m in reversed(list(_URL.finditer(t.text))):
-            short = f"https://t.co/{abs(hash(m.group(0))) % 10**10:010d}"
-            text = text[: m.start()] + short + text[m.end() :]
         out["text"] = html.escape(text, quote=False)
         return out
 
@@ -336,7 +358,7 @@ def make_api_app(state: XState) -> web.Application:
         auth = req.headers.get("Authorization", "")
         if auth != f"Bearer {state.bearer_token}":
             return _problem(401, "Unauthorized", "Unauthorized"), {}
-        ok, headers = state._rate(endpoint)
+        ok, headers = state.take(endpoint)
         if not ok:
             resp = _problem(429, "Too Many Requests", "Too Many Requests")
             resp.headers.update(headers)

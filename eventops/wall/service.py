@@ -137,13 +137,22 @@ class WallPipeline:
         """Moderate and store one item; return the verdict (None: nothing to decide)."""
         if isinstance(item, Deletion):
             row = await self.store.get_post(item.id)
-            if row is None or row.data.get("deleted"):
+            if row is None or (row.data.get("deleted") and row.state == "hidden"):
                 return None
-            await self.store.upsert_posts(
-                [row.model_copy(update={"data": {**row.data, "deleted": True}})]
-            )
+            # Hide first: if we stop between the two writes, a repeated deletion finishes it.
             await self._decide(
                 item.id, f"source:{item.source}", "deleted", "deleted at the source", "hidden"
+            )
+            await self.store.upsert_posts(
+                [
+                    row.model_copy(
+                        update={
+                            "state": "hidden",
+                            "pinned": False,
+                            "data": {**row.data, "deleted": True},
+                        }
+                    )
+                ]
             )
             self._count("deleted")
             return None
@@ -153,7 +162,7 @@ class WallPipeline:
             if existing.data.get("version", "") == post.version or existing.data.get("deleted"):
                 self._count("repeat")
                 return None
-            if existing.state != "hidden":
+            if existing.state in VISIBLE:
                 await self._decide(
                     post.id,
                     f"source:{post.source}",
@@ -163,7 +172,7 @@ class WallPipeline:
                 )
         for old in post.replaces:
             row = await self.store.get_post(old)
-            if row is not None and row.state != "hidden":
+            if row is not None and row.state in VISIBLE:
                 await self._decide(
                     old,
                     f"source:{post.source}",

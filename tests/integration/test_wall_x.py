@@ -14,6 +14,7 @@ from eventops.clock import FakeClock
 from eventops.errors import WallError
 from eventops.profile.models import Wall
 from eventops.store import SQLiteStore
+from eventops.wall.normalize import NormalPost
 from eventops.wall.service import WallPipeline
 from eventops.wall.sources.x import XSource
 from tests.integration.wallkit import TestTLS, mapped_session
@@ -169,3 +170,45 @@ async def test_unreachable_api_is_one_line_error(store: SQLiteStore, clock: Fake
     async with mapped_session("api.twitter.com", 9, TLS) as s:  # nothing listens on port 9
         with pytest.raises(WallError, match=r"cannot reach api\.twitter\.com"):
             await source(store, clock, s).poll()
+
+
+async def test_429_without_reset_header_waits_a_minute_not_at_once(
+    sim: XApiSimulator, session: aiohttp.ClientSession, store: SQLiteStore, clock: FakeClock
+) -> None:
+    sim.state.set_rate_limit("search", remaining=0, reset_in=30)
+    sim.state.omit_reset_header = True
+    task = asyncio.create_task(source(store, clock, session).poll())
+    for _ in range(200):
+        if clock.pending:
+            break
+        await asyncio.sleep(0.01)
+    await clock.advance(59)
+    await asyncio.sleep(0.05)
+    assert len(sim.state.requests) == 1 and not task.done()
+    await clock.advance(2)
+    await asyncio.wait_for(task, 10)
+    assert [r[3] for r in sim.state.requests if r[1].endswith("/recent")] == [429, 200]
+
+
+async def test_links_media_and_authors_are_normalised(
+    sim: XApiSimulator, session: aiohttp.ClientSession, store: SQLiteStore, clock: FakeClock
+) -> None:
+    t = sim.state.post(
+        "Stadt_Presse",
+        "Programm & Pläne: https://www.stadt.example/fest?tag=2 #fest",
+        lang="de",
+        media=[("photo", "https://pbs.example/media/a.jpg", "Bühne bei Nacht")],
+        name="Stadt <Presse>",
+    )
+    batch = await source(store, clock, session).poll()
+    (post,) = batch.items
+    assert isinstance(post, NormalPost)
+    assert post.id == f"x:{t.id}" and post.author == "x:stadt_presse"
+    assert post.author_name == "Stadt <Presse>"
+    assert post.text == "Programm & Pläne: www.stadt.example/fest?tag=2 #fest"
+    assert [link.url for link in post.links] == ["https://www.stadt.example/fest?tag=2"]
+    assert [(m.kind, m.url, m.description) for m in post.media] == [
+        ("photo", "https://pbs.example/media/a.jpg", "Bühne bei Nacht")
+    ]
+    assert post.lang == "de" and post.created_at == clock.now().replace(microsecond=0)
+    assert post.raw_url == f"https://x.com/stadt_presse/status/{t.id}"

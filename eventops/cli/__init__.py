@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.audit_cmd",
     "eventops.cli.wall_cmd",
     "eventops.cli.engine_cmd",
+    "eventops.cli.demo_cmd",
 )
 
 

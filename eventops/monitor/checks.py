@@ -123,7 +123,7 @@ class MastLimits:
     utilisation_crit_pct: float = 90.0
 
 
-UPLINK_NAMES = ("wan", "uplink", "eth0", "lan")
+UPLINK_NAMES = ("uplink", "wan", "lan", "eth0")
 
 
 def provisioned_radios(profile: Profile, mast: Mast) -> list[Radio]:
@@ -202,10 +202,18 @@ def check_radio(
 
 
 def mast_uplink(status: DeviceStatus) -> InterfaceStatus | None:
+    """The interface that carries the mast's traffic.
+
+    The first of the usual uplink names that is up (a mast fed on its LAN
+    bridge leaves ``wan`` unplugged); if none is up, the first that exists.
+    """
     by_name = {i.name: i for i in status.interfaces}
-    for name in UPLINK_NAMES:
-        if name in by_name:
-            return by_name[name]
+    known = [by_name[n] for n in UPLINK_NAMES if n in by_name]
+    for iface in known:
+        if iface.oper_status == "UP" and iface.carrier is not False:
+            return iface
+    if known:
+        return known[0]
     return status.interfaces[0] if status.interfaces else None
 
 
@@ -315,9 +323,12 @@ def module_default_thresholds(optic: str) -> dict[str, tuple[float, float]]:
 
 
 def rx_margin(rx_dbm: float, optic: str) -> float:
-    """dB to the nearer edge of the optic's receive window (negative: outside)."""
-    w = OPTIC_WINDOWS[optic]
-    return min(rx_dbm - w.sensitivity_dbm, w.overload_dbm - rx_dbm)
+    """Headroom above the optic's receive sensitivity, dB (negative: below it).
+
+    This is what a dirty connector or a bend eats into; overload is checked
+    separately by :func:`check_rx_power`.
+    """
+    return rx_dbm - OPTIC_WINDOWS[optic].sensitivity_dbm
 
 
 def check_rx_power(
@@ -433,8 +444,12 @@ def check_errors(name: str, rates: PortRates | None, crit_per_s: float = 10.0) -
 
 
 def check_flaps(name: str, rates: PortRates | None) -> CheckResult:
-    if rates is None or not rates.carrier_transitions:
-        return ok(name, "carrier stable", 0.0)
+    """Carrier lost and regained between two polls: a flap oper-status alone never shows.
+
+    A single transition is a plain up or down, which the link state reports.
+    """
+    if rates is None or rates.carrier_transitions < 2:
+        return ok(name, "carrier stable", float(rates.carrier_transitions if rates else 0))
     n = rates.carrier_transitions
     return warn(name, f"carrier changed {n} times in {rates.seconds:.0f} s", float(n))
 

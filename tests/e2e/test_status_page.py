@@ -63,7 +63,7 @@ async def test_authority_sees_only_its_link_greyed_when_stale(
     row = page.locator("#link-fibre-police")
     assert await row.locator(".c-state").inner_text() == "UP"
     assert await row.locator(".c-capacity").inner_text() == "500 Mb/s"
-    assert await row.locator(".c-margin").inner_text() == "5.0 dB"
+    assert await row.locator(".c-margin").inner_text() == "11.0 dB"
     body = await page.content()
     assert "fibre-fire" not in body and "Feuerwehr" not in body
     # the script refreshes from the API: a drop in rx power shows without a reload

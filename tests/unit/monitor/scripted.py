@@ -131,13 +131,21 @@ class ScriptedDriver(DeviceDriver):
         self.fleet.boot_at[self.device_id] = self.fleet.clock.monotonic()
 
 
-async def parked(clock: FakeClock, n: int, pollers: Iterable[DevicePoller] | None = None) -> None:
+async def parked(
+    clock: FakeClock,
+    n: int,
+    pollers: Iterable[DevicePoller] | None = None,
+    *,
+    strict: bool = False,
+) -> None:
     """Wait (in real time, briefly) until ``n`` tasks sleep on the fake clock
     and every poller in ``pollers`` waits for its next slot."""
     group = list(pollers or ())
 
     def idle() -> bool:
-        return clock.pending >= n and all(p.sleeping or p.awaiting_device for p in group)
+        return clock.pending >= n and all(
+            p.sleeping or (p.awaiting_device and not strict) for p in group
+        )
 
     for _ in range(5000):
         if idle():
@@ -154,9 +162,11 @@ async def run_until(
     n: int,
     pollers: Callable[[], Iterable[DevicePoller]] | None = None,
     step: float = 1.0,
+    *,
+    strict: bool = False,
 ) -> None:
     """Advance the fake clock to ``t`` in steps, letting every poller finish between."""
     while clock.monotonic() < t - 1e-9:
-        await parked(clock, n, pollers() if pollers else None)
+        await parked(clock, n, pollers() if pollers else None, strict=strict)
         await clock.advance(min(step, t - clock.monotonic()))
-    await parked(clock, n, pollers() if pollers else None)
+    await parked(clock, n, pollers() if pollers else None, strict=strict)

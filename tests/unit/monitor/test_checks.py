@@ -106,7 +106,8 @@ def test_rx_power_against_optic_window(rx: float, optic: str, level: Level) -> N
 
 def test_rx_margin_and_profile_thresholds_override() -> None:
     assert c.rx_margin(-15.0, "1000BASE-LX") == pytest.approx(4.0)
-    assert c.rx_margin(-14.0, "10GBASE-LR") == pytest.approx(-0.4 + 0.8)
+    assert c.rx_margin(-14.0, "10GBASE-LR") == pytest.approx(0.4)
+    assert c.rx_margin(-20.0, "1000BASE-LX") == pytest.approx(-1.0)
     strict = RxThresholds(warn_low_dbm=-12.0, crit_low_dbm=-14.0)
     assert c.check_rx_power("rx", -13.0, "1000BASE-LX", TOL, strict).level is Level.warning
     assert c.check_rx_power("rx", -14.5, "1000BASE-LX", TOL, strict).level is Level.critical
@@ -184,3 +185,18 @@ def test_staleness_after_two_intervals() -> None:
     assert not fresh.stale
     assert stale.stale and stale.label == "as of 18:00:00"  # Europe/Berlin, summer
     assert c.freshness(None, T0, 5.0, tz).label == "no data yet"
+
+
+def test_mast_uplink_is_the_interface_that_is_up() -> None:
+    st = mast_status()
+    lan_fed = st.model_copy(
+        update={
+            "interfaces": [
+                st.interfaces[0].model_copy(update={"name": "lan"}),
+                st.interfaces[0].model_copy(update={"oper_status": "DOWN", "carrier": None}),
+            ]
+        }
+    )
+    uplink = c.mast_uplink(lan_fed)
+    assert uplink is not None and uplink.name == "lan"
+    assert c.check_uplink(uplink).level is Level.ok

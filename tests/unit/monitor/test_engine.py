@@ -76,7 +76,7 @@ async def test_healthy_fleet_polled_on_schedule(rig: Rig) -> None:
     views = {d: rig.engine.device_view(d) for d in rig.engine.devices}
     assert all(v["health"] == "ok" and v["score"] == 1000 for v in views.values()), views
     lv = rig.engine.link_view("fibre-police")
-    assert lv["state"] == "up" and lv["margin_db"] == pytest.approx(5.0)
+    assert lv["state"] == "up" and lv["margin_db"] == pytest.approx(11.0)
     assert lv["in_mbps"] == pytest.approx(8.0)  # 1 MB/s of counters
     samples = await rig.store.query_samples(
         "sw-core", "rx_dbm.Ethernet1/1", T0, T0 + timedelta(seconds=30)
@@ -203,7 +203,7 @@ async def test_handover_baseline_then_drift_alert(rig: Rig) -> None:
     h = await rig.engine.handover("fibre-police", "police", "technik")
     assert h.record["ends"]["a"]["rx_dbm"] == -8.0
     assert h.record["acceptance"]["passed"] is True
-    assert h.record["ends"]["b"]["margin_db"] == pytest.approx(5.0)
+    assert h.record["ends"]["b"]["margin_db"] == pytest.approx(11.0)
     with pytest.raises(ApiError, match="not tagged for fire"):
         await rig.engine.handover("fibre-police", "fire", "technik")
     # a bend: mc-police receives 2.5 dB less than at handover

@@ -30,7 +30,9 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
+from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore, default_store_path
+from eventops.wall.media import default_media_dir
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +124,12 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     async with SQLiteStore(_store_path(profile, args.db)) as store:
         engine = Engine(profile, store, profile_path=path)
-        app = create_app(engine, manage_engine=True, tls=ctx is not None)
+        wall = wall_extension(
+            media_dir=default_media_dir(_store_path(profile, args.db)),
+            run_sources=True,
+            profile_dir=await asyncio.to_thread(lambda: path.absolute().parent),
+        )
+        app = create_app(engine, manage_engine=True, tls=ctx is not None, extensions=[wall])
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         try:

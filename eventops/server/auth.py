@@ -32,7 +32,8 @@ USER_KEY = web.RequestKey("eventops_user", User)
 TOKEN_KEY = web.RequestKey("eventops_token", str)
 COOKIE = "evo_token"
 
-PUBLIC_PREFIXES = ("/static/", "/healthz")
+PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
+"""Public: static assets, the health check and the wall screens (only approved posts)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -136,6 +136,34 @@ class Store(ABC):
     async def list_author_blocks(self) -> list[AuthorBlockRow]: ...
 
     @abstractmethod
+    async def find_posts(
+        self,
+        states: Sequence[str] = (),
+        *,
+        source: str | None = None,
+        author: str | None = None,
+        contains: str | None = None,
+        limit: int = 200,
+    ) -> list[PostRow]:
+        """Posts matching every given filter, newest first (``contains``: case-insensitive)."""
+
+    @abstractmethod
+    async def last_decision_id(self) -> int:
+        """The newest decision's id (0: none); changes whenever any post's state does."""
+
+    @abstractmethod
+    async def decision_counts(self) -> list[tuple[str, str, int]]:
+        """``(actor, action, count)`` over every decision: what each rule and person did."""
+
+    @abstractmethod
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        """Delete posts created before ``before`` with their decisions; return them."""
+
+    @abstractmethod
+    async def forget_author(self, author: str) -> list[PostRow]:
+        """Delete every post, decision and block of ``author``; return the deleted posts."""
+
+    @abstractmethod
     async def get_cursor(self, name: str) -> str | None: ...
 
     @abstractmethod

@@ -524,7 +524,7 @@ class SQLiteStore(Store):
         await self.run_write(job)
 
     @staticmethod
-    def _post(r: sqlite3.Row) -> PostRow:
+    def _post(r: sqlite3.Row | dict[str, Any]) -> PostRow:
         return PostRow(
             id=r["id"],
             source=r["source"],
@@ -670,6 +670,72 @@ class SQLiteStore(Store):
             )
             for r in rows
         ]
+
+    async def find_posts(
+        self,
+        states: Sequence[str] = (),
+        *,
+        source: str | None = None,
+        author: str | None = None,
+        contains: str | None = None,
+        limit: int = 200,
+    ) -> list[PostRow]:
+        where: list[str] = []
+        params: list[Any] = []
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        if source:
+            where.append("source=?")
+            params.append(source)
+        if author:
+            where.append("author=?")
+            params.append(author)
+        if contains:
+            escaped = contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(
+                "(lower(text) LIKE ? ESCAPE '\\' OR lower(author_name) LIKE ? ESCAPE '\\')"
+            )
+            params.extend([f"%{escaped}%"] * 2)
+        sql = "SELECT * FROM posts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        rows = await self._fetch(sql, (*params, limit))
+        return [self._post(r) for r in rows]
+
+    async def last_decision_id(self) -> int:
+        rows = await self._fetch("SELECT COALESCE(MAX(id), 0) AS m FROM decisions")
+        return int(rows[0]["m"])
+
+    async def decision_counts(self) -> list[tuple[str, str, int]]:
+        rows = await self._fetch(
+            "SELECT actor, action, COUNT(*) AS n FROM decisions GROUP BY actor, action "
+            "ORDER BY actor, action"
+        )
+        return [(r["actor"], r["action"], int(r["n"])) for r in rows]
+
+    async def _delete_posts(
+        self, where: str, params: Sequence[Any], author: str | None
+    ) -> list[PostRow]:
+        async def job(c: aiosqlite.Connection) -> list[PostRow]:
+            async with c.execute(f"SELECT * FROM posts WHERE {where}", params) as cur:
+                names = [d[0] for d in cur.description]
+                gone = [self._post(dict(zip(names, r, strict=True))) for r in await cur.fetchall()]
+            ids = [(p.id,) for p in gone]
+            await c.executemany("DELETE FROM decisions WHERE post_id=?", ids)
+            await c.executemany("DELETE FROM posts WHERE id=?", ids)
+            if author is not None:
+                await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
+            return gone
+
+        return await self.run_write(job, durable=True)
+
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        return await self._delete_posts("created_at < ?", (_ts(before),), None)
+
+    async def forget_author(self, author: str) -> list[PostRow]:
+        return await self._delete_posts("author = ?", (author,), author)
 
     async def get_cursor(self, name: str) -> str | None:
         rows = await self._fetch("SELECT value FROM cursors WHERE name=?", (name,))

@@ -111,3 +111,11 @@ class SSE:
                     continue
                 k, _, v = line.partition(": ")
                 ev[k] = v
+
+
+@pytest.fixture
+async def wserved(tmp_path: Path) -> AsyncIterator[Any]:
+    from tests.unit.server.wallkit import wall_served
+
+    async for s in wall_served(tmp_path):
+        yield s

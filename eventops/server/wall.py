@@ -207,6 +207,10 @@ def _static(body: str, ctype: str) -> Any:
     return handler
 
 
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+
 # -- moderation API ----------------------------------------------------------------------
 
 
@@ -413,6 +417,7 @@ def wall_extension(
         r = app.router
         r.add_get("/static/wall.js", _static(WALL_JS, "text/javascript"))
         r.add_get("/static/wall.css", _static(WALL_CSS, "text/css"))
+        r.add_get("/static/wall-icon", _no_icon)
         r.add_get("/wall/{event}", wall_page_handler)
         r.add_get("/wall/{event}/stream", wall_stream)
         r.add_get("/wall/{event}/media/{key}", wall_media)

@@ -31,6 +31,7 @@ def wall_page(event_id: str, event_name: str, venue: str, hashtags: list[str]) -
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{escape(event_name)} · Wall</title>
+<link rel="icon" href="/static/wall-icon">
 <link rel="stylesheet" href="/static/wall.css">
 <script src="/static/wall.js" defer></script>
 </head>

@@ -237,11 +237,12 @@ async def queue(request: web.Request) -> web.Response:
         contains=q.get("q") or None,
         limit=limit,
     )
+    last = await store.last_decisions([p.id for p in posts])
     out = []
     for p in posts:
-        ds = await store.list_decisions(p.id)
         row = p.model_dump(mode="json")
-        row["last_decision"] = ds[-1].model_dump(mode="json") if ds else None
+        d = last.get(p.id)
+        row["last_decision"] = d.model_dump(mode="json") if d else None
         out.append(row)
     return json_response(request, out)
 

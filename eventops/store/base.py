@@ -148,6 +148,10 @@ class Store(ABC):
         """Posts matching every given filter, newest first (``contains``: case-insensitive)."""
 
     @abstractmethod
+    async def last_decisions(self, post_ids: Sequence[str]) -> dict[str, DecisionRow]:
+        """The newest decision of each of these posts (one query, for queue listings)."""
+
+    @abstractmethod
     async def last_decision_id(self) -> int:
         """The newest decision's id (0: none); changes whenever any post's state does."""
 

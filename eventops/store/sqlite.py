@@ -704,6 +704,22 @@ class SQLiteStore(Store):
         rows = await self._fetch(sql, (*params, limit))
         return [self._post(r) for r in rows]
 
+    async def last_decisions(self, post_ids: Sequence[str]) -> dict[str, DecisionRow]:
+        out: dict[str, DecisionRow] = {}
+        ids = list(dict.fromkeys(post_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._fetch(
+                "SELECT * FROM decisions WHERE id IN (SELECT MAX(id) FROM decisions "
+                f"WHERE post_id IN ({marks}) GROUP BY post_id)",
+                chunk,
+            )
+            for r in rows:
+                d = self._decision(r)
+                out[d.post_id] = d
+        return out
+
     async def last_decision_id(self) -> int:
         rows = await self._fetch("SELECT COALESCE(MAX(id), 0) AS m FROM decisions")
         return int(rows[0]["m"])

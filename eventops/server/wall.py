@@ -156,12 +156,11 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
         with hub.subscribe() as screen:
             snap = {**hub.snapshot(), "hb_s": hb}
             await resp.write(b"retry: 1000\n" + sse("snapshot", snap))
-            beat = sse("hb", {})
             while True:
                 try:
                     msg = await asyncio.wait_for(screen.queue.get(), timeout=hb)
                 except TimeoutError:
-                    await resp.write(beat)
+                    await resp.write(sse("hb", {"now": hub.clock.now().isoformat()}))
                     continue
                 if screen.overflowed:
                     break  # too slow: the screen reconnects and gets a snapshot

@@ -103,7 +103,7 @@ WALL_JS = r"""
   const MEDIA = /^\/wall\/[A-Za-z0-9_-]+\/media\/[0-9a-f]{64}$/;
   const state = {
     posts: new Map(), announcement: null, paused: false, blankS: 30, rotateS: 12, hbS: 5,
-    lastSeen: Date.now(), page: 0, pageStarted: Date.now(), live: false,
+    lastSeen: Date.now(), page: 0, pageStarted: Date.now(), live: false, skew: 0,
   };
   let source = null;
   let retryMs = 1000;
@@ -117,7 +117,7 @@ WALL_JS = r"""
   }
   function safeSrc(src) { return typeof src === "string" && MEDIA.test(src) ? src : null; }
   function rel(iso) {
-    const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
+    const s = Math.max(0, (Date.now() + state.skew - Date.parse(iso)) / 1000);
     if (!isFinite(s) || s < 60) return "jetzt · now";
     if (s < 3600) return Math.floor(s / 60) + " min";
     if (s < 86400) return Math.floor(s / 3600) + " h";
@@ -208,6 +208,10 @@ WALL_JS = r"""
     state.lastSeen = Date.now();
     if (body.classList.contains("blank")) body.classList.remove("blank");
   }
+  function serverTime(now) {
+    const t = Date.parse(now);
+    if (isFinite(t)) state.skew = t - Date.now();  // screens' own clocks may be wrong
+  }
   function on(kind, fn) {
     source.addEventListener(kind, function (m) {
       seen();
@@ -226,6 +230,7 @@ WALL_JS = r"""
       state.blankS = Number(s.blank_s) || 30;
       state.rotateS = Number(s.rotate_s) || 12;
       state.hbS = Number(s.hb_s) || 5;
+      serverTime(s.now);
       state.live = true;
       showSlide(s.event);
       body.classList.remove("connecting");
@@ -237,7 +242,7 @@ WALL_JS = r"""
     on("remove", function (d) { state.posts.delete(d.id); render(); });
     on("announcement", function (a) { state.announcement = a || null; showAnnouncement(); });
     on("pause", function (d) { state.paused = !!d.paused; body.classList.toggle("paused", state.paused); });
-    on("hb", function () {});
+    on("hb", function (d) { serverTime(d.now); });
     source.onopen = function () { retryMs = 1000; };
     source.onerror = function () {
       if (source.readyState === EventSource.CLOSED) {

@@ -284,6 +284,7 @@ class WallHub:
             "paused": self.paused is not None,
             "blank_s": wall.screen_offline_blank_s,
             "rotate_s": wall.screen_rotate_s,
+            "now": self.clock.now().isoformat(),
         }
 
     def subscribe(self, maxsize: int = 1000) -> Screen:

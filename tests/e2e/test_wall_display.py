@@ -173,3 +173,27 @@ async def test_xss_corpus_renders_inert(screen_served: WallServed, page: Any) ->
     assert await rtl.locator(".name").text_content() == "Mallory"
     assert all(u.startswith(s.url) for u in requests), requests
     assert problems == []
+
+
+async def test_long_wall_rotates_pages_with_pinned_first(tmp_path: Path, page: Any) -> None:
+    profile = demo_profile()
+    wall = profile.wall.model_copy(update={"screen_rotate_s": 2.0})
+    async for s in wall_served(tmp_path, profile.model_copy(update={"wall": wall})):
+        for i in range(5):
+            await s.add_post(f"replay:r{i}", f"Beitrag {i}", f"replay:u{i}", state="approved")
+        await s.post(f"{API}/posts/replay:r0/decisions", "comms", {"action": "pin"})
+        await page.set_viewport_size({"width": 800, "height": 700})  # room for two cards
+        await page.goto(s.url + "/wall/demo")
+        cards = page.locator("#grid article.post")
+        await expect(cards).to_have_count(2)
+        await expect(page.locator("body")).to_have_attribute("data-count", "5")
+        seen: set[str] = set()
+        for _ in range(60):  # every page comes round, the pinned post stays on each
+            assert await cards.first.get_attribute("data-id") == "replay:r0"
+            seen.add(str(await cards.nth(1).get_attribute("data-id")))
+            if len(seen) == 4:
+                break
+            await page.wait_for_timeout(500)
+        assert seen == {"replay:r1", "replay:r2", "replay:r3", "replay:r4"}
+        # relative time is shown, in both languages' short form
+        assert await cards.first.locator("time").inner_text() == "2 min"

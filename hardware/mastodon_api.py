@@ -11,6 +11,7 @@ The API port serves what a Mastodon server serves for a wall:
 - ``GET /api/v1/streaming/hashtag?tag=`` — server-sent events ``update``,
   ``delete`` (payload: the id) and ``status.update``; a token is required
   (401 ``{"error":"Missing access token"}``), ``:thump`` heartbeats.
+- ``GET /api/v2/instance`` naming the streaming server (``configuration.urls.streaming``).
 - ``X-RateLimit-Limit/Remaining/Reset`` (ISO 8601) on every answer; 429
   ``{"error":"Too many requests"}`` once a 5-minute window is used up.
 
@@ -88,6 +89,8 @@ class MastodonState:
         self.requests: list[tuple[float, str, str, int]] = []
         """(clock epoch, path, query string, status) of every API request."""
         self.streams: list[tuple[str, asyncio.Queue[tuple[str, str]]]] = []
+        self.streaming_url: str | None = None
+        """What ``/api/v2/instance`` names as the streaming server (default: this server)."""
 
     # -- control --------------------------------------------------------------------
     def account(self, acct: str, display_name: str = "", bot: bool = False) -> Account:
@@ -368,7 +371,22 @@ def make_api_app(state: MastodonState) -> web.Application:
         finally:
             state.streams.remove(entry)
 
+    async def instance(req: web.Request) -> web.Response:
+        host = req.host
+        return web.json_response(
+            {
+                "domain": state.domain,
+                "title": "Simulated Mastodon",
+                "version": "4.3.0",
+                "configuration": {
+                    "urls": {"streaming": state.streaming_url or f"ws://{host}"},
+                    "statuses": {"max_characters": 500, "max_media_attachments": 4},
+                },
+            }
+        )
+
     app = web.Application(middlewares=[limits])
+    app.router.add_get("/api/v2/instance", instance)
     app.router.add_get("/api/v1/timelines/tag/{tag}", tag_timeline)
     app.router.add_get("/api/v1/statuses/{id}", status)
     app.router.add_get("/api/v1/statuses", statuses)

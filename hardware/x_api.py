@@ -333,9 +333,8 @@ class XState:
 
 
 def _terms(query: str) -> tuple[list[str], bool, bool]:
-    words = query.split()
-    tags = [w[1:].lower() for w in words if w.startswith("#")]
-    return tags, "-is:retweet" in words, "-is:reply" in words
+    tags = [t.lower() for t in re.findall(r"#(\w+)", query)]
+    return tags, "-is:retweet" in query, "-is:reply" in query
 
 
 def _fields(req: web.Request, name: str, allowed: set[str]) -> set[str] | web.Response:

@@ -34,6 +34,7 @@ from datetime import datetime
 from operator import methodcaller
 from typing import Literal
 
+from eventops.errors import WallError
 from eventops.profile.models import Wall
 from eventops.wall.normalize import NormalPost
 
@@ -156,12 +157,13 @@ _FOLD = _fold_table()
 _LEET_TABLE = str.maketrans(_LEET)
 # Words with digits: leet inside words with letters (h0r3), lone digits between lone
 # letters (h.u.r.3.n); symbols right before a letter (sh!t, $hit).
-_DIGIT_WORD = re.compile(r"\w*\d\w*")
+_DIGIT_WORD = re.compile(r"\b\w*\d\w*")
 _HAS_DIGIT = re.compile(r"\d")
 _LEET_SYMBOLS = re.compile(r"[@$!|€+](?=[^\W\d_])")
 _HAS_SYMBOL = re.compile(r"[@$!|€+]")
 _SPACERS = frozenset(" .-_*·/")
 _REPEATS = re.compile(r"([^\W\d_])\1+")
+_ASCII_REPEATS = re.compile(r"([a-z])\1+")
 _FIRST_GROUP = methodcaller("group", 1)
 _TOKEN = re.compile(r"(?:[^\W\d_]|\*)+")
 
@@ -224,7 +226,7 @@ def fold(text: str) -> str:
         text = _DIGIT_WORD.sub(_leet_word, text)
     if _HAS_SYMBOL.search(text):
         text = _LEET_SYMBOLS.sub(_leet, text)
-    return _REPEATS.sub(_FIRST_GROUP, text)
+    return (_ASCII_REPEATS if text.isascii() else _REPEATS).sub(_FIRST_GROUP, text)
 
 
 def tokens(folded: str) -> list[str]:
@@ -276,7 +278,7 @@ class Blocklist:
             starts, ends = entry.startswith("*"), entry.endswith("*")
             words = tokens(fold(entry.strip("*")))
             if not words:
-                continue
+                raise WallError(f"blocked word {entry!r}: has no letters to match")
             if len(words) > 1:
                 phrases.setdefault(words[0], []).append((tuple(words), entry))
             elif starts and ends:

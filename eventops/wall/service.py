@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+
+import aiohttp
 
 from eventops.clock import Clock
 from eventops.errors import WallError
@@ -40,8 +42,22 @@ log = logging.getLogger(__name__)
 VISIBLE = ("approved", "pending")
 
 
-def build_sources(profile: Profile, base_dir: Path, store: Store, clock: Clock) -> list[PostSource]:
-    """The profile's ``[wall] sources`` as source objects (X and Mastodon reach the internet)."""
+SessionFor = Callable[[str], aiohttp.ClientSession | None]
+
+
+def build_sources(
+    profile: Profile,
+    base_dir: Path,
+    store: Store,
+    clock: Clock,
+    session_for: SessionFor | None = None,
+) -> list[PostSource]:
+    """The profile's ``[wall] sources`` as source objects.
+
+    ``session_for(name)`` may hand an X or Mastodon source its aiohttp session
+    (``eventops demo`` and tests point them at the simulators with a
+    :class:`eventops.wall.net.MappedResolver`); otherwise each source opens its own.
+    """
     out: list[PostSource] = []
     names: dict[str, int] = {}
     for conf in profile.wall.sources:
@@ -63,11 +79,15 @@ def build_sources(profile: Profile, base_dir: Path, store: Store, clock: Clock) 
         elif isinstance(conf, XConf):
             from eventops.wall.sources.x import XSource
 
-            out.append(XSource.from_profile(conf, profile.wall, store, clock, name=name))
+            x = XSource.from_profile(conf, profile.wall, store, clock, name=name)
+            x.use_session(session_for(name) if session_for else None)
+            out.append(x)
         elif isinstance(conf, MastodonConf):
             from eventops.wall.sources.mastodon import MastodonSource
 
-            out.append(MastodonSource.from_profile(conf, profile.wall, store, clock, name=name))
+            m = MastodonSource.from_profile(conf, profile.wall, store, clock, name=name)
+            m.use_session(session_for(name) if session_for else None)
+            out.append(m)
     return out
 
 
@@ -159,10 +179,15 @@ class WallPipeline:
         post = item
         existing = await self.store.get_post(post.id)
         if existing is not None:
-            if existing.data.get("version", "") == post.version or existing.data.get("deleted"):
+            if existing.data.get("deleted"):
                 self._count("repeat")
                 return None
-            if existing.state in VISIBLE:
+            same = existing.data.get("version", "") == post.version
+            # Seen before: moderate again only if we stopped before deciding on it.
+            if same and await self.store.list_decisions(post.id):
+                self._count("repeat")
+                return None
+            if not same and existing.state in VISIBLE:
                 await self._decide(
                     post.id,
                     f"source:{post.source}",
@@ -212,13 +237,27 @@ class WallPipeline:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     async def ingest_once(self) -> dict[str, int]:
-        """One poll cycle of every source (a replay reads one pass without waiting)."""
+        """One poll cycle of every source (a replay reads one pass without waiting).
+
+        A failing source does not stop the others; their failures are raised
+        together afterwards as one WallError.
+        """
         await self.start()
+        failures: list[str] = []
         for source in self.sources:
-            batch = await source.poll(wait=False)
+            try:
+                batch = await source.poll(wait=False)
+            except WallError as exc:  # the other sources still run
+                failures.append(exc.one_line())
+                continue
             for item in batch.items:
                 await self.handle(item)
             await source.commit(batch)
+        if failures:
+            raise WallError(
+                f"{len(failures)} of {len(self.sources)} wall source(s) failed: "
+                + "; ".join(failures)
+            )
         return dict(self.counts)
 
     async def _run_source(self, source: PostSource) -> None:

@@ -144,6 +144,7 @@ async def test_stream_delivers_updates_deletions_and_edits(
     runner = asyncio.create_task(pipe.run())
     try:
         await until(lambda: asyncio.sleep(0, bool(sim.state.streams)))
+        assert "/api/v2/instance" in [r[1] for r in sim.state.requests]  # asks for the stream URL
         s = sim.state.post("anna", "Live vom Marktplatz #fest")
         pid = f"mastodon:social.example:{s.id}"
 
@@ -155,12 +156,13 @@ async def test_stream_delivers_updates_deletions_and_edits(
         sim.state.edit(s.id, "Live vom Marktplatz, jetzt mit Feuerwerk #fest")
 
         async def edited() -> bool:
-            p = await store.get_post(pid)
-            return p is not None and "Feuerwerk" in p.text
+            return len(await store.list_decisions(pid)) == 3
 
         await until(edited)
         actions = [d.action for d in await store.list_decisions(pid)]
         assert actions == ["approve", "edited", "approve"]
+        p = await store.get_post(pid)
+        assert p is not None and "Feuerwerk" in p.text and p.state == "approved"
         sim.state.delete(s.id)
         await until(lambda: state_is("hidden"))
         assert [d.action for d in await store.list_decisions(pid)][-1] == "deleted"
@@ -211,3 +213,18 @@ async def test_non_json_answer_is_one_line_error(
             await src.poll()
     finally:
         await runner.cleanup()
+
+
+async def test_last_request_of_a_window_makes_the_next_wait(
+    sim: MastodonSimulator, session: aiohttp.ClientSession, store: SQLiteStore, clock: FakeClock
+) -> None:
+    sim.state.post("anna", "Hallo #fest")
+    sim.state.set_rate_limit(remaining=1, reset_in=120)
+    src = source(sim, store, clock, session)
+    await src.poll()  # uses the window's last request
+    task = asyncio.create_task(src.poll())
+    await until(lambda: asyncio.sleep(0, bool(clock.pending)))
+    assert len(sim.state.requests) == 1  # waits for the reset instead of earning a 429
+    await clock.advance(121)
+    await asyncio.wait_for(task, 10)
+    assert [r[3] for r in sim.state.requests] == [200, 200]

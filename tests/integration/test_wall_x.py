@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -212,3 +213,17 @@ async def test_links_media_and_authors_are_normalised(
     ]
     assert post.lang == "de" and post.created_at == clock.now().replace(microsecond=0)
     assert post.raw_url == f"https://x.com/stadt_presse/status/{t.id}"
+
+
+async def test_bearer_token_never_reaches_the_log(
+    sim: XApiSimulator,
+    session: aiohttp.ClientSession,
+    store: SQLiteStore,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim.state.post("anna", "hello #fest")
+    with caplog.at_level(logging.DEBUG):
+        await source(store, clock, session).poll()
+    assert "Making API request" in caplog.text  # tweepy did log the request ...
+    assert "test-bearer" not in caplog.text  # ... without the token

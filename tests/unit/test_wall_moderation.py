@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eventops.errors import WallError
 from eventops.profile.models import Wall
 from eventops.wall.moderation import (
     DEFAULT_BLOCKLIST,
@@ -129,6 +130,11 @@ def test_event_words_and_phrases() -> None:
     assert blocked("free beerhall tonight", bl) == "free beer*"
     assert blocked("a total megascammer", bl) == "*scam*"
     assert blocked("free beverages", bl) is None
+
+
+def test_a_blocked_word_without_letters_is_refused() -> None:
+    with pytest.raises(WallError, match=r"blocked word '88': has no letters to match"):
+        chain(blocked_words=["88"])
 
 
 def test_rules_in_order_with_reasons() -> None:

@@ -327,3 +327,28 @@ def _post(pid: str, author: str, text: str, clock: FakeClock) -> NormalPost:
         created_at=clock.now(),
         lang="de",
     )
+
+
+async def test_a_post_stored_without_its_decision_is_moderated_when_seen_again(
+    store: SQLiteStore, clock: FakeClock
+) -> None:
+    from eventops.store.models import PostRow
+
+    p = _post(
+        "half", "t:anna", "Ein Beitrag, bei dem wir mitten im Speichern stehen blieben", clock
+    )
+    await store.upsert_posts(
+        [
+            PostRow(
+                id=p.id,
+                source=p.source,
+                author=p.author,
+                text=p.text,
+                created_at=p.created_at,
+                data=p.data(),
+            )
+        ]
+    )
+    v = await WallPipeline(WALL, store, clock, []).handle(p)
+    assert v is not None and v.outcome == "approve"
+    assert [d.action for d in await store.list_decisions("half")] == ["approve"]

@@ -114,6 +114,12 @@ class MastodonSource(PostSource):
         token = self._token.reveal() if isinstance(self._token, SecretRef) else self._token
         return {"Authorization": f"Bearer {token}"}
 
+    def use_session(self, session: aiohttp.ClientSession | None) -> None:
+        """Use ``session`` (owned by the caller) instead of opening one; None: keep our own."""
+        if session is not None:
+            self._session = session
+            self._own_session = False
+
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
@@ -292,8 +298,28 @@ class MastodonSource(PostSource):
                     return
             await self.clock.sleep(STREAM_RETRY_S)
 
+    async def _streaming_base(self) -> str:
+        """The streaming server the instance names (``configuration.urls.streaming``)."""
+        try:
+            info, _ = await self._get("/api/v2/instance", [])
+        except WallError:
+            return self.instance
+        urls = ((info or {}).get("configuration") or {}).get("urls") or {}
+        raw = urls.get("streaming") if isinstance(urls, dict) else None
+        if not isinstance(raw, str) or not raw:
+            return self.instance
+        for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+            if raw.startswith(ws):
+                raw = http + raw[len(ws) :]
+        link = safe_link(raw)
+        if link is None or (
+            link.url.startswith("http://") and self.instance.startswith("https://")
+        ):
+            return self.instance
+        return link.url.rstrip("/")
+
     async def _stream_tag(self, tag: str, queue: asyncio.Queue[Item]) -> None:
-        url = f"{self.instance}/api/v1/streaming/hashtag"
+        url = f"{await self._streaming_base()}/api/v1/streaming/hashtag"
         timeout = aiohttp.ClientTimeout(total=None, sock_read=90)
         try:
             async with self._http().get(

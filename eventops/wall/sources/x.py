@@ -17,6 +17,7 @@ is missing) and repeats the same request.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,26 @@ RECHECK_QUEUED = 100
 NO_RESET_WAIT_S = 60.0
 
 
+class _RedactBearer(logging.Filter):
+    """tweepy logs request headers at DEBUG; never let the bearer token reach a log."""
+
+    _pattern = re.compile(r"(Bearer\s+)[^\s'\"]+", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "bearer" in message.lower():
+            record.msg = self._pattern.sub(r"\1[redacted]", message)
+            record.args = None
+        return True
+
+
+def _guard_tweepy_logs() -> None:
+    for name in ("tweepy.asynchronous.client", "tweepy.client"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactBearer) for f in logger.filters):
+            logger.addFilter(_RedactBearer())
+
+
 def default_query(wall: Wall) -> str:
     if not wall.hashtags:
         raise WallError("wall: an X source needs a query or at least one hashtag")
@@ -115,6 +136,7 @@ class XSource(PostSource):
 
     def _client_for(self) -> AsyncClient:
         if self._client is None:
+            _guard_tweepy_logs()
             token = self._token.reveal() if isinstance(self._token, SecretRef) else self._token
             self._client = AsyncClient(
                 bearer_token=token, return_type=dict, wait_on_rate_limit=False
@@ -123,6 +145,12 @@ class XSource(PostSource):
                 self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
             self._client.session = self._session
         return self._client
+
+    def use_session(self, session: aiohttp.ClientSession | None) -> None:
+        """Use ``session`` (owned by the caller) instead of opening one; None: keep our own."""
+        if session is not None:
+            self._session = session
+            self._own_session = False
 
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:

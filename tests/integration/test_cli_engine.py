@@ -19,11 +19,6 @@ from eventops.profile import load_profile
 
 from .simrig import REPO, free_ports
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
-
 EVENTOPS = [sys.executable, "-m", "eventops"]
 
 

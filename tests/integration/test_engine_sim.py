@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from .simrig import sim_rig
-
-# the RESTCONF driver (adapters branch) still uses aiohttp.BasicAuth, deprecated in aiohttp 3.14
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
 
 
 async def test_degrading_optics_drift_then_down_then_repaired(tmp_path: Path) -> None:

@@ -144,6 +144,13 @@ def rss_mb() -> float:
     return 0.0
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process (from /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_s() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -202,7 +209,7 @@ async def bench(args: argparse.Namespace) -> None:
 
             watcher = asyncio.create_task(watch())
             await engine.start()
-            t0, c0 = time.monotonic(), cpu_s()
+            t0, c0, s0 = time.monotonic(), cpu_s(), proc_cpu_s(sim.pid)
             rng = random.Random(7)
             link_ids = [lk.id for lk in profile.links]
             rng.shuffle(link_ids)
@@ -220,6 +227,7 @@ async def bench(args: argparse.Namespace) -> None:
                     faults[link_id] = time.monotonic()
                 await asyncio.sleep(max(0.0, t0 + args.duration - time.monotonic()))
                 elapsed, cpu = time.monotonic() - t0, cpu_s() - c0
+                sim_cpu = proc_cpu_s(sim.pid) - s0
                 for link_id in cuts:
                     async with http.post(f"{url}/links/{link_id}/up") as r:
                         r.raise_for_status()
@@ -254,6 +262,7 @@ async def bench(args: argparse.Namespace) -> None:
             f"{100 * cpu / elapsed / devices * 100:.2f}% per 100 devices; "
             f"RSS {rss1:.0f} MB (+{rss1 - rss0:.0f} MB, {1024 * (rss1 - rss0) / devices:.0f} KiB per device)"
         )
+        print(f"simulators: {100 * sim_cpu / elapsed:.1f}% of their core")
         print(f"samples written: {samples[0]['n']}")
     finally:
         sim.terminate()

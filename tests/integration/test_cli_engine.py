@@ -204,3 +204,38 @@ async def test_demo_headless_summary(tmp_path: Path) -> None:
     assert re.search(r"mast-02 reboots -> alert after \d+\.\d s: mast-02", out)
     assert "fibre-police cleaned and re-patched -> link up after" in out
     assert "raised    critical link:fibre-police:down" in out
+
+
+async def test_handover_goes_through_the_running_engine(fleet: Path, tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *EVENTOPS,
+        "serve",
+        str(fleet),
+        "--db",
+        str(tmp_path / "api.sqlite3"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert line.startswith("eventops: serving")
+        await asyncio.sleep(1.0)  # let the first polls land
+        args = ["link", "handover", "fibre-fire", "--to", "fire", "--profile", str(fleet)]
+        code, _, err = await run(*args, env={"EVENTOPS_TOKEN": ""})
+        assert code == 2 and "set EVENTOPS_TOKEN to a technician token" in err
+        code, _, err = await run(*args, env={"EVENTOPS_TOKEN": "demo-fire-token"})
+        assert code == 9 and "refused the handover: 403 forbidden" in err
+        for _ in range(20):
+            code, out, err = await run(*args, env={"EVENTOPS_TOKEN": "demo-technician-token"})
+            if code == 0 or "no fresh reading" not in err:
+                break
+            await asyncio.sleep(0.5)
+        assert code == 0, err
+        assert out.startswith("handed fibre-fire over to fire (record #1)")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    # the engine's store has the record and the audit entry with the token's user
+    code, out, _ = await run("audit", "show", str(fleet), "--db", str(tmp_path / "api.sqlite3"))
+    assert code == 0 and "technik" in out and "link.handover" in out and "fibre-fire" in out

@@ -28,7 +28,9 @@ from eventops.monitor.bus import BusEvent
 from eventops.monitor.checks import provisioned_radios
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
+from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore
+from eventops.wall.media import default_media_dir
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
 
@@ -185,7 +187,13 @@ async def run_demo(
             if failed:
                 print(f"warning: could not preset {', '.join(failed)}", file=out)
             host, _, port = (listen or profile.server.listen).rpartition(":")
-            app = create_app(engine, manage_engine=True)
+            ppath = Path(profile_path) if profile_path else demo_profile_path()
+            wall = wall_extension(
+                media_dir=default_media_dir(Path(db)),
+                run_sources=True,
+                profile_dir=await asyncio.to_thread(lambda: ppath.absolute().parent),
+            )
+            app = create_app(engine, manage_engine=True, extensions=[wall])
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host or "127.0.0.1", int(port))

@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.token_cmd",
     "eventops.cli.audit_cmd",
     "eventops.cli.wall_cmd",
+    "eventops.cli.devices_cmd",
+    "eventops.cli.sim_cmd",
     "eventops.cli.engine_cmd",
     "eventops.cli.demo_cmd",
 )

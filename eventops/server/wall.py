@@ -19,7 +19,8 @@ only see and issue/withdraw announcements):
                                                         take_down, block_author
 - ``POST decisions/{id}/undo`` ``{reason}``
 - ``GET  decisions?post=``
-- ``GET  lists``; ``DELETE blocks/{author}``            block/allow lists; lift a block
+- ``GET  lists``; ``POST blocks`` ``{author, for_s, reason}``; ``DELETE blocks/{author}``
+                                                        block/allow lists; block, lift a block
 - ``GET  counters``                                     what each rule and person decided
 - ``GET  announcements``; ``POST announcements`` ``{id}``; ``DELETE announcements/active``
 - ``POST pause`` ``{on, note}``                         the event slide on every screen
@@ -47,6 +48,7 @@ from eventops.profile.models import Role
 from eventops.server.app import STREAMS, Extension, body_of
 from eventops.server.auth import ENGINE, json_response, require
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
+from eventops.store.models import AuthorBlockRow
 from eventops.wall.display import WallHub, sse
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts
@@ -85,6 +87,12 @@ PAGE_HEADERS = {
 
 class DecisionBody(BaseModel):
     action: str = Field(min_length=1, max_length=20)
+    reason: str = Field(default="", max_length=2000)
+    for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
+
+
+class BlockBody(BaseModel):
+    author: str = Field(min_length=1, max_length=300)
     reason: str = Field(default="", max_length=2000)
     for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
 
@@ -325,6 +333,45 @@ async def lists(request: web.Request) -> web.Response:
     )
 
 
+async def block(request: web.Request) -> web.Response:
+    """Block an author by key; with posts, through their newest (hides them all, undoable)."""
+    user = require(request, C)
+    ws = _wall(request)
+    body = await body_of(request, BlockBody)
+    author = body.author.strip()
+    now = ws.hub.clock.now()
+    until = now + timedelta(seconds=body.for_s) if body.for_s else None
+    posts = await ws.hub.store.posts_by_author(author)
+    try:
+        if posts:
+            did: int | None = await ws.desk().block_author(
+                posts[-1].id, user.name, body.reason, until=until
+            )
+        else:
+            did = None
+            await ws.hub.store.put_author_block(
+                AuthorBlockRow(
+                    author=author, until=until, actor=user.name, reason=body.reason, created_at=now
+                )
+            )
+            if ws.pipeline is not None:
+                ws.pipeline.chain.block(author, until)
+            await ws.hub.store.audit(
+                user.name,
+                "wall.block",
+                author,
+                after={"until": until.isoformat() if until else None, "reason": body.reason},
+            )
+    except WallError as exc:
+        raise _conflict(exc) from None
+    await ws.hub.refresh()
+    return json_response(
+        request,
+        {"author": author, "blocked": True, "decision": did, "posts": len(posts)},
+        status=201,
+    )
+
+
 async def unblock(request: web.Request) -> web.Response:
     user = require(request, C)
     ws = _wall(request)
@@ -428,6 +475,7 @@ def wall_extension(
         r.add_post(f"{api}/decisions/{{id}}/undo", undo)
         r.add_get(f"{api}/decisions", decisions)
         r.add_get(f"{api}/lists", lists)
+        r.add_post(f"{api}/blocks", block)
         r.add_delete(f"{api}/blocks/{{author}}", unblock)
         r.add_get(f"{api}/counters", counters)
         r.add_get(f"{api}/announcements", announcements)

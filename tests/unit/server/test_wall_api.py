@@ -102,6 +102,17 @@ async def test_block_author_lists_and_unblock(wserved: WallServed) -> None:
     st, text = await s.delete(f"{API}/blocks/replay:spam", "comms")
     assert st == 404 and "not blocked" in text
     assert (await s.delete(f"{API}/blocks/replay:spam", "technik"))[0] == 403
+    # block by author key: without posts a plain block, with posts through the newest one
+    st, res = await s.post(f"{API}/blocks", "comms", {"author": "replay:later", "reason": "spam"})
+    assert st == 201 and res["decision"] is None
+    st, res = await s.post(f"{API}/blocks", "comms", {"author": "replay:spam"})
+    assert st == 201 and res["decision"] is not None and res["posts"] == 2
+    assert (await s.post(f"{API}/blocks", "technik", {"author": "replay:x"}))[0] == 403
+    assert (await s.post(f"{API}/blocks", "comms", {"author": ""}))[0] == 400
+    _, lists = await s.get(f"{API}/lists", "technik")
+    assert {b["author"] for b in lists["author_blocks"]} == {"replay:later", "replay:spam"}
+    actions = [(e.action, e.target) for e in await s.store.audit_entries()]
+    assert ("wall.block", "replay:later") in actions and ("wall.unblock", "replay:spam") in actions
 
 
 async def test_screens_get_snapshot_then_changes_and_share_one_state(wserved: WallServed) -> None:

@@ -143,6 +143,7 @@ class Store(ABC):
         source: str | None = None,
         author: str | None = None,
         contains: str | None = None,
+        pinned: bool | None = None,
         limit: int = 200,
     ) -> list[PostRow]:
         """Posts matching every given filter, newest first (``contains``: case-insensitive)."""

@@ -678,6 +678,7 @@ class SQLiteStore(Store):
         source: str | None = None,
         author: str | None = None,
         contains: str | None = None,
+        pinned: bool | None = None,
         limit: int = 200,
     ) -> list[PostRow]:
         where: list[str] = []
@@ -685,6 +686,9 @@ class SQLiteStore(Store):
         if states:
             where.append(f"state IN ({','.join('?' * len(states))})")
             params.extend(states)
+        if pinned is not None:
+            where.append("pinned=?")
+            params.append(int(pinned))
         if source:
             where.append("source=?")
             params.append(source)

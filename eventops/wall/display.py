@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 ANNOUNCEMENT_KEY = "wall.announcement"
 PAUSED_KEY = "wall.paused"
 MAX_SHOWN = 200
-"""The newest approved posts a screen holds (pinned ones always)."""
+"""The newest approved posts a screen holds, plus (up to as many) pinned ones of any age."""
 
 
 def sse(kind: str, data: Any) -> bytes:
@@ -181,7 +181,8 @@ class WallHub:
         async with self._lock:
             self._last_decision = await self.store.last_decision_id()
             rows = await self.store.list_posts("approved", limit=MAX_SHOWN)
-            current = {r.id: r for r in rows}
+            pinned = await self.store.find_posts(("approved",), pinned=True, limit=MAX_SHOWN)
+            current = {r.id: r for r in [*pinned, *rows]}
             for pid in [p for p in self.posts if p not in current]:
                 del self.posts[pid]
                 self._rows.pop(pid, None)

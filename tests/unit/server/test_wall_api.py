@@ -247,3 +247,18 @@ async def test_periodic_purge_removes_old_posts_from_screens(wserved: WallServed
     assert res["posts"] == 1 and list(s.wall.hub.posts) == ["replay:new"]
     assert (await s.store.audit_entries())[-1].action == "wall.purge"
     _ = aiohttp
+
+
+async def test_an_old_pinned_post_stays_on_screen(wserved: WallServed) -> None:
+    from eventops.wall import display
+
+    s = wserved
+    await s.add_post(
+        "replay:old", "angepinnt", state="approved", at=s.clock.now() - timedelta(hours=5)
+    )
+    await s.post(f"{API}/posts/replay:old/decisions", "comms", {"action": "pin"})
+    for i in range(display.MAX_SHOWN + 3):
+        await s.add_post(f"replay:n{i}", f"neu {i}", state="approved")
+    assert "replay:old" in s.wall.hub.posts
+    assert s.wall.hub.snapshot()["posts"][0]["id"] == "replay:old"
+    assert len(s.wall.hub.posts) == display.MAX_SHOWN + 1

@@ -198,7 +198,7 @@ class WallHub:
 
     def _fetch_missing(self, row: PostRow) -> None:
         assert self.media is not None
-        urls = [u for u in post_media_urls(row.data) if self.media.cached(u) is None]
+        urls = [u for u in post_media_urls(row.data) if self.media.worth_trying(u)]
         if urls and not any(t.get_name() == f"media:{row.id}" for t in self._tasks):
             task = asyncio.create_task(self._fetch(row.id, urls), name=f"media:{row.id}")
             self._tasks.add(task)

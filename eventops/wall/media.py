@@ -85,6 +85,9 @@ class MediaCache:
         self._session = session
         self._own_session = session is None
         self._inflight: dict[str, asyncio.Future[str | None]] = {}
+        self._failed: dict[str, float] = {}
+        """URL → monotonic time before which it is not tried again."""
+        self.retry_failed_s = 600.0
 
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
@@ -109,6 +112,12 @@ class MediaCache:
             return False
         netloc = parts.netloc.lower()
         return netloc in self.hosts or (parts.hostname or "") in self.hosts
+
+    def worth_trying(self, url: str) -> bool:
+        """Allowed, not cached, and not failed recently (a broken URL is not hammered)."""
+        if not self.allowed(url) or self.cached(url) is not None:
+            return False
+        return self._failed.get(url, 0.0) <= time.monotonic()
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         return self.root / f"{key}.bin", self.root / f"{key}.type"
@@ -147,6 +156,10 @@ class MediaCache:
         self._inflight[key] = fut
         try:
             await self._fetch(url, key)
+        except WallError:
+            self._failed[url] = time.monotonic() + self.retry_failed_s
+            fut.set_result(None)
+            raise
         except BaseException:
             fut.set_result(None)
             raise

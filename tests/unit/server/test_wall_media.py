@@ -103,6 +103,9 @@ async def test_fetch_checks_host_type_bytes_and_size(pictures: Pictures, tmp_pat
         with pytest.raises(WallError, match="not on the media allowlist"):
             await cache.fetch("javascript:alert(1)")
         assert "localhost" not in pictures.hits
+        assert not cache.worth_trying(f"{base}/gone.png")  # failed: not again for a while
+        assert not cache.worth_trying("https://elsewhere.example/a.png")
+        assert not cache.worth_trying(f"{base}/a.png")  # cached already
         assert cache.read("../../etc/passwd") is None and cache.read("0" * 64) is None
         assert await cache.forget([f"{base}/a.png"]) == 1
         assert cache.cached(f"{base}/a.png") is None

@@ -5,6 +5,8 @@
 - ``wall decide PROFILE POST ACTION --user U``  approve, reject, pin, unpin, take_down, block_author
 - ``wall undo PROFILE DECISION --user U``       put a post back as it was before a decision
 - ``wall decisions PROFILE [POST]``  every decision with who, when and why
+- ``wall purge PROFILE``             delete posts and cached pictures older than the retention
+- ``wall forget PROFILE AUTHOR --user U``  delete everything of one author (audited)
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.store import SQLiteStore, default_store_path
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
+from eventops.wall.media import MediaCache, allowed_hosts, default_media_dir
+from eventops.wall.retention import forget, purge
 from eventops.wall.service import WallPipeline, build_sources
 
 STATES = ("pending", "approved", "rejected", "hidden", "taken_down", "all")
@@ -71,6 +75,19 @@ def register(sub: Any) -> None:
     a.add_argument("post", nargs="?", help="only this post")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=decisions_cmd)
+
+    a = psub.add_parser(
+        "purge", help="delete posts and cached pictures older than event.retention_days"
+    )
+    common(a)
+    a.set_defaults(func=purge_cmd)
+
+    a = psub.add_parser("forget", help="delete everything of one author (GDPR; audited)")
+    common(a)
+    a.add_argument("author", help="author key as `wall queue` shows it, e.g. x:alice")
+    a.add_argument("--user", required=True, help="who handles the request (audit log)")
+    a.add_argument("--reason", default="", help="e.g. the request's reference")
+    a.set_defaults(func=forget_cmd)
 
 
 def _open(args: argparse.Namespace) -> tuple[Profile, SQLiteStore]:
@@ -180,4 +197,35 @@ async def decisions_cmd(args: argparse.Namespace) -> int:
                 f"{d.id:6d} {ts:%Y-%m-%d %H:%M:%S}Z {d.post_id:<30} {d.actor:<20} "
                 f"{d.action:<12} {d.reason}"
             )
+    return 0
+
+
+def _media(profile: Profile, args: argparse.Namespace) -> MediaCache:
+    path = Path(args.db) if args.db else default_store_path(profile.event.id)
+    return MediaCache(default_media_dir(path), allowed_hosts(profile.wall))
+
+
+async def purge_cmd(args: argparse.Namespace) -> int:
+    profile, store = _open(args)
+    media = _media(profile, args)
+    async with store:
+        res = await purge(
+            store, media, SystemClock(), profile.event.retention_days, actor="wall purge"
+        )
+    print(
+        f"ok {profile.event.id}: purged {res['posts']} post(s) and {res['media']} picture(s) "
+        f"older than {profile.event.retention_days} day(s)"
+    )
+    return 0
+
+
+async def forget_cmd(args: argparse.Namespace) -> int:
+    profile, store = _open(args)
+    media = _media(profile, args)
+    async with store:
+        res = await forget(store, media, args.author, args.user, args.reason)
+    print(
+        f"ok {profile.event.id}: forgot {args.author}: {res['posts']} post(s), "
+        f"{res['media']} picture(s) deleted; recorded in the audit log"
+    )
     return 0

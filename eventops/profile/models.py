@@ -332,6 +332,13 @@ class Wall(Model):
     allow_bots: bool = False
     max_posts_per_author_per_hour: int = Field(default=6, ge=1)
     screen_offline_blank_s: float = Field(default=30.0, gt=0)
+    """A screen that lost the server this long blanks to the event slide."""
+    screen_rotate_s: float = Field(default=12.0, ge=2)
+    """How long a screen shows one page when the wall is longer than the screen."""
+    media_hosts: list[str] = Field(default_factory=list)
+    """Hosts (``host`` or ``host:port``) the server may fetch avatars and thumbnails from,
+    besides the Mastodon instances and X's picture host; screens never load them directly."""
+    media_max_bytes: int = Field(default=2_000_000, ge=1024, le=50_000_000)
     announcements: list[Announcement] = Field(default_factory=list)
 
     @field_validator("hashtags")

@@ -22,6 +22,7 @@ from eventops.store.models import (
     AuthorBlockRow,
     DecisionRow,
     DeviceRow,
+    HandoverRow,
     PostRow,
     ProbeResultRow,
     Sample,
@@ -75,6 +76,20 @@ class Store(ABC):
     async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]: ...
 
     @abstractmethod
+    async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
+        """Replace samples older than ``before`` by one mean per series and bucket.
+
+        Idempotent: a bucket already reduced to one sample stays as it is.
+        Returns the number of rows removed.
+        """
+
+    @abstractmethod
+    async def add_handover(self, handover: HandoverRow) -> int: ...
+
+    @abstractmethod
+    async def list_handovers(self, link: str | None = None) -> list[HandoverRow]: ...
+
+    @abstractmethod
     async def add_probe_result(self, result: ProbeResultRow) -> int: ...
 
     @abstractmethod
@@ -119,6 +134,39 @@ class Store(ABC):
 
     @abstractmethod
     async def list_author_blocks(self) -> list[AuthorBlockRow]: ...
+
+    @abstractmethod
+    async def find_posts(
+        self,
+        states: Sequence[str] = (),
+        *,
+        source: str | None = None,
+        author: str | None = None,
+        contains: str | None = None,
+        pinned: bool | None = None,
+        limit: int = 200,
+    ) -> list[PostRow]:
+        """Posts matching every given filter, newest first (``contains``: case-insensitive)."""
+
+    @abstractmethod
+    async def last_decisions(self, post_ids: Sequence[str]) -> dict[str, DecisionRow]:
+        """The newest decision of each of these posts (one query, for queue listings)."""
+
+    @abstractmethod
+    async def last_decision_id(self) -> int:
+        """The newest decision's id (0: none); changes whenever any post's state does."""
+
+    @abstractmethod
+    async def decision_counts(self) -> list[tuple[str, str, int]]:
+        """``(actor, action, count)`` over every decision: what each rule and person did."""
+
+    @abstractmethod
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        """Delete posts created before ``before`` with their decisions; return them."""
+
+    @abstractmethod
+    async def forget_author(self, author: str) -> list[PostRow]:
+        """Delete every post, decision and block of ``author``; return the deleted posts."""
 
     @abstractmethod
     async def get_cursor(self, name: str) -> str | None: ...

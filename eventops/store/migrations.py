@@ -134,6 +134,20 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        4,
+        """
+        CREATE TABLE handovers (
+            id INTEGER PRIMARY KEY,
+            ts TEXT NOT NULL,
+            link TEXT NOT NULL,
+            authority TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX handovers_by_link ON handovers (link, id);
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -128,3 +128,14 @@ class AuditEntry(Row):
     after: Any = None
     prev_hash: str
     hash: str
+
+
+class HandoverRow(Row):
+    id: int | None = None
+    ts: datetime
+    link: str
+    authority: str
+    actor: str
+    """Who handed the link over."""
+    record: dict[str, Any] = Field(default_factory=dict)
+    """Both ends' optics as the baseline, the latest acceptance result, the link's facts."""

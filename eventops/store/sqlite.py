@@ -35,6 +35,7 @@ from eventops.store.models import (
     AuthorBlockRow,
     DecisionRow,
     DeviceRow,
+    HandoverRow,
     PostRow,
     ProbeResultRow,
     Sample,
@@ -392,6 +393,75 @@ class SQLiteStore(Store):
             for r in rows
         ]
 
+    async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
+        if bucket_s <= 0:
+            raise ValueError("bucket_s must be positive")
+        cutoff = _ms(before)
+        size = bucket_s * 1000
+
+        async def job(c: aiosqlite.Connection) -> int:
+            # only buckets wholly before the cutoff, and only those not yet reduced
+            end = cutoff - cutoff % size
+            await c.execute("DROP TABLE IF EXISTS temp.ds")
+            await c.execute(
+                "CREATE TEMP TABLE ds AS SELECT device, metric, (ts_ms / ?) AS b, "
+                "COUNT(*) AS n, AVG(value) AS v FROM samples WHERE ts_ms < ? "
+                "GROUP BY device, metric, b HAVING n > 1",
+                (size, end),
+            )
+            cur = await c.execute(
+                "DELETE FROM samples WHERE ts_ms < ? AND EXISTS (SELECT 1 FROM ds WHERE "
+                "ds.device = samples.device AND ds.metric = samples.metric "
+                "AND ds.b = samples.ts_ms / ?)",
+                (end, size),
+            )
+            removed = cur.rowcount
+            await c.execute(
+                "INSERT INTO samples (device, metric, ts_ms, value) "
+                "SELECT device, metric, b * ? + ? / 2, v FROM ds",
+                (size, size),
+            )
+            cur2 = await c.execute("SELECT COUNT(*) FROM ds")
+            row = await cur2.fetchone()
+            await c.execute("DROP TABLE temp.ds")
+            return removed - (int(row[0]) if row else 0)
+
+        return await self.run_write(job)
+
+    async def add_handover(self, handover: HandoverRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO handovers (ts, link, authority, actor, record) VALUES (?,?,?,?,?)",
+                (
+                    _ts(handover.ts),
+                    handover.link,
+                    handover.authority,
+                    handover.actor,
+                    _canon(handover.record),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job, durable=True)
+
+    async def list_handovers(self, link: str | None = None) -> list[HandoverRow]:
+        if link is None:
+            rows = await self._fetch("SELECT * FROM handovers ORDER BY id")
+        else:
+            rows = await self._fetch("SELECT * FROM handovers WHERE link=? ORDER BY id", (link,))
+        return [
+            HandoverRow(
+                id=r["id"],
+                ts=_dt(r["ts"]),
+                link=r["link"],
+                authority=r["authority"],
+                actor=r["actor"],
+                record=json.loads(r["record"]),
+            )
+            for r in rows
+        ]
+
     async def add_probe_result(self, result: ProbeResultRow) -> int:
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(
@@ -457,7 +527,7 @@ class SQLiteStore(Store):
         await self.run_write(job)
 
     @staticmethod
-    def _post(r: sqlite3.Row) -> PostRow:
+    def _post(r: sqlite3.Row | dict[str, Any]) -> PostRow:
         return PostRow(
             id=r["id"],
             source=r["source"],
@@ -603,6 +673,92 @@ class SQLiteStore(Store):
             )
             for r in rows
         ]
+
+    async def find_posts(
+        self,
+        states: Sequence[str] = (),
+        *,
+        source: str | None = None,
+        author: str | None = None,
+        contains: str | None = None,
+        pinned: bool | None = None,
+        limit: int = 200,
+    ) -> list[PostRow]:
+        where: list[str] = []
+        params: list[Any] = []
+        if states:
+            where.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(states)
+        if pinned is not None:
+            where.append("pinned=?")
+            params.append(int(pinned))
+        if source:
+            where.append("source=?")
+            params.append(source)
+        if author:
+            where.append("author=?")
+            params.append(author)
+        if contains:
+            escaped = contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(
+                "(lower(text) LIKE ? ESCAPE '\\' OR lower(author_name) LIKE ? ESCAPE '\\')"
+            )
+            params.extend([f"%{escaped}%"] * 2)
+        sql = "SELECT * FROM posts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC LIMIT ?"
+        rows = await self._fetch(sql, (*params, limit))
+        return [self._post(r) for r in rows]
+
+    async def last_decisions(self, post_ids: Sequence[str]) -> dict[str, DecisionRow]:
+        out: dict[str, DecisionRow] = {}
+        ids = list(dict.fromkeys(post_ids))
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = await self._fetch(
+                "SELECT * FROM decisions WHERE id IN (SELECT MAX(id) FROM decisions "
+                f"WHERE post_id IN ({marks}) GROUP BY post_id)",
+                chunk,
+            )
+            for r in rows:
+                d = self._decision(r)
+                out[d.post_id] = d
+        return out
+
+    async def last_decision_id(self) -> int:
+        rows = await self._fetch("SELECT COALESCE(MAX(id), 0) AS m FROM decisions")
+        return int(rows[0]["m"])
+
+    async def decision_counts(self) -> list[tuple[str, str, int]]:
+        rows = await self._fetch(
+            "SELECT actor, action, COUNT(*) AS n FROM decisions GROUP BY actor, action "
+            "ORDER BY actor, action"
+        )
+        return [(r["actor"], r["action"], int(r["n"])) for r in rows]
+
+    async def _delete_posts(
+        self, where: str, params: Sequence[Any], author: str | None
+    ) -> list[PostRow]:
+        async def job(c: aiosqlite.Connection) -> list[PostRow]:
+            async with c.execute(f"SELECT * FROM posts WHERE {where}", params) as cur:
+                names = [d[0] for d in cur.description]
+                gone = [self._post(dict(zip(names, r, strict=True))) for r in await cur.fetchall()]
+            ids = [(p.id,) for p in gone]
+            await c.executemany("DELETE FROM decisions WHERE post_id=?", ids)
+            await c.executemany("DELETE FROM posts WHERE id=?", ids)
+            if author is not None:
+                await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
+            return gone
+
+        return await self.run_write(job, durable=True)
+
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        return await self._delete_posts("created_at < ?", (_ts(before),), None)
+
+    async def forget_author(self, author: str) -> list[PostRow]:
+        return await self._delete_posts("author = ?", (author,), author)
 
     async def get_cursor(self, name: str) -> str | None:
         rows = await self._fetch("SELECT value FROM cursors WHERE name=?", (name,))

@@ -75,6 +75,8 @@ class NormalPost(BaseModel):
     """Ids of earlier versions of this post (an edit): those are hidden at once."""
     raw_url: str | None = None
     """Where the post can be seen at the source."""
+    avatar_url: str | None = None
+    """The author's picture at the source (a safe http(s) link); screens get a cached copy."""
     version: str = ""
     """Changes when the source edits the post in place (Mastodon's ``edited_at``)."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eventops.cli import main
-from eventops.store.migrations import MIGRATIONS
+from eventops.store.migrations import LATEST, MIGRATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = str(REPO / "profiles" / "demo.toml")
@@ -142,7 +142,7 @@ async def test_migration_3_upgrades_an_existing_store(tmp_path: Path) -> None:
             )
         )
     async with SQLiteStore(path) as new:
-        assert await new.schema_version() == 3
+        assert await new.schema_version() == LATEST  # 3 (wall), then 4 (handovers)
         (d,) = await new.list_decisions("p")
         assert (d.actor, d.prev_state, d.ref) == ("maria", None, None)
         did = await new.decide(

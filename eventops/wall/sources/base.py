@@ -35,6 +35,10 @@ class Batch:
     """The source has nothing more to give (a replay that does not loop)."""
 
 
+ERROR_RETRY_S = 5.0
+"""After a failed poll, wait at least this long (a replay has no interval of its own)."""
+
+
 class PostSource(ABC):
     """One configured source of posts."""
 
@@ -71,7 +75,7 @@ class PostSource(ABC):
                 batch = await self.poll()
             except WallError as exc:
                 log.warning("wall source %s: %s", self.name, exc.one_line())
-                await self.clock.sleep(self.interval_s)
+                await self.clock.sleep(max(self.interval_s, ERROR_RETRY_S))
                 continue
             for item in batch.items:
                 yield item

@@ -259,6 +259,7 @@ class MastodonSource(PostSource):
                 if ref is not None:
                     media.append(ref)
         url = safe_link(str(s.get("url") or ""))
+        avatar = safe_link(str(account.get("avatar") or ""))
         created = str(s.get("created_at") or "")
         lang = original.get("language")
         return NormalPost(
@@ -281,6 +282,7 @@ class MastodonSource(PostSource):
             is_bot=bool(account.get("bot")),
             raw_url=url.url if url else None,
             version=str(original.get("edited_at") or ""),
+            avatar_url=avatar.url if avatar else None,
         )
 
     # -- streaming ---------------------------------------------------------------

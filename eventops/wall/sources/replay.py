@@ -35,6 +35,7 @@ from eventops.wall.normalize import (
     links_in_text,
     neutralise,
     plain_to_text,
+    safe_link,
     safe_media,
     unique_links,
 )
@@ -57,6 +58,7 @@ class _Record(BaseModel):
     edit_of: str | None = None
     author: str = ""
     author_name: str = ""
+    avatar: str | None = None
     text: str | None = None
     html: str | None = None
     lang: str | None = None
@@ -66,6 +68,11 @@ class _Record(BaseModel):
     reply: bool = False
     boost: bool = False
     bot: bool = False
+
+
+def _link_url(url: str | None) -> str | None:
+    link = safe_link(url) if url else None
+    return link.url if link else None
 
 
 def load_replay(path: Path) -> list[_Record]:
@@ -158,6 +165,7 @@ class ReplaySource(PostSource):
             is_boost=rec.boost,
             is_bot=rec.bot,
             replaces=(self._pid(rec.edit_of, pass_no),) if rec.edit_of else (),
+            avatar_url=_link_url(rec.avatar),
         )
 
     async def _start(self) -> list[_Record]:

@@ -59,7 +59,7 @@ TWEET_FIELDS = [
     "possibly_sensitive",
     "referenced_tweets",
 ]
-USER_FIELDS = ["name", "username"]
+USER_FIELDS = ["name", "profile_image_url", "username"]
 MEDIA_FIELDS = ["alt_text", "preview_image_url", "type", "url"]
 EXPANSIONS = ["author_id", "attachments.media_keys"]
 MAX_PAGES_FIRST_RUN = 5
@@ -318,6 +318,7 @@ class XSource(PostSource):
         history = [str(h) for h in t.get("edit_history_tweet_ids") or [tid]]
         lang = t.get("lang")
         created = t.get("created_at")
+        avatar = safe_link(str(author.get("profile_image_url") or ""))
         return NormalPost(
             id=f"{self.name}:{tid}",
             source=self.name,
@@ -334,6 +335,7 @@ class XSource(PostSource):
             is_boost="retweeted" in refs,
             replaces=tuple(f"{self.name}:{h}" for h in history if h != tid),
             raw_url=f"https://x.com/{username}/status/{tid}",
+            avatar_url=avatar.url if avatar else None,
         )
 
 

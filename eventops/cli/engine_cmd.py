@@ -1,0 +1,299 @@
+"""``eventops serve``, ``eventops link handover`` and ``eventops export``.
+
+``serve`` runs the engine and its API for one event until interrupted
+(SIGHUP reloads the profile). ``link handover`` goes through the running
+engine's API when one serves the event (token from ``EVENTOPS_TOKEN``) and
+otherwise polls both ends itself. ``export`` writes the event's record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import os
+import signal
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from eventops.engine import Engine
+from eventops.errors import ApiError, EventOpsError, ProfileError, SecretError
+from eventops.monitor.history import export_event
+from eventops.profile import load_profile
+from eventops.profile.models import Profile
+from eventops.server.app import create_app
+from eventops.server.pages import handover_report
+from eventops.server.wall import wall_extension
+from eventops.store import SQLiteStore, default_store_path
+from eventops.wall.media import default_media_dir
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser("serve", help="run the engine and its API for an event")
+    s.add_argument("profile", help="the event profile (TOML)")
+    s.add_argument("--listen", help="host:port (default: the profile's [server] listen)")
+    s.add_argument("--db", help="store file (default: the event's store)")
+    s.add_argument("--tls-cert", help="certificate chain (PEM); default from the profile")
+    s.add_argument("--tls-key", help="private key (PEM file); default from the profile")
+    s.set_defaults(func=serve_cmd)
+
+    lk = sub.add_parser("link", help="fibre links")
+    lsub = lk.add_subparsers(dest="link_command", metavar="ACTION")
+    lsub.required = True
+    h = lsub.add_parser(
+        "handover", help="hand a link over to an authority, with an optical baseline"
+    )
+    h.add_argument("link", help="link id")
+    h.add_argument("--to", required=True, metavar="AUTHORITY", help="authority id")
+    h.add_argument(
+        "--profile",
+        default=os.environ.get("EVENTOPS_PROFILE"),
+        help="the event profile (default: $EVENTOPS_PROFILE)",
+    )
+    h.add_argument("--by", help="who hands over (default: your login name)")
+    h.add_argument("--report", help="write the printable HTML report here")
+    h.add_argument("--db", help="store file (default: the event's store)")
+    h.add_argument("--engine", help="URL of a running engine (default: the profile's listen)")
+    h.set_defaults(func=handover_cmd)
+
+    e = sub.add_parser("export", help="write the event's record (JSON) for the archive")
+    e.add_argument("profile", help="the event profile (TOML)")
+    e.add_argument("--out", help="output file (default: <event>-export.json)")
+    e.add_argument("--db", help="store file (default: the event's store)")
+    e.set_defaults(func=export_cmd)
+
+
+def _store_path(profile: Profile, db: str | None) -> Path:
+    return Path(db) if db else default_store_path(profile.event.id)
+
+
+def _split_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    try:
+        return host.strip("[]") or "127.0.0.1", int(port)
+    except ValueError:
+        raise ProfileError(f"listen address {listen!r} is not host:port") from None
+
+
+def _tls(profile: Profile, profile_path: Path, args: argparse.Namespace) -> ssl.SSLContext | None:
+    base = profile_path.absolute().parent
+    cert = args.tls_cert or profile.server.tls_cert
+    if not cert:
+        return None
+    cert_path = Path(cert) if Path(cert).is_absolute() or args.tls_cert else base / cert
+    if not cert_path.is_file():
+        raise ProfileError(f"TLS: {cert_path}: no such file")
+    if args.tls_key and not Path(args.tls_key).is_file():
+        raise ProfileError(f"TLS: {args.tls_key}: no such file")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        if args.tls_key:
+            ctx.load_cert_chain(cert_path, args.tls_key)
+        elif profile.server.tls_key is not None:
+            ref = profile.server.tls_key
+            if ref.kind == "file":
+                key_path = Path(ref.ref[5:]).expanduser()
+                ctx.load_cert_chain(
+                    cert_path, key_path if key_path.is_absolute() else base / key_path
+                )
+            else:
+                with tempfile.TemporaryDirectory(prefix="evo-tls-") as d:
+                    kp = Path(d) / "key.pem"
+                    kp.touch(mode=0o600)
+                    kp.write_text(ref.reveal(), encoding="utf-8")
+                    ctx.load_cert_chain(cert_path, kp)
+        else:
+            raise ProfileError("server.tls_cert is set but server.tls_key is not")
+    except FileNotFoundError as exc:
+        raise ProfileError(f"TLS: {exc.filename or 'key file'}: no such file") from None
+    except ssl.SSLError as exc:
+        raise ProfileError(f"TLS: cannot load certificate/key ({exc.reason or exc})") from None
+    return ctx
+
+
+async def serve_cmd(args: argparse.Namespace) -> int:
+    path = Path(args.profile)
+    profile = load_profile(path)
+    host, port = _split_listen(args.listen or profile.server.listen)
+    ctx = await asyncio.to_thread(_tls, profile, path, args)
+    async with SQLiteStore(_store_path(profile, args.db)) as store:
+        engine = Engine(profile, store, profile_path=path)
+        wall = wall_extension(
+            media_dir=default_media_dir(_store_path(profile, args.db)),
+            run_sources=True,
+            profile_dir=await asyncio.to_thread(lambda: path.absolute().parent),
+        )
+        app = create_app(engine, manage_engine=True, tls=ctx is not None, extensions=[wall])
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port, ssl_context=ctx)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ApiError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            scheme = "https" if ctx else "http"
+            print(
+                f"eventops: serving {profile.event.name} on {scheme}://{host}:{port}/", flush=True
+            )
+            await _wait_for_stop(engine)
+        finally:
+            await runner.cleanup()
+    return 0
+
+
+async def _wait_for_stop(engine: Engine) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        try:
+            summary = await engine.reload(actor="sighup")
+            print(f"eventops: profile reloaded: {json.dumps(summary)}", flush=True)
+        except EventOpsError as exc:
+            print(f"eventops: reload refused: {exc.one_line()}", flush=True)
+
+    def on_hup() -> None:
+        t = asyncio.create_task(reload())
+        reloads.add(t)
+        t.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+# -- handover -------------------------------------------------------------------------------
+
+
+async def _engine_url(args: argparse.Namespace, profile: Profile) -> str | None:
+    """The URL of a running engine for this event, or None when none answers."""
+    if args.engine:
+        return str(args.engine).rstrip("/")
+    host, port = _split_listen(profile.server.listen)
+    scheme = "https" if profile.server.tls_cert else "http"
+    url = f"{scheme}://{host}:{port}"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as s,
+            s.get(f"{url}/healthz", ssl=scheme != "https") as r,
+        ):
+            return url if r.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return None
+
+
+async def handover_cmd(args: argparse.Namespace) -> int:
+    if not args.profile:
+        raise ProfileError("link handover needs --profile (or $EVENTOPS_PROFILE)")
+    profile = load_profile(args.profile)
+    url = await _engine_url(args, profile)
+    if url is not None:
+        record = await _handover_via_api(url, args)
+    else:
+        record = await _handover_in_process(profile, args)
+    ends = record["record"]["ends"]
+    print(
+        f"handed {args.link} over to {args.to} (record #{record['id']}); baseline rx "
+        + ", ".join(
+            f"{k}: {e['rx_dbm']:.2f} dBm" if e["rx_dbm"] is not None else f"{k}: no reading"
+            for k, e in sorted(ends.items())
+        )
+    )
+    acc = record["record"].get("acceptance")
+    print(
+        "acceptance: " + ("none recorded" if not acc else ("passed" if acc["passed"] else "FAILED"))
+    )
+    if args.report:
+        html = handover_report(record, profile.event.tz)
+        try:
+            await asyncio.to_thread(Path(args.report).write_text, html, "utf-8")
+        except OSError as exc:
+            raise ApiError(f"{args.report}: cannot write report ({exc.strerror})") from None
+        print(f"report written to {args.report}")
+    return 0
+
+
+async def _handover_via_api(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    token = os.environ.get("EVENTOPS_TOKEN")
+    if not token:
+        raise SecretError(
+            f"an engine serves this event at {url}: set EVENTOPS_TOKEN to a technician token"
+        )
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s,
+        s.post(
+            f"{url}/api/v1/links/{args.link}/handover", json={"to": args.to}, headers=headers
+        ) as r,
+    ):
+        text = await r.text()
+        if r.status != 201:
+            raise ApiError(
+                f"engine at {url} refused the handover: {r.status} {text.strip()[:200]}",
+                status=r.status,
+            )
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+
+async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        link = profile.link(args.link)
+    except KeyError:
+        raise ProfileError(f"no link {args.link!r} in the profile") from None
+    async with SQLiteStore(_store_path(profile, args.db)) as store:
+        engine = Engine(profile, store)
+        await engine.start(poll=False)
+        try:
+            results = await engine.poll_now([link.a.device, link.b.device])
+            for r in results:
+                if not r.ok:
+                    raise ApiError(f"{r.device}: {r.error}: cannot take a baseline")
+            row = await engine.handover(args.link, args.to, args.by or getpass.getuser())
+        finally:
+            await engine.stop()
+    return row.model_dump(mode="json")
+
+
+# -- export -------------------------------------------------------------------------------------
+
+
+async def export_cmd(args: argparse.Namespace) -> int:
+    profile = load_profile(args.profile)
+    path = _store_path(profile, args.db)
+    if not path.exists():
+        raise ApiError(f"{path}: no event store here yet")
+    out = Path(args.out or f"{profile.event.id}-export.json")
+    ev = profile.event
+    async with SQLiteStore(path) as store:
+        counts = await export_event(
+            store,
+            out,
+            event={
+                "id": ev.id,
+                "name": ev.name,
+                "venue": ev.venue,
+                "start": ev.start.isoformat(),
+                "end": ev.end.isoformat(),
+                "timezone": ev.timezone,
+            },
+        )
+    print(f"exported to {out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0

@@ -1,0 +1,305 @@
+"""``eventops demo``: simulators for the demo profile, the engine and its API, on loopback.
+
+The simulators (``eventops_hardware``) listen at the profile's loopback
+addresses and speak the devices' own protocols; the engine polls them
+exactly as it would poll real masts and switches. On a schedule the demo
+injects faults — a fibre link whose optics degrade until it drops, a mast
+that reboots — and, headless, prints what the engine saw: every alert with
+the time it was raised and cleared, and how long detection took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiohttp import web
+
+from eventops.clock import Clock, SystemClock
+from eventops.engine import Engine
+from eventops.errors import ApiError, DeviceError, EventOpsError
+from eventops.monitor.bus import BusEvent
+from eventops.monitor.checks import provisioned_radios
+from eventops.profile.models import Profile
+from eventops.server.app import create_app
+from eventops.server.wall import wall_extension
+from eventops.store import SQLiteStore
+from eventops.wall.media import default_media_dir
+
+DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
+
+
+def demo_profile_path() -> Path:
+    """profiles/demo.toml, from the source tree or the installed package."""
+    if DEMO_PROFILE.exists():
+        return DEMO_PROFILE
+    mod = importlib.import_module("eventops_profiles")
+    return Path(mod.__file__ or ".").parent / "demo.toml"
+
+
+def fast(
+    profile: Profile, *, mast_s: float = 2.0, fibre_s: float = 1.0, clear_s: float = 4.0
+) -> Profile:
+    """The profile with short poll intervals and hysteresis, so a short demo shows everything."""
+    polling = profile.polling.model_copy(
+        update={
+            "mast_interval_s": mast_s,
+            "fibre_interval_s": fibre_s,
+            "timeout_s": min(1.5, fibre_s * 1.5),
+        }
+    )
+    alerts = profile.alerts.model_copy(update={"clear_after_s": clear_s})
+    return profile.model_copy(update={"polling": polling, "alerts": alerts})
+
+
+async def preset_masts(profile: Profile, engine: Engine) -> list[str]:
+    """Put each mast's radios on the profile's channel, width and power, through its driver.
+
+    Stands in for a provisioning run, so that the demo starts from a site as
+    it would be after ``apply``. Returns the masts that could not be set.
+    """
+    failed = []
+    for mast in profile.masts:
+        driver = engine.driver_factory(mast, engine.clock, mast.management.timeout_s)
+        try:
+            await driver.open()
+            running = await driver.get_config()
+            sections = running.get("wireless", {})
+            candidate: dict[str, dict[str, Any]] = {}
+            for radio in provisioned_radios(profile, mast):
+                name = next(
+                    (
+                        s
+                        for s, opts in sections.items()
+                        if isinstance(opts, dict) and opts.get("band") == radio.band
+                    ),
+                    None,
+                )
+                if name is None:
+                    continue
+                candidate[name] = {
+                    "channel": str(radio.channel),
+                    "htmode": f"HE{radio.width}",
+                    "txpower": str(int(radio.tx_power_dbm)),
+                }
+            if candidate:
+                await driver.load_candidate({"wireless": candidate})
+                if (await driver.compare()).empty:
+                    await driver.discard()
+                else:
+                    await driver.commit()
+        except (DeviceError, EventOpsError) as exc:
+            failed.append(f"{mast.id} ({exc.one_line()})")
+        finally:
+            await driver.close()
+    return failed
+
+
+@dataclass
+class Fault:
+    at_s: float
+    label: str
+    subject: str
+    action: Callable[[], Awaitable[None] | None]
+    expect: tuple[str, ...] = ("alert.raised", "alert.updated", "alert.flapping")
+    """Bus events that show the engine noticed."""
+    done_at: float | None = None
+
+
+@dataclass
+class DemoLog:
+    start: float
+    clock: Clock
+    out: TextIO | None
+    events: list[tuple[float, BusEvent]] = field(default_factory=list)
+
+    def t(self) -> float:
+        return self.clock.monotonic() - self.start
+
+    def note(self, text: str) -> None:
+        if self.out is not None:
+            print(f"[{self.t():6.1f}s] {text}", file=self.out, flush=True)
+
+
+def _schedule(fleet: Any, duration: float) -> list[Fault]:
+    def degrade() -> None:
+        fleet.degrade_optics("fibre-police", step_db=1.5, every_s=max(duration * 0.02, 0.5))
+
+    def reboot() -> None:
+        fleet.mast("mast-02").boot_s = max(duration * 0.08, 2.0)
+        fleet.reboot("mast-02")
+
+    def repair() -> None:
+        fleet.restore_link("fibre-police")
+
+    return [
+        Fault(duration * 0.15, "optics of fibre-police start to degrade", "fibre-police", degrade),
+        Fault(duration * 0.35, "mast-02 reboots", "mast-02", reboot),
+        Fault(
+            duration * 0.60,
+            "fibre-police cleaned and re-patched",
+            "fibre-police",
+            repair,
+            expect=("link.state",),
+        ),
+    ]
+
+
+async def run_demo(
+    *,
+    duration: float | None,
+    headless: bool,
+    listen: str | None,
+    db: Path | None,
+    out: TextIO,
+    profile_path: Path | None = None,
+) -> int:
+    from eventops.profile import load_profile
+
+    hw = importlib.import_module("eventops_hardware.fleet")  # the simulators: not part of the core
+    SimFleet, SimPortInUse = hw.SimFleet, hw.SimPortInUse
+
+    base = await asyncio.to_thread(load_profile, profile_path or demo_profile_path())
+    profile = fast(base)
+    clock = SystemClock()
+    dur = duration if duration is not None else 60.0
+    try:
+        fleet = SimFleet(profile, clock=clock)
+        await fleet.start()
+    except (SimPortInUse, OSError) as exc:
+        raise ApiError(f"cannot start the simulators: {exc}") from None
+    tmp = None
+    if db is None:
+        tmp = tempfile.TemporaryDirectory(prefix="evo-demo-")
+        db = Path(tmp.name) / "demo.sqlite3"
+    runner: web.AppRunner | None = None
+    try:
+        async with SQLiteStore(db) as store:
+            engine = Engine(profile, store, clock=clock)
+            failed = await preset_masts(profile, engine)
+            log = DemoLog(clock.monotonic(), clock, out if not headless else None)
+            if failed:
+                print(f"warning: could not preset {', '.join(failed)}", file=out)
+            host, _, port = (listen or profile.server.listen).rpartition(":")
+            ppath = Path(profile_path) if profile_path else demo_profile_path()
+            wall = wall_extension(
+                media_dir=default_media_dir(Path(db)),
+                run_sources=True,
+                profile_dir=await asyncio.to_thread(lambda: ppath.absolute().parent),
+            )
+            app = create_app(engine, manage_engine=True, extensions=[wall])
+            runner = web.AppRunner(app, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, host or "127.0.0.1", int(port))
+            try:
+                await site.start()
+            except OSError as exc:
+                raise ApiError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+            print(
+                f"eventops demo: {len(profile.masts)} masts, {len(profile.switches)} fibre "
+                f"switches, {len(profile.links)} links simulated on loopback; engine API on "
+                f"http://{host}:{port}/ (status page: /status?token=demo-police-token)",
+                file=out,
+                flush=True,
+            )
+            faults = _schedule(fleet, dur)
+            watcher = asyncio.create_task(_watch(engine, log))
+            try:
+                await _run_faults(faults, log, dur if (headless or duration is not None) else None)
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            summary = _summary(engine, log, faults, dur)
+            print(summary, file=out, flush=True)
+            await runner.cleanup()
+            runner = None
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await fleet.stop()
+        if tmp is not None:
+            tmp.cleanup()
+    return 0
+
+
+async def _watch(engine: Engine, log: DemoLog) -> None:
+    with engine.bus.subscribe(maxsize=100_000) as sub:
+        while True:
+            ev = await sub.get()
+            log.events.append((log.t(), ev))
+            if ev.type.startswith("alert."):
+                d = ev.data
+                log.note(f"{ev.type[6:]:<9} {d['severity']:<8} {d['summary']}")
+            elif ev.type == "link.state":
+                log.note(
+                    f"link {ev.subject}: {ev.data['from']} -> {ev.data['to']} ({ev.data['reason']})"
+                )
+
+
+async def _run_faults(faults: list[Fault], log: DemoLog, duration: float | None) -> None:
+    for f in faults:
+        wait = f.at_s - log.t()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        res = f.action()
+        if res is not None:
+            await res
+        f.done_at = log.t()
+        log.note(f"FAULT: {f.label}")
+    if duration is None:
+        await asyncio.Event().wait()  # until interrupted
+    else:
+        rest = duration - log.t()
+        if rest > 0:
+            await asyncio.sleep(rest)
+
+
+def _summary(engine: Engine, log: DemoLog, faults: list[Fault], duration: float) -> str:
+    lines = [f"--- eventops demo: {duration:.0f} s ---"]
+    polls = sum(1 for _, e in log.events if e.type == "device")
+    lines.append(
+        f"polls: {polls} device polls, {len(engine.devices)} devices, {len(engine.links)} links"
+    )
+    lines.append("faults injected:")
+    for f in faults:
+        if f.done_at is None:
+            continue
+        first = next(
+            (
+                (t, e)
+                for t, e in log.events
+                if t >= f.done_at and e.type in f.expect and e.subject == f.subject
+            ),
+            None,
+        )
+        if first is None:
+            seen = "not noticed"
+        elif first[1].type == "link.state":
+            seen = f"link {first[1].data['to']} after {first[0] - f.done_at:.1f} s"
+        else:
+            seen = f"alert after {first[0] - f.done_at:.1f} s: {first[1].data['summary']}"
+        lines.append(f"  {f.done_at:6.1f}s  {f.label} -> {seen}")
+    lines.append("alerts:")
+    for t, e in log.events:
+        if e.type in ("alert.raised", "alert.cleared", "alert.flapping"):
+            d = e.data
+            lines.append(
+                f"  {t:6.1f}s  {e.type[6:]:<9} {d['severity']:<8} {d['key']}: {d['summary']}"
+            )
+    open_now = engine.alerts.open_alerts()
+    lines.append(f"open at the end: {len(open_now)}")
+    for a in open_now:
+        lines.append(f"  {a.severity:<8} {a.summary}")
+    lines.append("links:")
+    for lk in engine.links:
+        v = engine.link_view(lk)
+        margin = "—" if v["margin_db"] is None else f"{v['margin_db']:.1f} dB"
+        lines.append(f"  {lk:<14} {v['state']:<9} rx margin {margin}")
+    return "\n".join(lines)

@@ -1,0 +1,495 @@
+"""Alerts: conditions become alerts after a tolerance, clear with hysteresis.
+
+The engine turns check results into :class:`Condition` values (pure
+functions :func:`device_conditions` and :func:`link_conditions`, which also do
+the grouping: a fibre link that is down is one alert for the link, and the
+masts behind it say "upstream down" instead of raising their own). The
+:class:`AlertManager` tracks every condition key over time:
+
+- a condition raises when it has held for ``raise_after_s``;
+- an alert clears when its condition has been absent for ``clear_after_s``
+  (hysteresis: a blip does not clear it, a blip does not raise a second);
+- ``flap_transitions`` changes within ``flap_window_s`` mark it ``flapping``;
+- subjects in maintenance (under an apply) raise nothing;
+- silenced alerts are stored and shown, but not sent to the webhook;
+- every change goes to the store and to the engine's event callback.
+
+Time comes from the caller (``now`` on each evaluation), so scripted series
+give exact raise and clear times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import aiohttp
+
+from eventops.clock import Clock
+from eventops.monitor.checks import CheckResult, Level
+from eventops.profile.models import AlertTolerances
+from eventops.store.base import Store
+from eventops.store.models import AlertRow
+
+log = logging.getLogger(__name__)
+
+Severity = Literal["info", "warning", "critical"]
+_SEV: dict[Level, Severity] = {Level.warning: "warning", Level.critical: "critical"}
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    """Stable identity, e.g. ``link:fibre-police:down``; severity may change under it."""
+    severity: Severity
+    subject: str
+    summary: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+# -- conditions from checks (grouping lives here) ---------------------------------
+
+
+def device_conditions(
+    device: str,
+    *,
+    reachable: bool,
+    checks: Sequence[CheckResult] = (),
+    upstream_down: str | None = None,
+    error: str = "",
+) -> list[Condition]:
+    """What is wrong with one device right now.
+
+    ``upstream_down`` names the fibre link the device hangs off when that link
+    is down: an unreachable device behind it is then "upstream down" (info),
+    not an alert of its own.
+    """
+    base = {"device": device, "kind": "device"}
+    if not reachable:
+        if upstream_down:
+            return [
+                Condition(
+                    f"device:{device}:upstream-down",
+                    "info",
+                    device,
+                    f"{device} unreachable: upstream {upstream_down} down",
+                    {**base, "alertname": "UpstreamDown", "upstream": upstream_down},
+                )
+            ]
+        why = f": {error}" if error else ""
+        return [
+            Condition(
+                f"device:{device}:unreachable",
+                "critical",
+                device,
+                f"{device} unreachable{why}",
+                {**base, "alertname": "DeviceUnreachable"},
+            )
+        ]
+    out = []
+    for c in checks:
+        if c.level is Level.ok:
+            continue
+        out.append(
+            Condition(
+                f"device:{device}:{c.name}",
+                _SEV[c.level],
+                device,
+                f"{device}: {c.reason}",
+                {**base, "alertname": _alertname(c.name), "check": c.name},
+            )
+        )
+    return out
+
+
+def link_conditions(link: str, checks: Sequence[CheckResult]) -> list[Condition]:
+    """What is wrong with one fibre link: one ``down`` alert hides everything else."""
+    base = {"link": link, "kind": "link"}
+    down = next((c for c in checks if c.name == "link" and c.level is Level.critical), None)
+    if down is not None:
+        return [
+            Condition(
+                f"link:{link}:down",
+                "critical",
+                link,
+                f"{link} {down.reason}",
+                {**base, "alertname": "LinkDown"},
+            )
+        ]
+    out = []
+    for c in checks:
+        if c.level is Level.ok or c.name.startswith("end."):
+            continue  # an unreachable end is its device's alert
+        out.append(
+            Condition(
+                f"link:{link}:{c.name}",
+                _SEV[c.level],
+                link,
+                f"{link}: {c.reason}",
+                {**base, "alertname": _alertname(c.name), "check": c.name},
+            )
+        )
+    return out
+
+
+def _alertname(check: str) -> str:
+    parts = check.replace("_", ".").split(".")
+    return "".join(p[:1].upper() + p[1:] for p in parts if len(p) > 1)
+
+
+# -- silences ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Silence:
+    id: int
+    matchers: dict[str, str]
+    """Label equality; ``key`` and ``subject`` match the alert's own fields."""
+    until: datetime
+    by: str
+    note: str = ""
+
+    def matches(self, alert: AlertRow, now: datetime) -> bool:
+        if now >= self.until:
+            return False
+        fields = {**alert.labels, "key": alert.key, "subject": alert.subject}
+        return all(fields.get(k) == v for k, v in self.matchers.items())
+
+
+# -- the manager -----------------------------------------------------------------------
+
+
+@dataclass
+class _Track:
+    active: bool
+    since: datetime
+    cond: Condition
+    transitions: deque[datetime] = field(default_factory=deque)
+    alert: AlertRow | None = None
+
+
+AlertCallback = Callable[[str, AlertRow], None]
+
+
+class AlertManager:
+    def __init__(
+        self,
+        store: Store,
+        tolerances: AlertTolerances,
+        *,
+        on_event: AlertCallback | None = None,
+        notifier: AlertmanagerWebhook | None = None,
+    ) -> None:
+        self.store = store
+        self.tol = tolerances
+        self.on_event = on_event
+        self.notifier = notifier
+        self._tracks: dict[str, _Track] = {}
+        self._by_subject: dict[str, set[str]] = {}
+        self._maintenance: set[str] = set()
+        self._silences: dict[int, Silence] = {}
+        self._next_silence = 1
+        self._lock = asyncio.Lock()
+
+    async def load(self, now: datetime) -> None:
+        """Pick up alerts left open in the store by an earlier run."""
+        for row in await self.store.list_alerts(open_only=True):
+            cond = Condition(row.key, row.severity, row.subject, row.summary, dict(row.labels))
+            self._tracks[row.key] = _Track(True, now, cond, alert=row)
+            self._by_subject.setdefault(row.subject, set()).add(row.key)
+
+    # -- queries ------------------------------------------------------------------
+    def open_alerts(self) -> list[AlertRow]:
+        return sorted(
+            (t.alert for t in self._tracks.values() if t.alert is not None),
+            key=lambda a: a.id or 0,
+        )
+
+    def alert(self, alert_id: int) -> AlertRow | None:
+        return next((a for a in self.open_alerts() if a.id == alert_id), None)
+
+    def silenced(self, alert: AlertRow, now: datetime) -> bool:
+        return any(s.matches(alert, now) for s in self._silences.values())
+
+    @property
+    def silences(self) -> list[Silence]:
+        return list(self._silences.values())
+
+    # -- maintenance and silences -------------------------------------------------
+    def set_maintenance(self, subject: str, on: bool) -> None:
+        if on:
+            self._maintenance.add(subject)
+            for key in list(self._by_subject.get(subject, ())):
+                t = self._tracks[key]
+                if t.alert is None:  # pending conditions start afresh afterwards
+                    self._forget(key)
+        else:
+            self._maintenance.discard(subject)
+
+    def in_maintenance(self, subject: str) -> bool:
+        return subject in self._maintenance
+
+    def add_silence(
+        self, matchers: dict[str, str], until: datetime, by: str, note: str = ""
+    ) -> Silence:
+        s = Silence(self._next_silence, dict(matchers), until, by, note)
+        self._next_silence += 1
+        self._silences[s.id] = s
+        return s
+
+    def remove_silence(self, silence_id: int) -> Silence | None:
+        return self._silences.pop(silence_id, None)
+
+    def expire_silences(self, now: datetime) -> None:
+        for sid in [sid for sid, s in self._silences.items() if now >= s.until]:
+            del self._silences[sid]
+
+    async def ack(self, alert_id: int, by: str, note: str) -> AlertRow | None:
+        for t in self._tracks.values():
+            if t.alert is not None and t.alert.id == alert_id:
+                t.alert = t.alert.model_copy(update={"acked_by": by, "ack_note": note})
+                await self.store.update_alert(alert_id, acked_by=by, ack_note=note)
+                self._emit("acked", t.alert)
+                return t.alert
+        return None
+
+    # -- evaluation -----------------------------------------------------------------
+    async def evaluate(self, subject: str, conditions: Iterable[Condition], now: datetime) -> None:
+        """The full set of conditions that hold for ``subject`` at ``now``."""
+        if subject in self._maintenance:
+            return
+        async with self._lock:  # two ends of a link may report at the same moment
+            await self._evaluate(subject, list(conditions), now)
+
+    async def _evaluate(self, subject: str, conditions: list[Condition], now: datetime) -> None:
+        active = {c.key: c for c in conditions}
+        keys = self._by_subject.setdefault(subject, set())
+        for key in sorted(keys | set(active)):
+            cond = active.get(key)
+            t = self._tracks.get(key)
+            if t is None:
+                if cond is None:
+                    continue
+                t = self._tracks[key] = _Track(True, now, cond)
+                keys.add(key)
+            elif (cond is not None) != t.active:
+                t.active = cond is not None
+                t.since = now
+                t.transitions.append(now)
+            if cond is not None:
+                t.cond = cond
+            window = now - timedelta(seconds=self.tol.flap_window_s)
+            while t.transitions and t.transitions[0] < window:
+                t.transitions.popleft()
+            flapping = len(t.transitions) >= self.tol.flap_transitions
+            held = (now - t.since).total_seconds()
+            if t.alert is None:
+                if t.active and (held >= self.tol.raise_after_s or flapping):
+                    await self._raise(t, now, flapping)
+                elif not t.active and not t.transitions:
+                    self._forget(key)
+                continue
+            if not t.active and held >= self.tol.clear_after_s:
+                await self._clear(t, now)
+                if not t.transitions:
+                    self._forget(key)
+                continue
+            if flapping and t.alert.state == "open":
+                await self._update(t, now, "flapping", state="flapping")
+            elif not flapping and t.alert.state == "flapping" and t.active:
+                await self._update(t, now, "updated", state="open")
+            if t.active and t.cond.severity != t.alert.severity:
+                # escalation or de-escalation; value changes alone are not news
+                await self._update(
+                    t, now, "updated", severity=t.cond.severity, summary=t.cond.summary
+                )
+
+    def _forget(self, key: str) -> None:
+        t = self._tracks.pop(key, None)
+        if t is not None:
+            self._by_subject.get(t.cond.subject, set()).discard(key)
+
+    async def _raise(self, t: _Track, now: datetime, flapping: bool) -> None:
+        c = t.cond
+        row = AlertRow(
+            key=c.key,
+            severity=c.severity,
+            subject=c.subject,
+            summary=c.summary,
+            state="flapping" if flapping else "open",
+            raised_at=now,
+            labels=c.labels,
+        )
+        alert_id = await self.store.add_alert(row)
+        t.alert = row.model_copy(update={"id": alert_id})
+        self._emit("raised", t.alert)
+        self._notify(t.alert, now)
+
+    async def _clear(self, t: _Track, now: datetime) -> None:
+        assert t.alert is not None and t.alert.id is not None
+        cleared = t.alert.model_copy(update={"state": "cleared", "cleared_at": now})
+        await self.store.update_alert(t.alert.id, state="cleared", cleared_at=now)
+        t.alert = None
+        self._emit("cleared", cleared)
+        self._notify(cleared, now)
+
+    async def _update(self, t: _Track, now: datetime, kind: str, **changes: Any) -> None:
+        assert t.alert is not None and t.alert.id is not None
+        alert_id = t.alert.id
+        t.alert = t.alert.model_copy(update=changes)
+        await self.store.update_alert(alert_id, **changes)
+        self._emit(kind, t.alert)
+        self._notify(t.alert, now)
+
+    def _emit(self, kind: str, alert: AlertRow) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, alert)
+
+    def _notify(self, alert: AlertRow, now: datetime) -> None:
+        if self.notifier is not None and not self.silenced(alert, now):
+            self.notifier.send(alert)
+
+
+# -- Alertmanager webhook ---------------------------------------------------------------
+
+_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def _rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def alertmanager_alert(alert: AlertRow, external_url: str = "") -> dict[str, Any]:
+    labels = {
+        "alertname": alert.labels.get("alertname", "EventOps"),
+        "severity": alert.severity,
+        "subject": alert.subject,
+        "key": alert.key,
+        **{k: v for k, v in alert.labels.items() if k != "alertname"},
+    }
+    fp = hashlib.sha256("\0".join(f"{k}={labels[k]}" for k in sorted(labels)).encode()).hexdigest()[
+        :16
+    ]
+    firing = alert.state != "cleared"
+    return {
+        "status": "firing" if firing else "resolved",
+        "labels": labels,
+        "annotations": {"summary": alert.summary, "state": alert.state}
+        | ({"acked_by": alert.acked_by} if alert.acked_by else {}),
+        "startsAt": _rfc3339(alert.raised_at),
+        "endsAt": _rfc3339(alert.cleared_at) if alert.cleared_at else _ZERO_TIME,
+        "generatorURL": f"{external_url}/api/v1/alerts/{alert.id}" if external_url else "",
+        "fingerprint": fp,
+    }
+
+
+def alertmanager_payload(
+    alerts: Sequence[AlertRow], *, receiver: str = "eventops", external_url: str = ""
+) -> dict[str, Any]:
+    """A body in the format Alertmanager posts to its webhook receivers (version 4)."""
+    items = [alertmanager_alert(a, external_url) for a in alerts]
+    firing = any(i["status"] == "firing" for i in items)
+    common = dict(items[0]["labels"]) if items else {}
+    for i in items[1:]:
+        common = {k: v for k, v in common.items() if i["labels"].get(k) == v}
+    group = {"alertname": common.get("alertname", "")} if "alertname" in common else {}
+    return {
+        "version": "4",
+        "groupKey": "{}:" + "{" + ",".join(f'{k}="{v}"' for k, v in group.items()) + "}",
+        "truncatedAlerts": 0,
+        "status": "firing" if firing else "resolved",
+        "receiver": receiver,
+        "groupLabels": group,
+        "commonLabels": common,
+        "commonAnnotations": {},
+        "externalURL": external_url,
+        "alerts": items,
+    }
+
+
+class AlertmanagerWebhook:
+    """Posts alert changes to a webhook receiver from a background task.
+
+    Sending never blocks evaluation; a receiver that is down is retried with
+    backoff and the change is dropped (and logged) after ``attempts``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        external_url: str = "",
+        attempts: int = 4,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.clock = clock
+        self.external_url = external_url
+        self.attempts = attempts
+        self.timeout_s = timeout_s
+        self._queue: asyncio.Queue[AlertRow] = asyncio.Queue(maxsize=10_000)
+        self._task: asyncio.Task[None] | None = None
+        self.sent = 0
+        self.failed = 0
+
+    def send(self, alert: AlertRow) -> None:
+        try:
+            self._queue.put_nowait(alert)
+        except asyncio.QueueFull:
+            self.failed += 1
+            log.warning("alert webhook queue full; dropped %s", alert.key)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="alert-webhook")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far was handled (for tests and shutdown)."""
+        await self._queue.join()
+
+    async def _run(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while True:
+                alert = await self._queue.get()
+                batch = [alert]
+                while not self._queue.empty() and len(batch) < 100:
+                    batch.append(self._queue.get_nowait())
+                try:
+                    await self._post(session, batch)
+                finally:
+                    for _ in batch:
+                        self._queue.task_done()
+
+    async def _post(self, session: aiohttp.ClientSession, batch: list[AlertRow]) -> None:
+        body = alertmanager_payload(batch, external_url=self.external_url)
+        delay = 1.0
+        for attempt in range(1, self.attempts + 1):
+            try:
+                async with session.post(self.url, json=body) as resp:
+                    if resp.status < 300:
+                        self.sent += len(batch)
+                        return
+                    why = f"HTTP {resp.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                why = type(exc).__name__
+            if attempt < self.attempts:
+                await self.clock.sleep(delay)
+                delay *= 2
+        self.failed += len(batch)
+        log.warning("alert webhook %s failed (%s); dropped %d alerts", self.url, why, len(batch))

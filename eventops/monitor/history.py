@@ -1,0 +1,167 @@
+"""History: compact samples, the event timeline, and the archive export.
+
+Raw samples are kept for an hour, then reduced to one mean per minute and
+series (:class:`Downsampler`). The timeline merges what happened during the
+event — alerts raised and cleared, probe results, moderation decisions,
+handovers, and every audited action — into one ordered list that can be
+replayed after the event. :func:`export_event` writes the whole record to one
+JSON file for the archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from eventops.clock import Clock
+from eventops.errors import StoreError
+from eventops.store.base import Store
+
+log = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Downsampler:
+    """Every ``every_s``, reduce samples older than ``after_s`` to ``bucket_s`` means."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        after_s: float = 3600.0,
+        bucket_s: int = 60,
+        every_s: float = 600.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.after_s = after_s
+        self.bucket_s = bucket_s
+        self.every_s = every_s
+        self.removed = 0
+
+    async def run_once(self) -> int:
+        before = self.clock.now() - timedelta(seconds=self.after_s)
+        n = await self.store.downsample_samples(before, self.bucket_s)
+        self.removed += n
+        return n
+
+    async def run(self) -> None:
+        while True:
+            await self.clock.sleep(self.every_s)
+            try:
+                await self.run_once()
+            except StoreError as exc:
+                log.warning("downsampling failed: %s", exc)
+
+
+class TimelineEntry(BaseModel):
+    ts: datetime
+    kind: str
+    """alert.raised, alert.cleared, probe, moderation, handover, audit:<action>"""
+    subject: str
+    text: str
+    data: dict[str, Any] = {}
+
+
+async def timeline(
+    store: Store, since: datetime | None = None, until: datetime | None = None
+) -> list[TimelineEntry]:
+    """Everything that happened, in time order (UTC)."""
+    lo = since or EPOCH
+    hi = until or datetime(9999, 1, 1, tzinfo=UTC)
+    out: list[TimelineEntry] = []
+    for a in await store.list_alerts():
+        out.append(
+            TimelineEntry(
+                ts=a.raised_at,
+                kind="alert.raised",
+                subject=a.subject,
+                text=f"{a.severity}: {a.summary}",
+                data={"id": a.id, "key": a.key, "state": a.state},
+            )
+        )
+        if a.cleared_at is not None:
+            out.append(
+                TimelineEntry(
+                    ts=a.cleared_at,
+                    kind="alert.cleared",
+                    subject=a.subject,
+                    text=f"cleared: {a.summary}",
+                    data={"id": a.id, "key": a.key},
+                )
+            )
+    for p in await store.list_probe_results():
+        verdict = {True: "passed", False: "failed", None: "ran"}[p.passed]
+        out.append(
+            TimelineEntry(
+                ts=p.ts,
+                kind="probe",
+                subject=p.target,
+                text=f"{p.kind} {verdict}",
+                data={"id": p.id, "result": p.result},
+            )
+        )
+    for d in await store.list_decisions():
+        out.append(
+            TimelineEntry(
+                ts=d.ts,
+                kind="moderation",
+                subject=d.post_id,
+                text=f"{d.actor}: {d.action}" + (f" ({d.reason})" if d.reason else ""),
+            )
+        )
+    for h in await store.list_handovers():
+        out.append(
+            TimelineEntry(
+                ts=h.ts,
+                kind="handover",
+                subject=h.link,
+                text=f"{h.actor} handed {h.link} over to {h.authority}",
+                data={"id": h.id},
+            )
+        )
+    for e in await store.audit_entries(limit=1_000_000):
+        out.append(
+            TimelineEntry(
+                ts=e.ts,
+                kind=f"audit:{e.action}",
+                subject=e.target,
+                text=f"{e.actor}: {e.action} {e.target}",
+                data={"id": e.id},
+            )
+        )
+    out = [t for t in out if lo <= t.ts <= hi]
+    out.sort(key=lambda t: (t.ts, t.kind))
+    return out
+
+
+async def export_event(store: Store, path: Path, *, event: dict[str, Any]) -> dict[str, int]:
+    """Write the event's record (JSON) for the archive; returns counts per section."""
+    devices = await store.list_devices()
+    record: dict[str, Any] = {
+        "format": "eventops-export/1",
+        "exported_at": datetime.now(UTC).isoformat(),
+        "event": event,
+        "devices": [d.model_dump(mode="json") for d in devices],
+        "alerts": [a.model_dump(mode="json") for a in await store.list_alerts()],
+        "probe_results": [p.model_dump(mode="json") for p in await store.list_probe_results()],
+        "handovers": [h.model_dump(mode="json") for h in await store.list_handovers()],
+        "audit": [e.model_dump(mode="json") for e in await store.audit_entries(limit=1_000_000)],
+        "timeline": [t.model_dump(mode="json") for t in await timeline(store)],
+    }
+    text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        await asyncio.to_thread(tmp.write_text, text, "utf-8")
+        await asyncio.to_thread(tmp.replace, path)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot write export ({exc.strerror})") from None
+    return {k: len(v) for k, v in record.items() if isinstance(v, list)}

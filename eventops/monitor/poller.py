@@ -1,0 +1,180 @@
+"""Pollers: one task per device that reschedules itself after each poll.
+
+Polls of one device never overlap (the next is scheduled when the last has
+finished); a semaphore bounds how many devices are polled at once across
+the fleet; each poll has a timeout on the injected clock; a device that
+fails is retried with backoff (interval, 2x, 4x, capped), and is reported
+as failed on its first failed poll so that it shows unreachable within two
+intervals of going silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from eventops.adapters.base import DeviceDriver, DeviceStatus
+from eventops.clock import Clock
+from eventops.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PollResult:
+    device: str
+    started: datetime
+    duration_s: float
+    status: DeviceStatus | None = None
+    error: str = ""
+    failures: int = 0
+    """Consecutive failed polls, this one included."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None
+
+
+ResultHandler = Callable[[PollResult], Awaitable[None]]
+
+
+class DevicePoller:
+    def __init__(
+        self,
+        device_id: str,
+        driver: DeviceDriver,
+        *,
+        interval_s: float,
+        timeout_s: float,
+        clock: Clock,
+        limit: asyncio.Semaphore,
+        on_result: ResultHandler,
+        max_backoff: float = 4.0,
+    ) -> None:
+        self.device_id = device_id
+        self.driver = driver
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self.clock = clock
+        self.limit = limit
+        self.on_result = on_result
+        self.max_backoff = max_backoff
+        self.failures = 0
+        self.polls = 0
+        self._open = False
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.sleeping = False
+        """True while waiting for the next slot (no poll in flight)."""
+        self.awaiting_device = False
+        """True while a poll waits for the device's answer (or its timeout)."""
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.run(), name=f"poll:{self.device_id}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close()
+
+    async def run(self) -> None:
+        while True:
+            t0 = self.clock.monotonic()
+            result = await self.poll_once()
+            await self.on_result(result)
+            elapsed = self.clock.monotonic() - t0
+            await self._sleep(max(0.0, self.next_delay() - elapsed))
+
+    def wake(self) -> None:
+        """Poll now rather than at the next slot, and forget the backoff
+        (e.g. the fibre link this device hangs off just came back)."""
+        self.failures = 0
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(self._wake.wait())
+        self.sleeping = True
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.sleeping = False
+            sleeper.cancel()
+            waker.cancel()
+            self._wake.clear()
+
+    def next_delay(self) -> float:
+        if not self.failures:
+            return self.interval_s
+        return self.interval_s * min(2.0 ** (self.failures - 1), self.max_backoff)
+
+    async def poll_once(self) -> PollResult:
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
+        self.polls += 1
+        async with self.limit:
+            try:
+                status = await self._with_timeout(self._status())
+            except DeviceError as exc:
+                return await self._failed(started, t0, exc.message)
+            except TimeoutError:
+                return await self._failed(started, t0, f"no answer within {self.timeout_s:g} s")
+            except (OSError, ValueError) as exc:
+                log.warning("%s: poll failed: %r", self.device_id, exc)
+                return await self._failed(started, t0, f"{type(exc).__name__}: {exc}")
+        self.failures = 0
+        return PollResult(self.device_id, started, self.clock.monotonic() - t0, status=status)
+
+    async def _status(self) -> DeviceStatus:
+        if not self._open:
+            await self.driver.open()
+            self._open = True
+        return await self.driver.status()
+
+    async def _with_timeout(self, coro: Awaitable[DeviceStatus]) -> DeviceStatus:
+        """Await ``coro`` but give up after ``timeout_s`` on the injected clock."""
+        work = asyncio.ensure_future(coro)
+        timer = asyncio.ensure_future(self.clock.sleep(self.timeout_s))
+        self.awaiting_device = True
+        try:
+            done, _ = await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()
+            timer.cancel()
+            raise
+        finally:
+            self.awaiting_device = False
+        if work in done:
+            timer.cancel()
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await work
+        raise TimeoutError
+
+    async def _failed(self, started: datetime, t0: float, error: str) -> PollResult:
+        self.failures += 1
+        await self._close()
+        return PollResult(
+            self.device_id,
+            started,
+            self.clock.monotonic() - t0,
+            error=error,
+            failures=self.failures,
+        )
+
+    async def _close(self) -> None:
+        # also after a failed open(): the driver may hold a half-made session
+        self._open = False
+        try:
+            await self.driver.close()
+        except (DeviceError, OSError) as exc:
+            log.debug("%s: close failed: %r", self.device_id, exc)

@@ -1,0 +1,548 @@
+"""The engine's HTTP API, live stream, /metrics and pages.
+
+:func:`create_app` builds an aiohttp application around a running (or
+app-managed) :class:`~eventops.engine.Engine`. Other parts of eventops (the
+social wall) mount their routes on the same app through ``extensions`` and
+use the same authentication (:mod:`eventops.server.auth`).
+
+REST (JSON, ``/api/v1``): whoami, devices, links, alerts (+ ack), silences,
+maintenance, history, timeline, handovers (+ printable report), reload, and
+``/api/v1/stream`` — Server-Sent Events whose ids are the engine's event
+ids: reconnect with ``Last-Event-ID`` to get the gap, or a fresh snapshot
+when the gap is no longer kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import ssl
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from eventops.engine import Engine, alert_view
+from eventops.errors import ApiError, EventOpsError
+from eventops.monitor.history import timeline
+from eventops.profile.models import Role
+from eventops.server import pages
+from eventops.server.auth import (
+    ENGINE,
+    TLS,
+    View,
+    auth_middleware,
+    current_user,
+    json_response,
+    require,
+    still_valid,
+    view_of,
+)
+from eventops.server.metrics import render_metrics
+
+log = logging.getLogger(__name__)
+
+STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
+MANAGE = web.AppKey("eventops_manage_engine", bool)
+HEARTBEAT_S = web.AppKey("eventops_heartbeat_s", float)
+STATUS_REFRESH_S = web.AppKey("eventops_status_refresh_s", float)
+
+Extension = Callable[[web.Application], None]
+
+M = TypeVar("M", bound=BaseModel)
+T = Role.technician
+A = Role.authority
+
+
+# -- request bodies ------------------------------------------------------------------
+
+
+class AckBody(BaseModel):
+    note: str = Field(default="", max_length=2000)
+
+
+class SilenceBody(BaseModel):
+    matchers: dict[str, str]
+    duration_s: float = Field(gt=0, le=7 * 86400)
+    note: str = Field(default="", max_length=2000)
+
+
+class MaintenanceBody(BaseModel):
+    on: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class HandoverBody(BaseModel):
+    to: str = Field(min_length=1, max_length=63)
+
+
+async def body_of(request: web.Request, model: type[M]) -> M:
+    try:
+        raw = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="request body is not JSON\n") from None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise web.HTTPBadRequest(text=f"{where}: {first['msg']}\n") from None
+
+
+def _api_error(exc: ApiError) -> web.HTTPException:
+    status = exc.status or 400
+    cls = {404: web.HTTPNotFound, 409: web.HTTPConflict}.get(status, web.HTTPBadRequest)
+    return cls(text=exc.one_line() + "\n")
+
+
+def _engine(request: web.Request) -> Engine:
+    return request.app[ENGINE]
+
+
+def _parse_time(value: str | None, default: datetime) -> datetime:
+    if not value:
+        return default
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"not an ISO 8601 time: {value[:40]!r}\n") from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+# -- handlers -------------------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def whoami(request: web.Request) -> web.Response:
+    u = current_user(request)
+    return json_response(request, {"name": u.name, "role": u.role.value, "authority": u.authority})
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    return json_response(
+        request,
+        [engine.device_view(d) for d in engine.devices if d in view.devices],
+    )
+
+
+async def get_device(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    dev = request.match_info["id"]
+    if dev not in view.devices or dev not in engine.devices:
+        raise web.HTTPNotFound(text="not found\n")
+    return json_response(request, engine.device_view(dev))
+
+
+async def list_links(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    return json_response(request, [engine.link_view(lk) for lk in engine.links if lk in view.links])
+
+
+async def get_link(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    link = request.match_info["id"]
+    if link not in view.links or link not in engine.links:
+        raise web.HTTPNotFound(text="not found\n")
+    return json_response(request, engine.link_view(link))
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    now = engine.clock.now()
+    if request.query.get("all") == "1":
+        rows = await engine.store.list_alerts()
+    else:
+        rows = engine.alerts.open_alerts()
+    return json_response(
+        request,
+        [
+            alert_view(a, silenced=engine.alerts.silenced(a, now))
+            for a in rows
+            if view.sees(a.subject)
+        ],
+    )
+
+
+async def ack_alert(request: web.Request) -> web.Response:
+    user = require(request, T)
+    body = await body_of(request, AckBody)
+    try:
+        alert_id = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="not found\n") from None
+    try:
+        row = await _engine(request).ack(alert_id, user.name, body.note)
+    except ApiError as exc:
+        raise _api_error(exc) from None
+    return json_response(request, alert_view(row))
+
+
+async def list_silences(request: web.Request) -> web.Response:
+    require(request, T)
+    return json_response(
+        request,
+        [
+            {
+                "id": s.id,
+                "matchers": s.matchers,
+                "until": s.until.isoformat(),
+                "by": s.by,
+                "note": s.note,
+            }
+            for s in _engine(request).alerts.silences
+        ],
+    )
+
+
+async def add_silence(request: web.Request) -> web.Response:
+    user = require(request, T)
+    body = await body_of(request, SilenceBody)
+    try:
+        view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
+    except ApiError as exc:
+        raise _api_error(exc) from None
+    return json_response(request, view, status=201)
+
+
+async def delete_silence(request: web.Request) -> web.Response:
+    user = require(request, T)
+    engine = _engine(request)
+    try:
+        sid = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="not found\n") from None
+    gone = engine.alerts.remove_silence(sid)
+    if gone is None:
+        raise web.HTTPNotFound(text="not found\n")
+    await engine.store.audit(user.name, "alert.unsilence", str(sid), before=gone.matchers)
+    engine.bus.publish("silence.removed", "", "event", data={"id": sid, "by": user.name})
+    return json_response(request, {"id": sid, "removed": True})
+
+
+async def set_maintenance(request: web.Request) -> web.Response:
+    user = require(request, T)
+    body = await body_of(request, MaintenanceBody)
+    dev = request.match_info["id"]
+    try:
+        await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
+    except KeyError:
+        raise web.HTTPNotFound(text="not found\n") from None
+    return json_response(request, {"device": dev, "maintenance": body.on})
+
+
+async def history(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    dev = request.query.get("device", "")
+    metric = request.query.get("metric", "")
+    if not dev or not metric:
+        raise web.HTTPBadRequest(text="device and metric are required\n")
+    if dev not in view.devices:
+        raise web.HTTPNotFound(text="not found\n")
+    now = engine.clock.now()
+    until = _parse_time(request.query.get("until"), now)
+    since = _parse_time(request.query.get("since"), until - timedelta(hours=1))
+    samples = await engine.store.query_samples(dev, metric, since, until)
+    return json_response(
+        request,
+        {
+            "device": dev,
+            "metric": metric,
+            "points": [[s.ts.isoformat(), s.value] for s in samples],
+        },
+    )
+
+
+async def get_timeline(request: web.Request) -> web.Response:
+    require(request, T)
+    engine = _engine(request)
+    since = _parse_time(request.query.get("since"), datetime(1970, 1, 1, tzinfo=UTC))
+    until = _parse_time(request.query.get("until"), datetime(9999, 1, 1, tzinfo=UTC))
+    items = await timeline(engine.store, since, until)
+    return json_response(request, [t.model_dump(mode="json") for t in items])
+
+
+async def do_handover(request: web.Request) -> web.Response:
+    user = require(request, T)
+    body = await body_of(request, HandoverBody)
+    try:
+        row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
+    except ApiError as exc:
+        raise _api_error(exc) from None
+    return json_response(request, row.model_dump(mode="json"), status=201)
+
+
+async def list_handovers(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view = view_of(request)
+    rows = await _engine(request).store.list_handovers()
+    return json_response(request, [h.model_dump(mode="json") for h in rows if h.link in view.links])
+
+
+async def handover_report(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    try:
+        hid = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="not found\n") from None
+    row = next((h for h in await engine.store.list_handovers() if h.id == hid), None)
+    if row is None or row.link not in view.links:
+        raise web.HTTPNotFound(text="not found\n")
+    html = pages.handover_report(row.model_dump(mode="json"), engine.profile.event.tz)
+    return web.Response(
+        text=view.redact_text(html),
+        content_type="text/html",
+        headers={"Content-Security-Policy": pages.report_csp(), **pages.SECURITY_HEADERS},
+    )
+
+
+async def reload_profile(request: web.Request) -> web.Response:
+    user = require(request, T)
+    try:
+        summary = await _engine(request).reload(actor=user.name)
+    except EventOpsError as exc:
+        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
+    return json_response(request, summary)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view = view_of(request)
+    body = view.redact_text(render_metrics(view).decode())
+    return web.Response(
+        text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
+
+
+def _status_links(view: View) -> list[dict[str, Any]]:
+    engine = view.engine
+    return [engine.link_view(lk) for lk in engine.links if lk in view.links]
+
+
+async def status_page(request: web.Request) -> web.Response:
+    user = require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    p = engine.profile
+    who = (
+        next((a.name for a in p.authorities if a.id == user.authority), user.authority or "")
+        if user.role is A
+        else "all links (technician)"
+    )
+    html = pages.status_page(
+        p.event.name,
+        who,
+        _status_links(view),
+        p.event.tz,
+        engine.clock.now(),
+        request.app[STATUS_REFRESH_S],
+    )
+    return web.Response(
+        text=view.redact_text(html),
+        content_type="text/html",
+        headers={"Content-Security-Policy": pages.STATUS_CSP, **pages.SECURITY_HEADERS},
+    )
+
+
+async def status_json(request: web.Request) -> web.Response:
+    require(request, T, A)
+    view, engine = view_of(request), _engine(request)
+    tz = engine.profile.event.tz
+    links = []
+    for lv in _status_links(view):
+        links.append(
+            {
+                "id": lv["id"],
+                "state": lv["state"],
+                "stale": lv["stale"],
+                "cells": pages.link_cells(lv, tz),
+            }
+        )
+    return json_response(
+        request, {"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links}
+    )
+
+
+def _static(body: str, ctype: str) -> Callable[[web.Request], Any]:
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            text=body, content_type=ctype, headers={"X-Content-Type-Options": "nosniff"}
+        )
+
+    return handler
+
+
+# -- the live stream ---------------------------------------------------------------------
+
+
+def _snapshot(view: View) -> dict[str, Any]:
+    engine = view.engine
+    now = engine.clock.now()
+    return {
+        "devices": [engine.device_view(d) for d in engine.devices if d in view.devices],
+        "links": [engine.link_view(lk) for lk in engine.links if lk in view.links],
+        "alerts": [
+            alert_view(a, silenced=engine.alerts.silenced(a, now))
+            for a in engine.alerts.open_alerts()
+            if view.sees(a.subject)
+        ],
+    }
+
+
+def _sse(event_id: int, kind: str, data: str) -> bytes:
+    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    current_user(request)
+    engine = _engine(request)
+    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await resp.prepare(request)
+    task = asyncio.current_task()
+    assert task is not None
+    request.app[STREAMS].add(task)
+    heartbeat = request.app[HEARTBEAT_S]
+    try:
+        with engine.bus.subscribe() as sub:
+            view = view_of(request)
+            backlog = None
+            if last is not None:
+                try:
+                    backlog = engine.bus.since(int(last))
+                except ValueError:
+                    backlog = None
+            if backlog is None:
+                snap_id = engine.bus.last_id
+                await resp.write(_sse(snap_id, "snapshot", view.dumps(_snapshot(view))))
+                # events already in the queue up to the snapshot are in it
+                drop_upto = snap_id
+            else:
+                for ev in backlog:
+                    if view.sees_event(ev.scope, ev.subject, ev.authorities):
+                        await resp.write(_sse(ev.id, ev.type, view.dumps(ev.as_dict())))
+                drop_upto = backlog[-1].id if backlog else int(last or 0)
+            while True:
+                try:
+                    ev = await asyncio.wait_for(sub.get(), timeout=heartbeat)
+                except TimeoutError:
+                    if not still_valid(request):
+                        break
+                    await resp.write(b": keep-alive\n\n")
+                    continue
+                if sub.overflowed:
+                    await resp.write(_sse(ev.id, "resync", "{}"))
+                    break
+                if ev.id <= drop_upto:
+                    continue
+                if ev.type == "reload":
+                    if not still_valid(request):
+                        break  # token revoked by the reload
+                    view = view_of(request)
+                if view.sees_event(ev.scope, ev.subject, ev.authorities):
+                    await resp.write(_sse(ev.id, ev.type, view.dumps(ev.as_dict())))
+    except ConnectionResetError:
+        pass  # the client went away
+    finally:
+        request.app[STREAMS].discard(task)
+    return resp
+
+
+# -- the app -------------------------------------------------------------------------------
+
+
+def create_app(
+    engine: Engine,
+    *,
+    manage_engine: bool = False,
+    extensions: Sequence[Extension] = (),
+    tls: bool = False,
+    heartbeat_s: float = 15.0,
+    status_refresh_s: float = 5.0,
+) -> web.Application:
+    """The aiohttp app; ``manage_engine``: start and stop the engine with the app."""
+    app = web.Application(middlewares=[auth_middleware], client_max_size=256 * 1024)
+    app[ENGINE] = engine
+    app[TLS] = tls
+    app[STREAMS] = set()
+    app[MANAGE] = manage_engine
+    app[HEARTBEAT_S] = heartbeat_s
+    app[STATUS_REFRESH_S] = status_refresh_s
+    app.cleanup_ctx.append(_engine_ctx)
+    app.on_shutdown.append(_close_streams)
+    r = app.router
+    r.add_get("/healthz", healthz)
+    r.add_get("/static/status.css", _static(pages.STATUS_CSS, "text/css"))
+    r.add_get("/static/status.js", _static(pages.STATUS_JS, "text/javascript"))
+    r.add_get("/status", status_page)
+    r.add_get("/metrics", metrics)
+    r.add_get("/api/v1/whoami", whoami)
+    r.add_get("/api/v1/status", status_json)
+    r.add_get("/api/v1/devices", list_devices)
+    r.add_get("/api/v1/devices/{id}", get_device)
+    r.add_post("/api/v1/devices/{id}/maintenance", set_maintenance)
+    r.add_get("/api/v1/links", list_links)
+    r.add_get("/api/v1/links/{id}", get_link)
+    r.add_post("/api/v1/links/{id}/handover", do_handover)
+    r.add_get("/api/v1/alerts", list_alerts)
+    r.add_post("/api/v1/alerts/{id}/ack", ack_alert)
+    r.add_get("/api/v1/silences", list_silences)
+    r.add_post("/api/v1/silences", add_silence)
+    r.add_delete("/api/v1/silences/{id}", delete_silence)
+    r.add_get("/api/v1/history", history)
+    r.add_get("/api/v1/timeline", get_timeline)
+    r.add_get("/api/v1/handovers", list_handovers)
+    r.add_get("/api/v1/handovers/{id}/report", handover_report)
+    r.add_post("/api/v1/reload", reload_profile)
+    r.add_get("/api/v1/stream", stream)
+    for ext in extensions:
+        ext(app)
+    return app
+
+
+async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = app[ENGINE]
+    if app[MANAGE]:
+        await engine.start()
+    try:
+        yield
+    finally:
+        if app[MANAGE]:
+            await engine.stop()
+
+
+async def _close_streams(app: web.Application) -> None:
+    streams: set[asyncio.Task[Any]] = app[STREAMS]
+    tasks = [*streams]
+    streams.clear()
+    for t in tasks:
+        t.cancel()
+    for t in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await t
+
+
+def ssl_context(cert: str, key: str) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    return ctx

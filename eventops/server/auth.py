@@ -1,0 +1,173 @@
+"""Token authentication and roles, shared by every route mounted on the app.
+
+A request carries its token as ``Authorization: Bearer <token>`` or, for
+browser pages, in the ``evo_token`` cookie (set once from ``?token=`` and
+then stripped from the address bar). Tokens are matched in constant time
+against the SHA-256 hashes in the engine's *current* profile, so a token
+revoked by a profile reload stops working at once. Missing or unknown
+tokens get 401, a known user without the role gets 403; neither says more.
+
+Visibility: a technician sees every device and link; an authority only
+those tagged for it; comms none (the wall is theirs). :func:`redact` is the
+last line of defence for authority users: any id of a link or device they
+may not see is replaced before a payload leaves the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from aiohttp import web
+
+from eventops.engine import Engine
+from eventops.profile.models import Role, User
+from eventops.tokens import match_token
+
+ENGINE = web.AppKey("eventops_engine", Engine)
+TLS = web.AppKey("eventops_tls", bool)
+USER_KEY = web.RequestKey("eventops_user", User)
+TOKEN_KEY = web.RequestKey("eventops_token", str)
+COOKIE = "evo_token"
+
+PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
+"""Public: static assets, the health check and the wall screens (only approved posts)."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _unauthorized() -> web.HTTPUnauthorized:
+    return web.HTTPUnauthorized(
+        text="unauthorized\n", headers={"WWW-Authenticate": 'Bearer realm="eventops"'}
+    )
+
+
+def forbidden() -> web.HTTPForbidden:
+    return web.HTTPForbidden(text="forbidden\n")
+
+
+def token_of(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.cookies.get(COOKIE) or None
+
+
+def authenticate(engine: Engine, token: str | None) -> User | None:
+    if not token:
+        return None
+    return match_token(token, engine.profile.users)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    engine = request.app[ENGINE]
+    qtoken = request.query.get("token")
+    if qtoken and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+        # a browser opening a page link with its token: keep it in a cookie, drop it from the URL
+        if authenticate(engine, qtoken) is None:
+            raise _unauthorized()
+        query = {k: v for k, v in request.query.items() if k != "token"}
+        target = request.rel_url.with_query(query)
+        resp = web.HTTPSeeOther(location=str(target))
+        resp.set_cookie(
+            COOKIE,
+            qtoken,
+            httponly=True,
+            samesite="Strict",
+            secure=request.app.get(TLS, False),
+            path="/",
+        )
+        raise resp
+    token = token_of(request)
+    user = authenticate(engine, token)
+    if user is None:
+        raise _unauthorized()
+    request[USER_KEY] = user
+    request[TOKEN_KEY] = token or ""
+    return await handler(request)
+
+
+def current_user(request: web.Request) -> User:
+    user: User = request[USER_KEY]
+    return user
+
+
+def still_valid(request: web.Request) -> bool:
+    """Whether the request's token still belongs to the same user (after reloads)."""
+    token = request.get(TOKEN_KEY)
+    user = authenticate(request.app[ENGINE], token)
+    return user is not None and user == request.get(USER_KEY)
+
+
+def require(request: web.Request, *roles: Role) -> User:
+    user = current_user(request)
+    if user.role not in roles:
+        raise forbidden()
+    return user
+
+
+class View:
+    """What one user may see of the engine's state."""
+
+    def __init__(self, engine: Engine, user: User) -> None:
+        self.engine = engine
+        self.user = user
+        p = engine.profile
+        if user.role is Role.technician:
+            self.links = {lk.id for lk in p.links}
+            self.devices = {d.id for d in p.devices}
+        elif user.role is Role.authority:
+            self.links = {lk.id for lk in p.links if user.authority in lk.authorities}
+            self.devices = {d.id for d in p.devices if user.authority in d.authorities}
+        else:
+            self.links, self.devices = set(), set()
+        hidden = ({lk.id for lk in p.links} - self.links) | (
+            {d.id for d in p.devices} - self.devices
+        )
+        self._hidden = (
+            re.compile(
+                r"(?<![A-Za-z0-9._-])("
+                + "|".join(re.escape(h) for h in sorted(hidden, key=len, reverse=True))
+                + r")(?![A-Za-z0-9_-])"
+            )
+            if hidden and user.role is not Role.technician
+            else None
+        )
+
+    @property
+    def monitor(self) -> bool:
+        """May see monitoring at all (technician or authority)."""
+        return self.user.role in (Role.technician, Role.authority)
+
+    def sees(self, subject: str) -> bool:
+        return subject in self.links or subject in self.devices
+
+    def sees_event(self, scope: str, subject: str, authorities: Iterable[str]) -> bool:
+        if self.user.role is Role.technician:
+            return True
+        if self.user.role is Role.authority and scope in ("device", "link"):
+            return self.user.authority in set(authorities) and self.sees(subject)
+        return False
+
+    def redact_text(self, text: str) -> str:
+        if self._hidden is None:
+            return text
+        return self._hidden.sub("(hidden)", text)
+
+    def dumps(self, value: Any) -> str:
+        return self.redact_text(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def view_of(request: web.Request) -> View:
+    return View(request.app[ENGINE], current_user(request))
+
+
+def json_response(request: web.Request, value: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=view_of(request).dumps(value), status=status, content_type="application/json"
+    )

@@ -1,0 +1,109 @@
+"""Prometheus exposition of the engine's state, filtered to what the caller may see."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from eventops.server.auth import View
+
+
+class EngineCollector:
+    def __init__(self, view: View) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Metric]:
+        engine, view = self.view.engine, self.view
+        up = GaugeMetricFamily(
+            "eventops_device_up",
+            "1 if the device answered its last poll",
+            labels=["device", "kind", "site"],
+        )
+        score = GaugeMetricFamily(
+            "eventops_device_health_score", "0-1000, worst check wins", labels=["device"]
+        )
+        stale = GaugeMetricFamily(
+            "eventops_device_stale",
+            "1 if the last good data is older than two intervals",
+            labels=["device"],
+        )
+        poll = GaugeMetricFamily(
+            "eventops_device_poll_duration_seconds", "duration of the last poll", labels=["device"]
+        )
+        clients = GaugeMetricFamily(
+            "eventops_device_wlan_clients", "associated WLAN clients", labels=["device"]
+        )
+        for dev_id in sorted(view.devices):
+            if dev_id not in engine.devices:
+                continue
+            v = engine.device_view(dev_id)
+            up.add_metric([dev_id, v["kind"], v["site"] or ""], 1.0 if v["reachable"] else 0.0)
+            score.add_metric([dev_id], float(v["score"]))
+            stale.add_metric([dev_id], 1.0 if v["stale"] else 0.0)
+            poll.add_metric([dev_id], engine.devices[dev_id].poll_duration_s)
+            if v["clients"] is not None and v["kind"] == "mast":
+                clients.add_metric([dev_id], float(v["clients"]))
+        yield from (up, score, stale, poll, clients)
+
+        lup = GaugeMetricFamily(
+            "eventops_link_up", "1 if the fibre link carries traffic", labels=["link"]
+        )
+        lscore = GaugeMetricFamily("eventops_link_health_score", "0-1000", labels=["link"])
+        rx = GaugeMetricFamily(
+            "eventops_link_rx_power_dbm",
+            "optical receive power",
+            labels=["link", "end", "device", "port"],
+        )
+        margin = GaugeMetricFamily(
+            "eventops_link_rx_margin_db", "dB to the edge of the optic's window", labels=["link"]
+        )
+        cap = GaugeMetricFamily(
+            "eventops_link_capacity_bits", "contracted capacity", labels=["link"]
+        )
+        tput = GaugeMetricFamily(
+            "eventops_link_throughput_bits", "traffic from counters", labels=["link", "direction"]
+        )
+        util = GaugeMetricFamily("eventops_link_utilisation_ratio", "of capacity", labels=["link"])
+        proof = GaugeMetricFamily(
+            "eventops_link_last_proof_timestamp_seconds",
+            "time of the last probe result",
+            labels=["link", "kind"],
+        )
+        for link_id in sorted(view.links):
+            if link_id not in engine.links:
+                continue
+            lv = engine.link_view(link_id)
+            lup.add_metric([link_id], 1.0 if lv["state"] in ("up", "degraded") else 0.0)
+            lscore.add_metric([link_id], float(lv["score"]))
+            for end in ("a", "b"):
+                val = lv["rx_dbm"].get(end)
+                if val is not None:
+                    rx.add_metric([link_id, end, lv[end]["device"], lv[end]["port"]], val)
+            if lv["margin_db"] is not None:
+                margin.add_metric([link_id], lv["margin_db"])
+            cap.add_metric([link_id], lv["capacity_mbps"] * 1e6)
+            if lv["in_mbps"] is not None:
+                tput.add_metric([link_id, "in"], lv["in_mbps"] * 1e6)
+                tput.add_metric([link_id, "out"], lv["out_mbps"] * 1e6)
+            if lv["utilisation_pct"] is not None:
+                util.add_metric([link_id], lv["utilisation_pct"] / 100.0)
+            ls = engine.links[link_id]
+            if ls.proof is not None:
+                proof.add_metric([link_id, ls.proof.kind], ls.proof.ts.timestamp())
+        yield from (lup, lscore, rx, margin, cap, tput, util, proof)
+
+        counts = Counter(a.severity for a in engine.alerts.open_alerts() if view.sees(a.subject))
+        alerts = GaugeMetricFamily("eventops_alerts_open", "open alerts", labels=["severity"])
+        for sev in ("critical", "warning", "info"):
+            alerts.add_metric([sev], float(counts.get(sev, 0)))
+        yield alerts
+
+
+def render_metrics(view: View) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(EngineCollector(view))
+    body: bytes = generate_latest(registry)
+    return body

@@ -1,0 +1,297 @@
+"""Server-rendered pages: the authority status page and the handover report.
+
+No external scripts, fonts or styles: the status page loads one script and
+one stylesheet from this server (CSP ``'self'``); the handover report is a
+single self-contained file whose inline style is allowed by its hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+STATUS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _local(ts: str | None, tz: ZoneInfo, fmt: str = "%H:%M:%S") -> str:
+    if not ts:
+        return "—"
+    return datetime.fromisoformat(ts).astimezone(tz).strftime(fmt)
+
+
+def fmt_mbps(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:,.0f} Mb/s" if v >= 10 else f"{v:.1f} Mb/s"
+
+
+def link_cells(lv: dict[str, Any], tz: ZoneInfo) -> dict[str, str]:
+    """The text of one status-page row (also used by the script, via the JSON API)."""
+    proof = lv.get("proof")
+    if proof:
+        verdict = {True: "passed", False: "FAILED", None: "ran"}[proof["passed"]]
+        tp = f", {proof['throughput_mbps']:.0f} Mb/s" if proof.get("throughput_mbps") else ""
+        proof_text = f"{proof['kind']} {verdict} {_local(proof['ts'], tz, '%d.%m. %H:%M')}{tp}"
+    else:
+        proof_text = "no proof yet"
+    util = lv.get("utilisation_pct")
+    margin = lv.get("margin_db")
+    tput = None
+    if lv.get("in_mbps") is not None:
+        tput = max(lv["in_mbps"], lv["out_mbps"] or 0.0)
+    return {
+        "name": lv["name"],
+        "state": lv["state"].upper(),
+        "since": _local(lv.get("since"), tz, "%d.%m. %H:%M:%S"),
+        "capacity": fmt_mbps(lv["capacity_mbps"]),
+        "utilisation": "—" if util is None else f"{util:.0f}% ({fmt_mbps(tput)})",
+        "margin": "—" if margin is None else f"{margin:.1f} dB",
+        "proof": proof_text,
+        "asof": lv.get("stale_label") or "",
+    }
+
+
+COLUMNS = [
+    ("name", "Link"),
+    ("state", "State"),
+    ("since", "Since"),
+    ("capacity", "Capacity"),
+    ("utilisation", "Utilisation"),
+    ("margin", "Rx margin"),
+    ("proof", "Last throughput proof"),
+]
+
+
+def status_page(
+    title: str,
+    who: str,
+    links: list[dict[str, Any]],
+    tz: ZoneInfo,
+    now: datetime,
+    refresh_s: float = 5.0,
+) -> str:
+    rows = []
+    for lv in links:
+        cells = link_cells(lv, tz)
+        cls = f"state-{lv['state']}" + (" stale" if lv.get("stale") else "")
+        tds = "".join(
+            f'<td class="c-{k}">{escape(cells[k])}'
+            + (
+                f' <span class="asof">{escape(cells["asof"])}</span>'
+                if k == "state" and cells["asof"]
+                else ""
+            )
+            + "</td>"
+            for k, _ in COLUMNS
+        )
+        rows.append(f'<tr id="link-{escape(lv["id"])}" class="{cls}">{tds}</tr>')
+    head = "".join(f"<th>{escape(label)}</th>" for _, label in COLUMNS)
+    body = (
+        "\n".join(rows)
+        or f'<tr><td colspan="{len(COLUMNS)}">No links for you in this event.</td></tr>'
+    )
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)} — link status</title>
+<link rel="stylesheet" href="/static/status.css">
+<script src="/static/status.js" defer></script>
+</head>
+<body data-refresh-ms="{int(refresh_s * 1000)}">
+<header>
+<h1>{escape(title)}</h1>
+<p class="who">{escape(who)}</p>
+<p id="updated" class="updated">updated {now.astimezone(tz):%H:%M:%S}</p>
+</header>
+<main>
+<table id="links">
+<thead><tr>{head}</tr></thead>
+<tbody>
+{body}
+</tbody>
+</table>
+</main>
+</body>
+</html>
+"""
+
+
+STATUS_CSS = """
+:root { color-scheme: dark; }
+body { margin: 0; font-family: system-ui, sans-serif; background: #101418; color: #e8eef2; }
+header { display: flex; gap: 2rem; align-items: baseline; padding: 1rem 2rem; background: #1b232b; }
+h1 { margin: 0; font-size: 2rem; }
+.who, .updated { margin: 0; font-size: 1.2rem; color: #9fb0bd; }
+main { padding: 1rem 2rem; }
+table { width: 100%; border-collapse: collapse; font-size: 1.6rem; }
+th { text-align: left; color: #9fb0bd; font-weight: 600; border-bottom: 2px solid #33414d; padding: .5rem; }
+td { padding: .8rem .5rem; border-bottom: 1px solid #26313a; }
+tr.state-up .c-state { color: #4cd07d; font-weight: 700; }
+tr.state-degraded .c-state { color: #f2c94c; font-weight: 700; }
+tr.state-down .c-state { color: #ff5c5c; font-weight: 700; }
+tr.state-unknown .c-state { color: #9fb0bd; font-weight: 700; }
+tr.stale, tr.stale td, tr.stale .c-state { color: #6b7680; filter: grayscale(1); opacity: .6; }
+.asof { font-size: 1rem; font-weight: 400; }
+body.offline header { background: #3a2a10; }
+body.offline tr, body.offline td { color: #6b7680; opacity: .6; }
+@media print { body { background: #fff; color: #000; } header { background: #fff; } }
+"""
+
+STATUS_JS = """
+"use strict";
+(function () {
+  var COLS = ["name", "state", "since", "capacity", "utilisation", "margin", "proof"];
+  var lastOk = null;
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function hms(d) { return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()); }
+  function render(data) {
+    var tbody = document.querySelector("#links tbody");
+    var rows = [];
+    data.links.forEach(function (l) {
+      var tr = document.createElement("tr");
+      tr.id = "link-" + l.id;
+      tr.className = "state-" + l.state + (l.stale ? " stale" : "");
+      COLS.forEach(function (k) {
+        var td = document.createElement("td");
+        td.className = "c-" + k;
+        td.textContent = l.cells[k];
+        if (k === "state" && l.cells.asof) {
+          var s = document.createElement("span");
+          s.className = "asof";
+          s.textContent = " " + l.cells.asof;
+          td.appendChild(s);
+        }
+        tr.appendChild(td);
+      });
+      rows.push(tr);
+    });
+    tbody.replaceChildren.apply(tbody, rows);
+    document.getElementById("updated").textContent = "updated " + data.updated;
+  }
+  function tick() {
+    fetch("/api/v1/status", { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+      .then(function (data) {
+        lastOk = new Date();
+        document.body.classList.remove("offline");
+        render(data);
+      })
+      .catch(function () {
+        document.body.classList.add("offline");
+        var u = document.getElementById("updated");
+        u.textContent = "no connection to the engine" + (lastOk ? " — as of " + hms(lastOk) : "");
+      });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var ms = parseInt(document.body.getAttribute("data-refresh-ms"), 10) || 5000;
+    setInterval(tick, Math.max(ms, 200));
+  });
+})();
+"""
+
+
+REPORT_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem; color: #000; background: #fff; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; }
+h2 { font-size: 1.2rem; margin-top: 1.5rem; border-bottom: 1px solid #888; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: .3rem .6rem; border: 1px solid #bbb; }
+th { background: #eee; }
+.sig { margin-top: 3rem; display: flex; gap: 4rem; }
+.sig div { border-top: 1px solid #000; padding-top: .3rem; min-width: 16rem; }
+@media print { body { margin: 1cm; } }
+"""
+
+
+def report_csp() -> str:
+    digest = base64.b64encode(hashlib.sha256(REPORT_CSS.encode()).digest()).decode()
+    return f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+
+
+def _v(value: Any, unit: str = "", fmt: str = "{:.2f}") -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, int | float):
+        return fmt.format(value) + (f" {unit}" if unit else "")
+    return escape(str(value))
+
+
+def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
+    """A printable HTML report of one handover record (as stored)."""
+    rec = h["record"]
+    link, auth, ev = rec["link"], rec["authority"], rec["event"]
+    when = datetime.fromisoformat(h["ts"]).astimezone(tz)
+    ends_rows = "".join(
+        f"<tr><th>{name.upper()}</th><td>{escape(e['device'])} {escape(e['port'])}</td>"
+        f"<td>{escape(e['oper_status'])}</td><td>{_v(e['rx_dbm'], 'dBm')}</td>"
+        f"<td>{_v(e['tx_dbm'], 'dBm')}</td><td>{_v(e['margin_db'], 'dB', '{:.1f}')}</td>"
+        f"<td>{_v(e['temperature_c'], '°C', '{:.1f}')}</td>"
+        f"<td>{_v(e['vendor'])} {_v(e['serial'])}</td></tr>"
+        for name, e in sorted(rec["ends"].items())
+    )
+    acc = rec.get("acceptance")
+    if acc:
+        verdict = {True: "PASSED", False: "FAILED", None: "ran"}[acc["passed"]]
+        res = acc.get("result", {})
+        items = "".join(
+            f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
+            for k, v in sorted(res.items())
+            if not isinstance(v, dict | list)
+        )
+        acc_html = (
+            f"<p>Acceptance test {verdict} at "
+            f"{datetime.fromisoformat(acc['ts']).astimezone(tz):%d.%m.%Y %H:%M:%S}.</p>"
+            f"<table>{items}</table>"
+        )
+    else:
+        acc_html = "<p>No acceptance test recorded before handover.</p>"
+    sla = link.get("sla", {})
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Handover {escape(link["id"])} to {escape(auth["name"])}</title>
+<style>{REPORT_CSS}</style>
+</head>
+<body>
+<h1>Handover of fibre link {escape(link["name"] or link["id"])}</h1>
+<p>{escape(ev["name"])} — handed over to <strong>{escape(auth["name"])}</strong>
+by {escape(h["actor"])} on {when:%d.%m.%Y at %H:%M:%S} ({escape(tz.key)}). Record #{h.get("id") or "—"}.</p>
+<h2>Link</h2>
+<table>
+<tr><th>Link id</th><td>{escape(link["id"])}</td></tr>
+<tr><th>Optic</th><td>{escape(link["optic"])}</td></tr>
+<tr><th>Length</th><td>{link["length_m"]:.0f} m</td></tr>
+<tr><th>Contracted capacity</th><td>{link["capacity_mbps"]:.0f} Mb/s</td></tr>
+<tr><th>SLA</th><td>loss ≤ {sla.get("loss_pct", "—")} %, delay ≤ {sla.get("delay_ms", "—")} ms,
+jitter ≤ {sla.get("jitter_ms", "—")} ms</td></tr>
+<tr><th>State at handover</th><td>{escape(rec.get("link_state", "—"))}</td></tr>
+</table>
+<h2>Optical baseline</h2>
+<table>
+<tr><th>End</th><th>Port</th><th>Oper</th><th>Rx</th><th>Tx</th><th>Rx margin</th><th>Temp</th><th>Module</th></tr>
+{ends_rows}
+</table>
+<p>Later readings are compared with this baseline: a drop of 2 dB or more points to a bend
+or a dirty connector.</p>
+<h2>Proof of throughput</h2>
+{acc_html}
+<div class="sig"><div>Handed over (event IT)</div><div>Received ({escape(auth["name"])})</div></div>
+</body>
+</html>
+"""

@@ -1,0 +1,7 @@
+"""End-to-end fixtures: the served engine from the server unit tests, and a browser."""
+
+from __future__ import annotations
+
+from tests.unit.server.conftest import served
+
+__all__ = ["served"]

@@ -11,7 +11,6 @@ the time it was raised and cleared, and how long detection took.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from eventops.engine import Engine
 from eventops.errors import ApiError, DeviceError, EventOpsError
 from eventops.monitor.bus import BusEvent
 from eventops.monitor.checks import provisioned_radios
+from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.store import SQLiteStore
@@ -179,7 +179,7 @@ async def run_demo(
     runner: web.AppRunner | None = None
     try:
         async with SQLiteStore(db) as store:
-            engine = Engine(profile, store, clock=clock)
+            engine = Engine(profile, store, clock=clock, stagger=True)
             failed = await preset_masts(profile, engine)
             log = DemoLog(clock.monotonic(), clock, out if not headless else None)
             if failed:
@@ -205,9 +205,7 @@ async def run_demo(
             try:
                 await _run_faults(faults, log, dur if (headless or duration is not None) else None)
             finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                await cancel_and_wait([watcher])
             summary = _summary(engine, log, faults, dur)
             print(summary, file=out, flush=True)
             await runner.cleanup()

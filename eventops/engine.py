@@ -10,7 +10,7 @@ while running (a mast added, a token revoked) without a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +35,7 @@ from eventops.monitor.bus import EventBus
 from eventops.monitor.checks import CheckResult, EndData, Health, Level, ProbeSummary
 from eventops.monitor.history import Downsampler
 from eventops.monitor.poller import DevicePoller, PollResult
+from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile import load_profile
 from eventops.profile.models import Link, Mast, Profile, Switch
 from eventops.store.base import Store
@@ -95,6 +96,12 @@ class LinkState:
     """The link was down until ``since``: masts behind it not yet re-polled stay upstream-down."""
 
 
+def _offset(device_id: str, interval_s: float) -> float:
+    """A stable offset within the interval, from the device id (same after a reload)."""
+    h = int.from_bytes(hashlib.blake2b(device_id.encode(), digest_size=4).digest(), "big")
+    return interval_s * (h / 2**32)
+
+
 def device_kind(device: Mast | Switch) -> Literal["mast", "switch", "media-converter"]:
     return "mast" if isinstance(device, Mast) else device.kind
 
@@ -109,11 +116,14 @@ class Engine:
         driver_factory: DriverFactory | None = None,
         profile_path: str | Path | None = None,
         downsample_after_s: float = 3600.0,
+        stagger: bool = False,
     ) -> None:
         self.profile = profile
         self.profile_path = Path(profile_path) if profile_path else None
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.stagger = stagger
+        """Spread the first polls over each device's interval instead of polling all at once."""
         self.driver_factory: DriverFactory = driver_factory or self._shared_session_driver
         self._session: aiohttp.ClientSession | None = None
         self.bus = EventBus(self.clock)
@@ -173,11 +183,7 @@ class Engine:
 
     async def stop(self) -> None:
         self._started = False
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         await asyncio.gather(*(p.stop() for p in self._pollers.values()))
         self._pollers.clear()
@@ -218,6 +224,7 @@ class Engine:
             clock=self.clock,
             limit=self._limit,
             on_result=self.on_poll,
+            first_delay=_offset(d.id, st.interval_s) if self.stagger else 0.0,
         )
         self._pollers[d.id] = poller
         poller.start()

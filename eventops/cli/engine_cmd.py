@@ -125,7 +125,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     host, port = _split_listen(args.listen or profile.server.listen)
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     async with SQLiteStore(_store_path(profile, args.db)) as store:
-        engine = Engine(profile, store, profile_path=path)
+        engine = Engine(profile, store, profile_path=path, stagger=True)
         app = create_app(engine, manage_engine=True, tls=ctx is not None)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -307,3 +308,25 @@ def test_probe_throughput_from_any_result_shape() -> None:
     assert probe_throughput_mbps({"received_bps": 4.8e8}) == pytest.approx(480.0)
     assert probe_throughput_mbps({"end": {"sum_received": {"bits_per_second": 9.4e8}}}) == 940.0
     assert probe_throughput_mbps({"passed": True}) is None
+
+
+async def test_staggered_first_polls_spread_over_the_interval(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    profile = demo_profile()
+    fleet = ScriptedFleet(profile, clock)
+    async with SQLiteStore(tmp_path / "st.sqlite3") as store:
+        engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory, stagger=True)
+        await engine.start()
+        rig = Rig(engine, fleet, clock, store)
+        try:
+            await rig.to(20)
+        finally:
+            await engine.stop()
+    firsts = {d: calls[0] for d, calls in fleet.calls.items()}
+    assert len(firsts) == N_DEVICES and len(set(firsts.values())) > 1
+    for d, t in firsts.items():
+        assert 0 <= t < engine.devices[d].interval_s
+    # afterwards each keeps its own cadence
+    for d, calls in fleet.calls.items():
+        gaps = [b - a for a, b in itertools.pairwise(calls)]
+        assert gaps == pytest.approx([engine.devices[d].interval_s] * len(gaps)), d

@@ -137,7 +137,12 @@ class Engine:
         self.links: dict[str, LinkState] = {}
         self._pollers: dict[str, DevicePoller] = {}
         self._limit = asyncio.Semaphore(profile.polling.concurrency)
-        self._downsampler = Downsampler(store, self.clock, after_s=downsample_after_s)
+        self._downsampler = Downsampler(
+            store,
+            self.clock,
+            after_s=downsample_after_s,
+            retention_s=profile.event.retention_days * 86400.0,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._reload_lock = asyncio.Lock()

@@ -330,3 +330,52 @@ async def test_staggered_first_polls_spread_over_the_interval(tmp_path: Path) ->
     for d, calls in fleet.calls.items():
         gaps = [b - a for a, b in itertools.pairwise(calls)]
         assert gaps == pytest.approx([engine.devices[d].interval_s] * len(gaps)), d
+
+
+async def test_engine_sends_alerts_to_the_profile_webhook(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    got: list[dict[str, object]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/alertmanager", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    clock = FakeClock(T0)
+    profile = profile_with(clear_after_s=10)
+    profile = profile.model_copy(
+        update={
+            "alerts": profile.alerts.model_copy(
+                update={"webhook_url": f"http://127.0.0.1:{port}/alertmanager"}
+            )
+        }
+    )
+    fleet = ScriptedFleet(profile, clock)
+    try:
+        async with SQLiteStore(tmp_path / "w.sqlite3") as store:
+            engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
+            await engine.start()
+            rig = Rig(engine, fleet, clock, store)
+            try:
+                await rig.to(5)
+                fleet.ports[("mc-fire", "sfp0")] = {"oper": "DOWN", "rx": None}
+                await rig.to(10)
+                fleet.ports.clear()
+                await rig.to(30)
+                assert engine.webhook is not None
+                await engine.webhook.drain()
+            finally:
+                await engine.stop()
+    finally:
+        await runner.cleanup()
+    alerts = [a for body in got for a in body["alerts"]]  # type: ignore[attr-defined]
+    fire = [a for a in alerts if a["labels"]["key"] == "link:fibre-fire:down"]
+    assert [a["status"] for a in fire] == ["firing", "resolved"]
+    assert fire[0]["startsAt"] == "2026-06-18T16:00:10.000Z"
+    assert fire[1]["endsAt"] == "2026-06-18T16:00:25.000Z"

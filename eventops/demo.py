@@ -105,8 +105,15 @@ class Fault:
     label: str
     subject: str
     action: Callable[[], Awaitable[None] | None]
-    expect: tuple[str, ...] = ("alert.raised", "alert.updated", "alert.flapping")
-    """Bus events that show the engine noticed."""
+    expect: Callable[[BusEvent], bool] = lambda e: (
+        e.type
+        in (
+            "alert.raised",
+            "alert.updated",
+            "alert.flapping",
+        )
+    )
+    """Which bus event shows that the engine noticed."""
     done_at: float | None = None
 
 
@@ -144,7 +151,7 @@ def _schedule(fleet: Any, duration: float) -> list[Fault]:
             "fibre-police cleaned and re-patched",
             "fibre-police",
             repair,
-            expect=("link.state",),
+            expect=lambda e: e.type == "link.state" and e.data.get("to") == "up",
         ),
     ]
 
@@ -265,7 +272,7 @@ def _summary(engine: Engine, log: DemoLog, faults: list[Fault], duration: float)
             (
                 (t, e)
                 for t, e in log.events
-                if t >= f.done_at and e.type in f.expect and e.subject == f.subject
+                if t >= f.done_at and e.subject == f.subject and f.expect(e)
             ),
             None,
         )

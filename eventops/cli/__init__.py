@@ -25,8 +25,11 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.profile_cmd",
     "eventops.cli.token_cmd",
     "eventops.cli.audit_cmd",
+    "eventops.cli.probe_cmd",
     "eventops.cli.devices_cmd",
     "eventops.cli.sim_cmd",
+    "eventops.cli.wall_cmd",
+    "eventops.cli.provision_cmd",
     "eventops.cli.engine_cmd",
     "eventops.cli.demo_cmd",
 )

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -102,6 +105,41 @@ def _offset(device_id: str, interval_s: float) -> float:
     return interval_s * (h / 2**32)
 
 
+def held_site_locks(lock_dir: Path, sites: list[str]) -> dict[str, str]:
+    """Sites whose provisioning lock is held now, with who holds it.
+
+    Read without taking the lock (which could make a starting apply fail):
+    the holder writes itself into the file while it holds the lock and
+    empties it on release; a holder on this host that died without releasing
+    is recognised by its pid.
+    """
+    out: dict[str, str] = {}
+    host = socket.gethostname()
+    for site in sites:
+        try:
+            text = (lock_dir / f"site-{site}.lock").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if not text:
+            continue
+        try:
+            info = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(info, dict):
+            continue
+        pid = info.get("pid")
+        if info.get("host") == host and isinstance(pid, int):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue  # killed while holding it: the kernel released the lock
+            except PermissionError:
+                pass
+        out[site] = str(info.get("actor") or "someone")
+    return out
+
+
 def device_kind(device: Mast | Switch) -> Literal["mast", "switch", "media-converter"]:
     return "mast" if isinstance(device, Mast) else device.kind
 
@@ -117,11 +155,17 @@ class Engine:
         profile_path: str | Path | None = None,
         downsample_after_s: float = 3600.0,
         stagger: bool = False,
+        lock_dir: Path | None = None,
+        lock_poll_s: float = 2.0,
     ) -> None:
         self.profile = profile
         self.profile_path = Path(profile_path) if profile_path else None
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.lock_dir = lock_dir
+        """Where provisioning keeps its site locks: a locked site's devices are in maintenance."""
+        self.lock_poll_s = lock_poll_s
+        self._applying: dict[str, str] = {}
         self.stagger = stagger
         """Spread the first polls over each device's interval instead of polling all at once."""
         self.driver_factory: DriverFactory = driver_factory or self._shared_session_driver
@@ -185,6 +229,8 @@ class Engine:
             for d in self.profile.devices:
                 self._start_poller(d)
             self._tasks.append(asyncio.create_task(self._downsampler.run(), name="downsampler"))
+            if self.lock_dir is not None:
+                self._tasks.append(asyncio.create_task(self._watch_site_locks(), name="site-locks"))
 
     async def stop(self) -> None:
         self._started = False
@@ -577,6 +623,27 @@ class Engine:
             self.authorities_of_device(device_id),
             {"on": on, "note": note},
         )
+
+    async def _watch_site_locks(self) -> None:
+        """Devices of a site under an apply (its provisioning lock held) raise no alerts."""
+        assert self.lock_dir is not None
+        while True:
+            sites = sorted({d.site for d in self.profile.devices if d.site})
+            held = await asyncio.to_thread(held_site_locks, self.lock_dir, sites)
+            for site in sorted(set(held) | set(self._applying)):
+                now_held = held.get(site)
+                if now_held == self._applying.get(site):
+                    continue
+                on = now_held is not None
+                note = f"apply by {now_held}" if now_held else ""
+                for d in self.profile.devices:
+                    if d.site == site:
+                        await self.set_maintenance(d.id, on, "provisioning", note)
+                if on:
+                    self._applying[site] = now_held or ""
+                else:
+                    self._applying.pop(site, None)
+            await self.clock.sleep(self.lock_poll_s)
 
     # -- probes and handovers ----------------------------------------------------------------
     async def _load_probe_results(self) -> None:

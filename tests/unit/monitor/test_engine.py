@@ -379,3 +379,56 @@ async def test_engine_sends_alerts_to_the_profile_webhook(tmp_path: Path) -> Non
     assert [a["status"] for a in fire] == ["firing", "resolved"]
     assert fire[0]["startsAt"] == "2026-06-18T16:00:10.000Z"
     assert fire[1]["endsAt"] == "2026-06-18T16:00:25.000Z"
+
+
+async def test_a_site_under_an_apply_is_in_maintenance(tmp_path: Path) -> None:
+    from eventops.provision.lock import SiteLock
+
+    clock = FakeClock(T0)
+    profile = profile_with(clear_after_s=10)
+    fleet = ScriptedFleet(profile, clock)
+    locks = tmp_path / "store.sqlite3.locks"
+    async with SQLiteStore(tmp_path / "m.sqlite3", now=clock.now) as store:
+        engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory, lock_dir=locks)
+        await engine.start()
+
+        async def to(t: float) -> None:
+            await run_until(clock, t, len(engine._pollers) + 2, lambda: engine._pollers.values())
+
+        try:
+            await to(5)
+            async with SiteLock(locks, ["marktplatz"], actor="technik", purpose="apply"):
+                await to(10)
+                assert sorted(engine.maintenance) == ["mast-01", "mast-02", "mc-police", "sw-core"]
+                assert engine.maintenance["mast-01"] == "apply by technik"
+                fleet.down.add("mast-01")  # rebooting under the apply
+                await to(30)
+                assert not [a for a in engine.alerts.open_alerts() if a.subject == "mast-01"]
+            await to(50)
+            assert engine.maintenance == {}
+            assert [a.key for a in engine.alerts.open_alerts()] == ["device:mast-01:unreachable"]
+        finally:
+            await engine.stop()
+        audit = [(e.actor, e.action, e.target) for e in await store.audit_entries()]
+    assert ("provisioning", "device.maintenance", "mast-01") in audit
+
+
+def test_held_site_locks_ignores_released_and_dead_holders(tmp_path: Path) -> None:
+    import json
+    import socket
+    import subprocess
+
+    from eventops.engine import held_site_locks
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    (tmp_path / "site-a.lock").write_text("", encoding="utf-8")  # released
+    (tmp_path / "site-b.lock").write_text(
+        json.dumps({"pid": dead.pid, "host": host, "actor": "x"}), encoding="utf-8"
+    )
+    (tmp_path / "site-c.lock").write_text(
+        json.dumps({"pid": 1, "host": "other-laptop", "actor": "maria"}), encoding="utf-8"
+    )
+    (tmp_path / "site-d.lock").write_text("{garbage", encoding="utf-8")
+    assert held_site_locks(tmp_path, ["a", "b", "c", "d", "e"]) == {"c": "maria"}

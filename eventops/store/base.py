@@ -84,6 +84,10 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def purge_samples(self, before: datetime) -> int:
+        """Delete samples older than ``before`` (the event's retention); returns the count."""
+
+    @abstractmethod
     async def add_handover(self, handover: HandoverRow) -> int: ...
 
     @abstractmethod

@@ -428,6 +428,15 @@ class SQLiteStore(Store):
 
         return await self.run_write(job)
 
+    async def purge_samples(self, before: datetime) -> int:
+        cutoff = _ms(before)
+
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute("DELETE FROM samples WHERE ts_ms < ?", (cutoff,))
+            return cur.rowcount
+
+        return await self.run_write(job)
+
     async def add_handover(self, handover: HandoverRow) -> int:
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(

@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.profile_cmd",
     "eventops.cli.token_cmd",
     "eventops.cli.audit_cmd",
+    "eventops.cli.probe_cmd",
 )
 
 

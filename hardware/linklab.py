@@ -55,7 +55,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
@@ -353,6 +353,67 @@ def netns_socket(
     return call_in_netns(name, lambda: socket.socket(family, type, proto))
 
 
+class NetnsLoop:
+    """An event loop in a thread that lives in namespace ``name``.
+
+    Code that makes its own sockets (eventops' probe, a sink, a reflector)
+    runs there with ``await loop.call(coro)``; threads it starts inherit the
+    namespace. Use as ``async with NetnsLoop(ns) as loop:``.
+
+    ``realtime``: the thread and the threads it starts run at SCHED_FIFO
+    priority 1, like the forwarder, so that a loaded host does not stall a
+    paced sender into bursts that a link's queue then drops: the lab is there
+    to test the measurement against the link, not against the host's load.
+    """
+
+    def __init__(self, name: str, *, realtime: bool = False) -> None:
+        self.name = name
+        self.realtime = realtime
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    async def __aenter__(self) -> NetnsLoop:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        caller = asyncio.get_running_loop()
+
+        def main() -> None:
+            try:
+                _setns(self.name)
+                if self.realtime:
+                    # Per thread on Linux, and inherited by the threads this
+                    # loop starts (a probe's sender and receiver).
+                    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+                loop = asyncio.new_event_loop()
+            except BaseException as exc:
+                caller.call_soon_threadsafe(ready.set_exception, exc)
+                return
+            self._loop = loop
+            caller.call_soon_threadsafe(ready.set_result, None)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.run_until_complete(loop.shutdown_default_executor())
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name=f"netns-loop-{self.name}", daemon=True)
+        self._thread.start()
+        await ready
+        return self
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the namespace's loop; cancelling the caller cancels it."""
+        assert self._loop is not None
+        fut = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return await asyncio.wrap_future(fut)
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 10)
+
+
 # ---------------------------------------------------------------------------
 # The lab
 
@@ -448,6 +509,10 @@ class Lab:
     async def run(self, end: Literal["a", "m", "b"], *argv: str) -> str:
         """Run ``argv`` in the namespace of ``end`` to completion; its stdout."""
         return await run("ip", "netns", "exec", self.netns(end), *argv)
+
+    def loop(self, end: Literal["a", "m", "b"], *, realtime: bool = True) -> NetnsLoop:
+        """An event loop inside the namespace of ``end`` (``async with lab.loop("a") as la``)."""
+        return NetnsLoop(self.netns(end), realtime=realtime)
 
     def socket(
         self, end: Literal["a", "b"], family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM

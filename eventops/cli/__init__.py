@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.token_cmd",
     "eventops.cli.audit_cmd",
     "eventops.cli.probe_cmd",
+    "eventops.cli.accept_cmd",
 )
 
 

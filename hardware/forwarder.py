@@ -26,19 +26,26 @@ and k:
   ``keep_order`` a frame never leaves before an earlier one of its direction.
 
 Accuracy and limits (2 shared cores, CPython 3.11): the loop sleeps in
-``select`` until the next frame is due; with ``--realtime`` (the lab's
+``select`` until the next frame is due. With ``--realtime`` (the lab's
 default) it runs at SCHED_FIFO priority 1, as netem's work runs in softirq
 context ahead of ordinary processes; without it, a loaded machine delays
 frames by milliseconds and bunches them into bursts that overflow a tbf
-queue. Timer slack makes a frame typically 20-100 µs late, and the forwarder reports how late
-(``late_max_us``, ``late_mean_us``, ``late_over_500us``) so a measurement can
-tell whether the lab held its promise. It moves about 50-60 kpps (roughly
-600 Mbit/s of 1400-byte frames) with no impairment and fewer with a deep
-delay queue; above that the receive socket overflows and the kernel's drop
-count (``kernel_drops``) says so. It is meant for the delay/jitter/reorder/
-duplicate presets (a WLAN hop, 100-300 Mbit/s); full-rate fibre presets use a
-kernel bridge instead. Rates are enforced by the lab's tbf qdiscs on the
-egress devices, after this forwarder.
+queue. Timer slack makes a frame typically 20-100 µs late, and the
+forwarder reports how late (``late_max_us``, ``late_mean_us``,
+``late_over_500us``) so a measurement can tell whether the lab held its
+promise.
+
+Measured here (2 cores at load ~5, ``benchmarks/linklab_forwarder.py``):
+with 1 ms delay, release lateness stays about 0.1 ms on average up to
+~10 kpps (100 Mbit/s of 1400-byte frames) and grows to milliseconds beyond
+~20 kpps; a bare AF_PACKET copy loop on an idle core manages ~60 kpps. So it
+serves the delay/jitter/reorder/duplicate presets (a WLAN hop, tens of
+Mbit/s to ~150 Mbit/s); full-rate fibre presets use a kernel bridge
+instead. Above its capacity the receive socket overflows (``kernel_drops``),
+and at ``max_queue`` frames per direction the delay queue drops new frames
+(``overload_drops``) rather than let every frame grow later: an overloaded
+lab says so. Rates are enforced by the lab's tbf qdiscs on the egress
+devices, after this forwarder.
 
 Run inside the middle namespace::
 
@@ -93,6 +100,7 @@ IMPAIRMENT_KEYS = {
     "max_hold_ms": 100.0,
     "duplicate_pct": 0.0,
     "drop_pct": 0.0,
+    "max_queue": 20000,
 }
 
 
@@ -116,8 +124,9 @@ def impairment(raw: Any, where: str) -> dict[str, Any]:
             raise ConfigError(f"{where}.{key}: must be a percentage 0-100")
     if out["duplicate_pct"] + out["reorder_pct"] > 100:
         raise ConfigError(f"{where}: duplicate_pct + reorder_pct exceed 100")
-    if not isinstance(out["reorder_gap"], int) or out["reorder_gap"] < 1:
-        raise ConfigError(f"{where}.reorder_gap: must be an integer >= 1")
+    for key in ("reorder_gap", "max_queue"):
+        if not isinstance(out[key], int) or out[key] < 1:
+            raise ConfigError(f"{where}.{key}: must be an integer >= 1")
     return out
 
 
@@ -139,13 +148,14 @@ class Direction:
         self.jitter_ns = int(imp["jitter_ms"] * 1e6)
         self.max_hold_ns = int(imp["max_hold_ms"] * 1e6)
         self.keep_order = bool(imp["keep_order"])
+        self.max_queue = int(imp["max_queue"])
         self.last_due = 0
         self.queued = 0  # frames of this direction in the heap
         self.held: list[list[Any]] = []  # [remaining, deadline_ns, frame]
         self.counts = dict.fromkeys(
             (
                 "frames", "passed", "forwarded", "dropped", "duplicated", "reordered",
-                "hold_timeouts", "egress_drops", "egress_full", "oversize", "kernel_drops",
+                "hold_timeouts", "egress_drops", "egress_full", "oversize", "kernel_drops", "overload_drops",
                 "late_over_500us",
             ),
             0,
@@ -333,6 +343,11 @@ class Forwarder:
                 copies, hold = 1, d.gap
             else:
                 copies, hold = 1, 0
+            if d.queued >= d.max_queue:
+                # More is coming in than the forwarder gets out: drop at the tail,
+                # as a full queue does, rather than let every frame grow late.
+                d.counts["overload_drops"] += 1
+                continue
             if not hold and not d.queued and not d.held and due <= time.monotonic_ns():
                 # Nothing of this direction waits: straight through.
                 d.note_late(time.monotonic_ns() - due)

@@ -114,6 +114,9 @@ class Impairment(_Spec):
     """Share of frames sent twice, back to back."""
     drop_pct: float = Field(default=0.0, ge=0, le=100)
     """Seeded random loss inside the forwarder (nftables loss is ``Direction.loss_pct``)."""
+    max_queue: int = Field(default=20_000, ge=1, le=10_000_000)
+    """Frames the forwarder holds for this direction before it drops new ones
+    (counted as ``overload_drops``: the forwarder, not the link, ran out)."""
 
     @property
     def active(self) -> bool:
@@ -140,8 +143,13 @@ class LinkSpec(_Spec):
     b_to_a: Direction = Direction()
     overhead_bytes: int = Field(default=0, ge=0, le=64)
     """Bytes tbf adds per frame on top of the 14-byte Ethernet header."""
-    buffer_ms: float = Field(default=5.0, gt=0, le=1000)
+    buffer_ms: float = Field(default=20.0, gt=0, le=1000)
     """tbf queue, in milliseconds of traffic at the rate."""
+    burst_ms: float = Field(default=5.0, gt=0, le=1000)
+    """tbf bucket, in milliseconds of traffic at the rate. tbf dequeues from
+    softirq context, which a loaded host runs late; tokens beyond the bucket
+    are lost meanwhile, so a bucket of a few milliseconds lets the link catch
+    up instead of delivering less than its rate."""
     seed: int = 1
     """Seed of the forwarder's per-frame decisions."""
     match: Literal["ip", "udp"] = "ip"
@@ -191,7 +199,12 @@ def fibre_10g(name: str = "fibre-10g", **kw: Any) -> LinkSpec:
     """A 10GBASE-LR run: 10 Gbit/s line rate, clean. On a small machine the host, not
     the tbf, is the bottleneck: a measurement shows the host's ceiling."""
     return LinkSpec.symmetric(
-        name, rate_mbps=10_000.0, overhead_bytes=ETH_LINE_OVERHEAD, buffer_ms=2.0, **kw
+        name,
+        rate_mbps=10_000.0,
+        overhead_bytes=ETH_LINE_OVERHEAD,
+        buffer_ms=2.0,
+        burst_ms=1.0,
+        **kw,
     )
 
 
@@ -598,9 +611,7 @@ class Lab:
             return
         rate_bps = d.rate_mbps * 1e6
         frame = self.spec.mtu + ETH_HEADER + self.spec.overhead_bytes
-        # The bucket holds 1 ms of traffic (at least a few frames): bursts no
-        # larger than a sender's 1 ms pacing quantum pass unshaped.
-        burst = max(4 * frame, int(rate_bps / 8 * 0.001))
+        burst = max(4 * frame, int(rate_bps / 8 * self.spec.burst_ms / 1000))
         limit = max(burst + 2 * frame, int(rate_bps / 8 * self.spec.buffer_ms / 1000))
         await run(
             "tc", "-n", self.ns_m, "qdisc", "add", "dev", dev, "root", "tbf",
@@ -617,7 +628,12 @@ class Lab:
             lines += [
                 f"  chain {dev} {{",
                 f'    type filter hook egress device "{dev}" priority 0; policy accept;',
-                f"    meta protocol ip numgen random mod 1000000 < {ppm} counter drop",
+                # One rule per kind, one random draw per packet: the same loss
+                # for all, with UDP counted apart (a probe's data vs its TCP control).
+                f"    meta protocol ip meta l4proto udp numgen random mod 1000000 < {ppm} "
+                'counter drop comment "udp"',
+                f"    meta protocol ip meta l4proto != udp numgen random mod 1000000 < {ppm} "
+                'counter drop comment "other"',
                 "  }",
             ]
         lines.append("}")
@@ -626,13 +642,13 @@ class Lab:
         script = "table netdev evoloss\ndelete table netdev evoloss\n" + "\n".join(lines) + "\n"
         await run("ip", "netns", "exec", self.ns_m, "nft", "-f", "-", input=script.encode())
 
-    async def loss_counters(self) -> dict[str, int]:
-        """Packets nftables dropped per direction so far."""
+    async def loss_counters(self, kind: Literal["all", "udp"] = "all") -> dict[str, int]:
+        """Packets nftables dropped per direction so far (all IPv4, or UDP only)."""
         out = await run("ip", "netns", "exec", self.ns_m, "nft", "-j", "list", "ruleset")
         counts = {"a_to_b": 0, "b_to_a": 0}
         for item in json.loads(out).get("nftables", []):
             rule = item.get("rule")
-            if not rule:
+            if not rule or (kind == "udp" and rule.get("comment") != "udp"):
                 continue
             for expr in rule.get("expr", []):
                 if "counter" in expr:

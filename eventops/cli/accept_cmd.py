@@ -60,6 +60,12 @@ def register(sub: Any) -> None:
         default=900.0,
         help="sustained test in seconds (default 900, 0 = none)",
     )
+    a.add_argument(
+        "--rate-tolerance",
+        type=float,
+        default=2.0,
+        help="%% the sent and delivered rates may fall short of a step's target (default 2)",
+    )
     a.add_argument("--search", action="store_true", help="also search the highest rate (RFC 2544)")
     a.add_argument("--search-loss", type=float, default=None, help="loss %% allowed in the search")
     a.add_argument(
@@ -96,6 +102,7 @@ async def cmd_accept(args: argparse.Namespace) -> int:
             steps_pct=args.steps,
             step_duration_s=args.step_time,
             hold_duration_s=args.hold,
+            rate_tolerance_pct=args.rate_tolerance,
             search=args.search,
             search_loss_pct=args.search_loss,
             search_max_pct=args.search_max,

@@ -70,7 +70,7 @@ async def test_delay_within_half_a_millisecond(make_lab: MakeLab) -> None:
                 lab.addr_b, SINK_PORT, rate_bps=2e6, size=200, duration=1, batched=False, layer="l2"
             )
         )
-        assert r.delay is not None and r.delay.one_way and r.delay.samples > 500
+        assert r.delay is not None and r.delay.one_way and r.delay.samples > 100
         assert r.delay.mean_ms == pytest.approx(3.0, abs=0.5)
         s = await near.call(
             probe.run_stamp(lab.addr_b, STAMP_PORT, count=200, interval=0.002, wait_s=0.3)
@@ -93,7 +93,7 @@ async def test_one_percent_loss_within_three_tenths(make_lab: MakeLab) -> None:
                 layer="l2",
             )
         )
-        dropped = await lab.loss_counters()
+        dropped = await lab.loss_counters("udp")
     assert r.sent_packets > 15_000
     assert r.lost_percent == pytest.approx(1.0, abs=0.3)
     assert r.lost_packets == dropped["a_to_b"]  # exactly what nftables dropped
@@ -119,7 +119,7 @@ async def test_duplicates_and_reorders_counted_exactly(make_lab: MakeLab) -> Non
         )
         st = (await lab.forwarder.stats())["a_to_b"]
     assert st["frames"] == r.sent_packets and st["kernel_drops"] == 0
-    assert st["hold_timeouts"] == 0
+    assert st["hold_timeouts"] == st["overload_drops"] == 0
     assert r.lost_packets == 0
     assert r.duplicated == st["duplicated"] > 10
     assert r.reordered == st["reordered"] > 10

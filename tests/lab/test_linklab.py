@@ -69,8 +69,10 @@ async def test_jitter_spread_and_order(make_lab: MakeLab) -> None:
         assert r.lost == 0
         assert min(r.delays_ms) >= 3.0
         assert statistics.median(r.delays_ms) == pytest.approx(5.0, abs=0.5)
-        # Uniform 5 ± 2 ms: standard deviation 2/√3 ms.
-        assert statistics.pstdev(r.delays_ms) == pytest.approx(2 / 3**0.5, rel=0.15)
+        # Uniform 5 ± 2 ms: the middle half of the delays spans 2 ms (the
+        # interquartile range, robust to the odd frame a loaded host delays).
+        q1, _, q3 = statistics.quantiles(r.delays_ms, n=4)
+        assert q3 - q1 == pytest.approx(2.0, rel=0.15)
         assert r.reordered > 50  # 1 ms apart, ±2 ms: jitter reorders
         # Reordered by jitter alone; the forwarder held nothing back on purpose.
         assert (await lab.forwarder.stats())["a_to_b"]["reordered"] == 0

@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.provision_cmd",
     "eventops.cli.probe_cmd",
     "eventops.cli.wall_cmd",
+    "eventops.cli.accept_cmd",
 )
 
 

@@ -158,7 +158,7 @@ class RowTable(DataTable[Text], Generic[ItemT]):
             old = self._cells[key]
             for (col, _), a, b in zip(self.COLUMNS, old, new, strict=True):
                 if a != b:
-                    self.update_cell(key, col, b)
+                    self.update_cell(key, col, b, update_width=True)
             self._cells[key] = new
 
     def _rebuild(self, order: list[str], items: Mapping[str, ItemT]) -> None:
@@ -378,7 +378,9 @@ class AlertsTable(RowTable[AlertView]):
             plain(a.subject, "bold"),
             plain(a.summary[:80]),
             plain(fmt_time(a.raised_at, self.tz)),
-            plain(a.acked_by or "-"),
+            plain(
+                f"{a.acked_by}: {a.ack_note}" if a.acked_by and a.ack_note else a.acked_by or "-"
+            ),
         )
 
     def sort_key(self, key: str, a: AlertView) -> Any:

@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.audit_cmd",
     "eventops.cli.engine_cmd",
     "eventops.cli.demo_cmd",
+    "eventops.cli.tui_cmd",
 )
 
 

@@ -423,6 +423,8 @@ class EventOpsApp(App[None]):
         self.history: list[str] = []
         self.stream: LiveStream | None = None
         self.timeline_loaded = False
+        self.ready = False
+        """The role's views are mounted."""
         if not animate:
             self.animation_level = "none"
         localize_bindings(self, self.tr)
@@ -505,11 +507,14 @@ class EventOpsApp(App[None]):
             for w in widgets:
                 if isinstance(w, RowTable):
                     bind_dangerous_keys(w)
+        words = [*self.views, "help", "quit", *(f"theme {t}" for t in THEMES)]
+        # the ":" that opened the bar may or may not land in it: complete both forms
         self.query_one("#cmd", Input).suggester = SuggestFromList(
-            [*self.views, "help", "quit", *(f"theme {t}" for t in THEMES)], case_sensitive=False
+            [*words, *(f":{w}" for w in words)], case_sensitive=False
         )
         if "none" in self.views:
             self.show_view("none")
+        self.ready = True
         self.paint()
 
     def on_stream_event(self, ev: StreamEvent) -> None:

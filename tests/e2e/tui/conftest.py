@@ -60,7 +60,9 @@ class Rig:
         path = self.config_path
         if config:
             path = path.with_name(f"tui-{who}.toml")
-            path.write_text(TEST_CONFIG + config)
+            keys = {ln.split("=")[0].strip() for ln in config.splitlines() if "=" in ln}
+            base = [ln for ln in TEST_CONFIG.splitlines() if ln.split("=")[0].strip() not in keys]
+            path.write_text("\n".join(base) + "\n" + config)
         return EventOpsApp(Api(self.url, TOKENS[who]), load_config(path))
 
 

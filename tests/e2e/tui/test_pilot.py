@@ -97,7 +97,7 @@ async def test_authority_has_no_mutating_bindings(rig: Rig) -> None:
 async def test_technician_has_the_mutating_bindings(rig: Rig) -> None:
     app = rig.app("technik")
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(pilot, lambda: app.who is not None and app.query("#alerts"), "views mounted")
+        await until(pilot, lambda: app.ready, "views mounted")
         assert bound_actions(app) >= MUTATING
         assert "🔒" not in str(app.top_text())
 

@@ -62,6 +62,7 @@ class PulseView(Static):
     def show(self, state: LiveState, tr: Tr, app: EventOpsApp) -> None:
         th = app.config.thresholds
         t = Text(no_wrap=False)
+        has_masts = any(d.kind == "mast" for d in state.devices.values())
 
         def line(label: str, parts: list[tuple[str, int, str]]) -> None:
             t.append(f"{label:<16}", style="bold")
@@ -70,7 +71,7 @@ class PulseView(Static):
                 t.append(f"{name}   ", style="dim" if not n else "")
             t.append("\n")
 
-        if state.devices:
+        if has_masts:
             m = state.mast_counts()
             line(
                 tr("pulse.masts"),
@@ -102,7 +103,7 @@ class PulseView(Static):
             tr("pulse.alerts"),
             [(tr(f"sev.{k}"), ac[k], HEALTH_STYLE[k]) for k in ("critical", "warning", "info")],
         )
-        if state.devices:
+        if has_masts:
             t.append(f"{tr('pulse.clients'):<16}", style="bold")
             t.append(f"{state.wlan_clients():>4}\n")
         t.append(f"{tr('pulse.as_of'):<16}", style="bold")
@@ -393,7 +394,7 @@ class EventOpsApp(App[None]):
     #views.stale { tint: $background 40%; }
     #cmd, #filter { display: none; height: 1; border: none; padding: 0 1; }
     #cmd.shown, #filter.shown { display: block; }
-    PulseView { padding: 1 2; }
+    PulseView { padding: 1 2; height: 1fr; }
     #none { padding: 1 2; }
     #detail-body { padding: 0 1; }
     #dialog { width: 70; max-width: 95%; height: auto; max-height: 90%; border: round $primary;
@@ -444,8 +445,8 @@ class EventOpsApp(App[None]):
         yield Static(id="banner")
         with ContentSwitcher(initial="pulse", id="views"):
             yield PulseView(id="pulse")
-        yield Input(id="cmd", placeholder=":", suggester=None)
-        yield Input(id="filter", placeholder="/")
+        yield Input(id="cmd", placeholder=":", disabled=True)
+        yield Input(id="filter", placeholder="/", disabled=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -502,6 +503,8 @@ class EventOpsApp(App[None]):
                 widgets.append(TimelineTable(*args, id="timeline"))
             elif v == "none":
                 widgets.append(Static(plain(self.tr("none.comms")), id="none"))
+        for w in widgets:
+            w.display = False  # the switcher shows one at a time
         await switcher.mount_all(widgets)
         if not self.read_only:
             for w in widgets:
@@ -628,6 +631,7 @@ class EventOpsApp(App[None]):
     def action_command_bar(self) -> None:
         cmd = self.query_one("#cmd", Input)
         cmd.value = ""
+        cmd.disabled = False
         cmd.add_class("shown")
         cmd.focus()
 
@@ -637,6 +641,7 @@ class EventOpsApp(App[None]):
             return
         f = self.query_one("#filter", Input)
         f.value = table.filter_text
+        f.disabled = False
         f.add_class("shown")
         f.focus()
 
@@ -645,6 +650,7 @@ class EventOpsApp(App[None]):
         for inp in self.query("#cmd, #filter"):
             if inp.has_class("shown"):
                 inp.remove_class("shown")
+                inp.disabled = True
                 hidden = True
         if hidden:
             table = self.current_table()
@@ -692,7 +698,9 @@ class EventOpsApp(App[None]):
 
     @on(Input.Submitted, "#filter")
     def filter_done(self, event: Input.Submitted) -> None:
-        self.query_one("#filter").remove_class("shown")
+        f = self.query_one("#filter", Input)
+        f.remove_class("shown")
+        f.disabled = True
         table = self.current_table()
         if table is not None:
             table.focus()

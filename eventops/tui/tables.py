@@ -18,6 +18,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from eventops.tui.client import AlertView, DeviceView, LinkView, TimelineEntry
 from eventops.tui.config import Thresholds
@@ -104,6 +105,9 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         self.marked: set[str] = set()
         self._order: list[str] = []
         self._cells: dict[str, tuple[Text, ...]] = {}
+        self._index: dict[str, int] = {}
+        self._pending: set[str] = set()
+        """Changed rows not drawn yet because they are out of sight."""
         self.rebuilds = 0
         localize_bindings(self, tr)
 
@@ -143,7 +147,11 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         return Text("●" if key in self.marked else " ", style="bold magenta")
 
     def sync(self, changed: Iterable[str] | None) -> None:
-        """Redraw changed rows (None: everything may have changed)."""
+        """Redraw changed rows (None: everything may have changed).
+
+        Rows scrolled out of sight are only noted; they are drawn when they
+        scroll into view (:meth:`watch_scroll_y`).
+        """
         if not self.is_mounted:
             return
         order = self.visible_keys()
@@ -151,15 +159,44 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         if order != self._order:
             self._rebuild(order, items)
             return
+        lo, hi = self.window()
         for key in self._order if changed is None else changed:
             if key not in items or key not in self._cells:
                 continue
-            new = (self.mark_cell(key), *self.cells(key, items[key]))
-            old = self._cells[key]
-            for (col, _), a, b in zip(self.COLUMNS, old, new, strict=True):
-                if a != b:
-                    self.update_cell(key, col, b, update_width=True)
-            self._cells[key] = new
+            if not lo <= self._index[key] < hi:
+                self._pending.add(key)
+                continue
+            self._draw_row(key, items[key])
+
+    def window(self) -> tuple[int, int]:
+        """Row indexes on screen (with a margin of one screen either way)."""
+        h = max(self.size.height, 1)
+        top = int(self.scroll_y)
+        return max(0, top - h), top + 2 * h
+
+    def _draw_row(self, key: str, item: ItemT) -> None:
+        self._pending.discard(key)
+        new = (self.mark_cell(key), *self.cells(key, item))
+        old = self._cells[key]
+        for (col, _), a, b in zip(self.COLUMNS, old, new, strict=True):
+            if a != b:
+                # grow the column only past its widest cell: for anything else
+                # textual re-measures the whole column (quadratic on big tables)
+                grow = b.cell_len > self.columns[ColumnKey(col)].content_width
+                self.update_cell(key, col, b, update_width=grow)
+        self._cells[key] = new
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if not self._pending:
+            return
+        lo, hi = self.window()
+        items = self.items()
+        for key in [k for k in self._pending if lo <= self._index.get(k, -1) < hi]:
+            if key in items and key in self._cells:
+                self._draw_row(key, items[key])
+            else:
+                self._pending.discard(key)
 
     def _rebuild(self, order: list[str], items: Mapping[str, ItemT]) -> None:
         self.rebuilds += 1
@@ -171,6 +208,8 @@ class RowTable(DataTable[Text], Generic[ItemT]):
             self._cells[key] = row
             self.add_row(*row, key=key)
         self._order = order
+        self._index = {k: i for i, k in enumerate(order)}
+        self._pending.clear()
         if cur in self._cells:
             self.move_cursor(row=self.get_row_index(cur), animate=False)
 

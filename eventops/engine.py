@@ -576,10 +576,7 @@ class Engine:
         if ls is None:
             return
         if ls.proof is None or r.ts >= ls.proof.ts:
-            tp = r.result.get("throughput_mbps")
-            ls.proof = ProbeSummary(
-                r.ts, r.kind, r.passed, float(tp) if isinstance(tp, int | float) else None
-            )
+            ls.proof = ProbeSummary(r.ts, r.kind, r.passed, probe_throughput_mbps(r.result))
 
     async def record_probe_result(self, r: ProbeResultRow) -> int:
         """Store a probe result and take it into the link's health."""
@@ -764,6 +761,29 @@ class Engine:
             "authorities": list(link.authorities),
             "checks": [c.as_dict() for c in ls.checks],
         }
+
+
+def probe_throughput_mbps(result: dict[str, Any]) -> float | None:
+    """The delivered rate a probe result proves, in Mb/s, whatever its shape.
+
+    ``throughput_mbps`` / ``received_mbps`` (Mb/s), ``bits_per_second`` or
+    ``received_bps`` (bit/s), or iperf3's ``end.sum_received.bits_per_second``.
+    """
+    for key, scale in (
+        ("throughput_mbps", 1.0),
+        ("received_mbps", 1.0),
+        ("received_bps", 1e-6),
+        ("bits_per_second", 1e-6),
+    ):
+        v = result.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v) * scale
+    end = result.get("end")
+    if isinstance(end, dict):
+        rx = end.get("sum_received")
+        if isinstance(rx, dict) and isinstance(rx.get("bits_per_second"), int | float):
+            return float(rx["bits_per_second"]) / 1e6
+    return None
 
 
 def alert_view(alert: AlertRow, *, silenced: bool = False) -> dict[str, Any]:

@@ -226,11 +226,15 @@ class FibreSwitch(SimDevice):
         hostname: str | None = None,
         seed: int | None = None,
         model: str = "MoGlI FX-8",
+        viewer: str | None = "monitor",
     ) -> None:
-        """``ports``: (name, optic type such as "1000BASE-LX", or None for copper)."""
+        """``ports``: (name, optic type such as "1000BASE-LX", or None for copper).
+        ``viewer``: a read-only account (no PATCH) with the same password."""
         super().__init__(device_id, clock=clock, host=host, port=port, tls=tls)
         self.rng = random.Random(seed if seed is not None else device_id)
         self.users: dict[str, tuple[str, bool]] = {username: (password, False)}
+        if viewer is not None and viewer != username:
+            self.users[viewer] = (password, True)
         self.hostname = hostname or device_id
         self.model = model
         self.serial = f"FX{self.rng.randrange(10**9):09d}"

@@ -16,6 +16,7 @@ of masts cost little.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import random
@@ -40,6 +41,7 @@ STEP_S = 10.0
 Status = tuple[int, dict[str, Any] | None]
 UciConfig = dict[str, dict[str, Any]]
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
+_TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 READ_ONLY_ACL: dict[str, list[str]] = {
     "session": ["access", "login", "destroy"],
@@ -240,10 +242,14 @@ class OpenWrtMast(SimDevice):
         hostname: str | None = None,
         seed: int | None = None,
         model: str = "GL.iNet GL-MT6000",
+        viewer: str | None = "monitor",
     ) -> None:
+        """``viewer``: a read-only account (ubus read ACLs only) with the same password."""
         super().__init__(device_id, clock=clock, host=host, port=port, tls=tls)
         self.rng = random.Random(seed if seed is not None else device_id)
         self.users: dict[str, SimUser] = {username: SimUser(password)}
+        if viewer is not None and viewer != username:
+            self.users[viewer] = SimUser(password, read_only=True)
         self.model = model
         self.board_name = "glinet,gl-mt6000"
         self.macaddr = "94:83:c4:{:02x}:{:02x}:{:02x}".format(
@@ -256,7 +262,6 @@ class OpenWrtMast(SimDevice):
         self.boot_s = 0.0
         """Seconds (device clock) a reboot keeps the mast from answering."""
         self.rollbacks = 0
-        self._reboot_requested = False
         self._booted_at = clock.monotonic() - self.rng.uniform(600, 7200)
         self._last = clock.monotonic()
         self._walk_t = self._last
@@ -265,6 +270,9 @@ class OpenWrtMast(SimDevice):
         self._load = [0.12, 0.18, 0.2]
         self._mem_free = 180_000_000
         self.client_target = self.rng.randint(2, 12)
+        start = clock.monotonic()
+        for k in range(12):  # a mast in service already has clients, some for a while
+            self._walk(self._ifaces(), start - (12 - k) * STEP_S)
         self._methods: dict[str, dict[str, Callable[[Session | None, dict[str, Any]], Status]]] = {
             "session": {
                 "login": self._login,
@@ -337,21 +345,33 @@ class OpenWrtMast(SimDevice):
     def join_client(self, ifname: str, mac: str | None = None, signal: float = -60.0) -> str:
         self._tick()
         mac = mac or self._random_mac()
-        radio = self._radio_state(ifname.split("-")[0].replace("phy", "radio"))
+        radio = self._radio_state(self._radio_of(ifname))
         radio.clients.setdefault(ifname, []).append(
             Client(mac, signal, self.clock.monotonic(), 144_400, 173_300)
         )
         return mac
 
+    def _radio_of(self, ifname: str) -> str:
+        for i in self._ifaces():
+            if i["ifname"] == ifname:
+                return str(i["radio"])
+        raise KeyError(f"{self.device_id}: no wireless interface {ifname}")
+
     def leave_client(self, ifname: str, mac: str) -> None:
-        radio = self._radio_state(ifname.split("-")[0].replace("phy", "radio"))
+        radio = self._radio_state(self._radio_of(ifname))
         radio.clients[ifname] = [c for c in radio.clients.get(ifname, []) if c.mac != mac]
+
+    def committed(self, config: str) -> UciConfig:
+        """The mast's active config (after any rollback that is due), for tests."""
+        self._tick()
+        return copy.deepcopy(self.uci.get(config, {}))
 
     @property
     def uptime(self) -> float:
         return max(0.0, self.clock.monotonic() - self._booted_at)
 
     def describe(self) -> dict[str, Any]:
+        self._tick()
         d = super().describe()
         d["uptime"] = int(self.uptime)
         d["sessions"] = len(self.sessions)
@@ -562,16 +582,8 @@ class OpenWrtMast(SimDevice):
 
     def _reboot(self, _s: Session | None, _a: dict[str, Any]) -> Status:
         # Answer first; the reboot happens as the answer leaves.
-        self._reboot_requested = True
+        asyncio.get_running_loop().call_soon(self.reboot)
         return 0, None
-
-    async def _dispatch(self, request: BaseRequest) -> web.StreamResponse:
-        self._reboot_requested = False
-        resp = await super()._dispatch(request)
-        if self._reboot_requested:
-            self._reboot_requested = False
-            self.reboot()
-        return resp
 
     def _interfaces(self) -> list[tuple[str, dict[str, Any]]]:
         return [
@@ -704,9 +716,10 @@ class OpenWrtMast(SimDevice):
         r = self._radios.get(radio)
         if r is None:
             band = str(self.uci.get("wireless", {}).get(radio, {}).get("band", "5g"))
-            r = RadioState(
-                noise=-92.0 if band == "2g" else -95.0, utilisation=self.rng.uniform(0.1, 0.5)
-            )
+            util = self.rng.uniform(0.1, 0.5)
+            r = RadioState(noise=-92.0 if band == "2g" else -95.0, utilisation=util)
+            r.active_ms = self.uptime * 1000  # survey counters run since boot
+            r.busy_ms = r.active_ms * util
             self._radios[radio] = r
         return r
 
@@ -751,11 +764,11 @@ class OpenWrtMast(SimDevice):
             r.busy_ms += dt * 1000 * r.utilisation
         for dev, share in (("br-lan", 1.0), ("lan1", 1.02)):
             c = self._counters.setdefault(dev, [0.0, 0.0, 0.0, 0.0])
-            rate = (40_000 + clients * 40_000) * share
-            c[0] += rate * 3 * dt
-            c[1] += rate * dt
-            c[2] += rate * 3 * dt / 900
-            c[3] += rate * dt / 600
+            lan_rate = (40_000 + clients * 40_000) * share
+            c[0] += lan_rate * 3 * dt
+            c[1] += lan_rate * dt
+            c[2] += lan_rate * 3 * dt / 900
+            c[3] += lan_rate * dt / 600
 
     def _walk(self, ifaces: list[dict[str, Any]], t: float) -> None:
         rng = self.rng
@@ -989,7 +1002,7 @@ class OpenWrtMast(SimDevice):
     def _uci_add(self, s: Session | None, a: dict[str, Any]) -> Status:
         config, typ, name = a.get("config"), a.get("type"), a.get("name")
         values = a.get("values", {})
-        if not isinstance(config, str) or not isinstance(typ, str) or not _NAME.match(typ):
+        if not isinstance(config, str) or not isinstance(typ, str) or not _TYPE.match(typ):
             return 2, None
         if not isinstance(values, dict) or (
             name is not None and (not isinstance(name, str) or not _NAME.match(name))

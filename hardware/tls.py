@@ -8,11 +8,13 @@ it in a profile before the simulator starts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import ssl
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import trustme
 
@@ -31,6 +33,16 @@ class SimIdentity:
             key_pem=cert.private_key_pem.bytes(),
         )
 
+    @classmethod
+    def from_files(cls, cert: Path, key: Path) -> SimIdentity:
+        """A certificate chain and its key from PEM files (so a profile can pin it for good)."""
+        return cls(cert_pem=cert.read_bytes(), key_pem=key.read_bytes())
+
+    def write(self, cert: Path, key: Path) -> None:
+        cert.write_bytes(self.cert_pem)
+        key.touch(mode=0o600)
+        key.write_bytes(self.key_pem)
+
     @property
     def pin(self) -> str:
         """SHA-256 of the leaf certificate (DER), lower-case hex."""
@@ -40,8 +52,15 @@ class SimIdentity:
         der = ssl.PEM_cert_to_DER_cert(first.decode())
         return hashlib.sha256(der).hexdigest()
 
+    @functools.cached_property
+    def _context(self) -> ssl.SSLContext:
+        return self._make_context()
+
     def server_context(self) -> ssl.SSLContext:
-        """A server-side context presenting this certificate."""
+        """A server-side context presenting this certificate (one per identity, shared)."""
+        return self._context
+
+    def _make_context(self) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         # ssl wants files; write both to a private temp file and load at once.
         fd, path = tempfile.mkstemp(prefix="evo-sim-", suffix=".pem")

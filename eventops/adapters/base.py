@@ -22,6 +22,7 @@ leaves are strings, numbers, booleans or lists of those. OpenWrt uses
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import json
@@ -264,9 +265,24 @@ class DeviceDriver(ABC):
         self.timeout = timeout if timeout is not None else management.timeout_s
         self._session = session
         self._own_session = session is None
+        self._password: str | None = None
+
+    async def password(self) -> str:
+        """The device password from its secret reference, read off the event loop once."""
+        if self._password is None:
+            self._password = await asyncio.to_thread(self.management.password.reveal)
+        return self._password
+
+    def forget_password(self) -> None:
+        """Read the secret again next time (e.g. after the device refused it)."""
+        self._password = None
 
     async def __aenter__(self) -> Self:
-        await self.open()
+        try:
+            await self.open()
+        except BaseException:
+            await self.close()  # release the HTTP session of a failed open
+            raise
         return self
 
     async def __aexit__(

@@ -26,7 +26,6 @@ async def exchange(
     ssl: aiohttp.Fingerprint | bool,
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
 ) -> tuple[int, CIMultiDictProxy[str], bytes]:
     """Send one request and read the whole answer: (status, headers, body)."""
     try:
@@ -35,7 +34,6 @@ async def exchange(
             url,
             data=data,
             headers=dict(headers or {}),
-            auth=auth,
             ssl=ssl,
             timeout=aiohttp.ClientTimeout(total=timeout_s),
             allow_redirects=False,
@@ -51,7 +49,10 @@ async def exchange(
     except aiohttp.ClientConnectorCertificateError as exc:
         raise DeviceUnreachable(device, f"TLS certificate at {url} rejected ({exc})") from None
     except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror or str(exc.os_error) or exc.__class__.__name__
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            reason = "connection refused"
+        else:
+            reason = exc.os_error.strerror or str(exc.os_error) or exc.__class__.__name__
         raise DeviceUnreachable(device, f"cannot connect to {url} ({reason})") from None
     except TimeoutError:
         raise DeviceTimeout(device, f"no answer from {url} within {timeout_s:g} s") from None

@@ -134,6 +134,10 @@ class OpenWrtDriver(DeviceDriver):
         return list(range(first, first + n))
 
     async def _post(self, body: Any) -> Any:
+        try:
+            data = ubus.encode(body)
+        except ValueError as exc:  # beyond uhttpd's body limit: never sent
+            raise ProtocolError(self.device_id, str(exc)) from None
         status, _headers, raw = await exchange(
             self.device_id,
             self._http(),
@@ -141,7 +145,7 @@ class OpenWrtDriver(DeviceDriver):
             self.url,
             timeout_s=self.timeout,
             ssl=self._ssl,
-            data=ubus.encode(body),
+            data=data,
             headers={"Content-Type": "application/json"},
         )
         if status != 200:
@@ -154,13 +158,14 @@ class OpenWrtDriver(DeviceDriver):
         return ubus.decode(self.device_id, raw)
 
     async def _login(self) -> None:
-        password = self.management.password.reveal()
+        password = await self.password()
         call = ubus.login_call(self.management.username, password)
         (req_id,) = self._ids(1)
         reply = await self._post(ubus.call_request(req_id, ubus.ANON_SID, call))
         try:
             data = ubus.parse_reply(self.device_id, reply, "session login")
         except PermissionDenied:
+            self.forget_password()
             raise AuthenticationFailed(
                 self.device_id,
                 f"login as {self.management.username!r} refused (wrong user name or password)",
@@ -583,6 +588,7 @@ class OpenWrtDriver(DeviceDriver):
                                 old=f"({(old_sec or {}).get('.type', '?')})",
                             )
                         )
+        out.sort(key=lambda c: c.path)
         return ConfigDiff(device=self.device_id, changes=out)
 
     async def commit(self, confirm_timeout: float | None = None) -> None:

@@ -17,6 +17,7 @@ device) unless :meth:`confirm` comes in time: ``rollback_on_device`` is False.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from eventops.adapters.base import (
     DeviceDriver,
     DeviceStatus,
     Facts,
+    SystemStatus,
     diff_trees,
     ssl_for,
 )
@@ -74,6 +76,7 @@ class RestconfDriver(DeviceDriver):
         self._previous: dict[str, dict[str, Any]] | None = None
         self._revert_task: asyncio.Task[None] | None = None
         self.auto_reverted = False
+        self.revert_error: DeviceError | None = None
 
     # -- transport ---------------------------------------------------------
 
@@ -83,11 +86,17 @@ class RestconfDriver(DeviceDriver):
             self._own_session = True
         return self._session
 
-    def _auth(self) -> aiohttp.BasicAuth:
-        return aiohttp.BasicAuth(self.management.username, self.management.password.reveal())
+    async def _auth(self) -> str:
+        user = self.management.username
+        if ":" in user:
+            raise ProtocolError(self.device_id, "HTTP Basic user names cannot contain ':'")
+        token = f"{user}:{await self.password()}".encode()
+        return "Basic " + base64.b64encode(token).decode("ascii")
 
     async def _request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
         headers = {"Accept": rc.YANG_JSON}
+        if path.startswith(self.root or "\0"):
+            headers["Authorization"] = await self._auth()
         data = None
         if body is not None:
             headers["Content-Type"] = rc.YANG_JSON
@@ -101,7 +110,6 @@ class RestconfDriver(DeviceDriver):
             ssl=self._ssl,
             data=data,
             headers=headers,
-            auth=self._auth() if path.startswith(self.root or "\0") else None,
         )
         return status, raw
 
@@ -144,6 +152,8 @@ class RestconfDriver(DeviceDriver):
         root = await self._root()
         status, raw = await self._request("GET", root)
         if status != 200:
+            if status == 401:
+                self.forget_password()
             raise rc.error_for(self.device_id, status, raw, f"GET {root}")
         rc.decode_json(self.device_id, raw, f"GET {root}")
 
@@ -217,6 +227,7 @@ class RestconfDriver(DeviceDriver):
             device=self.device_id,
             ts=self.clock.now(),
             facts=facts,
+            system=SystemStatus(uptime_s=facts.uptime_s) if facts.uptime_s else None,
             interfaces=ifs,
             optics=rc.optics_from(components, [i.name for i in ifs])
             if components is not None
@@ -290,13 +301,18 @@ class RestconfDriver(DeviceDriver):
             self._previous = previous
             self.auto_reverted = False
             self._revert_task = asyncio.create_task(self._revert_after(confirm_timeout))
+            await asyncio.sleep(0)  # let the timer start counting now, not at the next await
 
     async def _revert_after(self, seconds: float) -> None:
         await self.clock.sleep(seconds)
         if self._previous is not None:
             previous, self._previous = self._previous, None
             self._revert_task = None
-            await self.patch(rc.patch_body(previous), IF_PATH)
+            try:
+                await self.patch(rc.patch_body(previous), IF_PATH)
+            except DeviceError as exc:
+                self.revert_error = exc  # provisioning reads this; the device keeps the change
+                return
             self.auto_reverted = True
 
     async def confirm(self) -> None:

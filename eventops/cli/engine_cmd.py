@@ -88,6 +88,10 @@ def _tls(profile: Profile, profile_path: Path, args: argparse.Namespace) -> ssl.
     if not cert:
         return None
     cert_path = Path(cert) if Path(cert).is_absolute() or args.tls_cert else base / cert
+    if not cert_path.is_file():
+        raise ProfileError(f"TLS: {cert_path}: no such file")
+    if args.tls_key and not Path(args.tls_key).is_file():
+        raise ProfileError(f"TLS: {args.tls_key}: no such file")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
@@ -109,7 +113,7 @@ def _tls(profile: Profile, profile_path: Path, args: argparse.Namespace) -> ssl.
         else:
             raise ProfileError("server.tls_cert is set but server.tls_key is not")
     except FileNotFoundError as exc:
-        raise ProfileError(f"TLS: {exc.filename}: no such file") from None
+        raise ProfileError(f"TLS: {exc.filename or 'key file'}: no such file") from None
     except ssl.SSLError as exc:
         raise ProfileError(f"TLS: cannot load certificate/key ({exc.reason or exc})") from None
     return ctx

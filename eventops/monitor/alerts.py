@@ -305,9 +305,8 @@ class AlertManager:
                 await self._update(t, now, "flapping", state="flapping")
             elif not flapping and t.alert.state == "flapping" and t.active:
                 await self._update(t, now, "updated", state="open")
-            if t.active and (
-                t.cond.severity != t.alert.severity or t.cond.summary != t.alert.summary
-            ):
+            if t.active and t.cond.severity != t.alert.severity:
+                # escalation or de-escalation; value changes alone are not news
                 await self._update(
                     t, now, "updated", severity=t.cond.severity, summary=t.cond.summary
                 )

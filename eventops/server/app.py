@@ -217,6 +217,21 @@ async def add_silence(request: web.Request) -> web.Response:
     return json_response(request, view, status=201)
 
 
+async def delete_silence(request: web.Request) -> web.Response:
+    user = require(request, T)
+    engine = _engine(request)
+    try:
+        sid = int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="not found\n") from None
+    gone = engine.alerts.remove_silence(sid)
+    if gone is None:
+        raise web.HTTPNotFound(text="not found\n")
+    await engine.store.audit(user.name, "alert.unsilence", str(sid), before=gone.matchers)
+    engine.bus.publish("silence.removed", "", "event", data={"id": sid, "by": user.name})
+    return json_response(request, {"id": sid, "removed": True})
+
+
 async def set_maintenance(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, MaintenanceBody)
@@ -492,6 +507,7 @@ def create_app(
     r.add_post("/api/v1/alerts/{id}/ack", ack_alert)
     r.add_get("/api/v1/silences", list_silences)
     r.add_post("/api/v1/silences", add_silence)
+    r.add_delete("/api/v1/silences/{id}", delete_silence)
     r.add_get("/api/v1/history", history)
     r.add_get("/api/v1/timeline", get_timeline)
     r.add_get("/api/v1/handovers", list_handovers)

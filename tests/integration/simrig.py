@@ -12,6 +12,7 @@ from typing import Any
 from eventops_hardware.fleet import SimFleet
 
 from eventops.clock import FakeClock
+from eventops.demo import preset_masts
 from eventops.engine import Engine
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
@@ -89,6 +90,8 @@ async def sim_rig(tmp_path: Path, **alerts: float) -> AsyncIterator[SimRig]:
         SQLiteStore(tmp_path / "sim.sqlite3", now=clock.now) as store,
     ):
         engine = Engine(profile, store, clock=clock)
+        # the masts as after a provisioning run
+        assert await preset_masts(profile, engine) == []
         await engine.start()
         try:
             yield SimRig(engine, fleet, clock, store)

@@ -298,3 +298,12 @@ async def test_poller_bounded_concurrency() -> None:
     assert peak[0] == 2 and len(results) == len(pollers) and all(r.ok for r in results)
     for p in pollers:
         await p.stop()
+
+
+def test_probe_throughput_from_any_result_shape() -> None:
+    from eventops.engine import probe_throughput_mbps
+
+    assert probe_throughput_mbps({"throughput_mbps": 480}) == 480.0
+    assert probe_throughput_mbps({"received_bps": 4.8e8}) == pytest.approx(480.0)
+    assert probe_throughput_mbps({"end": {"sum_received": {"bits_per_second": 9.4e8}}}) == 940.0
+    assert probe_throughput_mbps({"passed": True}) is None

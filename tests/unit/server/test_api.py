@@ -78,9 +78,24 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
         "/api/v1/devices/mast-01/maintenance", "technik", {"on": True, "note": "apply"}
     )
     assert status == 200
-    assert (await served.post("/api/v1/devices/nope/maintenance", "technik", {"on": True}))[
-        0
-    ] == 404
+    missing = await served.post("/api/v1/devices/nope/maintenance", "technik", {"on": True})
+    assert missing[0] == 404
+    status, sil = await served.post(
+        "/api/v1/silences",
+        "technik",
+        {"matchers": {"link": "fibre-fire"}, "duration_s": 600, "note": "splicing"},
+    )
+    assert status == 201 and sil["until"] == "2026-06-18T16:10:15+00:00"
+    _, fire_now = await served.get("/api/v1/alerts", "technik")
+    assert [a["silenced"] for a in fire_now if a["subject"] == "fibre-fire"] == [True]
+    async with served.http.delete(
+        served.url + f"/api/v1/silences/{sil['id']}", headers=served.auth("technik")
+    ) as r:
+        assert r.status == 200
+    async with served.http.delete(
+        served.url + f"/api/v1/silences/{sil['id']}", headers=served.auth("technik")
+    ) as r:
+        assert r.status == 404
     # fire sees its alert; police does not
     _, police_alerts = await served.get("/api/v1/alerts", "police")
     _, fire_alerts = await served.get("/api/v1/alerts", "fire")
@@ -89,6 +104,8 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
     assert [(e.actor, e.action, e.target) for e in audit] == [
         ("technik", "alert.ack", str(fire[0]["id"])),
         ("technik", "device.maintenance", "mast-01"),
+        ("technik", "alert.silence", "1"),
+        ("technik", "alert.unsilence", "1"),
     ]
 
 

@@ -92,18 +92,3 @@ async def until(
     st = getattr(app, "state", None)
     detail = f"error={getattr(app, 'error', '')!r} connected={getattr(app, 'connected', None)} devices={len(st.devices) if st else None} skipped={st.skipped if st else None} last={st.last_id if st else None}"
     raise AssertionError(f"never happened: {what} ({detail})")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The engine's RESTCONF driver still uses aiohttp.BasicAuth, deprecated in aiohttp 3.14
-    # (reported to the engine's owner); not the terminal app's concern.
-    for item in items:
-        if "tests/e2e/tui" in str(item.path):
-            item.add_marker(
-                pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
-            )
-            item.add_marker(
-                pytest.mark.filterwarnings(
-                    "ignore:The 'auth' parameter is deprecated:DeprecationWarning"
-                )
-            )

@@ -25,11 +25,6 @@ from eventops.tui.config import load_config
 from tests.e2e.tui.conftest import TEST_CONFIG, TOKENS
 from tests.integration.simrig import sim_rig
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:The 'auth' parameter is deprecated:DeprecationWarning"),
-]
-
 
 class EngineThread:
     def __init__(self, tmp: Path) -> None:

@@ -578,8 +578,11 @@ class EventOpsApp(App[None]):
         self.paint_top(self.screen)
         if self.screen is not self.screen_stack[0]:
             self.paint_top(self.screen_stack[0])
-        self.query_one("#views").set_class(not self.connected and self.who is not None, "stale")
-        self.query_one(PulseView).show(self.state, self.tr, self)
+        # query(), not query_one(): during shutdown the widgets may already be gone
+        for views in self.query("#views"):
+            views.set_class(not self.connected and self.who is not None, "stale")
+        for pulse in self.query(PulseView):
+            pulse.show(self.state, self.tr, self)
 
     def flush(self) -> None:
         """One refresh tick: draw what changed since the last one."""
@@ -859,7 +862,8 @@ class EventOpsApp(App[None]):
             self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
             return
         self.timeline_loaded = True
-        self.query_one("#timeline", TimelineTable).set_entries(entries)
+        for table in self.query(TimelineTable):
+            table.set_entries(entries)
 
 
 __all__ = ["EventOpsApp"]

@@ -26,8 +26,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState
 
-from eventops.errors import ApiError
+from eventops.errors import ApiError, EventOpsError
 from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
 from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
@@ -155,12 +156,20 @@ class DetailScreen(Screen[None]):
         app = self.evo
         if self.kind != "device" or app.api is None:
             return
-        for metric in ("load1", "poll_s"):
+        ports = [
+            end.port
+            for lk in app.state.links.values()
+            for end in (lk.a, lk.b)
+            if end is not None and end.device == self.key
+        ]
+        metrics = ["clients.2g", "clients.5g", "load1", *(f"rx_dbm.{p}" for p in ports), "poll_s"]
+        for metric in metrics:
             try:
                 pts = await app.api.history(self.key, metric)
             except ApiError:
                 continue
-            self.history[metric] = [v for _, v in pts]
+            if pts:
+                self.history[metric] = [v for _, v in pts]
         self.redraw()
 
     def redraw(self) -> None:
@@ -455,6 +464,15 @@ class EventOpsApp(App[None]):
         self.set_interval(self.config.refresh_s, self.flush)
         if self.api is not None:
             self.connect()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed unexpectedly becomes a titled notification, not a crash."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            msg = (
+                err.one_line() if isinstance(err, EventOpsError) else f"{type(err).__name__}: {err}"
+            )
+            self.notify(msg[:300], title=self.tr("error"), severity="error", markup=False)
 
     async def on_unmount(self) -> None:
         self.workers.cancel_all()

@@ -618,6 +618,8 @@ class EventOpsApp(App[None]):
                 table.sync(None if dirty.structure else dirty.links)
             elif isinstance(table, AlertsTable) and (dirty.alerts or dirty.structure):
                 table.sync(None)
+        if view == "timeline" and dirty.alerts:
+            self.load_timeline()  # alerts are timeline entries: fetch the new ones
         if isinstance(self.screen, DetailScreen):
             key = self.screen.key
             if dirty.structure or dirty.alerts or key in dirty.devices or key in dirty.links:

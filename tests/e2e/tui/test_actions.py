@@ -66,7 +66,16 @@ async def test_timeline_is_searchable(rig: Rig) -> None:
         await pilot.press("colon", *"timeline", "enter")
         table = app.query_one("#timeline", TimelineTable)
         await until(pilot, lambda: table.row_count > 1, "timeline loaded")
+        before = table.row_count
+        rig.sim.fleet.link_down("fibre-fire")  # a new alert while the timeline is shown
+        await rig.sim.to(50)
+        await until(
+            pilot,
+            lambda: any("fibre-fire" in str(table.get_cell(k, "subject")) for k in table._order),
+            "the new alert appears in the timeline",
+        )
         total = table.row_count
+        assert total > before
         await pilot.press("slash", *"fibre-police", "enter")
         await until(pilot, lambda: 0 < table.row_count < total, "search narrows")
         texts = [str(table.get_cell(k, "subject")) for k in table._order]

@@ -11,7 +11,9 @@ streams them) applied to the app's live state; then the app draws it:
 
 Both include the screen refresh (``pilot.pause()``). Printed: ms per update
 and the ratio naive / incremental, for a full update (every mast changed) and
-a typical one (one mast in ten changed).
+a typical one (one mast in ten changed); also the time spent only applying the
+events to the state (validation), which both paths pay, and the ratio of the
+drawing alone.
 
     .venv/bin/python benchmarks/tui_refresh.py [--masts 500] [--rounds 10]
 """
@@ -86,9 +88,24 @@ async def run(masts: int, rounds: int) -> dict[str, float]:
             await pilot.pause()
             return time.perf_counter() - t0
 
+        async def apply_only(r: int, every: int) -> float:
+            t0 = time.perf_counter()
+            update(r, every)
+            dt = time.perf_counter() - t0
+            app.state.take_dirty()
+            return dt
+
+        idle = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            await pilot.pause()
+            idle.append(time.perf_counter() - t0)
+        out["idle_ms"] = statistics.median(idle) * 1e3
+
         for label, every in (("full", 1), ("tenth", 10)):
-            inc, nai = [], []
+            inc, nai, app_ = [], [], []
             for r in range(rounds):  # interleaved, so both see the same machine load
+                app_.append(await apply_only(r + 1000, every))
                 inc.append(await incremental(r, every))
                 nai.append(await naive(r, every))
                 table._order = []  # the naive rebuild invalidated what sync() drew
@@ -97,6 +114,7 @@ async def run(masts: int, rounds: int) -> dict[str, float]:
             assert str(table.get_cell("mast-000", "clients")) == str(2 + (rounds - 1) % 9)
             out[f"{label}_incremental_ms"] = statistics.median(inc) * 1e3
             out[f"{label}_naive_ms"] = statistics.median(nai) * 1e3
+            out[f"{label}_apply_ms"] = statistics.median(app_) * 1e3
     return out
 
 
@@ -106,11 +124,15 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=10)
     a = p.parse_args()
     r = asyncio.run(run(a.masts, a.rounds))
+    print(f"anchor: one idle screen refresh (pilot.pause) {r['idle_ms']:.1f} ms")
     for label in ("full", "tenth"):
         inc, nai = r[f"{label}_incremental_ms"], r[f"{label}_naive_ms"]
+        ev = r[f"{label}_apply_ms"]
         print(
             f"{label:>5} update of {a.masts} masts: incremental {inc:7.1f} ms, "
-            f"naive rebuild {nai:7.1f} ms, ratio naive/incremental {nai / inc:5.2f}"
+            f"naive rebuild {nai:7.1f} ms, ratio naive/incremental {nai / inc:5.2f}; "
+            f"of which applying the events {ev:6.1f} ms (drawing alone: ratio "
+            f"{(nai - ev) / max(inc - ev, 1e-3):5.2f})"
         )
 
 

@@ -192,7 +192,7 @@ async def bench(args: argparse.Namespace) -> None:
         devices = len(profile.devices)
         rss0 = rss_mb()
         async with SQLiteStore(tmp / "bench.sqlite3") as store:
-            engine = Engine(profile, store, clock=SystemClock())
+            engine = Engine(profile, store, clock=SystemClock(), stagger=not args.no_stagger)
             polls: dict[str, list[float]] = {}
             raised: dict[str, float] = {}
             faults: dict[str, float] = {}
@@ -201,7 +201,7 @@ async def bench(args: argparse.Namespace) -> None:
                 with engine.bus.subscribe(maxsize=1_000_000) as sub:
                     while True:
                         ev = await sub.get()
-                        now = time.monotonic()
+                        now = ev.ts.timestamp()  # when the engine published it
                         if ev.type == "device":
                             polls.setdefault(ev.subject, []).append(now)
                         elif ev.type == "alert.raised" and ev.data["key"].endswith(":down"):
@@ -209,7 +209,7 @@ async def bench(args: argparse.Namespace) -> None:
 
             watcher = asyncio.create_task(watch())
             await engine.start()
-            t0, c0, s0 = time.monotonic(), cpu_s(), proc_cpu_s(sim.pid)
+            t0, c0, s0 = time.time(), cpu_s(), proc_cpu_s(sim.pid)
             rng = random.Random(7)
             link_ids = [lk.id for lk in profile.links]
             rng.shuffle(link_ids)
@@ -221,12 +221,12 @@ async def bench(args: argparse.Namespace) -> None:
             url = f"http://127.0.0.1:{control_port}"
             async with aiohttp.ClientSession() as http:
                 for link_id, at in zip(cuts, slots, strict=True):
-                    await asyncio.sleep(max(0.0, t0 + at - time.monotonic()))
+                    await asyncio.sleep(max(0.0, t0 + at - time.time()))
                     async with http.post(f"{url}/links/{link_id}/down") as r:
                         r.raise_for_status()
-                    faults[link_id] = time.monotonic()
-                await asyncio.sleep(max(0.0, t0 + args.duration - time.monotonic()))
-                elapsed, cpu = time.monotonic() - t0, cpu_s() - c0
+                    faults[link_id] = time.time()
+                await asyncio.sleep(max(0.0, t0 + args.duration - time.time()))
+                elapsed, cpu = time.time() - t0, cpu_s() - c0
                 sim_cpu = proc_cpu_s(sim.pid) - s0
                 for link_id in cuts:
                     async with http.post(f"{url}/links/{link_id}/up") as r:
@@ -262,6 +262,21 @@ async def bench(args: argparse.Namespace) -> None:
             f"{100 * cpu / elapsed / devices * 100:.2f}% per 100 devices; "
             f"RSS {rss1:.0f} MB (+{rss1 - rss0:.0f} MB, {1024 * (rss1 - rss0) / devices:.0f} KiB per device)"
         )
+        print("fault -> alert, sorted: " + " ".join(f"{v:.2f}" for v in sorted(lat)))
+        first_poll = []
+        for k, at in faults.items():
+            link = profile.link(k)
+            after = [t for d in (link.a.device, link.b.device) for t in polls.get(d, []) if t > at]
+            if after:
+                first_poll.append(min(after) - at)
+        print(
+            "fault -> first finished poll of an end, sorted: "
+            + " ".join(f"{v:.2f}" for v in sorted(first_poll))
+        )
+        durs = sorted(st.poll_duration_s for st in engine.devices.values())
+        print(
+            f"poll duration: p50 {pct(durs, 0.5) * 1000:.0f} ms, p99 {pct(durs, 0.99) * 1000:.0f} ms"
+        )
         print(f"simulators: {100 * sim_cpu / elapsed:.1f}% of their core")
         print(f"samples written: {samples[0]['n']}")
     finally:
@@ -277,6 +292,9 @@ def main() -> None:
     p.add_argument("--faults", type=int, default=10)
     p.add_argument("--mast-interval", type=float, default=10.0)
     p.add_argument("--fibre-interval", type=float, default=5.0)
+    p.add_argument(
+        "--no-stagger", action="store_true", help="all first polls at once (as before staggering)"
+    )
     p.add_argument("--sim", help=argparse.SUPPRESS)
     p.add_argument("--control", help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -11,7 +11,6 @@ the time it was raised and cleared, and how long detection took.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -26,6 +25,7 @@ from eventops.engine import Engine
 from eventops.errors import ApiError, DeviceError, EventOpsError
 from eventops.monitor.bus import BusEvent
 from eventops.monitor.checks import provisioned_radios
+from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.store import SQLiteStore
@@ -105,8 +105,15 @@ class Fault:
     label: str
     subject: str
     action: Callable[[], Awaitable[None] | None]
-    expect: tuple[str, ...] = ("alert.raised", "alert.updated", "alert.flapping")
-    """Bus events that show the engine noticed."""
+    expect: Callable[[BusEvent], bool] = lambda e: (
+        e.type
+        in (
+            "alert.raised",
+            "alert.updated",
+            "alert.flapping",
+        )
+    )
+    """Which bus event shows that the engine noticed."""
     done_at: float | None = None
 
 
@@ -144,7 +151,7 @@ def _schedule(fleet: Any, duration: float) -> list[Fault]:
             "fibre-police cleaned and re-patched",
             "fibre-police",
             repair,
-            expect=("link.state",),
+            expect=lambda e: e.type == "link.state" and e.data.get("to") == "up",
         ),
     ]
 
@@ -181,7 +188,7 @@ async def run_demo(
     runner: web.AppRunner | None = None
     try:
         async with SQLiteStore(db) as store:
-            engine = Engine(profile, store, clock=clock)
+            engine = Engine(profile, store, clock=clock, stagger=True)
             failed = await preset_masts(profile, engine)
             log = DemoLog(clock.monotonic(), clock, out if not headless and ui is None else None)
             if failed:
@@ -212,9 +219,7 @@ async def run_demo(
                 else:
                     await _with_ui(ui, f"http://{host or '127.0.0.1'}:{port}", faults, log)
             finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+                await cancel_and_wait([watcher])
             summary = _summary(engine, log, faults, dur)
             print(summary, file=out, flush=True)
             await runner.cleanup()
@@ -287,7 +292,7 @@ def _summary(engine: Engine, log: DemoLog, faults: list[Fault], duration: float)
             (
                 (t, e)
                 for t, e in log.events
-                if t >= f.done_at and e.type in f.expect and e.subject == f.subject
+                if t >= f.done_at and e.subject == f.subject and f.expect(e)
             ),
             None,
         )

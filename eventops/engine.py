@@ -10,8 +10,11 @@ while running (a mast added, a token revoked) without a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
+import json
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +38,7 @@ from eventops.monitor.bus import EventBus
 from eventops.monitor.checks import CheckResult, EndData, Health, Level, ProbeSummary
 from eventops.monitor.history import Downsampler
 from eventops.monitor.poller import DevicePoller, PollResult
+from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile import load_profile
 from eventops.profile.models import Link, Mast, Profile, Switch
 from eventops.store.base import Store
@@ -95,6 +99,47 @@ class LinkState:
     """The link was down until ``since``: masts behind it not yet re-polled stay upstream-down."""
 
 
+def _offset(device_id: str, interval_s: float) -> float:
+    """A stable offset within the interval, from the device id (same after a reload)."""
+    h = int.from_bytes(hashlib.blake2b(device_id.encode(), digest_size=4).digest(), "big")
+    return interval_s * (h / 2**32)
+
+
+def held_site_locks(lock_dir: Path, sites: list[str]) -> dict[str, str]:
+    """Sites whose provisioning lock is held now, with who holds it.
+
+    Read without taking the lock (which could make a starting apply fail):
+    the holder writes itself into the file while it holds the lock and
+    empties it on release; a holder on this host that died without releasing
+    is recognised by its pid.
+    """
+    out: dict[str, str] = {}
+    host = socket.gethostname()
+    for site in sites:
+        try:
+            text = (lock_dir / f"site-{site}.lock").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if not text:
+            continue
+        try:
+            info = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(info, dict):
+            continue
+        pid = info.get("pid")
+        if info.get("host") == host and isinstance(pid, int):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue  # killed while holding it: the kernel released the lock
+            except PermissionError:
+                pass
+        out[site] = str(info.get("actor") or "someone")
+    return out
+
+
 def device_kind(device: Mast | Switch) -> Literal["mast", "switch", "media-converter"]:
     return "mast" if isinstance(device, Mast) else device.kind
 
@@ -109,11 +154,20 @@ class Engine:
         driver_factory: DriverFactory | None = None,
         profile_path: str | Path | None = None,
         downsample_after_s: float = 3600.0,
+        stagger: bool = False,
+        lock_dir: Path | None = None,
+        lock_poll_s: float = 2.0,
     ) -> None:
         self.profile = profile
         self.profile_path = Path(profile_path) if profile_path else None
         self.store = store
         self.clock: Clock = clock or SystemClock()
+        self.lock_dir = lock_dir
+        """Where provisioning keeps its site locks: a locked site's devices are in maintenance."""
+        self.lock_poll_s = lock_poll_s
+        self._applying: dict[str, str] = {}
+        self.stagger = stagger
+        """Spread the first polls over each device's interval instead of polling all at once."""
         self.driver_factory: DriverFactory = driver_factory or self._shared_session_driver
         self._session: aiohttp.ClientSession | None = None
         self.bus = EventBus(self.clock)
@@ -127,7 +181,12 @@ class Engine:
         self.links: dict[str, LinkState] = {}
         self._pollers: dict[str, DevicePoller] = {}
         self._limit = asyncio.Semaphore(profile.polling.concurrency)
-        self._downsampler = Downsampler(store, self.clock, after_s=downsample_after_s)
+        self._downsampler = Downsampler(
+            store,
+            self.clock,
+            after_s=downsample_after_s,
+            retention_s=profile.event.retention_days * 86400.0,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._reload_lock = asyncio.Lock()
@@ -170,14 +229,12 @@ class Engine:
             for d in self.profile.devices:
                 self._start_poller(d)
             self._tasks.append(asyncio.create_task(self._downsampler.run(), name="downsampler"))
+            if self.lock_dir is not None:
+                self._tasks.append(asyncio.create_task(self._watch_site_locks(), name="site-locks"))
 
     async def stop(self) -> None:
         self._started = False
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         await asyncio.gather(*(p.stop() for p in self._pollers.values()))
         self._pollers.clear()
@@ -218,6 +275,7 @@ class Engine:
             clock=self.clock,
             limit=self._limit,
             on_result=self.on_poll,
+            first_delay=_offset(d.id, st.interval_s) if self.stagger else 0.0,
         )
         self._pollers[d.id] = poller
         poller.start()
@@ -565,6 +623,27 @@ class Engine:
             self.authorities_of_device(device_id),
             {"on": on, "note": note},
         )
+
+    async def _watch_site_locks(self) -> None:
+        """Devices of a site under an apply (its provisioning lock held) raise no alerts."""
+        assert self.lock_dir is not None
+        while True:
+            sites = sorted({d.site for d in self.profile.devices if d.site})
+            held = await asyncio.to_thread(held_site_locks, self.lock_dir, sites)
+            for site in sorted(set(held) | set(self._applying)):
+                now_held = held.get(site)
+                if now_held == self._applying.get(site):
+                    continue
+                on = now_held is not None
+                note = f"apply by {now_held}" if now_held else ""
+                for d in self.profile.devices:
+                    if d.site == site:
+                        await self.set_maintenance(d.id, on, "provisioning", note)
+                if on:
+                    self._applying[site] = now_held or ""
+                else:
+                    self._applying.pop(site, None)
+            await self.clock.sleep(self.lock_poll_s)
 
     # -- probes and handovers ----------------------------------------------------------------
     async def _load_probe_results(self) -> None:

@@ -124,8 +124,15 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     profile = load_profile(path)
     host, port = _split_listen(args.listen or profile.server.listen)
     ctx = await asyncio.to_thread(_tls, profile, path, args)
-    async with SQLiteStore(_store_path(profile, args.db)) as store:
-        engine = Engine(profile, store, profile_path=path)
+    store_path = _store_path(profile, args.db)
+    async with SQLiteStore(store_path) as store:
+        engine = Engine(
+            profile,
+            store,
+            profile_path=path,
+            stagger=True,
+            lock_dir=store_path.with_name(store_path.name + ".locks"),
+        )
         app = create_app(engine, manage_engine=True, tls=ctx is not None)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

@@ -21,7 +21,6 @@ give exact raise and clear times.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections import deque
@@ -34,6 +33,7 @@ import aiohttp
 
 from eventops.clock import Clock
 from eventops.monitor.checks import CheckResult, Level
+from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import AlertTolerances
 from eventops.store.base import Store
 from eventops.store.models import AlertRow
@@ -453,9 +453,7 @@ class AlertmanagerWebhook:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def drain(self) -> None:

@@ -29,7 +29,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Downsampler:
-    """Every ``every_s``, reduce samples older than ``after_s`` to ``bucket_s`` means."""
+    """Every ``every_s``, reduce samples older than ``after_s`` to ``bucket_s`` means
+    and drop those older than the retention."""
 
     def __init__(
         self,
@@ -39,17 +40,24 @@ class Downsampler:
         after_s: float = 3600.0,
         bucket_s: int = 60,
         every_s: float = 600.0,
+        retention_s: float | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.after_s = after_s
         self.bucket_s = bucket_s
         self.every_s = every_s
+        self.retention_s = retention_s
+        """Samples older than this are deleted (the profile's ``retention_days``)."""
         self.removed = 0
 
     async def run_once(self) -> int:
-        before = self.clock.now() - timedelta(seconds=self.after_s)
-        n = await self.store.downsample_samples(before, self.bucket_s)
+        now = self.clock.now()
+        n = 0
+        if self.retention_s is not None:
+            n += await self.store.purge_samples(now - timedelta(seconds=self.retention_s))
+        before = now - timedelta(seconds=self.after_s)
+        n += await self.store.downsample_samples(before, self.bucket_s)
         self.removed += n
         return n
 

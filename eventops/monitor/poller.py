@@ -11,7 +11,6 @@ intervals of going silent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from datetime import datetime
 from eventops.adapters.base import DeviceDriver, DeviceStatus
 from eventops.clock import Clock
 from eventops.errors import DeviceError
+from eventops.monitor.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class DevicePoller:
         limit: asyncio.Semaphore,
         on_result: ResultHandler,
         max_backoff: float = 4.0,
+        first_delay: float = 0.0,
     ) -> None:
         self.device_id = device_id
         self.driver = driver
@@ -63,6 +64,8 @@ class DevicePoller:
         self.limit = limit
         self.on_result = on_result
         self.max_backoff = max_backoff
+        self.first_delay = first_delay
+        """Wait this long before the first poll (spreads a fleet's polls over the interval)."""
         self.failures = 0
         self.polls = 0
         self._open = False
@@ -79,13 +82,13 @@ class DevicePoller:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         await self._close()
 
     async def run(self) -> None:
+        if self.first_delay > 0:
+            await self._sleep(self.first_delay)
         while True:
             t0 = self.clock.monotonic()
             result = await self.poll_once()
@@ -155,9 +158,7 @@ class DevicePoller:
         if work in done:
             timer.cancel()
             return work.result()
-        work.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await work
+        await cancel_and_wait([work])
         raise TimeoutError
 
     async def _failed(self, started: datetime, t0: float, error: str) -> PollResult:

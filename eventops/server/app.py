@@ -15,7 +15,6 @@ when the gap is no longer kept.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import ssl
@@ -29,6 +28,7 @@ from pydantic import BaseModel, Field, ValidationError
 from eventops.engine import Engine, alert_view
 from eventops.errors import ApiError, EventOpsError
 from eventops.monitor.history import timeline
+from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Role
 from eventops.server import pages
 from eventops.server.auth import (
@@ -534,11 +534,7 @@ async def _close_streams(app: web.Application) -> None:
     streams: set[asyncio.Task[Any]] = app[STREAMS]
     tasks = [*streams]
     streams.clear()
-    for t in tasks:
-        t.cancel()
-    for t in tasks:
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await t
+    await cancel_and_wait(tasks)
 
 
 def ssl_context(cert: str, key: str) -> ssl.SSLContext:

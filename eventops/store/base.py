@@ -19,6 +19,7 @@ from eventops.store.models import (
     ApplyDeviceRow,
     ApplyRow,
     AuditEntry,
+    AuthorBlockRow,
     DecisionRow,
     DeviceRow,
     HandoverRow,
@@ -83,6 +84,10 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def purge_samples(self, before: datetime) -> int:
+        """Delete samples older than ``before`` (the event's retention); returns the count."""
+
+    @abstractmethod
     async def add_handover(self, handover: HandoverRow) -> int: ...
 
     @abstractmethod
@@ -114,6 +119,27 @@ class Store(ABC):
     async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]: ...
 
     @abstractmethod
+    async def get_decision(self, decision_id: int) -> DecisionRow | None: ...
+
+    @abstractmethod
+    async def decisions_referencing(self, decision_id: int) -> list[DecisionRow]:
+        """Decisions whose ``ref`` is ``decision_id`` (a block's hides, an undo)."""
+
+    @abstractmethod
+    async def posts_by_author(self, author: str, states: Sequence[str] = ()) -> list[PostRow]:
+        """The author's posts (in ``states`` if given), oldest first."""
+
+    @abstractmethod
+    async def put_author_block(self, block: AuthorBlockRow) -> None: ...
+
+    @abstractmethod
+    async def remove_author_block(self, author: str) -> bool:
+        """Lift a block; False if there was none."""
+
+    @abstractmethod
+    async def list_author_blocks(self) -> list[AuthorBlockRow]: ...
+
+    @abstractmethod
     async def get_cursor(self, name: str) -> str | None: ...
 
     @abstractmethod
@@ -126,6 +152,14 @@ class Store(ABC):
 
     @abstractmethod
     async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...
+
+    @abstractmethod
+    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
+        """The newest applies first."""
+
+    @abstractmethod
+    async def device_applies(self, device: str) -> list[tuple[int, ApplyDeviceRow]]:
+        """Every recorded result for one device, newest apply first: (apply id, row)."""
 
     # -- audit --------------------------------------------------------------
     @abstractmethod

@@ -120,6 +120,23 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (
         3,
         """
+        ALTER TABLE decisions ADD COLUMN prev_state TEXT;
+        ALTER TABLE decisions ADD COLUMN prev_pinned INTEGER;
+        ALTER TABLE decisions ADD COLUMN ref INTEGER;
+        CREATE INDEX decisions_by_ref ON decisions (ref);
+        CREATE TABLE author_blocks (
+            author TEXT PRIMARY KEY,
+            until TEXT,
+            actor TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            decision_id INTEGER,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        4,
+        """
         CREATE TABLE handovers (
             id INTEGER PRIMARY KEY,
             ts TEXT NOT NULL,

@@ -85,6 +85,22 @@ class DecisionRow(Row):
     """A user name, or ``rule:<name>`` for an automatic decision."""
     action: str
     reason: str = ""
+    ref: int | None = None
+    """Another decision this one belongs to (a block's hides) or undoes."""
+    prev_state: str | None = None
+    """The post's state just before this decision (filled in by the store)."""
+    prev_pinned: bool | None = None
+
+
+class AuthorBlockRow(Row):
+    author: str
+    """An author key as the moderation chain compares it (``x:alice``, ``alice``)."""
+    until: datetime | None = None
+    """Expiry; None: until lifted."""
+    actor: str
+    reason: str = ""
+    decision_id: int | None = None
+    created_at: datetime
 
 
 class ApplyRow(Row):

@@ -32,6 +32,7 @@ from eventops.store.models import (
     ApplyDeviceRow,
     ApplyRow,
     AuditEntry,
+    AuthorBlockRow,
     DecisionRow,
     DeviceRow,
     HandoverRow,
@@ -126,6 +127,9 @@ class SQLiteStore(Store):
         except OSError as exc:
             await self._close_connections()
             raise StoreError(f"{self.path}: cannot open event store ({exc.strerror})") from None
+        except BaseException:
+            await self._close_connections()
+            raise
         self._writer = asyncio.create_task(
             self._write_loop(), name=f"store-writer:{self.path.name}"
         )
@@ -424,6 +428,15 @@ class SQLiteStore(Store):
 
         return await self.run_write(job)
 
+    async def purge_samples(self, before: datetime) -> int:
+        cutoff = _ms(before)
+
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute("DELETE FROM samples WHERE ts_ms < ?", (cutoff,))
+            return cur.rowcount
+
+        return await self.run_write(job)
+
     async def add_handover(self, handover: HandoverRow) -> int:
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(
@@ -555,14 +568,22 @@ class SQLiteStore(Store):
         self, decision: DecisionRow, new_state: str | None, pinned: bool | None
     ) -> int:
         async def job(c: aiosqlite.Connection) -> int:
+            async with c.execute(
+                "SELECT state, pinned FROM posts WHERE id=?", (decision.post_id,)
+            ) as cur:
+                before = await cur.fetchone()
             cur = await c.execute(
-                "INSERT INTO decisions (post_id, ts, actor, action, reason) VALUES (?,?,?,?,?)",
+                "INSERT INTO decisions (post_id, ts, actor, action, reason, prev_state, "
+                "prev_pinned, ref) VALUES (?,?,?,?,?,?,?,?)",
                 (
                     decision.post_id,
                     _ts(decision.ts),
                     decision.actor,
                     decision.action,
                     decision.reason,
+                    before[0] if before else None,
+                    before[1] if before else None,
+                    decision.ref,
                 ),
             )
             if new_state is not None:
@@ -578,6 +599,20 @@ class SQLiteStore(Store):
 
         return await self.run_write(job)
 
+    @staticmethod
+    def _decision(r: sqlite3.Row) -> DecisionRow:
+        return DecisionRow(
+            id=r["id"],
+            post_id=r["post_id"],
+            ts=_dt(r["ts"]),
+            actor=r["actor"],
+            action=r["action"],
+            reason=r["reason"],
+            ref=r["ref"],
+            prev_state=r["prev_state"],
+            prev_pinned=None if r["prev_pinned"] is None else bool(r["prev_pinned"]),
+        )
+
     async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]:
         if post_id is None:
             rows = await self._fetch("SELECT * FROM decisions ORDER BY id")
@@ -585,14 +620,65 @@ class SQLiteStore(Store):
             rows = await self._fetch(
                 "SELECT * FROM decisions WHERE post_id=? ORDER BY id", (post_id,)
             )
+        return [self._decision(r) for r in rows]
+
+    async def get_decision(self, decision_id: int) -> DecisionRow | None:
+        rows = await self._fetch("SELECT * FROM decisions WHERE id=?", (decision_id,))
+        return self._decision(rows[0]) if rows else None
+
+    async def decisions_referencing(self, decision_id: int) -> list[DecisionRow]:
+        rows = await self._fetch("SELECT * FROM decisions WHERE ref=? ORDER BY id", (decision_id,))
+        return [self._decision(r) for r in rows]
+
+    async def posts_by_author(self, author: str, states: Sequence[str] = ()) -> list[PostRow]:
+        if states:
+            marks = ",".join("?" * len(states))
+            rows = await self._fetch(
+                f"SELECT * FROM posts WHERE author=? AND state IN ({marks}) ORDER BY created_at",
+                (author, *states),
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM posts WHERE author=? ORDER BY created_at", (author,)
+            )
+        return [self._post(r) for r in rows]
+
+    async def put_author_block(self, block: AuthorBlockRow) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(
+                "INSERT INTO author_blocks (author, until, actor, reason, decision_id, created_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(author) DO UPDATE SET until=excluded.until, "
+                "actor=excluded.actor, reason=excluded.reason, decision_id=excluded.decision_id, "
+                "created_at=excluded.created_at",
+                (
+                    block.author,
+                    _ts(block.until) if block.until else None,
+                    block.actor,
+                    block.reason,
+                    block.decision_id,
+                    _ts(block.created_at),
+                ),
+            )
+
+        await self.run_write(job)
+
+    async def remove_author_block(self, author: str) -> bool:
+        async def job(c: aiosqlite.Connection) -> bool:
+            cur = await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
+            return cur.rowcount > 0
+
+        return await self.run_write(job)
+
+    async def list_author_blocks(self) -> list[AuthorBlockRow]:
+        rows = await self._fetch("SELECT * FROM author_blocks ORDER BY created_at")
         return [
-            DecisionRow(
-                id=r["id"],
-                post_id=r["post_id"],
-                ts=_dt(r["ts"]),
+            AuthorBlockRow(
+                author=r["author"],
+                until=_dt(r["until"]) if r["until"] else None,
                 actor=r["actor"],
-                action=r["action"],
                 reason=r["reason"],
+                decision_id=r["decision_id"],
+                created_at=_dt(r["created_at"]),
             )
             for r in rows
         ]
@@ -660,6 +746,37 @@ class SQLiteStore(Store):
                 detail=json.loads(d["detail"]),
             )
             for d in devs
+        ]
+
+    @staticmethod
+    def _apply_row(r: sqlite3.Row) -> ApplyRow:
+        return ApplyRow(
+            id=r["id"],
+            started_at=_dt(r["started_at"]),
+            finished_at=_dt(r["finished_at"]) if r["finished_at"] else None,
+            actor=r["actor"],
+            summary=json.loads(r["summary"]),
+        )
+
+    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
+        rows = await self._fetch("SELECT * FROM applies ORDER BY id DESC LIMIT ?", (limit,))
+        return [self._apply_row(r) for r in rows]
+
+    async def device_applies(self, device: str) -> list[tuple[int, ApplyDeviceRow]]:
+        rows = await self._fetch(
+            "SELECT * FROM apply_devices WHERE device=? ORDER BY apply_id DESC", (device,)
+        )
+        return [
+            (
+                int(d["apply_id"]),
+                ApplyDeviceRow(
+                    device=d["device"],
+                    result=d["result"],
+                    checksum=d["checksum"],
+                    detail=json.loads(d["detail"]),
+                ),
+            )
+            for d in rows
         ]
 
     # -- audit ------------------------------------------------------------------

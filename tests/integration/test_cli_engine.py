@@ -190,14 +190,14 @@ async def test_demo_headless_summary(tmp_path: Path) -> None:
         "demo",
         "--headless",
         "--duration",
-        "12",
+        "20",
         "--profile",
         str(path),
         "--listen",
         f"127.0.0.1:{api}",
     )
     assert code == 0, err
-    assert "--- eventops demo: 12 s ---" in out
+    assert "--- eventops demo: 20 s ---" in out
     assert re.search(
         r"optics of fibre-police start to degrade -> alert after \d+\.\d s: fibre-police", out
     )

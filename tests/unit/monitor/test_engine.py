@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -307,3 +308,127 @@ def test_probe_throughput_from_any_result_shape() -> None:
     assert probe_throughput_mbps({"received_bps": 4.8e8}) == pytest.approx(480.0)
     assert probe_throughput_mbps({"end": {"sum_received": {"bits_per_second": 9.4e8}}}) == 940.0
     assert probe_throughput_mbps({"passed": True}) is None
+
+
+async def test_staggered_first_polls_spread_over_the_interval(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    profile = demo_profile()
+    fleet = ScriptedFleet(profile, clock)
+    async with SQLiteStore(tmp_path / "st.sqlite3") as store:
+        engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory, stagger=True)
+        await engine.start()
+        rig = Rig(engine, fleet, clock, store)
+        try:
+            await rig.to(20)
+        finally:
+            await engine.stop()
+    firsts = {d: calls[0] for d, calls in fleet.calls.items()}
+    assert len(firsts) == N_DEVICES and len(set(firsts.values())) > 1
+    for d, t in firsts.items():
+        assert 0 <= t < engine.devices[d].interval_s
+    # afterwards each keeps its own cadence
+    for d, calls in fleet.calls.items():
+        gaps = [b - a for a, b in itertools.pairwise(calls)]
+        assert gaps == pytest.approx([engine.devices[d].interval_s] * len(gaps)), d
+
+
+async def test_engine_sends_alerts_to_the_profile_webhook(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    got: list[dict[str, object]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        got.append(await request.json())
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/alertmanager", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    clock = FakeClock(T0)
+    profile = profile_with(clear_after_s=10)
+    profile = profile.model_copy(
+        update={
+            "alerts": profile.alerts.model_copy(
+                update={"webhook_url": f"http://127.0.0.1:{port}/alertmanager"}
+            )
+        }
+    )
+    fleet = ScriptedFleet(profile, clock)
+    try:
+        async with SQLiteStore(tmp_path / "w.sqlite3") as store:
+            engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
+            await engine.start()
+            rig = Rig(engine, fleet, clock, store)
+            try:
+                await rig.to(5)
+                fleet.ports[("mc-fire", "sfp0")] = {"oper": "DOWN", "rx": None}
+                await rig.to(10)
+                fleet.ports.clear()
+                await rig.to(30)
+                assert engine.webhook is not None
+                await engine.webhook.drain()
+            finally:
+                await engine.stop()
+    finally:
+        await runner.cleanup()
+    alerts = [a for body in got for a in body["alerts"]]  # type: ignore[attr-defined]
+    fire = [a for a in alerts if a["labels"]["key"] == "link:fibre-fire:down"]
+    assert [a["status"] for a in fire] == ["firing", "resolved"]
+    assert fire[0]["startsAt"] == "2026-06-18T16:00:10.000Z"
+    assert fire[1]["endsAt"] == "2026-06-18T16:00:25.000Z"
+
+
+async def test_a_site_under_an_apply_is_in_maintenance(tmp_path: Path) -> None:
+    from eventops.provision.lock import SiteLock
+
+    clock = FakeClock(T0)
+    profile = profile_with(clear_after_s=10)
+    fleet = ScriptedFleet(profile, clock)
+    locks = tmp_path / "store.sqlite3.locks"
+    async with SQLiteStore(tmp_path / "m.sqlite3", now=clock.now) as store:
+        engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory, lock_dir=locks)
+        await engine.start()
+
+        async def to(t: float) -> None:
+            await run_until(clock, t, len(engine._pollers) + 2, lambda: engine._pollers.values())
+
+        try:
+            await to(5)
+            async with SiteLock(locks, ["marktplatz"], actor="technik", purpose="apply"):
+                await to(10)
+                assert sorted(engine.maintenance) == ["mast-01", "mast-02", "mc-police", "sw-core"]
+                assert engine.maintenance["mast-01"] == "apply by technik"
+                fleet.down.add("mast-01")  # rebooting under the apply
+                await to(30)
+                assert not [a for a in engine.alerts.open_alerts() if a.subject == "mast-01"]
+            await to(50)
+            assert engine.maintenance == {}
+            assert [a.key for a in engine.alerts.open_alerts()] == ["device:mast-01:unreachable"]
+        finally:
+            await engine.stop()
+        audit = [(e.actor, e.action, e.target) for e in await store.audit_entries()]
+    assert ("provisioning", "device.maintenance", "mast-01") in audit
+
+
+def test_held_site_locks_ignores_released_and_dead_holders(tmp_path: Path) -> None:
+    import json
+    import socket
+    import subprocess
+
+    from eventops.engine import held_site_locks
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    (tmp_path / "site-a.lock").write_text("", encoding="utf-8")  # released
+    (tmp_path / "site-b.lock").write_text(
+        json.dumps({"pid": dead.pid, "host": host, "actor": "x"}), encoding="utf-8"
+    )
+    (tmp_path / "site-c.lock").write_text(
+        json.dumps({"pid": 1, "host": "other-laptop", "actor": "maria"}), encoding="utf-8"
+    )
+    (tmp_path / "site-d.lock").write_text("{garbage", encoding="utf-8")
+    assert held_site_locks(tmp_path, ["a", "b", "c", "d", "e"]) == {"c": "maria"}

@@ -83,3 +83,19 @@ async def test_timeline_and_export(tmp_path: Path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["format"] == "eventops-export/1" and data["event"] == {"id": "demo"}
     assert counts["timeline"] == 5 and len(data["alerts"]) == 1 and len(data["handovers"]) == 1
+
+
+async def test_samples_older_than_the_retention_are_purged(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    async with SQLiteStore(tmp_path / "r.sqlite3") as store:
+        await store.add_samples(
+            [
+                Sample(ts=T0 + timedelta(days=d), device="m", metric="x", value=float(d))
+                for d in range(10)
+            ]
+        )
+        await clock.advance(10 * 86400)
+        ds = Downsampler(store, clock, after_s=3600, retention_s=3 * 86400)
+        assert await ds.run_once() == 7
+        left = await store.query_samples("m", "x", T0, T0 + timedelta(days=20))
+        assert [s.value for s in left] == [7.0, 8.0, 9.0]

@@ -1,0 +1,183 @@
+"""``eventops wall ...``: ingest posts, read the queue, decide, undo.
+
+- ``wall ingest PROFILE [--once]``   run the profile's sources through the rules into the store
+- ``wall queue PROFILE``             list posts (pending by default) with their last reason
+- ``wall decide PROFILE POST ACTION --user U``  approve, reject, pin, unpin, take_down, block_author
+- ``wall undo PROFILE DECISION --user U``       put a post back as it was before a decision
+- ``wall decisions PROFILE [POST]``  every decision with who, when and why
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from eventops.clock import SystemClock
+from eventops.errors import WallError
+from eventops.profile import load_profile
+from eventops.profile.models import Profile
+from eventops.store import SQLiteStore, default_store_path
+from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
+from eventops.wall.service import WallPipeline, build_sources
+
+STATES = ("pending", "approved", "rejected", "hidden", "taken_down", "all")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("wall", help="the moderated social wall")
+    psub = p.add_subparsers(dest="wall_command", metavar="ACTION")
+    psub.required = True
+
+    def common(a: argparse.ArgumentParser) -> None:
+        a.add_argument("profile", help="the event profile (TOML)")
+        a.add_argument("--db", help="store file (default: the event's store)")
+
+    a = psub.add_parser(
+        "ingest", help="read the profile's sources through the rules into the store"
+    )
+    common(a)
+    a.add_argument("--once", action="store_true", help="one poll cycle of each source, then exit")
+    a.set_defaults(func=ingest_cmd)
+
+    a = psub.add_parser("queue", help="list posts and why they are where they are")
+    common(a)
+    a.add_argument("--state", choices=STATES, default="pending")
+    a.add_argument("--limit", type=int, default=50)
+    a.add_argument("--json", action="store_true", help="one JSON object per line")
+    a.set_defaults(func=queue_cmd)
+
+    a = psub.add_parser("decide", help="a person's decision on a post (audited)")
+    common(a)
+    a.add_argument("post", help="post id, e.g. x:1790000000000000000")
+    a.add_argument("action", choices=MANUAL_ACTIONS)
+    a.add_argument("--user", required=True, help="who decides (recorded in the audit log)")
+    a.add_argument("--reason", default="", help="why (recorded in the audit log)")
+    a.add_argument("--for", dest="duration", help="block_author only: how long, e.g. 30m, 2h, 1d")
+    a.set_defaults(func=decide_cmd)
+
+    a = psub.add_parser("undo", help="put a post back as it was before a decision (audited)")
+    common(a)
+    a.add_argument("decision", type=int, help="decision id (see `wall decisions`)")
+    a.add_argument("--user", required=True)
+    a.add_argument("--reason", default="")
+    a.set_defaults(func=undo_cmd)
+
+    a = psub.add_parser("decisions", help="every decision: who, when, what and why")
+    common(a)
+    a.add_argument("post", nargs="?", help="only this post")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=decisions_cmd)
+
+
+def _open(args: argparse.Namespace) -> tuple[Profile, SQLiteStore]:
+    profile = load_profile(args.profile)
+    path = Path(args.db) if args.db else default_store_path(profile.event.id)
+    return profile, SQLiteStore(path)
+
+
+def _profile_dir(path: str) -> Path:
+    return Path(path).resolve().parent
+
+
+def parse_duration(text: str) -> timedelta:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", text)
+    if not m:
+        raise WallError(f"--for {text!r}: write a number and s, m, h or d (e.g. 2h)")
+    n = float(m.group(1))
+    return timedelta(seconds=n * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)])
+
+
+async def ingest_cmd(args: argparse.Namespace) -> int:
+    profile, store = _open(args)
+    clock = SystemClock()
+    async with store:
+        sources = build_sources(profile, _profile_dir(args.profile), store, clock)
+        if not sources:
+            raise WallError(f"{args.profile}: [wall] has no sources")
+        pipe = WallPipeline(profile.wall, store, clock, sources)
+        try:
+            if args.once:
+                counts = await pipe.ingest_once()
+            else:
+                await pipe.run()
+                counts = pipe.counts
+        finally:
+            await pipe.aclose()
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
+    print(f"ok {profile.event.id}: {summary}")
+    return 0
+
+
+async def queue_cmd(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    async with store:
+        state = None if args.state == "all" else args.state
+        posts = await store.list_posts(state, limit=args.limit)
+        last = {}
+        for p in posts:
+            ds = await store.list_decisions(p.id)
+            last[p.id] = ds[-1] if ds else None
+    for p in posts:
+        d = last[p.id]
+        if args.json:
+            row: dict[str, Any] = p.model_dump(mode="json")
+            row["last_decision"] = d.model_dump(mode="json") if d else None
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        pin = " 📌" if p.pinned else ""
+        why = f"{d.actor}: {d.reason}" if d else ""
+        text = " ".join(p.text.split())
+        print(f"{p.id:<34} {p.state:<10}{pin} {p.author:<28} {text[:70]}")
+        if why:
+            print(f"{'':<34} └ {why}")
+    if not args.json:
+        print(f"{len(posts)} post(s)")
+    return 0
+
+
+async def decide_cmd(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    clock = SystemClock()
+    async with store:
+        desk = ManualModeration(store, clock)
+        if args.action == "block_author":
+            until = clock.now() + parse_duration(args.duration) if args.duration else None
+            did = await desk.block_author(args.post, args.user, args.reason, until=until)
+        else:
+            if args.duration:
+                raise WallError("--for applies only to block_author")
+            did = await desk.decide(args.post, args.action, args.user, args.reason)
+        post = await store.get_post(args.post)
+    state = post.state if post else "?"
+    print(f"ok decision {did}: {args.action} {args.post} (now {state})")
+    return 0
+
+
+async def undo_cmd(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    async with store:
+        did = await ManualModeration(store, SystemClock()).undo(
+            args.decision, args.user, args.reason
+        )
+    print(f"ok decision {did}: undid decision {args.decision}")
+    return 0
+
+
+async def decisions_cmd(args: argparse.Namespace) -> int:
+    _, store = _open(args)
+    async with store:
+        rows = await store.list_decisions(args.post)
+    for d in rows:
+        if args.json:
+            print(json.dumps(d.model_dump(mode="json"), ensure_ascii=False))
+        else:
+            ts: datetime = d.ts
+            print(
+                f"{d.id:6d} {ts:%Y-%m-%d %H:%M:%S}Z {d.post_id:<30} {d.actor:<20} "
+                f"{d.action:<12} {d.reason}"
+            )
+    return 0

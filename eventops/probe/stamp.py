@@ -1,0 +1,555 @@
+"""STAMP (RFC 8762, unauthenticated mode) sender and reflector, RFC 8972 SSID.
+
+Codec functions are pure (bytes in, values out) and tested on their own; the
+sockets are a thin shell around them. Layouts (network order)::
+
+    sender, 44 octets:    seq u32 | T1 ntp64 | error estimate u16 | SSID u16 | MBZ 28
+    reflector, 44 octets: seq u32 | T3 ntp64 | error estimate u16 | SSID u16 |
+                          T2 ntp64 | sender seq u32 | T1 ntp64 | sender error u16 |
+                          MBZ 2 | sender TTL u8 | MBZ 3
+
+TWAMP-Light reflectors (RFC 5357) may answer with 41 octets (no trailing MBZ)
+or 38 (no TTL, no MBZ): parsed as far as they go. Anything shorter, or a reply
+to a sequence number we never sent, is counted with its reason and not used.
+Timestamps: T1/T3 from CLOCK_REALTIME when sending; T2/T4 are kernel receive
+times (SO_TIMESTAMPNS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno as _errno
+import math
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from eventops.errors import ProbeError
+from eventops.probe.models import StampAnomalies, StampResult
+from eventops.probe.stats import delay_stats, rfc3550_jitter
+
+STAMP_PORT = 862
+NTP_UNIX_OFFSET = 2_208_988_800
+SO_TIMESTAMPNS = 35
+IP_RECVTTL = 12
+IP_TTL = 2
+IPV6_RECVHOPLIMIT = 51
+IPV6_HOPLIMIT = 52
+SENDER_LEN = 44
+REFLECTOR_LEN = 44
+TWAMP_LIGHT_MIN = 38
+MIN_SENDER_LEN = 14  # RFC 5357 TWAMP-Light sender: seq, timestamp, error estimate
+
+_SENDER = struct.Struct("!IQHH")
+_REFL = struct.Struct("!IQHHQIQHHB3x")
+
+
+# ------------------------------------------------------------------ codec
+
+
+def ntp_from_ns(ns: int) -> int:
+    """A CLOCK_REALTIME time in ns as a 64-bit NTP timestamp."""
+    sec, rem = divmod(ns, 1_000_000_000)
+    return ((sec + NTP_UNIX_OFFSET) & 0xFFFFFFFF) << 32 | (rem << 32) // 1_000_000_000
+
+
+def ns_from_ntp(ts: int) -> int:
+    sec = (ts >> 32) - NTP_UNIX_OFFSET
+    return sec * 1_000_000_000 + ((ts & 0xFFFFFFFF) * 1_000_000_000 >> 32)
+
+
+def encode_error_estimate(seconds: float, *, synchronized: bool) -> int:
+    """S Z scale(6) multiplier(8) with multiplier × 2^(scale−32) ≥ ``seconds``."""
+    if seconds <= 0:
+        seconds = 2.0**-32
+    scale = max(0, min(63, math.ceil(math.log2(seconds / 255.0)) + 32))
+    mult = max(1, min(255, math.ceil(seconds / 2.0 ** (scale - 32))))
+    return (0x8000 if synchronized else 0) | scale << 8 | mult
+
+
+def decode_error_estimate(value: int) -> tuple[bool, float | None]:
+    """(synchronized, error seconds); error None if the multiplier is 0 (invalid)."""
+    mult = value & 0xFF
+    scale = (value >> 8) & 0x3F
+    return bool(value & 0x8000), (mult * 2.0 ** (scale - 32) if mult else None)
+
+
+def pack_sender(seq: int, t1_ns: int, error: int, ssid: int, size: int = SENDER_LEN) -> bytes:
+    return _SENDER.pack(seq, ntp_from_ns(t1_ns), error, ssid) + bytes(size - 16)
+
+
+@dataclass(frozen=True)
+class SenderPacket:
+    seq: int
+    t1: int  # NTP
+    error: int
+    ssid: int
+    length: int
+
+
+def parse_sender(data: bytes) -> SenderPacket:
+    if len(data) < MIN_SENDER_LEN:
+        raise ValueError(f"sender packet of {len(data)} octets, need at least {MIN_SENDER_LEN}")
+    seq, t1, err = struct.unpack_from("!IQH", data)
+    ssid = struct.unpack_from("!H", data, 14)[0] if len(data) >= 16 else 0
+    return SenderPacket(seq, t1, err, ssid, len(data))
+
+
+def pack_reflector(
+    seq: int, t3_ns: int, error: int, req: SenderPacket, t2_ns: int, ttl: int, size: int
+) -> bytes:
+    body = _REFL.pack(
+        seq,
+        ntp_from_ns(t3_ns),
+        error,
+        req.ssid,
+        ntp_from_ns(t2_ns),
+        req.seq,
+        req.t1,
+        req.error,
+        0,
+        ttl,
+    )
+    return body + bytes(max(0, size - len(body)))
+
+
+@dataclass(frozen=True)
+class ReflectorPacket:
+    seq: int
+    t3: int
+    error: int
+    ssid: int
+    t2: int
+    sender_seq: int
+    t1: int
+    sender_error: int
+    ttl: int | None
+    length: int
+
+
+def parse_reflector(data: bytes) -> ReflectorPacket:
+    """Parse a reply, 38 octets minimum (TWAMP-Light); ValueError names what is wrong."""
+    if len(data) < TWAMP_LIGHT_MIN:
+        raise ValueError(f"truncated: {len(data)} octets, need at least {TWAMP_LIGHT_MIN}")
+    seq, t3, err, ssid, t2, sseq, t1, serr = struct.unpack_from("!IQHHQIQH", data)
+    ttl = data[40] if len(data) >= 41 else None
+    return ReflectorPacket(seq, t3, err, ssid, t2, sseq, t1, serr, ttl, len(data))
+
+
+def _kernel_ns(anc: list[tuple[int, int, bytes]]) -> int | None:
+    for level, kind, value in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+            sec, nsec = struct.unpack("=qq", value[:16])
+            return int(sec * 1_000_000_000 + nsec)
+    return None
+
+
+def _ttl(anc: list[tuple[int, int, bytes]]) -> int:
+    for level, kind, value in anc:
+        if (level, kind) in ((socket.IPPROTO_IP, IP_TTL), (socket.IPPROTO_IPV6, IPV6_HOPLIMIT)):
+            return int.from_bytes(value[:4], "little") & 0xFF if len(value) >= 4 else value[0]
+    return 255
+
+
+def _udp_socket(family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    with contextlib.suppress(OSError):
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+    sock.setblocking(False)
+    return sock
+
+
+# ------------------------------------------------------------------ reflector
+
+
+@dataclass
+class ReflectorStats:
+    reflected: int = 0
+    malformed: int = 0
+    send_errors: int = 0
+    sessions: int = 0
+
+
+class Reflector:
+    """A STAMP session-reflector. Use :func:`start_reflector`.
+
+    Stateless: the reply's sequence number copies the sender's. Stateful: it
+    counts, per sender address/port and SSID, the packets it received, so the
+    sender can tell forward from backward loss.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        stateful: bool = False,
+        error_s: float = 1e-3,
+        synchronized: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.stateful = stateful
+        self.error = encode_error_estimate(error_s, synchronized=synchronized)
+        self.stats = ReflectorStats()
+        self._counters: dict[tuple[Any, int], int] = {}
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
+        family, _t, _p, _c, addr = infos[0]
+        sock = _udp_socket(family)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            sock.close()
+            raise ProbeError(
+                f"reflector cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        self._loop = loop
+        loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(64):
+            try:
+                data, anc, _f, addr = sock.recvmsg(65535, 256)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # ICMP errors from earlier replies
+            t2 = _kernel_ns(anc) or time.time_ns()
+            try:
+                req = parse_sender(data)
+            except ValueError:
+                self.stats.malformed += 1
+                continue
+            if self.stateful:
+                key = (addr, req.ssid)
+                seq = self._counters.get(key, 0)
+                if seq == 0:
+                    self.stats.sessions += 1
+                self._counters[key] = seq + 1
+            else:
+                seq = req.seq
+            reply = pack_reflector(
+                seq, time.time_ns(), self.error, req, t2, _ttl(anc), max(REFLECTOR_LEN, len(data))
+            )
+            try:
+                sock.sendto(reply, addr)
+                self.stats.reflected += 1
+            except OSError:
+                self.stats.send_errors += 1
+
+    async def close(self) -> None:
+        if self._sock is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            self._sock = None
+
+    async def __aenter__(self) -> Reflector:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def start_reflector(
+    host: str = "0.0.0.0",
+    port: int = STAMP_PORT,
+    *,
+    stateful: bool = False,
+    error_s: float = 1e-3,
+    synchronized: bool = False,
+) -> Reflector:
+    """Start a STAMP reflector in this process; ``await refl.close()`` to stop it."""
+    refl = Reflector(host, port, stateful=stateful, error_s=error_s, synchronized=synchronized)
+    await refl.start()
+    return refl
+
+
+# ------------------------------------------------------------------ sender
+
+
+@dataclass
+class _Reply:
+    pkt: ReflectorPacket
+    t4_ns: int
+    rtt_ms: float
+
+
+@dataclass
+class _Session:
+    sent_at: dict[int, int] = field(default_factory=dict)  # seq -> T1 ns
+    replies: dict[int, _Reply] = field(default_factory=dict)
+    arrival: list[int] = field(default_factory=list)  # sender seqs in arrival order
+    anomalies: StampAnomalies = field(default_factory=StampAnomalies)
+    refused: int = 0
+    samples: list[tuple[bytes, bytes, bool]] = field(default_factory=list)  # for --pcap
+    error_values: list[int] = field(default_factory=list)
+
+
+def _on_reply(sess: _Session, data: bytes, t4: int, ssid: int | None, keep: int) -> None:
+    if len(sess.samples) < keep:
+        sess.samples.append((b"", data, False))
+    try:
+        pkt = parse_reflector(data)
+    except ValueError:
+        sess.anomalies.truncated += 1
+        return
+    if pkt.length < REFLECTOR_LEN:
+        sess.anomalies.short_twamp_light += 1
+    if pkt.sender_seq not in sess.sent_at:
+        sess.anomalies.unknown_seq += 1
+        return
+    if pkt.sender_seq in sess.replies:
+        sess.anomalies.duplicate += 1
+        return
+    if ssid is not None and pkt.ssid not in (ssid, 0):
+        sess.anomalies.wrong_ssid += 1
+        return
+    if pkt.t2 == 0 or pkt.t3 == 0:
+        sess.anomalies.zero_timestamp += 1
+        return
+    if pkt.error & 0xFF == 0:
+        sess.anomalies.bad_error_estimate += 1  # counted, the timestamps are still used
+    t1 = sess.sent_at[pkt.sender_seq]
+    t2, t3 = ns_from_ntp(pkt.t2), ns_from_ntp(pkt.t3)
+    rtt_ns = (t4 - t1) - (t3 - t2)
+    if rtt_ns < 0:
+        sess.anomalies.negative_rtt += 1
+        return
+    sess.error_values.append(pkt.error)
+    sess.replies[pkt.sender_seq] = _Reply(pkt, t4, rtt_ns / 1e6)
+    sess.arrival.append(pkt.sender_seq)
+
+
+def _write_pcap(
+    path: Path, sess: _Session, local: tuple[Any, ...], remote: tuple[Any, ...]
+) -> None:
+    from scapy.contrib.stamp import (
+        STAMPSessionReflectorTestUnauthenticated,
+        STAMPSessionSenderTestUnauthenticated,
+    )
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.packet import Raw
+    from scapy.utils import wrpcap
+
+    v6 = ":" in str(remote[0])
+    pkts = []
+    for sent, got, is_sender in sess.samples:
+        payload = sent if is_sender else got
+        src, dst = (local, remote) if is_sender else (remote, local)
+        ip = IPv6(src=src[0], dst=dst[0]) if v6 else IP(src=src[0], dst=dst[0])
+        if is_sender:
+            layer: Any = STAMPSessionSenderTestUnauthenticated(payload)
+        elif len(payload) >= REFLECTOR_LEN:
+            layer = STAMPSessionReflectorTestUnauthenticated(payload)
+        else:
+            layer = Raw(payload)
+        pkts.append(ip / UDP(sport=src[1], dport=dst[1]) / layer)
+    wrpcap(str(path), pkts)
+
+
+async def run_stamp(
+    host: str,
+    port: int = STAMP_PORT,
+    *,
+    count: int = 100,
+    interval: float = 0.01,
+    size: int = SENDER_LEN,
+    ssid: int | None = None,
+    wait_s: float = 2.0,
+    reflector: Literal["auto", "stateful", "stateless"] = "auto",
+    error_s: float = 1e-3,
+    synchronized: bool = False,
+    pcap: Path | None = None,
+    pcap_packets: int = 20,
+) -> StampResult:
+    """Run a STAMP session: ``count`` packets every ``interval`` s, then wait
+    up to ``wait_s`` for late replies.
+
+    A reflector that answers none of them is a :class:`ProbeError`; truncated,
+    garbage and unexpected replies are counted in ``anomalies``.
+    """
+    if not 1 <= count <= 10_000_000:
+        raise ProbeError(f"count {count} out of range (1..10000000)")
+    if not 0 <= interval <= 3600:
+        raise ProbeError(f"interval {interval:g} s out of range (0..3600)")
+    if not SENDER_LEN <= size <= 9000:
+        raise ProbeError(f"STAMP packet size {size} out of range ({SENDER_LEN}..9000)")
+    if ssid is not None and not 1 <= ssid <= 0xFFFF:
+        raise ProbeError(f"SSID {ssid} out of range (1..65535)")
+    if not 0 < wait_s <= 60:
+        raise ProbeError(f"wait {wait_s:g} s out of range (0 < wait <= 60)")
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
+    except (OSError, TimeoutError) as exc:
+        raise ProbeError(f"{host}:{port}: cannot resolve ({exc})") from None
+    family, _t, _p, _c, addr = infos[0]
+    sock = _udp_socket(family)
+    sess = _Session()
+    error = encode_error_estimate(error_s, synchronized=synchronized)
+    done = asyncio.Event()
+    from scapy.contrib.stamp import ErrorEstimate, STAMPSessionSenderTestUnauthenticated
+
+    template = bytearray(
+        bytes(
+            STAMPSessionSenderTestUnauthenticated(
+                seq=0,
+                ts=0,
+                err_estimate=ErrorEstimate(
+                    S=int(synchronized), Z=0, scale=error >> 8 & 0x3F, multiplier=error & 0xFF
+                ),
+                ssid=ssid or 0,
+            )
+        ).ljust(size, b"\0")
+    )
+
+    def readable() -> None:
+        for _ in range(256):
+            try:
+                data, anc, _f, _a = sock.recvmsg(65535, 256)
+            except (BlockingIOError, InterruptedError):
+                break
+            except ConnectionRefusedError:
+                sess.refused += 1
+                continue
+            except OSError:
+                continue
+            _on_reply(
+                sess, data, _kernel_ns(anc) or time.time_ns(), ssid, pcap_packets * 2 if pcap else 0
+            )
+        if len(sess.replies) >= count:
+            done.set()
+
+    try:
+        try:
+            sock.connect(addr)
+        except OSError as exc:
+            raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+        loop.add_reader(sock.fileno(), readable)
+        try:
+            start = time.monotonic()
+            for seq in range(count):
+                due = start + seq * interval
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                t1 = time.time_ns()
+                struct.pack_into("!IQ", template, 0, seq, ntp_from_ns(t1))
+                sess.sent_at[seq] = t1
+                try:
+                    sock.send(template)
+                except (BlockingIOError, InterruptedError):
+                    del sess.sent_at[seq]
+                    continue
+                except ConnectionRefusedError:
+                    sess.refused += 1
+                except OSError as exc:
+                    if exc.errno in (_errno.ENETUNREACH, _errno.EHOSTUNREACH, _errno.EADDRNOTAVAIL):
+                        raise ProbeError(f"{host}:{port}: {exc.strerror}") from None
+                    raise ProbeError(f"{host}:{port}: send failed: {exc.strerror or exc}") from None
+                if pcap and seq < pcap_packets:
+                    sess.samples.append((bytes(template), b"", True))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), wait_s)
+        finally:
+            loop.remove_reader(sock.fileno())
+        local = sock.getsockname()
+    finally:
+        sock.close()
+    if pcap is not None:
+        try:
+            _write_pcap(pcap, sess, local, addr)
+        except OSError as exc:
+            raise ProbeError(f"cannot write pcap {pcap}: {exc.strerror or exc}") from None
+    sent = len(sess.sent_at)
+    if not sess.replies:
+        why = (
+            "port refused (ICMP port unreachable)"
+            if sess.refused
+            else f"no valid reply within {wait_s:g} s"
+        )
+        bad = sum(sess.anomalies.model_dump().values())
+        extra = f"; {bad} unusable replies ({_summary(sess.anomalies)})" if bad else ""
+        raise ProbeError(f"STAMP reflector {host}:{port}: {why} to {sent} packets{extra}")
+    return _result(host, port, ssid, sent, sess, reflector)
+
+
+def _summary(a: StampAnomalies) -> str:
+    return ", ".join(f"{k} {v}" for k, v in a.model_dump().items() if v)
+
+
+def _result(
+    host: str, port: int, ssid: int | None, sent: int, sess: _Session, mode: str
+) -> StampResult:
+    order = sorted(sess.replies)
+    rtts = [(s, sess.replies[s].rtt_ms) for s in sess.arrival]
+    replies = len(sess.replies)
+    differs = any(r.pkt.seq != s for s, r in sess.replies.items())
+    detected: Literal["stateful", "stateless", "unknown"]
+    if mode == "stateful" or differs:
+        detected = "stateful"
+    elif mode == "stateless":
+        detected = "stateless"
+    else:
+        detected = "unknown"
+    fwd = bwd = None
+    if detected == "stateful":
+        reflector_count = max(r.pkt.seq for r in sess.replies.values()) + 1
+        fwd = max(0, sent - reflector_count)
+        bwd = max(0, reflector_count - replies)
+    fj = [ns_from_ntp(sess.replies[s].pkt.t2) - sess.sent_at[s] for s in order]
+    bj = [sess.replies[s].t4_ns - ns_from_ntp(sess.replies[s].pkt.t3) for s in order]
+    sync, err = decode_error_estimate(sess.error_values[-1]) if sess.error_values else (None, None)
+    lost = sent - replies
+    methods = {
+        "rtt": "STAMP round trip (T4−T1)−(T3−T2); T4 kernel receive time (SO_TIMESTAMPNS), "
+        "T2/T3 the reflector's own",
+        "jitter": "RFC 3550 interarrival jitter of the round-trip times",
+        "forward_jitter": "RFC 3550 jitter of T2−T1 in sequence order (clock offset cancels)",
+        "backward_jitter": "RFC 3550 jitter of T4−T3 in sequence order",
+        "loss": "round trip: sent − distinct valid replies",
+    }
+    if detected == "stateful":
+        methods["forward_loss"] = (
+            "sent − packets counted by the stateful reflector (its last sequence number + 1)"
+        )
+        methods["backward_loss"] = "reflector count − replies received"
+    return StampResult(
+        host=host,
+        port=port,
+        ssid=ssid,
+        sent=sent,
+        replies=replies,
+        round_trip_lost=lost,
+        round_trip_loss_percent=100.0 * lost / sent if sent else 0.0,
+        reflector_mode=detected,
+        forward_lost=fwd,
+        backward_lost=bwd,
+        rtt=delay_stats(rtts, method=methods["rtt"], one_way=False),
+        forward_jitter_ms=rfc3550_jitter(fj) / 1e6,
+        backward_jitter_ms=rfc3550_jitter(bj) / 1e6,
+        reflector_error_estimate_s=err,
+        reflector_synchronized=sync,
+        anomalies=sess.anomalies,
+        methods=methods,
+    )

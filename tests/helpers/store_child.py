@@ -1,0 +1,45 @@
+"""Child process for the store kill test.
+
+Writes numbered samples, multi-row applies and audit entries to the store
+given on the command line, printing one acknowledgement line per write only
+after the store returned (i.e. after commit). The parent kills it at random.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+
+from eventops.store import SQLiteStore
+from eventops.store.models import ApplyDeviceRow, ApplyRow, Sample
+
+DEVICES_PER_APPLY = 8
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def main(path: str, start: int) -> None:
+    async with SQLiteStore(path) as store:
+        i = start
+        while True:
+            await store.add_samples(
+                [Sample(ts=EPOCH + timedelta(milliseconds=i), device="kill", metric="n", value=i)]
+            )
+            print(f"S {i}", flush=True)
+            if i % 3 == 0:
+                rows = [
+                    ApplyDeviceRow(device=f"mast-{d:02d}", result="applied", detail={"n": i})
+                    for d in range(DEVICES_PER_APPLY)
+                ]
+                aid = await store.record_apply(
+                    ApplyRow(started_at=EPOCH, actor="kill-test", summary={"n": i}), rows
+                )
+                print(f"A {aid}", flush=True)
+            if i % 5 == 0:
+                entry = await store.audit("kill-test", "write", f"n{i}", None, {"i": i})
+                print(f"U {entry.id}", flush=True)
+            i += 1
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))

@@ -1,0 +1,335 @@
+"""Profile validation: every rule with a good and a bad case, and line numbers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from eventops.errors import ProfileError
+from eventops.profile import load_profile, parse_profile
+from eventops.profile.models import Profile
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE = """\
+[event]
+id = "t"
+name = "Test"
+start = 2026-06-18T14:00:00+02:00
+end = 2026-06-18T23:00:00+02:00
+
+[[sites]]
+id = "s1"
+
+[[switches]]
+id = "sw-a"
+management = { url = "http://127.0.0.1:1", password = "env:P" }
+ports = [{ name = "e1" }, { name = "e2" }]
+
+[[switches]]
+id = "sw-b"
+management = { url = "http://127.0.0.1:2", password = "env:P" }
+ports = [{ name = "e1" }]
+
+[[links]]
+id = "l1"
+a = { device = "sw-a", port = "e1" }
+b = { device = "sw-b", port = "e1" }
+length_m = 100
+optic = "1000BASE-LX"
+capacity_mbps = 1000
+authorities = ["police"]
+
+[[authorities]]
+id = "police"
+name = "Polizei"
+
+[[masts]]
+id = "m1"
+site = "s1"
+management = { url = "http://127.0.0.1:3", password = "env:P" }
+uplink = "l1"
+antenna_gain_dbi = 3
+
+[[masts.radios]]
+band = "2g"
+channel = 6
+tx_power_dbm = 14
+
+[[masts.radios]]
+band = "5g"
+channel = 36
+width = 80
+tx_power_dbm = 17
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ProfileError) as info:
+        parse_profile(text, "p.toml")
+    return info.value.lines()
+
+
+def only(text: str) -> str:
+    lines = problems(text)
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_base_is_valid() -> None:
+    p = parse_profile(BASE, "p.toml")
+    assert [m.id for m in p.masts] == ["m1"]
+    assert p.event.start.utcoffset() is not None
+
+
+@pytest.mark.parametrize("name", ["demo.toml", "city-festival.toml", "stadium.toml"])
+def test_example_profiles_are_valid(name: str) -> None:
+    p = load_profile(REPO / "profiles" / name)
+    assert p.masts and p.links and p.users
+
+
+def test_city_festival_has_tens_of_masts() -> None:
+    p = load_profile(REPO / "profiles" / "city-festival.toml")
+    assert len(p.masts) >= 20 and len(p.links) >= 3
+
+
+# -- DE radio rules ------------------------------------------------------------
+
+
+def test_channel_14_on_24ghz() -> None:
+    line = only(BASE.replace("channel = 6", "channel = 14"))
+    assert re.match(
+        r"p\.toml:\d+: masts\[0\]\.radios\[0\]\.channel: channel 14 is not allowed on 2\.4 GHz",
+        line,
+    )
+
+
+def test_channel_52_outdoor_and_indoor() -> None:
+    text = BASE.replace("channel = 36\nwidth = 80", "channel = 52\nwidth = 20")
+    assert "indoor-only" in only(text)
+    indoor = text.replace("antenna_gain_dbi = 3", "antenna_gain_dbi = 3\nindoor = true")
+    parse_profile(indoor, "p.toml")
+
+
+def test_bonded_block_must_be_allowed() -> None:
+    # 160 MHz at 36 spans 36-64, which includes the indoor-only 52-64.
+    line = only(BASE.replace("width = 80", "width = 160"))
+    assert "spans 36-64" in line and "radios[1].width" in line
+    # 40 MHz at 140 would need 144, which DE does not allow.
+    line = only(BASE.replace("channel = 36\nwidth = 80", "channel = 140\nwidth = 40"))
+    assert "144" in line
+
+
+def test_dfs_channel_allowed_outdoor() -> None:
+    parse_profile(BASE.replace("channel = 36\nwidth = 80", "channel = 100\nwidth = 80"), "p.toml")
+
+
+def test_5ghz_gap_channel() -> None:
+    assert "not allowed on 5 GHz" in only(
+        BASE.replace("channel = 36\nwidth = 80", "channel = 68\nwidth = 20")
+    )
+
+
+def test_eirp_limit() -> None:
+    # 17 dBm + 3 dBi = 20 dBm is the 2.4 GHz limit; one more dB is too much.
+    parse_profile(BASE.replace("tx_power_dbm = 14", "tx_power_dbm = 17"), "p.toml")
+    line = only(BASE.replace("tx_power_dbm = 14", "tx_power_dbm = 18"))
+    assert "21 dBm EIRP exceeds the DE limit of 20 dBm" in line
+
+
+def test_width_not_in_band() -> None:
+    assert "not a 2.4 GHz width" in only(BASE.replace("channel = 6\n", "channel = 6\nwidth = 80\n"))
+
+
+def test_inherited_radios_checked_per_mast() -> None:
+    text = BASE.replace(
+        '[[sites]]\nid = "s1"\n',
+        '[[sites]]\nid = "s1"\n\n[[sites.mast.radios]]\nband = "5g"\nchannel = 56\ntx_power_dbm = 10\n',
+    )
+    # m1 keeps its own radios; a second mast without radios inherits the site's.
+    text += '\n[[masts]]\nid = "m2"\nsite = "s1"\nmanagement = { url = "http://127.0.0.1:4", password = "env:P" }\n'
+    line = only(text)
+    assert "sites[0].mast.radios[0].channel" in line and "inherited by mast m2" in line
+
+
+# -- references and ids ---------------------------------------------------------
+
+
+def test_dangling_uplink() -> None:
+    line = only(BASE.replace('uplink = "l1"', 'uplink = "l9"'))
+    assert "masts[0].uplink: uplink link 'l9' does not exist (known: l1)" in line
+
+
+def test_link_endpoint_unknown_device_and_port() -> None:
+    lines = problems(
+        BASE.replace('b = { device = "sw-b", port = "e1" }', 'b = { device = "sw-x", port = "e7" }')
+    )
+    assert any("links[0].b.device: endpoint device 'sw-x' does not exist" in x for x in lines)
+    line = only(
+        BASE.replace('b = { device = "sw-b", port = "e1" }', 'b = { device = "sw-b", port = "e7" }')
+    )
+    assert "port 'e7' is not declared on sw-b" in line
+
+
+def test_link_endpoint_on_a_mast() -> None:
+    assert "is a mast" in only(
+        BASE.replace('b = { device = "sw-b", port = "e1" }', 'b = { device = "m1", port = "e1" }')
+    )
+
+
+def test_duplicate_ids() -> None:
+    text = (
+        BASE
+        + '\n[[masts]]\nid = "sw-a"\nmanagement = { url = "http://127.0.0.1:5", password = "env:P" }\n'
+    )
+    assert "duplicate device id 'sw-a'" in only(text)
+
+
+def test_unknown_authority_and_site() -> None:
+    lines = problems(
+        BASE.replace('authorities = ["police"]', 'authorities = ["thw"]').replace(
+            'site = "s1"', 'site = "s9"'
+        )
+    )
+    assert any("links[0].authorities[0]: authority 'thw'" in x for x in lines)
+    assert any("masts[0].site: site 's9'" in x for x in lines)
+
+
+def test_user_roles() -> None:
+    tok = "a" * 64
+    ok = (
+        BASE
+        + f'\n[[users]]\nname = "p"\nrole = "authority"\nauthority = "police"\ntoken_sha256 = "{tok}"\n'
+    )
+    parse_profile(ok, "p.toml")
+    assert "needs `authority`" in only(ok.replace('authority = "police"\n', ""))
+    assert "authority 'fire' does not exist" in only(
+        ok.replace('authority = "police"', 'authority = "fire"')
+    )
+    assert "token_sha256" in only(ok.replace(tok, "xyz"))
+
+
+# -- secrets, TLS, time ----------------------------------------------------------
+
+
+def test_literal_password_rejected_without_echo() -> None:
+    line = only(BASE.replace('password = "env:P" }\nuplink', 'password = "hunter2" }\nuplink'))
+    assert "masts[0].management.password: a literal secret is not allowed" in line
+    assert "hunter2" not in line
+
+
+def test_secret_refs_resolve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "pw").write_text("s3cret\n")
+    text = BASE.replace('password = "env:P" }\nuplink', 'password = "file:pw" }\nuplink')
+    (tmp_path / "e.toml").write_text(text)
+    p = load_profile(tmp_path / "e.toml")
+    assert p.masts[0].management.password.reveal() == "s3cret"
+    assert "s3cret" not in repr(p)
+    monkeypatch.setenv("P", "from-env")
+    assert p.switches[0].management.password.reveal() == "from-env"
+
+
+def test_https_needs_pin_and_http_only_on_loopback() -> None:
+    line = only(BASE.replace('url = "http://127.0.0.1:3"', 'url = "https://10.1.2.3"'))
+    assert "management.tls_pin: https needs tls_pin" in line
+    assert "in clear" in only(BASE.replace('url = "http://127.0.0.1:3"', 'url = "http://10.1.2.3"'))
+    pin = ":".join(["ab"] * 32)
+    parse_profile(
+        BASE.replace('url = "http://127.0.0.1:3"', f'url = "https://10.1.2.3", tls_pin = "{pin}"'),
+        "p.toml",
+    )
+    assert "64 hex digits" in only(
+        BASE.replace('url = "http://127.0.0.1:3"', 'url = "https://10.1.2.3", tls_pin = "abc"')
+    )
+
+
+def test_time_window() -> None:
+    assert "is not after start" in only(
+        BASE.replace("end = 2026-06-18T23:00", "end = 2026-06-18T13:00")
+    )
+    assert "lasts" in only(
+        BASE.replace("end = 2026-06-18T23:00:00+02:00", "end = 2026-12-18T23:00:00+01:00")
+    )
+    assert "unknown time zone" in only(
+        BASE.replace('name = "Test"', 'name = "Test"\ntimezone = "Mars/Olympus"')
+    )
+
+
+def test_local_times_take_the_event_zone() -> None:
+    p = parse_profile(BASE.replace("+02:00", ""), "p.toml")
+    assert (
+        p.event.start.utcoffset() is not None and p.event.start.utcoffset().total_seconds() == 7200
+    )  # type: ignore[union-attr]
+
+
+def test_structure_errors() -> None:
+    assert "unknown key" in only(BASE.replace('name = "Test"', 'name = "Test"\ncolour = "red"'))
+    assert "missing required key" in only(BASE.replace("length_m = 100\n", ""))
+    assert "Input should be" in only(BASE.replace('optic = "1000BASE-LX"', 'optic = "100BASE-FX"'))
+
+
+def test_ssid_security_needs_key() -> None:
+    text = BASE + '\n[[masts.ssids]]\nname = "x"\nsecurity = "wpa3"\n'
+    assert "needs a key reference" in only(text)
+
+
+# -- the hand-broken profile of the issue and line numbers -------------------------
+
+
+def test_hand_broken_profile_one_line_per_fault() -> None:
+    text = (
+        BASE.replace('uplink = "l1"', 'uplink = "nowhere"')
+        .replace("channel = 6", "channel = 14")
+        .replace("channel = 36\nwidth = 80", "channel = 52\nwidth = 20")
+        .replace('ports = [{ name = "e1" }]', 'ports = [{ name = "e1" }]\n# pw\n')
+        .replace(
+            'management = { url = "http://127.0.0.1:2", password = "env:P" }',
+            'management = { url = "http://127.0.0.1:2", password = "geheim" }',
+        )
+    )
+    lines = problems(text)
+    assert len(lines) == 4, lines
+    src = text.splitlines()
+
+    def line_no(needle: str) -> int:
+        return next(i for i, t in enumerate(src, 1) if needle in t)
+
+    expect = {
+        "switches[1].management.password": line_no('password = "geheim"'),
+        "masts[0].uplink": line_no('uplink = "nowhere"'),
+        "masts[0].radios[0].channel": line_no("channel = 14"),
+        "masts[0].radios[1].channel": line_no("channel = 52"),
+    }
+    for path, lineno in expect.items():
+        assert any(x.startswith(f"p.toml:{lineno}: {path}: ") for x in lines), (path, lineno, lines)
+    assert all("geheim" not in x for x in lines)
+
+
+def test_toml_syntax_error_names_line() -> None:
+    line = only(BASE.replace('name = "Test"', 'name = "Test'))
+    assert line.startswith("p.toml:3: (top level): TOML syntax error")
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="no such file"):
+        load_profile(tmp_path / "missing.toml")
+    with pytest.raises(ProfileError, match="is a directory"):
+        load_profile(tmp_path)
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ProfileError, match="not UTF-8"):
+        load_profile(tmp_path / "bin.toml")
+
+
+def test_direct_construction_still_validates() -> None:
+    import tomllib
+
+    data = tomllib.loads(BASE.replace('uplink = "l1"', 'uplink = "l9"'))
+    with pytest.raises(ValueError, match="uplink link 'l9' does not exist"):
+        Profile.model_validate(data)
+
+
+def test_json_schema() -> None:
+    schema = Profile.model_json_schema()
+    assert "event" in schema["properties"] and "masts" in schema["properties"]

@@ -1,0 +1,275 @@
+"""The SQLite store: migrations, writes, reads, audit chain, crash safety."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from eventops.errors import AuditChainBroken, StoreError
+from eventops.store import SQLiteStore
+from eventops.store.migrations import LATEST, MIGRATIONS
+from eventops.store.models import (
+    AlertRow,
+    ApplyDeviceRow,
+    ApplyRow,
+    DecisionRow,
+    DeviceRow,
+    PostRow,
+    ProbeResultRow,
+    Sample,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
+
+
+async def test_fresh_store_is_at_latest_schema_in_wal(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "e.sqlite3") as store:
+        assert await store.schema_version() == LATEST
+    con = sqlite3.connect(tmp_path / "e.sqlite3")
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_forward_migration_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite3"
+    async with SQLiteStore(path, migrations=MIGRATIONS[:1]) as old:
+        assert await old.schema_version() == 1
+        await old.add_samples([Sample(ts=T0, device="m1", metric="clients", value=7)])
+        await old.audit("anna", "create", "event")
+    async with SQLiteStore(path) as new:
+        assert await new.schema_version() == LATEST
+        got = await new.query_samples("m1", "clients", T0 - timedelta(1), T0 + timedelta(1))
+        assert [s.value for s in got] == [7]
+        assert await new.verify_audit() == 1
+        await new.set_cursor("x:since_id", "123")  # a table from migration 2
+        assert await new.get_cursor("x:since_id") == "123"
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite3"
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA user_version={LATEST + 5}")
+    con.close()
+    with pytest.raises(StoreError, match="newer than this eventops knows"):
+        async with SQLiteStore(path):
+            pass
+
+
+async def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="cannot open event store"):
+        async with SQLiteStore(path):
+            pass
+
+
+async def test_rows_round_trip(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+        await s.put_event("demo", "Demo", T0, T0 + timedelta(hours=8), "Europe/Berlin")
+        await s.put_devices([DeviceRow(id="m1", kind="mast", driver="openwrt", address="http://x")])
+        assert [d.id for d in await s.list_devices()] == ["m1"]
+        aid = await s.add_alert(
+            AlertRow(
+                key="link:l1:down", severity="critical", subject="l1", summary="down", raised_at=T0
+            )
+        )
+        await s.update_alert(aid, state="cleared", cleared_at=T0 + timedelta(minutes=1))
+        (alert,) = await s.list_alerts()
+        assert alert.state == "cleared" and alert.cleared_at == T0 + timedelta(minutes=1)
+        assert await s.list_alerts(open_only=True) == []
+        with pytest.raises(ValueError):
+            await s.update_alert(aid, key="other")
+        await s.add_probe_result(
+            ProbeResultRow(
+                ts=T0, target="l1", kind="acceptance", passed=True, result={"steps": [1]}
+            )
+        )
+        (pr,) = await s.list_probe_results("l1")
+        assert pr.passed is True and pr.result == {"steps": [1]}
+        post = PostRow(id="x:1", source="x", author="a", text="hi", created_at=T0)
+        await s.upsert_posts([post])
+        await s.decide(
+            DecisionRow(post_id="x:1", ts=T0, actor="presse", action="approve"), "approved", True
+        )
+        got = await s.get_post("x:1")
+        assert got is not None and got.state == "approved" and got.pinned
+        assert [d.action for d in await s.list_decisions("x:1")] == ["approve"]
+        assert [p.id for p in await s.list_posts("approved")] == ["x:1"]
+
+
+async def test_times_are_stored_in_utc(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    local = datetime(2026, 6, 18, 14, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+        await s.add_alert(
+            AlertRow(key="k", severity="info", subject="s", summary="x", raised_at=local)
+        )
+    con = sqlite3.connect(tmp_path / "e.sqlite3")
+    assert (
+        con.execute("SELECT raised_at FROM alerts").fetchone()[0].startswith("2026-06-18T12:00:00")
+    )
+
+
+async def test_failing_job_does_not_spoil_its_group(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+
+        async def bad(c: object) -> None:
+            await c.execute("INSERT INTO nowhere VALUES (1)")  # type: ignore[attr-defined]
+
+        good = [s.add_samples([Sample(ts=T0, device="d", metric="m", value=i)]) for i in range(20)]
+        results = await asyncio.gather(*good, s.run_write(bad), return_exceptions=True)
+        assert isinstance(results[-1], StoreError)
+        assert all(r is None for r in results[:-1])
+        got = await s.query_samples("d", "m", T0 - timedelta(1), T0 + timedelta(1))
+        assert sorted(x.value for x in got) == list(range(20))
+
+
+async def test_write_after_close_is_refused(tmp_path: Path) -> None:
+    s = SQLiteStore(tmp_path / "e.sqlite3")
+    await s.open()
+    await s.close()
+    with pytest.raises(StoreError, match="not open"):
+        await s.add_samples([])
+
+
+async def test_apply_is_all_or_nothing(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+        rows = [ApplyDeviceRow(device="m1", result="ok"), ApplyDeviceRow(device="m1", result="dup")]
+        # A duplicate device is an upsert, fine; a foreign-key violation is not.
+        aid = await s.record_apply(ApplyRow(started_at=T0, actor="a"), rows)
+        got = await s.get_apply(aid)
+        assert got is not None and [d.result for d in got[1]] == ["dup"]
+        # An apply whose device rows cannot be written leaves no apply behind.
+        with pytest.raises(StoreError, match="FOREIGN KEY"):
+            await s.run_write(_broken_apply)
+        assert await s.get_apply(999) is None
+
+
+async def _broken_apply(c: object) -> None:
+    await c.execute(  # type: ignore[attr-defined]
+        "INSERT INTO applies (id, started_at, actor) VALUES (999, '2026-01-01', 'a')"
+    )
+    await c.execute(  # type: ignore[attr-defined]
+        "INSERT INTO apply_devices (apply_id, device, result) VALUES (12345, 'm1', 'ok')"
+    )
+
+
+async def test_audit_chain_detects_tampering(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite3"
+    async with SQLiteStore(path) as s:
+        for i in range(5):
+            await s.audit(
+                "anna", "approve", f"post{i}", {"state": "pending"}, {"state": "approved"}
+            )
+        assert await s.verify_audit() == 5
+        entries = await s.audit_entries()
+        assert entries[1].prev_hash == entries[0].hash
+    con = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("UPDATE audit SET actor='mallory' WHERE id=3")
+    # Someone who drops the trigger can edit rows, but not without breaking the chain.
+    con.execute("DROP TRIGGER audit_no_update")
+    con.execute("UPDATE audit SET actor='mallory' WHERE id=3")
+    con.commit()
+    con.close()
+    async with SQLiteStore(path) as s:
+        with pytest.raises(AuditChainBroken, match="entry 3 was altered"):
+            await s.verify_audit()
+
+
+async def test_audit_chain_detects_deletion(tmp_path: Path) -> None:
+    path = tmp_path / "e.sqlite3"
+    async with SQLiteStore(path) as s:
+        for i in range(4):
+            await s.audit("anna", "x", str(i))
+    con = sqlite3.connect(path)
+    con.execute("DROP TRIGGER audit_no_delete")
+    con.execute("DELETE FROM audit WHERE id=2")
+    con.commit()
+    con.close()
+    async with SQLiteStore(path) as s:
+        with pytest.raises(AuditChainBroken, match="entry 2 is missing"):
+            await s.verify_audit()
+
+
+def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Event) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        acks.append(line.strip())
+        first.set()
+
+
+@pytest.mark.slow
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+    """Kill a writing child at random points; every acknowledged write survives."""
+    path = tmp_path / "kill.sqlite3"
+    rng = random.Random(20260618)
+    acked_samples: set[int] = set()
+    acked_applies: set[int] = set()
+    acked_audit = 0
+    next_i = 0
+    for _round in range(12):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.helpers.store_child", str(path), str(next_i)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        acks: list[str] = []
+        first = threading.Event()
+        reader = threading.Thread(target=_collect, args=(proc, acks, first))
+        reader.start()
+        try:
+            assert first.wait(60), "child never acknowledged a write"
+            time.sleep(rng.uniform(0.0, 0.4))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            reader.join()
+            assert proc.stdout is not None
+            proc.stdout.close()
+        for line in acks:
+            kind, value = line.split()
+            if kind == "S":
+                acked_samples.add(int(value))
+                next_i = max(next_i, int(value) + 1)
+            elif kind == "A":
+                acked_applies.add(int(value))
+            elif kind == "U":
+                acked_audit = max(acked_audit, int(value))
+        next_i += 1  # a write may have committed without its ack being printed
+        con = sqlite3.connect(path)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            stored = {
+                int(v) for (v,) in con.execute("SELECT value FROM samples WHERE device='kill'")
+            }
+            assert acked_samples <= stored, sorted(acked_samples - stored)[:5]
+            counts = dict(
+                con.execute("SELECT apply_id, COUNT(*) FROM apply_devices GROUP BY apply_id")
+            )
+            applies = {aid for (aid,) in con.execute("SELECT id FROM applies")}
+            assert acked_applies <= applies
+            # All or nothing: every stored apply has all of its device rows.
+            assert all(counts.get(aid) == 8 for aid in applies), counts
+            assert (con.execute("SELECT MAX(id) FROM audit").fetchone()[0] or 0) >= acked_audit
+        finally:
+            con.close()
+    assert len(acked_samples) > 12
+
+    async def verify() -> int:
+        async with SQLiteStore(path) as s:
+            return await s.verify_audit()
+
+    assert asyncio.run(verify()) >= acked_audit

@@ -1,0 +1,152 @@
+"""``eventops wall ...`` end to end on the demo profile's replay feed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from eventops.cli import main
+from eventops.store.migrations import MIGRATIONS
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = str(REPO / "profiles" / "demo.toml")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ingest_queue_decide_undo(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "wall", "ingest", DEMO, "--once")
+    assert code == 0 and re.match(r"ok demo: \d+ deleted, \d+ pending, \d+ rejected", out)
+    code, out, _ = run(capsys, "wall", "queue", DEMO, "--state", "all", "--json", "--limit", "100")
+    rows = [json.loads(line) for line in out.splitlines()]
+    by_id = {r["id"]: r for r in rows}
+    assert by_id["replay:d4"]["state"] == "rejected"  # H.U.R.E.N.S.Ö.H.N.E
+    assert by_id["replay:d4"]["last_decision"]["actor"] == "rule:blocked_word"
+    assert by_id["replay:d8"]["last_decision"]["reason"] == "blocked word 'spamcoin'"
+    assert by_id["replay:d5"]["state"] == "hidden"  # edited into d21
+    assert by_id["replay:d22"]["state"] == "hidden"  # deleted at the source
+    assert "\u202e" not in by_id["replay:d18"]["text"]
+    assert all("<" not in r["text"] for r in rows if r["id"] != "replay:d23")
+    assert by_id["replay:d23"]["data"]["links"] == [
+        {"url": "https://phish.example/login", "domain": "phish.example"}
+    ]
+    code, out, _ = run(
+        capsys, "wall", "decide", DEMO, "replay:d1", "approve", "--user", "maria", "--reason", "ok"
+    )
+    assert code == 0 and "(now approved)" in out
+    did = int(out.split()[2].rstrip(":"))
+    code, out, _ = run(capsys, "wall", "undo", DEMO, str(did), "--user", "maria")
+    assert code == 0
+    code, out, _ = run(capsys, "wall", "queue", DEMO)
+    assert "replay:d1 " in out
+    code, out, _ = run(capsys, "audit", "show", DEMO)
+    assert "wall.approve" in out and "wall.undo" in out
+    code, out, _ = run(capsys, "wall", "decisions", DEMO, "replay:d1")
+    assert [line.split()[5] for line in out.splitlines()] == ["queue", "approve", "undo"]
+
+
+def test_block_for_a_while(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "wall", "ingest", DEMO, "--once")
+    code, out, _ = run(
+        capsys,
+        "wall",
+        "decide",
+        DEMO,
+        "replay:d14",
+        "block_author",
+        "--user",
+        "jonas",
+        "--for",
+        "2h",
+    )
+    assert code == 0 and "(now hidden)" in out
+    code, out, _ = run(capsys, "wall", "queue", DEMO, "--state", "hidden", "--json")
+    hidden = {json.loads(line)["id"] for line in out.splitlines()}
+    assert {"replay:d1", "replay:d14"} <= hidden  # lena_k's other post too
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "exit_code"),
+    [
+        (
+            ["decide", DEMO, "replay:nope", "approve", "--user", "maria"],
+            "post replay:nope: no such post",
+            8,
+        ),
+        (
+            ["decide", DEMO, "replay:d4", "take_down", "--user", "maria"],
+            "cannot take down a post that is rejected",
+            8,
+        ),
+        (
+            ["decide", DEMO, "replay:d1", "block_author", "--user", "m", "--for", "soon"],
+            "--for 'soon'",
+            8,
+        ),
+        (["undo", DEMO, "1", "--user", "maria"], "only a person's", 8),
+        (["undo", DEMO, "99999", "--user", "maria"], "decision 99999: no such decision", 8),
+    ],
+)
+def test_bad_input_is_one_line_error(
+    data_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+    exit_code: int,
+) -> None:
+    run(capsys, "wall", "ingest", DEMO, "--once")
+    code, _, err = run(capsys, "wall", *argv)
+    assert code == exit_code
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_broken_replay_feed_is_named(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "p.toml"
+    text = (REPO / "profiles" / "demo.toml").read_text(encoding="utf-8")
+    profile.write_text(text, encoding="utf-8")
+    for f in (REPO / "profiles").iterdir():
+        if f.name != "demo.toml" and not f.name.startswith("_"):
+            target = tmp_path / f.name
+            if f.is_dir():
+                target.symlink_to(f, target_is_directory=True)
+            elif f.name != "demo-wall.jsonl":
+                target.symlink_to(f)
+    (tmp_path / "demo-wall.jsonl").write_text('{"at": 0, "id": "a"\n', encoding="utf-8")
+    code, _, err = run(capsys, "wall", "ingest", str(profile), "--once")
+    assert code == 8 and "demo-wall.jsonl:1: not JSON" in err
+
+
+async def test_migration_3_upgrades_an_existing_store(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from eventops.store import SQLiteStore
+    from eventops.store.models import DecisionRow, PostRow
+
+    path = tmp_path / "old.sqlite3"
+    now = datetime(2026, 6, 18, 18, tzinfo=UTC)
+    async with SQLiteStore(path, migrations=MIGRATIONS[:2]) as old:
+        await old.upsert_posts([PostRow(id="p", source="s", author="a", text="t", created_at=now)])
+        await old.run_write(
+            lambda c: c.execute(
+                "INSERT INTO decisions (post_id, ts, actor, action, reason) VALUES "
+                "('p', '2026-06-18T18:00:00+00:00', 'maria', 'approve', 'ok')"
+            )
+        )
+    async with SQLiteStore(path) as new:
+        assert await new.schema_version() == MIGRATIONS[-1][0]
+        (d,) = await new.list_decisions("p")
+        assert (d.actor, d.prev_state, d.ref) == ("maria", None, None)
+        did = await new.decide(
+            DecisionRow(post_id="p", ts=now, actor="maria", action="reject"), "rejected", None
+        )
+        got = await new.get_decision(did)
+        assert got is not None and got.prev_state == "pending" and got.prev_pinned is False

@@ -241,9 +241,7 @@ async def _with_ui(
     try:
         await ui(url)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
 
 async def _watch(engine: Engine, log: DemoLog) -> None:

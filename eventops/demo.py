@@ -166,7 +166,9 @@ async def run_demo(
     db: Path | None,
     out: TextIO,
     profile_path: Path | None = None,
+    ui: Callable[[str], Awaitable[None]] | None = None,
 ) -> int:
+    """Run the demo; with ``ui`` (e.g. the terminal app), until ``ui(api_url)`` returns."""
     from eventops.profile import load_profile
 
     hw = importlib.import_module("eventops_hardware.fleet")  # the simulators: not part of the core
@@ -190,7 +192,7 @@ async def run_demo(
         async with SQLiteStore(db) as store:
             engine = Engine(profile, store, clock=clock, stagger=True)
             failed = await preset_masts(profile, engine)
-            log = DemoLog(clock.monotonic(), clock, out if not headless else None)
+            log = DemoLog(clock.monotonic(), clock, out if not headless and ui is None else None)
             if failed:
                 print(f"warning: could not preset {', '.join(failed)}", file=out)
             host, _, port = (listen or profile.server.listen).rpartition(":")
@@ -218,7 +220,12 @@ async def run_demo(
             faults = _schedule(fleet, dur)
             watcher = asyncio.create_task(_watch(engine, log))
             try:
-                await _run_faults(faults, log, dur if (headless or duration is not None) else None)
+                if ui is None:
+                    await _run_faults(
+                        faults, log, dur if (headless or duration is not None) else None
+                    )
+                else:
+                    await _with_ui(ui, f"http://{host or '127.0.0.1'}:{port}", faults, log)
             finally:
                 await cancel_and_wait([watcher])
             summary = _summary(engine, log, faults, dur)
@@ -232,6 +239,17 @@ async def run_demo(
         if tmp is not None:
             tmp.cleanup()
     return 0
+
+
+async def _with_ui(
+    ui: Callable[[str], Awaitable[None]], url: str, faults: list[Fault], log: DemoLog
+) -> None:
+    """The faults run in the background while the UI runs; the demo ends with the UI."""
+    task = asyncio.create_task(_run_faults(faults, log, None))
+    try:
+        await ui(url)
+    finally:
+        await cancel_and_wait([task])
 
 
 async def _watch(engine: Engine, log: DemoLog) -> None:

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.probe_cmd",
     "eventops.cli.wall_cmd",
     "eventops.cli.accept_cmd",
+    "eventops.cli.tui_cmd",
 )
 
 

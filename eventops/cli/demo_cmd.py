@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,31 @@ def register(sub: Any) -> None:
     p.add_argument("--listen", help="host:port for the engine API (default: the profile's)")
     p.add_argument("--db", help="store file (default: a temporary one)")
     p.add_argument("--profile", help="a demo-like profile with loopback devices")
+    p.add_argument(
+        "--tui",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the terminal app (default: when not headless and on a terminal)",
+    )
+    p.add_argument("--tui-config", help="the terminal app's config file")
     p.set_defaults(func=demo_cmd)
+
+
+DEMO_TOKEN = "demo-technician-token"
+"""The demo profile's technician token (a published demo value, see README)."""
+
+
+def tui_ui(config: Path | None) -> Callable[[str], Awaitable[None]]:
+    """Runs the terminal app against the demo's engine (textual imported only here)."""
+
+    async def ui(url: str) -> None:
+        from eventops.tui.app import EventOpsApp
+        from eventops.tui.client import Api
+        from eventops.tui.config import load_config
+
+        await EventOpsApp(Api(url, DEMO_TOKEN), load_config(config)).run_async()
+
+    return ui
 
 
 async def demo_cmd(args: argparse.Namespace) -> int:
@@ -31,6 +56,18 @@ async def demo_cmd(args: argparse.Namespace) -> int:
         from eventops.errors import ProfileError
 
         raise ProfileError("--duration must be at least 10 seconds")
+    use_tui = args.tui if args.tui is not None else (not args.headless and sys.stdout.isatty())
+    if use_tui and args.headless:
+        from eventops.errors import ProfileError
+
+        raise ProfileError("--tui and --headless exclude each other")
+    ui = None
+    if use_tui:
+        from eventops.tui.config import load_config
+
+        cfg = Path(args.tui_config) if args.tui_config else None
+        load_config(cfg)  # a bad config is a one-line error before anything starts
+        ui = tui_ui(cfg)
     return await run_demo(
         duration=args.duration if args.duration is not None else (60.0 if args.headless else None),
         headless=args.headless,
@@ -38,4 +75,5 @@ async def demo_cmd(args: argparse.Namespace) -> int:
         db=Path(args.db) if args.db else None,
         out=sys.stdout,
         profile_path=Path(args.profile) if args.profile else None,
+        ui=ui,
     )

@@ -1,0 +1,889 @@
+"""``eventops tui``: one screen for the whole event, k9s-style.
+
+The app is a client of the engine's API (:mod:`eventops.tui.client`): it
+loads who it is, follows the live stream and draws coalesced updates once per
+refresh tick. What exists depends on the token's role — an authority gets no
+mutating binding at all (they are added by ``bind_dangerous_keys`` for
+technicians only, never greyed out), and the header shows a lock.
+
+Keys: ``:`` command bar (with completion), ``/`` filter (``!`` inverts),
+``esc`` back, ``?`` help, ``space`` mark rows, ``ctrl+p`` command palette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from eventops.errors import ApiError, EventOpsError
+from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
+from eventops.tui.config import TuiConfig
+from eventops.tui.i18n import Tr
+from eventops.tui.safe import plain
+from eventops.tui.state import LiveState, device_state, sparkline
+from eventops.tui.tables import (
+    HEALTH_STYLE,
+    AlertsTable,
+    DevicesTable,
+    LinksTable,
+    RowTable,
+    TimelineTable,
+    bind_dangerous_keys,
+    fmt_time,
+    localize_bindings,
+    num,
+)
+
+THEMES = {"dark": "textual-dark", "light": "textual-light", "terminal": "ansi-dark"}
+
+VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "technician": ("pulse", "masts", "devices", "links", "alerts", "timeline"),
+    "authority": ("pulse", "devices", "links", "alerts"),
+    "comms": ("none",),
+}
+TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline")
+
+
+class PulseView(Static):
+    """The event at a glance."""
+
+    def show(self, state: LiveState, tr: Tr, app: EventOpsApp) -> None:
+        th = app.config.thresholds
+        t = Text(no_wrap=False)
+        has_masts = any(d.kind == "mast" for d in state.devices.values())
+
+        def line(label: str, parts: list[tuple[str, int, str]]) -> None:
+            t.append(f"{label:<16}", style="bold")
+            for name, n, style in parts:
+                t.append(f"{n:>4} ", style=style if n else "dim")
+                t.append(f"{name}   ", style="dim" if not n else "")
+            t.append("\n")
+
+        if has_masts:
+            m = state.mast_counts()
+            line(
+                tr("pulse.masts"),
+                [(tr(f"state.{k}"), m[k], HEALTH_STYLE[k]) for k in ("up", "degraded", "down")],
+            )
+        lc = state.link_counts()
+        line(
+            tr("pulse.links"),
+            [(tr(f"state.{k}"), lc[k], HEALTH_STYLE[k]) for k in ("up", "degraded", "down")],
+        )
+        worst = state.min_margin()
+        t.append(f"{tr('pulse.margin'):<16}", style="bold")
+        if worst is None:
+            t.append("-\n", style="dim")
+        else:
+            lid, mdb = worst
+            style = (
+                "bold red"
+                if mdb < th.margin_crit_db
+                else "yellow"
+                if mdb < th.margin_warn_db
+                else "green"
+            )
+            t.append(f"{mdb:.1f} dB ", style=style)
+            t.append_text(plain(f"({lid})", "dim"))
+            t.append("\n")
+        ac = state.alert_counts()
+        line(
+            tr("pulse.alerts"),
+            [(tr(f"sev.{k}"), ac[k], HEALTH_STYLE[k]) for k in ("critical", "warning", "info")],
+        )
+        if has_masts:
+            t.append(f"{tr('pulse.clients'):<16}", style="bold")
+            t.append(f"{state.wlan_clients():>4}\n")
+        t.append(f"{tr('pulse.as_of'):<16}", style="bold")
+        t.append(fmt_time(state.as_of, app.config.tz()))
+        if not app.connected:
+            t.append("  " + tr("stale"), style="bold yellow")
+        self.update(t)
+
+
+class DetailScreen(Screen[None]):
+    """One device or link: facts, checks, its links, recent alerts, a chart."""
+
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "app.pop_screen", "back", id="detail.back")]
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.key = key
+        self.history: dict[str, list[float]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="top")
+        yield Static(id="banner")
+        with VerticalScroll():
+            yield Static(id="detail-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        app = self.evo
+        localize_bindings(self, app.tr)
+        if app.role == "technician" and self.kind == "device":
+            self._bindings.key_to_bindings.setdefault("m", []).append(
+                Binding(
+                    "m", "app.maintenance", app.tr("device.maintenance"), id="device.maintenance"
+                )
+            )
+            self.refresh_bindings()
+        app.paint_top(self)
+        self.redraw()
+        self.load_history()
+
+    @property
+    def evo(self) -> EventOpsApp:
+        assert isinstance(self.app, EventOpsApp)
+        return self.app
+
+    @work(exclusive=True, group="history")
+    async def load_history(self) -> None:
+        app = self.evo
+        if self.kind != "device" or app.api is None:
+            return
+        ports = [
+            end.port
+            for lk in app.state.links.values()
+            for end in (lk.a, lk.b)
+            if end is not None and end.device == self.key
+        ]
+        metrics = ["clients.2g", "clients.5g", "load1", *(f"rx_dbm.{p}" for p in ports), "poll_s"]
+        for metric in metrics:
+            try:
+                pts = await app.api.history(self.key, metric)
+            except ApiError:
+                continue
+            if pts:
+                self.history[metric] = [v for _, v in pts]
+        self.redraw()
+
+    def redraw(self) -> None:
+        app = self.evo
+        tr, tz, st = app.tr, app.config.tz(), app.state
+        t = Text()
+
+        def row(label: str, value: Text | str) -> None:
+            t.append(f"{tr(label):<18}", style="bold")
+            t.append_text(value if isinstance(value, Text) else plain(value))
+            t.append("\n")
+
+        if self.kind == "device":
+            d = st.devices.get(self.key)
+            if d is None:
+                t.append(tr("detail.gone"), style="yellow")
+                self.query_one("#detail-body", Static).update(t)
+                return
+            ds = device_state(d)
+            row("col.id", plain(d.id, "bold"))
+            row("col.kind", d.kind)
+            row("col.site", d.site or "-")
+            row("col.state", plain(tr(f"state.{ds}"), HEALTH_STYLE[ds]))
+            row("col.reason", d.error if d.reachable is False and d.error else d.reason)
+            row("col.since", fmt_time(d.since, tz))
+            row("col.clients", "-" if d.clients is None else str(d.clients))
+            row("col.uptime", "-" if d.uptime_s is None else f"{d.uptime_s / 3600:.1f} h")
+            row("detail.uplink", d.uplink or "-")
+            row("detail.maintenance", tr("yes") if d.maintenance else tr("no"))
+            row("detail.as_of", fmt_time(d.as_of, tz) + (f"  {tr('stale')}" if d.stale else ""))
+            checks = d.checks
+            links = [
+                lk
+                for lk in st.links.values()
+                if self.key in (lk.a.device if lk.a else "", lk.b.device if lk.b else "")
+            ]
+        else:
+            lk0 = st.links.get(self.key)
+            if lk0 is None:
+                t.append(tr("detail.gone"), style="yellow")
+                self.query_one("#detail-body", Static).update(t)
+                return
+            row("col.id", plain(lk0.id, "bold"))
+            row("col.name", lk0.name)
+            row(
+                "col.state",
+                plain(
+                    tr(f"state.{lk0.state}")
+                    if lk0.state in ("up", "down", "degraded")
+                    else tr("state.unknown"),
+                    HEALTH_STYLE.get(lk0.state, "dim"),
+                ),
+            )
+            row("col.reason", lk0.reason)
+            row("col.since", fmt_time(lk0.since, tz))
+            ends = " ↔ ".join(f"{e.device}:{e.port}" for e in (lk0.a, lk0.b) if e)
+            row("detail.ends", ends)
+            row(
+                "detail.traffic",
+                f"{num(lk0.in_mbps)} / {num(lk0.out_mbps)} Mbit/s, {num(lk0.utilisation_pct, '{:.0f}')} %",
+            )
+            row("col.rx", f"{num(lk0.rx_min)} dBm  {sparkline(st.rx.get(lk0.id, []), 20)}")
+            row("col.margin", f"{num(lk0.margin_db)} dB")
+            row("col.handed", lk0.handed_to or "-")
+            if lk0.proof is not None:
+                p = lk0.proof
+                verdict = tr("yes") if p.passed else tr("no") if p.passed is False else "-"
+                row(
+                    "detail.proof",
+                    f"{fmt_time(p.ts, tz)} {p.kind} {num(p.throughput_mbps)} Mbit/s ✓={verdict}",
+                )
+            else:
+                row("detail.proof", "-")
+            checks = lk0.checks
+            links = []
+        if self.history:
+            t.append(f"\n{tr('detail.history')}\n", style="bold underline")
+            for metric, vals in self.history.items():
+                t.append(f"  {metric:<10} ")
+                t.append(sparkline(vals, 40), style="cyan")
+                t.append("\n")
+        t.append(f"\n{tr('detail.checks')}\n", style="bold underline")
+        for c in checks:
+            t.append("  ")
+            t.append(
+                f"{tr('sev.' + c.level) if c.level != 'ok' else 'ok':<9}",
+                style=HEALTH_STYLE.get(c.level, ""),
+            )
+            t.append_text(plain(f"{c.name}: {c.reason}"))
+            t.append("\n")
+        if links:
+            t.append(f"\n{tr('detail.links')}\n", style="bold underline")
+            for lk in links:
+                t.append("  ")
+                t.append_text(plain(lk.id, "bold"))
+                t.append(
+                    f"  {tr('state.' + lk.state) if lk.state in ('up', 'down', 'degraded') else '-'}",
+                    style=HEALTH_STYLE.get(lk.state, "dim"),
+                )
+                t.append(f"  rx {num(lk.rx_min)} dBm  {tr('col.margin')} {num(lk.margin_db)} dB\n")
+        t.append(f"\n{tr('detail.alerts')}\n", style="bold underline")
+        mine = [a for a in st.alerts.values() if a.subject == self.key]
+        if not mine:
+            t.append(f"  {tr('none')}\n", style="dim")
+        for a in sorted(mine, key=lambda a: a.raised_at, reverse=True)[:10]:
+            t.append(f"  {fmt_time(a.raised_at, tz)} ")
+            t.append(f"{tr('sev.' + a.severity):<9}", style=HEALTH_STYLE[a.severity])
+            t.append_text(plain(a.summary))
+            t.append("\n")
+        self.query_one("#detail-body", Static).update(t)
+
+
+class Localized:
+    """Screens translate their binding descriptions when mounted."""
+
+    def _localize(self) -> None:
+        assert isinstance(self, Screen)
+        app = self.app
+        if isinstance(app, EventOpsApp):
+            localize_bindings(self, app.tr)
+
+
+class InputScreen(Localized, ModalScreen[str | None]):
+    """Asks for one line of text (a note, a duration); esc cancels."""
+
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel", id="dialog.cancel")]
+
+    def __init__(self, prompt: str, value: str = "") -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.value = value
+
+    def on_mount(self) -> None:
+        self._localize()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(plain(self.prompt))
+            yield Input(value=self.value, id="dialog-input")
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(Localized, ModalScreen[bool]):
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("y,j", "yes", "yes", id="dialog.yes"),
+        Binding("n,escape", "no", "no", id="dialog.no"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def on_mount(self) -> None:
+        self._localize()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(plain(self.question))
+
+    def action_yes(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class HelpScreen(Localized, ModalScreen[None]):
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape,question_mark,q", "app.pop_screen", "close", id="help.close")
+    ]
+
+    def __init__(self, lines: list[tuple[str, str]], title: str) -> None:
+        super().__init__()
+        self.lines = lines
+        self.title_text = title
+
+    def on_mount(self) -> None:
+        self._localize()
+
+    def compose(self) -> ComposeResult:
+        t = Text()
+        t.append(self.title_text + "\n\n", style="bold")
+        for key, desc in self.lines:
+            t.append(f"{key:>10}  ", style="bold cyan")
+            t.append_text(plain(desc))
+            t.append("\n")
+        with VerticalScroll(id="dialog"):
+            yield Static(t, id="help-body")
+
+
+class ViewCommands(Provider):
+    """The views and commands in the command palette."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        assert isinstance(app, EventOpsApp)
+        out: list[tuple[str, str, Callable[[], Any]]] = [
+            (f"{app.tr('view.' + v)} (:{v})", app.tr("palette.view"), partial(app.show_view, v))
+            for v in app.views
+            if v != "none"
+        ]
+        for theme in THEMES:
+            out.append((f"{app.tr('palette.theme')}: {theme}", "", partial(app.set_theme, theme)))
+        return out
+
+    async def discover(self) -> Hits:
+        for name, help_text, cb in self._commands():
+            yield DiscoveryHit(name, cb, help=help_text)
+
+    async def search(self, query: str) -> AsyncIterator[Hit]:
+        matcher = self.matcher(query)
+        for name, help_text, cb in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), cb, help=help_text)
+
+
+class EventOpsApp(App[None]):
+    TITLE = "eventops"
+    CSS = """
+    #top { height: 1; background: $primary-background; color: $text; }
+    #banner { height: auto; background: $error; color: $text; display: none; }
+    #banner.shown { display: block; }
+    #views { height: 1fr; }
+    #views.stale { tint: $background 40%; }
+    #cmd, #filter { display: none; height: 1; border: none; padding: 0 1; }
+    #cmd.shown, #filter.shown { display: block; }
+    PulseView { padding: 1 2; height: 1fr; }
+    #none { padding: 1 2; }
+    #detail-body { padding: 0 1; }
+    #dialog { width: 70; max-width: 95%; height: auto; max-height: 90%; border: round $primary;
+              background: $surface; padding: 0 1; }
+    ModalScreen { align: center middle; }
+    """
+    COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ViewCommands}
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("colon", "command_bar", "command", id="app.command", key_display=":"),
+        Binding("slash", "filter", "filter", id="app.filter", key_display="/"),
+        Binding("escape", "go_back", "back", id="app.back"),
+        Binding("question_mark", "help", "help", id="app.help", key_display="?"),
+        Binding("q", "quit", "quit", id="app.quit"),
+    ]
+
+    def __init__(self, api: Api | None, config: TuiConfig, *, animate: bool = False) -> None:
+        super().__init__()
+        self.api = api
+        self.config = config
+        self.tr = Tr(config.lang())
+        self.state = LiveState(series_len=config.series_len)
+        self.who: WhoAmI | None = None
+        self.connected = False
+        self.error = ""
+        self.views: tuple[str, ...] = ("pulse",)
+        self.current = "pulse"
+        self.history: list[str] = []
+        self.stream: LiveStream | None = None
+        self.timeline_loaded = False
+        self.ready = False
+        """The role's views are mounted."""
+        if not animate:
+            self.animation_level = "none"
+        localize_bindings(self, self.tr)
+        self.set_keymap(config.keymap)
+
+    @property
+    def role(self) -> str | None:
+        return self.who.role if self.who else None
+
+    @property
+    def read_only(self) -> bool:
+        return self.role != "technician"
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="top")
+        yield Static(id="banner")
+        with ContentSwitcher(initial="pulse", id="views"):
+            yield PulseView(id="pulse")
+        yield Input(id="cmd", placeholder=":", disabled=True)
+        yield Input(id="filter", placeholder="/", disabled=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme = THEMES[self.config.theme]
+        self.paint()
+        self.set_interval(self.config.refresh_s, self.flush)
+        if self.api is not None:
+            self.connect()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker that failed unexpectedly becomes a titled notification, not a crash."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            err = event.worker.error
+            msg = (
+                err.one_line() if isinstance(err, EventOpsError) else f"{type(err).__name__}: {err}"
+            )
+            self.notify(msg[:300], title=self.tr("error"), severity="error", markup=False)
+
+    async def on_unmount(self) -> None:
+        self.workers.cancel_all()
+        if self.api is not None:
+            await self.api.close()
+
+    def set_theme(self, name: str) -> None:
+        self.theme = THEMES[name]
+
+    # -- connecting ------------------------------------------------------------------------------
+    @work(exclusive=True, group="connect", exit_on_error=False)
+    async def connect(self) -> None:
+        assert self.api is not None
+        attempt = 0
+        while self.who is None:
+            try:
+                self.who = await self.api.whoami()
+            except ApiError as exc:
+                self.on_stream_state(False, exc.one_line())
+                await asyncio.sleep(
+                    self.config.backoff_s[min(attempt, len(self.config.backoff_s) - 1)]
+                )
+                attempt += 1
+        await self.setup_role()
+        self.stream = LiveStream(
+            self.api, self.on_stream_event, self.on_stream_state, backoff_s=self.config.backoff_s
+        )
+        await self.stream.run()
+
+    async def setup_role(self) -> None:
+        assert self.who is not None
+        self.views = VIEWS_BY_ROLE[self.who.role]
+        switcher = self.query_one("#views", ContentSwitcher)
+        args = (self.state, self.tr, self.config.tz(), self.config.thresholds)
+        widgets: list[Any] = []
+        for v in self.views:
+            if v == "masts":
+                widgets.append(DevicesTable(*args, id="masts", kinds=frozenset({"mast"})))
+            elif v == "devices":
+                widgets.append(DevicesTable(*args, id="devices"))
+            elif v == "links":
+                widgets.append(LinksTable(*args, id="links"))
+            elif v == "alerts":
+                widgets.append(AlertsTable(*args, id="alerts"))
+            elif v == "timeline":
+                widgets.append(TimelineTable(*args, id="timeline"))
+            elif v == "none":
+                widgets.append(Static(plain(self.tr("none.comms")), id="none"))
+        for w in widgets:
+            w.display = False  # the switcher shows one at a time
+        await switcher.mount_all(widgets)
+        if not self.read_only:
+            for w in widgets:
+                if isinstance(w, RowTable):
+                    bind_dangerous_keys(w)
+        words = [*self.views, "help", "quit", *(f"theme {t}" for t in THEMES)]
+        # the ":" that opened the bar may or may not land in it: complete both forms
+        self.query_one("#cmd", Input).suggester = SuggestFromList(
+            [*words, *(f":{w}" for w in words)], case_sensitive=False
+        )
+        if "none" in self.views:
+            self.show_view("none")
+        self.ready = True
+        self.paint()
+
+    def on_stream_event(self, ev: StreamEvent) -> None:
+        self.state.apply(ev)
+
+    def on_stream_state(self, connected: bool, error: str) -> None:
+        changed = connected != self.connected or error != self.error
+        self.connected, self.error = connected, error
+        if changed:
+            self.paint()
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def top_text(self) -> Text:
+        tr = self.tr
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" eventops ", style="bold reverse")
+        if self.who is not None:
+            t.append(" ")
+            t.append_text(plain(self.who.name, "bold"))
+            t.append(f" · {tr('role.' + self.who.role)}")
+            if self.read_only:
+                t.append(f" 🔒 {tr('read_only')}", style="bold yellow")
+        t.append(" · ")
+        if self.connected:
+            t.append(tr("conn.live"), style="green")
+        else:
+            t.append(tr("conn.lost") if self.who else tr("conn.connecting"), style="bold red")
+        t.append(f" · {tr('pulse.as_of')} {fmt_time(self.state.as_of, self.config.tz())}")
+        if not self.connected and self.state.as_of is not None:
+            t.append(f" ({tr('stale')})", style="yellow")
+        t.append(f" · {tr('view.' + self.current)}", style="bold")
+        return t
+
+    def paint_top(self, screen: Screen[Any]) -> None:
+        for top in screen.query("#top"):
+            assert isinstance(top, Static)
+            top.update(self.top_text())
+        for banner in screen.query("#banner"):
+            assert isinstance(banner, Static)
+            if self.connected or (self.who is None and not self.error):
+                banner.remove_class("shown")
+            else:
+                msg = Text(" ⚠ ", style="bold")
+                msg.append(self.tr("banner.lost"))
+                msg.append_text(plain(f" ({self.error})" if self.error else ""))
+                if self.state.as_of is not None:
+                    msg.append(
+                        " "
+                        + self.tr("banner.stale", at=fmt_time(self.state.as_of, self.config.tz()))
+                    )
+                msg.append(" " + self.tr("banner.retry"))
+                banner.update(msg)
+                banner.add_class("shown")
+
+    def paint(self) -> None:
+        if not self.screen_stack:
+            return
+        self.paint_top(self.screen)
+        if self.screen is not self.screen_stack[0]:
+            self.paint_top(self.screen_stack[0])
+        # query(), not query_one(): during shutdown the widgets may already be gone
+        for views in self.query("#views"):
+            views.set_class(not self.connected and self.who is not None, "stale")
+        for pulse in self.query(PulseView):
+            pulse.show(self.state, self.tr, self)
+
+    def flush(self) -> None:
+        """One refresh tick: draw what changed since the last one."""
+        dirty = self.state.take_dirty()
+        if not dirty:
+            return
+        self.paint()
+        view = self.current
+        for table in self.query(RowTable):
+            if table.id != view or isinstance(table, TimelineTable):
+                continue
+            if isinstance(table, DevicesTable):
+                table.sync(None if dirty.structure else dirty.devices)
+            elif isinstance(table, LinksTable):
+                table.sync(None if dirty.structure else dirty.links)
+            elif isinstance(table, AlertsTable) and (dirty.alerts or dirty.structure):
+                table.sync(None)
+        if view == "timeline" and dirty.alerts:
+            self.load_timeline()  # alerts are timeline entries: fetch the new ones
+        if isinstance(self.screen, DetailScreen):
+            key = self.screen.key
+            if dirty.structure or dirty.alerts or key in dirty.devices or key in dirty.links:
+                self.screen.redraw()
+
+    # -- views and navigation ----------------------------------------------------------------------
+    def show_view(self, name: str, *, remember: bool = True) -> bool:
+        if name not in self.views and name != "pulse":
+            self.notify(self.tr("no_such_view", name=name), severity="warning", markup=False)
+            return False
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        if remember and name != self.current:
+            self.history.append(self.current)
+        self.current = name
+        self.query_one("#views", ContentSwitcher).current = name
+        widget = self.query_one(f"#{name}")
+        if isinstance(widget, RowTable):
+            widget.sync(None)
+            widget.focus()
+        if name == "timeline" and not self.timeline_loaded:
+            self.action_reload_timeline()
+        self.paint()
+        return True
+
+    def current_table(self) -> RowTable[Any] | None:
+        if self.current not in TABLE_VIEWS:
+            return None
+        w = self.query_one(f"#{self.current}")
+        return w if isinstance(w, RowTable) else None
+
+    def action_command_bar(self) -> None:
+        cmd = self.query_one("#cmd", Input)
+        cmd.value = ""
+        cmd.disabled = False
+        cmd.add_class("shown")
+        cmd.focus()
+
+    def action_filter(self) -> None:
+        table = self.current_table()
+        if table is None:
+            return
+        f = self.query_one("#filter", Input)
+        f.value = table.filter_text
+        f.disabled = False
+        f.add_class("shown")
+        f.focus()
+
+    def _hide_inputs(self) -> bool:
+        hidden = False
+        for inp in self.query("#cmd, #filter"):
+            if inp.has_class("shown"):
+                inp.remove_class("shown")
+                inp.disabled = True
+                hidden = True
+        if hidden:
+            table = self.current_table()
+            if table is not None:
+                table.focus()
+        return hidden
+
+    def action_go_back(self) -> None:
+        if self._hide_inputs():
+            return
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+            return
+        table = self.current_table()
+        if table is not None and table.filter_text:
+            table.set_filter("")
+            return
+        if self.history:
+            self.show_view(self.history.pop(), remember=False)
+
+    @on(Input.Submitted, "#cmd")
+    def run_command(self, event: Input.Submitted) -> None:
+        text = event.value.strip().lstrip(":").strip()
+        self._hide_inputs()
+        if not text:
+            return
+        word, _, arg = text.partition(" ")
+        word = word.lower()
+        if word in ("q", "quit"):
+            self.exit()
+        elif word == "help":
+            self.action_help()
+        elif word == "theme" and arg in THEMES:
+            self.set_theme(arg)
+        elif word in self.views:
+            self.show_view(word)
+        else:
+            self.notify(self.tr("unknown_command", cmd=text[:40]), severity="warning", markup=False)
+
+    @on(Input.Changed, "#filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        table = self.current_table()
+        if table is not None:
+            table.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def filter_done(self, event: Input.Submitted) -> None:
+        f = self.query_one("#filter", Input)
+        f.remove_class("shown")
+        f.disabled = True
+        table = self.current_table()
+        if table is not None:
+            table.focus()
+
+    def action_help(self) -> None:
+        lines: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for active in self.screen.active_bindings.values():
+            b = active.binding
+            if not b.description:
+                continue
+            item = (self.get_key_display(b), b.description)
+            if item not in seen:
+                seen.add(item)
+                lines.append(item)
+        lines.append(("ctrl+p", self.tr("help.palette")))
+        cmds = ", ".join(f":{v}" for v in self.views if v != "none")
+        lines.append((":", cmds))
+        self.push_screen(HelpScreen(lines, self.tr("help.title")))
+
+    @on(DataTable.RowSelected)
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        table = event.data_table
+        key = None if event.row_key.value is None else str(event.row_key.value)
+        if key is None:
+            return
+        if isinstance(table, DevicesTable):
+            self.push_screen(DetailScreen("device", key))
+        elif isinstance(table, LinksTable):
+            self.push_screen(DetailScreen("link", key))
+        elif isinstance(table, AlertsTable):
+            self.action_goto()
+
+    def action_goto(self) -> None:
+        table = self.current_table()
+        if not isinstance(table, AlertsTable):
+            return
+        key = table.current_key()
+        alert = self.state.alerts.get(int(key)) if key else None
+        if alert is None:
+            return
+        if alert.subject in self.state.links:
+            self.push_screen(DetailScreen("link", alert.subject))
+        elif alert.subject in self.state.devices:
+            self.push_screen(DetailScreen("device", alert.subject))
+
+    # -- mutating actions (bound for technicians only) ----------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in ("ack", "silence", "maintenance") and self.read_only)
+
+    def action_ack(self) -> None:
+        table = self.current_table()
+        if not isinstance(table, AlertsTable) or self.read_only:
+            return
+        ids = [int(k) for k in table.selected_keys()]
+        if not ids:
+            return
+
+        def done(note: str | None) -> None:
+            if note is not None:
+                self.do_ack(ids, note)
+
+        self.push_screen(InputScreen(self.tr("ack.prompt", n=len(ids))), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_ack(self, ids: list[int], note: str) -> None:
+        assert self.api is not None
+        table = self.current_table()
+        ok = 0
+        for alert_id in ids:
+            try:
+                view = await self.api.ack(alert_id, note)
+            except ApiError as exc:
+                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                continue
+            ok += 1
+            self.state.put_alert(view)
+        if table is not None:
+            table.marked.clear()
+        self.notify(self.tr("ack.done", n=ok), markup=False)
+        self.flush()
+
+    def action_silence(self) -> None:
+        table = self.current_table()
+        if not isinstance(table, AlertsTable) or self.read_only:
+            return
+        alerts = [
+            self.state.alerts[int(k)] for k in table.selected_keys() if int(k) in self.state.alerts
+        ]
+        if not alerts:
+            return
+
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            try:
+                minutes = float(value.strip() or "60")
+                if not 0 < minutes <= 7 * 1440:
+                    raise ValueError
+            except ValueError:
+                self.notify(self.tr("silence.bad"), severity="error", markup=False)
+                return
+            self.do_silence([a.key for a in alerts], minutes)
+
+        self.push_screen(InputScreen(self.tr("silence.prompt", n=len(alerts)), "60"), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_silence(self, keys: list[str], minutes: float) -> None:
+        assert self.api is not None
+        for key in keys:
+            try:
+                await self.api.silence({"key": key}, minutes * 60, "")
+            except ApiError as exc:
+                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                return
+        self.notify(self.tr("silence.done", n=len(keys)), markup=False)
+
+    def action_maintenance(self) -> None:
+        if self.read_only:
+            return
+        if isinstance(self.screen, DetailScreen) and self.screen.kind == "device":
+            key: str | None = self.screen.key
+        else:
+            table = self.current_table()
+            key = table.current_key() if isinstance(table, DevicesTable) else None
+        dev = self.state.devices.get(key or "")
+        if dev is None:
+            return
+        on = not dev.maintenance
+        q = self.tr("maint.on" if on else "maint.off", dev=dev.id)
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_maintenance(dev.id, on)
+
+        self.push_screen(ConfirmScreen(q + " " + self.tr("confirm.yn")), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_maintenance(self, device_id: str, on: bool) -> None:
+        assert self.api is not None
+        try:
+            await self.api.maintenance(device_id, on)
+        except ApiError as exc:
+            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+
+    def action_reload_timeline(self) -> None:
+        self.load_timeline()
+
+    @work(exclusive=True, group="timeline", exit_on_error=False)
+    async def load_timeline(self) -> None:
+        if self.api is None or "timeline" not in self.views:
+            return
+        try:
+            entries = await self.api.timeline()
+        except ApiError as exc:
+            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            return
+        self.timeline_loaded = True
+        for table in self.query(TimelineTable):
+            table.set_entries(entries)
+
+
+__all__ = ["EventOpsApp"]

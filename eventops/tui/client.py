@@ -1,0 +1,381 @@
+"""The terminal app's client of the engine API: REST calls and the live stream.
+
+Plain aiohttp and pydantic, no Textual: the app, the tests and the benchmark
+share it. Payloads are validated into the models below (unknown fields are
+ignored, so a newer engine does not break an older client). The client never
+talks to devices.
+
+:class:`LiveStream` follows ``/api/v1/stream`` (Server-Sent Events). It
+remembers the last event id and reconnects with ``Last-Event-ID`` after a
+drop, with a growing back-off; the server answers with the missed events or
+a fresh snapshot. Every transport problem becomes an :class:`ApiError` or a
+"disconnected" callback — never an exception out of the stream task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from eventops.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Check(Payload):
+    name: str
+    level: str
+    reason: str
+    value: float | None = None
+
+
+class DeviceView(Payload):
+    id: str
+    kind: str
+    site: str | None = None
+    reachable: bool | None = None
+    error: str = ""
+    health: str = "unknown"
+    score: int = 0
+    reason: str = ""
+    since: datetime | None = None
+    stale: bool = False
+    as_of: datetime | None = None
+    stale_label: str = ""
+    maintenance: bool = False
+    interval_s: float = 0.0
+    uptime_s: float | None = None
+    clients: int | None = None
+    checks: tuple[Check, ...] = ()
+    uplink: str | None = None
+
+
+class LinkEnd(Payload):
+    device: str
+    port: str
+
+
+class Proof(Payload):
+    ts: datetime
+    kind: str
+    passed: bool | None = None
+    throughput_mbps: float | None = None
+
+
+class LinkView(Payload):
+    id: str
+    name: str = ""
+    state: str = "unknown"
+    since: datetime | None = None
+    reason: str = ""
+    health: str = "unknown"
+    score: int = 0
+    capacity_mbps: float | None = None
+    optic: str | None = None
+    in_mbps: float | None = None
+    out_mbps: float | None = None
+    utilisation_pct: float | None = None
+    rx_dbm: dict[str, float | None] = Field(default_factory=dict)
+    """Receive power per end ("a", "b")."""
+    margin_db: float | None = None
+    """The smaller headroom of both ends above the optic's sensitivity."""
+    baseline_dbm: dict[str, float | None] = Field(default_factory=dict)
+    handed_to: str | None = None
+    proof: Proof | None = None
+    stale: bool = False
+    as_of: datetime | None = None
+    stale_label: str = ""
+    a: LinkEnd | None = None
+    b: LinkEnd | None = None
+    authorities: tuple[str, ...] = ()
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def rx_min(self) -> float | None:
+        """The weaker end's receive power."""
+        vals = [v for v in self.rx_dbm.values() if v is not None]
+        return min(vals) if vals else None
+
+
+class AlertView(Payload):
+    id: int
+    key: str
+    severity: Literal["info", "warning", "critical"]
+    subject: str
+    summary: str
+    state: str = "open"
+    raised_at: datetime
+    cleared_at: datetime | None = None
+    acked_by: str | None = None
+    ack_note: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    silenced: bool = False
+
+
+class TimelineEntry(Payload):
+    ts: datetime
+    kind: str
+    subject: str
+    text: str
+
+
+class WhoAmI(Payload):
+    name: str
+    role: Literal["technician", "authority", "comms"]
+    authority: str | None = None
+
+
+class Snapshot(Payload):
+    """The stream's first event; items are validated one by one (a bad one is skipped)."""
+
+    devices: tuple[dict[str, Any], ...] = ()
+    links: tuple[dict[str, Any], ...] = ()
+    alerts: tuple[dict[str, Any], ...] = ()
+
+
+class StreamEvent(BaseModel):
+    """One event of the live stream (``type`` is the SSE event name)."""
+
+    id: int
+    type: str
+    data: dict[str, Any]
+
+
+class Api:
+    """REST calls of the engine API with one bearer token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._own = session is None
+        self._session = session
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 5.0))
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def close(self) -> None:
+        if self._own and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+
+    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+        url = self.base_url + path
+        try:
+            async with self.session.request(
+                method, url, headers=self.headers, json=body, timeout=self.timeout
+            ) as resp:
+                text = await resp.text()
+                if resp.status >= 400:
+                    detail = text.strip().splitlines()[0][:200] if text.strip() else resp.reason
+                    raise ApiError(f"{method} {path}: {resp.status} {detail}", status=resp.status)
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ApiError(f"{method} {path}: the engine did not answer JSON") from None
+        except aiohttp.ClientError as exc:
+            raise ApiError(
+                f"engine at {self.base_url} unreachable: {exc.__class__.__name__}"
+            ) from None
+        except TimeoutError:
+            raise ApiError(f"engine at {self.base_url} did not answer in time") from None
+
+    async def _get(self, path: str, model: type[M]) -> M:
+        return _validate(model, await self._request("GET", path), path)
+
+    async def _get_list(self, path: str, model: type[M]) -> list[M]:
+        raw = await self._request("GET", path)
+        try:
+            return TypeAdapter(list[model]).validate_python(raw)  # type: ignore[valid-type]
+        except ValidationError as exc:
+            raise ApiError(f"GET {path}: unexpected answer ({_first(exc)})") from None
+
+    async def whoami(self) -> WhoAmI:
+        return await self._get("/api/v1/whoami", WhoAmI)
+
+    async def devices(self) -> list[DeviceView]:
+        return await self._get_list("/api/v1/devices", DeviceView)
+
+    async def device(self, device_id: str) -> DeviceView:
+        return await self._get(f"/api/v1/devices/{device_id}", DeviceView)
+
+    async def links(self) -> list[LinkView]:
+        return await self._get_list("/api/v1/links", LinkView)
+
+    async def alerts(self, *, include_closed: bool = False) -> list[AlertView]:
+        return await self._get_list(
+            "/api/v1/alerts" + ("?all=1" if include_closed else ""), AlertView
+        )
+
+    async def ack(self, alert_id: int, note: str) -> AlertView:
+        raw = await self._request("POST", f"/api/v1/alerts/{alert_id}/ack", {"note": note})
+        return _validate(AlertView, raw, "ack")
+
+    async def silence(self, matchers: dict[str, str], duration_s: float, note: str) -> None:
+        await self._request(
+            "POST",
+            "/api/v1/silences",
+            {"matchers": matchers, "duration_s": duration_s, "note": note},
+        )
+
+    async def maintenance(self, device_id: str, on: bool, note: str = "") -> None:
+        await self._request(
+            "POST", f"/api/v1/devices/{device_id}/maintenance", {"on": on, "note": note}
+        )
+
+    async def timeline(self) -> list[TimelineEntry]:
+        return await self._get_list("/api/v1/timeline", TimelineEntry)
+
+    async def history(self, device_id: str, metric: str) -> list[tuple[datetime, float]]:
+        raw = await self._request("GET", f"/api/v1/history?device={device_id}&metric={metric}")
+        try:
+            pts = TypeAdapter(list[tuple[datetime, float]]).validate_python(raw["points"])
+        except (ValidationError, KeyError, TypeError):
+            raise ApiError("GET /api/v1/history: unexpected answer") from None
+        return pts
+
+
+def _first(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    return ".".join(str(p) for p in e["loc"]) + ": " + e["msg"]
+
+
+def _validate(model: type[M], raw: Any, what: str) -> M:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ApiError(f"{what}: unexpected answer from the engine ({_first(exc)})") from None
+
+
+OnEvent = Callable[[StreamEvent], Awaitable[None] | None]
+OnState = Callable[[bool, str], Awaitable[None] | None]
+
+
+async def _call(fn: Callable[..., Awaitable[None] | None], *args: Any) -> None:
+    res = fn(*args)
+    if res is not None:
+        await res
+
+
+class LiveStream:
+    """Follows the live stream, reconnecting with ``Last-Event-ID`` after drops."""
+
+    def __init__(
+        self,
+        api: Api,
+        on_event: OnEvent,
+        on_state: OnState,
+        *,
+        backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0),
+        idle_timeout_s: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.api = api
+        self.on_event = on_event
+        self.on_state = on_state
+        self.backoff_s = backoff_s
+        self.idle_timeout_s = idle_timeout_s
+        self._sleep = sleep
+        self.last_id: int | None = None
+        self.connected = False
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        attempt = 0
+        while True:
+            err = ""
+            try:
+                await self._follow()
+                err = "the engine closed the stream"
+            except ApiError as exc:
+                err = exc.one_line()
+            except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+                err = f"connection to the engine lost ({exc.__class__.__name__})"
+            if self.connected:
+                attempt = 0
+            self.connected = False
+            await _call(self.on_state, False, err)
+            await self._sleep(self.backoff_s[min(attempt, len(self.backoff_s) - 1)])
+            attempt += 1
+
+    async def _follow(self) -> None:
+        headers = dict(self.api.headers, Accept="text/event-stream")
+        if self.last_id is not None:
+            headers["Last-Event-ID"] = str(self.last_id)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=self.idle_timeout_s)
+        async with self.api.session.get(
+            self.api.base_url + "/api/v1/stream", headers=headers, timeout=timeout
+        ) as resp:
+            if resp.status in (401, 403):
+                raise ApiError(f"the engine refused the token ({resp.status})", status=resp.status)
+            if resp.status != 200:
+                raise ApiError(f"live stream: HTTP {resp.status}", status=resp.status)
+            self.connected = True
+            await _call(self.on_state, True, "")
+            fields: dict[str, str] = {}
+            data: list[str] = []
+            while True:
+                raw = await resp.content.readline()
+                if not raw:
+                    return
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if line == "":
+                    if data or fields:
+                        await self._dispatch(fields, "\n".join(data))
+                    fields, data = {}, []
+                    continue
+                if line.startswith(":"):
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "data":
+                    data.append(value)
+                else:
+                    fields[name] = value
+
+    async def _dispatch(self, fields: dict[str, str], data: str) -> None:
+        kind = fields.get("event", "message")
+        try:
+            event_id = int(fields.get("id", ""))
+            payload = json.loads(data) if data else {}
+        except (ValueError, json.JSONDecodeError):
+            log.warning("skipping a malformed stream event (%s)", kind[:40])
+            return
+        if not isinstance(payload, dict):
+            return
+        if kind == "resync":
+            # the server dropped us: forget the position, get a fresh snapshot
+            self.last_id = None
+            raise ApiError("the live stream fell behind; resynchronising")
+        self.last_id = event_id
+        try:
+            await _call(self.on_event, StreamEvent(id=event_id, type=kind, data=payload))
+        except Exception:  # a bug in a consumer must not end the live stream
+            log.exception("handling stream event %d (%s) failed", event_id, kind[:40])

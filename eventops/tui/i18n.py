@@ -1,0 +1,164 @@
+"""Every string of the terminal app, in German and English.
+
+One table, key → {language: text}; ``{name}`` placeholders are filled by
+:class:`Tr`. A unit test checks that every key has both languages with the
+same placeholders, and that every key the app uses exists.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+LANGUAGES = ("de", "en")
+
+STRINGS: dict[str, dict[str, str]] = {
+    # bindings (by binding id)
+    "app.command": {"de": "Befehl", "en": "command"},
+    "app.filter": {"de": "Filter", "en": "filter"},
+    "app.back": {"de": "zurück", "en": "back"},
+    "app.help": {"de": "Hilfe", "en": "help"},
+    "app.quit": {"de": "Beenden", "en": "quit"},
+    "row.mark": {"de": "markieren", "en": "mark"},
+    "row.sort": {"de": "sortieren", "en": "sort"},
+    "device.maintenance": {"de": "Wartung an/aus", "en": "maintenance on/off"},
+    "alert.goto": {"de": "zum Gerät", "en": "go to device"},
+    "alert.ack": {"de": "quittieren", "en": "acknowledge"},
+    "alert.silence": {"de": "stummschalten", "en": "silence"},
+    "timeline.reload": {"de": "neu laden", "en": "reload"},
+    "detail.back": {"de": "zurück", "en": "back"},
+    "dialog.cancel": {"de": "abbrechen", "en": "cancel"},
+    "dialog.yes": {"de": "ja", "en": "yes"},
+    "dialog.no": {"de": "nein", "en": "no"},
+    "help.close": {"de": "schließen", "en": "close"},
+    # columns
+    "col.id": {"de": "ID", "en": "ID"},
+    "col.kind": {"de": "Art", "en": "Kind"},
+    "col.site": {"de": "Standort", "en": "Site"},
+    "col.state": {"de": "Zustand", "en": "State"},
+    "col.clients": {"de": "Clients", "en": "Clients"},
+    "col.trend": {"de": "Verlauf", "en": "Trend"},
+    "col.uptime": {"de": "Laufzeit", "en": "Uptime"},
+    "col.reason": {"de": "Grund", "en": "Reason"},
+    "col.name": {"de": "Name", "en": "Name"},
+    "col.util": {"de": "Last", "en": "Util"},
+    "col.rx": {"de": "Rx dBm", "en": "Rx dBm"},
+    "col.margin": {"de": "Reserve dB", "en": "Margin dB"},
+    "col.handed": {"de": "Übergeben an", "en": "Handed to"},
+    "col.severity": {"de": "Schwere", "en": "Severity"},
+    "col.subject": {"de": "Betrifft", "en": "Subject"},
+    "col.summary": {"de": "Meldung", "en": "Summary"},
+    "col.since": {"de": "Seit", "en": "Since"},
+    "col.acked": {"de": "Quittiert", "en": "Acked by"},
+    "col.time": {"de": "Zeit", "en": "Time"},
+    "col.text": {"de": "Text", "en": "Text"},
+    "col.ts": {"de": "Zeit", "en": "Time"},
+    "sorted_by": {"de": "sortiert nach {col}", "en": "sorted by {col}"},
+    # states, kinds, severities, roles
+    "state.up": {"de": "in Betrieb", "en": "up"},
+    "state.degraded": {"de": "gestört", "en": "degraded"},
+    "state.down": {"de": "ausgefallen", "en": "down"},
+    "state.unknown": {"de": "unbekannt", "en": "unknown"},
+    "kind.mast": {"de": "Mast", "en": "mast"},
+    "kind.switch": {"de": "Switch", "en": "switch"},
+    "kind.media-converter": {"de": "Medienkonverter", "en": "media converter"},
+    "sev.critical": {"de": "kritisch", "en": "critical"},
+    "sev.warning": {"de": "Warnung", "en": "warning"},
+    "sev.info": {"de": "Info", "en": "info"},
+    "role.technician": {"de": "Technik", "en": "technician"},
+    "role.authority": {"de": "Behörde", "en": "authority"},
+    "role.comms": {"de": "Kommunikation", "en": "comms"},
+    "read_only": {"de": "nur lesen", "en": "read-only"},
+    # views
+    "view.pulse": {"de": "Überblick", "en": "Pulse"},
+    "view.masts": {"de": "Masten", "en": "Masts"},
+    "view.devices": {"de": "Geräte", "en": "Devices"},
+    "view.links": {"de": "Strecken", "en": "Links"},
+    "view.alerts": {"de": "Alarme", "en": "Alerts"},
+    "view.timeline": {"de": "Chronik", "en": "Timeline"},
+    "view.none": {"de": "Kommunikation", "en": "Comms"},
+    "none.comms": {
+        "de": "Für diese Rolle bietet diese Engine noch keine Ansicht (die Social Wall fehlt hier).",
+        "en": "This engine offers no view for this role yet (the social wall is not part of it).",
+    },
+    # pulse
+    "pulse.masts": {"de": "WLAN-Masten", "en": "WLAN masts"},
+    "pulse.links": {"de": "Strecken", "en": "Links"},
+    "pulse.margin": {"de": "kleinste Reserve", "en": "lowest margin"},
+    "pulse.alerts": {"de": "offene Alarme", "en": "open alerts"},
+    "pulse.clients": {"de": "WLAN-Clients", "en": "WLAN clients"},
+    "pulse.as_of": {"de": "Stand", "en": "as of"},
+    "stale": {"de": "veraltet", "en": "stale"},
+    # connection
+    "conn.live": {"de": "live", "en": "live"},
+    "conn.lost": {"de": "getrennt", "en": "disconnected"},
+    "conn.connecting": {"de": "verbinde …", "en": "connecting …"},
+    "banner.lost": {"de": "Keine Verbindung zur Engine", "en": "No connection to the engine"},
+    "banner.stale": {
+        "de": "– angezeigte Daten von {at}, veraltet.",
+        "en": "– data shown is from {at}, stale.",
+    },
+    "banner.retry": {"de": "Neuer Versuch läuft …", "en": "Retrying …"},
+    # detail
+    "detail.gone": {"de": "Nicht (mehr) vorhanden.", "en": "Not (or no longer) present."},
+    "detail.uplink": {"de": "Zuleitung", "en": "Uplink"},
+    "detail.maintenance": {"de": "Wartung", "en": "Maintenance"},
+    "detail.as_of": {"de": "Daten von", "en": "Data as of"},
+    "detail.ends": {"de": "Enden", "en": "Ends"},
+    "detail.traffic": {"de": "Verkehr ein/aus", "en": "Traffic in/out"},
+    "detail.proof": {"de": "letzter Nachweis", "en": "Last proof"},
+    "detail.history": {"de": "Letzte Stunde", "en": "Last hour"},
+    "detail.checks": {"de": "Prüfungen", "en": "Checks"},
+    "detail.links": {"de": "Strecken", "en": "Links"},
+    "detail.alerts": {"de": "Letzte Alarme", "en": "Recent alerts"},
+    "yes": {"de": "ja", "en": "yes"},
+    "no": {"de": "nein", "en": "no"},
+    "none": {"de": "keine", "en": "none"},
+    # palette, help, commands
+    "palette.view": {"de": "Ansicht öffnen", "en": "open view"},
+    "palette.theme": {"de": "Farbschema", "en": "Theme"},
+    "help.title": {"de": "Aktive Tasten", "en": "Active keys"},
+    "help.palette": {"de": "Befehlspalette", "en": "command palette"},
+    "no_such_view": {"de": "Ansicht {name} gibt es hier nicht", "en": "no view {name} here"},
+    "unknown_command": {"de": "Unbekannter Befehl: {cmd}", "en": "Unknown command: {cmd}"},
+    "error": {"de": "Fehler", "en": "Error"},
+    # actions
+    "ack.prompt": {
+        "de": "{n} Alarm(e) quittieren – Notiz (Enter bestätigt, Esc bricht ab):",
+        "en": "Acknowledge {n} alert(s) – note (enter confirms, esc cancels):",
+    },
+    "ack.done": {"de": "{n} Alarm(e) quittiert", "en": "{n} alert(s) acknowledged"},
+    "silence.prompt": {
+        "de": "{n} Alarm(e) stummschalten – Minuten:",
+        "en": "Silence {n} alert(s) – minutes:",
+    },
+    "silence.bad": {
+        "de": "Dauer: eine Zahl von Minuten (höchstens 7 Tage)",
+        "en": "duration: a number of minutes (at most 7 days)",
+    },
+    "silence.done": {"de": "{n} Alarm(e) stummgeschaltet", "en": "{n} alert(s) silenced"},
+    "maint.on": {"de": "Wartung für {dev} einschalten?", "en": "Put {dev} into maintenance?"},
+    "maint.off": {"de": "Wartung für {dev} beenden?", "en": "End maintenance for {dev}?"},
+    "confirm.yn": {"de": "[j/n]", "en": "[y/n]"},
+}
+
+
+def placeholders(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+class Tr:
+    """Looks up strings in one language."""
+
+    def __init__(self, lang: str) -> None:
+        if lang not in LANGUAGES:
+            lang = "en"
+        self.lang = lang
+        self.keys = frozenset(STRINGS)
+
+    def __call__(self, key: str, **fmt: Any) -> str:
+        entry = STRINGS.get(key)
+        if entry is None:
+            return key
+        text = entry[self.lang]
+        return text.format(**fmt) if fmt else text

@@ -1,0 +1,94 @@
+"""The engine with simulated devices behind its real server on 127.0.0.1:0, for TUI pilots."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from textual.pilot import Pilot
+
+from eventops.server.app import create_app
+from eventops.tui.app import EventOpsApp
+from eventops.tui.client import Api
+from eventops.tui.config import load_config
+from tests.integration.simrig import SimRig, sim_rig
+
+TOKENS = {
+    "technik": "demo-technician-token",
+    "police": "demo-police-token",
+    "fire": "demo-fire-token",
+    "comms": "demo-comms-token",
+}
+
+TEST_CONFIG = """
+language = "en"
+theme = "dark"
+timezone = "UTC"
+refresh_s = 0.05
+backoff_s = [0.05, 0.1]
+"""
+
+
+@dataclass
+class Rig:
+    sim: SimRig
+    port: int
+    runner: web.AppRunner | None
+    config_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start_server(self, port: int = 0) -> None:
+        runner = web.AppRunner(create_app(self.sim.engine, heartbeat_s=0.2))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", port)
+        await site.start()
+        self.runner = runner
+        self.port = runner.addresses[0][1]
+
+    async def stop_server(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    def app(self, who: str = "technik", config: str = "") -> EventOpsApp:
+        path = self.config_path
+        if config:
+            path = path.with_name(f"tui-{who}.toml")
+            keys = {ln.split("=")[0].strip() for ln in config.splitlines() if "=" in ln}
+            base = [ln for ln in TEST_CONFIG.splitlines() if ln.split("=")[0].strip() not in keys]
+            path.write_text("\n".join(base) + "\n" + config)
+        return EventOpsApp(Api(self.url, TOKENS[who]), load_config(path))
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    cfg = tmp_path / "tui.toml"
+    cfg.write_text(TEST_CONFIG)
+    async with sim_rig(tmp_path) as sim:
+        r = Rig(sim, 0, None, cfg)
+        await r.start_server()
+        try:
+            await sim.to(12)
+            yield r
+        finally:
+            await r.stop_server()
+
+
+async def until(
+    pilot: Pilot[None], cond: Callable[[], object], what: str, steps: int = 400
+) -> None:
+    """Let the app run until ``cond()`` holds (bounded by steps, not by a clock)."""
+    for _ in range(steps):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    app = pilot.app
+    st = getattr(app, "state", None)
+    detail = f"error={getattr(app, 'error', '')!r} connected={getattr(app, 'connected', None)} devices={len(st.devices) if st else None} skipped={st.skipped if st else None} last={st.last_id if st else None}"
+    raise AssertionError(f"never happened: {what} ({detail})")

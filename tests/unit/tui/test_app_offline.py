@@ -1,0 +1,61 @@
+"""App behaviour that needs no engine: themes, palette, the layout at 80×24."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eventops.tui.app import THEMES, EventOpsApp
+from eventops.tui.client import WhoAmI
+from eventops.tui.config import TuiConfig
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("theme", sorted(THEMES))
+async def test_themes(theme: str) -> None:
+    app = EventOpsApp(None, TuiConfig(theme=theme, language="en"))  # type: ignore[arg-type]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == THEMES[theme]
+        assert app.current_theme.name == THEMES[theme]
+
+
+async def test_palette_opens_views() -> None:
+    app = EventOpsApp(None, TuiConfig(language="en"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.who = WhoAmI(name="t", role="technician")
+        await app.setup_role()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Links (:links", "enter")
+        for _ in range(100):
+            if app.current == "links":
+                break
+            await pilot.pause(0.02)
+        assert app.current == "links"
+
+
+async def test_comms_gets_no_monitoring_views() -> None:
+    app = EventOpsApp(None, TuiConfig(language="de"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.who = WhoAmI(name="presse", role="comms")
+        await app.setup_role()
+        await pilot.pause()
+        assert app.views == ("none",) and app.current == "none"
+        await pilot.press("colon", *"masts", "enter")
+        assert app.current == "none"
+        assert "Kommunikation" in str(app.top_text()) and "🔒" in str(app.top_text())
+
+
+def test_only_the_tui_imports_textual() -> None:
+    offenders = []
+    for path in (REPO / "eventops").rglob("*.py"):
+        if "tui" in path.relative_to(REPO / "eventops").parts[:1]:
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            s = line.strip()
+            if s.startswith(("import textual", "from textual")):
+                offenders.append(f"{path.relative_to(REPO)}: {s}")
+    assert not offenders, offenders

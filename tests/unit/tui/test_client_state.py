@@ -1,0 +1,166 @@
+"""The stream client against a small SSE server on loopback, and the live state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from eventops.errors import ApiError
+from eventops.tui.client import Api, LiveStream, StreamEvent
+from eventops.tui.state import LiveState, sparkline
+
+
+def dev(id: str, **kw: Any) -> dict[str, Any]:
+    return {"id": id, "kind": "mast", "reachable": True, "health": "ok", "clients": 1, **kw}
+
+
+class SSEServer:
+    def __init__(self) -> None:
+        self.seen_last_ids: list[str | None] = []
+        self.script: list[list[bytes]] = []
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Authorization") != "Bearer tok":
+            raise web.HTTPUnauthorized(text="unauthorized\n")
+        self.seen_last_ids.append(request.headers.get("Last-Event-ID"))
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        chunks = self.script.pop(0) if self.script else []
+        for c in chunks:
+            await resp.write(c)
+        if not self.script:
+            await asyncio.sleep(3600)  # hold the last connection open
+        return resp
+
+    async def whoami(self, request: web.Request) -> web.Response:
+        return web.json_response({"name": "n", "role": "nonsense"})
+
+
+def ev(i: int, kind: str, data: Any) -> bytes:
+    return f"id: {i}\nevent: {kind}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[SSEServer, str]]:
+    s = SSEServer()
+    app = web.Application()
+    app.router.add_get("/api/v1/stream", s.stream)
+    app.router.add_get("/api/v1/whoami", s.whoami)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield s, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_stream_reconnects_with_last_event_id(server: tuple[SSEServer, str]) -> None:
+    s, url = server
+    snap = {"devices": [dev("m1"), {"id": "broken"}], "links": [], "alerts": []}
+    s.script = [
+        [
+            ev(5, "snapshot", snap),
+            b"id: 6\nevent: device\ndata: {not json\n\n",  # malformed: skipped
+            b": keep-alive\n\n",
+            ev(7, "device", {"ts": "2026-06-18T16:00:07+00:00", "data": dev("m1", clients=4)}),
+        ],
+        [ev(8, "device", {"ts": "2026-06-18T16:00:08+00:00", "data": dev("m1", clients=9)})],
+    ]
+    api = Api(url, "tok")
+    state = LiveState()
+    states: list[tuple[bool, str]] = []
+    got: list[StreamEvent] = []
+
+    def on_event(e: StreamEvent) -> None:
+        got.append(e)
+        state.apply(e)
+
+    stream = LiveStream(api, on_event, lambda c, e: states.append((c, e)), backoff_s=(0.01,))
+    task = asyncio.create_task(stream.run())
+    try:
+        for _ in range(500):
+            if len(got) >= 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await api.close()
+    assert [e.id for e in got] == [5, 7, 8]
+    assert s.seen_last_ids == [None, "7"]
+    assert states[0] == (True, "") and states[1][0] is False and states[2] == (True, "")
+    assert state.devices["m1"].clients == 9
+    assert state.skipped == 1  # the broken device in the snapshot
+    assert list(state.clients["m1"]) == [1.0, 4.0, 9.0]
+    assert state.as_of is not None and state.as_of.second == 8
+
+
+async def test_refused_token_is_a_state_not_a_crash(server: tuple[SSEServer, str]) -> None:
+    _, url = server
+    api = Api(url, "wrong")
+    states: list[tuple[bool, str]] = []
+    stream = LiveStream(api, lambda e: None, lambda c, e: states.append((c, e)), backoff_s=(0.01,))
+    task = asyncio.create_task(stream.run())
+    try:
+        for _ in range(500):
+            if states:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert states[0] == (False, "the engine refused the token (401)")
+    with pytest.raises(ApiError, match="unexpected answer"):
+        await api.whoami()  # role "nonsense" does not validate
+    await api.close()
+
+
+async def test_unreachable_engine_is_one_line() -> None:
+    api = Api("http://127.0.0.1:9", "tok", timeout_s=2)
+    with pytest.raises(ApiError, match=r"engine at http://127.0.0.1:9 unreachable"):
+        await api.devices()
+    await api.close()
+
+
+def test_dirty_tracking_coalesces() -> None:
+    st = LiveState()
+    snap = {"devices": [dev("a"), dev("b")], "links": [], "alerts": []}
+    st.apply(StreamEvent(id=1, type="snapshot", data=snap))
+    d = st.take_dirty()
+    assert d.structure and d.devices == {"a", "b"}
+    for i, c in enumerate((2, 3, 4)):
+        st.apply(StreamEvent(id=2 + i, type="device", data={"data": dev("a", clients=c)}))
+    st.apply(StreamEvent(id=9, type="device", data={"data": dev("b")}))  # unchanged
+    d = st.take_dirty()
+    assert d.devices == {"a"} and not d.structure
+    assert not st.take_dirty()
+    alert = {
+        "id": 3,
+        "key": "k",
+        "severity": "critical",
+        "subject": "a",
+        "summary": "s",
+        "raised_at": "2026-06-18T16:00:00+00:00",
+    }
+    st.apply(StreamEvent(id=10, type="alert.raised", data={"data": alert}))
+    assert st.alert_counts()["critical"] == 1 and st.take_dirty().alerts
+    st.apply(StreamEvent(id=11, type="alert.cleared", data={"data": {**alert, "state": "cleared"}}))
+    assert not st.alerts
+    st.apply(StreamEvent(id=12, type="maintenance", data={"subject": "a", "data": {"on": True}}))
+    assert st.devices["a"].maintenance
+
+
+def test_sparkline() -> None:
+    assert sparkline([]) == ""
+    assert sparkline([1, 1, 1]) == "▄▄▄"
+    assert sparkline([0, 7]) == "▁█"
+    assert len(sparkline(list(range(100)), 12)) == 12

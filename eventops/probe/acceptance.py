@@ -226,29 +226,9 @@ def _fmt(v: float | None) -> str:
 
 
 async def handed_over_to(store: Store, link_id: str) -> str | None:
-    """The authority the link is handed over to, or None.
-
-    Uses the store's handover records when the store has them, otherwise the
-    audit log's ``link.handover`` entries (target: the link id; ``after.to``:
-    the authority). The latest handover counts.
-    """
-    lister = getattr(store, "list_handovers", None)
-    if lister is not None:
-        rows = await lister(link_id)
-        if rows:
-            return str(rows[-1].authority)
-        return None
-    authority: str | None = None
-    since = 0
-    while True:
-        entries = await store.audit_entries(since_id=since, limit=1000)
-        if not entries:
-            return authority
-        for e in entries:
-            if e.action == "link.handover" and e.target == link_id and isinstance(e.after, dict):
-                to = e.after.get("to") or e.after.get("authority")
-                authority = str(to) if to else authority
-        since = entries[-1].id
+    """The authority the link is handed over to (the latest handover record), or None."""
+    rows = await store.list_handovers(link_id)
+    return rows[-1].authority if rows else None
 
 
 def evaluate(figures: Figures, target_bps: float, link: Link, tolerance_pct: float) -> list[Check]:

@@ -8,12 +8,14 @@ import re
 import shutil
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from eventops import probe
 from eventops.store import SQLiteStore
+from eventops.store.models import HandoverRow
 
 REPO = Path(__file__).resolve().parents[2]
 # Steps of a second: shorter ones make a few datagrams of pacing slack a whole percent.
@@ -96,6 +98,9 @@ async def test_handed_over_link_refuses_to_exceed_without_confirmation(
 ) -> None:
     db = data_dir / "demo.sqlite3"
     async with SQLiteStore(db) as store:
+        await store.add_handover(
+            HandoverRow(ts=datetime.now(UTC), link="fibre-police", authority="police", actor="lead")
+        )
         await store.audit("lead", "link.handover", "fibre-police", after={"to": "police"})
     over = ["--steps", "50", "--step-time", "1", "--hold", "0", "--search", "--search-max",
             "110", "--search-time", "0.5", "--rate-tolerance", "10"]  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from eventops.probe.acceptance import (
 )
 from eventops.profile.models import Endpoint, Link, Sla
 from eventops.store import SQLiteStore
+from eventops.store.models import HandoverRow
 
 MBIT = 1e6
 
@@ -202,6 +204,10 @@ async def test_search_on_lossy_link_finds_nothing(store: SQLiteStore) -> None:
 
 
 async def hand_over(store: SQLiteStore, link_id: str = "fibre-police") -> None:
+    # What the engine's handover writes: the record and its audit entry.
+    await store.add_handover(
+        HandoverRow(ts=datetime.now(UTC), link=link_id, authority="police", actor="lead")
+    )
     await store.audit("lead", "link.handover", link_id, after={"to": "police", "handover": 1})
 
 

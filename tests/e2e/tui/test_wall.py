@@ -79,6 +79,10 @@ async def test_bulk_approve_marked_rows(rig: Rig) -> None:
             "approved",
         ]
         assert not table.marked
+        # a post the pipeline queues while the view is open shows up by itself
+        await rig.add_post("replay:new", "Gerade angekommen", "replay:carla")
+        await until(pilot, lambda: "replay:new" in table._order, "new post polled in")
+        assert "wall: 2 pending" in str(app.top_text())
 
 
 async def test_take_down_and_block_author(rig: Rig) -> None:

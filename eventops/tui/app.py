@@ -2,9 +2,15 @@
 
 The app is a client of the engine's API (:mod:`eventops.tui.client`): it
 loads who it is, follows the live stream and draws coalesced updates once per
-refresh tick. What exists depends on the token's role — an authority gets no
-mutating binding at all (they are added by ``bind_dangerous_keys`` for
-technicians only, never greyed out), and the header shows a lock.
+refresh tick. What exists depends on the token's role (:data:`MUTATIONS`):
+mutating bindings are added by ``bind_dangerous_keys`` only where the role may
+use every one of them, never greyed out — technicians get acknowledge, silence
+and maintenance and see the wall read-only; comms get the wall's decisions,
+announcements and pause; an authority gets nothing but issuing and withdrawing
+announcements, and the header shows a lock.
+
+The wall (``:wall``) has no moderation stream: its queue and the announcement
+are polled (rescheduled after each run) and re-read right after each action.
 
 Keys: ``:`` command bar (with completion), ``/`` filter (``!`` inverts),
 ``esc`` back, ``?`` help, ``space`` mark rows, ``ctrl+p`` command palette.
@@ -25,14 +31,15 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from eventops.errors import ApiError, EventOpsError
-from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
+from eventops.tui.client import Api, LiveStream, StreamEvent, WallPost, WhoAmI
 from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
-from eventops.tui.safe import plain
+from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import LiveState, device_state, sparkline
 from eventops.tui.tables import (
     HEALTH_STYLE,
@@ -41,10 +48,13 @@ from eventops.tui.tables import (
     LinksTable,
     RowTable,
     TimelineTable,
+    WallTable,
     bind_dangerous_keys,
     fmt_time,
     localize_bindings,
+    media_note,
     num,
+    rule_note,
 )
 
 THEMES = {"dark": "textual-dark", "light": "textual-light", "terminal": "ansi-dark"}
@@ -54,7 +64,19 @@ VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "authority": ("pulse", "devices", "links", "alerts"),
     "comms": ("none",),
 }
-TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline")
+TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline", "wall")
+WALL_VIEWERS = ("technician", "comms")
+"""Roles that see the wall queue (technicians read-only)."""
+WALL_STATES = ("pending", "approved", "all")
+"""What the wall view cycles through with ``v``."""
+WALL_DECISIONS = ("wall_approve", "wall_reject", "wall_pin", "wall_take_down", "wall_block")
+MUTATIONS: dict[str, frozenset[str]] = {
+    "technician": frozenset({"ack", "silence", "maintenance"}),
+    "comms": frozenset({*WALL_DECISIONS, "wall_undo", "announce", "withdraw", "pause_wall"}),
+    "authority": frozenset({"announce", "withdraw"}),
+}
+"""What each role may change; a binding for anything else is never added."""
+ALL_MUTATIONS = frozenset().union(*MUTATIONS.values())
 
 
 class PulseView(Static):
@@ -107,6 +129,19 @@ class PulseView(Static):
         if has_masts:
             t.append(f"{tr('pulse.clients'):<16}", style="bold")
             t.append(f"{state.wlan_clients():>4}\n")
+        if state.wall_pending is not None and "wall" in app.views:
+            t.append(f"{tr('pulse.wall'):<16}", style="bold")
+            t.append(f"{state.wall_pending:>4} ", style="yellow" if state.wall_pending else "dim")
+            t.append(tr("wall.state.pending"), style="" if state.wall_pending else "dim")
+            if state.wall_paused:
+                t.append(f"   ⏸ {tr('wall.paused')}", style="bold yellow")
+            t.append("\n")
+        if state.announcement is not None:
+            ann = state.announcement
+            t.append(f"{tr('pulse.announcement'):<16}", style="bold")
+            t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold red"))
+            t.append_text(plain(f" ({ann.issued_by or '-'})", "dim"))
+            t.append("\n")
         t.append(f"{tr('pulse.as_of'):<16}", style="bold")
         t.append(fmt_time(state.as_of, app.config.tz()))
         if not app.connected:
@@ -342,6 +377,33 @@ class ConfirmScreen(Localized, ModalScreen[bool]):
         self.dismiss(False)
 
 
+class PickScreen(Localized, ModalScreen[str | None]):
+    """Picks one of a few options (an announcement template); esc cancels."""
+
+    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel", id="dialog.cancel")]
+
+    def __init__(self, prompt: str, options: list[tuple[str, Text]]) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.options = options
+
+    def on_mount(self) -> None:
+        self._localize()
+        self.query_one(OptionList).focus()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Static(plain(self.prompt, "bold"))
+            yield OptionList(*(Option(label, id=key) for key, label in self.options))
+
+    @on(OptionList.OptionSelected)
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class HelpScreen(Localized, ModalScreen[None]):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape,question_mark,q", "app.pop_screen", "close", id="help.close")
@@ -405,6 +467,9 @@ class EventOpsApp(App[None]):
     #cmd.shown, #filter.shown { display: block; }
     PulseView { padding: 1 2; height: 1fr; }
     #none { padding: 1 2; }
+    #wall-table { height: 1fr; }
+    #wall-preview { height: auto; max-height: 12; border-top: solid $primary; padding: 0 1; }
+    #dialog OptionList { height: auto; max-height: 12; }
     #detail-body { padding: 0 1; }
     #dialog { width: 70; max-width: 95%; height: auto; max-height: 90%; border: round $primary;
               background: $surface; padding: 0 1; }
@@ -433,6 +498,11 @@ class EventOpsApp(App[None]):
         self.history: list[str] = []
         self.stream: LiveStream | None = None
         self.timeline_loaded = False
+        self.wall_state = "pending"
+        self.has_wall = False
+        """The engine has the wall mounted (found out once the role is known)."""
+        self.wall_undo: list[list[int]] = []
+        """Decision ids of this session's wall actions, one list per keystroke."""
         self.ready = False
         """The role's views are mounted."""
         if not animate:
@@ -446,7 +516,20 @@ class EventOpsApp(App[None]):
 
     @property
     def read_only(self) -> bool:
-        return self.role != "technician"
+        """Nothing to change but (for an authority) announcements: the header shows a lock.
+
+        Comms change the wall: without one on this engine they are read-only too.
+        """
+        return not (self.role == "technician" or (self.role == "comms" and self.has_wall))
+
+    def may(self, action: str) -> bool:
+        """The token's role may do this mutating action."""
+        return self.role is not None and action in MUTATIONS.get(self.role, frozenset())
+
+    def mutates(self, table: RowTable[Any]) -> bool:
+        """The table's dangerous keys are bound (every one of its actions is allowed)."""
+        actions = [b.action.removeprefix("app.") for b in type(table).DANGEROUS]
+        return bool(actions) and all(self.may(a) for a in actions)
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -505,6 +588,9 @@ class EventOpsApp(App[None]):
     async def setup_role(self) -> None:
         assert self.who is not None
         self.views = VIEWS_BY_ROLE[self.who.role]
+        has_wall = self.has_wall = await self.probe_wall()
+        if has_wall and self.who.role in WALL_VIEWERS:
+            self.views = (*(v for v in self.views if v != "none"), "wall")
         switcher = self.query_one("#views", ContentSwitcher)
         args = (self.state, self.tr, self.config.tz(), self.config.thresholds)
         widgets: list[Any] = []
@@ -519,15 +605,22 @@ class EventOpsApp(App[None]):
                 widgets.append(AlertsTable(*args, id="alerts"))
             elif v == "timeline":
                 widgets.append(TimelineTable(*args, id="timeline"))
+            elif v == "wall":
+                widgets.append(
+                    Vertical(
+                        WallTable(*args, id="wall-table"), Static(id="wall-preview"), id="wall"
+                    )
+                )
             elif v == "none":
                 widgets.append(Static(plain(self.tr("none.comms")), id="none"))
         for w in widgets:
             w.display = False  # the switcher shows one at a time
         await switcher.mount_all(widgets)
-        if not self.read_only:
-            for w in widgets:
-                if isinstance(w, RowTable):
-                    bind_dangerous_keys(w)
+        for table in self.query(RowTable):
+            if self.mutates(table):
+                bind_dangerous_keys(table)
+        if has_wall:
+            self.bind_announcement_keys()
         words = [*self.views, "help", "quit", *(f"theme {t}" for t in THEMES)]
         # the ":" that opened the bar may or may not land in it: complete both forms
         self.query_one("#cmd", Input).suggester = SuggestFromList(
@@ -535,8 +628,59 @@ class EventOpsApp(App[None]):
         )
         if "none" in self.views:
             self.show_view("none")
+        elif self.views == ("wall",):
+            self.show_view("wall", remember=False)
         self.ready = True
         self.paint()
+        if has_wall:
+            self.poll_wall()
+
+    async def probe_wall(self) -> bool:
+        """Whether the engine has the wall mounted (its announcements answer)."""
+        if self.api is None:
+            return False
+        try:
+            ann = await self.api.wall_announcements()
+        except ApiError as exc:
+            return exc.status != 404  # anything but "not here" is a passing problem
+        self.state.set_announcements(ann.active, ann.templates, ann.paused)
+        return True
+
+    def bind_announcement_keys(self) -> None:
+        """Announcements (comms, authorities) and pause (comms): only for roles that may."""
+        keys = [
+            Binding("n", "announce", self.tr("wall.announce"), id="wall.announce"),
+            Binding("w", "withdraw", self.tr("wall.withdraw"), id="wall.withdraw"),
+            Binding("P", "pause_wall", self.tr("wall.pause"), id="wall.pause", key_display="P"),
+        ]
+        for b in keys:
+            if self.may(b.action):
+                self._bindings.key_to_bindings.setdefault(b.key, []).append(b)
+        self.refresh_bindings()
+
+    @work(exclusive=True, group="wall-poll", exit_on_error=False)
+    async def poll_wall(self) -> None:
+        """The wall has no moderation stream: poll, rescheduled after each run (never overlaps)."""
+        while True:
+            await self.refresh_wall()
+            await asyncio.sleep(self.config.wall_poll_s)
+
+    async def refresh_wall(self) -> None:
+        if self.api is None:
+            return
+        try:
+            if "wall" in self.views:
+                posts = await self.api.wall_queue(self.wall_state, limit=1000)
+                if self.wall_state != "pending":
+                    pending = len(await self.api.wall_queue("pending", limit=1000))
+                else:
+                    pending = len(posts)
+                self.state.set_wall_posts(posts)
+                self.state.set_wall_pending(pending)
+            ann = await self.api.wall_announcements()
+        except ApiError:
+            return  # the connection banner tells; the next poll tries again
+        self.state.set_announcements(ann.active, ann.templates, ann.paused)
 
     def on_stream_event(self, ev: StreamEvent) -> None:
         self.state.apply(ev)
@@ -558,6 +702,14 @@ class EventOpsApp(App[None]):
             t.append(f" · {tr('role.' + self.who.role)}")
             if self.read_only:
                 t.append(f" 🔒 {tr('read_only')}", style="bold yellow")
+        ann = self.state.announcement
+        if ann is not None:
+            t.append(" · ")
+            t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold white on red"))
+        if self.state.wall_pending is not None and "wall" in self.views:
+            t.append(f" · {tr('header.wall', n=self.state.wall_pending)}")
+            if self.state.wall_paused:
+                t.append(f" ⏸ {tr('wall.paused')}", style="bold yellow")
         t.append(" · ")
         if self.connected:
             t.append(tr("conn.live"), style="green")
@@ -618,6 +770,10 @@ class EventOpsApp(App[None]):
                 table.sync(None if dirty.structure else dirty.links)
             elif isinstance(table, AlertsTable) and (dirty.alerts or dirty.structure):
                 table.sync(None)
+        if dirty.wall or dirty.structure:
+            for wt in self.query(WallTable):
+                wt.sync(None)
+            self.show_preview()
         if view == "timeline" and dirty.alerts:
             self.load_timeline()  # alerts are timeline entries: fetch the new ones
         if isinstance(self.screen, DetailScreen):
@@ -636,20 +792,29 @@ class EventOpsApp(App[None]):
             self.history.append(self.current)
         self.current = name
         self.query_one("#views", ContentSwitcher).current = name
-        widget = self.query_one(f"#{name}")
-        if isinstance(widget, RowTable):
+        widget = self._table_in(name)
+        if widget is not None:
             widget.sync(None)
             widget.focus()
+        if name == "wall":
+            self.show_preview()
         if name == "timeline" and not self.timeline_loaded:
             self.action_reload_timeline()
         self.paint()
         return True
 
-    def current_table(self) -> RowTable[Any] | None:
-        if self.current not in TABLE_VIEWS:
+    def _table_in(self, name: str) -> RowTable[Any] | None:
+        """The view's table (the view itself, or the table in it)."""
+        if name not in TABLE_VIEWS:
             return None
-        w = self.query_one(f"#{self.current}")
-        return w if isinstance(w, RowTable) else None
+        w = self.query_one(f"#{name}")
+        if isinstance(w, RowTable):
+            return w
+        inner = w.query(RowTable)
+        return inner.first() if inner else None
+
+    def current_table(self) -> RowTable[Any] | None:
+        return self._table_in(self.current)
 
     def action_command_bar(self) -> None:
         cmd = self.query_one("#cmd", Input)
@@ -757,6 +922,36 @@ class EventOpsApp(App[None]):
         elif isinstance(table, AlertsTable):
             self.action_goto()
 
+    @on(DataTable.RowHighlighted, "#wall-table")
+    def wall_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.show_preview()
+
+    def show_preview(self) -> None:
+        """The post under the cursor in full: text, author, media, the rule that decided."""
+        tr = self.tr
+        for preview in self.query("#wall-preview"):
+            assert isinstance(preview, Static)
+            table = self.query_one(WallTable)
+            key = table.current_key()
+            post = self.state.wall_posts.get(key) if key else None
+            if post is None:
+                preview.update(plain(tr("wall.empty"), "dim"))
+                continue
+            t = Text()
+            t.append_text(plain(post.author_name or post.author, "bold"))
+            t.append_text(plain(f"  {post.author}  ·  {post.source}  ·  ", "dim"))
+            t.append(fmt_time(post.created_at, self.config.tz()), style="dim")
+            t.append("  ")
+            t.append(tr(f"wall.state.{post.state}") + (" 📌" if post.pinned else ""), style="bold")
+            t.append("\n")
+            t.append(strip_control(post.text))  # Text.append: never parsed as markup
+            t.append("\n")
+            t.append(f"{tr('col.media')}: ", style="bold")
+            t.append_text(plain(media_note(post) or tr("none")))
+            t.append(f"   {tr('col.rule')}: ", style="bold")
+            t.append_text(plain(rule_note(post) or "-"))
+            preview.update(t)
+
     def action_goto(self) -> None:
         table = self.current_table()
         if not isinstance(table, AlertsTable):
@@ -772,11 +967,11 @@ class EventOpsApp(App[None]):
 
     # -- mutating actions (bound for technicians only) ----------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in ("ack", "silence", "maintenance") and self.read_only)
+        return action not in ALL_MUTATIONS or self.may(action)
 
     def action_ack(self) -> None:
         table = self.current_table()
-        if not isinstance(table, AlertsTable) or self.read_only:
+        if not isinstance(table, AlertsTable) or not self.may("ack"):
             return
         ids = [int(k) for k in table.selected_keys()]
         if not ids:
@@ -808,7 +1003,7 @@ class EventOpsApp(App[None]):
 
     def action_silence(self) -> None:
         table = self.current_table()
-        if not isinstance(table, AlertsTable) or self.read_only:
+        if not isinstance(table, AlertsTable) or not self.may("silence"):
             return
         alerts = [
             self.state.alerts[int(k)] for k in table.selected_keys() if int(k) in self.state.alerts
@@ -842,7 +1037,7 @@ class EventOpsApp(App[None]):
         self.notify(self.tr("silence.done", n=len(keys)), markup=False)
 
     def action_maintenance(self) -> None:
-        if self.read_only:
+        if not self.may("maintenance"):
             return
         if isinstance(self.screen, DetailScreen) and self.screen.kind == "device":
             key: str | None = self.screen.key
@@ -868,6 +1063,200 @@ class EventOpsApp(App[None]):
             await self.api.maintenance(device_id, on)
         except ApiError as exc:
             self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+
+    # -- the wall (decisions for comms; announcements for comms and authorities) --------------------
+    def action_wall_states(self) -> None:
+        """Cycle which posts the wall view lists: pending, approved, all."""
+        i = WALL_STATES.index(self.wall_state) if self.wall_state in WALL_STATES else 0
+        self.wall_state = WALL_STATES[(i + 1) % len(WALL_STATES)]
+        self.notify(
+            self.tr("wall.showing", state=self.tr(f"wall.state.{self.wall_state}")),
+            timeout=2,
+            markup=False,
+        )
+        self.poll_wall()  # restart the poll: the new list at once
+
+    def _wall_selection(self) -> list[WallPost]:
+        table = self.current_table()
+        if not isinstance(table, WallTable):
+            return []
+        return [
+            self.state.wall_posts[k] for k in table.selected_keys() if k in self.state.wall_posts
+        ]
+
+    def action_wall_approve(self) -> None:
+        self._wall_decide("approve")
+
+    def action_wall_reject(self) -> None:
+        self._wall_decide("reject")
+
+    def action_wall_pin(self) -> None:
+        self._wall_decide("pin")
+
+    def action_wall_take_down(self) -> None:
+        self._wall_decide("take_down")
+
+    def _wall_decide(self, action: str) -> None:
+        if not self.may("wall_" + action.removesuffix("_author")):
+            return
+        posts = self._wall_selection()
+        if posts:
+            self.do_wall_decide(posts, action)
+
+    def action_wall_block(self) -> None:
+        """Block the author of the post under the cursor (hides all their posts; undoable)."""
+        if not self.may("wall_block"):
+            return
+        table = self.current_table()
+        key = table.current_key() if isinstance(table, WallTable) else None
+        post = self.state.wall_posts.get(key or "")
+        if post is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_wall_decide([post], "block_author")
+
+        q = self.tr("wall.block_q", author=strip_control(post.author))
+        self.push_screen(ConfirmScreen(q + " " + self.tr("confirm.yn")), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_wall_decide(self, posts: list[WallPost], action: str) -> None:
+        assert self.api is not None
+        done: list[int] = []
+        for post in posts:
+            act = "unpin" if action == "pin" and post.pinned else action
+            try:
+                did = await self.api.wall_decide(post.id, act)
+            except ApiError as exc:
+                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                continue
+            if did is not None:
+                done.append(did)
+        if done:
+            self.wall_undo.append(done)
+        for table in self.query(WallTable):
+            table.marked.clear()
+        self.notify(
+            self.tr("wall.done", n=len(done), action=self.tr(f"wall.did.{action}")), markup=False
+        )
+        await self.refresh_wall()
+        self.flush()
+
+    def action_wall_undo(self) -> None:
+        if not self.may("wall_undo"):
+            return
+        if not self.wall_undo:
+            self.notify(self.tr("wall.nothing_to_undo"), severity="warning", markup=False)
+            return
+        self.do_wall_undo(self.wall_undo.pop())
+
+    @work(group="actions", exit_on_error=False)
+    async def do_wall_undo(self, ids: list[int]) -> None:
+        assert self.api is not None
+        n = 0
+        for did in reversed(ids):
+            try:
+                await self.api.wall_undo(did)
+            except ApiError as exc:
+                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                continue
+            n += 1
+        self.notify(self.tr("wall.undone", n=n), markup=False)
+        await self.refresh_wall()
+        self.flush()
+
+    def action_announce(self) -> None:
+        """Pick one of the profile's templates, confirm, issue it on every screen."""
+        if not self.may("announce"):
+            return
+        lang = self.tr.lang
+        templates = {a.id: a for a in self.state.templates}
+        if not templates:
+            self.notify(self.tr("wall.no_templates"), severity="warning", markup=False)
+            return
+        options = []
+        for a in templates.values():
+            label = plain(a.title(lang), "bold")
+            label.append_text(plain(f"  {a.text(lang)[:60]}", "dim"))
+            options.append((a.id, label))
+
+        def confirmed(yes: bool | None, ann_id: str) -> None:
+            if yes:
+                self.do_announce(ann_id)
+
+        def picked(ann_id: str | None) -> None:
+            if ann_id is None or ann_id not in templates:
+                return
+            q = self.tr("wall.announce_q", title=strip_control(templates[ann_id].title(lang)))
+            self.push_screen(
+                ConfirmScreen(q + " " + self.tr("confirm.yn")),
+                partial(confirmed, ann_id=ann_id),
+            )
+
+        self.push_screen(PickScreen(self.tr("wall.pick"), options), picked)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_announce(self, ann_id: str) -> None:
+        assert self.api is not None
+        try:
+            await self.api.wall_issue(ann_id)
+        except ApiError as exc:
+            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            return
+        self.notify(self.tr("wall.announced"), markup=False)
+        await self.refresh_wall()
+        self.flush()
+
+    def action_withdraw(self) -> None:
+        if not self.may("withdraw"):
+            return
+        ann = self.state.announcement
+        if ann is None:
+            self.notify(self.tr("wall.no_announcement"), severity="warning", markup=False)
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_withdraw()
+
+        q = self.tr("wall.withdraw_q", title=strip_control(ann.title(self.tr.lang)))
+        self.push_screen(ConfirmScreen(q + " " + self.tr("confirm.yn")), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_withdraw(self) -> None:
+        assert self.api is not None
+        try:
+            await self.api.wall_withdraw()
+        except ApiError as exc:
+            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            return
+        self.notify(self.tr("wall.withdrawn"), markup=False)
+        await self.refresh_wall()
+        self.flush()
+
+    def action_pause_wall(self) -> None:
+        if not self.may("pause_wall"):
+            return
+        on = not self.state.wall_paused
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.do_pause(on)
+
+        q = self.tr("wall.pause_q" if on else "wall.resume_q")
+        self.push_screen(ConfirmScreen(q + " " + self.tr("confirm.yn")), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_pause(self, on: bool) -> None:
+        assert self.api is not None
+        try:
+            await self.api.wall_pause(on)
+        except ApiError as exc:
+            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            return
+        await self.refresh_wall()
+        self.flush()
 
     def action_reload_timeline(self) -> None:
         self.load_timeline()

@@ -20,9 +20,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
+from urllib.parse import quote
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from eventops.errors import ApiError
 
@@ -146,6 +147,67 @@ class Snapshot(Payload):
     alerts: tuple[dict[str, Any], ...] = ()
 
 
+class WallDecision(Payload):
+    id: int | None = None
+    ts: datetime
+    actor: str
+    """A person, ``rule:<name>`` or ``source:<name>``."""
+    action: str
+    reason: str = ""
+
+
+class WallPost(Payload):
+    """One post of the wall's moderation queue with its last decision."""
+
+    id: str
+    source: str
+    author: str
+    author_name: str = ""
+    text: str = ""
+    created_at: datetime
+    state: str = "pending"
+    pinned: bool = False
+    data: dict[str, Any] = Field(default_factory=dict)
+    last_decision: WallDecision | None = None
+
+    def media_kinds(self) -> list[str]:
+        """The kinds of attached media (photo, video, ...)."""
+        media = self.data.get("media")
+        if not isinstance(media, list):
+            return []
+        return [str(m.get("kind") or "?") for m in media if isinstance(m, dict)]
+
+
+class Announcement(Payload):
+    """A prepared bilingual announcement; the active one also says who issued it."""
+
+    id: str
+    title_de: str = ""
+    text_de: str = ""
+    title_en: str = ""
+    text_en: str = ""
+    issued_by: str | None = None
+    issued_at: datetime | None = None
+
+    def title(self, lang: str) -> str:
+        return self.title_de if lang == "de" else self.title_en
+
+    def text(self, lang: str) -> str:
+        return self.text_de if lang == "de" else self.text_en
+
+
+class Announcements(Payload):
+    templates: tuple[Announcement, ...] = ()
+    active: Announcement | None = None
+    paused: bool = False
+    """Whether the wall is paused (the server answers who paused it, or null)."""
+
+    @field_validator("paused", mode="before")
+    @classmethod
+    def _paused(cls, v: Any) -> bool:
+        return bool(v)
+
+
 class StreamEvent(BaseModel):
     """One event of the live stream (``type`` is the SSE event name)."""
 
@@ -260,6 +322,38 @@ class Api:
         except (ValidationError, KeyError, TypeError):
             raise ApiError("GET /api/v1/history: unexpected answer") from None
         return pts
+
+    # -- the wall (comms decide, technicians read, authorities only announcements) ------------
+    async def wall_queue(self, state: str = "pending", limit: int = 200) -> list[WallPost]:
+        return await self._get_list(f"/api/v1/wall/queue?state={state}&limit={limit}", WallPost)
+
+    async def wall_decide(self, post_id: str, action: str, reason: str = "") -> int | None:
+        """One decision on a post; its id (for undo)."""
+        raw = await self._request(
+            "POST",
+            f"/api/v1/wall/posts/{quote(post_id, safe='')}/decisions",
+            {"action": action, "reason": reason},
+        )
+        did = raw.get("decision") if isinstance(raw, dict) else None
+        return did if isinstance(did, int) else None
+
+    async def wall_undo(self, decision_id: int, reason: str = "") -> None:
+        await self._request(
+            "POST", f"/api/v1/wall/decisions/{decision_id}/undo", {"reason": reason}
+        )
+
+    async def wall_announcements(self) -> Announcements:
+        return await self._get("/api/v1/wall/announcements", Announcements)
+
+    async def wall_issue(self, announcement_id: str) -> Announcement:
+        raw = await self._request("POST", "/api/v1/wall/announcements", {"id": announcement_id})
+        return _validate(Announcement, raw, "announcement")
+
+    async def wall_withdraw(self) -> None:
+        await self._request("DELETE", "/api/v1/wall/announcements/active")
+
+    async def wall_pause(self, on: bool, note: str = "") -> None:
+        await self._request("POST", "/api/v1/wall/pause", {"on": on, "note": note})
 
 
 def _first(exc: ValidationError) -> str:

@@ -57,6 +57,8 @@ class TuiConfig(BaseSettings):
     """Times are shown in this zone (default: the machine's)."""
     refresh_s: float = Field(default=0.5, gt=0, le=10)
     """How often coalesced live updates are drawn."""
+    wall_poll_s: float = Field(default=2.0, gt=0, le=60)
+    """How often the wall queue and the announcement are fetched (the queue has no stream)."""
     series_len: int = Field(default=30, ge=2, le=500)
     """Points kept per sparkline."""
     keymap: dict[str, str] = Field(default_factory=dict)

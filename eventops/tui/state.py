@@ -17,7 +17,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from eventops.tui.client import AlertView, DeviceView, LinkView, Snapshot, StreamEvent
+from eventops.tui.client import (
+    AlertView,
+    Announcement,
+    DeviceView,
+    LinkView,
+    Snapshot,
+    StreamEvent,
+    WallPost,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -41,11 +49,13 @@ class Dirty:
     devices: set[str] = field(default_factory=set)
     links: set[str] = field(default_factory=set)
     alerts: bool = False
+    wall: bool = False
+    """The wall's queue, announcement or pause changed."""
     structure: bool = False
     """Rows were added or removed (snapshot, reload): tables rebuild."""
 
     def __bool__(self) -> bool:
-        return bool(self.devices or self.links or self.alerts or self.structure)
+        return bool(self.devices or self.links or self.alerts or self.wall or self.structure)
 
 
 @dataclass
@@ -63,6 +73,13 @@ class LiveState:
     dirty: Dirty = field(default_factory=Dirty)
     skipped: int = 0
     """Events whose payload did not validate (counted, not fatal)."""
+    wall_posts: dict[str, WallPost] = field(default_factory=dict)
+    """The wall queue as last polled (in the state the wall view filters on)."""
+    wall_pending: int | None = None
+    """Posts waiting for a decision; None: the wall is not known to this client."""
+    announcement: Announcement | None = None
+    templates: tuple[Announcement, ...] = ()
+    wall_paused: bool = False
 
     def take_dirty(self) -> Dirty:
         d, self.dirty = self.dirty, Dirty()
@@ -103,6 +120,24 @@ class LiveState:
         if self.alerts.get(a.id) != a:
             self.alerts[a.id] = a
             self.dirty.alerts = True
+
+    def set_wall_posts(self, posts: list[WallPost]) -> None:
+        new = {p.id: p for p in posts}
+        if new != self.wall_posts:
+            self.wall_posts = new
+            self.dirty.wall = True
+
+    def set_wall_pending(self, n: int) -> None:
+        if n != self.wall_pending:
+            self.wall_pending = n
+            self.dirty.wall = True
+
+    def set_announcements(
+        self, active: Announcement | None, templates: tuple[Announcement, ...], paused: bool
+    ) -> None:
+        if (active, templates, paused) != (self.announcement, self.templates, self.wall_paused):
+            self.announcement, self.templates, self.wall_paused = active, templates, paused
+            self.dirty.wall = True
 
     def load(self, snap: Snapshot) -> None:
         """Replace everything with a snapshot (ids that vanished go away)."""

@@ -9,6 +9,7 @@ filter, a re-sort).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -20,7 +21,7 @@ from textual.dom import DOMNode
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
-from eventops.tui.client import AlertView, DeviceView, LinkView, TimelineEntry
+from eventops.tui.client import AlertView, DeviceView, LinkView, TimelineEntry, WallPost
 from eventops.tui.config import Thresholds
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
@@ -472,6 +473,77 @@ class TimelineTable(RowTable[TimelineEntry]):
 
     def search_text(self, key: str, e: TimelineEntry) -> str:
         return f"{e.kind} {e.subject} {e.text}"
+
+
+WALL_STYLE = {
+    "pending": "yellow",
+    "approved": "green",
+    "rejected": "dim",
+    "hidden": "dim",
+    "taken_down": "bold red",
+}
+
+
+def rule_note(p: WallPost) -> str:
+    """Who or which rule decided last, and why."""
+    d = p.last_decision
+    if d is None:
+        return ""
+    who = d.actor.removeprefix("rule:")
+    return f"{who}: {d.reason}" if d.reason else who
+
+
+def media_note(p: WallPost) -> str:
+    kinds = p.media_kinds()
+    return ", ".join(f"{n}× {k}" for k, n in sorted(Counter(kinds).items()))
+
+
+class WallTable(RowTable[WallPost]):
+    """The wall's moderation queue; the mutating keys are bound for comms only."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("v", "app.wall_states", "states", id="wall.states"),
+    ]
+    DANGEROUS: ClassVar[list[Binding]] = [
+        Binding("a", "app.wall_approve", "approve", id="wall.approve"),
+        Binding("r", "app.wall_reject", "reject", id="wall.reject"),
+        Binding("p", "app.wall_pin", "pin", id="wall.pin"),
+        Binding("t", "app.wall_take_down", "take down", id="wall.take_down"),
+        Binding("b", "app.wall_block", "block author", id="wall.block"),
+        Binding("u", "app.wall_undo", "undo", id="wall.undo"),
+    ]
+    COLUMNS: ClassVar[list[tuple[str, str]]] = [
+        ("mark", ""),
+        ("time", "col.time"),
+        ("state", "col.state"),
+        ("author", "col.author"),
+        ("text", "col.text"),
+        ("media", "col.media"),
+        ("rule", "col.rule"),
+    ]
+    SORTS: ClassVar[list[str]] = ["time", "author"]
+
+    def items(self) -> Mapping[str, WallPost]:
+        return self.state.wall_posts
+
+    def cells(self, key: str, p: WallPost) -> tuple[Text, ...]:
+        state = self.tr(f"wall.state.{p.state}") + (" 📌" if p.pinned else "")
+        return (
+            plain(fmt_time(p.created_at, self.tz)),
+            plain(state, WALL_STYLE.get(p.state, "")),
+            plain(p.author.split(":", 1)[-1], "bold"),
+            plain(p.text[:60]),
+            plain(media_note(p) or "-", "dim"),
+            plain(rule_note(p)[:40], "dim"),
+        )
+
+    def sort_key(self, key: str, p: WallPost) -> Any:
+        if self.sort_by == "author":
+            return p.author
+        return p.created_at.timestamp()
+
+    def search_text(self, key: str, p: WallPost) -> str:
+        return f"{p.author} {p.author_name} {p.text} {p.state} {rule_note(p)}"
 
 
 TableFactory = Callable[..., RowTable[Any]]

@@ -1,16 +1,24 @@
-"""The engine with simulated devices behind its real server on 127.0.0.1:0, for TUI pilots."""
+"""The engine with simulated devices behind its real server on 127.0.0.1:0, for TUI pilots.
+
+The server has the wall mounted (as ``eventops serve`` does); posts are put in
+the store as the wall's pipeline leaves them, with the rule's queue decision.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 from textual.pilot import Pilot
 
 from eventops.server.app import create_app
+from eventops.server.wall import WALL, wall_extension
+from eventops.store.models import DecisionRow, PostRow
 from eventops.tui.app import EventOpsApp
 from eventops.tui.client import Api
 from eventops.tui.config import load_config
@@ -28,6 +36,7 @@ language = "en"
 theme = "dark"
 timezone = "UTC"
 refresh_s = 0.05
+wall_poll_s = 0.1
 backoff_s = [0.05, 0.1]
 """
 
@@ -44,7 +53,8 @@ class Rig:
         return f"http://127.0.0.1:{self.port}"
 
     async def start_server(self, port: int = 0) -> None:
-        runner = web.AppRunner(create_app(self.sim.engine, heartbeat_s=0.2))
+        wall = wall_extension(media_dir=self.config_path.parent / "media")
+        runner = web.AppRunner(create_app(self.sim.engine, heartbeat_s=0.2, extensions=[wall]))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
@@ -55,6 +65,39 @@ class Rig:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+
+    async def add_post(
+        self,
+        pid: str,
+        text: str = "Hallo Altstadtfest",
+        author: str = "replay:anna",
+        *,
+        author_name: str | None = None,
+        state: str = "pending",
+        rule: tuple[str, str] = ("mode", "pre-moderation: a person decides"),
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """A post as the pipeline leaves it: stored, with the deciding rule's verdict."""
+        assert self.runner is not None
+        clock = self.sim.clock
+        row = PostRow(
+            id=pid,
+            source="replay",
+            author=author,
+            author_name=author.split(":")[-1].title() if author_name is None else author_name,
+            text=text,
+            created_at=clock.now() - timedelta(minutes=2),
+            data=data or {},
+        )
+        await self.sim.store.upsert_posts([row])
+        await self.sim.store.decide(
+            DecisionRow(
+                post_id=pid, ts=clock.now(), actor=f"rule:{rule[0]}", action="queue", reason=rule[1]
+            ),
+            state,
+            None,
+        )
+        await self.runner.app[WALL].hub.refresh()
 
     def app(self, who: str = "technik", config: str = "") -> EventOpsApp:
         path = self.config_path

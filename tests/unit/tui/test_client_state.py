@@ -164,3 +164,65 @@ def test_sparkline() -> None:
     assert sparkline([1, 1, 1]) == "▄▄▄"
     assert sparkline([0, 7]) == "▁█"
     assert len(sparkline(list(range(100)), 12)) == 12
+
+
+def test_wall_payloads_and_state() -> None:
+    from eventops.tui.client import Announcements, WallPost
+    from eventops.tui.tables import media_note, rule_note
+
+    ann = Announcements.model_validate(
+        {
+            "templates": [{"id": "storm", "title_de": "Unwetter", "title_en": "Storm"}],
+            "active": None,
+            "paused": {"by": "presse", "at": "2026-06-18T16:00:00+00:00", "note": ""},
+        }
+    )
+    assert ann.paused is True and ann.templates[0].title("de") == "Unwetter"
+    assert Announcements.model_validate({"paused": None}).paused is False
+    post = WallPost.model_validate(
+        {
+            "id": "x:1",
+            "source": "x",
+            "author": "x:anna",
+            "created_at": "2026-06-18T16:00:00+00:00",
+            "data": {"media": [{"kind": "photo"}, {"kind": "photo"}, {"kind": "video"}, "junk"]},
+            "last_decision": {
+                "id": 4,
+                "ts": "2026-06-18T16:00:01+00:00",
+                "actor": "rule:blocked_words",
+                "action": "reject",
+                "reason": "contains spamcoin",
+            },
+        }
+    )
+    assert media_note(post) == "2× photo, 1× video"
+    assert rule_note(post) == "blocked_words: contains spamcoin"
+    st = LiveState()
+    st.set_wall_posts([post])
+    st.set_wall_pending(1)
+    assert st.take_dirty().wall
+    st.set_wall_posts([post])
+    st.set_wall_pending(1)
+    st.set_announcements(None, (), False)
+    assert not st.take_dirty()  # nothing changed: nothing to redraw
+    st.set_announcements(ann.templates[0], ann.templates, True)
+    assert st.take_dirty().wall and st.wall_paused
+
+
+async def test_wall_api_errors_are_one_line() -> None:
+    async def decide(request: web.Request) -> web.Response:
+        return web.Response(status=409, text="post x:1: cannot approve a taken_down post\n")
+
+    app = web.Application()
+    app.router.add_post("/api/v1/wall/posts/{id}/decisions", decide)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    api = Api(f"http://127.0.0.1:{runner.addresses[0][1]}", "tok")
+    try:
+        with pytest.raises(ApiError, match="409 post x:1: cannot approve"):
+            await api.wall_decide("x:1", "approve")
+    finally:
+        await api.close()
+        await runner.cleanup()

@@ -55,3 +55,15 @@ def test_lookup_and_fallback() -> None:
     assert Tr("en")("state.down") == "down"
     assert Tr("fr")("state.down") == "down"  # unknown language: English
     assert Tr("de")("ack.done", n=3) == "3 Alarm(e) quittiert"
+
+
+def test_wall_strings_built_at_run_time_exist() -> None:
+    from eventops.server.wall import STATES
+    from eventops.tui.app import WALL_STATES
+    from eventops.wall.manual import MANUAL_ACTIONS
+
+    for state in (*STATES, *WALL_STATES):
+        assert f"wall.state.{state}" in STRINGS, state
+    for action in MANUAL_ACTIONS:
+        if action != "unpin":  # the pin key toggles; its message covers both
+            assert f"wall.did.{action}" in STRINGS, action

@@ -228,16 +228,16 @@ def _fmt(v: float | None) -> str:
 async def handed_over_to(store: Store, link_id: str) -> str | None:
     """The authority the link is handed over to, or None.
 
-    Uses the store's handover records when the store has them, otherwise the
-    audit log's ``link.handover`` entries (target: the link id; ``after.to``:
-    the authority). The latest handover counts.
+    Uses the store's handover records when the store has them and they name the
+    link, otherwise the audit log's ``link.handover`` entries (target: the link
+    id; ``after.to``: the authority), so that a handover on record in either
+    place caps the rate. The latest handover counts.
     """
     lister = getattr(store, "list_handovers", None)
     if lister is not None:
         rows = await lister(link_id)
         if rows:
             return str(rows[-1].authority)
-        return None
     authority: str | None = None
     since = 0
     while True:

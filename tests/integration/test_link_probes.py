@@ -24,30 +24,21 @@ from eventops.profile import load_profile
 from eventops.server.app import create_app
 from eventops.store import SQLiteStore
 
-from .simrig import free_ports
 from .test_cli_engine import demo_copy
 
 PROBE_RE = r'probe = \{ reflector = "127\.0\.0\.1:(\d+)", sink = "127\.0\.0\.1:(\d+)" \}'
 
 
 def probe_demo_copy(tmp_path: Path) -> tuple[Path, int, dict[str, tuple[int, int]]]:
-    """demo_copy with every link probe on free loopback ports and fibre-police at
-    10 Mbit/s with an SLA a busy test machine's loopback keeps (the wiring is under
-    test here, not the probe's accuracy). Returns (profile, API port, link -> ports)."""
+    """demo_copy (link probes on free loopback ports) with fibre-police at 10 Mbit/s
+    and an SLA a busy test machine's loopback keeps (the wiring is under test here,
+    not the probe's accuracy). Returns (profile, API port, link -> (reflector, sink))."""
     path, api = demo_copy(tmp_path)
     text = path.read_text(encoding="utf-8")
     found = re.findall(PROBE_RE, text)
-    assert len(found) == 3
-    ports = iter(free_ports(2 * len(found)))
     links = ["fibre-police", "fibre-stage", "fibre-fire"]
-    moved: dict[str, tuple[int, int]] = {}
-    for link, (refl, sink) in zip(links, found, strict=True):
-        new = (next(ports), next(ports))
-        text = text.replace(
-            f'reflector = "127.0.0.1:{refl}", sink = "127.0.0.1:{sink}"',
-            f'reflector = "127.0.0.1:{new[0]}", sink = "127.0.0.1:{new[1]}"',
-        )
-        moved[link] = new
+    moved = {lk: (int(r), int(s)) for lk, (r, s) in zip(links, found, strict=True)}
+    assert not {18862, 18901} & {p for ports in moved.values() for p in ports}
     police = re.compile(r'(id = "fibre-police"[^\[]*?)capacity_mbps = 500\nsla = \{[^}]*\}')
     text, n = police.subn(
         r"\g<1>capacity_mbps = 10\nsla = { loss_pct = 0.5, delay_ms = 20.0, jitter_ms = 5.0 }",

@@ -104,7 +104,8 @@ def dangerous_changes(engine: Engine, plan: PlanReport) -> list[Danger]:
     return out
 
 
-def plan_json(plan: PlanReport, dangers: list[Danger]) -> dict[str, Any]:
+def plan_json(plan: PlanReport, dangers: list[Danger], confirm: str) -> dict[str, Any]:
+    """The plan as the API answers it; ``confirm``: what to type for dangerous changes."""
     return {
         "summary": {
             "change": plan.count("change"),
@@ -117,6 +118,7 @@ def plan_json(plan: PlanReport, dangers: list[Danger]) -> dict[str, Any]:
         "notes": plan.notes,
         "devices": [d.model_dump(mode="json") for d in plan.devices],
         "dangerous": [x.model_dump(mode="json") for x in dangers],
+        "confirm": confirm,
     }
 
 

@@ -85,7 +85,7 @@ async def plan(request: web.Request) -> web.Response:
         svc.engine.profile.event.id,
         after={"devices": body.devices, "summary": report.summary()},
     )
-    return json_response(request, plan_json(report, dangers))
+    return json_response(request, plan_json(report, dangers, svc.confirm_phrase()))
 
 
 async def apply(request: web.Request) -> web.Response:

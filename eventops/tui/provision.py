@@ -17,8 +17,10 @@ Device names, paths and values are untrusted text: shown with
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
+import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from rich.text import Text
 from textual import on, work
@@ -95,17 +97,38 @@ class ProvisionApi:
         except ValidationError as exc:
             raise ApiError(f"POST {P}/plan: unexpected answer ({exc.errors()[0]['msg']})") from None
 
-    async def apply(self, devices: list[str] | None, confirm: str | None) -> int:
-        raw = await self.api._request(
-            "POST", f"{P}/apply", {"devices": devices, "confirm": confirm}
-        )
+    async def _start(self, path: str, body: dict[str, Any]) -> int:
+        """POST an apply or rollback; a refusal becomes an ApiError with the engine's reason."""
+        api = self.api
+        try:
+            async with api.session.post(
+                api.base_url + path, headers=api.headers, json=body, timeout=api.timeout
+            ) as resp:
+                text = await resp.text()
+                status = resp.status
+        except aiohttp.ClientError as exc:
+            raise ApiError(
+                f"engine at {api.base_url} unreachable: {exc.__class__.__name__}"
+            ) from None
+        except TimeoutError:
+            raise ApiError(f"engine at {api.base_url} did not answer in time") from None
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            raw = None
+        if status >= 400:
+            reason = raw.get("error") if isinstance(raw, dict) else None
+            first = text.strip().splitlines()[0][:200] if text.strip() else ""
+            raise ApiError(strip_control(reason or f"POST {path}: {status} {first}"), status=status)
+        if not isinstance(raw, dict) or not isinstance(raw.get("apply_id"), int):
+            raise ApiError(f"POST {path}: unexpected answer (no apply_id)")
         return int(raw["apply_id"])
 
+    async def apply(self, devices: list[str] | None, confirm: str | None) -> int:
+        return await self._start(f"{P}/apply", {"devices": devices, "confirm": confirm})
+
     async def rollback(self, apply_id: int, confirm: str) -> int:
-        raw = await self.api._request(
-            "POST", f"{P}/rollback", {"apply_id": apply_id, "confirm": confirm}
-        )
-        return int(raw["apply_id"])
+        return await self._start(f"{P}/rollback", {"apply_id": apply_id, "confirm": confirm})
 
     async def applies(self) -> list[ApplyRecord]:
         raw = await self.api._request("GET", f"{P}/applies?limit=30")

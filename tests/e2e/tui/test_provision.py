@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from eventops.errors import ApiError
 from eventops.provision.engine import ApplyOptions
 from eventops.server.app import create_app
 from eventops.server.provision import provision_extension
@@ -100,3 +101,72 @@ async def test_authority_has_no_provision_view(prig: Rig) -> None:
 def test_plan_states_have_strings() -> None:
     for state in ("change", "unchanged", "unreachable", "error"):
         assert f"prov.state.{state}" in STRINGS
+
+
+async def test_dangerous_apply_needs_the_typed_event_id_and_rollback(prig: Rig) -> None:
+    engine = prig.sim.engine
+    await engine.handover("fibre-police", "police", "tester")
+    app = prig.app("technik")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.ready and app.connected, "connected")
+        await pilot.press("colon", *"provision", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ProvisionScreen), "provision view")
+        screen = app.screen
+        assert isinstance(screen, ProvisionScreen)
+        await until(pilot, lambda: screen.plan is not None, "the plan arrives")
+        assert screen.plan is not None
+        assert {d.device for d in screen.plan.dangerous} == {"sw-core", "mc-police"}
+        assert "dangerous" in str(screen.query_one("#prov-status").render())
+        # a wrong phrase: the engine refuses, nothing is applied
+        await pilot.press("a")
+        await until(pilot, lambda: type(app.screen).__name__ == "InputScreen", "typed confirmation")
+        await pilot.press(*"yes", "enter")
+        await until(
+            pilot,
+            lambda: any("type the event id 'demo'" in n.message for n in app._notifications),
+            "the refusal is shown",
+        )
+        assert await engine.store.list_applies() == []
+        # the event id: the apply runs to its end
+        await pilot.press("a")
+        await until(pilot, lambda: type(app.screen).__name__ == "InputScreen", "typed confirmation")
+        await pilot.press(*"demo", "enter")
+        await until(
+            pilot,
+            lambda: screen.running is None and len(screen.results) == 7,
+            "the apply ends",
+            steps=2000,
+        )
+        first = (await engine.store.list_applies())[0].id
+        # roll back to it: pick the recorded apply, type the event id
+        await pilot.press("R")
+        await until(pilot, lambda: type(app.screen).__name__ == "PickScreen", "pick an apply")
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "InputScreen", "typed confirmation")
+        await pilot.press(*"demo", "enter")
+        await until(
+            pilot,
+            lambda: len(screen.ended) == 2 and screen.running is None,
+            "rollback ends",
+            steps=2000,
+        )
+        assert first is not None and screen.status.startswith(f"#{first + 1}: ")
+    rows = await engine.store.list_applies()
+    assert [r.summary["kind"] for r in rows] == ["rollback", "apply"]
+    assert rows[0].summary["rollback_of"] == first and rows[0].actor == "technik"
+
+
+async def test_authority_gets_403_from_the_provision_api(prig: Rig) -> None:
+    from eventops.tui.client import Api
+    from eventops.tui.provision import ProvisionApi
+
+    api = Api(prig.url, "demo-police-token")
+    try:
+        with pytest.raises(ApiError) as err:
+            await ProvisionApi(api).plan()
+        assert err.value.status == 403
+        with pytest.raises(ApiError) as err:
+            await ProvisionApi(api).apply(None, "demo")
+        assert err.value.status == 403
+    finally:
+        await api.close()

@@ -273,28 +273,31 @@ class ProvisionService:
     async def _start(self, kind: Literal["apply", "rollback"], actor: str, go: Any) -> Run:
         loop = asyncio.get_running_loop()
         started: asyncio.Future[int] = loop.create_future()
-        current: dict[str, Any] = {"id": None, "done": 0, "total": 0}
+        holder: list[Run] = []
+        task: asyncio.Task[ApplyReport] | None = None
 
         def progress(e: ProgressEvent) -> None:
-            if e.phase == "start" and e.apply_id is not None:
-                current["id"] = e.apply_id
-                current["total"] = e.total
+            if e.phase == "start" and e.apply_id is not None and task is not None:
+                # the run is known from here on, even if the request that started it is gone
+                run = Run(e.apply_id, kind, actor, task, total=e.total)
+                holder.append(run)
+                self.run = run
+                task.add_done_callback(lambda t: self._finished(run, t))
                 if not started.done():
                     started.set_result(e.apply_id)
-            if e.phase == "done":
-                current["done"] = e.done
-                if self.run is not None:
-                    self.run.done = e.done
+            run_ = holder[0] if holder else None
+            if e.phase == "done" and run_ is not None:
+                run_.done = e.done
             self._publish(
                 "provision",
                 {
-                    "apply_id": current["id"],
+                    "apply_id": run_.apply_id if run_ else None,
                     "kind": kind,
                     "phase": e.phase,
                     "device": e.device,
                     "message": e.message,
                     "done": e.done,
-                    "total": e.total or current["total"],
+                    "total": e.total or (run_.total if run_ else 0),
                     "result": e.result,
                 },
             )
@@ -302,7 +305,7 @@ class ProvisionService:
         prov = self.provisioner(
             progress=progress, maintenance=EngineMaintenance(self.engine, actor)
         )
-        task: asyncio.Task[ApplyReport] = asyncio.create_task(go(prov), name=f"provision-{kind}")
+        task = asyncio.create_task(go(prov), name=f"provision-{kind}")
         waiters: set[asyncio.Future[Any]] = {task, started}
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if not started.done():
@@ -315,10 +318,7 @@ class ProvisionService:
             if exc is not None:
                 raise exc
             raise ApiError(f"the {kind} ended before it started", status=500)
-        run = Run(started.result(), kind, actor, task, total=current["total"])
-        self.run = run
-        task.add_done_callback(lambda t: self._finished(run, t))
-        return run
+        return holder[0]
 
     def _finished(self, run: Run, task: asyncio.Task[ApplyReport]) -> None:
         if task.cancelled():

@@ -160,13 +160,13 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
 class Stream:
     """The live stream's events, read in the background."""
 
-    def __init__(self, s: Served) -> None:
+    def __init__(self, s: Served, who: str = "technik") -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.ready = asyncio.Event()
-        self._task = asyncio.create_task(self._read(s))
+        self._task = asyncio.create_task(self._read(s, who))
 
-    async def _read(self, s: Served) -> None:
-        async with s.http.get(s.url + "/api/v1/stream", headers=s.auth("technik")) as r:
+    async def _read(self, s: Served, who: str) -> None:
+        async with s.http.get(s.url + "/api/v1/stream", headers=s.auth(who)) as r:
             kind = ""
             async for raw in r.content:
                 line = raw.decode().rstrip("\n")
@@ -232,9 +232,10 @@ async def test_plan_shows_the_diff_with_secrets_only_as_changed(served: Served) 
 
 
 async def test_apply_converges_with_progress_on_the_stream(served: Served) -> None:
-    stream = Stream(served)
+    stream, police = Stream(served), Stream(served, "police")
     try:
         await asyncio.wait_for(stream.ready.wait(), 10)  # the snapshot
+        await asyncio.wait_for(police.ready.wait(), 10)
         status, started = await served.call("POST", "/api/v1/provision/apply", body={})
         assert status == 202, started
         apply_id = started["apply_id"]
@@ -251,8 +252,11 @@ async def test_apply_converges_with_progress_on_the_stream(served: Served) -> No
         maint = [d for k, d in stream.events if k == "maintenance"]
         assert {m["subject"] for m in maint if m["data"]["on"]} == set(done)
         assert not served.engine.maintenance
+        # an authority's stream carries nothing of it
+        assert not [k for k, _ in police.events if k.startswith("provision")]
     finally:
         await stream.close()
+        await police.close()
     status, plan = await served.call("POST", "/api/v1/provision/plan", body={})
     assert plan["summary"] == {
         "change": 0,

@@ -203,7 +203,10 @@ async def remote_run(
             while True:
                 item = await stream.queue.get()
                 if isinstance(item, BaseException):
-                    raise item
+                    raise ProvisioningError(
+                        f"{item}; #{apply_id} goes on in the engine "
+                        "(its result: GET /api/v1/provision/applies)"
+                    )
                 kind, ev = item
                 d = ev.get("data", {})
                 if not kind.startswith("provision") or d.get("apply_id") != apply_id:

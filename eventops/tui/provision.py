@@ -29,6 +29,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from eventops.errors import ApiError
 from eventops.tui.app import ConfirmScreen, EventOpsApp, InputScreen, PickScreen
@@ -254,7 +255,7 @@ class ProvisionScreen(Screen[None]):
     def _danger_of(self, device: str) -> list[Danger]:
         return [d for d in (self.plan.dangerous if self.plan else []) if d.device == device]
 
-    def redraw(self) -> None:
+    def _draw_status(self) -> None:
         tr = self.evo.tr
         st = Text(no_wrap=False)
         st.append_text(plain(self.status, "bold"))
@@ -264,6 +265,10 @@ class ProvisionScreen(Screen[None]):
                 "⚠ " + tr("prov.dangerous", n=len(self.plan.dangerous)), style="bold white on red"
             )
         self.query_one("#prov-status", Static).update(st)
+
+    def redraw(self) -> None:
+        tr = self.evo.tr
+        self._draw_status()
         table = self.query_one("#prov-devices", DataTable)
         cursor = table.cursor_row
         table.clear()
@@ -272,11 +277,24 @@ class ProvisionScreen(Screen[None]):
             name = plain(("⚠ " if danger else "") + d.device, "bold red" if danger else "")
             state = plain(tr(f"prov.state.{d.state}"), STATE_STYLE.get(d.state, ""))
             n = Text(str(len(d.changes)) if d.changes else "")
-            step = self.results.get(d.device) or self.progress.get(d.device, "")
-            table.add_row(name, state, n, plain(step, RESULT_STYLE.get(step, "cyan")), key=d.device)
+            table.add_row(name, state, n, self._step_cell(d.device), key=d.device)
         if self.plan and self.plan.devices:
             table.move_cursor(row=min(max(cursor, 0), len(self.plan.devices) - 1))
         self.show_diff()
+
+    def _step_cell(self, device: str) -> Text:
+        step = self.results.get(device) or self.progress.get(device, "")
+        return plain(step, RESULT_STYLE.get(step, "cyan"))
+
+    def update_row(self, device: str) -> None:
+        """One device's progress: its cell and the status line, not the whole table."""
+        table = self.query_one("#prov-devices", DataTable)
+        try:
+            table.update_cell(device, "step", self._step_cell(device))
+        except (CellDoesNotExist, RowDoesNotExist):  # not in the table (yet): draw it all
+            self.redraw()
+            return
+        self._draw_status()
 
     def show_diff(self) -> None:
         tr = self.evo.tr
@@ -472,7 +490,10 @@ class ProvisionScreen(Screen[None]):
                 else:
                     self.progress[dev] = strip_control(d.get("phase") or "")
             self.status = tr("prov.progress", id=apply_id, done=self.done, total=self.total)
-            self.redraw()
+            if isinstance(dev, str):
+                self.update_row(dev)
+            else:
+                self.redraw()
         elif (
             ev.type in ("provision.finished", "provision.failed")
             and isinstance(apply_id, int)

@@ -77,6 +77,7 @@ async def test_plan_shows_the_diff_per_device_then_apply_with_progress(prig: Rig
         assert set(screen.results) == set(devices)
         assert set(screen.results.values()) == {"applied"}
         assert set(screen.progress) == set(devices)  # each device's steps were shown
+        assert str(table.get_cell("mast-02", "step")) == "applied"  # type: ignore[attr-defined]
         assert prig.sim.engine.maintenance == {}  # and each left maintenance again
         assert "applied" in str(screen.query_one("#prov-status").render())
         await pilot.press("p")

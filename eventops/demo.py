@@ -30,7 +30,9 @@ from eventops.monitor.bus import BusEvent
 from eventops.monitor.checks import provisioned_radios
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
+from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
+from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore
 from eventops.wall.media import default_media_dir
@@ -212,7 +214,11 @@ async def run_demo(
                 run_sources=True,
                 profile_dir=await asyncio.to_thread(lambda: ppath.absolute().parent),
             )
-            app = create_app(engine, manage_engine=True, extensions=[wall])
+            prov = provision_extension(
+                lock_dir=lock_dir_for(Path(db)),
+                secrets_base=await asyncio.to_thread(lambda: ppath.absolute().parent),
+            )
+            app = create_app(engine, manage_engine=True, extensions=[wall, prov])
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host or "127.0.0.1", int(port))

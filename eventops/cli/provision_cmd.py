@@ -10,6 +10,11 @@
 - ``rollback PROFILE --to APPLY_ID``: re-applies what that apply recorded.
 
 An invalid profile stops before any device is contacted.
+
+With ``--server URL`` (or ``$EVENTOPS_SERVER``) plan, apply and rollback go
+through that running engine's API (token ``--token env:NAME``, default
+``$EVENTOPS_TOKEN``) and its site locks: see
+:mod:`eventops.cli.provision_remote`. Otherwise they run in-process.
 """
 
 from __future__ import annotations
@@ -22,6 +27,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from eventops.cli.provision_remote import (
+    add_remote_args,
+    plan_from_json,
+    print_dangers,
+    remote_of,
+    remote_plan,
+    remote_run,
+)
 from eventops.errors import ProvisioningError
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
@@ -43,6 +56,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("plan", help="show what an apply would change on each device")
     _common(p)
     p.add_argument("--json", action="store_true", help="one JSON document for scripts")
+    add_remote_args(p)
     p.set_defaults(func=plan_cmd)
 
     a = sub.add_parser("apply", help="apply the profile to the devices (confirm or roll back)")
@@ -83,6 +97,12 @@ def _applying(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--concurrency", type=int, default=32, help="devices changed at once")
     p.add_argument("--actor", help="who applies (default: the login name)")
+    p.add_argument(
+        "--confirm",
+        metavar="EVENT_ID",
+        help="through an engine: the typed confirmation for dangerous changes",
+    )
+    add_remote_args(p)
 
 
 def _options(args: argparse.Namespace) -> ApplyOptions:
@@ -144,6 +164,20 @@ def _plan_json(plan: PlanReport) -> dict[str, Any]:
 
 
 async def plan_cmd(args: argparse.Namespace) -> int:
+    remote = remote_of(args)
+    if remote is not None:
+        data = await remote_plan(remote, args.device)
+        plan = plan_from_json(data)
+        if args.json:
+            print(json.dumps(data, indent=2, ensure_ascii=False))
+        else:
+            for d in plan.devices:
+                _print_plan(d)
+            for note in plan.notes:
+                print(f"note: {note}")
+            print_dangers(data)
+            print(f"plan: {plan.summary()} (engine at {remote.url})")
+        return 3 if plan.count("unreachable") or plan.count("error") else 0
     profile = load_profile(args.profile)
     prov = Provisioner(profile, None, secrets_base=_base(args))
     plan = await prov.plan(args.device)
@@ -193,10 +227,17 @@ async def _confirm(args: argparse.Namespace, prov: Provisioner, devices: list[st
 
 
 async def _run_apply(args: argparse.Namespace, rollback_to: int | None) -> int:
-    profile = load_profile(args.profile)
-    options = _options(args)
+    remote = remote_of(args)
     if not args.yes and not sys.stdin.isatty():
         raise ProvisioningError(NEEDS_YES)
+    if remote is not None:
+        if not args.yes and not await _confirm_remote(args, remote, rollback_to):
+            return 0
+        report = await remote_run(remote, args, rollback_to=rollback_to, interactive=not args.yes)
+        _print_report(report, args.json)
+        return 0 if report.ok else ProvisioningError.exit_code
+    profile = load_profile(args.profile)
+    options = _options(args)
     path = _store_path(args, profile)
     progress = TerminalProgress(sys.stderr)
     async with SQLiteStore(path) as store:
@@ -222,6 +263,25 @@ async def _run_apply(args: argparse.Namespace, rollback_to: int | None) -> int:
             report = await prov.rollback_to(rollback_to, actor=_actor(args))
     _print_report(report, args.json)
     return 0 if report.ok else ProvisioningError.exit_code
+
+
+async def _confirm_remote(args: argparse.Namespace, remote: Any, rollback_to: int | None) -> bool:
+    """Show the engine's plan (or what a rollback does) and ask; True to go on."""
+    if rollback_to is not None:
+        question = f"Re-apply the state apply #{rollback_to} recorded (engine at {remote.url})?"
+    else:
+        data = await remote_plan(remote, args.device)
+        plan = plan_from_json(data)
+        for d in plan.devices:
+            _print_plan(d)
+        print_dangers(data)
+        print(f"plan: {plan.summary()} (engine at {remote.url})")
+        if not plan.count("change"):
+            print("nothing to change")
+            return False
+        question = f"Apply to {plan.count('change')} devices?"
+    answer = await asyncio.to_thread(input, f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 async def apply_cmd(args: argparse.Namespace) -> int:

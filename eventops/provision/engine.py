@@ -101,6 +101,8 @@ class ProgressEvent:
     done: int = 0
     total: int = 0
     result: str | None = None
+    apply_id: int | None = None
+    """Set on ``start``: the id the apply is recorded under."""
 
 
 Progress = Callable[[ProgressEvent], None]
@@ -494,7 +496,7 @@ class Provisioner:
                 self.profile.event.id,
                 after={"apply_id": apply_id, "devices": selected, "rollback_of": rollback_of},
             )
-            self._emit("start", None, f"{kind} #{apply_id}", total=len(selected))
+            self._emit("start", None, f"{kind} #{apply_id}", total=len(selected), apply_id=apply_id)
             results: dict[str, DeviceResult] = {}
             finished = {d: asyncio.Event() for d in selected}
             sem = asyncio.Semaphore(self.options.concurrency)

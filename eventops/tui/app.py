@@ -505,6 +505,8 @@ class EventOpsApp(App[None]):
         """Decision ids of this session's wall actions, one list per keystroke."""
         self.ready = False
         """The role's views are mounted."""
+        self.stream_listeners: list[Callable[[StreamEvent], None]] = []
+        """Open screens that follow the live stream themselves (the Provision view)."""
         if not animate:
             self.animation_level = "none"
         localize_bindings(self, self.tr)
@@ -622,6 +624,8 @@ class EventOpsApp(App[None]):
         if has_wall:
             self.bind_announcement_keys()
         words = [*self.views, "help", "quit", *(f"theme {t}" for t in THEMES)]
+        if self.who.role == "technician":
+            words.append("provision")
         # the ":" that opened the bar may or may not land in it: complete both forms
         self.query_one("#cmd", Input).suggester = SuggestFromList(
             [*words, *(f":{w}" for w in words)], case_sensitive=False
@@ -684,6 +688,8 @@ class EventOpsApp(App[None]):
 
     def on_stream_event(self, ev: StreamEvent) -> None:
         self.state.apply(ev)
+        for listener in list(self.stream_listeners):
+            listener(ev)
 
     def on_stream_state(self, connected: bool, error: str) -> None:
         changed = connected != self.connected or error != self.error
@@ -875,8 +881,18 @@ class EventOpsApp(App[None]):
             self.set_theme(arg)
         elif word in self.views:
             self.show_view(word)
+        elif word == "provision" and self.role == "technician":
+            self.open_provision()
         else:
             self.notify(self.tr("unknown_command", cmd=text[:40]), severity="warning", markup=False)
+
+    def open_provision(self) -> None:
+        """The Provision view (technicians only): a screen of its own module."""
+        from eventops.tui.provision import ProvisionScreen
+
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(ProvisionScreen())
 
     @on(Input.Changed, "#filter")
     def filter_changed(self, event: Input.Changed) -> None:

@@ -1,0 +1,409 @@
+"""Provisioning inside the running engine: plan, apply and rollback for the API.
+
+:class:`ProvisionService` runs the same :class:`~eventops.provision.engine.Provisioner`
+as ``eventops plan/apply`` does in-process, with the engine's profile and
+store, under the same site locks (so an apply started through the API and
+one started on the command line exclude each other), and publishes every
+progress step on the engine's event bus (type ``provision``, scope
+``event``: technicians only) and the end of a run as ``provision.finished``
+(the report) or ``provision.failed`` (the one-line reason).
+
+Dangerous changes need a typed confirmation: the caller repeats the event's
+id (``confirm``). A change is dangerous when (see :func:`dangerous_changes`)
+
+- it moves a mast's management address (``network.lan.ipaddr``), or
+- it touches a device at an end of a link that is handed over to an
+  authority, or the radio channel of a mast behind such a link.
+
+A rollback re-applies a recorded state wholesale and always needs it.
+
+One run at a time per engine; the site lock refuses a run on a site that
+someone else (another process) is applying to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from eventops.errors import ApiError, EventOpsError, LockBusy
+from eventops.provision.engine import (
+    ApplyOptions,
+    ApplyReport,
+    DriverFactory,
+    PlanReport,
+    ProgressEvent,
+    Provisioner,
+)
+from eventops.store.models import ApplyRow
+
+if TYPE_CHECKING:
+    from eventops.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MGMT_PATHS = ("network.lan.ipaddr",)
+"""Leaf paths that carry a mast's management address."""
+
+
+class Danger(BaseModel):
+    device: str
+    path: str | None = None
+    reason: str
+
+
+def dangerous_changes(engine: Engine, plan: PlanReport) -> list[Danger]:
+    """The plan's changes that need a typed confirmation (the rule in the module doc)."""
+    profile = engine.profile
+    handed = {lk: st.handed_to for lk, st in engine.links.items() if st.handed_to}
+    link_ends: dict[str, str] = {}
+    for link in profile.links:
+        if link.id in handed:
+            for end in (link.a.device, link.b.device):
+                link_ends.setdefault(end, link.id)
+    behind: dict[str, str] = {
+        m.id: m.uplink for m in profile.masts if m.uplink is not None and m.uplink in handed
+    }
+    masts = {m.id for m in profile.masts}
+    out: list[Danger] = []
+    for d in plan.devices:
+        if d.state != "change":
+            continue
+        if d.device in link_ends:
+            lk = link_ends[d.device]
+            out.append(
+                Danger(
+                    device=d.device,
+                    reason=f"an end of link {lk}, handed over to {handed[lk]}",
+                )
+            )
+            continue
+        for c in d.changes:
+            if d.device in masts and c.path in MGMT_PATHS:
+                out.append(
+                    Danger(device=d.device, path=c.path, reason="moves the management address")
+                )
+            elif (
+                d.device in behind
+                and c.path.startswith("wireless.")
+                and c.path.endswith(".channel")
+            ):
+                lk = behind[d.device]
+                out.append(
+                    Danger(
+                        device=d.device,
+                        path=c.path,
+                        reason=f"radio channel behind link {lk}, handed over to {handed[lk]}",
+                    )
+                )
+    return out
+
+
+def plan_json(plan: PlanReport, dangers: list[Danger], confirm: str) -> dict[str, Any]:
+    """The plan as the API answers it; ``confirm``: what to type for dangerous changes."""
+    return {
+        "summary": {
+            "change": plan.count("change"),
+            "unchanged": plan.count("unchanged"),
+            "unreachable": plan.count("unreachable"),
+            "error": plan.count("error"),
+            "text": plan.summary(),
+        },
+        "order": plan.waves,
+        "notes": plan.notes,
+        "devices": [d.model_dump(mode="json") for d in plan.devices],
+        "dangerous": [x.model_dump(mode="json") for x in dangers],
+        "confirm": confirm,
+    }
+
+
+class ConfirmationNeeded(ApiError):
+    """A dangerous change without the typed confirmation (HTTP 409)."""
+
+    title = "Confirmation needed"
+
+    def __init__(self, message: str, dangers: list[Danger], phrase: str) -> None:
+        super().__init__(message, status=409)
+        self.dangers = dangers
+        self.phrase = phrase
+
+
+class EngineMaintenance:
+    """Devices under an apply are in the engine's maintenance (no alerts) while it runs.
+
+    A device someone had put in maintenance already stays there afterwards.
+    """
+
+    def __init__(self, engine: Engine, actor: str) -> None:
+        self.engine = engine
+        self.actor = actor
+        self._ours: set[str] = set()
+
+    async def enter(self, device: str, reason: str) -> None:
+        if device in self.engine.maintenance:
+            return
+        self._ours.add(device)
+        await self.engine.set_maintenance(device, True, self.actor, reason)
+
+    async def leave(self, device: str) -> None:
+        if device in self._ours:
+            self._ours.discard(device)
+            await self.engine.set_maintenance(device, False, self.actor)
+
+
+@dataclass
+class Run:
+    apply_id: int
+    kind: Literal["apply", "rollback"]
+    actor: str
+    task: asyncio.Task[ApplyReport]
+    done: int = 0
+    total: int = 0
+
+
+class ProvisionService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lock_dir: Path | None = None,
+        options: ApplyOptions | None = None,
+        driver_factory: DriverFactory | None = None,
+        secrets_base: Path | None = None,
+    ) -> None:
+        self.engine = engine
+        self.lock_dir = lock_dir or engine.lock_dir
+        self.options = options or ApplyOptions()
+        self.driver_factory = driver_factory
+        if secrets_base is None and engine.profile_path is not None:
+            secrets_base = engine.profile_path.absolute().parent
+        self.secrets_base = secrets_base
+        self.run: Run | None = None
+        self._starting = False
+
+    def provisioner(
+        self,
+        *,
+        progress: Any = None,
+        maintenance: EngineMaintenance | None = None,
+    ) -> Provisioner:
+        return Provisioner(
+            self.engine.profile,
+            self.engine.store,
+            lock_dir=self.lock_dir,
+            clock=self.engine.clock,
+            options=self.options,
+            driver_factory=self.driver_factory,
+            progress=progress,
+            maintenance=maintenance,
+            secrets_base=self.secrets_base,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._starting or (self.run is not None and not self.run.task.done())
+
+    def confirm_phrase(self) -> str:
+        return self.engine.profile.event.id
+
+    # -- plan ---------------------------------------------------------------------------------
+
+    async def plan(self, devices: list[str] | None) -> tuple[PlanReport, list[Danger]]:
+        try:
+            plan = await self.provisioner().plan(devices)
+        except EventOpsError as exc:
+            raise ApiError(exc.one_line(), status=400) from None
+        return plan, dangerous_changes(self.engine, plan)
+
+    # -- apply and rollback --------------------------------------------------------------------
+
+    def _publish(self, type_: str, data: dict[str, Any]) -> None:
+        self.engine.bus.publish(type_, "", "event", data=data)
+
+    async def apply(self, devices: list[str] | None, *, actor: str, confirm: str | None) -> Run:
+        """Start an apply; returns once it holds the site lock (or raises why it cannot)."""
+        self._check_idle()
+        self._starting = True
+        try:
+            plan, dangers = await self.plan(devices)
+            if dangers and confirm != self.confirm_phrase():
+                raise ConfirmationNeeded(
+                    f"{len(dangers)} dangerous change{'s' if len(dangers) != 1 else ''}: "
+                    f"type the event id {self.confirm_phrase()!r} to confirm",
+                    dangers,
+                    self.confirm_phrase(),
+                )
+            if not plan.count("change"):
+                raise ApiError("nothing to change", status=409)
+            return await self._start("apply", actor, lambda p: p.apply(devices, actor=actor))
+        finally:
+            self._starting = False
+
+    async def rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
+        self._check_idle()
+        if confirm != self.confirm_phrase():
+            raise ConfirmationNeeded(
+                f"a rollback re-applies apply #{apply_id}'s state: type the event id "
+                f"{self.confirm_phrase()!r} to confirm",
+                [],
+                self.confirm_phrase(),
+            )
+        if await self.engine.store.get_apply(apply_id) is None:
+            raise ApiError(f"no apply #{apply_id} in the event store", status=404)
+        self._starting = True
+        try:
+            return await self._start(
+                "rollback", actor, lambda p: p.rollback_to(apply_id, actor=actor)
+            )
+        finally:
+            self._starting = False
+
+    def _check_idle(self) -> None:
+        if self.running:
+            who = f" (#{self.run.apply_id} by {self.run.actor})" if self.run else ""
+            raise ApiError(f"an apply is already running in this engine{who}", status=409)
+        if self.lock_dir is None:
+            raise ApiError("this engine has no lock folder: it cannot apply", status=409)
+
+    async def _start(self, kind: Literal["apply", "rollback"], actor: str, go: Any) -> Run:
+        loop = asyncio.get_running_loop()
+        started: asyncio.Future[int] = loop.create_future()
+        holder: list[Run] = []
+        task: asyncio.Task[ApplyReport] | None = None
+
+        def progress(e: ProgressEvent) -> None:
+            if e.phase == "start" and e.apply_id is not None and task is not None:
+                # the run is known from here on, even if the request that started it is gone
+                run = Run(e.apply_id, kind, actor, task, total=e.total)
+                holder.append(run)
+                self.run = run
+                task.add_done_callback(lambda t: self._finished(run, t))
+                if not started.done():
+                    started.set_result(e.apply_id)
+            run_ = holder[0] if holder else None
+            if e.phase == "done" and run_ is not None:
+                run_.done = e.done
+            self._publish(
+                "provision",
+                {
+                    "apply_id": run_.apply_id if run_ else None,
+                    "kind": kind,
+                    "phase": e.phase,
+                    "device": e.device,
+                    "message": e.message,
+                    "done": e.done,
+                    "total": e.total or (run_.total if run_ else 0),
+                    "result": e.result,
+                },
+            )
+
+        prov = self.provisioner(
+            progress=progress, maintenance=EngineMaintenance(self.engine, actor)
+        )
+        task = asyncio.create_task(go(prov), name=f"provision-{kind}")
+        waiters: set[asyncio.Future[Any]] = {task, started}
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+            exc = task.exception()
+            if isinstance(exc, LockBusy):
+                raise ApiError(exc.one_line(), status=409) from None
+            if isinstance(exc, EventOpsError):
+                raise ApiError(exc.one_line(), status=400) from None
+            if exc is not None:
+                raise exc
+            raise ApiError(f"the {kind} ended before it started", status=500)
+        return holder[0]
+
+    def _finished(self, run: Run, task: asyncio.Task[ApplyReport]) -> None:
+        if task.cancelled():
+            self._publish(
+                "provision.failed",
+                {"apply_id": run.apply_id, "kind": run.kind, "reason": "cancelled"},
+            )
+            return
+        exc = task.exception()
+        if exc is not None:
+            reason = exc.one_line() if isinstance(exc, EventOpsError) else f"internal error: {exc}"
+            log.error("provision %s #%s failed: %s", run.kind, run.apply_id, reason)
+            self._publish(
+                "provision.failed", {"apply_id": run.apply_id, "kind": run.kind, "reason": reason}
+            )
+            return
+        report = task.result()
+        self._publish(
+            "provision.finished",
+            {
+                "apply_id": report.apply_id,
+                "kind": report.kind,
+                "ok": report.ok,
+                "summary": report.summary(),
+                "report": report.model_dump(mode="json"),
+            },
+        )
+
+    async def wait(self) -> ApplyReport | None:
+        """The running apply's report once it ends (None when none runs)."""
+        run = self.run
+        if run is None:
+            return None
+        return await asyncio.shield(run.task)
+
+    async def close(self) -> None:
+        """Stop a running apply (the engine shuts down): each device is left consistent."""
+        run = self.run
+        if run is not None and not run.task.done():
+            run.task.cancel()
+            try:
+                await run.task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+            except Exception:  # reported on the bus by _finished
+                pass
+
+    # -- history -------------------------------------------------------------------------------
+
+    async def history(self, limit: int = 50) -> list[dict[str, Any]]:
+        return [_row_json(r) for r in await self.engine.store.list_applies(limit=limit)]
+
+    async def detail(self, apply_id: int) -> dict[str, Any]:
+        found = await self.engine.store.get_apply(apply_id)
+        if found is None:
+            raise ApiError(f"no apply #{apply_id} in the event store", status=404)
+        row, devs = found
+        return {
+            **_row_json(row),
+            "results": [
+                {
+                    "device": d.device,
+                    "result": d.result,
+                    "checksum": d.checksum,
+                    "state": d.detail.get("state"),
+                    "reason": d.detail.get("reason"),
+                    "notes": d.detail.get("notes", []),
+                    "diff": d.detail.get("diff", []),
+                }
+                for d in devs
+            ],
+        }
+
+
+def _row_json(r: ApplyRow) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "kind": r.summary.get("kind", "apply"),
+        "actor": r.actor,
+        "started_at": r.started_at.isoformat(),
+        "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+        "state": r.summary.get("state"),
+        "devices": r.summary.get("devices", []),
+        "counts": r.summary.get("counts", {}),
+        "rollback_of": r.summary.get("rollback_of"),
+    }

@@ -1,0 +1,40 @@
+"""Which engine ``eventops plan/apply`` go through, and the token reference it needs."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from eventops.cli.provision_remote import remote_of
+from eventops.errors import ApiError, SecretError
+
+
+def ns(**kw: str | None) -> argparse.Namespace:
+    return argparse.Namespace(server=kw.get("server"), token=kw.get("token"))
+
+
+def test_in_process_without_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVENTOPS_SERVER", raising=False)
+    assert remote_of(ns()) is None
+
+
+def test_server_and_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTOPS_SERVER", "http://127.0.0.1:8470/")
+    monkeypatch.setenv("EVENTOPS_TOKEN", "tok-1")
+    r = remote_of(ns())
+    assert r is not None and r.url == "http://127.0.0.1:8470" and r.token == "tok-1"
+    monkeypatch.setenv("OTHER_TOKEN", "tok-2")
+    r = remote_of(ns(server="https://engine:1", token="env:OTHER_TOKEN"))
+    assert r is not None and r.url == "https://engine:1" and r.token == "tok-2"
+
+
+def test_bad_server_and_token_references(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EVENTOPS_SERVER", raising=False)
+    with pytest.raises(ApiError, match="expected http"):
+        remote_of(ns(server="engine:8470"))
+    with pytest.raises(SecretError, match="--token"):
+        remote_of(ns(server="http://127.0.0.1:1", token="the-token-itself"))
+    monkeypatch.delenv("EVENTOPS_TOKEN", raising=False)
+    with pytest.raises(SecretError, match="EVENTOPS_TOKEN"):
+        remote_of(ns(server="http://127.0.0.1:1"))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -27,23 +26,11 @@ from pathlib import Path
 import aiohttp
 from eventops_hardware.fleet import SimFleet
 from eventops_hardware.openwrt_mast import OpenWrtMast
+from eventops_hardware.ports import free_ports
 
 from eventops.adapters.base import DeviceDriver, driver_for
 from eventops.clock import FakeClock
 from eventops.profile import parse_profile
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def profile_text(masts: int, links: int, ports: list[int]) -> str:

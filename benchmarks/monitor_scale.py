@@ -23,7 +23,6 @@ import json
 import os
 import random
 import resource
-import socket
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from eventops_hardware.ports import free_ports
 
 from eventops.clock import SystemClock
 from eventops.engine import Engine
@@ -40,19 +40,6 @@ from eventops.profile.models import Profile
 from eventops.store import SQLiteStore
 
 PASSWORD_ENV = "EVO_BENCH_PW"
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def build_profile(masts: int, links: int, mast_s: float, fibre_s: float) -> dict[str, Any]:

@@ -26,13 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
+from eventops_hardware.ports import free_ports
 
 from eventops.profile import load_profile
 from eventops.provision.engine import ApplyOptions, Provisioner
@@ -70,19 +70,6 @@ channel = 44
 width = 40
 tx_power_dbm = 20
 """
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def profile_text(masts: int, ports: list[int]) -> str:

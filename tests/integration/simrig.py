@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from eventops_hardware.fleet import SimFleet
+from eventops_hardware.ports import free_ports
 
 from eventops.clock import FakeClock
 from eventops.demo import preset_masts
@@ -20,19 +20,6 @@ from eventops.store import SQLiteStore
 from tests.unit.monitor.scripted import run_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def on_free_ports(profile: Profile) -> Profile:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from eventops_hardware.openwrt_mast import OpenWrtMast
+from eventops_hardware.ports import free_ports
 
 from eventops.clock import FakeClock
 from eventops.profile.models import Management
@@ -47,22 +48,6 @@ async def mast(clock: FakeClock, mast_password: str) -> AsyncIterator[OpenWrtMas
         yield m
     finally:
         await m.stop()
-
-
-def free_ports(n: int) -> list[int]:
-    """Ports the kernel just handed out (closed again; a tiny race is acceptable in tests)."""
-    import socket
-
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def demo_profile_copy(tmp: Path, *, https_pin: str | None = None) -> Path:

@@ -660,6 +660,11 @@ class Engine:
     async def record_probe_result(self, r: ProbeResultRow) -> int:
         """Store a probe result and take it into the link's health."""
         rid = await self.store.add_probe_result(r)
+        await self.take_probe_result(r)
+        return rid
+
+    async def take_probe_result(self, r: ProbeResultRow) -> None:
+        """Take a probe result already in the store into the link's health."""
         self._note_probe(r)
         if r.target in self.links:
             self.bus.publish(
@@ -670,7 +675,6 @@ class Engine:
                 {"kind": r.kind, "passed": r.passed, "ts": r.ts.isoformat()},
             )
             await self._evaluate_link(self.profile.link(r.target), self.clock.now())
-        return rid
 
     async def _load_handovers(self) -> None:
         for h in await self.store.list_handovers():

@@ -30,6 +30,7 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
+from eventops.server.probe import probe_extension
 from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore, default_store_path
 from eventops.wall.media import default_media_dir
@@ -140,7 +141,9 @@ async def serve_cmd(args: argparse.Namespace) -> int:
             run_sources=True,
             profile_dir=await asyncio.to_thread(lambda: path.absolute().parent),
         )
-        app = create_app(engine, manage_engine=True, tls=ctx is not None, extensions=[wall])
+        app = create_app(
+            engine, manage_engine=True, tls=ctx is not None, extensions=[wall, probe_extension()]
+        )
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         try:

@@ -1,0 +1,237 @@
+"""The probe API: STAMP, throughput and acceptance through the engine, on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from eventops import probe
+from eventops.clock import FakeClock
+from eventops.engine import Engine
+from eventops.profile.models import ProbeTarget, Profile
+from eventops.server.app import create_app
+from eventops.server.probe import probe_extension
+from eventops.store import SQLiteStore
+from eventops.store.models import HandoverRow
+from tests.unit.monitor.factories import T0, demo_profile
+from tests.unit.monitor.scripted import ScriptedFleet
+from tests.unit.server.conftest import SSE, TOKENS
+
+LINK = "fibre-police"
+# one short step at 50 and 100 % of 20 Mbit/s, no hold: fast on a shared machine
+QUICK = {"steps": [50, 100], "step_time": 1.0, "hold": 0, "size": 1000}
+
+
+def with_probe(profile: Profile, link_id: str, sink: int, refl: int, mbps: float) -> Profile:
+    target = ProbeTarget(reflector=f"127.0.0.1:{refl}", sink=f"127.0.0.1:{sink}")
+    links = [
+        lk.model_copy(update={"probe": target, "capacity_mbps": mbps}) if lk.id == link_id else lk
+        for lk in profile.links
+    ]
+    return profile.model_copy(update={"links": links})
+
+
+@dataclass
+class ProbeServed:
+    engine: Engine
+    store: SQLiteStore
+    url: str
+    http: aiohttp.ClientSession
+    refl_port: int
+
+    async def post(self, path: str, who: str, body: Any) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {TOKENS[who]}"}
+        async with self.http.post(self.url + path, headers=headers, json=body) as r:
+            text = await r.text()
+            return r.status, json.loads(text) if "json" in r.headers.get(
+                "Content-Type", ""
+            ) else text
+
+    async def get(self, path: str, who: str) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {TOKENS[who]}"}
+        async with self.http.get(self.url + path, headers=headers) as r:
+            text = await r.text()
+            return r.status, json.loads(text) if "json" in r.headers.get(
+                "Content-Type", ""
+            ) else text
+
+
+@pytest.fixture
+async def ps(tmp_path: Path) -> AsyncIterator[ProbeServed]:
+    sink = await probe.start_sink("127.0.0.1", 0)
+    refl = await probe.start_reflector("127.0.0.1", 0, stateful=True)
+    clock = FakeClock(T0)
+    profile = with_probe(demo_profile(), LINK, sink.port, refl.port, 20)
+    fleet = ScriptedFleet(profile, clock)
+    try:
+        async with SQLiteStore(tmp_path / "p.sqlite3", now=clock.now) as store:
+            engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
+            await engine.start(poll=False)
+            runner = web.AppRunner(
+                create_app(engine, heartbeat_s=0.2, extensions=[probe_extension()])
+            )
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+            try:
+                async with aiohttp.ClientSession() as http:
+                    yield ProbeServed(engine, store, url, http, refl.port)
+            finally:
+                await runner.cleanup()
+                await engine.stop()
+    finally:
+        await sink.close()
+        await refl.close()
+
+
+@pytest.mark.parametrize("who", ["police", "comms"])
+async def test_only_technicians_may_probe(ps: ProbeServed, who: str) -> None:
+    for path, body in (
+        ("/api/v1/probe/stamp", {"link": LINK}),
+        ("/api/v1/probe/throughput", {"link": LINK, "rate": "1M"}),
+        ("/api/v1/probe/accept", {"link": LINK, **QUICK}),
+    ):
+        status, _ = await ps.post(path, who, body)
+        assert status == 403, path
+    status, _ = await ps.get(f"/api/v1/probe/results?link={LINK}", who)
+    assert status == 403
+    assert await ps.store.list_probe_results() == []
+
+
+async def test_stamp_via_api_returns_rtt_and_streams_progress(ps: ProbeServed) -> None:
+    headers = {"Authorization": f"Bearer {TOKENS['technik']}"}
+    async with ps.http.get(ps.url + "/api/v1/stream", headers=headers) as resp:
+        sse = SSE(resp)
+        assert (await sse.next())["event"] == "snapshot"
+        status, row = await ps.post(
+            "/api/v1/probe/stamp", "technik", {"link": LINK, "count": 120, "interval": 0.01}
+        )
+        assert status == 200, row
+        progress = []
+        while True:
+            ev = await sse.next()
+            if ev["event"] == "probe.progress":
+                data = json.loads(ev["data"])["data"]
+                progress.append(data)
+                if data["phase"] == "done":
+                    break
+    assert row["kind"] == "stamp" and row["target"] == LINK
+    rtt = row["result"]["rtt"]
+    assert row["result"]["replies"] == 120 and 0 < rtt["min_ms"] <= rtt["mean_ms"] < 50
+    phases = [p["phase"] for p in progress]
+    assert phases[0] == "start" and phases[-1] == "done" and "interval" in phases
+    intervals = [p["interval"] for p in progress if p["phase"] == "interval"]
+    assert sum(i["replies"] for i in intervals) == 120
+    assert all(i["rtt_mean_ms"] > 0 for i in intervals if i["replies"])
+    # stored, the link's proof, audited
+    assert ps.engine.link_view(LINK)["proof"]["kind"] == "stamp"
+    status, hist = await ps.get(f"/api/v1/probe/results?link={LINK}", "technik")
+    assert status == 200 and [h["id"] for h in hist] == [row["id"]]
+    actions = [(e.actor, e.action) for e in await ps.store.audit_entries()]
+    assert ("technik", "probe.stamp.start") in actions and ("technik", "probe.stamp") in actions
+
+
+async def test_stamp_to_a_target_and_a_silent_one(ps: ProbeServed) -> None:
+    target = f"127.0.0.1:{ps.refl_port}"
+    status, row = await ps.post(
+        "/api/v1/probe/stamp", "technik", {"target": target, "count": 20, "interval": 0}
+    )
+    assert status == 200 and row["target"] == target and row["result"]["replies"] == 20
+    # a port where nothing answers: a one-line 502, audited
+    silent = socket_free_port()
+    status, text = await ps.post(
+        "/api/v1/probe/stamp",
+        "technik",
+        {"target": f"127.0.0.1:{silent}", "count": 3, "interval": 0, "wait": 0.2},
+    )
+    assert status == 502 and "STAMP reflector" in text and "\n" not in text.strip()
+    status, text = await ps.post("/api/v1/probe/stamp", "technik", {"count": 3})
+    assert status == 400 and "exactly one of link and target" in text
+    status, text = await ps.post("/api/v1/probe/stamp", "technik", {"link": "nope"})
+    assert status == 404
+
+
+def socket_free_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_throughput_via_api_is_the_links_proof(ps: ProbeServed) -> None:
+    status, row = await ps.post(
+        "/api/v1/probe/throughput",
+        "technik",
+        {"link": LINK, "rate": "5M", "duration": 1.0, "size": 1000},
+    )
+    assert status == 200, row
+    assert row["kind"] == "throughput"
+    proof = ps.engine.link_view(LINK)["proof"]
+    assert proof["kind"] == "throughput" and 4.0 < proof["throughput_mbps"] < 5.5
+    status, text = await ps.post(
+        "/api/v1/probe/throughput", "technik", {"link": LINK, "rate": "fast"}
+    )
+    assert status == 400 and "not a rate" in text
+
+
+async def test_acceptance_via_api_is_stored_as_proof(ps: ProbeServed) -> None:
+    status, row = await ps.post("/api/v1/probe/accept", "technik", {"link": LINK, **QUICK})
+    assert status == 200, row
+    assert row["kind"] == "acceptance" and row["passed"] is True
+    assert [s["name"] for s in row["result"]["steps"]] == ["50%", "100%"]
+    proof = ps.engine.link_view(LINK)["proof"]
+    assert datetime.fromisoformat(proof.pop("ts")) == datetime.fromisoformat(row["ts"])
+    assert proof == {
+        "kind": "acceptance",
+        "passed": True,
+        "throughput_mbps": row["result"]["throughput_mbps"],
+    }
+    stored = await ps.store.list_probe_results(LINK)
+    assert [r.id for r in stored] == [row["id"]]
+    actions = [a.action for a in await ps.store.audit_entries()]
+    assert actions == ["probe.accept.start", "probe.accept"]
+
+
+async def test_a_second_run_on_the_same_link_gets_409(ps: ProbeServed) -> None:
+    first = asyncio.create_task(
+        ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 40, "interval": 0.02})
+    )
+    for _ in range(200):
+        if any(e.type == "probe.progress" for e in ps.engine.bus):
+            break  # the first run has claimed the link
+        await asyncio.sleep(0.01)
+    status, text = await ps.post("/api/v1/probe/accept", "technik", {"link": LINK, **QUICK})
+    assert status == 409 and "already in progress" in text
+    status, row = await first
+    assert status == 200 and row["result"]["replies"] == 40
+    # free again once the first is done
+    status, _ = await ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 5})
+    assert status == 200
+
+
+async def test_safety_cap_refuses_via_api(ps: ProbeServed) -> None:
+    await ps.store.add_handover(
+        HandoverRow(ts=T0, link=LINK, authority="police", actor="anna", record={})
+    )
+    over = {"link": LINK, "steps": [50, 110], "step_time": 1.0, "hold": 0, "size": 1000}
+    status, text = await ps.post("/api/v1/probe/accept", "technik", over)
+    assert status == 403 and "handed over to police" in text
+    status, text = await ps.post(
+        "/api/v1/probe/accept", "technik", {**over, "force": True, "confirm": "fibre-fire"}
+    )
+    assert status == 403 and "confirmation did not match" in text
+    assert await ps.store.list_probe_results(LINK) == []
+    refusals = [e for e in await ps.store.audit_entries() if e.action == "probe.accept.refused"]
+    assert [e.actor for e in refusals] == ["technik", "technik"]

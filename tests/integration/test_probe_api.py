@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -235,3 +237,41 @@ async def test_safety_cap_refuses_via_api(ps: ProbeServed) -> None:
     assert await ps.store.list_probe_results(LINK) == []
     refusals = [e for e in await ps.store.audit_entries() if e.action == "probe.accept.refused"]
     assert [e.actor for e in refusals] == ["technik", "technik"]
+
+
+async def eventops_cli(*argv: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "eventops", *argv,
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, **env},
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_cli_accept_goes_through_the_engine(ps: ProbeServed) -> None:
+    env = {"EVENTOPS_SERVER": ps.url, "EVENTOPS_TOKEN": TOKENS["technik"]}
+    quick = ["--steps", "50,100", "--step-time", "1", "--hold", "0", "--size", "1000"]
+    code, out, err = await eventops_cli("probe", "accept", LINK, *quick, env=env)
+    assert code == 0, out + err
+    assert out.splitlines()[-2] == f"{LINK}: PASSED" and "stored by the engine" in out
+    assert f"{LINK}: step 50%: pass" in err  # live progress from the engine's stream
+    stored = await ps.store.list_probe_results(LINK)
+    assert len(stored) == 1 and stored[0].passed
+    assert ps.engine.link_view(LINK)["proof"]["kind"] == "acceptance"
+    starts = [e for e in await ps.store.audit_entries() if e.action == "probe.accept.start"]
+    assert [e.actor for e in starts] == ["technik"]  # the token's user, not $USER
+    # refused by the engine: one line, non-zero; an authority's token is refused too
+    await ps.store.add_handover(
+        HandoverRow(ts=T0, link=LINK, authority="police", actor="anna", record={})
+    )
+    code, out, err = await eventops_cli(
+        "probe", "accept", LINK, "--steps", "110", "--hold", "0",
+        "--server", ps.url, "--token", "env:EVENTOPS_TOKEN", env=env,
+    )  # fmt: skip
+    assert code != 0 and "handed over to police" in err and "Traceback" not in err
+    code, out, err = await eventops_cli(
+        "probe", "accept", LINK, *quick, env={**env, "EVENTOPS_TOKEN": TOKENS["police"]}
+    )
+    assert code != 0 and "forbidden" in err and "Traceback" not in err
+    assert len(await ps.store.list_probe_results(LINK)) == 1

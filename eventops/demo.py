@@ -28,6 +28,7 @@ from eventops.monitor.checks import provisioned_radios
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
+from eventops.server.probe import probe_extension
 from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore
 from eventops.wall.media import default_media_dir
@@ -202,7 +203,7 @@ async def run_demo(
                 run_sources=True,
                 profile_dir=await asyncio.to_thread(lambda: ppath.absolute().parent),
             )
-            app = create_app(engine, manage_engine=True, extensions=[wall])
+            app = create_app(engine, manage_engine=True, extensions=[wall, probe_extension()])
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host or "127.0.0.1", int(port))

@@ -17,11 +17,14 @@ it runs, ``probe.progress`` events on the live stream carry its progress
 ``step`` (an acceptance line), ``done`` or ``error``); only technicians see them.
 The acceptance safety cap applies: exceeding the contract of a handed-over
 link needs ``force`` and ``confirm`` equal to the link id, else 403.
-A client that goes away cancels its run (the run is audited as aborted).
+A run whose client goes away still finishes, is stored and audited (the
+engine holds the link until then); one broken off by the server's shutdown
+is audited as aborted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -183,6 +186,15 @@ def _failed(publish: Callable[..., None], exc: ProbeError) -> web.HTTPException:
     return web.HTTPBadGateway(text=f"probe failed: {exc.one_line()}\n")
 
 
+async def _aborted(
+    engine: Engine, actor: str, action: str, target: str, plan: dict[str, Any]
+) -> None:
+    """A run broken off (the client went away, shutdown) still goes on record."""
+    await asyncio.shield(
+        engine.store.audit(actor, action, target, after={**plan, "outcome": "aborted"})
+    )
+
+
 async def _store(
     engine: Engine, target: str, kind: str, passed: bool | None, result: dict[str, Any]
 ) -> ProbeResultRow:
@@ -234,6 +246,9 @@ async def probe_stamp(request: web.Request) -> web.Response:
                 user.name, "probe.stamp", target, after={**plan, "error": exc.one_line()}
             )
             raise _failed(publish, exc) from None
+        except asyncio.CancelledError:
+            await _aborted(engine, user.name, "probe.stamp", target, plan)
+            raise
         row = await _store(engine, target, "stamp", None, result.model_dump(mode="json"))
         summary = {
             "probe_result": row.id,
@@ -292,6 +307,9 @@ async def probe_throughput(request: web.Request) -> web.Response:
                 user.name, "probe.throughput", link.id, after={**plan, "error": exc.one_line()}
             )
             raise _failed(publish, exc) from None
+        except asyncio.CancelledError:
+            await _aborted(engine, user.name, "probe.throughput", link.id, plan)
+            raise
         row = await _store(engine, link.id, "throughput", None, result.iperf3_json())
         summary = {
             "probe_result": row.id,

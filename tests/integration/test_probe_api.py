@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -275,3 +276,51 @@ async def test_cli_accept_goes_through_the_engine(ps: ProbeServed) -> None:
     )
     assert code != 0 and "forbidden" in err and "Traceback" not in err
     assert len(await ps.store.list_probe_results(LINK)) == 1
+
+
+async def test_bad_requests_are_one_line_400s(ps: ProbeServed) -> None:
+    cases = [
+        ("/api/v1/probe/accept", {"link": LINK, "steps": [0]}, "steps_pct"),
+        ("/api/v1/probe/accept", {"link": LINK, "hold": -1}, "hold"),
+        ("/api/v1/probe/throughput", {"link": LINK, "rate": 0}, "rate"),
+        ("/api/v1/probe/stamp", {"link": LINK, "count": 0}, "count"),
+        ("/api/v1/probe/stamp", {"target": "no port"}, "target"),
+    ]
+    for path, body, word in cases:
+        status, text = await ps.post(path, "technik", body)
+        assert status == 400 and word in text and len(text.strip().splitlines()) == 1, (body, text)
+    async with ps.http.post(
+        ps.url + "/api/v1/probe/stamp",
+        data=b"{not json",
+        headers={"Authorization": f"Bearer {TOKENS['technik']}"},
+    ) as r:
+        assert r.status == 400 and "not JSON" in await r.text()
+    status, text = await ps.get("/api/v1/probe/results?limit=x", "technik")
+    assert status == 400 and "limit" in text
+    assert await ps.store.list_probe_results() == []
+
+
+async def test_a_run_outlives_its_client(ps: ProbeServed) -> None:
+    """The engine finishes, stores and audits a run whose client went away; the lock holds."""
+    task = asyncio.create_task(
+        ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 150, "interval": 0.01})
+    )
+    for _ in range(300):
+        if any(e.type == "probe.progress" for e in ps.engine.bus):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    status, text = await ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 5})
+    assert status == 409 and "already in progress" in text
+    for _ in range(1000):
+        if any(e.type == "probe.progress" and e.data["phase"] == "done" for e in ps.engine.bus):
+            break
+        await asyncio.sleep(0.01)
+    stored = await ps.store.list_probe_results(LINK)
+    assert len(stored) == 1 and stored[0].result["sent"] == 150
+    done = [e for e in await ps.store.audit_entries() if e.action == "probe.stamp"]
+    assert len(done) == 1 and done[0].after["probe_result"] == stored[0].id
+    status, _ = await ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 5})
+    assert status == 200

@@ -157,7 +157,30 @@ class ProbeView(Vertical):
         return ol.get_option_at_index(ol.highlighted).id
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        link = self.selected_link()
+        if (
+            self.running is None
+            and link is not None
+            and (self.last is None or self.last.target != link)
+        ):
+            self.series, self.lines, self.error, self.last = [], [], "", None
+            self.run_worker(
+                self._load_last(link), group="probe-history", exclusive=True, exit_on_error=False
+            )
         self.redraw()
+
+    async def _load_last(self, link: str) -> None:
+        """The link's latest stored result, so it can be seen and exported."""
+        api = self.evo.api
+        if api is None:
+            return
+        try:
+            runs = await api.probe_results(link)
+        except ApiError:
+            return  # the connection banner tells
+        if runs and self.running is None and self.selected_link() == link and self.last is None:
+            self.last = runs[-1]
+            self.redraw()
 
     # -- progress from the live stream ------------------------------------------------------
     def on_progress(self, data: dict[str, Any]) -> None:

@@ -61,6 +61,12 @@ async def test_run_a_stamp_probe_and_export_it(prig: Rig, tmp_path: Path) -> Non
         assert view.series and all(v > 0 for v in view.series)  # progress from the stream
         # the link's proof in the engine
         assert prig.sim.engine.link_view(LINK)["proof"]["kind"] == "stamp"
+        # another link has no result; back on this one, its latest comes from the engine
+        first = view.last.id
+        links.highlighted = sorted(app.state.links).index("fibre-fire")
+        await until(pilot, lambda: view.last is None, "no result on fibre-fire")
+        links.highlighted = sorted(app.state.links).index(LINK)
+        await until(pilot, lambda: view.last is not None and view.last.id == first, "history")
         out = tmp_path / "stamp.json"
         await pilot.press("e")
         await until(pilot, lambda: app.screen.__class__.__name__ == "InputScreen", "path dialog")

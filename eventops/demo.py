@@ -2,10 +2,13 @@
 
 The simulators (``eventops_hardware``) listen at the profile's loopback
 addresses and speak the devices' own protocols; the engine polls them
-exactly as it would poll real masts and switches. On a schedule the demo
-injects faults — a fibre link whose optics degrade until it drops, a mast
-that reboots — and, headless, prints what the engine saw: every alert with
-the time it was raised and cleared, and how long detection took.
+exactly as it would poll real masts and switches. Each link's probe far end
+(STAMP reflector, throughput sink) runs in-process at the loopback addresses
+its ``probe`` entry names, so the links can be accepted while the demo runs.
+On a schedule the demo injects faults — a fibre link whose optics degrade
+until it drops, a mast that reboots — and, headless, prints what the engine
+saw: every alert with the time it was raised and cleared, and how long
+detection took.
 """
 
 from __future__ import annotations
@@ -174,6 +177,7 @@ async def run_demo(
 
     hw = importlib.import_module("eventops_hardware.fleet")  # the simulators: not part of the core
     SimFleet, SimPortInUse = hw.SimFleet, hw.SimPortInUse
+    LinkProbes = importlib.import_module("eventops_hardware.linkprobes").LinkProbes
 
     base = await asyncio.to_thread(load_profile, profile_path or demo_profile_path())
     profile = fast(base)
@@ -184,6 +188,12 @@ async def run_demo(
         await fleet.start()
     except (SimPortInUse, OSError) as exc:
         raise ApiError(f"cannot start the simulators: {exc}") from None
+    probes = LinkProbes(profile)
+    try:
+        await probes.start()  # a port in use: ProbeError naming the link and address
+    except BaseException:
+        await fleet.stop()
+        raise
     tmp = None
     if db is None:
         tmp = tempfile.TemporaryDirectory(prefix="evo-demo-")
@@ -218,6 +228,9 @@ async def run_demo(
                 file=out,
                 flush=True,
             )
+            if probes.running or probes.skipped:
+                print(f"link probes ({len(probes.running)} on loopback):", file=out)
+                print("\n".join(probes.lines()), file=out, flush=True)
             faults = _schedule(fleet, dur)
             watcher = asyncio.create_task(_watch(engine, log))
             try:
@@ -236,6 +249,7 @@ async def run_demo(
     finally:
         if runner is not None:
             await runner.cleanup()
+        await probes.stop()
         await fleet.stop()
         if tmp is not None:
             tmp.cleanup()

@@ -190,6 +190,8 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._reload_lock = asyncio.Lock()
+        self._probe_ids: set[int] = set()
+        """Probe results already taken in (from the store, by id)."""
         self.maintenance: dict[str, str] = {}
         """Device id -> note, for devices under an apply."""
         self._init_states(profile)
@@ -220,7 +222,7 @@ class Engine:
         await self.store.put_event(ev.id, ev.name, ev.start, ev.end, ev.timezone)
         await self.store.put_devices([self._device_row(d) for d in self.profile.devices])
         await self.alerts.load(self.clock.now())
-        await self._load_probe_results()
+        await self.sync_probe_results()
         await self._load_handovers()
         if self.webhook is not None:
             await self.webhook.start()
@@ -229,6 +231,9 @@ class Engine:
             for d in self.profile.devices:
                 self._start_poller(d)
             self._tasks.append(asyncio.create_task(self._downsampler.run(), name="downsampler"))
+            self._tasks.append(
+                asyncio.create_task(self._watch_probe_results(), name="probe-results")
+            )
             if self.lock_dir is not None:
                 self._tasks.append(asyncio.create_task(self._watch_site_locks(), name="site-locks"))
 
@@ -646,9 +651,21 @@ class Engine:
             await self.clock.sleep(self.lock_poll_s)
 
     # -- probes and handovers ----------------------------------------------------------------
-    async def _load_probe_results(self) -> None:
-        for r in await self.store.list_probe_results():
+    async def sync_probe_results(self) -> list[ProbeResultRow]:
+        """Take in the probe results stored since the last look, also those another
+        process stored (``eventops probe accept`` against the event's store)."""
+        new = [r for r in await self.store.list_probe_results() if r.id not in self._probe_ids]
+        for r in new:
+            if r.id is not None:
+                self._probe_ids.add(r.id)
             self._note_probe(r)
+        return new
+
+    async def _watch_probe_results(self) -> None:
+        while True:
+            await self.clock.sleep(self.profile.polling.fibre_interval_s)
+            for r in await self.sync_probe_results():
+                await self._announce_probe(r)
 
     def _note_probe(self, r: ProbeResultRow) -> None:
         ls = self.links.get(r.target)
@@ -660,12 +677,20 @@ class Engine:
     async def record_probe_result(self, r: ProbeResultRow) -> int:
         """Store a probe result and take it into the link's health."""
         rid = await self.store.add_probe_result(r)
-        await self.take_probe_result(r)
+        self._probe_ids.add(rid)
+        self._note_probe(r)
+        await self._announce_probe(r)
         return rid
 
-    async def take_probe_result(self, r: ProbeResultRow) -> None:
-        """Take a probe result already in the store into the link's health."""
-        self._note_probe(r)
+    async def take_probe_results(self) -> list[ProbeResultRow]:
+        """Take in and announce the results stored since the last look, at once
+        (a run in this process that stored its own result, such as an acceptance)."""
+        new = await self.sync_probe_results()
+        for r in new:
+            await self._announce_probe(r)
+        return new
+
+    async def _announce_probe(self, r: ProbeResultRow) -> None:
         if r.target in self.links:
             self.bus.publish(
                 "probe",
@@ -729,6 +754,8 @@ class Engine:
                 else None,
                 "read_at": ds.last_ok.isoformat() if ds.last_ok else None,
             }
+        for r in await self.sync_probe_results():  # a run just now, from another process
+            await self._announce_probe(r)
         acceptance = [
             r for r in await self.store.list_probe_results(link_id) if r.kind == "acceptance"
         ]

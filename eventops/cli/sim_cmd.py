@@ -2,8 +2,11 @@
 
 Every mast and switch of the profile gets a simulator listening at exactly
 the address its ``management.url`` names (nothing overrides it), with the
-credentials its secret references resolve to. Faults and simulated time go
-through the control API printed at start. Runs until Ctrl-C.
+credentials its secret references resolve to. Every link whose ``probe``
+names loopback addresses gets a STAMP reflector and a throughput sink there,
+so the links can be probed and accepted (``eventops probe accept``); a probe
+address that is not loopback is left to the real far end. Faults and
+simulated time go through the control API printed at start. Runs until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import ssl
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eventops.errors import EventOpsError
+from eventops.errors import EventOpsError, ProbeError
 from eventops.profile import load_profile
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ def register(sub: Any) -> None:
 
 async def sim_cmd(args: argparse.Namespace) -> int:
     from eventops_hardware.fleet import SimFleet
+    from eventops_hardware.linkprobes import LinkProbes
     from eventops_hardware.simbase import SimPortInUse
     from eventops_hardware.simclock import SkipClock
 
@@ -62,6 +66,14 @@ async def sim_cmd(args: argparse.Namespace) -> int:
         await fleet.start()
     except SimPortInUse as exc:
         raise SimError(exc.strerror or str(exc)) from None
+    probes = LinkProbes(profile)
+    try:
+        await probes.start()
+    except BaseException as exc:
+        await fleet.stop()
+        if isinstance(exc, ProbeError):
+            raise SimError(exc.one_line()) from None
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -73,6 +85,10 @@ async def sim_cmd(args: argparse.Namespace) -> int:
         )
         for d in fleet.devices:
             print(f"  {d.device_id:<20} {d.kind:<7} {d.url}")
+        if probes.running or probes.skipped:
+            print(f"link probes ({len(probes.running)} on loopback):")
+            for line in probes.lines():
+                print(line)
         if fleet.tls is not None:
             print(f"https devices present a certificate with tls_pin {fleet.tls.pin}")
             for dev in profile.devices:
@@ -87,6 +103,7 @@ async def sim_cmd(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+        await probes.stop()
         await fleet.stop()
     print("stopped")
     return 0

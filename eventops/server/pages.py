@@ -212,6 +212,10 @@ h2 { font-size: 1.2rem; margin-top: 1.5rem; border-bottom: 1px solid #888; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .6rem; border: 1px solid #bbb; }
 th { background: #eee; }
+h3 { font-size: 1rem; margin-top: 1rem; }
+table.steps td, table.steps th { font-size: .9rem; }
+td.fail, .fail { color: #a00000; }
+small { color: #444; }
 .sig { margin-top: 3rem; display: flex; gap: 4rem; }
 .sig div { border-top: 1px solid #000; padding-top: .3rem; min-width: 16rem; }
 @media print { body { margin: 1cm; } }
@@ -231,6 +235,170 @@ def _v(value: Any, unit: str = "", fmt: str = "{:.2f}") -> str:
     return escape(str(value))
 
 
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _mbit(bps: Any) -> str:
+    v = _num(bps)
+    return "—" if v is None else f"{v / 1e6:,.2f} Mbit/s"
+
+
+def _check_cell(check: dict[str, Any] | None, shown: str) -> str:
+    """One figure with its limit and verdict; ``shown`` is already escaped."""
+    if check is None:
+        return f"<td>{shown}</td>"
+    limit, unit = _num(check.get("limit")), escape(str(check.get("unit", "")))
+    name = check.get("name")
+    bound = "—" if limit is None else f"{limit:g} {unit}"
+    rule = f"≥ {bound} of target" if name == "rate" else f"≤ {bound}"
+    ok = check.get("passed") is True
+    note = check.get("note")
+    note_html = f" <small>({escape(str(note))})</small>" if note else ""
+    verdict = '<span class="pass">pass</span>' if ok else '<strong class="fail">FAIL</strong>'
+    return f'<td class="{"pass" if ok else "fail"}">{shown} <small>(limit {rule})</small> {verdict}{note_html}</td>'
+
+
+def _step_row(step: dict[str, Any]) -> str:
+    checks = {
+        c.get("name"): c for c in step.get("checks") or [] if isinstance(c, dict) and c.get("name")
+    }
+    fig = step.get("figures") if isinstance(step.get("figures"), dict) else None
+    name = escape(str(step.get("name", "—")))
+    dur = _num(step.get("duration_s"))
+    head = (
+        f"<th>{name}</th><td>{_mbit(step.get('target_bps'))}"
+        + (f" <small>for {dur:g} s</small>" if dur is not None else "")
+        + "</td>"
+    )
+    verdict = "PASS" if step.get("passed") is True else "FAIL"
+    if fig is None:
+        err = escape(str(step.get("error") or "no figures"))
+        return (
+            f'<tr>{head}<td colspan="4" class="fail">{err}</td><td class="fail">{verdict}</td></tr>'
+        )
+    rate = checks.get("rate")
+    pct = _num(rate.get("value")) if rate else None
+    achieved = _mbit(fig.get("receiver_bps")) + (
+        f" <small>= {pct:.1f} % (sent {_mbit(fig.get('sender_bps'))})</small>"
+        if pct is not None
+        else f" <small>(sent {_mbit(fig.get('sender_bps'))})</small>"
+    )
+    sent, recv = _num(fig.get("sent_packets")), _num(fig.get("received_packets"))
+    loss = checks.get("loss")
+    loss_v = _num(loss.get("value")) if loss else None
+    loss_text = "—" if loss_v is None else f"{loss_v:.3f} %"
+    if sent is not None and recv is not None:
+        loss_text += f" <small>({max(0, int(sent - recv))} of {int(sent)} packets)</small>"
+    cells = [_check_cell(rate, achieved), _check_cell(loss, loss_text)]
+    for key, p99 in (("delay", "delay_p99_ms"), ("jitter", None)):
+        v = _num(fig.get(f"{key}_ms"))
+        text = "not measured" if v is None else f"{v:.3f} ms"
+        if p99 and _num(fig.get(p99)) is not None:
+            text += f" <small>(p99 {_num(fig.get(p99)):.3f} ms)</small>"
+        cells.append(_check_cell(checks.get(key), text))
+    cls = "pass" if step.get("passed") is True else "fail"
+    return f'<tr>{head}{"".join(cells)}<td class="{cls}"><strong>{verdict}</strong></td></tr>'
+
+
+def acceptance_html(acc: dict[str, Any] | None, tz: ZoneInfo) -> str:
+    """The acceptance test of a handover record: verdict, every step and the hold with
+    their figures against the SLA limits, the search result and the methods."""
+    if not acc:
+        return "<p>No acceptance test recorded before handover.</p>"
+    verdict = {True: "PASSED", False: "FAILED", None: "ran"}.get(acc.get("passed"), "ran")
+    raw = acc.get("result")
+    res: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    ts = acc.get("ts")
+    when = (
+        f" at {datetime.fromisoformat(ts).astimezone(tz):%d.%m.%Y %H:%M:%S}"
+        if isinstance(ts, str)
+        else ""
+    )
+    failed = res.get("failed_step")
+    parts = [
+        f"<p>Acceptance test (ITU-T Y.1564 style) <strong>{verdict}</strong>{when}"
+        + (f", failed at <strong>{escape(str(failed))}</strong>" if failed else "")
+        + (f" (probe result #{int(acc['id'])})" if isinstance(acc.get("id"), int) else "")
+        + ".</p>"
+    ]
+    facts = [
+        ("Run by", escape(str(res["actor"])) if res.get("actor") else None),
+        ("Contracted rate", _mbit(res.get("capacity_bps")) if "capacity_bps" in res else None),
+        ("Rates at layer", escape(str(res["layer"])) if res.get("layer") else None),
+        (
+            "Proven throughput",
+            f"{_num(res.get('throughput_mbps')):,.2f} Mbit/s"
+            if _num(res.get("throughput_mbps")) is not None
+            else None,
+        ),
+        ("Outcome", escape(str(res["outcome"])) if res.get("outcome") else None),
+        (
+            "Forced above contract",
+            "yes (confirmed and audited)" if res.get("forced") is True else None,
+        ),
+    ]
+    rows = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts if v is not None)
+    if rows:
+        parts.append(f"<table>{rows}</table>")
+    steps = [s for s in res.get("steps") or [] if isinstance(s, dict)]
+    hold = res.get("hold") if isinstance(res.get("hold"), dict) else None
+    tests = steps + ([hold] if hold else [])
+    if tests:
+        body = "\n".join(_step_row(s) for s in tests)
+        parts.append(
+            '<table class="steps">\n<tr><th>Test</th><th>Target</th><th>Achieved rate</th>'
+            "<th>Loss</th><th>Delay</th><th>Jitter</th><th>Result</th></tr>\n"
+            f"{body}\n</table>"
+        )
+    search = res.get("search") if isinstance(res.get("search"), dict) else None
+    if search:
+        hi, hi_pct = search.get("highest_bps"), _num(search.get("highest_pct"))
+        thr = _num(search.get("loss_threshold_pct"))
+        found = (
+            f"{_mbit(hi)}" + (f" ({hi_pct:.1f} % of the contract)" if hi_pct is not None else "")
+            if _num(hi) is not None
+            else "none (even the lowest rate lost too much)"
+        )
+        trials = [t for t in search.get("trials") or [] if isinstance(t, dict)]
+        trial_rows = "".join(
+            f"<tr><td>{_mbit(t.get('rate_bps'))}</td><td>"
+            + ("—" if _num(t.get("loss_pct")) is None else f"{_num(t.get('loss_pct')):.3f} %")
+            + f"</td><td>{'pass' if t.get('passed') is True else 'FAIL'}</td>"
+            f"<td>{escape(str(t.get('note') or ''))}</td></tr>"
+            for t in trials
+        )
+        parts.append(
+            "<h3>Throughput search (RFC 2544 style)</h3>"
+            f"<p>Highest rate with loss ≤ {'—' if thr is None else f'{thr:g}'} %: "
+            f"<strong>{found}</strong>.</p>"
+            + (
+                "<table><tr><th>Trial rate</th><th>Loss</th><th>Result</th><th>Note</th></tr>"
+                f"{trial_rows}</table>"
+                if trial_rows
+                else ""
+            )
+        )
+    methods: dict[str, list[str]] = {}
+    for s in tests:
+        fig = s.get("figures")
+        m = fig.get("methods") if isinstance(fig, dict) else None
+        if isinstance(m, dict):
+            for k, v in m.items():
+                seen = methods.setdefault(str(k), [])
+                if str(v) not in seen:
+                    seen.append(str(v))
+    if methods:
+        order = ["throughput", "loss", "delay", "jitter"]
+        keys = sorted(methods, key=lambda k: (order.index(k) if k in order else len(order), k))
+        mrows = "".join(
+            f"<tr><th>{escape(k)}</th><td>{'<br>'.join(escape(v) for v in methods[k])}</td></tr>"
+            for k in keys
+        )
+        parts.append(f"<h3>How the figures were measured</h3><table>{mrows}</table>")
+    return "\n".join(parts)
+
+
 def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
     """A printable HTML report of one handover record (as stored)."""
     rec = h["record"]
@@ -244,22 +412,7 @@ def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
         f"<td>{_v(e['vendor'])} {_v(e['serial'])}</td></tr>"
         for name, e in sorted(rec["ends"].items())
     )
-    acc = rec.get("acceptance")
-    if acc:
-        verdict = {True: "PASSED", False: "FAILED", None: "ran"}[acc["passed"]]
-        res = acc.get("result", {})
-        items = "".join(
-            f"<tr><th>{escape(str(k))}</th><td>{escape(str(v))}</td></tr>"
-            for k, v in sorted(res.items())
-            if not isinstance(v, dict | list)
-        )
-        acc_html = (
-            f"<p>Acceptance test {verdict} at "
-            f"{datetime.fromisoformat(acc['ts']).astimezone(tz):%d.%m.%Y %H:%M:%S}.</p>"
-            f"<table>{items}</table>"
-        )
-    else:
-        acc_html = "<p>No acceptance test recorded before handover.</p>"
+    acc_html = acceptance_html(rec.get("acceptance"), tz)
     sla = link.get("sla", {})
     return f"""<!doctype html>
 <html lang="en">

@@ -363,9 +363,9 @@ async def probe_accept(request: web.Request) -> web.Response:
             if refused:  # run_acceptance audited the refusal
                 raise web.HTTPForbidden(text=exc.one_line() + "\n") from None
             raise web.HTTPBadGateway(text=f"probe failed: {exc.one_line()}\n") from None
+        await engine.take_probe_results()  # the stored acceptance is the link's proof now
         rows = [r for r in await engine.store.list_probe_results(link.id) if r.kind == "acceptance"]
         row = rows[-1]
-        await engine.take_probe_result(row)
         publish("done", probe_result=row.id, passed=result.passed)
     return json_response(request, row.model_dump(mode="json"))
 

@@ -64,7 +64,7 @@ class SimRig:
         await run_until(
             self.clock,
             t,
-            len(self.engine._pollers) + 1,
+            len(self.engine._pollers) + 2,  # + the downsampler and the probe-results watcher
             lambda: self.engine._pollers.values(),
             strict=True,
         )

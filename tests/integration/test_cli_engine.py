@@ -23,12 +23,15 @@ EVENTOPS = [sys.executable, "-m", "eventops"]
 
 
 def demo_copy(tmp_path: Path) -> tuple[Path, int]:
-    """profiles/demo.toml with every device and the API on free loopback ports."""
+    """profiles/demo.toml with every device, link probe and the API on free loopback ports."""
     text = (REPO / "profiles" / "demo.toml").read_text(encoding="utf-8")
     addrs = sorted(set(re.findall(r"http://127\.0\.0\.1:(\d+)", text)))
-    ports = free_ports(len(addrs) + 1)
+    probes = sorted(set(re.findall(r'(?:reflector|sink) = "127\.0\.0\.1:(\d+)"', text)))
+    ports = free_ports(len(addrs) + len(probes) + 1)
     for old, new in zip(addrs, ports, strict=False):
         text = text.replace(f"http://127.0.0.1:{old}", f"http://127.0.0.1:{new}")
+    for old, new in zip(probes, ports[len(addrs) :], strict=False):
+        text = text.replace(f'"127.0.0.1:{old}"', f'"127.0.0.1:{new}"')
     api = ports[-1]
     text = text.replace('listen = "127.0.0.1:8470"', f'listen = "127.0.0.1:{api}"')
     shutil.copytree(REPO / "profiles" / "demo-secrets", tmp_path / "demo-secrets")
@@ -198,6 +201,8 @@ async def test_demo_headless_summary(tmp_path: Path) -> None:
         f"127.0.0.1:{api}",
     )
     assert code == 0, err
+    assert "link probes (6 on loopback):" in out
+    assert re.search(r"^  fibre-fire +STAMP reflector +127\.0\.0\.1:\d+$", out, re.M)
     assert "--- eventops demo: 20 s ---" in out
     assert re.search(
         r"optics of fibre-police start to degrade -> alert after \d+\.\d s: fibre-police", out

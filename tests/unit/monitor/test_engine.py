@@ -34,7 +34,7 @@ class Rig:
 
     @property
     def sleepers(self) -> int:
-        return len(self.engine._pollers) + 1  # + the downsampler
+        return len(self.engine._pollers) + 2  # + the downsampler and the probe-results watcher
 
     async def to(self, t: float) -> None:
         await run_until(self.clock, t, self.sleepers, lambda: self.engine._pollers.values())
@@ -393,7 +393,7 @@ async def test_a_site_under_an_apply_is_in_maintenance(tmp_path: Path) -> None:
         await engine.start()
 
         async def to(t: float) -> None:
-            await run_until(clock, t, len(engine._pollers) + 2, lambda: engine._pollers.values())
+            await run_until(clock, t, len(engine._pollers) + 3, lambda: engine._pollers.values())
 
         try:
             await to(5)

@@ -41,7 +41,10 @@ class Served:
 
     async def to(self, t: float) -> None:
         await run_until(
-            self.clock, t, len(self.engine._pollers) + 1, lambda: self.engine._pollers.values()
+            self.clock,
+            t,
+            len(self.engine._pollers) + 2,  # + the downsampler and the probe-results watcher
+            lambda: self.engine._pollers.values(),
         )
 
     def auth(self, who: str) -> dict[str, str]:

@@ -1,0 +1,177 @@
+"""The handover report carries the acceptance figures: steps, hold, search, methods."""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from eventops.clock import FakeClock
+from eventops.errors import ProbeError
+from eventops.probe.acceptance import AcceptanceConfig, AcceptanceResult, Figures, run_acceptance
+from eventops.server.pages import handover_report
+from eventops.store import SQLiteStore
+from eventops.store.models import ProbeResultRow
+from tests.unit.test_acceptance import ScriptedLink, make_link
+
+from .conftest import Served
+
+TZ = ZoneInfo("Europe/Berlin")
+HOSTILE = '<script>alert("x")</script>'
+
+
+def record(acceptance: dict[str, Any] | None) -> dict[str, Any]:
+    end = {
+        "device": "sw-core",
+        "port": "Ethernet1/1",
+        "oper_status": "UP",
+        "rx_dbm": -8.0,
+        "tx_dbm": -5.0,
+        "margin_db": 11.0,
+        "temperature_c": 40.0,
+        "vendor": "FS",
+        "serial": "X1",
+    }
+    return {
+        "id": 7,
+        "ts": "2026-06-18T12:00:00+00:00",
+        "actor": "technik",
+        "record": {
+            "link": {
+                "id": "fibre-police",
+                "name": "MoGlI",
+                "optic": "1000BASE-LX",
+                "length_m": 850.0,
+                "capacity_mbps": 100.0,
+                "sla": {"loss_pct": 0.1, "delay_ms": 2.0, "jitter_ms": 0.5},
+            },
+            "authority": {"id": "police", "name": "Polizei"},
+            "event": {"id": "demo", "name": "Demo", "timezone": "Europe/Berlin"},
+            "ends": {"a": end, "b": {**end, "device": "mc-police", "port": "sfp0"}},
+            "acceptance": acceptance,
+            "link_state": "up",
+        },
+    }
+
+
+async def accept(tmp_path: Path, measure: Any, **cfg: Any) -> AcceptanceResult:
+    async with SQLiteStore(tmp_path / "s.sqlite3") as store:
+        return await run_acceptance(
+            make_link(100.0),
+            measure,
+            store,
+            actor="anna",
+            config=AcceptanceConfig(**{"step_duration_s": 5.0, "hold_duration_s": 60.0, **cfg}),
+            clock=FakeClock(),
+        )
+
+
+def stored(result: AcceptanceResult) -> dict[str, Any]:
+    assert result.finished_at is not None
+    return {
+        "id": 3,
+        "ts": result.finished_at.isoformat(),
+        "passed": result.passed,
+        "result": result.model_dump(mode="json"),
+    }
+
+
+def row_of(html: str, name: str) -> str:
+    row = next(r for r in html.split("<tr>") if r.startswith(f"<th>{name}</th>"))
+    return row[: row.index("</tr>")]
+
+
+async def test_a_failing_step_is_named_with_its_figures_limits_and_verdicts(
+    tmp_path: Path,
+) -> None:
+    lossy = ScriptedLink(100e6, loss_pct=2.0)
+
+    async def measure(rate_bps: float, duration_s: float) -> Figures:
+        f = await lossy(rate_bps, duration_s)
+        return f.model_copy(update={"methods": {"delay": HOSTILE, "jitter": "STAMP & co"}})
+
+    result = await accept(tmp_path, measure, search=True, search_loss_pct=0.5)
+    assert result.failed_step == "25%" and result.search is not None
+    html = handover_report(record(stored(result)), TZ)
+    assert "<strong>FAILED</strong>" in html and "failed at <strong>25%</strong>" in html
+    row = row_of(html, "25%")
+    f = result.steps[0].figures
+    assert f is not None
+    assert "25.00 Mbit/s <small>for 5 s</small>" in row
+    assert f"{f.loss_pct:.3f} % <small>({f.lost_packets} of {f.sent_packets} packets)" in row
+    assert f'<td class="fail">{f.loss_pct:.3f} %' in row
+    assert '(limit ≤ 0.1 %)</small> <strong class="fail">FAIL</strong>' in row
+    assert '0.400 ms <small>(limit ≤ 2 ms)</small> <span class="pass">pass' in row
+    assert '0.050 ms <small>(limit ≤ 0.5 ms)</small> <span class="pass">pass' in row
+    assert row.endswith('<td class="fail"><strong>FAIL</strong></td>')
+    assert "<th>hold</th>" not in html  # the run stopped at the failing step
+    # the search: nothing passes at 0.5 % with 2 % loss
+    assert "Highest rate with loss ≤ 0.5 %: <strong>none" in html
+    assert html.count("<td>FAIL</td>") == len(result.search.trials) == 2
+    # methods, escaped
+    assert HOSTILE not in html and escape(HOSTILE) in html
+    assert "STAMP &amp; co" in html
+
+
+async def test_a_passing_run_shows_steps_hold_and_search(tmp_path: Path) -> None:
+    result = await accept(tmp_path, ScriptedLink(100e6), search=True)
+    html = handover_report(record(stored(result)), TZ)
+    assert "<strong>PASSED</strong>" in html and "failed at" not in html
+    for name in ("25%", "50%", "75%", "100%", "hold"):
+        row = row_of(html, name)
+        assert row.count(">pass<") == 4 and row.endswith("<strong>PASS</strong></td>")
+    assert "100.00 Mbit/s <small>for 60 s</small>" in row_of(html, "hold")
+    assert f"<tr><th>Proven throughput</th><td>{result.throughput_mbps:,.2f} Mbit/s" in html
+    assert "Highest rate with loss ≤ 0.1 %: <strong>100.00 Mbit/s (100.0 % of the contract)" in html
+
+
+async def test_a_broken_measurement_and_hostile_text_are_escaped(tmp_path: Path) -> None:
+    async def broken(rate_bps: float, duration_s: float) -> Figures:
+        raise ProbeError(f"127.0.0.1:5301: {HOSTILE}")
+
+    result = await accept(tmp_path, broken)
+    acc = stored(result)
+    acc["result"]["actor"] = HOSTILE
+    html = handover_report(record(acc), TZ)
+    assert "<script>" not in html
+    row = row_of(html, "25%")
+    assert '<td colspan="4" class="fail">127.0.0.1:5301: &lt;script&gt;' in row
+    assert row.endswith('</td><td class="fail">FAIL</td>')
+
+
+def test_older_and_partial_records_still_render() -> None:
+    old = {"id": 1, "ts": "2026-06-18T11:00:00+00:00", "passed": True,
+           "result": {"throughput_mbps": 497.5, "loss_pct": 0.0}}  # fmt: skip
+    html = handover_report(record(old), TZ)
+    assert "<strong>PASSED</strong>" in html and "497.50 Mbit/s" in html
+    html = handover_report(record({"passed": None, "result": {"steps": [{"name": 5}]}}), TZ)
+    assert "<strong>ran</strong>" in html and "<th>5</th>" in html
+    assert "No acceptance test recorded" in handover_report(record(None), TZ)
+
+
+async def test_status_page_shows_an_acceptance_stored_by_another_process(served: Served) -> None:
+    # `eventops probe accept` writes straight into the event's store, not through the engine
+    await served.store.add_probe_result(
+        ProbeResultRow(
+            ts=served.clock.now(),
+            target="fibre-police",
+            kind="acceptance",
+            passed=False,
+            result={"throughput_mbps": 241.5, "failed_step": "75%", "steps": []},
+        )
+    )
+    _, before = await served.get("/api/v1/status", "police")
+    assert before["links"][0]["cells"]["proof"] == "no proof yet"
+    last = served.engine.bus.last_id
+    await served.to(served.clock.monotonic() + served.engine.profile.polling.fibre_interval_s)
+    seen = served.engine.bus.since(last) or []
+    _, after = await served.get("/api/v1/status", "police")
+    assert after["links"][0]["cells"]["proof"].startswith("acceptance FAILED ")
+    assert after["links"][0]["cells"]["proof"].endswith(", 242 Mb/s")
+    assert [(e.type, e.subject, e.data["kind"]) for e in seen if e.type == "probe"] == [
+        ("probe", "fibre-police", "acceptance")
+    ]
+    _, link = await served.get("/api/v1/links/fibre-police", "technik")
+    [check] = [c for c in link["checks"] if c["name"] == "probe"]
+    assert check["reason"].startswith("last acceptance failed at ")

@@ -32,6 +32,7 @@ from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
+from eventops.server.probe import probe_extension
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore
@@ -218,7 +219,7 @@ async def run_demo(
                 lock_dir=lock_dir_for(Path(db)),
                 secrets_base=await asyncio.to_thread(lambda: ppath.absolute().parent),
             )
-            app = create_app(engine, manage_engine=True, extensions=[wall, prov])
+            app = create_app(engine, manage_engine=True, extensions=[wall, prov, probe_extension()])
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host or "127.0.0.1", int(port))

@@ -682,6 +682,14 @@ class Engine:
         await self._announce_probe(r)
         return rid
 
+    async def take_probe_results(self) -> list[ProbeResultRow]:
+        """Take in and announce the results stored since the last look, at once
+        (a run in this process that stored its own result, such as an acceptance)."""
+        new = await self.sync_probe_results()
+        for r in new:
+            await self._announce_probe(r)
+        return new
+
     async def _announce_probe(self, r: ProbeResultRow) -> None:
         if r.target in self.links:
             self.bus.publish(

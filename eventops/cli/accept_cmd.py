@@ -5,6 +5,11 @@ SLA, then holds the contracted rate; optionally searches the highest rate
 within a loss threshold (RFC 2544). The run is audited and its result
 stored as a probe result of kind ``acceptance`` in the event's store.
 
+When an engine serves the event (``--server``/``--token env:NAME``, or
+``$EVENTOPS_SERVER`` and ``$EVENTOPS_TOKEN``), the run goes through its API
+(``POST /api/v1/probe/accept``): the engine's per-link lock, its audit under
+the token's user, and the result is the link's proof in the engine at once.
+
 Registered under the ``probe`` command (after ``eventops.cli.probe_cmd``).
 """
 
@@ -16,14 +21,17 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from eventops.errors import ProbeError
+from eventops.errors import ApiError, ProbeError, ProfileError
 from eventops.probe.accept_measure import ProbeMeasure
-from eventops.probe.acceptance import AcceptanceConfig, run_acceptance
+from eventops.probe.acceptance import AcceptanceConfig, AcceptanceResult, run_acceptance
+from eventops.probe.remote import run_via_engine
 from eventops.profile import load_profile
+from eventops.secrets import LITERAL_HINT, SecretRef
 from eventops.store import SQLiteStore, default_store_path
 
 
@@ -49,7 +57,16 @@ def register(sub: Any) -> None:
         "link's probe sink (and STAMP reflector for delay under load) in the profile.",
     )
     a.add_argument("link", help="link id from the profile")
-    a.add_argument("--profile", required=True, help="the event profile (TOML)")
+    a.add_argument(
+        "--profile", help="the event profile (TOML); needed when no engine runs the probe"
+    )
+    a.add_argument(
+        "--server",
+        help="run through this engine (URL); default $EVENTOPS_SERVER when $EVENTOPS_TOKEN is set",
+    )
+    a.add_argument(
+        "--token", help="token reference env:NAME or file:PATH (default env:EVENTOPS_TOKEN)"
+    )
     a.add_argument("--db", help="store file (default: the event's store)")
     a.add_argument("--actor", help="who runs it, for the audit log (default: $USER)")
     a.add_argument("--steps", type=_pcts, default=[25.0, 50.0, 75.0, 100.0], help="percent steps")
@@ -90,7 +107,38 @@ def register(sub: Any) -> None:
     a.set_defaults(func=cmd_accept)
 
 
+def _engine_target(args: argparse.Namespace) -> tuple[str, str] | None:
+    """(URL, token) of the engine to run through, or None to run in-process."""
+    server = args.server or os.environ.get("EVENTOPS_SERVER")
+    if not server or not (args.server or args.token or os.environ.get("EVENTOPS_TOKEN")):
+        return None
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ProfileError(f"--server {server!r}: expected http(s)://host:port")
+    try:
+        ref = SecretRef(args.token or "env:EVENTOPS_TOKEN")
+    except ValueError:
+        raise ProfileError(f"--token: {LITERAL_HINT}") from None
+    return server, ref.reveal()
+
+
+async def _confirmation(args: argparse.Namespace, link_id: str) -> str | None:
+    if args.force and args.confirm is None:
+        if not sys.stdin.isatty():
+            raise ProbeError("--force needs the link id typed at the prompt, or --confirm LINK")
+        prompt = f"type the link id ({link_id}) to allow exceeding its contract: "
+        return (await asyncio.to_thread(input, prompt)).strip()
+    return cast(str | None, args.confirm)
+
+
 async def cmd_accept(args: argparse.Namespace) -> int:
+    target = _engine_target(args)
+    if target is not None:
+        return await _accept_via_engine(args, *target)
+    if not args.profile:
+        raise ProfileError(
+            "probe accept needs --profile (or an engine: --server/--token, $EVENTOPS_SERVER)"
+        )
     profile = load_profile(args.profile)
     try:
         link = profile.link(args.link)
@@ -115,12 +163,7 @@ async def cmd_accept(args: argparse.Namespace) -> int:
     measure = ProbeMeasure.for_link(
         link, size=args.size, delay_from=args.delay_from, engine=args.engine
     )
-    confirmation = args.confirm
-    if args.force and confirmation is None:
-        if not sys.stdin.isatty():
-            raise ProbeError("--force needs the link id typed at the prompt, or --confirm LINK")
-        prompt = f"type the link id ({link.id}) to allow exceeding its contract: "
-        confirmation = (await asyncio.to_thread(input, prompt)).strip()
+    confirmation = await _confirmation(args, link.id)
     path = Path(args.db) if args.db else default_store_path(profile.event.id)
     path.parent.mkdir(parents=True, exist_ok=True)
     actor = args.actor or os.environ.get("USER") or "technician"
@@ -144,4 +187,42 @@ async def cmd_accept(args: argparse.Namespace) -> int:
     else:
         for line in result.summary_lines():
             print(line)
+    return 0 if result.passed else 1
+
+
+async def _accept_via_engine(args: argparse.Namespace, url: str, token: str) -> int:
+    """The run through the engine: its lock, its audit (as the token's user), its proof."""
+    body: dict[str, Any] = {
+        "link": args.link,
+        "steps": args.steps,
+        "step_time": args.step_time,
+        "hold": args.hold,
+        "rate_tolerance": args.rate_tolerance,
+        "search": args.search,
+        "search_loss": args.search_loss,
+        "search_max": args.search_max,
+        "search_time": args.search_time,
+        "size": args.size,
+        "delay_from": args.delay_from,
+        "force": args.force,
+        "confirm": await _confirmation(args, args.link),
+    }
+
+    def progress(data: dict[str, Any]) -> None:
+        if data.get("kind") == "accept" and data.get("phase") == "step":
+            print(f"{args.link}: {data.get('line', '')}", file=sys.stderr, flush=True)
+
+    row = await run_via_engine(
+        url, token, "/api/v1/probe/accept", body, link=args.link, progress=progress
+    )
+    try:
+        result = AcceptanceResult.model_validate(row["result"])
+    except (KeyError, ValidationError):
+        raise ApiError(f"engine at {url}: the answer is not an acceptance result") from None
+    if args.json:
+        print(json.dumps(result.model_dump(mode="json"), indent=2))
+    else:
+        for line in result.summary_lines():
+            print(line)
+        print(f"stored by the engine at {url} as probe result #{row.get('id')}")
     return 0 if result.passed else 1

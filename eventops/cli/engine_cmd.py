@@ -30,6 +30,7 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
+from eventops.server.probe import probe_extension
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore, default_store_path
@@ -145,7 +146,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
             engine,
             manage_engine=True,
             tls=ctx is not None,
-            extensions=[wall, provision_extension()],
+            extensions=[wall, provision_extension(), probe_extension()],
         )
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()

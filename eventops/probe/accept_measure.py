@@ -23,11 +23,12 @@ Figures and their methods:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Literal
 
 from eventops.errors import ProbeError
 from eventops.probe.acceptance import Figures
-from eventops.probe.models import StampResult, UdpResult
+from eventops.probe.models import Interval, StampResult, UdpResult
 from eventops.probe.stamp import run_stamp
 from eventops.probe.throughput import run_udp
 from eventops.profile.models import Link
@@ -53,6 +54,7 @@ class ProbeMeasure:
         stamp_interval_s: float = 0.01,
         stamp_wait_s: float = 0.5,
         engine: Literal["auto", "c", "python"] = "auto",
+        progress: Callable[[Interval], None] | None = None,
     ) -> None:
         self.sink = sink
         self.reflector = reflector
@@ -64,6 +66,8 @@ class ProbeMeasure:
         self.stamp_interval_s = stamp_interval_s
         self.stamp_wait_s = stamp_wait_s
         self.engine = engine
+        self.progress = progress
+        """Gets the stream's per-second intervals while a step runs."""
 
     @classmethod
     def for_link(cls, link: Link, **kw: object) -> ProbeMeasure:
@@ -90,6 +94,7 @@ class ProbeMeasure:
             batched=batched,
             layer="l2",
             engine=self.engine,
+            progress=self.progress,
         )
         stamp: StampResult | None = None
         if self.delay_from == "stamp":

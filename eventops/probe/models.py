@@ -227,6 +227,21 @@ class TcpResult(_M):
         }
 
 
+class StampInterval(_M):
+    """Live progress of a STAMP session: the replies that arrived in one interval."""
+
+    start: float
+    end: float
+    """Seconds since the session started."""
+    sent: int
+    """Packets sent so far."""
+    replies: int
+    """Distinct replies received in this interval."""
+    rtt_min_ms: float | None = None
+    rtt_mean_ms: float | None = None
+    rtt_max_ms: float | None = None
+
+
 class StampAnomalies(_M):
     truncated: int = 0
     """Replies shorter than the 38-octet minimum of a TWAMP-Light reply."""

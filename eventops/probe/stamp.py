@@ -24,12 +24,13 @@ import math
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.models import StampAnomalies, StampResult
+from eventops.probe.models import StampAnomalies, StampInterval, StampResult
 from eventops.probe.stats import delay_stats, rfc3550_jitter
 
 STAMP_PORT = 862
@@ -381,9 +382,15 @@ async def run_stamp(
     synchronized: bool = False,
     pcap: Path | None = None,
     pcap_packets: int = 20,
+    progress: Callable[[StampInterval], None] | None = None,
+    progress_interval: float = 1.0,
 ) -> StampResult:
     """Run a STAMP session: ``count`` packets every ``interval`` s, then wait
     up to ``wait_s`` for late replies.
+
+    ``progress`` gets a :class:`StampInterval` (the round trips of the replies
+    that arrived in it) every ``progress_interval`` seconds while sending, and
+    one for the rest at the end.
 
     A reflector that answers none of them is a :class:`ProbeError`; truncated,
     garbage and unexpected replies are counted in ``anomalies``.
@@ -398,6 +405,8 @@ async def run_stamp(
         raise ProbeError(f"SSID {ssid} out of range (1..65535)")
     if not 0 < wait_s <= 60:
         raise ProbeError(f"wait {wait_s:g} s out of range (0 < wait <= 60)")
+    if not 0 < progress_interval <= 3600:
+        raise ProbeError(f"progress interval {progress_interval:g} s out of range (0..3600)")
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
@@ -446,9 +455,34 @@ async def run_stamp(
         except OSError as exc:
             raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
         loop.add_reader(sock.fileno(), readable)
+        done_idx = 0  # replies already reported (an index into sess.arrival)
+        last_at = 0.0
+
+        def report(now: float) -> None:
+            nonlocal done_idx, last_at
+            if progress is None:
+                return
+            new = sess.arrival[done_idx:]
+            rtts = [sess.replies[s].rtt_ms for s in new if s in sess.replies]
+            progress(
+                StampInterval(
+                    start=round(last_at, 6),
+                    end=round(now, 6),
+                    sent=len(sess.sent_at),
+                    replies=len(rtts),
+                    rtt_min_ms=min(rtts) if rtts else None,
+                    rtt_mean_ms=sum(rtts) / len(rtts) if rtts else None,
+                    rtt_max_ms=max(rtts) if rtts else None,
+                )
+            )
+            done_idx += len(new)
+            last_at = now
+
         try:
             start = time.monotonic()
             for seq in range(count):
+                if progress is not None and time.monotonic() - start - last_at >= progress_interval:
+                    report(time.monotonic() - start)
                 due = start + seq * interval
                 delay = due - time.monotonic()
                 if delay > 0:
@@ -471,6 +505,7 @@ async def run_stamp(
                     sess.samples.append((bytes(template), b"", True))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(done.wait(), wait_s)
+            report(time.monotonic() - start)
         finally:
             loop.remove_reader(sock.fileno())
         local = sock.getsockname()

@@ -39,6 +39,7 @@ from eventops.errors import ApiError, EventOpsError
 from eventops.tui.client import Api, LiveStream, StreamEvent, WallPost, WhoAmI
 from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
+from eventops.tui.probe_view import PROBE_ROLES, ProbeView, bind_probe_keys
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import LiveState, device_state, sparkline
 from eventops.tui.tables import (
@@ -593,6 +594,8 @@ class EventOpsApp(App[None]):
         has_wall = self.has_wall = await self.probe_wall()
         if has_wall and self.who.role in WALL_VIEWERS:
             self.views = (*(v for v in self.views if v != "none"), "wall")
+        if self.who.role in PROBE_ROLES:
+            self.views = (*(v for v in self.views if v != "none"), "probe")
         switcher = self.query_one("#views", ContentSwitcher)
         args = (self.state, self.tr, self.config.tz(), self.config.thresholds)
         widgets: list[Any] = []
@@ -613,6 +616,8 @@ class EventOpsApp(App[None]):
                         WallTable(*args, id="wall-table"), Static(id="wall-preview"), id="wall"
                     )
                 )
+            elif v == "probe":
+                widgets.append(ProbeView(id="probe"))
             elif v == "none":
                 widgets.append(Static(plain(self.tr("none.comms")), id="none"))
         for w in widgets:
@@ -623,6 +628,9 @@ class EventOpsApp(App[None]):
                 bind_dangerous_keys(table)
         if has_wall:
             self.bind_announcement_keys()
+        if self.who.role in PROBE_ROLES:
+            for pv in self.query(ProbeView):
+                bind_probe_keys(pv)
         words = [*self.views, "help", "quit", *(f"theme {t}" for t in THEMES)]
         if self.who.role == "technician":
             words.append("provision")
@@ -690,6 +698,9 @@ class EventOpsApp(App[None]):
         self.state.apply(ev)
         for listener in list(self.stream_listeners):
             listener(ev)
+        if ev.type == "probe.progress":
+            for pv in self.query(ProbeView):
+                pv.on_progress(ev.data.get("data") or {})
 
     def on_stream_state(self, connected: bool, error: str) -> None:
         changed = connected != self.connected or error != self.error
@@ -780,6 +791,10 @@ class EventOpsApp(App[None]):
             for wt in self.query(WallTable):
                 wt.sync(None)
             self.show_preview()
+        if view == "probe" and (dirty.links or dirty.structure):
+            for pv in self.query(ProbeView):
+                pv.sync_links()
+                pv.redraw()
         if view == "timeline" and dirty.alerts:
             self.load_timeline()  # alerts are timeline entries: fetch the new ones
         if isinstance(self.screen, DetailScreen):
@@ -804,6 +819,9 @@ class EventOpsApp(App[None]):
             widget.focus()
         if name == "wall":
             self.show_preview()
+        if name == "probe":
+            for pv in self.query(ProbeView):
+                pv.shown()
         if name == "timeline" and not self.timeline_loaded:
             self.action_reload_timeline()
         self.paint()

@@ -208,6 +208,17 @@ class Announcements(Payload):
         return bool(v)
 
 
+class ProbeRun(Payload):
+    """A stored probe result (STAMP, throughput or acceptance)."""
+
+    id: int | None = None
+    ts: datetime
+    target: str
+    kind: str
+    passed: bool | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
 class StreamEvent(BaseModel):
     """One event of the live stream (``type`` is the SSE event name)."""
 
@@ -248,11 +259,17 @@ class Api:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
 
-    async def _request(self, method: str, path: str, body: Any = None) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        client_timeout: aiohttp.ClientTimeout | None = None,
+    ) -> Any:
         url = self.base_url + path
         try:
             async with self.session.request(
-                method, url, headers=self.headers, json=body, timeout=self.timeout
+                method, url, headers=self.headers, json=body, timeout=client_timeout or self.timeout
             ) as resp:
                 text = await resp.text()
                 if resp.status >= 400:
@@ -354,6 +371,27 @@ class Api:
 
     async def wall_pause(self, on: bool, note: str = "") -> None:
         await self._request("POST", "/api/v1/wall/pause", {"on": on, "note": note})
+
+    # -- probes (technicians; a run holds its request until it is done) -----------------------
+    async def _probe(self, path: str, body: dict[str, Any], expect_s: float) -> ProbeRun:
+        timeout = aiohttp.ClientTimeout(total=expect_s + 60.0, sock_connect=5.0)
+        raw = await self._request("POST", f"/api/v1/probe/{path}", body, timeout)
+        return _validate(ProbeRun, raw, f"probe {path}")
+
+    async def probe_stamp(self, link: str, count: int = 100, interval: float = 0.01) -> ProbeRun:
+        body = {"link": link, "count": count, "interval": interval}
+        return await self._probe("stamp", body, count * interval + 2.0)
+
+    async def probe_throughput(self, link: str, rate: str, duration: float = 5.0) -> ProbeRun:
+        body = {"link": link, "rate": rate, "duration": duration}
+        return await self._probe("throughput", body, duration + 5.0)
+
+    async def probe_accept(self, link: str, step_time: float = 5.0, hold: float = 60.0) -> ProbeRun:
+        body = {"link": link, "step_time": step_time, "hold": hold}
+        return await self._probe("accept", body, 4 * step_time + hold + 10.0)
+
+    async def probe_results(self, link: str) -> list[ProbeRun]:
+        return await self._get_list(f"/api/v1/probe/results?link={quote(link, safe='')}", ProbeRun)
 
 
 def _first(exc: ValidationError) -> str:

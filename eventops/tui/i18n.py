@@ -250,6 +250,39 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Pause the wall (the event slide on every screen)?",
     },
     "wall.resume_q": {"de": "Wall fortsetzen?", "en": "Resume the wall?"},
+    # the probe view (technicians)
+    "view.probe": {"de": "Messung", "en": "Probe"},
+    "probe.stamp": {"de": "STAMP-Messung", "en": "STAMP probe"},
+    "probe.throughput": {"de": "Durchsatz", "en": "throughput"},
+    "probe.accept": {"de": "Abnahme", "en": "acceptance"},
+    "probe.export": {"de": "Ergebnis exportieren", "en": "export result"},
+    "probe.pick": {"de": "Strecke wählen (↑↓)", "en": "pick a link (↑↓)"},
+    "probe.no_links": {"de": "Keine Strecken", "en": "No links"},
+    "probe.idle": {
+        "de": "s STAMP · t Durchsatz · a Abnahme · e exportieren",
+        "en": "s STAMP · t throughput · a acceptance · e export",
+    },
+    "probe.running": {"de": "{kind} auf {link} läuft …", "en": "{kind} on {link} running …"},
+    "probe.busy": {"de": "Es läuft schon eine Messung", "en": "A probe is already running"},
+    "probe.failed": {"de": "Messung fehlgeschlagen", "en": "Probe failed"},
+    "probe.rate_q": {
+        "de": "Rate und Dauer für {link} (z. B. 100M 5)",
+        "en": "Rate and duration for {link} (e.g. 100M 5)",
+    },
+    "probe.accept_q": {
+        "de": "Abnahme {link}: Sekunden je Stufe und Haltezeit (z. B. 5 60)",
+        "en": "Acceptance of {link}: seconds per step and hold (e.g. 5 60)",
+    },
+    "probe.bad_input": {"de": "Ungültige Eingabe: {text}", "en": "Not valid: {text}"},
+    "probe.export_q": {
+        "de": "Ergebnis als JSON speichern unter",
+        "en": "Save the result as JSON to",
+    },
+    "probe.exported": {"de": "Gespeichert: {path}", "en": "Saved: {path}"},
+    "probe.nothing": {"de": "Noch kein Ergebnis", "en": "No result yet"},
+    "probe.live": {"de": "Verlauf", "en": "Live"},
+    "probe.result": {"de": "Ergebnis", "en": "Result"},
+    "probe.proof": {"de": "Nachweis der Strecke", "en": "Link's proof"},
 }
 
 

@@ -24,9 +24,9 @@ from typing import Any, Literal, Self
 
 import aiohttp
 
-from eventops.adapters.base import DeviceDriver, DeviceStatus, driver_for
+from eventops.adapters.base import DeviceDriver, DeviceStatus, OpticStatus, driver_for
 from eventops.clock import Clock, SystemClock
-from eventops.errors import ApiError, ProfileError
+from eventops.errors import ApiError, DeviceError, ProfileError
 from eventops.monitor import checks as chk
 from eventops.monitor.alerts import (
     AlertManager,
@@ -40,7 +40,7 @@ from eventops.monitor.history import Downsampler
 from eventops.monitor.poller import DevicePoller, PollResult
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile import load_profile
-from eventops.profile.models import Link, Mast, Profile, Switch
+from eventops.profile.models import Endpoint, Link, Mast, Profile, Switch
 from eventops.store.base import Store
 from eventops.store.models import AlertRow, DeviceRow, HandoverRow, ProbeResultRow, Sample
 
@@ -629,6 +629,32 @@ class Engine:
             {"on": on, "note": note},
         )
 
+    async def reboot(self, device_id: str, actor: str) -> None:
+        """Reboot one device through its driver, audited before and after.
+
+        Raises KeyError for an unknown id and the driver's DeviceError
+        (:class:`~eventops.errors.Unsupported` when it cannot reboot).
+        """
+        d = self.profile.device(device_id)
+        timeout = min(self.profile.polling.timeout_s, d.management.timeout_s)
+        driver = self.driver_factory(d, self.clock, timeout)
+        try:
+            async with driver:
+                await driver.reboot()
+        except DeviceError as exc:
+            await self.store.audit(
+                actor, "device.reboot", device_id, after={"ok": False, "error": exc.one_line()}
+            )
+            raise
+        await self.store.audit(actor, "device.reboot", device_id, after={"ok": True})
+        self.bus.publish(
+            "device.reboot",
+            device_id,
+            "device",
+            self.authorities_of_device(device_id),
+            {"by": actor},
+        )
+
     async def _watch_site_locks(self) -> None:
         """Devices of a site under an apply (its provisioning lock held) raise no alerts."""
         assert self.lock_dir is not None
@@ -827,6 +853,54 @@ class Engine:
             "clients": sum(len(r.clients) for r in s.radios) if s else None,
             "checks": [c.as_dict() for c in st.checks],
             "uplink": d.uplink if isinstance(d, Mast) else None,
+        }
+
+    def device_detail(self, device_id: str) -> dict[str, Any]:
+        """:meth:`device_view` plus the last polled status: facts, radios with their
+        clients, interfaces and optics (empty lists before the first good poll)."""
+        out = self.device_view(device_id)
+        s = self.devices[device_id].cur
+        out["status_ts"] = s.ts.isoformat() if s else None
+        out["facts"] = s.facts.model_dump(mode="json") if s else None
+        out["system"] = s.system.model_dump(mode="json") if s and s.system else None
+        out["radios"] = [r.model_dump(mode="json") for r in s.radios] if s else []
+        out["interfaces"] = [i.model_dump(mode="json") for i in s.interfaces] if s else []
+        out["optics"] = [self._optic_view(device_id, o) for o in s.optics] if s else []
+        return out
+
+    def _optic_view(self, device_id: str, optic: OpticStatus) -> dict[str, Any]:
+        """One optic with its rx margin above the sensitivity of the link's optic
+        type, when a link of the profile ends on this port (the link id is given
+        too; the API redacts it for an authority that must not see it)."""
+        o = optic.model_dump(mode="json")
+        o["margin_db"] = None
+        o["link"] = None
+        for link in self._links_of(device_id):
+            for end in (link.a, link.b):
+                if end.device == device_id and end.port == optic.port:
+                    o["link"] = link.id
+                    rx = chk.optic_rx(optic)
+                    if rx is not None:
+                        o["margin_db"] = round(chk.rx_margin(rx, link.optic), 2)
+                    o["peer"] = self._peer_optic(link, end)
+        return o
+
+    def _peer_optic(self, link: Link, end: Endpoint) -> dict[str, Any] | None:
+        """The far end's optic of ``link`` as last polled (None if never polled)."""
+        far = link.b if end is link.a else link.a
+        st = self.devices.get(far.device)
+        optic = chk.find_optic(st.cur if st else None, far.port)
+        if optic is None:
+            return None
+        rx = chk.optic_rx(optic)
+        return {
+            "device": far.device,
+            "port": far.port,
+            "rx_power_dbm": optic.rx_power_dbm,
+            "tx_power_dbm": optic.tx_power_dbm,
+            "laser_bias_ma": optic.laser_bias_ma,
+            "temperature_c": optic.temperature_c,
+            "margin_db": None if rx is None else round(chk.rx_margin(rx, link.optic), 2),
         }
 
     def link_view(self, link_id: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from eventops.engine import Engine, alert_view
-from eventops.errors import ApiError, EventOpsError
+from eventops.errors import ApiError, DeviceError, EventOpsError, Unsupported
 from eventops.monitor.history import timeline
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Role
@@ -140,7 +140,16 @@ async def get_device(request: web.Request) -> web.Response:
     dev = request.match_info["id"]
     if dev not in view.devices or dev not in engine.devices:
         raise web.HTTPNotFound(text="not found\n")
-    return json_response(request, engine.device_view(dev))
+    detail = engine.device_detail(dev)
+    for optic in detail["optics"]:
+        # an authority learns nothing of a link or a far end that is not its own
+        if optic.get("link") not in view.links:
+            optic["link"] = None
+            optic["margin_db"] = None
+            optic["peer"] = None
+        elif optic.get("peer") and optic["peer"]["device"] not in view.devices:
+            optic["peer"] = None
+    return json_response(request, detail)
 
 
 async def list_links(request: web.Request) -> web.Response:
@@ -241,6 +250,20 @@ async def set_maintenance(request: web.Request) -> web.Response:
     except KeyError:
         raise web.HTTPNotFound(text="not found\n") from None
     return json_response(request, {"device": dev, "maintenance": body.on})
+
+
+async def reboot_device(request: web.Request) -> web.Response:
+    user = require(request, T)
+    dev = request.match_info["id"]
+    try:
+        await _engine(request).reboot(dev, user.name)
+    except KeyError:
+        raise web.HTTPNotFound(text="not found\n") from None
+    except Unsupported as exc:
+        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
+    except DeviceError as exc:
+        raise web.HTTPBadGateway(text=exc.one_line() + "\n") from None
+    return json_response(request, {"device": dev, "rebooting": True}, status=202)
 
 
 async def history(request: web.Request) -> web.Response:
@@ -500,6 +523,7 @@ def create_app(
     r.add_get("/api/v1/devices", list_devices)
     r.add_get("/api/v1/devices/{id}", get_device)
     r.add_post("/api/v1/devices/{id}/maintenance", set_maintenance)
+    r.add_post("/api/v1/devices/{id}/reboot", reboot_device)
     r.add_get("/api/v1/links", list_links)
     r.add_get("/api/v1/links/{id}", get_link)
     r.add_post("/api/v1/links/{id}/handover", do_handover)

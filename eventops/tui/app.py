@@ -36,7 +36,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from eventops.errors import ApiError, EventOpsError
-from eventops.tui.client import Api, LiveStream, StreamEvent, WallPost, WhoAmI
+from eventops.tui.client import Api, DeviceDetail, LiveStream, StreamEvent, WallPost, WhoAmI
 from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
 from eventops.tui.probe_view import PROBE_ROLES, ProbeView, bind_probe_keys
@@ -72,7 +72,7 @@ WALL_STATES = ("pending", "approved", "all")
 """What the wall view cycles through with ``v``."""
 WALL_DECISIONS = ("wall_approve", "wall_reject", "wall_pin", "wall_take_down", "wall_block")
 MUTATIONS: dict[str, frozenset[str]] = {
-    "technician": frozenset({"ack", "silence", "maintenance"}),
+    "technician": frozenset({"ack", "silence", "maintenance", "reboot"}),
     "comms": frozenset({*WALL_DECISIONS, "wall_undo", "announce", "withdraw", "pause_wall"}),
     "authority": frozenset({"announce", "withdraw"}),
 }
@@ -160,6 +160,8 @@ class DetailScreen(Screen[None]):
         self.kind = kind
         self.key = key
         self.history: dict[str, list[float]] = {}
+        self.detail: DeviceDetail | None = None
+        """The device's last polled status (radios, clients, interfaces, optics)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="top")
@@ -171,16 +173,31 @@ class DetailScreen(Screen[None]):
     def on_mount(self) -> None:
         app = self.evo
         localize_bindings(self, app.tr)
-        if app.role == "technician" and self.kind == "device":
-            self._bindings.key_to_bindings.setdefault("m", []).append(
-                Binding(
-                    "m", "app.maintenance", app.tr("device.maintenance"), id="device.maintenance"
-                )
-            )
+        if self.kind == "device":
+            for key, action in (("m", "maintenance"), ("R", "reboot")):
+                if app.may(action):  # dangerous: absent for roles that may not
+                    self._bindings.key_to_bindings.setdefault(key, []).append(
+                        Binding(
+                            key, f"app.{action}", app.tr(f"device.{action}"), id=f"device.{action}"
+                        )
+                    )
             self.refresh_bindings()
         app.paint_top(self)
         self.redraw()
         self.load_history()
+        self.load_status()
+
+    @work(exclusive=True, group="status")
+    async def load_status(self) -> None:
+        """Fetch the device's last polled status (again, after it changed)."""
+        app = self.evo
+        if self.kind != "device" or app.api is None:
+            return
+        try:
+            self.detail = await app.api.device(self.key)
+        except ApiError:
+            return  # shown without it; the next change tries again
+        self.redraw()
 
     @property
     def evo(self) -> EventOpsApp:
@@ -209,6 +226,8 @@ class DetailScreen(Screen[None]):
         self.redraw()
 
     def redraw(self) -> None:
+        if not self.query("#detail-body"):
+            return  # not composed yet (a refresh tick right after the push)
         app = self.evo
         tr, tz, st = app.tr, app.config.tz(), app.state
         t = Text()
@@ -296,6 +315,8 @@ class DetailScreen(Screen[None]):
             )
             t.append_text(plain(f"{c.name}: {c.reason}"))
             t.append("\n")
+        if self.kind == "device" and self.detail is not None:
+            self._status_sections(t)
         if links:
             t.append(f"\n{tr('detail.links')}\n", style="bold underline")
             for lk in links:
@@ -316,6 +337,152 @@ class DetailScreen(Screen[None]):
             t.append_text(plain(a.summary))
             t.append("\n")
         self.query_one("#detail-body", Static).update(t)
+
+    def _status_sections(self, t: Text) -> None:
+        """Facts, radios, clients, interfaces and optics from the last poll."""
+        tr, det = self.evo.tr, self.detail
+        assert det is not None
+
+        def head(key: str) -> None:
+            t.append(f"\n{tr(key)}\n", style="bold underline")
+
+        def cols(values: list[tuple[object, int]], style: str = "") -> None:
+            t.append("  ")
+            for v, w in values:
+                t.append_text(plain(f"{strip_control(v)[: abs(w)]:<{abs(w)}} ", style))
+            t.append("\n")
+
+        if det.facts is not None:
+            f = det.facts
+            head("detail.facts")
+            cols([(f.hostname or "-", 24), (f.vendor, 12), (f.model, 20)])
+            cols([(f.firmware or "-", 24), (f.serial or "-", 33)], "dim")
+        if det.radios:
+            head("detail.radios")
+            cols(
+                [(tr(k), w) for k, w in RADIO_COLS],
+                "bold",
+            )
+            for r in det.radios:
+                cols(
+                    [
+                        (r.name, 12),
+                        (r.ssid, 20),
+                        (r.band or "-", 4),
+                        (num(r.channel, "{:.0f}"), 4),
+                        (num(r.width_mhz, "{:.0f}"), 5),
+                        (num(r.tx_power_dbm, "{:.0f}"), 5),
+                        (num(r.noise_dbm, "{:.0f}"), 6),
+                        (num(r.utilisation_pct, "{:.0f}"), 5),
+                        (len(r.clients), 4),
+                    ],
+                    "" if r.up else "red",
+                )
+            clients = [(r, c) for r in det.radios for c in r.clients]
+            head("detail.wlan_clients")
+            if not clients:
+                t.append(f"  {tr('none')}\n", style="dim")
+            else:
+                cols([(tr(k), w) for k, w in CLIENT_COLS], "bold")
+            for r, c in sorted(clients, key=lambda rc: rc[1].signal_dbm or -200.0)[:50]:
+                sig = c.signal_dbm
+                style = "" if sig is None or sig >= -70 else "yellow" if sig >= -80 else "red"
+                cols(
+                    [
+                        (c.mac, 18),
+                        (r.name, 12),
+                        (num(sig, "{:.0f}"), 6),
+                        (num(None if c.rx_rate_kbps is None else c.rx_rate_kbps / 1000), 8),
+                        (num(None if c.tx_rate_kbps is None else c.tx_rate_kbps / 1000), 8),
+                    ],
+                    style,
+                )
+        if det.interfaces:
+            head("detail.interfaces")
+            cols([(tr(k), w) for k, w in IFACE_COLS], "bold")
+            for i in det.interfaces:
+                up = i.oper_status.upper() == "UP"
+                cols(
+                    [
+                        (i.name, 14),
+                        (i.oper_status, 8),
+                        (num(i.speed_mbps, "{:.0f}"), 7),
+                        (i.in_errors + i.in_fcs_errors, 8),
+                        (i.out_errors, 8),
+                        (i.carrier_transitions, 6),
+                    ],
+                    "" if up else "yellow",
+                )
+        if det.optics:
+            head("detail.optics")
+            cols([(tr(k), w) for k, w in OPTIC_COLS], "bold")
+
+            def lanes(v: tuple[float, ...]) -> str:
+                return "/".join(f"{x:.1f}" for x in v) or "-"
+
+            for o in det.optics:
+                cols(
+                    [
+                        (o.port, 14),
+                        (lanes(o.rx_power_dbm), 12),
+                        (lanes(o.tx_power_dbm), 12),
+                        (lanes(o.laser_bias_ma), 10),
+                        (num(o.temperature_c), 6),
+                        (num(o.margin_db), 7),
+                        (o.link or "", 16),
+                    ]
+                )
+                if o.peer is not None:
+                    p = o.peer
+                    cols([(f"  ↔ {p.device}:{p.port}", 60)], "dim")
+                    cols(
+                        [
+                            ("", 14),
+                            (lanes(p.rx_power_dbm), 12),
+                            (lanes(p.tx_power_dbm), 12),
+                            (lanes(p.laser_bias_ma), 10),
+                            (num(p.temperature_c), 6),
+                            (num(p.margin_db), 7),
+                        ],
+                        "dim",
+                    )
+
+
+RADIO_COLS = [
+    ("detail.col.iface", 12),
+    ("detail.col.ssid", 20),
+    ("detail.col.band", 4),
+    ("detail.col.channel", 4),
+    ("detail.col.width", 5),
+    ("detail.col.txpower", 5),
+    ("detail.col.noise", 6),
+    ("detail.col.util", 5),
+    ("col.clients", 4),
+]
+CLIENT_COLS = [
+    ("detail.col.mac", 18),
+    ("detail.col.iface", 12),
+    ("detail.col.signal", 6),
+    ("detail.col.rx_rate", 8),
+    ("detail.col.tx_rate", 8),
+]
+IFACE_COLS = [
+    ("detail.col.iface", 14),
+    ("detail.col.oper", 8),
+    ("detail.col.speed", 7),
+    ("detail.col.in_err", 8),
+    ("detail.col.out_err", 8),
+    ("detail.col.flaps", 6),
+]
+OPTIC_COLS = [
+    ("detail.col.port", 14),
+    ("detail.col.rx", 12),
+    ("detail.col.tx", 12),
+    ("detail.col.bias", 10),
+    ("detail.col.temp", 6),
+    ("col.margin", 7),
+    ("detail.col.link", 16),
+]
 
 
 class Localized:
@@ -801,6 +968,8 @@ class EventOpsApp(App[None]):
             key = self.screen.key
             if dirty.structure or dirty.alerts or key in dirty.devices or key in dirty.links:
                 self.screen.redraw()
+            if key in dirty.devices:
+                self.screen.load_status()
 
     # -- views and navigation ----------------------------------------------------------------------
     def show_view(self, name: str, *, remember: bool = True) -> bool:
@@ -1089,6 +1258,34 @@ class EventOpsApp(App[None]):
                 self.do_maintenance(dev.id, on)
 
         self.push_screen(ConfirmScreen(q + " " + self.tr("confirm.yn")), done)
+
+    def action_reboot(self) -> None:
+        """Reboot the device of the open detail: confirmed by typing its id."""
+        if not self.may("reboot") or not isinstance(self.screen, DetailScreen):
+            return
+        if self.screen.kind != "device":
+            return
+        dev = self.screen.key
+
+        def done(typed: str | None) -> None:
+            if typed is None:
+                return
+            if typed.strip() == dev:
+                self.do_reboot(dev)
+            else:
+                self.notify(self.tr("reboot.mismatch"), severity="warning", markup=False)
+
+        self.push_screen(InputScreen(self.tr("reboot.confirm", dev=dev)), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def do_reboot(self, device_id: str) -> None:
+        assert self.api is not None
+        try:
+            await self.api.reboot(device_id)
+        except ApiError as exc:
+            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            return
+        self.notify(self.tr("reboot.sent", dev=device_id), markup=False)
 
     @work(group="actions", exit_on_error=False)
     async def do_maintenance(self, device_id: str, on: bool) -> None:

@@ -64,6 +64,76 @@ class DeviceView(Payload):
     uplink: str | None = None
 
 
+class Client(Payload):
+    mac: str
+    signal_dbm: float | None = None
+    rx_rate_kbps: float | None = None
+    tx_rate_kbps: float | None = None
+    connected_s: float | None = None
+
+
+class Radio(Payload):
+    name: str
+    up: bool = True
+    band: str | None = None
+    ssid: str = ""
+    channel: int | None = None
+    width_mhz: int | None = None
+    tx_power_dbm: float | None = None
+    noise_dbm: float | None = None
+    utilisation_pct: float | None = None
+    clients: tuple[Client, ...] = ()
+
+
+class Interface(Payload):
+    name: str
+    oper_status: str = "UNKNOWN"
+    speed_mbps: float | None = None
+    in_errors: int = 0
+    out_errors: int = 0
+    in_fcs_errors: int = 0
+    carrier_transitions: int = 0
+
+
+class PeerOptic(Payload):
+    device: str
+    port: str
+    rx_power_dbm: tuple[float, ...] = ()
+    tx_power_dbm: tuple[float, ...] = ()
+    laser_bias_ma: tuple[float, ...] = ()
+    temperature_c: float | None = None
+    margin_db: float | None = None
+
+
+class Optic(Payload):
+    port: str
+    present: bool = True
+    rx_power_dbm: tuple[float, ...] = ()
+    tx_power_dbm: tuple[float, ...] = ()
+    laser_bias_ma: tuple[float, ...] = ()
+    temperature_c: float | None = None
+    margin_db: float | None = None
+    link: str | None = None
+    peer: PeerOptic | None = None
+
+
+class Facts(Payload):
+    vendor: str = ""
+    model: str = ""
+    firmware: str = ""
+    serial: str = ""
+    hostname: str = ""
+
+
+class DeviceDetail(DeviceView):
+    """A device with its last polled status (``GET /api/v1/devices/{id}``)."""
+
+    facts: Facts | None = None
+    radios: tuple[Radio, ...] = ()
+    interfaces: tuple[Interface, ...] = ()
+    optics: tuple[Optic, ...] = ()
+
+
 class LinkEnd(Payload):
     device: str
     port: str
@@ -302,8 +372,11 @@ class Api:
     async def devices(self) -> list[DeviceView]:
         return await self._get_list("/api/v1/devices", DeviceView)
 
-    async def device(self, device_id: str) -> DeviceView:
-        return await self._get(f"/api/v1/devices/{device_id}", DeviceView)
+    async def device(self, device_id: str) -> DeviceDetail:
+        return await self._get(f"/api/v1/devices/{quote(device_id, safe='')}", DeviceDetail)
+
+    async def reboot(self, device_id: str) -> None:
+        await self._request("POST", f"/api/v1/devices/{quote(device_id, safe='')}/reboot")
 
     async def links(self) -> list[LinkView]:
         return await self._get_list("/api/v1/links", LinkView)

@@ -8,13 +8,15 @@ audit log):
 - ``POST /api/v1/probe/throughput`` ``{link, rate, duration, size, batched}``
 - ``POST /api/v1/probe/accept``     ``{link, steps, step_time, hold, search, ..., force, confirm}``
 - ``GET  /api/v1/probe/results?link=&kind=&limit=``  stored results, oldest first
+- ``GET  /api/v1/probe/running``    the runs in flight (``{run, kind, target, link, actor, since}``)
 
 A run holds its request until it is done and answers with the stored probe
 result (``{id, ts, target, kind, passed, result}``); a link's result becomes
 its proof. One run per link (or target) at a time: a second gets 409. While
 it runs, ``probe.progress`` events on the live stream carry its progress
 (``phase`` ``start``, ``interval`` (a STAMP or throughput interval),
-``step`` (an acceptance line), ``done`` or ``error``); only technicians see them.
+``step`` (an acceptance line), ``done`` or ``error``), and ``probe.ended`` once
+the link is free again; only technicians see them.
 The acceptance safety cap applies: exceeding the contract of a handed-over
 link needs ``force`` and ``confirm`` equal to the link id, else 403.
 A run whose client goes away still finishes, is stored and audited (the
@@ -58,17 +60,47 @@ class ProbeRuns:
 
     busy: set[str] = field(default_factory=set)
     started: int = 0
+    running: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Target -> what runs there (run, kind, target, link, actor, since), for the Pulse."""
 
     @contextmanager
-    def claim(self, key: str) -> Iterator[int]:
+    def claim(
+        self,
+        key: str,
+        *,
+        engine: Engine | None = None,
+        kind: str = "",
+        actor: str = "",
+        link: str | None = None,
+    ) -> Iterator[int]:
+        """Hold ``key`` for one run; when released, ``probe.ended`` goes on the stream."""
         if key in self.busy:
             raise web.HTTPConflict(text=f"a probe run on {key} is already in progress\n")
         self.busy.add(key)
         self.started += 1
+        run = self.started
+        since = engine.clock.now().isoformat() if engine is not None else None
+        self.running[key] = {
+            "run": run,
+            "kind": kind,
+            "target": key,
+            "link": link,
+            "actor": actor,
+            "since": since,
+        }
         try:
-            yield self.started
+            yield run
         finally:
             self.busy.discard(key)
+            self.running.pop(key, None)
+            if engine is not None:
+                engine.bus.publish(
+                    "probe.ended",
+                    link or "",
+                    "link" if link else "event",
+                    frozenset(),
+                    {"run": run, "kind": kind, "target": key},
+                )
 
 
 RUNS = web.AppKey("eventops_probe_runs", ProbeRuns)
@@ -223,7 +255,9 @@ async def probe_stamp(request: web.Request) -> web.Response:
         host, port = split_hostport(body.target)
         target = body.target
     plan = {"host": host, "port": port, "count": body.count, "interval": body.interval}
-    with request.app[RUNS].claim(target) as run:
+    with request.app[RUNS].claim(
+        target, engine=engine, kind="stamp", actor=user.name, link=body.link
+    ) as run:
         publish = _publisher(engine, run, "stamp", target, body.link)
         await engine.store.audit(user.name, "probe.stamp.start", target, after=plan)
         publish("start", plan=plan)
@@ -282,7 +316,9 @@ async def probe_throughput(request: web.Request) -> web.Response:
         "size": body.size,
         "batched": batched,
     }
-    with request.app[RUNS].claim(link.id) as run:
+    with request.app[RUNS].claim(
+        link.id, engine=engine, kind="throughput", actor=user.name, link=link.id
+    ) as run:
         publish = _publisher(engine, run, "throughput", link.id, link.id)
         await engine.store.audit(user.name, "probe.throughput.start", link.id, after=plan)
         publish("start", plan=plan)
@@ -327,7 +363,9 @@ async def probe_accept(request: web.Request) -> web.Response:
     engine = _engine(request)
     link = _link(engine, body.link)
     cfg = body.config()
-    with request.app[RUNS].claim(link.id) as run:
+    with request.app[RUNS].claim(
+        link.id, engine=engine, kind="accept", actor=user.name, link=link.id
+    ) as run:
         publish = _publisher(engine, run, "accept", link.id, link.id)
 
         def on_interval(iv: Interval) -> None:
@@ -387,6 +425,12 @@ async def probe_results(request: web.Request) -> web.Response:
     return json_response(request, [r.model_dump(mode="json") for r in rows[-limit:]])
 
 
+async def probe_running(request: web.Request) -> web.Response:
+    require(request, T)
+    runs = sorted(request.app[RUNS].running.values(), key=lambda r: int(r["run"]))
+    return json_response(request, runs)
+
+
 def probe_extension() -> Extension:
     """The probe routes, to pass in ``create_app(..., extensions=[...])``."""
 
@@ -397,5 +441,6 @@ def probe_extension() -> Extension:
         r.add_post("/api/v1/probe/throughput", probe_throughput)
         r.add_post("/api/v1/probe/accept", probe_accept)
         r.add_get("/api/v1/probe/results", probe_results)
+        r.add_get("/api/v1/probe/running", probe_running)
 
     return mount

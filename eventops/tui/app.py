@@ -78,6 +78,8 @@ MUTATIONS: dict[str, frozenset[str]] = {
 }
 """What each role may change; a binding for anything else is never added."""
 ALL_MUTATIONS = frozenset().union(*MUTATIONS.values())
+ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.failed", "probe.ended"})
+"""Stream events after which the Pulse re-reads what runs (an apply, probes)."""
 
 
 class PulseView(Static):
@@ -142,6 +144,19 @@ class PulseView(Static):
             t.append(f"{tr('pulse.announcement'):<16}", style="bold")
             t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold red"))
             t.append_text(plain(f" ({ann.issued_by or '-'})", "dim"))
+            t.append("\n")
+        run = state.running_apply
+        if run is not None:
+            t.append(f"{tr('pulse.apply'):<16}", style="bold")
+            t.append(f"#{run.apply_id} {tr('pulse.kind.' + run.kind)} ", style="bold cyan")
+            t.append(f"{run.done}/{run.total} ")
+            t.append_text(plain(f"({run.actor})", "dim"))
+            t.append("\n")
+        for pr in state.running_probes:
+            t.append(f"{tr('pulse.probe'):<16}", style="bold")
+            t.append(f"{pr.kind} ", style="bold cyan")
+            t.append_text(plain(pr.target))
+            t.append_text(plain(f" ({pr.actor})", "dim"))
             t.append("\n")
         t.append(f"{tr('pulse.as_of'):<16}", style="bold")
         t.append(fmt_time(state.as_of, app.config.tz()))
@@ -813,6 +828,7 @@ class EventOpsApp(App[None]):
         self.paint()
         if has_wall:
             self.poll_wall()
+        self.refresh_activity()
 
     async def probe_wall(self) -> bool:
         """Whether the engine has the wall mounted (its announcements answer)."""
@@ -866,11 +882,37 @@ class EventOpsApp(App[None]):
         for listener in list(self.stream_listeners):
             listener(ev)
         if ev.type == "probe.progress":
+            data = ev.data.get("data") or {}
             for pv in self.query(ProbeView):
-                pv.on_progress(ev.data.get("data") or {})
+                pv.on_progress(data)
+            if data.get("phase") == "start":
+                self.refresh_activity()
+        elif ev.type in ACTIVITY_EVENTS:
+            self.refresh_activity()
+
+    @work(exclusive=True, group="activity", exit_on_error=False)
+    async def refresh_activity(self) -> None:
+        """The running apply and probe runs, for the Pulse (technicians only)."""
+        if self.api is None or self.role != "technician":
+            return
+        try:
+            apply = await self.api.provision_running()
+        except ApiError as exc:
+            if exc.status not in (403, 404):  # 404: no provisioning on this engine
+                return
+            apply = None
+        try:
+            probes = await self.api.probes_running()
+        except ApiError as exc:
+            if exc.status not in (403, 404):
+                return
+            probes = []
+        self.state.set_activity(apply, probes)
 
     def on_stream_state(self, connected: bool, error: str) -> None:
         changed = connected != self.connected or error != self.error
+        if connected and not self.connected and self.ready:
+            self.refresh_activity()  # catch up on what started or ended meanwhile
         self.connected, self.error = connected, error
         if changed:
             self.paint()

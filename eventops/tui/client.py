@@ -289,6 +289,27 @@ class ProbeRun(Payload):
     result: dict[str, Any] = Field(default_factory=dict)
 
 
+class RunningApply(Payload):
+    """The apply (or rollback) running in the engine (``GET /api/v1/provision/running``)."""
+
+    apply_id: int
+    kind: str
+    actor: str = ""
+    done: int = 0
+    total: int = 0
+
+
+class RunningProbe(Payload):
+    """A probe run in flight (``GET /api/v1/probe/running``)."""
+
+    run: int
+    kind: str
+    target: str
+    link: str | None = None
+    actor: str = ""
+    since: datetime | None = None
+
+
 class StreamEvent(BaseModel):
     """One event of the live stream (``type`` is the SSE event name)."""
 
@@ -465,6 +486,13 @@ class Api:
 
     async def probe_results(self, link: str) -> list[ProbeRun]:
         return await self._get_list(f"/api/v1/probe/results?link={quote(link, safe='')}", ProbeRun)
+
+    async def provision_running(self) -> RunningApply | None:
+        raw = await self._request("GET", "/api/v1/provision/running")
+        return None if raw is None else _validate(RunningApply, raw, "/api/v1/provision/running")
+
+    async def probes_running(self) -> list[RunningProbe]:
+        return await self._get_list("/api/v1/probe/running", RunningProbe)
 
 
 def _first(exc: ValidationError) -> str:

@@ -22,6 +22,8 @@ from eventops.tui.client import (
     Announcement,
     DeviceView,
     LinkView,
+    RunningApply,
+    RunningProbe,
     Snapshot,
     StreamEvent,
     WallPost,
@@ -51,11 +53,20 @@ class Dirty:
     alerts: bool = False
     wall: bool = False
     """The wall's queue, announcement or pause changed."""
+    activity: bool = False
+    """A running apply or probe started, progressed or ended."""
     structure: bool = False
     """Rows were added or removed (snapshot, reload): tables rebuild."""
 
     def __bool__(self) -> bool:
-        return bool(self.devices or self.links or self.alerts or self.wall or self.structure)
+        return bool(
+            self.devices
+            or self.links
+            or self.alerts
+            or self.wall
+            or self.structure
+            or self.activity
+        )
 
 
 @dataclass
@@ -80,6 +91,10 @@ class LiveState:
     announcement: Announcement | None = None
     templates: tuple[Announcement, ...] = ()
     wall_paused: bool = False
+    running_apply: RunningApply | None = None
+    """The apply or rollback running in the engine (technicians)."""
+    running_probes: tuple[RunningProbe, ...] = ()
+    """Probe runs in flight (technicians)."""
 
     def take_dirty(self) -> Dirty:
         d, self.dirty = self.dirty, Dirty()
@@ -138,6 +153,13 @@ class LiveState:
         if (active, templates, paused) != (self.announcement, self.templates, self.wall_paused):
             self.announcement, self.templates, self.wall_paused = active, templates, paused
             self.dirty.wall = True
+
+    def set_activity(self, apply: RunningApply | None, probes: Iterable[RunningProbe]) -> None:
+        """What runs in the engine now (an apply, probe runs)."""
+        runs = tuple(probes)
+        if (apply, runs) != (self.running_apply, self.running_probes):
+            self.running_apply, self.running_probes = apply, runs
+            self.dirty.activity = True
 
     def load(self, snap: Snapshot) -> None:
         """Replace everything with a snapshot (ids that vanished go away)."""

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -78,6 +78,10 @@ MUTATIONS: dict[str, frozenset[str]] = {
 }
 """What each role may change; a binding for anything else is never added."""
 ALL_MUTATIONS = frozenset().union(*MUTATIONS.values())
+BARS = frozenset({"cmd", "filter"})
+"""The command bar and the filter (ids of their Inputs)."""
+BAR_ACTIONS = frozenset({"command_bar", "filter"})
+"""The ':' and '/' bindings: priority keys, but text inside a text field."""
 ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.failed", "probe.ended"})
 """Stream events after which the Pulse re-reads what runs (an apply, probes)."""
 
@@ -660,8 +664,12 @@ class EventOpsApp(App[None]):
     """
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {ViewCommands}
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("colon", "command_bar", "command", id="app.command", key_display=":"),
-        Binding("slash", "filter", "filter", id="app.filter", key_display="/"),
+        # priority: taken when the key arrives, before keys queued behind it are
+        # handed to the focused view (check_action passes them on to an Input)
+        Binding(
+            "colon", "command_bar", "command", id="app.command", key_display=":", priority=True
+        ),
+        Binding("slash", "filter", "filter", id="app.filter", key_display="/", priority=True),
         Binding("escape", "go_back", "back", id="app.back"),
         Binding("question_mark", "help", "help", id="app.help", key_display="?"),
         Binding("q", "quit", "quit", id="app.quit"),
@@ -688,6 +696,8 @@ class EventOpsApp(App[None]):
         """Decision ids of this session's wall actions, one list per keystroke."""
         self.ready = False
         """The role's views are mounted."""
+        self.held: list[events.Key] | None = None
+        """Keys typed behind an enter/esc that closes the bar: handed on once it is closed."""
         self.stream_listeners: list[Callable[[StreamEvent], None]] = []
         """Open screens that follow the live stream themselves (the Provision view)."""
         if not animate:
@@ -1052,11 +1062,20 @@ class EventOpsApp(App[None]):
         return self._table_in(self.current)
 
     def action_command_bar(self) -> None:
+        while len(self.screen_stack) > 1:  # the bar lives on the main screen
+            self.pop_screen()
         cmd = self.query_one("#cmd", Input)
         cmd.value = ""
-        cmd.disabled = False
-        cmd.add_class("shown")
-        cmd.focus()
+        self._open_input(cmd)
+
+    def _open_input(self, inp: Input) -> None:
+        """Show and focus the bar at once, so keys already queued behind the ``:`` or
+        ``/`` (a burst from tmux send-keys, a paste) land in it: ``focus()`` would
+        defer the change until after them, and they would go to the view below."""
+        inp.disabled = False
+        inp.add_class("shown")
+        inp.screen.set_focus(inp)
+        inp.cursor_position = len(inp.value)
 
     def action_filter(self) -> None:
         table = self.current_table()
@@ -1064,9 +1083,33 @@ class EventOpsApp(App[None]):
             return
         f = self.query_one("#filter", Input)
         f.value = table.filter_text
-        f.disabled = False
-        f.add_class("shown")
-        f.focus()
+        self._open_input(f)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed right behind the enter or esc that closes the bar (one burst from
+        tmux send-keys, a paste) wait until it is closed and the view has the focus,
+        instead of going into the closing bar."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if self.held is not None:
+                self.held.append(event)
+                return
+            f = self.focused
+            if event.key in ("enter", "escape") and isinstance(f, Input) and f.id in BARS:
+                self.held = []
+                self.set_timer(1.0, self._release_keys)  # never hold on for long
+        await super().on_event(event)
+
+    def _release_soon(self) -> None:
+        """After the focus changes already queued: hand on the keys held meanwhile."""
+        self.call_later(self._release_keys)
+
+    async def _release_keys(self) -> None:
+        held, self.held = self.held, None
+        while held:
+            await self.on_event(held.pop(0))
+            if self.held is not None:  # that key closes the bar again: keep the order
+                self.held[:0] = held
+                return
 
     def _hide_inputs(self) -> bool:
         hidden = False
@@ -1083,6 +1126,7 @@ class EventOpsApp(App[None]):
 
     def action_go_back(self) -> None:
         if self._hide_inputs():
+            self._release_soon()
             return
         if len(self.screen_stack) > 1:
             self.pop_screen()
@@ -1096,7 +1140,13 @@ class EventOpsApp(App[None]):
 
     @on(Input.Submitted, "#cmd")
     def run_command(self, event: Input.Submitted) -> None:
-        text = event.value.strip().lstrip(":").strip()
+        try:
+            self._run_command(event.value)
+        finally:
+            self._release_soon()
+
+    def _run_command(self, value: str) -> None:
+        text = value.strip().lstrip(":").strip()
         self._hide_inputs()
         if not text:
             return
@@ -1137,6 +1187,7 @@ class EventOpsApp(App[None]):
         table = self.current_table()
         if table is not None:
             table.focus()
+        self._release_soon()
 
     def action_help(self) -> None:
         lines: list[tuple[str, str]] = []
@@ -1212,6 +1263,9 @@ class EventOpsApp(App[None]):
 
     # -- mutating actions (bound for technicians only) ----------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in BAR_ACTIONS:
+            # ':' and '/' typed into a text field (the bar itself, a note) are text
+            return not isinstance(self.focused, Input) and not isinstance(self.screen, ModalScreen)
         return action not in ALL_MUTATIONS or self.may(action)
 
     def action_ack(self) -> None:

@@ -5,8 +5,10 @@ app-managed) :class:`~eventops.engine.Engine`. Other parts of eventops (the
 social wall) mount their routes on the same app through ``extensions`` and
 use the same authentication (:mod:`eventops.server.auth`).
 
-REST (JSON, ``/api/v1``): whoami, devices, links, alerts (+ ack), silences,
-maintenance, history, timeline, handovers (+ printable report), reload, and
+REST (JSON, ``/api/v1``): whoami, devices (one device with its last polled
+radios, clients, interfaces and optics of both ends; reboot, technicians only),
+links, alerts (+ ack), silences, maintenance, history, timeline, handovers
+(+ printable report), reload, and
 ``/api/v1/stream`` — Server-Sent Events whose ids are the engine's event
 ids: reconnect with ``Last-Event-ID`` to get the gap, or a fresh snapshot
 when the gap is no longer kept.

@@ -1079,8 +1079,8 @@ class EventOpsApp(App[None]):
 
     def action_filter(self) -> None:
         table = self.current_table()
-        if table is None:
-            return
+        if table is None or len(self.screen_stack) > 1:
+            return  # no table of the main screen in front to filter
         f = self.query_one("#filter", Input)
         f.value = table.filter_text
         self._open_input(f)

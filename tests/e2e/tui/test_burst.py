@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from textual import events
 from textual.pilot import Pilot
+from textual.widgets import Input
 
+from eventops.tui.app import DetailScreen, InputScreen
 from eventops.tui.tables import LinksTable
 from tests.e2e.tui.conftest import Rig, until
 
@@ -64,3 +66,22 @@ async def test_one_burst_filter_then_command(rig: Rig) -> None:
         table = app.query_one("#links", LinksTable)
         assert table.filter_text == "fire"
         assert app.held is None
+
+
+async def test_colon_in_a_dialog_is_text_and_on_a_detail_opens_the_bar(rig: Rig) -> None:
+    app = rig.app("technik")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.ready and app.state.devices, "views mounted")
+        app.push_screen(DetailScreen("device", "mast-01"))
+        await until(pilot, lambda: app.screen.query("#detail-body"), "detail open")
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, InputScreen), "the reboot dialog")
+        burst(pilot, "colon", "slash", "x")
+        field = app.screen.query_one("#dialog-input", Input)
+        await until(pilot, lambda: field.value == ":/x", "':' and '/' typed as text")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "back in the detail")
+        burst(pilot, "colon", *"alerts", "enter")
+        await until(pilot, lambda: app.current == "alerts", "the bar works from the detail")
+        assert len(app.screen_stack) == 1
+    assert not any(ev.type == "device.reboot" for ev in rig.sim.engine.bus)

@@ -630,7 +630,7 @@ class Engine:
         )
 
     async def reboot(self, device_id: str, actor: str) -> None:
-        """Reboot one device through its driver, audited before and after.
+        """Reboot one device through its driver; audited, refused or not.
 
         Raises KeyError for an unknown id and the driver's DeviceError
         (:class:`~eventops.errors.Unsupported` when it cannot reboot).

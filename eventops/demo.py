@@ -25,11 +25,11 @@ from aiohttp import web
 
 from eventops.clock import Clock, SystemClock
 from eventops.engine import Engine
-from eventops.errors import ApiError, DeviceError, EventOpsError
+from eventops.errors import ApiError
 from eventops.monitor.bus import BusEvent
-from eventops.monitor.checks import provisioned_radios
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
+from eventops.provision.engine import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
 from eventops.server.probe import probe_extension
@@ -64,47 +64,21 @@ def fast(
     return profile.model_copy(update={"polling": polling, "alerts": alerts})
 
 
-async def preset_masts(profile: Profile, engine: Engine) -> list[str]:
-    """Put each mast's radios on the profile's channel, width and power, through its driver.
+async def preset_site(profile: Profile, store: SQLiteStore, lock_dir: Path) -> list[str]:
+    """Apply the profile to the simulated devices, exactly as ``eventops apply`` does.
 
-    Stands in for a provisioning run, so that the demo starts from a site as
-    it would be after ``apply``. Returns the masts that could not be set.
+    The demo starts from a site as it is after provisioning (the profile's
+    SSIDs, radios, port descriptions and VLANs), and the apply is on the
+    demo's record and timeline. Returns the devices that did not end at the
+    new config, with their reasons.
     """
-    failed = []
-    for mast in profile.masts:
-        driver = engine.driver_factory(mast, engine.clock, mast.management.timeout_s)
-        try:
-            await driver.open()
-            running = await driver.get_config()
-            sections = running.get("wireless", {})
-            candidate: dict[str, dict[str, Any]] = {}
-            for radio in provisioned_radios(profile, mast):
-                name = next(
-                    (
-                        s
-                        for s, opts in sections.items()
-                        if isinstance(opts, dict) and opts.get("band") == radio.band
-                    ),
-                    None,
-                )
-                if name is None:
-                    continue
-                candidate[name] = {
-                    "channel": str(radio.channel),
-                    "htmode": f"HE{radio.width}",
-                    "txpower": str(int(radio.tx_power_dbm)),
-                }
-            if candidate:
-                await driver.load_candidate({"wireless": candidate})
-                if (await driver.compare()).empty:
-                    await driver.discard()
-                else:
-                    await driver.commit()
-        except (DeviceError, EventOpsError) as exc:
-            failed.append(f"{mast.id} ({exc.one_line()})")
-        finally:
-            await driver.close()
-    return failed
+    prov = Provisioner(profile, store, lock_dir=lock_dir)
+    report = await prov.apply(None, actor="demo")
+    return [
+        f"{d.device} ({d.result}: {d.reason})" if d.reason else f"{d.device} ({d.result})"
+        for d in report.devices
+        if d.state != "new"
+    ]
 
 
 @dataclass
@@ -204,7 +178,7 @@ async def run_demo(
     try:
         async with SQLiteStore(db) as store:
             engine = Engine(profile, store, clock=clock, stagger=True)
-            failed = await preset_masts(profile, engine)
+            failed = await preset_site(profile, store, lock_dir_for(Path(db)))
             log = DemoLog(clock.monotonic(), clock, out if not headless and ui is None else None)
             if failed:
                 print(f"warning: could not preset {', '.join(failed)}", file=out)

@@ -12,14 +12,59 @@ from eventops_hardware.fleet import SimFleet
 from eventops_hardware.ports import free_ports
 
 from eventops.clock import FakeClock
-from eventops.demo import preset_masts
 from eventops.engine import Engine
+from eventops.errors import DeviceError, EventOpsError
+from eventops.monitor.checks import provisioned_radios
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
 from eventops.store import SQLiteStore
 from tests.unit.monitor.scripted import run_until
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+async def preset_masts(profile: Profile, engine: Engine) -> list[str]:
+    """Put each mast's radios on the profile's channel, width and power, through its driver.
+
+    A quick stand-in for a provisioning run (the demo runs the real apply),
+    so that engine tests start from masts on their profile's radios.
+    Returns the masts that could not be set.
+    """
+    failed = []
+    for mast in profile.masts:
+        driver = engine.driver_factory(mast, engine.clock, mast.management.timeout_s)
+        try:
+            await driver.open()
+            running = await driver.get_config()
+            sections = running.get("wireless", {})
+            candidate: dict[str, dict[str, Any]] = {}
+            for radio in provisioned_radios(profile, mast):
+                name = next(
+                    (
+                        s
+                        for s, opts in sections.items()
+                        if isinstance(opts, dict) and opts.get("band") == radio.band
+                    ),
+                    None,
+                )
+                if name is None:
+                    continue
+                candidate[name] = {
+                    "channel": str(radio.channel),
+                    "htmode": f"HE{radio.width}",
+                    "txpower": str(int(radio.tx_power_dbm)),
+                }
+            if candidate:
+                await driver.load_candidate({"wireless": candidate})
+                if (await driver.compare()).empty:
+                    await driver.discard()
+                else:
+                    await driver.commit()
+        except (DeviceError, EventOpsError) as exc:
+            failed.append(f"{mast.id} ({exc.one_line()})")
+        finally:
+            await driver.close()
+    return failed
 
 
 def on_free_ports(profile: Profile) -> Profile:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from eventops_hardware.ports import serve_on_free_port
 
 from eventops.clock import Clock, SystemClock
 
@@ -453,14 +454,9 @@ class MastodonSimulator:
             (make_api_app(self.state), "port"),
             (make_control_app(self.state), "control_port"),
         ):
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            await runner.setup()
-            site = web.TCPSite(runner, self.host, 0)
-            await site.start()
+            runner, port = await serve_on_free_port(app, self.host)
             self._runners.append(runner)
-            server = site._server
-            assert server is not None and server.sockets
-            setattr(self, attr, server.sockets[0].getsockname()[1])
+            setattr(self, attr, port)
 
     async def stop(self) -> None:
         for runner in self._runners:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import ssl
+
+from aiohttp import web
 
 
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
@@ -21,3 +24,28 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+async def serve_on_free_port(
+    app: web.Application,
+    host: str = "127.0.0.1",
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    shutdown_timeout: float = 0.5,
+) -> tuple[web.AppRunner, int]:
+    """Run ``app`` on a port the kernel picks on ``host``; return its runner and port.
+
+    The port is read from the listening socket itself, so there is no window
+    in which another process could take it.
+    """
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0, ssl_context=ssl_context)
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    server = site._server
+    assert server is not None and server.sockets
+    return runner, int(server.sockets[0].getsockname()[1])

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from eventops_hardware.ports import serve_on_free_port
 
 from eventops.clock import Clock, SystemClock
 
@@ -576,14 +577,9 @@ class XApiSimulator:
             (make_api_app(self.state), self.ssl_context, "port"),
             (make_control_app(self.state), None, "control_port"),
         ):
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, self.host, 0, ssl_context=ctx)
-            await site.start()
+            runner, port = await serve_on_free_port(app, self.host, ssl_context=ctx)
             self._runners.append(runner)
-            server = site._server
-            assert server is not None and server.sockets
-            setattr(self, attr, server.sockets[0].getsockname()[1])
+            setattr(self, attr, port)
 
     async def stop(self) -> None:
         for runner in self._runners:

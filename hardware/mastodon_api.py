@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from eventops_hardware.ports import serve_on_free_port
+from eventops_hardware.ports import ServedApps
 
 from eventops.clock import Clock, SystemClock
 
@@ -430,7 +430,7 @@ def make_control_app(state: MastodonState) -> web.Application:
     return app
 
 
-class MastodonSimulator:
+class MastodonSimulator(ServedApps):
     def __init__(
         self,
         clock: Clock | None = None,
@@ -440,8 +440,7 @@ class MastodonSimulator:
         host: str = "127.0.0.1",
     ) -> None:
         self.state = MastodonState(clock or SystemClock(), domain, token)
-        self.host = host
-        self._runners: list[web.AppRunner] = []
+        super().__init__(host)
         self.port = 0
         self.control_port = 0
 
@@ -450,22 +449,5 @@ class MastodonSimulator:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        for app, attr in (
-            (make_api_app(self.state), "port"),
-            (make_control_app(self.state), "control_port"),
-        ):
-            runner, port = await serve_on_free_port(app, self.host)
-            self._runners.append(runner)
-            setattr(self, attr, port)
-
-    async def stop(self) -> None:
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
-
-    async def __aenter__(self) -> MastodonSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        self.port = await self._serve(make_api_app(self.state))
+        self.control_port = await self._serve(make_control_app(self.state))

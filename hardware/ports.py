@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl
+from abc import ABC, abstractmethod
+from typing import Self
 
 from aiohttp import web
 
@@ -49,3 +51,38 @@ async def serve_on_free_port(
     server = site._server
     assert server is not None and server.sockets
     return runner, int(server.sockets[0].getsockname()[1])
+
+
+class ServedApps(ABC):
+    """Lifecycle shared by simulators that serve a device-facing app and a control app.
+
+    A subclass implements :meth:`start` with :meth:`_serve`; stopping and the
+    ``async with`` protocol come from here.
+    """
+
+    host: str
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self._runners: list[web.AppRunner] = []
+
+    async def _serve(self, app: web.Application, ssl_context: ssl.SSLContext | None = None) -> int:
+        runner, port = await serve_on_free_port(app, self.host, ssl_context=ssl_context)
+        self._runners.append(runner)
+        return port
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Serve the simulator's apps with :meth:`_serve`."""
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

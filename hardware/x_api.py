@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from eventops_hardware.ports import serve_on_free_port
+from eventops_hardware.ports import ServedApps
 
 from eventops.clock import Clock, SystemClock
 
@@ -554,7 +554,7 @@ def make_control_app(state: XState) -> web.Application:
     return app
 
 
-class XApiSimulator:
+class XApiSimulator(ServedApps):
     """Runs the API (optionally TLS) and control servers on loopback."""
 
     def __init__(
@@ -567,28 +567,10 @@ class XApiSimulator:
     ) -> None:
         self.state = XState(clock or SystemClock(), bearer_token)
         self.ssl_context = ssl_context
-        self.host = host
-        self._runners: list[web.AppRunner] = []
+        super().__init__(host)
         self.port = 0
         self.control_port = 0
 
     async def start(self) -> None:
-        for app, ctx, attr in (
-            (make_api_app(self.state), self.ssl_context, "port"),
-            (make_control_app(self.state), None, "control_port"),
-        ):
-            runner, port = await serve_on_free_port(app, self.host, ssl_context=ctx)
-            self._runners.append(runner)
-            setattr(self, attr, port)
-
-    async def stop(self) -> None:
-        for runner in self._runners:
-            await runner.cleanup()
-        self._runners.clear()
-
-    async def __aenter__(self) -> XApiSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        self.port = await self._serve(make_api_app(self.state), self.ssl_context)
+        self.control_port = await self._serve(make_control_app(self.state))

@@ -22,7 +22,17 @@ classes to messages and exit codes in one place (``eventops.cli``).
     │   └── LockBusy            another apply holds the site lock
     ├── ProbeError              a link measurement could not run
     ├── WallError               a social-wall source or moderation failure
-    └── ApiError                the engine's API refused or failed a request
+    ├── RequestError            the engine refused a request (domain errors; the
+    │   │                       server maps each class to one HTTP status, nothing
+    │   │                       below ``eventops.server`` knows a status)
+    │   ├── InvalidRequest      a request that is malformed or out of bounds   (400)
+    │   ├── NotAuthenticated    no or unknown token                            (401)
+    │   ├── Forbidden           the caller's role may not do this              (403)
+    │   ├── NotFound            no such device, link, alert, apply, post …     (404)
+    │   ├── Conflict            the thing is busy or in a state that forbids it (409)
+    │   │   └── ConfirmationNeeded  a dangerous change needs the typed id     (409)
+    │   └── Unavailable         the service is not running here / standby     (503)
+    └── ApiError                a client's view of an engine API failure
 """
 
 from __future__ import annotations
@@ -175,3 +185,53 @@ class ApiError(EventOpsError):
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class RequestError(EventOpsError):
+    """The engine refused a request. ``code`` is a stable machine-readable name."""
+
+    title = "Request refused"
+    exit_code = 9
+    code = "refused"
+
+
+class InvalidRequest(RequestError):
+    title = "Invalid request"
+    code = "invalid"
+
+
+class NotAuthenticated(RequestError):
+    title = "Not authenticated"
+    code = "unauthenticated"
+
+
+class Forbidden(RequestError):
+    title = "Not allowed"
+    code = "forbidden"
+
+
+class NotFound(RequestError):
+    title = "Not found"
+    code = "not_found"
+
+
+class Conflict(RequestError):
+    title = "Conflict"
+    code = "conflict"
+
+
+class ConfirmationNeeded(Conflict):
+    """A dangerous change; ``confirm`` names what must be typed to go ahead."""
+
+    title = "Confirmation needed"
+    code = "confirmation_needed"
+
+    def __init__(self, message: str, *, confirm: str = "", reasons: Sequence[str] = ()) -> None:
+        self.confirm = confirm
+        self.reasons = list(reasons)
+        super().__init__(message)
+
+
+class Unavailable(RequestError):
+    title = "Unavailable"
+    code = "unavailable"

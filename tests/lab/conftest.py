@@ -4,15 +4,14 @@
 its subnet with the test network guard — for this process and, through
 ``EVENTOPS_NETGUARD_ALLOW``, for Python subprocesses — and tears it all down
 afterwards. Where namespaces cannot be made the test skips with the reason;
-under ``CI=true`` such a skip is turned into a failure.
+under ``CI=true`` such a skip is turned into a failure (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Generator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
 
 import evo_netguard
 import pytest
@@ -26,20 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if str(item.path).startswith(here):
             item.add_marker(pytest.mark.lab)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if (
-        report.skipped
-        and os.environ.get("CI") == "true"
-        and item.get_closest_marker("lab") is not None
-    ):
-        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
-        report.outcome = "failed"
-        report.longrepr = f"lab test skipped under CI=true (lab tests must run in CI): {reason}"
 
 
 @pytest.fixture

@@ -1,0 +1,36 @@
+"""Under CI=true any skipped test fails (CI installs every tool); outside CI it skips."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TARGET = "tests/helpers/skip_always.py"
+
+
+async def run_pytest(ci: str | None) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    if ci is not None:
+        env["CI"] = ci
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsf", TARGET,
+        cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_skip_outside_ci_is_a_skip() -> None:
+    code, out = await run_pytest(None)
+    assert code == 0, out
+    assert "1 skipped" in out and "simulated for the CI rule" in out
+
+
+async def test_skip_under_ci_fails_with_the_reason() -> None:
+    code, out = await run_pytest("true")
+    assert code == 1, out
+    assert "1 failed" in out
+    assert "test skipped under CI=true" in out and "simulated for the CI rule" in out

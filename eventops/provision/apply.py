@@ -34,14 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import aiohttp
-from pydantic import BaseModel, Field
 
 from eventops.adapters.base import (
     Change,
@@ -52,20 +49,15 @@ from eventops.adapters.base import (
     flatten,
 )
 from eventops.clock import Clock, SystemClock
-from eventops.errors import (
-    DeviceError,
-    DeviceUnreachable,
-    EventOpsError,
-    ProvisioningError,
-)
+from eventops.errors import DeviceUnreachable, EventOpsError, ProvisioningError
 from eventops.profile.models import Mast, Profile, Switch
+from eventops.provision import recovery, steps
 from eventops.provision.lock import SiteLock
 from eventops.provision.order import dependencies
 from eventops.provision.render import (
     Desired,
     from_record,
     materialise,
-    mismatches,
     redact,
     redacted_diff,
     render,
@@ -74,182 +66,47 @@ from eventops.provision.render import (
     secret_paths,
     to_record,
 )
+from eventops.provision.reports import (
+    SITE_VISIT,
+    ApplyOptions,
+    ApplyReport,
+    DevicePlan,
+    DeviceResult,
+    DriftRow,
+    DriverFactory,
+    Maintenance,
+    NoMaintenance,
+    PlanReport,
+    Progress,
+    ProgressEvent,
+    ProgressQueue,
+    Result,
+    State,
+)
 from eventops.store.base import Store
 from eventops.store.models import ApplyDeviceRow, ApplyRow
 
-log = logging.getLogger(__name__)
-
-Result = Literal[
-    "applied", "unchanged", "rolled_back", "restored", "failed", "unreachable", "skipped", "unknown"
+__all__ = [
+    "SITE_VISIT",
+    "ApplyOptions",
+    "ApplyReport",
+    "DevicePlan",
+    "DeviceResult",
+    "DriftRow",
+    "DriverFactory",
+    "Maintenance",
+    "NoMaintenance",
+    "PlanReport",
+    "Progress",
+    "ProgressEvent",
+    "ProgressQueue",
+    "Provisioner",
+    "Result",
+    "State",
+    "tree_changes",
 ]
-State = Literal["new", "old", "unknown"]
-SITE_VISIT = "unknown — site visit needed"
 
-
-# -- progress and maintenance hooks --------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProgressEvent:
-    """One step of a plan or apply, for a progress bar or the engine's event stream."""
-
-    phase: str
-    """reading, planned, waiting, staging, committing, verifying, confirming,
-    rolling-back, restoring, done; ``start``/``finish`` for the whole run."""
-    device: str | None = None
-    message: str = ""
-    done: int = 0
-    total: int = 0
-    result: str | None = None
-    apply_id: int | None = None
-    """Set on ``start``: the id the apply is recorded under."""
-
-
-Progress = Callable[[ProgressEvent], None]
-
-
-class Maintenance(Protocol):
-    """Devices under apply are in maintenance: the monitor raises no alerts for them."""
-
-    async def enter(self, device: str, reason: str) -> None: ...
-
-    async def leave(self, device: str) -> None: ...
-
-
-class NoMaintenance:
-    async def enter(self, device: str, reason: str) -> None:
-        return None
-
-    async def leave(self, device: str) -> None:
-        return None
-
-
-class ProgressQueue:
-    """A progress callback that feeds an asyncio queue (an event stream for an API)."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[ProgressEvent] = asyncio.Queue()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        self.queue.put_nowait(event)
-
-
-# -- reports -----------------------------------------------------------------
-
-
-class DevicePlan(BaseModel):
-    device: str
-    kind: str
-    site: str | None = None
-    state: Literal["change", "unchanged", "unreachable", "error"]
-    changes: list[Change] = Field(default_factory=list)
-    checksum: str | None = None
-    """Of the running config as read now."""
-    reason: str | None = None
-    notes: list[str] = Field(default_factory=list)
-
-    def render(self) -> str:
-        return "\n".join(c.render() for c in self.changes)
-
-
-class PlanReport(BaseModel):
-    devices: list[DevicePlan]
-    waves: list[list[str]]
-    notes: list[str] = Field(default_factory=list)
-
-    def count(self, state: str) -> int:
-        return sum(1 for d in self.devices if d.state == state)
-
-    def summary(self) -> str:
-        parts = [
-            f"{self.count('change')} to change",
-            f"{self.count('unchanged')} unchanged",
-            f"{self.count('unreachable')} unreachable",
-        ]
-        if self.count("error"):
-            parts.append(f"{self.count('error')} with errors")
-        return ", ".join(parts)
-
-
-class DeviceResult(BaseModel):
-    device: str
-    result: Result
-    state: State
-    """Which config the device ends at: the new one, the old one, or unknown."""
-    reason: str | None = None
-    changes: list[Change] = Field(default_factory=list)
-    checksum: str | None = None
-    """Of the config read back from the device at the end."""
-    notes: list[str] = Field(default_factory=list)
-
-
-class ApplyReport(BaseModel):
-    apply_id: int
-    kind: Literal["apply", "rollback"] = "apply"
-    rollback_of: int | None = None
-    actor: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    devices: list[DeviceResult] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for d in self.devices:
-            out[d.result] = out.get(d.result, 0) + 1
-        return out
-
-    @property
-    def ok(self) -> bool:
-        return all(d.result in ("applied", "unchanged") for d in self.devices)
-
-    def summary(self) -> str:
-        c = self.counts()
-        order = [
-            "applied",
-            "unchanged",
-            "rolled_back",
-            "restored",
-            "failed",
-            "unreachable",
-            "skipped",
-            "unknown",
-        ]
-        parts = [f"{c[k]} {k.replace('_', ' ')}" for k in order if c.get(k)]
-        new = sum(1 for d in self.devices if d.state == "new")
-        old = sum(1 for d in self.devices if d.state == "old")
-        unknown = sum(1 for d in self.devices if d.state == "unknown")
-        tail = f"{new} at the new config, {old} at the old one"
-        if unknown:
-            tail += f", {unknown} unknown (site visit needed)"
-        return f"{', '.join(parts) or 'nothing to do'} — {tail}"
-
-
-class DriftRow(BaseModel):
-    device: str
-    state: Literal["in-sync", "drifted", "never-applied", "unreachable", "error"]
-    apply_id: int | None = None
-    recorded: str | None = None
-    running: str | None = None
-    changes: list[Change] = Field(default_factory=list)
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class ApplyOptions:
-    confirm_timeout_s: float = 60.0
-    """The device's rollback timer; the change is confirmed well within it."""
-    poll_s: float = 1.0
-    """How often to ask a device that does not answer (yet)."""
-    recover_s: float | None = None
-    """How long after its rollback timer a device may take to answer again
-    (default: twice the confirm timeout)."""
-    concurrency: int = 32
-    device_timeout_s: float | None = None
-    """Per-request timeout; default the device's ``management.timeout_s``."""
-
-
-DriverFactory = Callable[[Mast | Switch], DeviceDriver]
+log = logging.getLogger(__name__)
 
 
 # -- helpers -------------------------------------------------------------------
@@ -261,26 +118,6 @@ def _kind(dev: Mast | Switch) -> str:
 
 def _changes_json(changes: list[Change]) -> list[dict[str, Any]]:
     return [c.model_dump(mode="json") for c in changes]
-
-
-def _subset(running: ConfigTree, plain: Mapping[str, Any]) -> ConfigTree:
-    """The running values at the paths the change touched (for a restore)."""
-    out: dict[str, Any] = {}
-    for k, v in plain.items():
-        if k not in running:
-            continue
-        if isinstance(v, Mapping) and isinstance(running[k], Mapping):
-            sub = _subset(running[k], v)
-            if sub:
-                out[k] = sub
-        elif not isinstance(v, Mapping):
-            out[k] = running[k]
-    return out
-
-
-def _at(readback: ConfigTree, reference: ConfigTree, paths: list[str]) -> bool:
-    a, b = flatten(readback), flatten(reference)
-    return all(a.get(p) == b.get(p) for p in paths)
 
 
 def tree_changes(device: str, old: ConfigTree, new: ConfigTree) -> list[Change]:
@@ -297,13 +134,6 @@ def tree_changes(device: str, old: ConfigTree, new: ConfigTree) -> list[Change]:
         elif a[p] != b[p]:
             out.append(Change(path=p, op="change", old=a[p], new=b[p]))
     return out
-
-
-class _Outcome(Exception):
-    """Ends a device's apply early with its result (internal)."""
-
-    def __init__(self, result: DeviceResult) -> None:
-        self.result = result
 
 
 # -- the provisioner ---------------------------------------------------------------
@@ -485,7 +315,7 @@ class Provisioner:
                 "state": "running",
                 "rollback_of": rollback_of,
             }
-            report.notes += await self._close_interrupted(sites)
+            report.notes += await self._recover(sites, selected)
             row = ApplyRow(started_at=report.started_at, actor=actor, summary=summary)
             apply_id = await store.record_apply(row, [])
             report.apply_id = apply_id
@@ -594,28 +424,32 @@ class Provisioner:
             self._emit("finish", None, report.summary(), done=len(selected), total=len(selected))
             return report
 
-    async def _close_interrupted(self, sites: list[str]) -> list[str]:
-        """Earlier applies on these sites that never finished (their process died).
+    async def _recover(self, sites: list[str], selected: list[str]) -> list[str]:
+        """Under the sites' locks: close earlier applies on them that never finished (their
+        process died) and carry out the restores those left armed on ``selected``.
 
-        We hold the sites' locks, so no live apply can own them: they are
-        marked interrupted, and the devices they left are read as they are now.
+        We hold the locks, so no live apply can own these sites: the devices the
+        dead applies left are taken as they are now (after any promised restore).
         """
         assert self.store is not None
-        notes = []
-        for old in await self.store.list_applies(limit=50):
-            if old.summary.get("state") != "running":
-                continue
-            if not set(old.summary.get("sites", [])) & set(sites):
-                continue
-            found = await self.store.get_apply(old.id or 0)
-            left = [r.device for r in found[1] if r.result == "applying"] if found else []
-            await self.store.record_apply(
-                old.model_copy(update={"summary": {**old.summary, "state": "interrupted"}}), []
+        closed = await recovery.reconcile_interrupted(
+            self.store, self.lock_dir or Path("."), clock=self.clock, held=sites
+        )
+        notes = [c.note for c in closed]
+        restored = await recovery.restore_now(
+            self.store,
+            selected,
+            lambda dev_id: self._driver(self._device(dev_id)),
+            self.clock,
+            poll_s=self.options.poll_s,
+            verify_s=self.options.confirm_timeout_s,
+        )
+        for r in restored:
+            notes.append(
+                f"{r.device}: a change apply #{r.apply_id} left unconfirmed was undone first"
+                if r.result == "restored"
+                else f"{r.device}: {r.reason}"
             )
-            msg = f"{old.summary.get('kind', 'apply')} #{old.id} by {old.actor} was interrupted"
-            if left:
-                msg += f" while changing {', '.join(left)}; they are taken as they are now"
-            notes.append(msg)
         return notes
 
     async def _record(
@@ -650,241 +484,50 @@ class Provisioner:
         desired: Desired | None,
         override: ConfigTree | None,
     ) -> DeviceResult:
-        detail: dict[str, Any] = {}
+        """Drive :mod:`eventops.provision.steps` for one device: the I/O shell."""
+        drv = self._driver(dev)
+        caps = drv.capabilities
+        setup = steps.Setup(
+            device=dev.id,
+            driver=drv.name,
+            device_rollback=caps.rollback_on_device and caps.confirm_timeout,
+            confirm_timeout_s=self.options.confirm_timeout_s,
+            poll_s=self.options.poll_s,
+            request_timeout_s=drv.timeout,
+            recover_s=self.options.recover_s,
+            has_input=desired is not None or override is not None,
+        )
+        run = _DeviceRun(self, row, dev, drv, desired, override, setup.device_rollback)
+        state, action = steps.start(setup)
         try:
-            res = await self._apply_device_inner(row, dev, desired, override, detail)
-        except _Outcome as out:
-            res = out.result
+            while not isinstance(action, steps.Finish):
+                if action.phase is not None:
+                    self._emit(action.phase, dev.id, action.message)
+                state, action = steps.step(state, await run.perform(action))
+            outcome = action.outcome
         except Exception as exc:  # a bug must cost one device, not the whole site
             log.exception("apply of %s failed", dev.id)
-            changed = bool(detail.get("_commit_sent"))
-            res = DeviceResult(
-                device=dev.id,
-                result="unknown" if changed else "failed",
-                state="unknown" if changed else "old",
-                reason=f"internal error ({exc.__class__.__name__}: {exc})"
-                + (f" — {SITE_VISIT}" if changed else ""),
-            )
-        detail.pop("_commit_sent", None)
-        await self._record(row, dev.id, res, detail)
-        return res
-
-    async def _apply_device_inner(
-        self,
-        row: ApplyRow,
-        dev: Mast | Switch,
-        desired: Desired | None,
-        override: ConfigTree | None,
-        detail: dict[str, Any],
-    ) -> DeviceResult:
-        dev_id = dev.id
-        changes: list[Change] = []
-        notes: list[str] = []
-
-        def outcome(result: Result, state: State, reason: str | None, cs: str | None) -> _Outcome:
-            return _Outcome(
-                DeviceResult(
-                    device=dev_id,
-                    result=result,
-                    state=state,
-                    reason=reason,
-                    changes=changes,
-                    checksum=cs,
-                    notes=notes,
-                )
-            )
-
-        if desired is None and override is None:
-            raise outcome("skipped", "old", "no recorded state for this device", None)
-        drv = self._driver(dev)
-        in_maintenance = False
-        try:
-            self._emit("reading", dev_id)
-            try:
-                await drv.open()
-                running, tree, plain, _secrets, changes, notes = await self._read(
-                    drv, desired, override
-                )
-            except DeviceUnreachable as exc:
-                raise outcome("unreachable", "old", exc.one_line(), None) from None
-            except EventOpsError as exc:
-                raise outcome("failed", "old", f"{exc.title}: {exc.one_line()}", None) from None
-            before = checksum(running)
-            detail["desired"] = to_record(tree)
-            detail["before_checksum"] = before
-            if not changes:
-                detail["config"] = redact(running)
-                raise outcome("unchanged", "new", None, before)
-            if not await self._has_backup(dev_id):
-                detail["backup"] = redact(running)
-            await self._record(row, dev_id, "applying", detail)
-            await self.maintenance.enter(dev_id, f"apply #{row.id}")
-            in_maintenance = True
-            paths = [p for p in flatten(plain) if not p.endswith("..type")]
-            caps = drv.capabilities
-            timeout = self.options.confirm_timeout_s
-            self._emit("staging", dev_id)
-            try:
-                await drv.load_candidate(plain)
-            except EventOpsError as exc:
-                with contextlib.suppress(EventOpsError):
-                    await drv.discard()
-                if isinstance(exc, DeviceUnreachable):
-                    raise outcome("unreachable", "old", exc.one_line(), before) from None
-                raise outcome("failed", "old", f"{exc.title}: {exc.one_line()}", before) from None
-            self._emit("committing", dev_id)
-            t0 = self.clock.monotonic()
-            device_rollback = caps.rollback_on_device and caps.confirm_timeout
-            uncertain: str | None = None
-            detail["_commit_sent"] = True
-            try:
-                await drv.commit(confirm_timeout=timeout if device_rollback else None)
-            except DeviceUnreachable as exc:
-                # The device may have taken the change and lost only its answer.
-                uncertain = f"the commit got no answer ({exc.message})"
-            except EventOpsError as exc:
-                with contextlib.suppress(EventOpsError):
-                    await drv.discard()
-                raise outcome("failed", "old", f"{exc.title}: {exc.one_line()}", before) from None
-            # Committed: from here the device is at the new config until proven otherwise.
-            if device_rollback:
-                why = uncertain or ""
-                if uncertain is None:
-                    margin = min(timeout / 2, 2 * drv.timeout + self.options.poll_s)
-                    ok, why, readback = await self._verify(drv, plain, t0 + timeout - margin)
-                    if ok:
-                        try:
-                            self._emit("confirming", dev_id)
-                            await drv.confirm()
-                        except EventOpsError as exc:
-                            ok, why = False, f"confirm failed ({exc.one_line()})"
-                    if ok:
-                        assert readback is not None
-                        detail["config"] = redact(readback)
-                        raise outcome("applied", "new", None, checksum(readback))
-                self._emit("rolling-back", dev_id, why)
-                state, cs, final, after_why = await self._await_device_rollback(
-                    drv, running, plain, paths, t0 + timeout
-                )
-                if final is not None:
-                    detail["config"] = redact(final)
-                if state == "old":
-                    raise outcome(
-                        "rolled_back", "old", f"{why}; the device's rollback timer restored it", cs
-                    )
-                if state == "new":
-                    raise outcome("applied", "new", f"{why}; but it kept the new config", cs)
-                raise outcome("unknown", "unknown", f"{why}; {after_why} — {SITE_VISIT}", cs)
-            ok, why, readback = await self._verify(drv, plain, t0 + timeout)
-            if ok:
-                assert readback is not None
-                detail["config"] = redact(readback)
-                note = f"{uncertain}; the read-back shows the change" if uncertain else None
-                raise outcome("applied", "new", note, checksum(readback))
-            if uncertain and readback is not None and _at(readback, running, paths):
-                detail["config"] = redact(readback)
-                raise outcome(
-                    "failed",
-                    "old",
-                    f"{uncertain}; the device kept its old config",
-                    checksum(readback),
-                )
-            if uncertain:
-                why = f"{uncertain}; {why}"
-            self._emit("restoring", dev_id, why)
-            state, cs, final, after_why = await self._restore(drv, running, plain, paths)
-            if final is not None:
-                detail["config"] = redact(final)
-            if state == "old":
-                raise outcome(
-                    "restored",
-                    "old",
-                    f"{why}; {drv.name} devices cannot roll back by themselves: "
-                    "eventops restored the previous config",
-                    cs,
-                )
-            raise outcome("unknown", "unknown", f"{why}; {after_why} — {SITE_VISIT}", cs)
+            # An armed restore stays armed: a restart or the next apply carries it out.
+            outcome = steps.crashed(state, action, f"{exc.__class__.__name__}: {exc}")
         finally:
-            if in_maintenance:
+            if run.in_maintenance:
                 with contextlib.suppress(Exception):
-                    await self.maintenance.leave(dev_id)
+                    await self.maintenance.leave(dev.id)
             with contextlib.suppress(Exception):
                 await drv.close()
-
-    async def _verify(
-        self, drv: DeviceDriver, plain: ConfigTree, deadline: float
-    ) -> tuple[bool, str, ConfigTree | None]:
-        """Wait until the device answers again and holds every desired value."""
-        self._emit("verifying", drv.device_id)
-        while True:
-            try:
-                readback = await drv.get_config()
-            except DeviceUnreachable as exc:
-                if self.clock.monotonic() >= deadline:
-                    return False, f"did not answer after the change ({exc.message})", None
-                await self.clock.sleep(self.options.poll_s)
-                continue
-            except EventOpsError as exc:
-                return False, f"could not read the config back ({exc.one_line()})", None
-            wrong = mismatches(readback, plain)
-            if wrong:
-                shown = ", ".join(wrong[:3]) + (" ..." if len(wrong) > 3 else "")
-                return False, f"read-back config differs at {shown}", readback
-            return True, "", readback
-
-    async def _await_device_rollback(
-        self,
-        drv: DeviceDriver,
-        running: ConfigTree,
-        plain: ConfigTree,
-        paths: list[str],
-        fires_at: float,
-    ) -> tuple[State, str | None, ConfigTree | None, str]:
-        """Let the device's timer restore it; then see what it holds."""
-        wait = fires_at - self.clock.monotonic()
-        if wait > 0:
-            await self.clock.sleep(wait + min(1.0, self.options.poll_s))
-        recover = self.options.recover_s
-        limit = self.clock.monotonic() + (
-            recover if recover is not None else 2 * self.options.confirm_timeout_s
+        res = DeviceResult(
+            device=dev.id,
+            result=outcome.result,
+            state=outcome.state,
+            reason=outcome.reason,
+            changes=list(state.changes),
+            checksum=outcome.checksum,
+            notes=list(state.notes),
         )
-        last = "it did not answer after its rollback timer"
-        while True:
-            try:
-                # rpcd puts a rolled-back change back into the session's staging.
-                with contextlib.suppress(ProvisioningError):
-                    await drv.discard()
-                readback = await drv.get_config()
-            except DeviceError as exc:
-                last = f"it did not answer after its rollback timer ({exc.message})"
-                if self.clock.monotonic() >= limit:
-                    return "unknown", None, None, last
-                await self.clock.sleep(self.options.poll_s)
-                continue
-            cs = checksum(readback)
-            if _at(readback, running, paths):
-                return "old", cs, readback, ""
-            if not mismatches(readback, plain):
-                return "new", cs, readback, ""
-            return "unknown", cs, readback, "after its rollback timer it holds neither config"
-
-    async def _restore(
-        self, drv: DeviceDriver, running: ConfigTree, plain: ConfigTree, paths: list[str]
-    ) -> tuple[State, str | None, ConfigTree | None, str]:
-        """Put the previous values back ourselves (drivers without device rollback)."""
-        previous = _subset(running, plain)
-        try:
-            await drv.load_candidate(previous)
-            await drv.commit()
-        except EventOpsError as exc:
-            return "unknown", None, None, f"restoring the previous config failed ({exc.one_line()})"
-        ok, why, readback = await self._verify(
-            drv, previous, self.clock.monotonic() + self.options.confirm_timeout_s
-        )
-        cs = checksum(readback) if readback is not None else None
-        if ok:
-            return "old", cs, readback, ""
-        return "unknown", cs, readback, f"restoring the previous config failed ({why})"
+        if outcome.config is not None:
+            run.detail["config"] = redact(outcome.config)
+        await self._record(row, dev.id, res, run.detail)
+        return res
 
     # -- drift and rollback ---------------------------------------------------------
 
@@ -969,3 +612,79 @@ class Provisioner:
         return await self.apply(
             list(overrides), actor=actor, overrides=overrides, kind="rollback", rollback_of=apply_id
         )
+
+
+class _DeviceRun:
+    """The I/O half of one device's apply: performs each action the steps ask for."""
+
+    def __init__(
+        self,
+        prov: Provisioner,
+        row: ApplyRow,
+        dev: Mast | Switch,
+        drv: DeviceDriver,
+        desired: Desired | None,
+        override: ConfigTree | None,
+        device_rollback: bool,
+    ) -> None:
+        self.prov = prov
+        self.row = row
+        self.dev = dev
+        self.drv = drv
+        self.desired = desired
+        self.override = override
+        self.device_rollback = device_rollback
+        self.detail: dict[str, Any] = {}
+        """What is recorded for the device (never a secret value)."""
+        self.running: ConfigTree = {}
+        self.secrets: set[str] = set()
+        self.in_maintenance = False
+
+    async def perform(self, action: steps.Action) -> steps.Observation:
+        prov, clock = self.prov, self.prov.clock
+        assert prov.store is not None
+        store = prov.store
+        dev_id = self.dev.id
+        apply_id = self.row.id or 0
+        try:
+            match action:
+                case steps.Read():
+                    await self.drv.open()
+                    running, tree, plain, secrets, changes, notes = await prov._read(
+                        self.drv, self.desired, self.override
+                    )
+                    self.running, self.secrets = running, secrets
+                    self.detail["desired"] = to_record(tree)
+                    self.detail["before_checksum"] = checksum(running)
+                    return steps.ReadOK(
+                        clock.monotonic(), running, plain, tuple(changes), tuple(notes)
+                    )
+                case steps.Begin():
+                    if not await prov._has_backup(dev_id):
+                        self.detail["backup"] = redact(self.running)
+                    self.detail["rollback"] = "device" if self.device_rollback else "eventops"
+                    await prov._record(self.row, dev_id, "applying", self.detail)
+                    await prov.maintenance.enter(dev_id, f"apply #{apply_id}")
+                    self.in_maintenance = True
+                case steps.Arm(previous=previous, seconds=seconds):
+                    await recovery.arm(
+                        store,
+                        device=dev_id,
+                        site=self.dev.site or "_event",
+                        apply_id=apply_id,
+                        driver=self.drv.name,
+                        previous=previous,
+                        secrets=self.secrets,
+                        now=clock.now(),
+                        seconds=seconds,
+                    )
+                case steps.Disarm():
+                    try:
+                        await recovery.disarm(store, dev_id, apply_id)
+                    except EventOpsError:
+                        log.exception("%s: the armed restore could not be cleared", dev_id)
+                case _:
+                    return await recovery.perform(self.drv, clock, action)
+        except EventOpsError as exc:
+            return steps.failed(exc, clock.monotonic())
+        return steps.Done(clock.monotonic())

@@ -18,10 +18,19 @@ with bounded concurrency and under the site lock:
      read-back config holds every desired value, and only then confirms.
      Otherwise it lets the timer fire, checks the device came back with
      its old config, and reports ``rolled_back`` with the reason;
-   - a driver without device-side rollback commits plainly, verifies the
-     same way, and on failure restores the previous values itself
-     (``restored``); if even that fails the device's state is
+   - a driver without device-side rollback first arms a restore of the
+     previous values in the store (so a restart can carry it out if this
+     process dies: :mod:`eventops.provision.recovery`), commits plainly,
+     verifies the same way, and on failure restores the previous values
+     itself (``restored``); if even that fails the device's state is
      ``unknown — site visit needed``.
+
+The decisions of step 1–3 are a pure function, "next step from state and
+observation" (:mod:`eventops.provision.steps`); :meth:`Provisioner._apply_device`
+is the thin shell that performs each step against the driver and the store.
+Before an apply starts, under its site locks, earlier applies on those
+sites that a dead process left running are closed as interrupted, and the
+restores such a process left armed on the selected devices are carried out.
 
 Every result says which config the device ends at (``state``: new, old or
 unknown). Checksums are computed here over the config read back from the
@@ -432,8 +441,9 @@ class Provisioner:
         dead applies left are taken as they are now (after any promised restore).
         """
         assert self.store is not None
+        assert self.lock_dir is not None
         closed = await recovery.reconcile_interrupted(
-            self.store, self.lock_dir or Path("."), clock=self.clock, held=sites
+            self.store, self.lock_dir, clock=self.clock, held=sites
         )
         notes = [c.note for c in closed]
         restored = await recovery.restore_now(

@@ -381,19 +381,11 @@ class Provisioner:
                 async with self._shared_http():
                     await asyncio.gather(*(run(d) for d in selected))
             except BaseException:
-                summary = {**summary, "state": "interrupted"}
+                # Cancelled (engine shutdown): close it with what is known per device. Restores
+                # armed for switches stay armed: the next start carries them out.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(
-                        store.record_apply(
-                            ApplyRow(
-                                id=apply_id,
-                                started_at=report.started_at,
-                                finished_at=self.clock.now(),
-                                actor=actor,
-                                summary=summary,
-                            ),
-                            [],
-                        )
+                        recovery.close_interrupted(store, apply_id, clock=self.clock)
                     )
                 raise
             report.devices = [results[d] for d in selected]

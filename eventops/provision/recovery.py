@@ -180,32 +180,32 @@ async def reconcile_interrupted(
     locked (alive in another process) is left running.
     """
     out: list[Interrupted] = []
-    pending = {p.device: p for p in await store.pending_restores()}
     for row in await store.unfinished_applies():
         if row.id is None or row.summary.get("state") != "running":
             continue
         sites = sorted({str(s) for s in row.summary.get("sites", [])})
         if held is not None:
             if set(sites) & set(held):
-                out.append(await _close(store, row.id, pending, clock, actor))
+                out.append(await close_interrupted(store, row.id, clock=clock, actor=actor))
             continue
         try:
             async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile"):
                 again = await store.get_apply(row.id)
                 if again is not None and again[0].finished_at is None:
-                    out.append(await _close(store, row.id, pending, clock, actor))
+                    out.append(await close_interrupted(store, row.id, clock=clock, actor=actor))
         except LockBusy:
             log.info("apply #%s is still running in another process", row.id)
     return out
 
 
-async def _close(
-    store: Store,
-    apply_id: int,
-    pending: Mapping[str, PendingRestoreRow],
-    clock: Clock,
-    actor: str,
+async def close_interrupted(
+    store: Store, apply_id: int, *, clock: Clock, actor: str = "eventops"
 ) -> Interrupted:
+    """Close one apply as interrupted: finished now, each device with what is known, audited.
+
+    The caller makes sure no live process runs it (holds its site locks, or is
+    the process that ran it and was cancelled)."""
+    pending = {p.device: p for p in await store.pending_restores()}
     found = await store.get_apply(apply_id)
     assert found is not None
     row, rows = found

@@ -17,7 +17,7 @@ from eventops.adapters.base import DeviceDriver, checksum, driver_for
 from eventops.clock import FakeClock
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
-from eventops.provision.apply import ApplyOptions, Provisioner
+from eventops.provision.apply import ApplyOptions, ProgressEvent, Provisioner
 from eventops.provision.lock import SiteLock, lock_dir_for
 from eventops.provision.recovery import (
     arm,
@@ -268,3 +268,53 @@ async def test_reconcile_with_held_sites_only_closes_applies_on_them(
             store, tmp_path / "locks", clock=clock, held=["a"] if held else None
         )
         assert [c.apply_id for c in closed] == ([1] if held else [1, 2])
+
+
+async def test_a_cancelled_apply_is_closed_and_its_restore_stays_armed(tmp_path: Path) -> None:
+    path = demo_profile_copy(tmp_path)
+    profile = load_profile(path)
+    async with SimFleet(profile) as fleet, SQLiteStore(tmp_path / "e.db") as store:
+        sw = fleet.switch("mc-police")
+        verifying = asyncio.Event()
+
+        def hook(e: ProgressEvent) -> None:
+            if e.device == "mc-police" and e.phase == "verifying":
+                sw.slow_s = 5.0  # the read-back hangs: the engine shuts down meanwhile
+                verifying.set()
+
+        prov = Provisioner(
+            profile,
+            store,
+            lock_dir=tmp_path / "locks",
+            options=ApplyOptions(confirm_timeout_s=CONFIRM_S, poll_s=0.05),
+            progress=hook,
+            secrets_base=path.parent,
+        )
+        task = asyncio.create_task(prov.apply(["mc-police"], actor="technik"))
+        async with asyncio.timeout(30):
+            await verifying.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        sw.slow_s = 0.0
+        assert sw.interface("eth0").vlans == [110]
+        (armed,) = await store.pending_restores()
+        found = await store.get_apply(armed.apply_id)
+        assert found is not None
+        row, (rec,) = found
+        assert row.summary["state"] == "interrupted" and row.finished_at is not None
+        assert rec.result == "interrupted" and "restores its previous config at" in str(
+            rec.detail["reason"]
+        )
+        assert (await store.audit_entries())[-1].action == "provision.apply.interrupted"
+        # nothing left for reconcile; the restore is carried out at its deadline
+        clock = FakeClock(start=armed.armed_at)
+        assert await reconcile_interrupted(store, tmp_path / "locks", clock=clock) == []
+        task2 = asyncio.create_task(
+            resume_pending_restores(store, factory(profile, clock), clock, poll_s=0.05)
+        )
+        await until(lambda: clock.pending == 1)
+        await clock.advance(CONFIRM_S)
+        async with asyncio.timeout(30):
+            (out,) = await task2
+        assert out.result == "restored" and sw.interface("eth0").vlans == []

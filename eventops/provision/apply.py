@@ -60,7 +60,7 @@ from eventops.adapters.base import (
 from eventops.clock import Clock, SystemClock
 from eventops.errors import DeviceUnreachable, EventOpsError, ProvisioningError
 from eventops.profile.models import Mast, Profile, Switch
-from eventops.provision import recovery, steps
+from eventops.provision import recovery, shell
 from eventops.provision.lock import SiteLock
 from eventops.provision.order import dependencies
 from eventops.provision.render import (
@@ -73,7 +73,6 @@ from eventops.provision.render import (
     resolve,
     resolved_dfs,
     secret_paths,
-    to_record,
 )
 from eventops.provision.reports import (
     SITE_VISIT,
@@ -486,50 +485,7 @@ class Provisioner:
         desired: Desired | None,
         override: ConfigTree | None,
     ) -> DeviceResult:
-        """Drive :mod:`eventops.provision.steps` for one device: the I/O shell."""
-        drv = self._driver(dev)
-        caps = drv.capabilities
-        setup = steps.Setup(
-            device=dev.id,
-            driver=drv.name,
-            device_rollback=caps.rollback_on_device and caps.confirm_timeout,
-            confirm_timeout_s=self.options.confirm_timeout_s,
-            poll_s=self.options.poll_s,
-            request_timeout_s=drv.timeout,
-            recover_s=self.options.recover_s,
-            has_input=desired is not None or override is not None,
-        )
-        run = _DeviceRun(self, row, dev, drv, desired, override, setup.device_rollback)
-        state, action = steps.start(setup)
-        try:
-            while not isinstance(action, steps.Finish):
-                if action.phase is not None:
-                    self._emit(action.phase, dev.id, action.message)
-                state, action = steps.step(state, await run.perform(action))
-            outcome = action.outcome
-        except Exception as exc:  # a bug must cost one device, not the whole site
-            log.exception("apply of %s failed", dev.id)
-            # An armed restore stays armed: a restart or the next apply carries it out.
-            outcome = steps.crashed(state, action, f"{exc.__class__.__name__}: {exc}")
-        finally:
-            if run.in_maintenance:
-                with contextlib.suppress(Exception):
-                    await self.maintenance.leave(dev.id)
-            with contextlib.suppress(Exception):
-                await drv.close()
-        res = DeviceResult(
-            device=dev.id,
-            result=outcome.result,
-            state=outcome.state,
-            reason=outcome.reason,
-            changes=list(state.changes),
-            checksum=outcome.checksum,
-            notes=list(state.notes),
-        )
-        if outcome.config is not None:
-            run.detail["config"] = redact(outcome.config)
-        await self._record(row, dev.id, res, run.detail)
-        return res
+        return await shell.apply_device(self, row, dev, desired, override)
 
     # -- drift and rollback ---------------------------------------------------------
 
@@ -614,79 +570,3 @@ class Provisioner:
         return await self.apply(
             list(overrides), actor=actor, overrides=overrides, kind="rollback", rollback_of=apply_id
         )
-
-
-class _DeviceRun:
-    """The I/O half of one device's apply: performs each action the steps ask for."""
-
-    def __init__(
-        self,
-        prov: Provisioner,
-        row: ApplyRow,
-        dev: Mast | Switch,
-        drv: DeviceDriver,
-        desired: Desired | None,
-        override: ConfigTree | None,
-        device_rollback: bool,
-    ) -> None:
-        self.prov = prov
-        self.row = row
-        self.dev = dev
-        self.drv = drv
-        self.desired = desired
-        self.override = override
-        self.device_rollback = device_rollback
-        self.detail: dict[str, Any] = {}
-        """What is recorded for the device (never a secret value)."""
-        self.running: ConfigTree = {}
-        self.secrets: set[str] = set()
-        self.in_maintenance = False
-
-    async def perform(self, action: steps.Action) -> steps.Observation:
-        prov, clock = self.prov, self.prov.clock
-        assert prov.store is not None
-        store = prov.store
-        dev_id = self.dev.id
-        apply_id = self.row.id or 0
-        try:
-            match action:
-                case steps.Read():
-                    await self.drv.open()
-                    running, tree, plain, secrets, changes, notes = await prov._read(
-                        self.drv, self.desired, self.override
-                    )
-                    self.running, self.secrets = running, secrets
-                    self.detail["desired"] = to_record(tree)
-                    self.detail["before_checksum"] = checksum(running)
-                    return steps.ReadOK(
-                        clock.monotonic(), running, plain, tuple(changes), tuple(notes)
-                    )
-                case steps.Begin():
-                    if not await prov._has_backup(dev_id):
-                        self.detail["backup"] = redact(self.running)
-                    self.detail["rollback"] = "device" if self.device_rollback else "eventops"
-                    await prov._record(self.row, dev_id, "applying", self.detail)
-                    await prov.maintenance.enter(dev_id, f"apply #{apply_id}")
-                    self.in_maintenance = True
-                case steps.Arm(previous=previous, seconds=seconds):
-                    await recovery.arm(
-                        store,
-                        device=dev_id,
-                        site=self.dev.site or "_event",
-                        apply_id=apply_id,
-                        driver=self.drv.name,
-                        previous=previous,
-                        secrets=self.secrets,
-                        now=clock.now(),
-                        seconds=seconds,
-                    )
-                case steps.Disarm():
-                    try:
-                        await recovery.disarm(store, dev_id, apply_id)
-                    except EventOpsError:
-                        log.exception("%s: the armed restore could not be cleared", dev_id)
-                case _:
-                    return await recovery.perform(self.drv, clock, action)
-        except EventOpsError as exc:
-            return steps.failed(exc, clock.monotonic())
-        return steps.Done(clock.monotonic())

@@ -383,14 +383,17 @@ async def carry_out(
     actor: str,
 ) -> RestoreOutcome:
     """Put the previous values back, read them back, record, audit, and clear the restore."""
-    why = f"apply #{p.apply_id} never confirmed the change (its process died)"
+    why = f"apply #{p.apply_id} was interrupted before it confirmed the change"
     try:
         drv = driver_factory(p.device)
     except (KeyError, EventOpsError) as exc:
+        cause = (
+            "it is no longer in the profile"
+            if isinstance(exc, KeyError)
+            else f"no driver: {exc.one_line()}"
+        )
         outcome = steps.Outcome(
-            "unknown",
-            "unknown",
-            f"{why}; cannot restore it ({exc}) — {steps.SITE_VISIT}",
+            "unknown", "unknown", f"{why}; cannot restore it ({cause}) — {steps.SITE_VISIT}"
         )
         await _settle(store, p, outcome, actor)
         return _result(p, outcome)

@@ -115,7 +115,10 @@ async def test_kill_at_verifying_then_restore_at_the_confirm_timeout(tmp_path: P
             assert port.vlans == []  # restored at the confirm timeout
             (out,) = outcomes
             assert (out.device, out.result, out.state) == ("mc-police", "restored", "old")
-            assert "never confirmed the change" in (out.reason or "")
+            assert (out.reason or "").startswith(
+                f"apply #{armed.apply_id} was interrupted before it confirmed the change; "
+            )
+            assert "eventops restored the previous config" in (out.reason or "")
             assert await store.pending_restores() == []
             found = await store.get_apply(armed.apply_id)
             assert found is not None
@@ -318,3 +321,46 @@ async def test_a_cancelled_apply_is_closed_and_its_restore_stays_armed(tmp_path:
         async with asyncio.timeout(30):
             (out,) = await task2
         assert out.result == "restored" and sw.interface("eth0").vlans == []
+
+
+async def test_a_restore_that_cannot_be_carried_out_is_unknown_and_audited(
+    tmp_path: Path,
+) -> None:
+    path = demo_profile_copy(tmp_path)
+    profile = load_profile(path)
+    clock = FakeClock()
+    async with SimFleet(profile) as fleet, SQLiteStore(tmp_path / "e.db") as store:
+        await fleet.switch("mc-police").set_unreachable(True)
+        for device in ("mc-police", "sw-removed"):
+            await arm(
+                store,
+                device=device,
+                site="marktplatz",
+                apply_id=3,
+                driver="restconf",
+                previous={"interfaces": {"eth0": {"vlans": []}}},
+                secrets=set(),
+                now=clock.now(),
+                seconds=0,
+            )
+        outs = {
+            o.device: o
+            for o in await resume_pending_restores(
+                store, factory(profile, clock), clock, poll_s=0.05, verify_s=5
+            )
+        }
+        assert {d: (o.result, o.state) for d, o in outs.items()} == {
+            "mc-police": ("unknown", "unknown"),
+            "sw-removed": ("unknown", "unknown"),
+        }
+        assert "restoring the previous config failed" in (outs["mc-police"].reason or "")
+        assert "connection refused" in (outs["mc-police"].reason or "")
+        assert (outs["sw-removed"].reason or "").endswith(
+            "cannot restore it (it is no longer in the profile) — unknown — site visit needed"
+        )
+        assert await store.pending_restores() == []
+        audit = await store.audit_entries()
+        assert sorted((e.action, e.target) for e in audit) == [
+            ("provision.restore", "mc-police"),
+            ("provision.restore", "sw-removed"),
+        ]

@@ -313,6 +313,52 @@ async def resume_pending_restores(
     return [o for o in found if o is not None]
 
 
+async def watch_pending_restores(
+    store: Store,
+    driver_factory: RestoreDriverFactory,
+    clock: Clock,
+    *,
+    lock_dir: Path | None,
+    every_s: float = 30.0,
+    poll_s: float = 1.0,
+    verify_s: float = 30.0,
+    actor: str = "eventops",
+    on_outcome: Callable[[RestoreOutcome], None] | None = None,
+) -> None:
+    """For the engine's lifetime: every ``every_s``, give each newly armed restore a task
+    that carries it out at its deadline (as :func:`resume_pending_restores` does).
+
+    Restores armed by live applies (this process or another) are waited on
+    and then dropped when their apply confirmed or restored; restores left by
+    a process that died while this one runs are carried out. ``on_outcome``
+    hears every restore carried out. An error (the store) ends the watch: run
+    it under a supervisor that restarts it.
+    """
+    tasks: dict[tuple[str, int, datetime], asyncio.Task[RestoreOutcome | None]] = {}
+    try:
+        while True:
+            for key, task in list(tasks.items()):
+                if task.done():
+                    del tasks[key]
+                    out = task.result()
+                    if out is not None and on_outcome is not None:
+                        on_outcome(out)
+            for p in await store.pending_restores():
+                key = (p.device, p.apply_id, p.armed_at)
+                if key not in tasks:
+                    tasks[key] = asyncio.create_task(
+                        _at_deadline(
+                            store, p, driver_factory, clock, lock_dir, poll_s, verify_s, actor=actor
+                        ),
+                        name=f"restore:{p.device}",
+                    )
+            await clock.sleep(every_s)
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
 async def _at_deadline(
     store: Store,
     p: PendingRestoreRow,

@@ -20,9 +20,11 @@ from eventops.profile.models import Profile
 from eventops.provision.apply import ApplyOptions, ProgressEvent, Provisioner
 from eventops.provision.lock import SiteLock, lock_dir_for
 from eventops.provision.recovery import (
+    RestoreOutcome,
     arm,
     reconcile_interrupted,
     resume_pending_restores,
+    watch_pending_restores,
 )
 from eventops.store.models import ApplyDeviceRow, ApplyRow
 from eventops.store.sqlite import SQLiteStore
@@ -36,6 +38,14 @@ async def until(cond: Callable[[], bool], limit_s: float = 30.0) -> None:
     async with asyncio.timeout(limit_s):
         while not cond():  # noqa: ASYNC110 - polling another task's state
             await asyncio.sleep(0.01)
+
+
+async def tick_until(clock: FakeClock, step_s: float, cond: Callable[[], bool]) -> None:
+    """Move the fake clock on by ``step_s`` (letting real I/O run between) until ``cond``."""
+    async with asyncio.timeout(30):
+        while not cond():
+            await clock.advance(step_s)
+            await asyncio.sleep(0.02)
 
 
 def factory(profile: Profile, clock: FakeClock) -> Callable[[str], DeviceDriver]:
@@ -364,3 +374,62 @@ async def test_a_restore_that_cannot_be_carried_out_is_unknown_and_audited(
             ("provision.restore", "mc-police"),
             ("provision.restore", "sw-removed"),
         ]
+
+
+async def test_the_watch_carries_out_restores_armed_while_it_runs(tmp_path: Path) -> None:
+    path = demo_profile_copy(tmp_path)
+    profile = load_profile(path)
+    clock = FakeClock()
+    async with SimFleet(profile) as fleet, SQLiteStore(tmp_path / "e.db") as store:
+        ports = {d: fleet.switch(d).interface("eth0") for d in ("mc-police", "mc-fire")}
+        for port in ports.values():
+            port.vlans = [999]  # an unconfirmed change a dead apply left
+
+        async def arm_for(device: str, seconds: float) -> None:
+            await arm(
+                store,
+                device=device,
+                site=profile.device(device).site or "_event",
+                apply_id=5,
+                driver="restconf",
+                previous={"interfaces": {"eth0": {"vlans": []}}},
+                secrets=set(),
+                now=clock.now(),
+                seconds=seconds,
+            )
+
+        await arm_for("mc-police", 10)
+        heard: list[RestoreOutcome] = []
+        watch = asyncio.create_task(
+            watch_pending_restores(
+                store,
+                factory(profile, clock),
+                clock,
+                lock_dir=tmp_path / "locks",
+                every_s=30,
+                poll_s=0.05,
+                on_outcome=heard.append,
+            )
+        )
+        try:
+            await until(lambda: clock.pending == 2)  # its period, and mc-police's deadline
+            await arm_for("mc-fire", 100)  # armed by a process that died while the watch runs
+            await clock.advance(10)
+            await until(lambda: ports["mc-police"].vlans == [])
+            assert ports["mc-fire"].vlans == [999]
+            assert clock.monotonic() == 10
+            await tick_until(clock, 30, lambda: len(heard) == 1)  # it looks again, finds mc-fire
+            await clock.advance(99 - clock.monotonic())
+            assert ports["mc-fire"].vlans == [999]  # not before its deadline
+            await clock.advance(1)
+            await until(lambda: ports["mc-fire"].vlans == [])
+            await tick_until(clock, 30, lambda: len(heard) == 2)
+            assert [(o.device, o.result) for o in heard] == [
+                ("mc-police", "restored"),
+                ("mc-fire", "restored"),
+            ]
+            assert await store.pending_restores() == []
+        finally:
+            watch.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await watch

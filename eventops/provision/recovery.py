@@ -14,7 +14,18 @@ A process that dies mid-apply (SIGKILL, power, OOM) leaves two things behind:
   the store (:func:`arm`), and clears it when it confirms or restores
   (:func:`disarm`). :func:`resume_pending_restores` carries out each restore
   still armed at its deadline (at once if past), under the site lock, and
-  records and audits what the device ended at.
+  records and audits what the device ended at; :func:`watch_pending_restores`
+  does the same for the engine's lifetime, including restores armed later.
+
+An apply that is cancelled (engine shutdown) is closed the same way
+(:func:`close_interrupted`); its armed restores stay for the next start. An
+apply starting on a site first closes what dead applies left there and
+carries out their restores on its devices (:func:`restore_now`).
+
+At engine start (see the module's wiring note in the merge report)::
+
+    await reconcile_interrupted(store, lock_dir, clock=clock)
+    supervise(watch_pending_restores(store, driver_for_id, clock, lock_dir=lock_dir))
 
 The restore runs through the same pure steps as an apply
 (:func:`eventops.provision.steps.resume_restore`); :func:`perform` is the

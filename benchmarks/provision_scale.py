@@ -35,7 +35,7 @@ import aiohttp
 from eventops_hardware.ports import free_ports
 
 from eventops.profile import load_profile
-from eventops.provision.engine import ApplyOptions, Provisioner
+from eventops.provision.apply import ApplyOptions, Provisioner
 from eventops.store.sqlite import SQLiteStore
 
 HEAD = """[event]

@@ -29,7 +29,7 @@ from eventops.errors import ApiError
 from eventops.monitor.bus import BusEvent
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Profile
-from eventops.provision.engine import Provisioner
+from eventops.provision.apply import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
 from eventops.server.probe import probe_extension

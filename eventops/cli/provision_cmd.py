@@ -38,7 +38,7 @@ from eventops.cli.provision_remote import (
 from eventops.errors import ProvisioningError
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
-from eventops.provision.engine import (
+from eventops.provision.apply import (
     ApplyOptions,
     ApplyReport,
     DevicePlan,

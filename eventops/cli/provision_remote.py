@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from eventops.errors import ApiError, ProvisioningError, SecretError
-from eventops.provision.engine import ApplyReport, DevicePlan, PlanReport, ProgressEvent
+from eventops.provision.apply import ApplyReport, DevicePlan, PlanReport, ProgressEvent
 from eventops.provision.progress import TerminalProgress
 from eventops.secrets import LITERAL_HINT, SecretRef
 

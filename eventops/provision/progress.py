@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from eventops.provision.engine import ProgressEvent
+from eventops.provision.apply import ProgressEvent
 
 WIDTH = 24
 

@@ -1,6 +1,6 @@
 """Provisioning inside the running engine: plan, apply and rollback for the API.
 
-:class:`ProvisionService` runs the same :class:`~eventops.provision.engine.Provisioner`
+:class:`ProvisionService` runs the same :class:`~eventops.provision.apply.Provisioner`
 as ``eventops plan/apply`` does in-process, with the engine's profile and
 store, under the same site locks (so an apply started through the API and
 one started on the command line exclude each other), and publishes every
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from eventops.errors import ApiError, EventOpsError, LockBusy
-from eventops.provision.engine import (
+from eventops.provision.apply import (
     ApplyOptions,
     ApplyReport,
     DriverFactory,

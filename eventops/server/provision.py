@@ -30,7 +30,7 @@ from pydantic import BaseModel, Field
 
 from eventops.errors import ApiError
 from eventops.profile.models import Role
-from eventops.provision.engine import ApplyOptions, DriverFactory
+from eventops.provision.apply import ApplyOptions, DriverFactory
 from eventops.provision.service import ConfirmationNeeded, ProvisionService, plan_json
 from eventops.server.app import Extension, body_of
 from eventops.server.auth import ENGINE, json_response, require

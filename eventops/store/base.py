@@ -23,6 +23,7 @@ from eventops.store.models import (
     DecisionRow,
     DeviceRow,
     HandoverRow,
+    PendingRestoreRow,
     PostRow,
     ProbeResultRow,
     Sample,
@@ -193,6 +194,22 @@ class Store(ABC):
     @abstractmethod
     async def device_applies(self, device: str) -> list[tuple[int, ApplyDeviceRow]]:
         """Every recorded result for one device, newest apply first: (apply id, row)."""
+
+    @abstractmethod
+    async def unfinished_applies(self) -> list[ApplyRow]:
+        """Applies without ``finished_at`` (running, or left running by a dead process)."""
+
+    @abstractmethod
+    async def arm_restore(self, restore: PendingRestoreRow) -> None:
+        """Persist an armed restore (replacing any earlier one for the device)."""
+
+    @abstractmethod
+    async def clear_restore(self, device: str, apply_id: int) -> bool:
+        """Drop the device's armed restore if ``apply_id`` armed it; False if there was none."""
+
+    @abstractmethod
+    async def pending_restores(self) -> list[PendingRestoreRow]:
+        """Every armed restore, earliest deadline first."""
 
     # -- audit --------------------------------------------------------------
     @abstractmethod

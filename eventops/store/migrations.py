@@ -148,6 +148,21 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX handovers_by_link ON handovers (link, id);
         """,
     ),
+    (
+        6,
+        """
+        CREATE TABLE pending_restores (
+            device TEXT PRIMARY KEY,
+            site TEXT NOT NULL,
+            apply_id INTEGER NOT NULL,
+            driver TEXT NOT NULL,
+            armed_at TEXT NOT NULL,
+            deadline TEXT NOT NULL,
+            previous TEXT NOT NULL,
+            withheld TEXT NOT NULL DEFAULT '[]'
+        );
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

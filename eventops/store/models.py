@@ -118,6 +118,23 @@ class ApplyDeviceRow(Row):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class PendingRestoreRow(Row):
+    """A restore an apply armed before committing to a device that cannot roll back by
+    itself: carried out at ``deadline`` unless the apply confirms or restores first."""
+
+    device: str
+    site: str
+    """The site lock the device's applies take (``_event`` for devices without a site)."""
+    apply_id: int
+    driver: str
+    armed_at: datetime
+    deadline: datetime
+    previous: dict[str, Any]
+    """The values to put back (secret leaves left out: see ``withheld``)."""
+    withheld: list[str] = Field(default_factory=list)
+    """Paths of secret values not persisted: they cannot be restored after a restart."""
+
+
 class AuditEntry(Row):
     id: int
     ts: datetime

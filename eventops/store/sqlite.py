@@ -36,6 +36,7 @@ from eventops.store.models import (
     DecisionRow,
     DeviceRow,
     HandoverRow,
+    PendingRestoreRow,
     PostRow,
     ProbeResultRow,
     Sample,
@@ -863,6 +864,58 @@ class SQLiteStore(Store):
                 ),
             )
             for d in rows
+        ]
+
+    async def unfinished_applies(self) -> list[ApplyRow]:
+        rows = await self._fetch("SELECT * FROM applies WHERE finished_at IS NULL ORDER BY id")
+        return [self._apply_row(r) for r in rows]
+
+    async def arm_restore(self, restore: PendingRestoreRow) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(
+                "INSERT INTO pending_restores (device, site, apply_id, driver, armed_at, deadline, "
+                "previous, withheld) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(device) DO UPDATE SET "
+                "site=excluded.site, apply_id=excluded.apply_id, driver=excluded.driver, "
+                "armed_at=excluded.armed_at, deadline=excluded.deadline, "
+                "previous=excluded.previous, withheld=excluded.withheld",
+                (
+                    restore.device,
+                    restore.site,
+                    restore.apply_id,
+                    restore.driver,
+                    _ts(restore.armed_at),
+                    _ts(restore.deadline),
+                    _canon(restore.previous),
+                    _canon(restore.withheld),
+                ),
+            )
+
+        # durable: the restore must outlive a crash that follows the commit
+        await self.run_write(job, durable=True)
+
+    async def clear_restore(self, device: str, apply_id: int) -> bool:
+        async def job(c: aiosqlite.Connection) -> bool:
+            cur = await c.execute(
+                "DELETE FROM pending_restores WHERE device=? AND apply_id=?", (device, apply_id)
+            )
+            return cur.rowcount > 0
+
+        return await self.run_write(job, durable=True)
+
+    async def pending_restores(self) -> list[PendingRestoreRow]:
+        rows = await self._fetch("SELECT * FROM pending_restores ORDER BY deadline, device")
+        return [
+            PendingRestoreRow(
+                device=r["device"],
+                site=r["site"],
+                apply_id=r["apply_id"],
+                driver=r["driver"],
+                armed_at=_dt(r["armed_at"]),
+                deadline=_dt(r["deadline"]),
+                previous=json.loads(r["previous"]),
+                withheld=json.loads(r["withheld"]),
+            )
+            for r in rows
         ]
 
     # -- audit ------------------------------------------------------------------

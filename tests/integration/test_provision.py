@@ -17,7 +17,7 @@ from eventops.adapters.base import flatten
 from eventops.errors import LockBusy
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
-from eventops.provision.engine import (
+from eventops.provision.apply import (
     ApplyOptions,
     ProgressEvent,
     ProgressQueue,

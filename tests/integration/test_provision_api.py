@@ -26,7 +26,7 @@ from eventops.adapters.base import DeviceDriver, driver_for
 from eventops.engine import Engine
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
-from eventops.provision.engine import ApplyOptions, ApplyReport
+from eventops.provision.apply import ApplyOptions, ApplyReport
 from eventops.provision.lock import lock_dir_for
 from eventops.provision.service import ProvisionService
 from eventops.server.app import create_app

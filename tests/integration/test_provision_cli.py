@@ -20,7 +20,7 @@ from eventops.adapters.base import flatten
 from eventops.clock import SystemClock
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
-from eventops.provision.engine import ApplyOptions, Provisioner
+from eventops.provision.apply import ApplyOptions, Provisioner
 from eventops.provision.render import render, resolve
 from eventops.store.sqlite import SQLiteStore
 from tests.integration.adapters.conftest import demo_profile_copy

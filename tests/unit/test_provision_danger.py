@@ -8,7 +8,7 @@ from typing import Any
 
 from eventops.adapters.base import Change
 from eventops.profile import load_profile
-from eventops.provision.engine import DevicePlan, PlanReport
+from eventops.provision.apply import DevicePlan, PlanReport
 from eventops.provision.service import dangerous_changes
 
 REPO = Path(__file__).resolve().parents[2]

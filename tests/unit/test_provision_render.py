@@ -19,7 +19,7 @@ from eventops.adapters.base import (
 from eventops.errors import DeviceTimeout, ProtocolError, ProvisioningError
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
-from eventops.provision.engine import ApplyOptions, Provisioner
+from eventops.provision.apply import ApplyOptions, Provisioner
 from eventops.provision.order import dependencies
 from eventops.provision.render import (
     cac_seconds,
@@ -379,7 +379,7 @@ async def test_driver_without_device_rollback_restores_itself(
 def test_terminal_progress_lines_and_bar() -> None:
     import io
 
-    from eventops.provision.engine import ProgressEvent
+    from eventops.provision.apply import ProgressEvent
     from eventops.provision.progress import TerminalProgress
 
     for tty in (False, True):

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from eventops.errors import ApiError
-from eventops.provision.engine import ApplyOptions
+from eventops.provision.apply import ApplyOptions
 from eventops.server.app import create_app
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension

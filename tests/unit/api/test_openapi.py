@@ -82,6 +82,5 @@ def test_request_schemas_are_closed_and_bounded() -> None:
 def test_every_route_has_its_client_method() -> None:
     for r in ROUTES:
         fn = getattr(EngineClient, r.name, None)
-        assert (fn is not None and inspect.iscoroutinefunction(fn)) or inspect.isasyncgenfunction(
-            fn
-        ), r.name
+        assert fn is not None, r.name
+        assert inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn), r.name

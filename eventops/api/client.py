@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -218,14 +220,25 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+def _why(err: OSError | None) -> str:
+    if isinstance(err, socket.gaierror):
+        return "host name not known"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused"
+    if err is not None and err.errno:
+        return os.strerror(err.errno).lower()
+    return "no connection"
+
+
 def _human(base_url: str, exc: BaseException) -> EngineUnreachable:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return EngineUnreachable(f"the engine at {base_url} did not answer in time")
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return EngineUnreachable(f"the engine at {base_url}: its TLS certificate is not trusted")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        why = exc.os_error.strerror or str(exc.os_error) if exc.os_error else "no connection"
-        return EngineUnreachable(f"cannot connect to the engine at {base_url}: {why.lower()}")
+        return EngineUnreachable(
+            f"cannot connect to the engine at {base_url}: {_why(exc.os_error)}"
+        )
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return EngineUnreachable(f"the engine at {base_url} closed the connection")
     if isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):
@@ -448,7 +461,7 @@ class EngineClient:
         headers = self.headers
         data = None
         if body is not None:
-            data = body.model_dump_json(exclude_unset=True).encode()
+            data = body.model_dump_json(exclude_unset=True, exclude_none=True).encode()
             headers["Content-Type"] = "application/json"
         req = HttpRequest(
             method,
@@ -798,6 +811,7 @@ class EngineClient:
                     yield msg
             except StreamResync:
                 last = None
+                attempt = 0
             except (NotAuthenticated, Forbidden):
                 raise
             except ApiError:

@@ -12,7 +12,7 @@ named by the body's ``code`` (or, for an older engine answering plain text,
 by the HTTP status); each is also an :class:`~eventops.errors.ApiError` with
 the ``status``, so ``except NotFound`` and ``except ApiError`` both work.
 A connection that fails becomes :class:`EngineUnreachable`, worded for a
-person ("cannot connect to the engine at …: connection refused").
+person ("cannot reach the engine at …: connection refused").
 
 :meth:`EngineClient.stream` follows ``/api/v1/stream`` with the SSE decoder of
 :mod:`eventops.api.sse`, reconnecting with ``Last-Event-ID`` after a drop.
@@ -236,9 +236,7 @@ def _human(base_url: str, exc: BaseException) -> EngineUnreachable:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return EngineUnreachable(f"the engine at {base_url}: its TLS certificate is not trusted")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return EngineUnreachable(
-            f"cannot connect to the engine at {base_url}: {_why(exc.os_error)}"
-        )
+        return EngineUnreachable(f"cannot reach the engine at {base_url}: {_why(exc.os_error)}")
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return EngineUnreachable(f"the engine at {base_url} closed the connection")
     if isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):

@@ -129,7 +129,7 @@ async def test_connection_refused_is_worded_for_people() -> None:
         with pytest.raises(EngineUnreachable) as got:
             await api.whoami()
     msg = str(got.value)
-    assert msg == f"cannot connect to the engine at http://127.0.0.1:{port}: connection refused"
+    assert msg == f"cannot reach the engine at http://127.0.0.1:{port}: connection refused"
     assert "ClientConnectorError" not in msg
 
 

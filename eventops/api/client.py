@@ -71,6 +71,11 @@ class EngineUnreachable(ApiError):
 
     title = "Engine unreachable"
 
+    def __init__(self, base_url: str, reason: str) -> None:
+        self.base_url = base_url
+        self.reason = reason
+        super().__init__(f"cannot reach the engine at {base_url}: {reason}")
+
 
 class RemoteInvalidRequest(InvalidRequest, ApiError):
     pass
@@ -125,6 +130,11 @@ _BY_STATUS: dict[int, type[RequestError]] = {
 }
 
 
+PLAIN_TEXT = "plain_text"
+"""Attribute set on a mapped error: True when the engine answered plain text (an
+engine older than the error body), so a client may add method, path and status."""
+
+
 def _one_line(text: str, limit: int = 300) -> str:
     line = " ".join(text.split())
     return "".join(ch for ch in line if ch.isprintable())[:limit]
@@ -163,6 +173,12 @@ def error_from_response(status: int, body: bytes, what: str) -> ApiError:
             first = _one_line(text.splitlines()[0]) if text else ""
             detail = m.ErrorDetail(code="", message=first or f"HTTP {status}")
     message = detail.message or f"HTTP {status}"
+    exc = _error_of(status, detail, message, what)
+    setattr(exc, PLAIN_TEXT, detail.code == "")
+    return exc
+
+
+def _error_of(status: int, detail: m.ErrorDetail, message: str, what: str) -> ApiError:
     cls = _BY_CODE.get(detail.code) or _BY_STATUS.get(status)
     if cls is RemoteConfirmationNeeded or (detail.code == "" and status == 409 and detail.confirm):
         exc = RemoteConfirmationNeeded(
@@ -231,21 +247,25 @@ def _why(err: OSError | None) -> str:
 
 
 def _human(base_url: str, exc: BaseException) -> EngineUnreachable:
+    return EngineUnreachable(base_url, _reason(exc))
+
+
+def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return EngineUnreachable(f"the engine at {base_url} did not answer in time")
+        return "no answer in time"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return EngineUnreachable(f"the engine at {base_url}: its TLS certificate is not trusted")
+        return "its TLS certificate is not trusted"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return EngineUnreachable(f"cannot reach the engine at {base_url}: {_why(exc.os_error)}")
+        return _why(exc.os_error)
     if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
-        return EngineUnreachable(f"the engine at {base_url} closed the connection")
+        return "the engine closed the connection"
     if isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError):
-        return EngineUnreachable(f"TLS with the engine at {base_url} failed")
+        return "the TLS handshake failed"
     if isinstance(exc, aiohttp.InvalidURL):
-        return EngineUnreachable(f"{base_url}: not a URL the client can reach")
-    if isinstance(exc, OSError) and exc.strerror:
-        return EngineUnreachable(f"the engine at {base_url}: {exc.strerror.lower()}")
-    return EngineUnreachable(f"the connection to the engine at {base_url} failed")
+        return "not a URL the client can reach"
+    if isinstance(exc, OSError):
+        return _why(exc)
+    return "the connection failed"
 
 
 class _AiohttpResponse:
@@ -754,14 +774,19 @@ class EngineClient:
 
     # -- the live stream ------------------------------------------------------------------
     async def stream_once(
-        self, last_event_id: int | None = None, *, idle_timeout_s: float | None = 60.0
+        self,
+        last_event_id: int | None = None,
+        *,
+        idle_timeout_s: float | None = 60.0,
+        on_open: Callable[[], Awaitable[None]] | None = None,
     ) -> AsyncIterator[StreamMessage]:
         """One connection to the live stream: its events until the server ends it.
 
         Raises the mapped error for a refused connection, :class:`EngineUnreachable`
         for a failed or dropped one, :class:`StreamResync` when the server dropped
         this client for falling behind (reconnect without ``Last-Event-ID``).
-        Events whose id or JSON cannot be read are skipped.
+        Events whose id or JSON cannot be read are skipped. ``on_open`` is awaited
+        once the server has accepted the connection (before any event).
         """
         headers = dict(self.headers, Accept="text/event-stream")
         if last_event_id is not None:
@@ -773,6 +798,8 @@ class EngineClient:
         try:
             if resp.status >= 400:
                 raise error_from_response(resp.status, await resp.read(), "GET /api/v1/stream")
+            if on_open is not None:
+                await on_open()
             decoder = SSEDecoder()
             async for chunk in resp.chunks():
                 for ev in decoder.feed(chunk):

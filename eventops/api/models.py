@@ -222,9 +222,9 @@ class PeerOpticView(ResponseModel):
 
     device: str
     port: str
-    rx_power_dbm: list[float] = Field(default_factory=list)
-    tx_power_dbm: list[float] = Field(default_factory=list)
-    laser_bias_ma: list[float] = Field(default_factory=list)
+    rx_power_dbm: tuple[float, ...] = ()
+    tx_power_dbm: tuple[float, ...] = ()
+    laser_bias_ma: tuple[float, ...] = ()
     temperature_c: float | None = None
     margin_db: float | None = None
 
@@ -236,9 +236,9 @@ class OpticView(ResponseModel):
     ethernet_pmd: str = ""
     vendor: str = ""
     serial: str = ""
-    rx_power_dbm: list[float] = Field(default_factory=list)
-    tx_power_dbm: list[float] = Field(default_factory=list)
-    laser_bias_ma: list[float] = Field(default_factory=list)
+    rx_power_dbm: tuple[float, ...] = ()
+    tx_power_dbm: tuple[float, ...] = ()
+    laser_bias_ma: tuple[float, ...] = ()
     temperature_c: float | None = None
     thresholds: dict[str, OpticThresholdsView] = Field(default_factory=dict)
     margin_db: float | None = None
@@ -352,7 +352,7 @@ class StatusView(ResponseModel):
 
 
 class AlertView(ResponseModel):
-    id: int | None = None
+    id: int
     key: str
     severity: Severity
     subject: str
@@ -623,6 +623,13 @@ class PostView(ResponseModel):
     pinned: bool = False
     data: dict[str, Any] = Field(default_factory=dict)
 
+    def media_kinds(self) -> list[str]:
+        """The kinds of attached media (photo, video, ...)."""
+        media = self.data.get("media")
+        if not isinstance(media, list):
+            return []
+        return [str(m.get("kind") or "?") for m in media if isinstance(m, dict)]
+
 
 class QueuedPostView(PostView):
     """A post in the moderation queue with its last decision."""
@@ -698,14 +705,26 @@ class CountersView(ResponseModel):
 
 
 class AnnouncementTemplateView(ResponseModel):
+    """A prepared bilingual announcement (a template carries no issuer)."""
+
     id: str
     title_de: str
     text_de: str
     title_en: str
     text_en: str
+    issued_by: str | None = None
+    issued_at: datetime | None = None
+
+    def title(self, lang: str) -> str:
+        return self.title_de if lang == "de" else self.title_en
+
+    def text(self, lang: str) -> str:
+        return self.text_de if lang == "de" else self.text_en
 
 
 class ActiveAnnouncementView(AnnouncementTemplateView):
+    """The announcement on the screens: who issued it, when."""
+
     issued_by: str
     issued_at: datetime
 

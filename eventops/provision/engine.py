@@ -47,6 +47,7 @@ from eventops.adapters.base import (
     Change,
     ConfigTree,
     DeviceDriver,
+    DriverFactory,
     checksum,
     driver_for,
     flatten,
@@ -249,9 +250,6 @@ class ApplyOptions:
     """Per-request timeout; default the device's ``management.timeout_s``."""
 
 
-DriverFactory = Callable[[Mast | Switch], DeviceDriver]
-
-
 # -- helpers -------------------------------------------------------------------
 
 
@@ -338,7 +336,8 @@ class Provisioner:
 
     def _driver(self, dev: Mast | Switch) -> DeviceDriver:
         if self._factory is not None:
-            return self._factory(dev)
+            timeout = self.options.device_timeout_s or dev.management.timeout_s
+            return self._factory(dev, self.clock, timeout)
         return driver_for(
             dev, clock=self.clock, timeout=self.options.device_timeout_s, session=self._http
         )

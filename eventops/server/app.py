@@ -21,15 +21,15 @@ import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from eventops.engine import Engine, alert_view
-from eventops.errors import ApiError, DeviceError, EventOpsError, Unsupported
-from eventops.monitor.history import timeline
+from eventops.engine import views as views
+from eventops.errors import InvalidRequest, NotFound
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Role
 from eventops.server import pages
@@ -40,10 +40,12 @@ from eventops.server.auth import (
     auth_middleware,
     current_user,
     json_response,
+    redact_for,
     require,
     still_valid,
     view_of,
 )
+from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 
 log = logging.getLogger(__name__)
@@ -83,36 +85,45 @@ class HandoverBody(BaseModel):
 
 
 async def body_of(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body parsed by ``model``; InvalidRequest names what is wrong."""
     try:
         raw = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="request body is not JSON\n") from None
+        raise InvalidRequest("request body is not JSON") from None
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise web.HTTPBadRequest(text=f"{where}: {first['msg']}\n") from None
-
-
-def _api_error(exc: ApiError) -> web.HTTPException:
-    status = exc.status or 400
-    cls = {404: web.HTTPNotFound, 409: web.HTTPConflict}.get(status, web.HTTPBadRequest)
-    return cls(text=exc.one_line() + "\n")
+        raise InvalidRequest(f"{where}: {first['msg']}") from None
 
 
 def _engine(request: web.Request) -> Engine:
     return request.app[ENGINE]
 
 
-def _parse_time(value: str | None, default: datetime) -> datetime:
+def _int_id(request: web.Request, what: str) -> int:
+    raw = request.match_info["id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise NotFound(f"no {what} {raw[:40]!r}") from None
+
+
+def _parse_time(value: str | None) -> datetime | None:
     if not value:
-        return default
+        return None
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise web.HTTPBadRequest(text=f"not an ISO 8601 time: {value[:40]!r}\n") from None
+        raise InvalidRequest(f"not an ISO 8601 time: {value[:40]!r}") from None
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _visible_device(view: View, device_id: str) -> str:
+    if device_id not in view.devices or device_id not in view.engine.devices:
+        raise NotFound(f"no device {device_id[:63]!r}")
+    return device_id
 
 
 # -- handlers -------------------------------------------------------------------------
@@ -138,11 +149,8 @@ async def list_devices(request: web.Request) -> web.Response:
 
 async def get_device(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    dev = request.match_info["id"]
-    if dev not in view.devices or dev not in engine.devices:
-        raise web.HTTPNotFound(text="not found\n")
-    detail = engine.device_detail(dev)
+    view = view_of(request)
+    detail = view.engine.device_detail(_visible_device(view, request.match_info["id"]))
     for optic in detail["optics"]:
         # an authority learns nothing of a link or a far end that is not its own
         if optic.get("link") not in view.links:
@@ -165,168 +173,100 @@ async def get_link(request: web.Request) -> web.Response:
     view, engine = view_of(request), _engine(request)
     link = request.match_info["id"]
     if link not in view.links or link not in engine.links:
-        raise web.HTTPNotFound(text="not found\n")
+        raise NotFound(f"no link {link[:63]!r}")
     return json_response(request, engine.link_view(link))
 
 
 async def list_alerts(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    now = engine.clock.now()
-    if request.query.get("all") == "1":
-        rows = await engine.store.list_alerts()
-    else:
-        rows = engine.alerts.open_alerts()
-    return json_response(
-        request,
-        [
-            alert_view(a, silenced=engine.alerts.silenced(a, now))
-            for a in rows
-            if view.sees(a.subject)
-        ],
-    )
+    view = view_of(request)
+    rows = await views.alerts(view.engine, include_closed=request.query.get("all") == "1")
+    return json_response(request, [a for a in rows if view.sees(a["subject"])])
 
 
 async def ack_alert(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, AckBody)
-    try:
-        alert_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    try:
-        row = await _engine(request).ack(alert_id, user.name, body.note)
-    except ApiError as exc:
-        raise _api_error(exc) from None
+    row = await _engine(request).ack(_int_id(request, "alert"), user.name, body.note)
     return json_response(request, alert_view(row))
 
 
 async def list_silences(request: web.Request) -> web.Response:
     require(request, T)
-    return json_response(
-        request,
-        [
-            {
-                "id": s.id,
-                "matchers": s.matchers,
-                "until": s.until.isoformat(),
-                "by": s.by,
-                "note": s.note,
-            }
-            for s in _engine(request).alerts.silences
-        ],
-    )
+    return json_response(request, views.silences(_engine(request)))
 
 
 async def add_silence(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, SilenceBody)
-    try:
-        view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
-    except ApiError as exc:
-        raise _api_error(exc) from None
+    view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
     return json_response(request, view, status=201)
 
 
 async def delete_silence(request: web.Request) -> web.Response:
     user = require(request, T)
-    engine = _engine(request)
-    try:
-        sid = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    gone = engine.alerts.remove_silence(sid)
-    if gone is None:
-        raise web.HTTPNotFound(text="not found\n")
-    await engine.store.audit(user.name, "alert.unsilence", str(sid), before=gone.matchers)
-    engine.bus.publish("silence.removed", "", "event", data={"id": sid, "by": user.name})
-    return json_response(request, {"id": sid, "removed": True})
+    gone = await _engine(request).unsilence(_int_id(request, "silence"), user.name)
+    return json_response(request, gone)
 
 
 async def set_maintenance(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, MaintenanceBody)
     dev = request.match_info["id"]
-    try:
-        await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
-    except KeyError:
-        raise web.HTTPNotFound(text="not found\n") from None
+    await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
     return json_response(request, {"device": dev, "maintenance": body.on})
 
 
 async def reboot_device(request: web.Request) -> web.Response:
     user = require(request, T)
     dev = request.match_info["id"]
-    try:
-        await _engine(request).reboot(dev, user.name)
-    except KeyError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    except Unsupported as exc:
-        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
-    except DeviceError as exc:
-        raise web.HTTPBadGateway(text=exc.one_line() + "\n") from None
+    await _engine(request).reboot(dev, user.name)
     return json_response(request, {"device": dev, "rebooting": True}, status=202)
 
 
 async def history(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    dev = request.query.get("device", "")
-    metric = request.query.get("metric", "")
-    if not dev or not metric:
-        raise web.HTTPBadRequest(text="device and metric are required\n")
-    if dev not in view.devices:
-        raise web.HTTPNotFound(text="not found\n")
-    now = engine.clock.now()
-    until = _parse_time(request.query.get("until"), now)
-    since = _parse_time(request.query.get("since"), until - timedelta(hours=1))
-    samples = await engine.store.query_samples(dev, metric, since, until)
-    return json_response(
-        request,
-        {
-            "device": dev,
-            "metric": metric,
-            "points": [[s.ts.isoformat(), s.value] for s in samples],
-        },
+    view = view_of(request)
+    q = request.query
+    dev, metric = q.get("device", ""), q.get("metric", "")
+    if dev and metric:
+        _visible_device(view, dev)
+    out = await views.history(
+        view.engine, dev, metric, _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
+    return json_response(request, out)
 
 
 async def get_timeline(request: web.Request) -> web.Response:
     require(request, T)
-    engine = _engine(request)
-    since = _parse_time(request.query.get("since"), datetime(1970, 1, 1, tzinfo=UTC))
-    until = _parse_time(request.query.get("until"), datetime(9999, 1, 1, tzinfo=UTC))
-    items = await timeline(engine.store, since, until)
-    return json_response(request, [t.model_dump(mode="json") for t in items])
+    q = request.query
+    items = await views.timeline(
+        _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
+    )
+    return json_response(request, items)
 
 
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, HandoverBody)
-    try:
-        row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
-    except ApiError as exc:
-        raise _api_error(exc) from None
+    row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
     return json_response(request, row.model_dump(mode="json"), status=201)
 
 
 async def list_handovers(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
-    rows = await _engine(request).store.list_handovers()
+    rows = await views.handovers(view.engine)
     return json_response(request, [h.model_dump(mode="json") for h in rows if h.link in view.links])
 
 
 async def handover_report(request: web.Request) -> web.Response:
     require(request, T, A)
     view, engine = view_of(request), _engine(request)
-    try:
-        hid = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    row = next((h for h in await engine.store.list_handovers() if h.id == hid), None)
-    if row is None or row.link not in view.links:
-        raise web.HTTPNotFound(text="not found\n")
+    hid = _int_id(request, "handover")
+    row = await views.handover_record(engine, hid)
+    if row.link not in view.links:
+        raise NotFound(f"no handover #{hid}")
     html = pages.handover_report(row.model_dump(mode="json"), engine.profile.event.tz)
     return web.Response(
         text=view.redact_text(html),
@@ -337,10 +277,7 @@ async def handover_report(request: web.Request) -> web.Response:
 
 async def reload_profile(request: web.Request) -> web.Response:
     user = require(request, T)
-    try:
-        summary = await _engine(request).reload(actor=user.name)
-    except EventOpsError as exc:
-        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
+    summary = await _engine(request).reload(actor=user.name)
     return json_response(request, summary)
 
 
@@ -505,7 +442,9 @@ def create_app(
     status_refresh_s: float = 5.0,
 ) -> web.Application:
     """The aiohttp app; ``manage_engine``: start and stop the engine with the app."""
-    app = web.Application(middlewares=[auth_middleware], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware(redact_for), auth_middleware], client_max_size=256 * 1024
+    )
     app[ENGINE] = engine
     app[TLS] = tls
     app[STREAMS] = set()
@@ -540,9 +479,25 @@ def create_app(
     r.add_get("/api/v1/handovers/{id}/report", handover_report)
     r.add_post("/api/v1/reload", reload_profile)
     r.add_get("/api/v1/stream", stream)
+    _mount_services(app, engine)
     for ext in extensions:
         ext(app)
     return app
+
+
+def _mount_services(app: web.Application, engine: Engine) -> None:
+    """The routes of the services the engine carries (see eventops.engine.build_engine)."""
+    from eventops.server.probe import mount_probes
+    from eventops.server.provision import PROVISION, mount_provisioning
+    from eventops.server.wall import WALL, mount_wall
+
+    mount_probes(app)
+    if engine.provision is not None:
+        app[PROVISION] = engine.provision
+        mount_provisioning(app)
+    if engine.wall is not None:
+        app[WALL] = engine.wall
+        mount_wall(app)
 
 
 async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:

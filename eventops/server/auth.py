@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from eventops.engine import Engine
+from eventops.errors import Forbidden, NotAuthenticated
 from eventops.profile.models import Role, User
 from eventops.tokens import match_token
 
@@ -38,14 +39,12 @@ PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _unauthorized() -> web.HTTPUnauthorized:
-    return web.HTTPUnauthorized(
-        text="unauthorized\n", headers={"WWW-Authenticate": 'Bearer realm="eventops"'}
-    )
+def _unauthorized() -> NotAuthenticated:
+    return NotAuthenticated("unauthorized: a valid token is needed")
 
 
-def forbidden() -> web.HTTPForbidden:
-    return web.HTTPForbidden(text="forbidden\n")
+def forbidden() -> Forbidden:
+    return Forbidden("forbidden: your role may not do this")
 
 
 def token_of(request: web.Request) -> str | None:
@@ -165,6 +164,13 @@ class View:
 
 def view_of(request: web.Request) -> View:
     return View(request.app[ENGINE], current_user(request))
+
+
+def redact_for(request: web.Request, text: str) -> str:
+    """``text`` with what the request's user may not see hidden (errors included)."""
+    if USER_KEY not in request:
+        return text
+    return view_of(request).redact_text(text)
 
 
 def json_response(request: web.Request, value: Any, status: int = 200) -> web.Response:

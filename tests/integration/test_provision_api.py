@@ -23,12 +23,13 @@ from aiohttp import web
 from eventops_hardware.fleet import SimFleet
 
 from eventops.adapters.base import DeviceDriver, driver_for
+from eventops.clock import Clock
 from eventops.engine import Engine
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
 from eventops.provision.engine import ApplyOptions, ApplyReport
 from eventops.provision.lock import lock_dir_for
-from eventops.provision.service import ProvisionService
+from eventops.engine.provisioning import ProvisionService
 from eventops.server.app import create_app
 from eventops.server.provision import PROVISION, provision_extension
 from eventops.store.sqlite import SQLiteStore
@@ -74,7 +75,7 @@ class Gate:
     def __post_init__(self) -> None:
         self.open.set()
 
-    def factory(self, dev: Mast | Switch) -> Any:
+    def factory(self, dev: Mast | Switch, clock: Clock, timeout: float) -> Any:
         return GatedDriver(driver_for(dev), self)
 
 

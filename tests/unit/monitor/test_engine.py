@@ -13,7 +13,7 @@ import pytest
 
 from eventops.clock import FakeClock
 from eventops.engine import Engine
-from eventops.errors import ApiError
+from eventops.errors import InvalidRequest
 from eventops.monitor.poller import DevicePoller, PollResult
 from eventops.profile.models import Profile
 from eventops.store import SQLiteStore
@@ -205,7 +205,7 @@ async def test_handover_baseline_then_drift_alert(rig: Rig) -> None:
     assert h.record["ends"]["a"]["rx_dbm"] == -8.0
     assert h.record["acceptance"]["passed"] is True
     assert h.record["ends"]["b"]["margin_db"] == pytest.approx(11.0)
-    with pytest.raises(ApiError, match="not tagged for fire"):
+    with pytest.raises(InvalidRequest, match="not tagged for fire"):
         await rig.engine.handover("fibre-police", "fire", "technik")
     # a bend: mc-police receives 2.5 dB less than at handover
     rig.fleet.ports[("mc-police", "sfp0")] = {"rx": -10.5}

@@ -10,14 +10,30 @@ from eventops.tokens import token_hash
 
 from .conftest import SSE, TOKENS, Served
 
+UNAUTHORIZED = {
+    "error": {
+        "code": "unauthenticated",
+        "title": "Not authenticated",
+        "message": "unauthorized: a valid token is needed",
+    }
+}
+FORBIDDEN = {
+    "error": {
+        "code": "forbidden",
+        "title": "Not allowed",
+        "message": "forbidden: your role may not do this",
+    }
+}
+
 
 async def test_missing_and_wrong_tokens_get_401_without_detail(served: Served) -> None:
     status, body = await served.get("/api/v1/links", None)
-    assert (status, body) == (401, "unauthorized\n")
+    assert (status, body) == (401, UNAUTHORIZED)
     async with served.http.get(
         served.url + "/api/v1/links", headers={"Authorization": "Bearer evo_wrong"}
     ) as r:
-        assert r.status == 401 and await r.text() == "unauthorized\n"
+        assert r.status == 401 and json.loads(await r.text()) == UNAUTHORIZED
+        assert r.headers["WWW-Authenticate"] == 'Bearer realm="eventops"'
     async with served.http.get(served.url + "/metrics") as r:
         assert r.status == 401
     async with served.http.get(served.url + "/api/v1/stream") as r:
@@ -41,7 +57,7 @@ async def test_roles_on_rest(served: Served) -> None:
     status, devs = await served.get("/api/v1/devices", "fire")
     assert [d["id"] for d in devs] == ["mc-fire"]
     for path in ("/api/v1/links", "/api/v1/devices", "/api/v1/alerts", "/metrics", "/status"):
-        assert (await served.get(path, "comms")) == (403, "forbidden\n"), path
+        assert (await served.get(path, "comms")) == (403, FORBIDDEN), path
     # authorities cannot write
     for path, body in (
         ("/api/v1/links/fibre-police/handover", {"to": "police"}),
@@ -67,13 +83,15 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
     status, text = await served.post(
         "/api/v1/silences", "technik", {"matchers": {}, "duration_s": -1}
     )
-    assert status == 400 and text.startswith("duration_s:")
+    assert status == 400 and text["error"]["code"] == "invalid"
+    assert text["error"]["message"].startswith("duration_s:")
     async with served.http.post(
         served.url + "/api/v1/silences",
         headers={**served.auth("technik"), "Content-Type": "application/json"},
         data=b"{not json",
     ) as r:
-        assert r.status == 400 and await r.text() == "request body is not JSON\n"
+        assert r.status == 400
+        assert json.loads(await r.text())["error"]["message"] == "request body is not JSON"
     status, _ = await served.post(
         "/api/v1/devices/mast-01/maintenance", "technik", {"on": True, "note": "apply"}
     )
@@ -238,7 +256,7 @@ async def test_handover_via_api_and_report(served: Served) -> None:
     )
     assert status == 201 and body["record"]["ends"]["b"]["rx_dbm"] == -8.0
     bad = await served.post("/api/v1/links/fibre-police/handover", "technik", {"to": "fire"})
-    assert bad[0] == 400 and "not tagged for fire" in bad[1]
+    assert bad[0] == 400 and "not tagged for fire" in bad[1]["error"]["message"]
     assert (await served.post("/api/v1/links/nope/handover", "technik", {"to": "fire"}))[0] == 404
     hid = body["id"]
     async with served.http.get(

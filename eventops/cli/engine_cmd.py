@@ -249,11 +249,20 @@ async def _handover_via_api(url: str, args: argparse.Namespace) -> dict[str, Any
         text = await r.text()
         if r.status != 201:
             raise ApiError(
-                f"engine at {url} refused the handover: {r.status} {text.strip()[:200]}",
+                f"engine at {url} refused the handover: {r.status} {_error_message(text)}",
                 status=r.status,
             )
         result: dict[str, Any] = json.loads(text)
         return result
+
+
+def _error_message(text: str) -> str:
+    """The message of the engine's error body (see eventops.server.errors), or the text."""
+    try:
+        err = json.loads(text)["error"]
+        return str(err["message"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return text.strip()[:200]
 
 
 async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> dict[str, Any]:

@@ -95,6 +95,10 @@ async def _call(
         )
     if status >= 400 and not isinstance(data, dict):
         raise ApiError(f"engine at {remote.url}: {status} {text.strip()[:200]}", status=status)
+    if status >= 400 and isinstance(data.get("error"), dict):
+        # the engine's error body {"error": {code, message, confirm?, dangerous?}}, flattened
+        err = data["error"]
+        data = {**err, "error": err.get("message", status)}
     return status, data
 
 

@@ -144,6 +144,8 @@ class View:
         return self.user.role in (Role.technician, Role.authority)
 
     def sees(self, subject: str) -> bool:
+        if self.user.role is Role.technician:
+            return True  # also the engine's own alerts (subject "engine")
         return subject in self.links or subject in self.devices
 
     def sees_event(self, scope: str, subject: str, authorities: Iterable[str]) -> bool:

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from eventops.adapters.base import Change
+from eventops.engine.provisioning import dangerous_changes
 from eventops.profile import load_profile
 from eventops.provision.engine import DevicePlan, PlanReport
-from eventops.engine.provisioning import dangerous_changes
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -145,6 +145,25 @@ async def test_metrics_filtered_by_role(served: Served) -> None:
     )
     for other in ("fibre-fire", "fibre-stage", "mast-01", "mc-fire", "sw-core"):
         assert other not in police
+    assert "eventops_engine_task" not in police
+
+
+async def test_metrics_count_task_failures_and_restarts(served: Served) -> None:
+    sv = served.engine.supervisor
+    await sv.failed("poll:mast-01", RuntimeError("handler bug"))
+    status, tech = await served.get("/metrics", "technik")
+    assert status == 200
+    assert 'eventops_engine_task_failures_total{task="poll:mast-01"} 1.0' in tech
+    assert 'eventops_engine_task_restarts_total{task="poll:mast-01"} 0.0' in tech
+    assert 'eventops_engine_task_restarts_total{task="downsampler"} 0.0' in tech
+    await served.to(60)  # held long enough to raise (the profile's raise_after_s)
+    status, alerts = await served.get("/api/v1/alerts", "technik")
+    assert status == 200
+    assert [a["key"] for a in alerts if a["subject"] == "engine"] == [
+        "engine:task:poll:mast-01:failed"
+    ]
+    status, theirs = await served.get("/api/v1/alerts", "police")
+    assert status == 200 and not [a for a in theirs if a["subject"] == "engine"]
 
 
 async def test_authority_stream_never_carries_another_authoritys_link(served: Served) -> None:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from eventops.clock import FakeClock
+from eventops.adapters.base import Capabilities, DeviceDriver
+from eventops.clock import Clock, FakeClock
 from eventops.engine import Engine
-from eventops.errors import InvalidRequest
+from eventops.errors import InvalidRequest, NotFound, NotSupported
 from eventops.monitor.poller import DevicePoller, PollResult
-from eventops.profile.models import Profile
+from eventops.profile.models import Mast, Profile, Switch
 from eventops.store import SQLiteStore
 from eventops.store.models import ProbeResultRow
 
@@ -432,3 +433,28 @@ def test_held_site_locks_ignores_released_and_dead_holders(tmp_path: Path) -> No
     )
     (tmp_path / "site-d.lock").write_text("{garbage", encoding="utf-8")
     assert held_site_locks(tmp_path, ["a", "b", "c", "d", "e"]) == {"c": "maria"}
+
+
+async def test_reboot_refused_before_any_device_io_when_the_driver_cannot(rig: Rig) -> None:
+    opened: list[str] = []
+
+    class NoReboot(ScriptedDriver):
+        capabilities = Capabilities(reboot=False)
+
+        async def open(self) -> None:
+            opened.append(self.device_id)
+            await super().open()
+
+    def factory(device: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
+        return NoReboot(rig.fleet, device.id, device.management, clock)
+
+    rig.engine.driver_factory = factory
+    with pytest.raises(NotSupported, match="sw-core: its driver .* offers no reboot"):
+        await rig.engine.reboot("sw-core", "technik")
+    assert opened == [] and "sw-core" not in rig.fleet.boot_at
+    assert rig.engine.capabilities("sw-core").reboot is False
+    assert rig.engine.device_view("sw-core")["capabilities"]["reboot"] is False
+    audit = [a for a in await rig.store.audit_entries() if a.action == "device.reboot"]
+    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]  # type: ignore[index]
+    with pytest.raises(NotFound):
+        await rig.engine.reboot("nope", "technik")

@@ -449,7 +449,7 @@ async def test_reboot_refused_before_any_device_io_when_the_driver_cannot(rig: R
         return NoReboot(rig.fleet, device.id, device.management, clock)
 
     rig.engine.driver_factory = factory
-    with pytest.raises(NotSupported, match="sw-core: its driver .* offers no reboot"):
+    with pytest.raises(NotSupported, match=r"sw-core: its driver .* offers no reboot"):
         await rig.engine.reboot("sw-core", "technik")
     assert opened == [] and "sw-core" not in rig.fleet.boot_at
     assert rig.engine.capabilities("sw-core").reboot is False

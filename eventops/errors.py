@@ -201,8 +201,17 @@ class RequestError(EventOpsError):
 
 
 class InvalidRequest(RequestError):
+    """``field``: the body or query field at fault (dotted), when one is."""
+
     title = "Invalid request"
     code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field} if self.field else {}
 
 
 class NotAuthenticated(RequestError):

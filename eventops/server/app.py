@@ -95,7 +95,7 @@ async def body_of(request: web.Request, model: type[M]) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidRequest(f"{where}: {first['msg']}") from None
+        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
 
 
 def _engine(request: web.Request) -> Engine:

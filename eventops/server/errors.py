@@ -4,13 +4,14 @@ Nothing below :mod:`eventops.server` knows an HTTP status: the engine and its
 services raise the :mod:`eventops.errors` tree, and :func:`error_middleware`
 turns every error into one JSON body::
 
-    {"error": {"code": "not_found", "title": "Not found",
-               "message": "no link 'x' in the profile", ...details}}
+    {"error": {"code": "not_found", "message": "no link 'x' in the profile", ...details}}
 
 ``code`` is stable and machine-readable; ``message`` is one line for a
 person (redacted like every answer for an authority); details depend on the
 class (a :class:`~eventops.errors.ConfirmationNeeded` adds ``confirm``, the
-text to type, and ``reasons``; provisioning's adds ``dangerous``).
+text to type, and ``reasons``; provisioning's adds ``dangerous``; an
+:class:`~eventops.errors.InvalidRequest` may name the ``field``). The body is
+:class:`eventops.api.models.ErrorBody`.
 
 =======================================  ======  ====================
 error                                    status  code
@@ -24,8 +25,8 @@ NotSupported                                     not_supported
 Unsupported (the device refused a verb)  409     not_supported
 ProfileError (a reload refused)          409     profile_invalid
 ProvisioningError, WallError             409     provisioning_failed, wall_error
-DeviceError                              502     device_error
-ProbeError                               502     probe_failed
+DeviceError                              502     device
+ProbeError                               502     probe
 Unavailable, StoreError                  503     unavailable
 =======================================  ======  ====================
 """
@@ -73,8 +74,8 @@ _REQUEST_STATUS: tuple[tuple[type[RequestError], int], ...] = (
 
 _OTHER: tuple[tuple[type[EventOpsError], int, str], ...] = (
     (Unsupported, 409, "not_supported"),
-    (DeviceError, 502, "device_error"),
-    (ProbeError, 502, "probe_failed"),
+    (DeviceError, 502, "device"),
+    (ProbeError, 502, "probe"),
     (ProfileError, 409, "profile_invalid"),
     (ProvisioningError, 409, "provisioning_failed"),
     (WallError, 409, "wall_error"),
@@ -106,8 +107,8 @@ def status_of(exc: EventOpsError) -> tuple[int, str]:
     return 409, "refused"
 
 
-def error_body(code: str, title: str, message: str, **details: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "title": title, "message": message, **details}}
+def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **details}}
 
 
 def error_response(
@@ -130,9 +131,7 @@ def error_middleware(redactor: Redactor) -> Any:
         except EventOpsError as exc:
             status, code = status_of(exc)
             details = exc.details() if isinstance(exc, RequestError) else {}
-            if isinstance(exc, DeviceError):
-                details = {"device": exc.device}
-            body = error_body(code, exc.title, exc.one_line(), **details)
+            body = error_body(code, exc.one_line(), **details)
             return error_response(status, body, redact=lambda t: redactor(request, t))
         except web.HTTPException as exc:
             if exc.status < 400:
@@ -141,7 +140,7 @@ def error_middleware(redactor: Redactor) -> Any:
             text = (exc.text or "").strip()
             message = exc.reason if not text or text.startswith(str(exc.status)) else text
             code = _HTTP_CODES.get(exc.status, "error")
-            resp = error_response(exc.status, error_body(code, exc.reason, message))
+            resp = error_response(exc.status, error_body(code, message))
             if "Allow" in exc.headers:
                 resp.headers["Allow"] = exc.headers["Allow"]
             return resp

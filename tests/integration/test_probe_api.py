@@ -157,7 +157,7 @@ async def test_stamp_to_a_target_and_a_silent_one(ps: ProbeServed) -> None:
         "technik",
         {"target": f"127.0.0.1:{silent}", "count": 3, "interval": 0, "wait": 0.2},
     )
-    assert status == 502 and text["error"]["code"] == "probe_failed"
+    assert status == 502 and text["error"]["code"] == "probe"
     assert "STAMP reflector" in text["error"]["message"] and "\n" not in text["error"]["message"]
     status, text = await ps.post("/api/v1/probe/stamp", "technik", {"count": 3})
     assert status == 400 and "exactly one of link and target" in text["error"]["message"]

@@ -13,14 +13,12 @@ from .conftest import SSE, TOKENS, Served
 UNAUTHORIZED = {
     "error": {
         "code": "unauthenticated",
-        "title": "Not authenticated",
         "message": "unauthorized: a valid token is needed",
     }
 }
 FORBIDDEN = {
     "error": {
         "code": "forbidden",
-        "title": "Not allowed",
         "message": "forbidden: your role may not do this",
     }
 }
@@ -85,6 +83,7 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
     )
     assert status == 400 and text["error"]["code"] == "invalid"
     assert text["error"]["message"].startswith("duration_s:")
+    assert text["error"]["field"] == "duration_s"
     async with served.http.post(
         served.url + "/api/v1/silences",
         headers={**served.auth("technik"), "Content-Type": "application/json"},

@@ -14,18 +14,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
-from eventops.errors import ApiError, ProvisioningError, SecretError
+from eventops.api.client import EngineClient, EngineUnreachable, RemoteConfirmationNeeded
+from eventops.api.models import ApplyStarted, RollbackStarted
+from eventops.errors import (
+    ApiError,
+    ConfirmationNeeded,
+    EventOpsError,
+    Forbidden,
+    NotAuthenticated,
+    ProvisioningError,
+    SecretError,
+)
 from eventops.provision.engine import ApplyReport, DevicePlan, PlanReport, ProgressEvent
 from eventops.provision.progress import TerminalProgress
 from eventops.secrets import LITERAL_HINT, SecretRef
@@ -67,39 +72,22 @@ def add_remote_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-@asynccontextmanager
-async def _session(remote: Remote) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        headers=remote.headers, timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
-    ) as s:
-        yield s
+def _client(remote: Remote) -> EngineClient:
+    return EngineClient(remote.url, remote.token, timeout_s=30.0)
 
 
-async def _call(
-    s: aiohttp.ClientSession, remote: Remote, method: str, path: str, body: Any = None
-) -> tuple[int, Any]:
-    try:
-        async with s.request(method, remote.url + path, json=body) as r:
-            text = await r.text()
-            status = r.status
-    except (aiohttp.ClientError, OSError) as exc:
-        raise ApiError(f"cannot reach the engine at {remote.url} ({exc})") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if status in (401, 403):
-        raise ApiError(
-            f"engine at {remote.url}: {status} {text.strip()[:120]} (a technician token is needed)",
+def _refused(remote: Remote, exc: EventOpsError) -> ApiError:
+    """A refused token or an unreachable engine, as the one line the CLI prints."""
+    status: int | None = getattr(exc, "status", None)
+    if isinstance(exc, NotAuthenticated | Forbidden):
+        return ApiError(
+            f"engine at {remote.url}: {status} {exc.one_line()[:120]} "
+            "(a technician token is needed)",
             status=status,
         )
-    if status >= 400 and not isinstance(data, dict):
-        raise ApiError(f"engine at {remote.url}: {status} {text.strip()[:200]}", status=status)
-    if status >= 400 and isinstance(data.get("error"), dict):
-        # the engine's error body {"error": {code, message, confirm?, dangerous?}}, flattened
-        err = data["error"]
-        data = {**err, "error": err.get("message", status)}
-    return status, data
+    if isinstance(exc, EngineUnreachable):
+        return exc
+    return ApiError(f"engine at {remote.url}: {exc.one_line()}", status=status)
 
 
 def plan_from_json(data: dict[str, Any]) -> PlanReport:
@@ -111,14 +99,12 @@ def plan_from_json(data: dict[str, Any]) -> PlanReport:
 
 
 async def remote_plan(remote: Remote, devices: list[str] | None) -> dict[str, Any]:
-    async with _session(remote) as s:
-        status, data = await _call(
-            s, remote, "POST", "/api/v1/provision/plan", {"devices": devices}
-        )
-    if status != 200:
-        raise ApiError(f"engine at {remote.url}: {data.get('error', status)}", status=status)
-    assert isinstance(data, dict)
-    return data
+    async with _client(remote) as api:
+        try:
+            plan = await api.provision_plan(devices)
+        except ApiError as exc:
+            raise _refused(remote, exc) from None
+    return plan.model_dump(mode="json")
 
 
 def print_dangers(data: dict[str, Any]) -> None:
@@ -127,34 +113,37 @@ def print_dangers(data: dict[str, Any]) -> None:
         print(f"! dangerous: {d['device']}{where}: {d['reason']}")
 
 
+def _dangers(exc: ConfirmationNeeded) -> dict[str, Any]:
+    found = exc.dangerous if isinstance(exc, RemoteConfirmationNeeded) else []
+    return {"dangerous": [d.model_dump(mode="json") for d in found]}
+
+
 class _Stream:
     """The engine's live stream, read in the background into a queue."""
 
-    def __init__(self, s: aiohttp.ClientSession, remote: Remote) -> None:
+    def __init__(self, api: EngineClient, remote: Remote) -> None:
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]] | BaseException] = asyncio.Queue()
         self.ready = asyncio.Event()
-        self._task = asyncio.create_task(self._read(s, remote))
+        self._task = asyncio.create_task(self._read(api, remote))
 
-    async def _read(self, s: aiohttp.ClientSession, remote: Remote) -> None:
+    async def _read(self, api: EngineClient, remote: Remote) -> None:
         try:
-            async with s.get(remote.url + "/api/v1/stream") as r:
-                if r.status != 200:
-                    raise ApiError(f"engine at {remote.url}: stream refused ({r.status})")
-                kind = ""
-                async for raw in r.content:
-                    line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                    if line.startswith("event: "):
-                        kind = line[7:]
-                    elif line.startswith("data: "):
-                        self.ready.set()
-                        self.queue.put_nowait((kind, json.loads(line[6:])))
+            async for msg in api.stream_once(idle_timeout_s=None):
+                self.ready.set()
+                self.queue.put_nowait((msg.type, msg.data))
             raise ApiError(f"engine at {remote.url}: the stream ended")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (NotAuthenticated, Forbidden) as exc:
             self.ready.set()
-            self.queue.put_nowait(ApiError(f"engine at {remote.url}: stream lost ({exc})"))
+            self.queue.put_nowait(
+                ApiError(f"engine at {remote.url}: stream refused ({getattr(exc, 'status', '')})")
+            )
         except ApiError as exc:
             self.ready.set()
-            self.queue.put_nowait(exc)
+            self.queue.put_nowait(
+                exc
+                if str(exc).startswith(f"engine at {remote.url}")
+                else ApiError(f"engine at {remote.url}: stream lost ({exc.one_line()})")
+            )
 
     async def close(self) -> None:
         self._task.cancel()
@@ -174,6 +163,14 @@ async def _ask_phrase(phrase: str) -> str:
     ).strip()
 
 
+async def _start(
+    api: EngineClient, args: argparse.Namespace, rollback_to: int | None, confirm: str | None
+) -> ApplyStarted | RollbackStarted:
+    if rollback_to is None:
+        return await api.provision_apply(args.device, confirm=confirm)
+    return await api.provision_rollback(rollback_to, confirm=confirm)
+
+
 async def remote_run(
     remote: Remote,
     args: argparse.Namespace,
@@ -183,27 +180,28 @@ async def remote_run(
 ) -> ApplyReport:
     """Start an apply or rollback on the engine and follow it to its report."""
     confirm: str | None = getattr(args, "confirm", None)
-    if rollback_to is None:
-        path, body = "/api/v1/provision/apply", {"devices": args.device, "confirm": confirm}
-    else:
-        path, body = "/api/v1/provision/rollback", {"apply_id": rollback_to, "confirm": confirm}
     progress = TerminalProgress(sys.stderr)
-    async with _session(remote) as s:
-        stream = _Stream(s, remote)
+    async with _client(remote) as api:
+        stream = _Stream(api, remote)
         try:
             await asyncio.wait_for(stream.ready.wait(), 30)
-            status, data = await _call(s, remote, "POST", path, body)
-            if status == 409 and isinstance(data, dict) and data.get("confirm") and interactive:
-                print_dangers(data)
-                body["confirm"] = await _ask_phrase(str(data["confirm"]))
-                status, data = await _call(s, remote, "POST", path, body)
-            if status != 202:
-                msg = data.get("error", status) if isinstance(data, dict) else status
-                if isinstance(data, dict) and data.get("confirm"):
-                    print_dangers(data)
-                    msg = f"{msg} (--confirm {data['confirm']})"
-                raise ProvisioningError(f"engine at {remote.url}: {msg}")
-            apply_id = data["apply_id"]
+            try:
+                try:
+                    started = await _start(api, args, rollback_to, confirm)
+                except ConfirmationNeeded as exc:
+                    if not (interactive and exc.confirm):
+                        raise
+                    print_dangers(_dangers(exc))
+                    started = await _start(api, args, rollback_to, await _ask_phrase(exc.confirm))
+            except ConfirmationNeeded as exc:
+                print_dangers(_dangers(exc))
+                msg = exc.one_line() + (f" (--confirm {exc.confirm})" if exc.confirm else "")
+                raise ProvisioningError(f"engine at {remote.url}: {msg}") from None
+            except (NotAuthenticated, Forbidden, EngineUnreachable) as exc:
+                raise _refused(remote, exc) from None
+            except ApiError as exc:
+                raise ProvisioningError(f"engine at {remote.url}: {exc.one_line()}") from None
+            apply_id = started.apply_id
             while True:
                 item = await stream.queue.get()
                 if isinstance(item, BaseException):

@@ -4,19 +4,24 @@ Used by ``eventops probe accept`` when an engine serves the event: the run
 then takes the engine's per-link lock, is audited under the token's user and
 becomes the link's proof in the engine at once. While it runs, the engine's
 ``probe.progress`` events for the run are handed to ``progress``.
+Everything goes through :class:`eventops.api.client.EngineClient`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
+from eventops.api.client import EngineClient, Transport
+from eventops.api.models import ProbeResultView
+from eventops.api.routes import ROUTES
+from eventops.errors import ApiError, Conflict, Forbidden, InvalidRequest, ProbeError
 
-from eventops.errors import ApiError, ProbeError
+_PROBE_POSTS = {
+    r.path: r for r in ROUTES if r.method == "POST" and r.path.startswith("/api/v1/probe/")
+}
 
 
 async def run_via_engine(
@@ -28,48 +33,49 @@ async def run_via_engine(
     link: str,
     progress: Callable[[dict[str, Any]], None] | None = None,
     connect_timeout: float = 10.0,
+    transport: Transport | None = None,
 ) -> dict[str, Any]:
     """POST a probe run to the engine at ``url`` and return the stored probe result.
 
     A refusal (403: not a technician, or the acceptance safety cap), a busy link
     (409) and a failed measurement (502) raise :class:`ProbeError`; anything
-    else the engine refuses raises :class:`ApiError`.
+    else the engine refuses raises :class:`ApiError` (or its domain subclass).
     """
     url = url.rstrip("/")
-    headers = {"Authorization": f"Bearer {token}"}
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
+    route = _PROBE_POSTS.get(path)
+    if route is None or route.request is None:
+        raise ApiError(f"{path}: not a probe run of the engine API")
     try:
-        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as http:
-            ready = asyncio.Event()
-            watcher = asyncio.create_task(_watch(http, url, link, progress, ready))
-            try:
-                # the stream's snapshot is in before the run starts (or the stream failed)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ready.wait(), connect_timeout)
-                async with http.post(f"{url}{path}", json=body) as r:
-                    text = await r.text()
-                    status = r.status
-            finally:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-    except (aiohttp.ClientError, OSError) as exc:
-        raise ApiError(f"engine at {url}: {exc}") from None
-    first = text.strip().splitlines()[0][:300] if text.strip() else ""
-    if status in (403, 409, 502):
-        raise ProbeError(f"engine at {url}: {first or status}")
-    if status != 200:
-        raise ApiError(f"engine at {url} refused the run: {status} {first}", status=status)
+        request = route.request.model_validate(body)
+    except ValueError as exc:
+        raise InvalidRequest(f"{path}: {exc}".splitlines()[0]) from None
+    async with EngineClient(url, token, transport=transport, timeout_s=connect_timeout) as api:
+        ready = asyncio.Event()
+        watcher = asyncio.create_task(_watch(api, link, progress, ready))
+        try:
+            # the stream's snapshot is in before the run starts (or the stream failed)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), connect_timeout)
+            raw = await api.call("POST", path, request, timeout_s=None)
+        except (Forbidden, Conflict) as exc:
+            raise ProbeError(f"engine at {url}: {exc.one_line()}") from None
+        except ApiError as exc:
+            if exc.status == 502:
+                raise ProbeError(f"engine at {url}: {exc.one_line()}") from None
+            raise
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
     try:
-        row: dict[str, Any] = json.loads(text)
-    except json.JSONDecodeError:
-        raise ApiError(f"engine at {url}: the answer is not JSON") from None
-    return row
+        row = ProbeResultView.model_validate_json(raw)
+    except ValueError:
+        raise ApiError(f"engine at {url}: the answer is not a probe result") from None
+    return row.model_dump(mode="json")
 
 
 async def _watch(
-    http: aiohttp.ClientSession,
-    url: str,
+    api: EngineClient,
     link: str,
     progress: Callable[[dict[str, Any]], None] | None,
     ready: asyncio.Event,
@@ -79,25 +85,14 @@ async def _watch(
         ready.set()
         return
     try:
-        async with http.get(f"{url}/api/v1/stream") as r:
-            if r.status != 200:
-                return
-            kind = data = ""
-            async for raw in r.content:
-                line = raw.decode("utf-8", "replace").rstrip("\r\n")
-                if line.startswith("event: "):
-                    kind = line[7:]
-                elif line.startswith("data: "):
-                    data = line[6:]
-                elif not line:
-                    if kind == "snapshot":
-                        ready.set()
-                    elif kind == "probe.progress":
-                        ev = json.loads(data)
-                        if ev.get("subject") == link:
-                            progress(ev.get("data", {}))
-                    kind = data = ""
-    except (aiohttp.ClientError, OSError, json.JSONDecodeError):
+        async for msg in api.stream_once(idle_timeout_s=None):
+            if msg.type == "snapshot":
+                ready.set()
+            elif msg.type == "probe.progress" and msg.data.get("subject") == link:
+                data = msg.data.get("data")
+                if isinstance(data, dict):
+                    progress(data)
+    except ApiError:
         return
     finally:
         ready.set()

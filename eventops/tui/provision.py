@@ -17,11 +17,8 @@ Device names, paths and values are untrusted text: shown with
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
-import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from eventops.api import models as m
 from eventops.errors import ApiError
 from eventops.tui.app import ConfirmScreen, EventOpsApp, InputScreen, PickScreen
 from eventops.tui.client import Api, StreamEvent
@@ -40,49 +38,12 @@ from eventops.tui.tables import localize_bindings
 P = "/api/v1/provision"
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class PlanChange(_Payload):
-    path: str
-    op: str
-    old: Any = None
-    new: Any = None
-    secret: bool = False
-
-
-class PlanDevice(_Payload):
-    device: str
-    kind: str = ""
-    state: str
-    changes: list[PlanChange] = Field(default_factory=list)
-    reason: str | None = None
-    notes: list[str] = Field(default_factory=list)
-
-
-class Danger(_Payload):
-    device: str
-    path: str | None = None
-    reason: str
-
-
-class Plan(_Payload):
-    summary: dict[str, Any] = Field(default_factory=dict)
-    devices: list[PlanDevice] = Field(default_factory=list)
-    dangerous: list[Danger] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    confirm: str = ""
-
-
-class ApplyRecord(_Payload):
-    id: int
-    kind: str = "apply"
-    actor: str = ""
-    started_at: str = ""
-    state: str | None = None
-    devices: list[str] = Field(default_factory=list)
-    counts: dict[str, int] = Field(default_factory=dict)
+# the contract's models under this screen's names
+PlanChange = m.ChangeView
+PlanDevice = m.DevicePlanView
+Danger = m.DangerView
+Plan = m.PlanView
+ApplyRecord = m.ApplyRecordView
 
 
 class ProvisionApi:
@@ -92,53 +53,17 @@ class ProvisionApi:
         self.api = api
 
     async def plan(self, devices: list[str] | None = None) -> Plan:
-        raw = await self.api._request("POST", f"{P}/plan", {"devices": devices})
-        try:
-            return Plan.model_validate(raw)
-        except ValidationError as exc:
-            raise ApiError(f"POST {P}/plan: unexpected answer ({exc.errors()[0]['msg']})") from None
-
-    async def _start(self, path: str, body: dict[str, Any]) -> int:
-        """POST an apply or rollback; a refusal becomes an ApiError with the engine's reason."""
-        api = self.api
-        try:
-            async with api.session.post(
-                api.base_url + path, headers=api.headers, json=body, timeout=api.timeout
-            ) as resp:
-                text = await resp.text()
-                status = resp.status
-        except aiohttp.ClientError as exc:
-            raise ApiError(
-                f"engine at {api.base_url} unreachable: {exc.__class__.__name__}"
-            ) from None
-        except TimeoutError:
-            raise ApiError(f"engine at {api.base_url} did not answer in time") from None
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            raw = None
-        if status >= 400:
-            reason = raw.get("error") if isinstance(raw, dict) else None
-            first = text.strip().splitlines()[0][:200] if text.strip() else ""
-            raise ApiError(strip_control(reason or f"POST {path}: {status} {first}"), status=status)
-        if not isinstance(raw, dict) or not isinstance(raw.get("apply_id"), int):
-            raise ApiError(f"POST {path}: unexpected answer (no apply_id)")
-        return int(raw["apply_id"])
+        return await self.api.provision_plan(devices)
 
     async def apply(self, devices: list[str] | None, confirm: str | None) -> int:
-        return await self._start(f"{P}/apply", {"devices": devices, "confirm": confirm})
+        """Start an apply; a refusal is an ApiError with the engine's reason."""
+        return (await self.api.provision_apply(devices, confirm=confirm or None)).apply_id
 
     async def rollback(self, apply_id: int, confirm: str) -> int:
-        return await self._start(f"{P}/rollback", {"apply_id": apply_id, "confirm": confirm})
+        return (await self.api.provision_rollback(apply_id, confirm=confirm)).apply_id
 
     async def applies(self) -> list[ApplyRecord]:
-        raw = await self.api._request("GET", f"{P}/applies?limit=30")
-        try:
-            return TypeAdapter(list[ApplyRecord]).validate_python(raw)
-        except ValidationError as exc:
-            raise ApiError(
-                f"GET {P}/applies: unexpected answer ({exc.errors()[0]['msg']})"
-            ) from None
+        return await self.api.provision_applies(30)
 
 
 OP_STYLE = {"add": ("+", "green"), "change": ("~", "yellow"), "remove": ("-", "red")}
@@ -352,9 +277,9 @@ class ProvisionScreen(Screen[None]):
         self.progress = {}
         self.status = tr(
             "prov.summary",
-            change=plan.summary.get("change", 0),
-            unchanged=plan.summary.get("unchanged", 0),
-            unreachable=plan.summary.get("unreachable", 0) + plan.summary.get("error", 0),
+            change=plan.summary.change,
+            unchanged=plan.summary.unchanged,
+            unreachable=plan.summary.unreachable + plan.summary.error,
         )
         self.redraw()
 
@@ -364,10 +289,10 @@ class ProvisionScreen(Screen[None]):
         if app.role != "technician" or self.running is not None:
             return
         plan = self.plan
-        if plan is None or not plan.summary.get("change"):
+        if plan is None or not plan.summary.change:
             app.notify(tr("prov.nothing"), markup=False)
             return
-        n = plan.summary.get("change", 0)
+        n = plan.summary.change
         if plan.dangerous:
 
             def typed(value: str | None) -> None:
@@ -428,7 +353,7 @@ class ProvisionScreen(Screen[None]):
         options = []
         for r in records:
             label = plain(
-                f"#{r.id} {r.kind} · {r.actor} · {r.started_at[:19]} · {r.state or ''} · "
+                f"#{r.id} {r.kind} · {r.actor} · {r.started_at.isoformat()[:19]} · {r.state or ''} · "
                 + ", ".join(f"{v} {k}" for k, v in sorted(r.counts.items()))
             )
             options.append((str(r.id), label))

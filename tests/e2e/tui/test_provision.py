@@ -83,7 +83,7 @@ async def test_plan_shows_the_diff_per_device_then_apply_with_progress(prig: Rig
         await pilot.press("p")
         await until(
             pilot,
-            lambda: screen.plan is not None and screen.plan.summary.get("change") == 0,
+            lambda: screen.plan is not None and screen.plan.summary.change == 0,
             "the next plan is empty",
             steps=800,
         )

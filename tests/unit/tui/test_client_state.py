@@ -167,27 +167,35 @@ def test_sparkline() -> None:
 
 
 def test_wall_payloads_and_state() -> None:
+    from eventops.api.models import AnnouncementsView
     from eventops.tui.client import Announcements, WallPost
     from eventops.tui.tables import media_note, rule_note
 
-    ann = Announcements.model_validate(
-        {
-            "templates": [{"id": "storm", "title_de": "Unwetter", "title_en": "Storm"}],
-            "active": None,
-            "paused": {"by": "presse", "at": "2026-06-18T16:00:00+00:00", "note": ""},
-        }
+    storm = {"id": "storm", "title_de": "Unwetter", "title_en": "Storm"}
+    storm |= {"text_de": "Bitte Schutz suchen", "text_en": "Please take shelter"}
+    ann = Announcements.of(
+        AnnouncementsView.model_validate(
+            {
+                "templates": [storm],
+                "active": None,
+                "paused": {"by": "presse", "at": "2026-06-18T16:00:00+00:00", "note": ""},
+            }
+        )
     )
     assert ann.paused is True and ann.templates[0].title("de") == "Unwetter"
-    assert Announcements.model_validate({"paused": None}).paused is False
+    unpaused = AnnouncementsView.model_validate({"templates": [], "paused": None})
+    assert Announcements.of(unpaused).paused is False
     post = WallPost.model_validate(
         {
             "id": "x:1",
             "source": "x",
             "author": "x:anna",
+            "text": "",
             "created_at": "2026-06-18T16:00:00+00:00",
             "data": {"media": [{"kind": "photo"}, {"kind": "photo"}, {"kind": "video"}, "junk"]},
             "last_decision": {
                 "id": 4,
+                "post_id": "x:1",
                 "ts": "2026-06-18T16:00:01+00:00",
                 "actor": "rule:blocked_words",
                 "action": "reject",

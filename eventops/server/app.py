@@ -17,7 +17,6 @@ when the gap is no longer kept.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -25,8 +24,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from eventops.api import models as m
+from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
@@ -54,6 +55,7 @@ STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
 MANAGE = web.AppKey("eventops_manage_engine", bool)
 HEARTBEAT_S = web.AppKey("eventops_heartbeat_s", float)
 STATUS_REFRESH_S = web.AppKey("eventops_status_refresh_s", float)
+OPENAPI = web.AppKey("eventops_openapi", dict)
 
 Extension = Callable[[web.Application], None]
 
@@ -62,38 +64,16 @@ T = Role.technician
 A = Role.authority
 
 
-# -- request bodies ------------------------------------------------------------------
-
-
-class AckBody(BaseModel):
-    note: str = Field(default="", max_length=2000)
-
-
-class SilenceBody(BaseModel):
-    matchers: dict[str, str]
-    duration_s: float = Field(gt=0, le=7 * 86400)
-    note: str = Field(default="", max_length=2000)
-
-
-class MaintenanceBody(BaseModel):
-    on: bool
-    note: str = Field(default="", max_length=2000)
-
-
-class HandoverBody(BaseModel):
-    to: str = Field(min_length=1, max_length=63)
-
-
 async def body_of(request: web.Request, model: type[M]) -> M:
-    """The request's JSON body parsed by ``model``; InvalidRequest names what is wrong."""
+    """The request's JSON body parsed by ``model`` (one of :mod:`eventops.api.models`:
+    strict, closed, finite); InvalidRequest names what is wrong."""
+    raw = await request.read()
     try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidRequest("request body is not JSON") from None
-    try:
-        return model.model_validate(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid" or not raw.strip():
+            raise InvalidRequest("request body is not JSON") from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
 
@@ -131,6 +111,11 @@ def _visible_device(view: View, device_id: str) -> str:
 
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    current_user(request)
+    return json_response(request, request.app[OPENAPI])
 
 
 async def whoami(request: web.Request) -> web.Response:
@@ -186,7 +171,7 @@ async def list_alerts(request: web.Request) -> web.Response:
 
 async def ack_alert(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, AckBody)
+    body = await body_of(request, m.AckBody)
     row = await _engine(request).ack(_int_id(request, "alert"), user.name, body.note)
     return json_response(request, alert_view(row))
 
@@ -198,7 +183,7 @@ async def list_silences(request: web.Request) -> web.Response:
 
 async def add_silence(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, SilenceBody)
+    body = await body_of(request, m.SilenceBody)
     view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
     return json_response(request, view, status=201)
 
@@ -211,7 +196,7 @@ async def delete_silence(request: web.Request) -> web.Response:
 
 async def set_maintenance(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, MaintenanceBody)
+    body = await body_of(request, m.MaintenanceBody)
     dev = request.match_info["id"]
     await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
     return json_response(request, {"device": dev, "maintenance": body.on})
@@ -248,7 +233,7 @@ async def get_timeline(request: web.Request) -> web.Response:
 
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, HandoverBody)
+    body = await body_of(request, m.HandoverBody)
     row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
     return json_response(request, row.model_dump(mode="json"), status=201)
 
@@ -451,6 +436,7 @@ def create_app(
     app[MANAGE] = manage_engine
     app[HEARTBEAT_S] = heartbeat_s
     app[STATUS_REFRESH_S] = status_refresh_s
+    app[OPENAPI] = build_openapi()
     app.cleanup_ctx.append(_engine_ctx)
     app.on_shutdown.append(_close_streams)
     r = app.router
@@ -460,6 +446,7 @@ def create_app(
     r.add_get("/status", status_page)
     r.add_get("/metrics", metrics)
     r.add_get("/api/v1/whoami", whoami)
+    r.add_get("/api/v1/openapi.json", openapi)
     r.add_get("/api/v1/status", status_json)
     r.add_get("/api/v1/devices", list_devices)
     r.add_get("/api/v1/devices/{id}", get_device)

@@ -30,12 +30,10 @@ is audited as aborted.
 
 from __future__ import annotations
 
-import re
-from typing import Literal
-
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from eventops.api import models as m
 from eventops.errors import InvalidRequest
 from eventops.probe.acceptance import AcceptanceConfig
 from eventops.profile.models import Role
@@ -44,85 +42,25 @@ from eventops.server.auth import ENGINE, json_response, require
 
 T = Role.technician
 MOUNTED = web.AppKey("eventops_probe_mounted", bool)
-HOSTPORT = r"^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$"
-_RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgG]?)\s*$")
-_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
 
 
-class _B(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StampBody(_B):
-    link: str | None = Field(default=None, min_length=1, max_length=63)
-    target: str | None = Field(default=None, pattern=HOSTPORT, max_length=300)
-    count: int = Field(default=100, ge=1, le=100_000)
-    interval: float = Field(default=0.01, ge=0, le=10)
-    wait: float = Field(default=1.0, gt=0, le=60)
-
-    @model_validator(mode="after")
-    def _one(self) -> StampBody:
-        if (self.link is None) == (self.target is None):
-            raise ValueError("give exactly one of link and target")
-        return self
-
-
-class ThroughputBody(_B):
-    link: str = Field(min_length=1, max_length=63)
-    rate: float | str
-    """bit/s at ``layer``, a number or ``100M``/``1G``."""
-    duration: float = Field(default=5.0, gt=0, le=3600)
-    size: int = Field(default=1472, ge=64, le=9000)
-    layer: Literal["l2", "udp-payload"] = "l2"
-    batched: bool | None = None
-    """None: batched above 50,000 packets/s, one datagram per send below."""
-
-    def rate_bps(self) -> float:
-        if isinstance(self.rate, str):
-            m = _RATE.match(self.rate)
-            if not m:
-                raise InvalidRequest(f"rate: {self.rate[:40]!r} is not a rate like 100M")
-            value = float(m.group(1)) * _UNITS[m.group(2).lower()]
-        else:
-            value = float(self.rate)
-        if not 0 < value <= 400e9:
-            raise InvalidRequest("rate: must be above 0 and at most 400G")
-        return value
-
-
-class AcceptBody(_B):
-    link: str = Field(min_length=1, max_length=63)
-    steps: list[float] = Field(default_factory=lambda: [25.0, 50.0, 75.0, 100.0], max_length=32)
-    step_time: float = Field(default=5.0, gt=0, le=3600)
-    hold: float = Field(default=900.0, ge=0, le=86_400)
-    hold_pct: float = Field(default=100.0, gt=0, le=1000)
-    rate_tolerance: float = Field(default=2.0, ge=0, le=50)
-    search: bool = False
-    search_loss: float | None = Field(default=None, ge=0, le=100)
-    search_max: float = Field(default=100.0, gt=0, le=1000)
-    search_time: float = Field(default=5.0, gt=0, le=3600)
-    size: int = Field(default=1472, ge=64, le=9000)
-    delay_from: Literal["stamp", "stream"] | None = None
-    force: bool = False
-    confirm: str | None = Field(default=None, max_length=63)
-
-    def config(self) -> AcceptanceConfig:
-        try:
-            return AcceptanceConfig(
-                steps_pct=self.steps,
-                step_duration_s=self.step_time,
-                hold_duration_s=self.hold,
-                hold_pct=self.hold_pct,
-                rate_tolerance_pct=self.rate_tolerance,
-                search=self.search,
-                search_loss_pct=self.search_loss,
-                search_max_pct=self.search_max,
-                search_trial_s=self.search_time,
-            )
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "options"
-            raise InvalidRequest(f"acceptance options: {where}: {err['msg']}") from None
+def _acceptance_config(body: m.AcceptBody) -> AcceptanceConfig:
+    try:
+        return AcceptanceConfig(
+            steps_pct=body.steps,
+            step_duration_s=body.step_time,
+            hold_duration_s=body.hold,
+            hold_pct=body.hold_pct,
+            rate_tolerance_pct=body.rate_tolerance,
+            search=body.search,
+            search_loss_pct=body.search_loss,
+            search_max_pct=body.search_max,
+            search_trial_s=body.search_time,
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "options"
+        raise InvalidRequest(f"acceptance options: {where}: {err['msg']}") from None
 
 
 # -- handlers: request -> one engine call -> response --------------------------------------
@@ -130,7 +68,7 @@ class AcceptBody(_B):
 
 async def probe_stamp(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, StampBody)
+    body = await body_of(request, m.StampBody)
     row = await request.app[ENGINE].probes.stamp(
         actor=user.name,
         link=body.link,
@@ -144,7 +82,7 @@ async def probe_stamp(request: web.Request) -> web.Response:
 
 async def probe_throughput(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, ThroughputBody)
+    body = await body_of(request, m.ThroughputBody)
     row = await request.app[ENGINE].probes.throughput(
         actor=user.name,
         link=body.link,
@@ -159,11 +97,11 @@ async def probe_throughput(request: web.Request) -> web.Response:
 
 async def probe_accept(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, AcceptBody)
+    body = await body_of(request, m.AcceptBody)
     row = await request.app[ENGINE].probes.accept(
         actor=user.name,
         link=body.link,
-        config=body.config(),
+        config=_acceptance_config(body),
         size=body.size,
         delay_from=body.delay_from,
         force=body.force,

@@ -26,9 +26,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
 from eventops.adapters.base import DriverFactory
+from eventops.api import models as m
 from eventops.engine.provisioning import ProvisionService
 from eventops.errors import InvalidRequest, Unavailable
 from eventops.profile.models import Role
@@ -41,20 +41,6 @@ PROVISION = web.AppKey("eventops_provision", ProvisionService)
 MOUNTED = web.AppKey("eventops_provision_mounted", bool)
 
 
-class PlanBody(BaseModel):
-    devices: list[str] | None = Field(default=None, max_length=10_000)
-
-
-class ApplyBody(BaseModel):
-    devices: list[str] | None = Field(default=None, max_length=10_000)
-    confirm: str | None = Field(default=None, max_length=200)
-
-
-class RollbackBody(BaseModel):
-    apply_id: int = Field(ge=1)
-    confirm: str | None = Field(default=None, max_length=200)
-
-
 def _service(request: web.Request) -> ProvisionService:
     svc = request.app[ENGINE].provision
     if svc is None:
@@ -62,7 +48,7 @@ def _service(request: web.Request) -> ProvisionService:
     return svc
 
 
-async def _optional_body(request: web.Request, model: type[PlanBody]) -> PlanBody:
+async def _optional_body(request: web.Request, model: type[m.PlanBody]) -> m.PlanBody:
     if not request.can_read_body:
         return model()
     return await body_of(request, model)
@@ -70,14 +56,14 @@ async def _optional_body(request: web.Request, model: type[PlanBody]) -> PlanBod
 
 async def plan(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await _optional_body(request, PlanBody)
+    body = await _optional_body(request, m.PlanBody)
     out = await _service(request).plan_view(body.devices, actor=user.name)
     return json_response(request, out)
 
 
 async def apply(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, ApplyBody)
+    body = await body_of(request, m.ApplyBody)
     run = await _service(request).start_apply(body.devices, actor=user.name, confirm=body.confirm)
     return json_response(
         request, {"apply_id": run.apply_id, "kind": run.kind, "total": run.total}, status=202
@@ -86,7 +72,7 @@ async def apply(request: web.Request) -> web.Response:
 
 async def rollback(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, RollbackBody)
+    body = await body_of(request, m.RollbackBody)
     run = await _service(request).start_rollback(
         body.apply_id, actor=user.name, confirm=body.confirm
     )

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
+from eventops.api import models as m
 from eventops.engine.wall import STATES, WallService
 from eventops.errors import InvalidRequest, NotFound, Unavailable
 from eventops.profile.models import Role
@@ -65,36 +65,6 @@ PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
 }
-
-
-class DecisionBody(BaseModel):
-    action: str = Field(min_length=1, max_length=20)
-    reason: str = Field(default="", max_length=2000)
-    for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
-
-
-class BlockBody(BaseModel):
-    author: str = Field(min_length=1, max_length=300)
-    reason: str = Field(default="", max_length=2000)
-    for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
-
-
-class UndoBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
-
-
-class IssueBody(BaseModel):
-    id: str = Field(min_length=1, max_length=63)
-
-
-class PauseBody(BaseModel):
-    on: bool
-    note: str = Field(default="", max_length=2000)
-
-
-class ForgetBody(BaseModel):
-    author: str = Field(min_length=1, max_length=300)
-    reason: str = Field(default="", max_length=2000)
 
 
 def _wall(request: web.Request) -> WallService:
@@ -225,7 +195,7 @@ async def get_post(request: web.Request) -> web.Response:
 
 async def decide(request: web.Request) -> web.Response:
     user = require(request, C)
-    body = await body_of(request, DecisionBody)
+    body = await body_of(request, m.DecisionBody)
     out = await _wall(request).decide(
         request.match_info["id"], body.action, user.name, body.reason, body.for_s
     )
@@ -235,7 +205,7 @@ async def decide(request: web.Request) -> web.Response:
 async def undo(request: web.Request) -> web.Response:
     user = require(request, C)
     ws = _wall(request)
-    body = await body_of(request, UndoBody)
+    body = await body_of(request, m.UndoBody)
     raw = request.match_info["id"]
     try:
         decision = int(raw)
@@ -257,7 +227,7 @@ async def lists(request: web.Request) -> web.Response:
 async def block(request: web.Request) -> web.Response:
     """Block an author by key; with posts, through their newest (hides them all, undoable)."""
     user = require(request, C)
-    body = await body_of(request, BlockBody)
+    body = await body_of(request, m.BlockBody)
     out = await _wall(request).block(body.author, user.name, body.reason, body.for_s)
     return json_response(request, out, status=201)
 
@@ -282,7 +252,7 @@ async def announcements(request: web.Request) -> web.Response:
 
 async def issue(request: web.Request) -> web.Response:
     user = require(request, C, A)
-    body = await body_of(request, IssueBody)
+    body = await body_of(request, m.IssueBody)
     return json_response(request, await _wall(request).issue(body.id, user.name), status=201)
 
 
@@ -293,13 +263,13 @@ async def withdraw(request: web.Request) -> web.Response:
 
 async def pause(request: web.Request) -> web.Response:
     user = require(request, C)
-    body = await body_of(request, PauseBody)
+    body = await body_of(request, m.PauseBody)
     return json_response(request, await _wall(request).set_paused(body.on, user.name, body.note))
 
 
 async def forget_author(request: web.Request) -> web.Response:
     user = require(request, C)
-    body = await body_of(request, ForgetBody)
+    body = await body_of(request, m.ForgetBody)
     return json_response(request, await _wall(request).forget(body.author, user.name, body.reason))
 
 

@@ -281,7 +281,7 @@ async def test_cli_accept_goes_through_the_engine(ps: ProbeServed) -> None:
 
 async def test_bad_requests_are_one_line_400s(ps: ProbeServed) -> None:
     cases = [
-        ("/api/v1/probe/accept", {"link": LINK, "steps": [0]}, "steps_pct"),
+        ("/api/v1/probe/accept", {"link": LINK, "steps": [0]}, "steps"),
         ("/api/v1/probe/accept", {"link": LINK, "hold": -1}, "hold"),
         ("/api/v1/probe/throughput", {"link": LINK, "rate": 0}, "rate"),
         ("/api/v1/probe/stamp", {"link": LINK, "count": 0}, "count"),

@@ -35,7 +35,8 @@ class Rig:
 
     @property
     def sleepers(self) -> int:
-        return len(self.engine._pollers) + 2  # + the downsampler and the probe-results watcher
+        # + the downsampler, the probe-results and the engine-alerts watchers
+        return len(self.engine._pollers) + 3
 
     async def to(self, t: float) -> None:
         await run_until(self.clock, t, self.sleepers, lambda: self.engine._pollers.values())
@@ -394,7 +395,8 @@ async def test_a_site_under_an_apply_is_in_maintenance(tmp_path: Path) -> None:
         await engine.start()
 
         async def to(t: float) -> None:
-            await run_until(clock, t, len(engine._pollers) + 3, lambda: engine._pollers.values())
+            # + the downsampler, probe-results, engine-alerts and site-locks watchers
+            await run_until(clock, t, len(engine._pollers) + 4, lambda: engine._pollers.values())
 
         try:
             await to(5)

@@ -43,6 +43,7 @@ from eventops.server.auth import (
     json_response,
     redact_for,
     require,
+    respond,
     still_valid,
     view_of,
 )
@@ -120,15 +121,21 @@ async def openapi(request: web.Request) -> web.Response:
 
 async def whoami(request: web.Request) -> web.Response:
     u = current_user(request)
-    return json_response(request, {"name": u.name, "role": u.role.value, "authority": u.authority})
+    return respond(
+        request,
+        m.WhoAmIView,
+        value={"name": u.name, "role": u.role.value, "authority": u.authority},
+    )
 
 
 async def list_devices(request: web.Request) -> web.Response:
     require(request, T, A)
     view, engine = view_of(request), _engine(request)
-    return json_response(
+    return respond(
         request,
-        [engine.device_view(d) for d in engine.devices if d in view.devices],
+        m.DeviceView,
+        many=True,
+        value=[engine.device_view(d) for d in engine.devices if d in view.devices],
     )
 
 
@@ -144,13 +151,18 @@ async def get_device(request: web.Request) -> web.Response:
             optic["peer"] = None
         elif optic.get("peer") and optic["peer"]["device"] not in view.devices:
             optic["peer"] = None
-    return json_response(request, detail)
+    return respond(request, m.DeviceDetailView, value=detail)
 
 
 async def list_links(request: web.Request) -> web.Response:
     require(request, T, A)
     view, engine = view_of(request), _engine(request)
-    return json_response(request, [engine.link_view(lk) for lk in engine.links if lk in view.links])
+    return respond(
+        request,
+        m.LinkView,
+        many=True,
+        value=[engine.link_view(lk) for lk in engine.links if lk in view.links],
+    )
 
 
 async def get_link(request: web.Request) -> web.Response:
@@ -159,39 +171,41 @@ async def get_link(request: web.Request) -> web.Response:
     link = request.match_info["id"]
     if link not in view.links or link not in engine.links:
         raise NotFound(f"no link {link[:63]!r}")
-    return json_response(request, engine.link_view(link))
+    return respond(request, m.LinkView, value=engine.link_view(link))
 
 
 async def list_alerts(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
     rows = await views.alerts(view.engine, include_closed=request.query.get("all") == "1")
-    return json_response(request, [a for a in rows if view.sees(a["subject"])])
+    return respond(
+        request, m.AlertView, many=True, value=[a for a in rows if view.sees(a["subject"])]
+    )
 
 
 async def ack_alert(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.AckBody)
     row = await _engine(request).ack(_int_id(request, "alert"), user.name, body.note)
-    return json_response(request, alert_view(row))
+    return respond(request, m.AlertView, value=alert_view(row))
 
 
 async def list_silences(request: web.Request) -> web.Response:
     require(request, T)
-    return json_response(request, views.silences(_engine(request)))
+    return respond(request, m.SilenceView, many=True, value=views.silences(_engine(request)))
 
 
 async def add_silence(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.SilenceBody)
     view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
-    return json_response(request, view, status=201)
+    return respond(request, m.SilenceView, value=view, status=201)
 
 
 async def delete_silence(request: web.Request) -> web.Response:
     user = require(request, T)
     gone = await _engine(request).unsilence(_int_id(request, "silence"), user.name)
-    return json_response(request, gone)
+    return respond(request, m.SilenceRemoved, value=gone)
 
 
 async def set_maintenance(request: web.Request) -> web.Response:
@@ -199,14 +213,14 @@ async def set_maintenance(request: web.Request) -> web.Response:
     body = await body_of(request, m.MaintenanceBody)
     dev = request.match_info["id"]
     await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
-    return json_response(request, {"device": dev, "maintenance": body.on})
+    return respond(request, m.MaintenanceResult, value={"device": dev, "maintenance": body.on})
 
 
 async def reboot_device(request: web.Request) -> web.Response:
     user = require(request, T)
     dev = request.match_info["id"]
     await _engine(request).reboot(dev, user.name)
-    return json_response(request, {"device": dev, "rebooting": True}, status=202)
+    return respond(request, m.RebootResult, value={"device": dev, "rebooting": True}, status=202)
 
 
 async def history(request: web.Request) -> web.Response:
@@ -219,7 +233,7 @@ async def history(request: web.Request) -> web.Response:
     out = await views.history(
         view.engine, dev, metric, _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
-    return json_response(request, out)
+    return respond(request, m.HistoryView, value=out)
 
 
 async def get_timeline(request: web.Request) -> web.Response:
@@ -228,21 +242,26 @@ async def get_timeline(request: web.Request) -> web.Response:
     items = await views.timeline(
         _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
-    return json_response(request, items)
+    return respond(request, m.TimelineEntryView, many=True, value=items)
 
 
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.HandoverBody)
     row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
-    return json_response(request, row.model_dump(mode="json"), status=201)
+    return respond(request, m.HandoverView, value=row.model_dump(mode="json"), status=201)
 
 
 async def list_handovers(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
     rows = await views.handovers(view.engine)
-    return json_response(request, [h.model_dump(mode="json") for h in rows if h.link in view.links])
+    return respond(
+        request,
+        m.HandoverView,
+        many=True,
+        value=[h.model_dump(mode="json") for h in rows if h.link in view.links],
+    )
 
 
 async def handover_report(request: web.Request) -> web.Response:
@@ -263,7 +282,7 @@ async def handover_report(request: web.Request) -> web.Response:
 async def reload_profile(request: web.Request) -> web.Response:
     user = require(request, T)
     summary = await _engine(request).reload(actor=user.name)
-    return json_response(request, summary)
+    return respond(request, m.ReloadResult, value=summary)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -318,8 +337,10 @@ async def status_json(request: web.Request) -> web.Response:
                 "cells": pages.link_cells(lv, tz),
             }
         )
-    return json_response(
-        request, {"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links}
+    return respond(
+        request,
+        m.StatusView,
+        value={"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links},
     )
 
 

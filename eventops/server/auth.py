@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from eventops.engine import Engine
 from eventops.errors import Forbidden, NotAuthenticated
@@ -161,7 +163,14 @@ class View:
         return self._hidden.sub("(hidden)", text)
 
     def dumps(self, value: Any) -> str:
-        return self.redact_text(json.dumps(value, ensure_ascii=False, default=str))
+        return self.redact_text(json.dumps(value, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    """Times as ISO 8601 (``+00:00``, as the engine's views and the stream write them)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def view_of(request: web.Request) -> View:
@@ -173,6 +182,27 @@ def redact_for(request: web.Request, text: str) -> str:
     if USER_KEY not in request:
         return text
     return view_of(request).redact_text(text)
+
+
+def respond(
+    request: web.Request,
+    model: type[BaseModel],
+    *,
+    value: Any,
+    status: int = 200,
+    many: bool = False,
+) -> web.Response:
+    """A JSON answer built from ``model`` (one of :mod:`eventops.api.models`): ``value``
+    (a list of them with ``many``; ``None`` stays ``null``) is validated by the
+    model and serialised from it, so the server answers nothing the contract
+    does not declare."""
+    if many:
+        out: Any = [model.model_validate(v).model_dump() for v in value]
+    elif value is None:
+        out = None
+    else:
+        out = model.model_validate(value).model_dump()
+    return json_response(request, out, status)
 
 
 def json_response(request: web.Request, value: Any, status: int = 200) -> web.Response:

@@ -38,7 +38,7 @@ from eventops.errors import InvalidRequest
 from eventops.probe.acceptance import AcceptanceConfig
 from eventops.profile.models import Role
 from eventops.server.app import Extension, body_of
-from eventops.server.auth import ENGINE, json_response, require
+from eventops.server.auth import ENGINE, require, respond
 
 T = Role.technician
 MOUNTED = web.AppKey("eventops_probe_mounted", bool)
@@ -77,7 +77,7 @@ async def probe_stamp(request: web.Request) -> web.Response:
         interval=body.interval,
         wait=body.wait,
     )
-    return json_response(request, row.model_dump(mode="json"))
+    return respond(request, m.ProbeResultView, value=row.model_dump(mode="json"))
 
 
 async def probe_throughput(request: web.Request) -> web.Response:
@@ -92,7 +92,7 @@ async def probe_throughput(request: web.Request) -> web.Response:
         layer=body.layer,
         batched=body.batched,
     )
-    return json_response(request, row.model_dump(mode="json"))
+    return respond(request, m.ProbeResultView, value=row.model_dump(mode="json"))
 
 
 async def probe_accept(request: web.Request) -> web.Response:
@@ -107,7 +107,7 @@ async def probe_accept(request: web.Request) -> web.Response:
         force=body.force,
         confirm=body.confirm,
     )
-    return json_response(request, row.model_dump(mode="json"))
+    return respond(request, m.ProbeResultView, value=row.model_dump(mode="json"))
 
 
 async def probe_results(request: web.Request) -> web.Response:
@@ -120,12 +120,14 @@ async def probe_results(request: web.Request) -> web.Response:
     rows = await request.app[ENGINE].probes.results(
         q.get("link") or None, q.get("kind") or None, limit
     )
-    return json_response(request, [r.model_dump(mode="json") for r in rows])
+    return respond(
+        request, m.ProbeResultView, many=True, value=[r.model_dump(mode="json") for r in rows]
+    )
 
 
 async def probe_running(request: web.Request) -> web.Response:
     require(request, T)
-    return json_response(request, request.app[ENGINE].probes.runs())
+    return respond(request, m.RunningProbeView, many=True, value=request.app[ENGINE].probes.runs())
 
 
 def mount_probes(app: web.Application) -> None:

@@ -34,7 +34,7 @@ from eventops.errors import InvalidRequest, Unavailable
 from eventops.profile.models import Role
 from eventops.provision.engine import ApplyOptions
 from eventops.server.app import Extension, body_of
-from eventops.server.auth import ENGINE, json_response, require
+from eventops.server.auth import ENGINE, require, respond
 
 T = Role.technician
 PROVISION = web.AppKey("eventops_provision", ProvisionService)
@@ -58,15 +58,18 @@ async def plan(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await _optional_body(request, m.PlanBody)
     out = await _service(request).plan_view(body.devices, actor=user.name)
-    return json_response(request, out)
+    return respond(request, m.PlanView, value=out)
 
 
 async def apply(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.ApplyBody)
     run = await _service(request).start_apply(body.devices, actor=user.name, confirm=body.confirm)
-    return json_response(
-        request, {"apply_id": run.apply_id, "kind": run.kind, "total": run.total}, status=202
+    return respond(
+        request,
+        m.ApplyStarted,
+        value={"apply_id": run.apply_id, "kind": run.kind, "total": run.total},
+        status=202,
     )
 
 
@@ -76,9 +79,10 @@ async def rollback(request: web.Request) -> web.Response:
     run = await _service(request).start_rollback(
         body.apply_id, actor=user.name, confirm=body.confirm
     )
-    return json_response(
+    return respond(
         request,
-        {"apply_id": run.apply_id, "kind": run.kind, "rollback_of": body.apply_id},
+        m.RollbackStarted,
+        value={"apply_id": run.apply_id, "kind": run.kind, "rollback_of": body.apply_id},
         status=202,
     )
 
@@ -89,7 +93,9 @@ async def applies(request: web.Request) -> web.Response:
         limit = max(1, min(1000, int(request.query.get("limit", "50"))))
     except ValueError:
         raise InvalidRequest("limit: not a number") from None
-    return json_response(request, await _service(request).history(limit))
+    return respond(
+        request, m.ApplyRecordView, many=True, value=await _service(request).history(limit)
+    )
 
 
 async def apply_detail(request: web.Request) -> web.Response:
@@ -99,12 +105,12 @@ async def apply_detail(request: web.Request) -> web.Response:
         apply_id = int(raw)
     except ValueError:
         raise InvalidRequest(f"apply id {raw[:20]!r} is not a number") from None
-    return json_response(request, await _service(request).detail(apply_id))
+    return respond(request, m.ApplyDetailView, value=await _service(request).detail(apply_id))
 
 
 async def running(request: web.Request) -> web.Response:
     require(request, T)
-    return json_response(request, _service(request).running_view())
+    return respond(request, m.RunningApplyView, value=_service(request).running_view())
 
 
 def mount_provisioning(app: web.Application) -> None:

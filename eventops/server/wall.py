@@ -43,7 +43,7 @@ from eventops.engine.wall import STATES, WallService
 from eventops.errors import InvalidRequest, NotFound, Unavailable
 from eventops.profile.models import Role
 from eventops.server.app import STREAMS, Extension, body_of
-from eventops.server.auth import ENGINE, json_response, require
+from eventops.server.auth import ENGINE, require, respond
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
 from eventops.wall.display import sse
 
@@ -185,12 +185,14 @@ async def queue(request: web.Request) -> web.Response:
         contains=q.get("q") or None,
         limit=_limit(q.get("limit", "100")),
     )
-    return json_response(request, out)
+    return respond(request, m.QueuedPostView, many=True, value=out)
 
 
 async def get_post(request: web.Request) -> web.Response:
     require(request, C, T)
-    return json_response(request, await _wall(request).post(request.match_info["id"]))
+    return respond(
+        request, m.PostDetailView, value=await _wall(request).post(request.match_info["id"])
+    )
 
 
 async def decide(request: web.Request) -> web.Response:
@@ -199,7 +201,7 @@ async def decide(request: web.Request) -> web.Response:
     out = await _wall(request).decide(
         request.match_info["id"], body.action, user.name, body.reason, body.for_s
     )
-    return json_response(request, out, status=201)
+    return respond(request, m.DecisionResult, value=out, status=201)
 
 
 async def undo(request: web.Request) -> web.Response:
@@ -211,17 +213,24 @@ async def undo(request: web.Request) -> web.Response:
         decision = int(raw)
     except ValueError:
         raise NotFound(f"decision {raw[:20]}: no such decision") from None
-    return json_response(request, await ws.undo(decision, user.name, body.reason), status=201)
+    return respond(
+        request, m.UndoResult, value=await ws.undo(decision, user.name, body.reason), status=201
+    )
 
 
 async def decisions(request: web.Request) -> web.Response:
     require(request, C, T)
-    return json_response(request, await _wall(request).decisions(request.query.get("post") or None))
+    return respond(
+        request,
+        m.DecisionView,
+        many=True,
+        value=await _wall(request).decisions(request.query.get("post") or None),
+    )
 
 
 async def lists(request: web.Request) -> web.Response:
     require(request, C, T)
-    return json_response(request, await _wall(request).lists())
+    return respond(request, m.WallListsView, value=await _wall(request).lists())
 
 
 async def block(request: web.Request) -> web.Response:
@@ -229,7 +238,7 @@ async def block(request: web.Request) -> web.Response:
     user = require(request, C)
     body = await body_of(request, m.BlockBody)
     out = await _wall(request).block(body.author, user.name, body.reason, body.for_s)
-    return json_response(request, out, status=201)
+    return respond(request, m.BlockResult, value=out, status=201)
 
 
 async def unblock(request: web.Request) -> web.Response:
@@ -237,40 +246,53 @@ async def unblock(request: web.Request) -> web.Response:
     out = await _wall(request).unblock(
         request.match_info["author"], user.name, request.query.get("reason", "")
     )
-    return json_response(request, out)
+    return respond(request, m.UnblockResult, value=out)
 
 
 async def counters(request: web.Request) -> web.Response:
     require(request, C, T)
-    return json_response(request, await _wall(request).counters())
+    return respond(request, m.CountersView, value=await _wall(request).counters())
 
 
 async def announcements(request: web.Request) -> web.Response:
     require(request, C, T, A)
-    return json_response(request, _wall(request).announcements())
+    return respond(request, m.AnnouncementsView, value=_wall(request).announcements())
 
 
 async def issue(request: web.Request) -> web.Response:
     user = require(request, C, A)
     body = await body_of(request, m.IssueBody)
-    return json_response(request, await _wall(request).issue(body.id, user.name), status=201)
+    return respond(
+        request,
+        m.ActiveAnnouncementView,
+        value=await _wall(request).issue(body.id, user.name),
+        status=201,
+    )
 
 
 async def withdraw(request: web.Request) -> web.Response:
     user = require(request, C, A)
-    return json_response(request, {"withdrawn": await _wall(request).withdraw(user.name)})
+    return respond(
+        request, m.WithdrawResult, value={"withdrawn": await _wall(request).withdraw(user.name)}
+    )
 
 
 async def pause(request: web.Request) -> web.Response:
     user = require(request, C)
     body = await body_of(request, m.PauseBody)
-    return json_response(request, await _wall(request).set_paused(body.on, user.name, body.note))
+    return respond(
+        request, m.PauseResult, value=await _wall(request).set_paused(body.on, user.name, body.note)
+    )
 
 
 async def forget_author(request: web.Request) -> web.Response:
     user = require(request, C)
     body = await body_of(request, m.ForgetBody)
-    return json_response(request, await _wall(request).forget(body.author, user.name, body.reason))
+    return respond(
+        request,
+        m.ForgetResult,
+        value=await _wall(request).forget(body.author, user.name, body.reason),
+    )
 
 
 # -- mounting ---------------------------------------------------------------------------

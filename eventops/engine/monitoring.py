@@ -257,7 +257,7 @@ class Engine:
             on_error=self.supervisor.failed,
         )
         self._pollers[d.id] = poller
-        poller.start()
+        poller.start(self.supervisor.spawn)
 
     async def poll_now(self, device_ids: Iterable[str]) -> list[PollResult]:
         """One poll of each device, outside the schedule (CLI commands, tests)."""

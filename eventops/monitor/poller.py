@@ -47,6 +47,8 @@ class PollResult:
 ResultHandler = Callable[[PollResult], Awaitable[None]]
 ErrorHandler = Callable[[str, BaseException], Awaitable[None]]
 """Called with the poller's task name and the exception; must not raise."""
+Spawner = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
+"""Starts the poll loop as a named task (the engine's supervisor restarts it if it dies)."""
 
 
 class DevicePoller:
@@ -87,9 +89,12 @@ class DevicePoller:
         self.awaiting_device = False
         """True while a poll waits for the device's answer (or its timeout)."""
 
-    def start(self) -> None:
+    def start(self, spawn: Spawner | None = None) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self.run(), name=self.task_name)
+            if spawn is not None:
+                self._task = spawn(self.task_name, self.run)
+            else:
+                self._task = asyncio.create_task(self.run(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._task is not None:

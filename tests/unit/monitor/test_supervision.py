@@ -138,3 +138,39 @@ async def test_a_task_that_returns_is_restarted_unless_finite() -> None:
         assert sv.failures["forever"] == 2 and "finite" not in sv.failures
     finally:
         await sv.stop()
+
+
+async def test_a_poll_loop_that_dies_is_restarted(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    profile = demo_profile()
+    fleet = ScriptedFleet(profile, clock)
+    async with SQLiteStore(tmp_path / "e.sqlite3") as store:
+        engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
+        await engine.start()
+        try:
+            poller = engine._pollers["mast-01"]
+            real = poller.next_delay
+            calls = [0]
+
+            def next_delay() -> float:
+                calls[0] += 1
+                if calls[0] == 2:
+                    raise RuntimeError("scheduler bug")
+                return real()
+
+            poller.next_delay = next_delay  # type: ignore[method-assign]
+            n = len(engine._pollers) + SLEEPERS_EXTRA
+            # mast-01 waits out its backoff in the supervisor, not in its poll loop:
+            # it counts among the clock's sleepers only
+            others = [p for k, p in engine._pollers.items() if k != "mast-01"]
+            await run_until(clock, 60, n, lambda: others)
+            # died after its t=10 poll; restarted 1 s later (backoff), then on schedule again
+            assert fleet.calls["mast-01"] == [0.0, 10.0, 11.0, 21.0, 31.0, 41.0, 51.0]
+            assert engine.supervisor.restarts["poll:mast-01"] == 1
+            assert engine.supervisor.failures["poll:mast-01"] == 1
+            assert any(
+                ev.type == "engine.task_failed" and ev.data["task"] == "poll:mast-01"
+                for ev in engine.bus
+            )
+        finally:
+            await engine.stop()

@@ -2,14 +2,14 @@
 
 Mounted with :func:`provision_extension` on the app from
 :func:`eventops.server.app.create_app`; the work is done by
-:class:`eventops.provision.service.ProvisionService` (its module doc has the
+:class:`eventops.engine.provisioning.ProvisionService` (its module doc has the
 rule for dangerous changes and their typed confirmation).
 
 - ``POST /api/v1/provision/plan`` ``{devices?}``  per-device diffs (secrets only as
   "changed"), the order, the summary and the dangerous changes
 - ``POST /api/v1/provision/apply`` ``{devices?, confirm?}``  starts an apply
   (202 ``{apply_id}``); 409 when a dangerous change lacks the confirmation
-  (``{error, dangerous, confirm}``), when an apply runs here, or when the
+  (``{"error": {"code": "confirmation_needed", "confirm", "dangerous", …}}``), when an apply runs here, or when the
   site lock is held by another apply (e.g. ``eventops apply`` on the CLI)
 - ``GET  /api/v1/provision/applies``               the history, newest first
 - ``GET  /api/v1/provision/applies/{id}``          one apply with its per-device results

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -68,10 +69,11 @@ async def run_via_engine(
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
     try:
-        row = ProbeResultView.model_validate_json(raw)
+        ProbeResultView.model_validate_json(raw)
     except ValueError:
         raise ApiError(f"engine at {url}: the answer is not a probe result") from None
-    return row.model_dump(mode="json")
+    row: dict[str, Any] = json.loads(raw)
+    return row
 
 
 async def _watch(

@@ -41,7 +41,7 @@ from aiohttp import web
 from eventops.api import models as m
 from eventops.engine.wall import STATES, WallService
 from eventops.errors import InvalidRequest, NotFound, Unavailable
-from eventops.profile.models import Role
+from eventops.profile.models import Role, User
 from eventops.server.app import STREAMS, Extension, body_of
 from eventops.server.auth import ENGINE, require, respond
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
@@ -254,9 +254,24 @@ async def counters(request: web.Request) -> web.Response:
     return respond(request, m.CountersView, value=await _wall(request).counters())
 
 
+HIDDEN = "(hidden)"
+
+
+def _for_viewer(user: User, active: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An authority sees who issued an announcement only when it was itself."""
+    if active is None or user.role is not A or active.get("issued_by") == user.name:
+        return active
+    return {**active, "issued_by": HIDDEN}
+
+
 async def announcements(request: web.Request) -> web.Response:
-    require(request, C, T, A)
-    return respond(request, m.AnnouncementsView, value=_wall(request).announcements())
+    user = require(request, C, T, A)
+    out = _wall(request).announcements()
+    if user.role is A:  # never the names or notes of comms staff
+        out = {**out, "active": _for_viewer(user, out["active"])}
+        if out["paused"] is not None:
+            out["paused"] = {**out["paused"], "by": HIDDEN, "note": ""}
+    return respond(request, m.AnnouncementsView, value=out)
 
 
 async def issue(request: web.Request) -> web.Response:
@@ -272,9 +287,8 @@ async def issue(request: web.Request) -> web.Response:
 
 async def withdraw(request: web.Request) -> web.Response:
     user = require(request, C, A)
-    return respond(
-        request, m.WithdrawResult, value={"withdrawn": await _wall(request).withdraw(user.name)}
-    )
+    withdrawn = _for_viewer(user, await _wall(request).withdraw(user.name))
+    return respond(request, m.WithdrawResult, value={"withdrawn": withdrawn})
 
 
 async def pause(request: web.Request) -> web.Response:

@@ -168,12 +168,6 @@ async def test_live_stream_events_match_the_models(rig: Rig, role: str) -> None:
         assert "alert.raised" in types and "probe.progress" not in types
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/v1/wall/announcements shows an authority who paused the wall and the "
-    "note (paused.by, paused.note) and which comms user issued the active announcement "
-    "(active.issued_by); DESIGN: an authority never sees names or notes of comms staff",
-)
 async def test_an_authority_does_not_learn_comms_names_from_announcements(rig: Rig) -> None:
     issued = await rig.call("POST", "/api/v1/wall/announcements", "comms", {"id": "storm"})
     assert issued.status == 201

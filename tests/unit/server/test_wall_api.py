@@ -179,9 +179,16 @@ async def test_announcement_and_pause_survive_a_restart(wserved: WallServed) -> 
     assert (await s.post(f"{API}/pause", "comms", {"on": True, "note": "Umbau"}))[0] == 200
     await s.runner.cleanup()
     s.runner = await start_wall_server(s.engine, s.media_dir, port=s.port)
-    _, ann = await s.get(f"{API}/announcements", "police")
+    _, ann = await s.get(f"{API}/announcements", "comms")
     assert ann["active"]["id"] == "evacuate-square" and ann["paused"]["by"] == "presse"
+    assert ann["active"]["issued_by"] == "feuerwehr-el" and ann["paused"]["note"] == "Umbau"
     assert [t["id"] for t in ann["templates"]] == ["evacuate-square", "storm"]
+    # another authority sees what is on the screens, not who put it there nor comms' names
+    _, ann = await s.get(f"{API}/announcements", "police")
+    assert ann["active"]["id"] == "evacuate-square" and ann["active"]["issued_by"] == "(hidden)"
+    assert ann["paused"]["by"] == "(hidden)" and ann["paused"]["note"] == ""
+    _, ann = await s.get(f"{API}/announcements", "fire")
+    assert ann["active"]["issued_by"] == "feuerwehr-el"  # its own
     async with s.http.get(s.url + "/wall/demo/stream") as r:
         snap = json.loads((await SSE(r).next())["data"])
     assert snap["announcement"]["title_en"] == "Please clear the market square"

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from aiohttp import web
 
 from eventops.clock import Clock, SystemClock
-from eventops.engine import Engine
+from eventops.engine import Engine, build_engine
 from eventops.errors import ApiError
 from eventops.monitor.bus import BusEvent
 from eventops.monitor.tasks import cancel_and_wait
@@ -32,11 +32,7 @@ from eventops.profile.models import Profile
 from eventops.provision.apply import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
-from eventops.server.probe import probe_extension
-from eventops.server.provision import provision_extension
-from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore
-from eventops.wall.media import default_media_dir
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
 
@@ -177,23 +173,25 @@ async def run_demo(
     runner: web.AppRunner | None = None
     try:
         async with SQLiteStore(db) as store:
-            engine = Engine(profile, store, clock=clock, stagger=True)
+            ppath = Path(profile_path) if profile_path else demo_profile_path()
+            engine = await asyncio.to_thread(
+                lambda: build_engine(
+                    profile,
+                    store,
+                    store_path=Path(db),
+                    profile_path=ppath,
+                    clock=clock,
+                    stagger=True,
+                    watch_site_locks=False,
+                    run_sources=True,
+                )
+            )
             failed = await preset_site(profile, store, lock_dir_for(Path(db)))
             log = DemoLog(clock.monotonic(), clock, out if not headless and ui is None else None)
             if failed:
                 print(f"warning: could not preset {', '.join(failed)}", file=out)
             host, _, port = (listen or profile.server.listen).rpartition(":")
-            ppath = Path(profile_path) if profile_path else demo_profile_path()
-            wall = wall_extension(
-                media_dir=default_media_dir(Path(db)),
-                run_sources=True,
-                profile_dir=await asyncio.to_thread(lambda: ppath.absolute().parent),
-            )
-            prov = provision_extension(
-                lock_dir=lock_dir_for(Path(db)),
-                secrets_base=await asyncio.to_thread(lambda: ppath.absolute().parent),
-            )
-            app = create_app(engine, manage_engine=True, extensions=[wall, prov, probe_extension()])
+            app = create_app(engine, manage_engine=True)
             runner = web.AppRunner(app, handle_signals=False)
             await runner.setup()
             site = web.TCPSite(runner, host or "127.0.0.1", int(port))

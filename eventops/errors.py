@@ -30,7 +30,8 @@ classes to messages and exit codes in one place (``eventops.cli``).
     │   ├── Forbidden           the caller's role may not do this              (403)
     │   ├── NotFound            no such device, link, alert, apply, post …     (404)
     │   ├── Conflict            the thing is busy or in a state that forbids it (409)
-    │   │   └── ConfirmationNeeded  a dangerous change needs the typed id     (409)
+    │   │   ├── ConfirmationNeeded  a dangerous change needs the typed id     (409)
+    │   │   └── NotSupported    the device's driver does not offer this verb    (409)
     │   └── Unavailable         the service is not running here / standby     (503)
     └── ApiError                a client's view of an engine API failure
 """
@@ -194,10 +195,23 @@ class RequestError(EventOpsError):
     exit_code = 9
     code = "refused"
 
+    def details(self) -> dict[str, object]:
+        """Extra fields of the API's error body (beyond code, title and message)."""
+        return {}
+
 
 class InvalidRequest(RequestError):
+    """``field``: the body or query field at fault (dotted), when one is."""
+
     title = "Invalid request"
     code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+    def details(self) -> dict[str, object]:
+        return {"field": self.field} if self.field else {}
 
 
 class NotAuthenticated(RequestError):
@@ -230,6 +244,16 @@ class ConfirmationNeeded(Conflict):
         self.confirm = confirm
         self.reasons = list(reasons)
         super().__init__(message)
+
+    def details(self) -> dict[str, object]:
+        return {"confirm": self.confirm, "reasons": self.reasons}
+
+
+class NotSupported(Conflict):
+    """The device's driver declares it cannot do this (refused before any device I/O)."""
+
+    title = "Not supported by device"
+    code = "not_supported"
 
 
 class Unavailable(RequestError):

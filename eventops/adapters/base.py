@@ -27,7 +27,7 @@ import hashlib
 import importlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Literal, Self
@@ -338,6 +338,13 @@ class DeviceDriver(ABC):
     @abstractmethod
     async def reboot(self) -> None: ...
 
+
+DriverFactory = Callable[[Mast | Switch, Clock, float], "DeviceDriver"]
+"""Makes a (not yet opened) driver for a device: ``factory(device, clock, timeout_s)``.
+
+The one signature the engine, provisioning and tests use to put their own
+drivers (a shared HTTP session, a scripted fake) in place of :func:`driver_for`.
+"""
 
 #: Driver name (as in the profile) to "module:Class".
 DRIVERS: Mapping[str, str] = {

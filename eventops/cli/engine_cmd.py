@@ -23,18 +23,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from eventops.engine import Engine
+from eventops.engine import Engine, build_engine
 from eventops.errors import ApiError, EventOpsError, ProfileError, SecretError
 from eventops.monitor.history import export_event
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
-from eventops.server.probe import probe_extension
-from eventops.server.provision import provision_extension
-from eventops.server.wall import wall_extension
 from eventops.store import SQLiteStore, default_store_path
-from eventops.wall.media import default_media_dir
 
 log = logging.getLogger(__name__)
 
@@ -130,24 +126,17 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
     async with SQLiteStore(store_path) as store:
-        engine = Engine(
-            profile,
-            store,
-            profile_path=path,
-            stagger=True,
-            lock_dir=store_path.with_name(store_path.name + ".locks"),
+        engine = await asyncio.to_thread(
+            lambda: build_engine(
+                profile,
+                store,
+                store_path=store_path,
+                profile_path=path,
+                stagger=True,
+                run_sources=True,
+            )
         )
-        wall = wall_extension(
-            media_dir=default_media_dir(store_path),
-            run_sources=True,
-            profile_dir=await asyncio.to_thread(lambda: path.absolute().parent),
-        )
-        app = create_app(
-            engine,
-            manage_engine=True,
-            tls=ctx is not None,
-            extensions=[wall, provision_extension(), probe_extension()],
-        )
+        app = create_app(engine, manage_engine=True, tls=ctx is not None)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         try:
@@ -260,11 +249,20 @@ async def _handover_via_api(url: str, args: argparse.Namespace) -> dict[str, Any
         text = await r.text()
         if r.status != 201:
             raise ApiError(
-                f"engine at {url} refused the handover: {r.status} {text.strip()[:200]}",
+                f"engine at {url} refused the handover: {r.status} {_error_message(text)}",
                 status=r.status,
             )
         result: dict[str, Any] = json.loads(text)
         return result
+
+
+def _error_message(text: str) -> str:
+    """The message of the engine's error body (see eventops.server.errors), or the text."""
+    try:
+        err = json.loads(text)["error"]
+        return str(err["message"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return text.strip()[:200]
 
 
 async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> dict[str, Any]:
@@ -273,7 +271,7 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
     except KeyError:
         raise ProfileError(f"no link {args.link!r} in the profile") from None
     async with SQLiteStore(_store_path(profile, args.db)) as store:
-        engine = Engine(profile, store)
+        engine = build_engine(profile, store, provisioning=False, wall=False)
         await engine.start(poll=False)
         try:
             results = await engine.poll_now([link.a.device, link.b.device])

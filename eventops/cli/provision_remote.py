@@ -6,7 +6,7 @@ its maintenance; the progress comes back over the live stream. The token
 is a reference (``--token env:NAME`` or ``file:PATH``; default
 ``$EVENTOPS_TOKEN``) to a technician token.
 
-Dangerous changes (see :mod:`eventops.provision.service`) need the event's
+Dangerous changes (see :mod:`eventops.engine.provisioning`) need the event's
 id typed at the prompt, or ``--confirm EVENT_ID`` for scripts.
 """
 

@@ -6,6 +6,11 @@ the fleet; each poll has a timeout on the injected clock; a device that
 fails is retried with backoff (interval, 2x, 4x, capped), and is reported
 as failed on its first failed poll so that it shows unreachable within two
 intervals of going silent.
+
+The poll loop never dies of one bad result: a result handler that raises
+(or a driver that fails in a way no adapter should) is logged with its
+traceback and reported through ``on_error`` (the engine counts it and raises
+an engine alert), and the device keeps its schedule.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ class PollResult:
 
 
 ResultHandler = Callable[[PollResult], Awaitable[None]]
+ErrorHandler = Callable[[str, BaseException], Awaitable[None]]
+"""Called with the poller's task name and the exception; must not raise."""
+Spawner = Callable[[str, Callable[[], Awaitable[None]]], "asyncio.Task[None]"]
+"""Starts the poll loop as a named task (the engine's supervisor restarts it if it dies)."""
 
 
 class DevicePoller:
@@ -55,6 +64,7 @@ class DevicePoller:
         on_result: ResultHandler,
         max_backoff: float = 4.0,
         first_delay: float = 0.0,
+        on_error: ErrorHandler | None = None,
     ) -> None:
         self.device_id = device_id
         self.driver = driver
@@ -66,8 +76,11 @@ class DevicePoller:
         self.max_backoff = max_backoff
         self.first_delay = first_delay
         """Wait this long before the first poll (spreads a fleet's polls over the interval)."""
+        self.on_error = on_error
         self.failures = 0
         self.polls = 0
+        self.handler_failures = 0
+        """Results whose handler raised (the device was polled on regardless)."""
         self._open = False
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -76,9 +89,12 @@ class DevicePoller:
         self.awaiting_device = False
         """True while a poll waits for the device's answer (or its timeout)."""
 
-    def start(self) -> None:
+    def start(self, spawn: Spawner | None = None) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self.run(), name=f"poll:{self.device_id}")
+            if spawn is not None:
+                self._task = spawn(self.task_name, self.run)
+            else:
+                self._task = asyncio.create_task(self.run(), name=self.task_name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -92,9 +108,30 @@ class DevicePoller:
         while True:
             t0 = self.clock.monotonic()
             result = await self.poll_once()
-            await self.on_result(result)
+            try:
+                await self.on_result(result)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.handler_failures += 1
+                await self._report(exc)
             elapsed = self.clock.monotonic() - t0
             await self._sleep(max(0.0, self.next_delay() - elapsed))
+
+    @property
+    def task_name(self) -> str:
+        return f"poll:{self.device_id}"
+
+    async def _report(self, exc: Exception) -> None:
+        if self.on_error is None:
+            log.error("%s: handling a poll result failed", self.device_id, exc_info=exc)
+            return
+        try:
+            await self.on_error(self.task_name, exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s: reporting a failure failed", self.device_id)
 
     def wake(self) -> None:
         """Poll now rather than at the next slot, and forget the backoff
@@ -133,6 +170,11 @@ class DevicePoller:
             except (OSError, ValueError) as exc:
                 log.warning("%s: poll failed: %r", self.device_id, exc)
                 return await self._failed(started, t0, f"{type(exc).__name__}: {exc}")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a driver bug: the device stays on its schedule
+                await self._report(exc)
+                return await self._failed(started, t0, f"internal error: {type(exc).__name__}")
         self.failures = 0
         return PollResult(self.device_id, started, self.clock.monotonic() - t0, status=status)
 

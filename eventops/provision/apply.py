@@ -53,6 +53,7 @@ from eventops.adapters.base import (
     Change,
     ConfigTree,
     DeviceDriver,
+    DriverFactory,
     checksum,
     driver_for,
     flatten,
@@ -81,7 +82,6 @@ from eventops.provision.reports import (
     DevicePlan,
     DeviceResult,
     DriftRow,
-    DriverFactory,
     Maintenance,
     NoMaintenance,
     PlanReport,
@@ -176,7 +176,8 @@ class Provisioner:
 
     def _driver(self, dev: Mast | Switch) -> DeviceDriver:
         if self._factory is not None:
-            return self._factory(dev)
+            timeout = self.options.device_timeout_s or dev.management.timeout_s
+            return self._factory(dev, self.clock, timeout)
         return driver_for(
             dev, clock=self.clock, timeout=self.options.device_timeout_s, session=self._http
         )

@@ -96,6 +96,41 @@ class SiteLock:
         await asyncio.to_thread(self._release)
 
 
+def held_sites(directory: Path, sites: list[str]) -> dict[str, str]:
+    """Sites whose lock is held now, with who holds it (the actor).
+
+    Read without taking the lock (which could make a starting apply fail):
+    the holder writes itself into the file while it holds the lock and
+    empties it on release; a holder on this host that died without releasing
+    is recognised by its pid.
+    """
+    out: dict[str, str] = {}
+    host = socket.gethostname()
+    for site in sites:
+        try:
+            text = (directory / f"site-{site}.lock").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if not text:
+            continue
+        try:
+            info = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(info, dict):
+            continue
+        pid = info.get("pid")
+        if info.get("host") == host and isinstance(pid, int):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                continue  # killed while holding it: the kernel released the lock
+            except PermissionError:
+                pass
+        out[site] = str(info.get("actor") or "someone")
+    return out
+
+
 def _who(holder: str) -> str:
     try:
         h = json.loads(holder)

@@ -14,8 +14,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from eventops.adapters.base import Change, DeviceDriver
-from eventops.profile.models import Mast, Switch
+from eventops.adapters.base import Change
 from eventops.provision.steps import SITE_VISIT as SITE_VISIT
 from eventops.provision.steps import DevState
 from eventops.provision.steps import Result as Result
@@ -184,6 +183,3 @@ class ApplyOptions:
     concurrency: int = 32
     device_timeout_s: float | None = None
     """Per-request timeout; default the device's ``management.timeout_s``."""
-
-
-DriverFactory = Callable[[Mast | Switch], DeviceDriver]

@@ -17,19 +17,20 @@ when the gap is no longer kept.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from eventops.api import models as m
+from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
-from eventops.errors import ApiError, DeviceError, EventOpsError, Unsupported
-from eventops.monitor.history import timeline
+from eventops.engine import views as views
+from eventops.errors import InvalidRequest, NotFound
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Role
 from eventops.server import pages
@@ -40,10 +41,13 @@ from eventops.server.auth import (
     auth_middleware,
     current_user,
     json_response,
+    redact_for,
     require,
+    respond,
     still_valid,
     view_of,
 )
+from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
 MANAGE = web.AppKey("eventops_manage_engine", bool)
 HEARTBEAT_S = web.AppKey("eventops_heartbeat_s", float)
 STATUS_REFRESH_S = web.AppKey("eventops_status_refresh_s", float)
+OPENAPI = web.AppKey("eventops_openapi", dict)
 
 Extension = Callable[[web.Application], None]
 
@@ -60,59 +65,46 @@ T = Role.technician
 A = Role.authority
 
 
-# -- request bodies ------------------------------------------------------------------
-
-
-class AckBody(BaseModel):
-    note: str = Field(default="", max_length=2000)
-
-
-class SilenceBody(BaseModel):
-    matchers: dict[str, str]
-    duration_s: float = Field(gt=0, le=7 * 86400)
-    note: str = Field(default="", max_length=2000)
-
-
-class MaintenanceBody(BaseModel):
-    on: bool
-    note: str = Field(default="", max_length=2000)
-
-
-class HandoverBody(BaseModel):
-    to: str = Field(min_length=1, max_length=63)
-
-
 async def body_of(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body parsed by ``model`` (one of :mod:`eventops.api.models`:
+    strict, closed, finite); InvalidRequest names what is wrong."""
+    raw = await request.read()
     try:
-        raw = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="request body is not JSON\n") from None
-    try:
-        return model.model_validate(raw)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
+        if first["type"] == "json_invalid" or not raw.strip():
+            raise InvalidRequest("request body is not JSON") from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise web.HTTPBadRequest(text=f"{where}: {first['msg']}\n") from None
-
-
-def _api_error(exc: ApiError) -> web.HTTPException:
-    status = exc.status or 400
-    cls = {404: web.HTTPNotFound, 409: web.HTTPConflict}.get(status, web.HTTPBadRequest)
-    return cls(text=exc.one_line() + "\n")
+        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
 
 
 def _engine(request: web.Request) -> Engine:
     return request.app[ENGINE]
 
 
-def _parse_time(value: str | None, default: datetime) -> datetime:
+def _int_id(request: web.Request, what: str) -> int:
+    raw = request.match_info["id"]
+    try:
+        return int(raw)
+    except ValueError:
+        raise NotFound(f"no {what} {raw[:40]!r}") from None
+
+
+def _parse_time(value: str | None) -> datetime | None:
     if not value:
-        return default
+        return None
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise web.HTTPBadRequest(text=f"not an ISO 8601 time: {value[:40]!r}\n") from None
+        raise InvalidRequest(f"not an ISO 8601 time: {value[:40]!r}") from None
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _visible_device(view: View, device_id: str) -> str:
+    if device_id not in view.devices or device_id not in view.engine.devices:
+        raise NotFound(f"no device {device_id[:63]!r}")
+    return device_id
 
 
 # -- handlers -------------------------------------------------------------------------
@@ -122,27 +114,35 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+async def openapi(request: web.Request) -> web.Response:
+    current_user(request)
+    return json_response(request, request.app[OPENAPI])
+
+
 async def whoami(request: web.Request) -> web.Response:
     u = current_user(request)
-    return json_response(request, {"name": u.name, "role": u.role.value, "authority": u.authority})
+    return respond(
+        request,
+        m.WhoAmIView,
+        value={"name": u.name, "role": u.role.value, "authority": u.authority},
+    )
 
 
 async def list_devices(request: web.Request) -> web.Response:
     require(request, T, A)
     view, engine = view_of(request), _engine(request)
-    return json_response(
+    return respond(
         request,
-        [engine.device_view(d) for d in engine.devices if d in view.devices],
+        m.DeviceView,
+        many=True,
+        value=[engine.device_view(d) for d in engine.devices if d in view.devices],
     )
 
 
 async def get_device(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    dev = request.match_info["id"]
-    if dev not in view.devices or dev not in engine.devices:
-        raise web.HTTPNotFound(text="not found\n")
-    detail = engine.device_detail(dev)
+    view = view_of(request)
+    detail = view.engine.device_detail(_visible_device(view, request.match_info["id"]))
     for optic in detail["optics"]:
         # an authority learns nothing of a link or a far end that is not its own
         if optic.get("link") not in view.links:
@@ -151,13 +151,18 @@ async def get_device(request: web.Request) -> web.Response:
             optic["peer"] = None
         elif optic.get("peer") and optic["peer"]["device"] not in view.devices:
             optic["peer"] = None
-    return json_response(request, detail)
+    return respond(request, m.DeviceDetailView, value=detail)
 
 
 async def list_links(request: web.Request) -> web.Response:
     require(request, T, A)
     view, engine = view_of(request), _engine(request)
-    return json_response(request, [engine.link_view(lk) for lk in engine.links if lk in view.links])
+    return respond(
+        request,
+        m.LinkView,
+        many=True,
+        value=[engine.link_view(lk) for lk in engine.links if lk in view.links],
+    )
 
 
 async def get_link(request: web.Request) -> web.Response:
@@ -165,168 +170,107 @@ async def get_link(request: web.Request) -> web.Response:
     view, engine = view_of(request), _engine(request)
     link = request.match_info["id"]
     if link not in view.links or link not in engine.links:
-        raise web.HTTPNotFound(text="not found\n")
-    return json_response(request, engine.link_view(link))
+        raise NotFound(f"no link {link[:63]!r}")
+    return respond(request, m.LinkView, value=engine.link_view(link))
 
 
 async def list_alerts(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    now = engine.clock.now()
-    if request.query.get("all") == "1":
-        rows = await engine.store.list_alerts()
-    else:
-        rows = engine.alerts.open_alerts()
-    return json_response(
-        request,
-        [
-            alert_view(a, silenced=engine.alerts.silenced(a, now))
-            for a in rows
-            if view.sees(a.subject)
-        ],
+    view = view_of(request)
+    rows = await views.alerts(view.engine, include_closed=request.query.get("all") == "1")
+    return respond(
+        request, m.AlertView, many=True, value=[a for a in rows if view.sees(a["subject"])]
     )
 
 
 async def ack_alert(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, AckBody)
-    try:
-        alert_id = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    try:
-        row = await _engine(request).ack(alert_id, user.name, body.note)
-    except ApiError as exc:
-        raise _api_error(exc) from None
-    return json_response(request, alert_view(row))
+    body = await body_of(request, m.AckBody)
+    row = await _engine(request).ack(_int_id(request, "alert"), user.name, body.note)
+    return respond(request, m.AlertView, value=alert_view(row))
 
 
 async def list_silences(request: web.Request) -> web.Response:
     require(request, T)
-    return json_response(
-        request,
-        [
-            {
-                "id": s.id,
-                "matchers": s.matchers,
-                "until": s.until.isoformat(),
-                "by": s.by,
-                "note": s.note,
-            }
-            for s in _engine(request).alerts.silences
-        ],
-    )
+    return respond(request, m.SilenceView, many=True, value=views.silences(_engine(request)))
 
 
 async def add_silence(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, SilenceBody)
-    try:
-        view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
-    except ApiError as exc:
-        raise _api_error(exc) from None
-    return json_response(request, view, status=201)
+    body = await body_of(request, m.SilenceBody)
+    view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
+    return respond(request, m.SilenceView, value=view, status=201)
 
 
 async def delete_silence(request: web.Request) -> web.Response:
     user = require(request, T)
-    engine = _engine(request)
-    try:
-        sid = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    gone = engine.alerts.remove_silence(sid)
-    if gone is None:
-        raise web.HTTPNotFound(text="not found\n")
-    await engine.store.audit(user.name, "alert.unsilence", str(sid), before=gone.matchers)
-    engine.bus.publish("silence.removed", "", "event", data={"id": sid, "by": user.name})
-    return json_response(request, {"id": sid, "removed": True})
+    gone = await _engine(request).unsilence(_int_id(request, "silence"), user.name)
+    return respond(request, m.SilenceRemoved, value=gone)
 
 
 async def set_maintenance(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, MaintenanceBody)
+    body = await body_of(request, m.MaintenanceBody)
     dev = request.match_info["id"]
-    try:
-        await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
-    except KeyError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    return json_response(request, {"device": dev, "maintenance": body.on})
+    await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
+    return respond(request, m.MaintenanceResult, value={"device": dev, "maintenance": body.on})
 
 
 async def reboot_device(request: web.Request) -> web.Response:
     user = require(request, T)
     dev = request.match_info["id"]
-    try:
-        await _engine(request).reboot(dev, user.name)
-    except KeyError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    except Unsupported as exc:
-        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
-    except DeviceError as exc:
-        raise web.HTTPBadGateway(text=exc.one_line() + "\n") from None
-    return json_response(request, {"device": dev, "rebooting": True}, status=202)
+    await _engine(request).reboot(dev, user.name)
+    return respond(request, m.RebootResult, value={"device": dev, "rebooting": True}, status=202)
 
 
 async def history(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    dev = request.query.get("device", "")
-    metric = request.query.get("metric", "")
-    if not dev or not metric:
-        raise web.HTTPBadRequest(text="device and metric are required\n")
-    if dev not in view.devices:
-        raise web.HTTPNotFound(text="not found\n")
-    now = engine.clock.now()
-    until = _parse_time(request.query.get("until"), now)
-    since = _parse_time(request.query.get("since"), until - timedelta(hours=1))
-    samples = await engine.store.query_samples(dev, metric, since, until)
-    return json_response(
-        request,
-        {
-            "device": dev,
-            "metric": metric,
-            "points": [[s.ts.isoformat(), s.value] for s in samples],
-        },
+    view = view_of(request)
+    q = request.query
+    dev, metric = q.get("device", ""), q.get("metric", "")
+    if dev and metric:
+        _visible_device(view, dev)
+    out = await views.history(
+        view.engine, dev, metric, _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
+    return respond(request, m.HistoryView, value=out)
 
 
 async def get_timeline(request: web.Request) -> web.Response:
     require(request, T)
-    engine = _engine(request)
-    since = _parse_time(request.query.get("since"), datetime(1970, 1, 1, tzinfo=UTC))
-    until = _parse_time(request.query.get("until"), datetime(9999, 1, 1, tzinfo=UTC))
-    items = await timeline(engine.store, since, until)
-    return json_response(request, [t.model_dump(mode="json") for t in items])
+    q = request.query
+    items = await views.timeline(
+        _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
+    )
+    return respond(request, m.TimelineEntryView, many=True, value=items)
 
 
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, HandoverBody)
-    try:
-        row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
-    except ApiError as exc:
-        raise _api_error(exc) from None
-    return json_response(request, row.model_dump(mode="json"), status=201)
+    body = await body_of(request, m.HandoverBody)
+    row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
+    return respond(request, m.HandoverView, value=row.model_dump(mode="json"), status=201)
 
 
 async def list_handovers(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
-    rows = await _engine(request).store.list_handovers()
-    return json_response(request, [h.model_dump(mode="json") for h in rows if h.link in view.links])
+    rows = await views.handovers(view.engine)
+    return respond(
+        request,
+        m.HandoverView,
+        many=True,
+        value=[h.model_dump(mode="json") for h in rows if h.link in view.links],
+    )
 
 
 async def handover_report(request: web.Request) -> web.Response:
     require(request, T, A)
     view, engine = view_of(request), _engine(request)
-    try:
-        hid = int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    row = next((h for h in await engine.store.list_handovers() if h.id == hid), None)
-    if row is None or row.link not in view.links:
-        raise web.HTTPNotFound(text="not found\n")
+    hid = _int_id(request, "handover")
+    row = await views.handover_record(engine, hid)
+    if row.link not in view.links:
+        raise NotFound(f"no handover #{hid}")
     html = pages.handover_report(row.model_dump(mode="json"), engine.profile.event.tz)
     return web.Response(
         text=view.redact_text(html),
@@ -337,11 +281,8 @@ async def handover_report(request: web.Request) -> web.Response:
 
 async def reload_profile(request: web.Request) -> web.Response:
     user = require(request, T)
-    try:
-        summary = await _engine(request).reload(actor=user.name)
-    except EventOpsError as exc:
-        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
-    return json_response(request, summary)
+    summary = await _engine(request).reload(actor=user.name)
+    return respond(request, m.ReloadResult, value=summary)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -396,8 +337,10 @@ async def status_json(request: web.Request) -> web.Response:
                 "cells": pages.link_cells(lv, tz),
             }
         )
-    return json_response(
-        request, {"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links}
+    return respond(
+        request,
+        m.StatusView,
+        value={"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links},
     )
 
 
@@ -505,13 +448,16 @@ def create_app(
     status_refresh_s: float = 5.0,
 ) -> web.Application:
     """The aiohttp app; ``manage_engine``: start and stop the engine with the app."""
-    app = web.Application(middlewares=[auth_middleware], client_max_size=256 * 1024)
+    app = web.Application(
+        middlewares=[error_middleware(redact_for), auth_middleware], client_max_size=256 * 1024
+    )
     app[ENGINE] = engine
     app[TLS] = tls
     app[STREAMS] = set()
     app[MANAGE] = manage_engine
     app[HEARTBEAT_S] = heartbeat_s
     app[STATUS_REFRESH_S] = status_refresh_s
+    app[OPENAPI] = build_openapi()
     app.cleanup_ctx.append(_engine_ctx)
     app.on_shutdown.append(_close_streams)
     r = app.router
@@ -521,6 +467,7 @@ def create_app(
     r.add_get("/status", status_page)
     r.add_get("/metrics", metrics)
     r.add_get("/api/v1/whoami", whoami)
+    r.add_get("/api/v1/openapi.json", openapi)
     r.add_get("/api/v1/status", status_json)
     r.add_get("/api/v1/devices", list_devices)
     r.add_get("/api/v1/devices/{id}", get_device)
@@ -540,9 +487,25 @@ def create_app(
     r.add_get("/api/v1/handovers/{id}/report", handover_report)
     r.add_post("/api/v1/reload", reload_profile)
     r.add_get("/api/v1/stream", stream)
+    _mount_services(app, engine)
     for ext in extensions:
         ext(app)
     return app
+
+
+def _mount_services(app: web.Application, engine: Engine) -> None:
+    """The routes of the services the engine carries (see eventops.engine.build_engine)."""
+    from eventops.server.probe import mount_probes
+    from eventops.server.provision import PROVISION, mount_provisioning
+    from eventops.server.wall import WALL, mount_wall
+
+    mount_probes(app)
+    if engine.provision is not None:
+        app[PROVISION] = engine.provision
+        mount_provisioning(app)
+    if engine.wall is not None:
+        app[WALL] = engine.wall
+        mount_wall(app)
 
 
 async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -18,11 +18,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from eventops.engine import Engine
+from eventops.errors import Forbidden, NotAuthenticated
 from eventops.profile.models import Role, User
 from eventops.tokens import match_token
 
@@ -38,14 +41,12 @@ PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _unauthorized() -> web.HTTPUnauthorized:
-    return web.HTTPUnauthorized(
-        text="unauthorized\n", headers={"WWW-Authenticate": 'Bearer realm="eventops"'}
-    )
+def _unauthorized() -> NotAuthenticated:
+    return NotAuthenticated("unauthorized: a valid token is needed")
 
 
-def forbidden() -> web.HTTPForbidden:
-    return web.HTTPForbidden(text="forbidden\n")
+def forbidden() -> Forbidden:
+    return Forbidden("forbidden: your role may not do this")
 
 
 def token_of(request: web.Request) -> str | None:
@@ -145,6 +146,8 @@ class View:
         return self.user.role in (Role.technician, Role.authority)
 
     def sees(self, subject: str) -> bool:
+        if self.user.role is Role.technician:
+            return True  # also the engine's own alerts (subject "engine")
         return subject in self.links or subject in self.devices
 
     def sees_event(self, scope: str, subject: str, authorities: Iterable[str]) -> bool:
@@ -160,11 +163,46 @@ class View:
         return self._hidden.sub("(hidden)", text)
 
     def dumps(self, value: Any) -> str:
-        return self.redact_text(json.dumps(value, ensure_ascii=False, default=str))
+        return self.redact_text(json.dumps(value, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    """Times as ISO 8601 (``+00:00``, as the engine's views and the stream write them)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def view_of(request: web.Request) -> View:
     return View(request.app[ENGINE], current_user(request))
+
+
+def redact_for(request: web.Request, text: str) -> str:
+    """``text`` with what the request's user may not see hidden (errors included)."""
+    if USER_KEY not in request:
+        return text
+    return view_of(request).redact_text(text)
+
+
+def respond(
+    request: web.Request,
+    model: type[BaseModel],
+    *,
+    value: Any,
+    status: int = 200,
+    many: bool = False,
+) -> web.Response:
+    """A JSON answer built from ``model`` (one of :mod:`eventops.api.models`): ``value``
+    (a list of them with ``many``; ``None`` stays ``null``) is validated by the
+    model and serialised from it, so the server answers nothing the contract
+    does not declare."""
+    if many:
+        out: Any = [model.model_validate(v).model_dump() for v in value]
+    elif value is None:
+        out = None
+    else:
+        out = model.model_validate(value).model_dump()
+    return json_response(request, out, status)
 
 
 def json_response(request: web.Request, value: Any, status: int = 200) -> web.Response:

@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from eventops.profile.models import Role
 from eventops.server.auth import View
 
 
@@ -100,6 +101,25 @@ class EngineCollector:
         for sev in ("critical", "warning", "info"):
             alerts.add_metric([sev], float(counts.get(sev, 0)))
         yield alerts
+        if view.user.role is Role.technician:  # task names carry every device id
+            yield from self._supervision()
+
+    def _supervision(self) -> Iterator[Metric]:
+        sv = self.view.engine.supervisor
+        restarts = CounterMetricFamily(
+            "eventops_engine_task_restarts",
+            "background tasks of the engine restarted after they died",
+            labels=["task"],
+        )
+        failures = CounterMetricFamily(
+            "eventops_engine_task_failures",
+            "failures of the engine's tasks and poll-result handlers (each is alerted)",
+            labels=["task"],
+        )
+        for name in sorted(set(sv.restarts) | set(sv.failures) | set(sv.names)):
+            restarts.add_metric([name], float(sv.restarts[name]))
+            failures.add_metric([name], float(sv.failures[name]))
+        yield from (restarts, failures)
 
 
 def render_metrics(view: View) -> bytes:

@@ -2,14 +2,14 @@
 
 Mounted with :func:`provision_extension` on the app from
 :func:`eventops.server.app.create_app`; the work is done by
-:class:`eventops.provision.service.ProvisionService` (its module doc has the
+:class:`eventops.engine.provisioning.ProvisionService` (its module doc has the
 rule for dangerous changes and their typed confirmation).
 
 - ``POST /api/v1/provision/plan`` ``{devices?}``  per-device diffs (secrets only as
   "changed"), the order, the summary and the dangerous changes
 - ``POST /api/v1/provision/apply`` ``{devices?, confirm?}``  starts an apply
   (202 ``{apply_id}``); 409 when a dangerous change lacks the confirmation
-  (``{error, dangerous, confirm}``), when an apply runs here, or when the
+  (``{"error": {"code": "confirmation_needed", "confirm", "dangerous", …}}``), when an apply runs here, or when the
   site lock is held by another apply (e.g. ``eventops apply`` on the CLI)
 - ``GET  /api/v1/provision/applies``               the history, newest first
 - ``GET  /api/v1/provision/applies/{id}``          one apply with its per-device results
@@ -26,46 +26,29 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
-from eventops.errors import ApiError
+from eventops.adapters.base import DriverFactory
+from eventops.api import models as m
+from eventops.engine.provisioning import ProvisionService
+from eventops.errors import InvalidRequest, Unavailable
 from eventops.profile.models import Role
-from eventops.provision.apply import ApplyOptions, DriverFactory
-from eventops.provision.service import ConfirmationNeeded, ProvisionService, plan_json
+from eventops.provision.apply import ApplyOptions
 from eventops.server.app import Extension, body_of
-from eventops.server.auth import ENGINE, json_response, require
+from eventops.server.auth import ENGINE, require, respond
 
 T = Role.technician
 PROVISION = web.AppKey("eventops_provision", ProvisionService)
-
-
-class PlanBody(BaseModel):
-    devices: list[str] | None = Field(default=None, max_length=10_000)
-
-
-class ApplyBody(BaseModel):
-    devices: list[str] | None = Field(default=None, max_length=10_000)
-    confirm: str | None = Field(default=None, max_length=200)
-
-
-class RollbackBody(BaseModel):
-    apply_id: int = Field(ge=1)
-    confirm: str | None = Field(default=None, max_length=200)
+MOUNTED = web.AppKey("eventops_provision_mounted", bool)
 
 
 def _service(request: web.Request) -> ProvisionService:
-    return request.app[PROVISION]
+    svc = request.app[ENGINE].provision
+    if svc is None:
+        raise Unavailable("this engine does not provision")
+    return svc
 
 
-def _error(request: web.Request, exc: ApiError) -> web.Response:
-    body: dict[str, object] = {"error": exc.one_line()}
-    if isinstance(exc, ConfirmationNeeded):
-        body["dangerous"] = [d.model_dump(mode="json") for d in exc.dangers]
-        body["confirm"] = exc.phrase
-    return json_response(request, body, status=exc.status or 400)
-
-
-async def _optional_body(request: web.Request, model: type[PlanBody]) -> PlanBody:
+async def _optional_body(request: web.Request, model: type[m.PlanBody]) -> m.PlanBody:
     if not request.can_read_body:
         return model()
     return await body_of(request, model)
@@ -73,57 +56,33 @@ async def _optional_body(request: web.Request, model: type[PlanBody]) -> PlanBod
 
 async def plan(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await _optional_body(request, PlanBody)
-    svc = _service(request)
-    try:
-        report, dangers = await svc.plan(body.devices)
-    except ApiError as exc:
-        return _error(request, exc)
-    await svc.engine.store.audit(
-        user.name,
-        "provision.plan",
-        svc.engine.profile.event.id,
-        after={"devices": body.devices, "summary": report.summary()},
-    )
-    return json_response(request, plan_json(report, dangers, svc.confirm_phrase()))
+    body = await _optional_body(request, m.PlanBody)
+    out = await _service(request).plan_view(body.devices, actor=user.name)
+    return respond(request, m.PlanView, value=out)
 
 
 async def apply(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, ApplyBody)
-    svc = _service(request)
-    try:
-        run = await svc.apply(body.devices, actor=user.name, confirm=body.confirm)
-    except ApiError as exc:
-        await svc.engine.store.audit(
-            user.name,
-            "provision.apply.refused",
-            svc.engine.profile.event.id,
-            after={"devices": body.devices, "reason": exc.one_line()},
-        )
-        return _error(request, exc)
-    return json_response(
-        request, {"apply_id": run.apply_id, "kind": run.kind, "total": run.total}, status=202
+    body = await body_of(request, m.ApplyBody)
+    run = await _service(request).start_apply(body.devices, actor=user.name, confirm=body.confirm)
+    return respond(
+        request,
+        m.ApplyStarted,
+        value={"apply_id": run.apply_id, "kind": run.kind, "total": run.total},
+        status=202,
     )
 
 
 async def rollback(request: web.Request) -> web.Response:
     user = require(request, T)
-    body = await body_of(request, RollbackBody)
-    svc = _service(request)
-    try:
-        run = await svc.rollback(body.apply_id, actor=user.name, confirm=body.confirm)
-    except ApiError as exc:
-        await svc.engine.store.audit(
-            user.name,
-            "provision.rollback.refused",
-            svc.engine.profile.event.id,
-            after={"apply_id": body.apply_id, "reason": exc.one_line()},
-        )
-        return _error(request, exc)
-    return json_response(
+    body = await body_of(request, m.RollbackBody)
+    run = await _service(request).start_rollback(
+        body.apply_id, actor=user.name, confirm=body.confirm
+    )
+    return respond(
         request,
-        {"apply_id": run.apply_id, "kind": run.kind, "rollback_of": body.apply_id},
+        m.RollbackStarted,
+        value={"apply_id": run.apply_id, "kind": run.kind, "rollback_of": body.apply_id},
         status=202,
     )
 
@@ -133,37 +92,40 @@ async def applies(request: web.Request) -> web.Response:
     try:
         limit = max(1, min(1000, int(request.query.get("limit", "50"))))
     except ValueError:
-        raise web.HTTPBadRequest(text="limit: not a number\n") from None
-    return json_response(request, await _service(request).history(limit))
+        raise InvalidRequest("limit: not a number") from None
+    return respond(
+        request, m.ApplyRecordView, many=True, value=await _service(request).history(limit)
+    )
 
 
 async def apply_detail(request: web.Request) -> web.Response:
     require(request, T)
+    raw = request.match_info["id"]
     try:
-        apply_id = int(request.match_info["id"])
+        apply_id = int(raw)
     except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    try:
-        return json_response(request, await _service(request).detail(apply_id))
-    except ApiError as exc:
-        return _error(request, exc)
+        raise InvalidRequest(f"apply id {raw[:20]!r} is not a number") from None
+    return respond(request, m.ApplyDetailView, value=await _service(request).detail(apply_id))
 
 
 async def running(request: web.Request) -> web.Response:
     require(request, T)
-    run = _service(request).run
-    if run is None or run.task.done():
-        return json_response(request, None)
-    return json_response(
-        request,
-        {
-            "apply_id": run.apply_id,
-            "kind": run.kind,
-            "actor": run.actor,
-            "done": run.done,
-            "total": run.total,
-        },
-    )
+    return respond(request, m.RunningApplyView, value=_service(request).running_view())
+
+
+def mount_provisioning(app: web.Application) -> None:
+    """The provisioning routes (the engine carries the service)."""
+    if MOUNTED in app:
+        return
+    app[MOUNTED] = True
+    api = "/api/v1/provision"
+    r = app.router
+    r.add_post(f"{api}/plan", plan)
+    r.add_post(f"{api}/apply", apply)
+    r.add_post(f"{api}/rollback", rollback)
+    r.add_get(f"{api}/applies", applies)
+    r.add_get(f"{api}/applies/{{id}}", apply_detail)
+    r.add_get(f"{api}/running", running)
 
 
 def provision_extension(
@@ -173,31 +135,30 @@ def provision_extension(
     driver_factory: DriverFactory | None = None,
     secrets_base: Path | None = None,
 ) -> Extension:
-    """Mount provisioning on ``app``; ``lock_dir`` defaults to the engine's."""
+    """Give an engine built without :func:`~eventops.engine.build_engine` its provisioning
+    (``lock_dir`` defaults to the engine's) and mount the routes (tests, embedding)."""
 
     def mount(app: web.Application) -> None:
-        svc = ProvisionService(
-            app[ENGINE],
-            lock_dir=lock_dir,
-            options=options,
-            driver_factory=driver_factory,
-            secrets_base=secrets_base,
-        )
-        app[PROVISION] = svc
-        api = "/api/v1/provision"
-        r = app.router
-        r.add_post(f"{api}/plan", plan)
-        r.add_post(f"{api}/apply", apply)
-        r.add_post(f"{api}/rollback", rollback)
-        r.add_get(f"{api}/applies", applies)
-        r.add_get(f"{api}/applies/{{id}}", apply_detail)
-        r.add_get(f"{api}/running", running)
+        engine = app[ENGINE]
+        owned = engine.provision is None
+        if owned:
+            engine.provision = ProvisionService(
+                engine,
+                lock_dir=lock_dir,
+                options=options,
+                driver_factory=driver_factory,
+                secrets_base=secrets_base,
+            )
+        assert engine.provision is not None
+        app[PROVISION] = engine.provision
+        mount_provisioning(app)
 
         async def ctx(app: web.Application) -> AsyncIterator[None]:
             try:
                 yield
             finally:
-                await svc.close()
+                if owned and engine.provision is not None:
+                    await engine.provision.close()
 
         app.cleanup_ctx.append(ctx)
 

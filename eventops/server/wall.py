@@ -32,49 +32,31 @@ Every mutation is in the audit log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
 
-from eventops.errors import EventOpsError, WallError
-from eventops.profile.models import Role
+from eventops.api import models as m
+from eventops.engine.wall import STATES, WallService
+from eventops.errors import InvalidRequest, NotFound, Unavailable
+from eventops.profile.models import Role, User
 from eventops.server.app import STREAMS, Extension, body_of
-from eventops.server.auth import ENGINE, json_response, require
+from eventops.server.auth import ENGINE, require, respond
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
-from eventops.store.models import AuthorBlockRow
-from eventops.wall.display import WallHub, sse
-from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
-from eventops.wall.media import MediaCache, allowed_hosts
-from eventops.wall.retention import forget, purge_periodically
-from eventops.wall.service import WallPipeline, build_sources
-
-log = logging.getLogger(__name__)
+from eventops.wall.display import sse
 
 C, T, A = Role.comms, Role.technician, Role.authority
-STATES = ("pending", "approved", "rejected", "hidden", "taken_down")
 
+WallServer = WallService
+"""The wall the server shows is the engine's wall service."""
 
-@dataclass
-class WallServer:
-    hub: WallHub
-    media: MediaCache | None
-    pipeline: WallPipeline | None
-    heartbeat_s: float
-    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+WALL = web.AppKey("eventops_wall", WallService)
+HEARTBEAT = web.AppKey("eventops_wall_heartbeat_s", float)
+WALL_MOUNTED = web.AppKey("eventops_wall_mounted", bool)
 
-    def desk(self) -> ManualModeration:
-        chain = self.pipeline.chain if self.pipeline is not None else None
-        return ManualModeration(self.hub.store, self.hub.clock, chain)
-
-
-WALL = web.AppKey("eventops_wall", WallServer)
+__all__ = ["STATES", "WALL", "WallServer", "mount_wall", "wall_extension"]
 
 PAGE_HEADERS = {
     "Content-Security-Policy": WALL_CSP,
@@ -85,53 +67,18 @@ PAGE_HEADERS = {
 }
 
 
-class DecisionBody(BaseModel):
-    action: str = Field(min_length=1, max_length=20)
-    reason: str = Field(default="", max_length=2000)
-    for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
-
-
-class BlockBody(BaseModel):
-    author: str = Field(min_length=1, max_length=300)
-    reason: str = Field(default="", max_length=2000)
-    for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
-
-
-class UndoBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
-
-
-class IssueBody(BaseModel):
-    id: str = Field(min_length=1, max_length=63)
-
-
-class PauseBody(BaseModel):
-    on: bool
-    note: str = Field(default="", max_length=2000)
-
-
-class ForgetBody(BaseModel):
-    author: str = Field(min_length=1, max_length=300)
-    reason: str = Field(default="", max_length=2000)
-
-
-def _wall(request: web.Request) -> WallServer:
-    ws = request.app[WALL]
-    ws.hub.profile = request.app[ENGINE].profile  # follow profile reloads
+def _wall(request: web.Request) -> WallService:
+    ws = request.app[ENGINE].wall
+    if ws is None:
+        raise Unavailable("this engine runs no social wall")
+    ws.follow_profile()
     return ws
 
 
-def _conflict(exc: EventOpsError) -> web.HTTPException:
-    msg = exc.one_line()
-    if "no such" in msg:
-        return web.HTTPNotFound(text=msg + "\n")
-    return web.HTTPConflict(text=msg + "\n")
-
-
-def _event(request: web.Request) -> WallServer:
+def _event(request: web.Request) -> WallService:
     ws = _wall(request)
     if request.match_info["event"] != ws.hub.event_id:
-        raise web.HTTPNotFound(text="no such wall\n")
+        raise NotFound("no such wall")
     return ws
 
 
@@ -159,7 +106,7 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
     task = asyncio.current_task()
     assert task is not None
     request.app[STREAMS].add(task)
-    hb = ws.heartbeat_s
+    hb = request.app[HEARTBEAT]
     try:
         with hub.subscribe() as screen:
             snap = {**hub.snapshot(), "hb_s": hb}
@@ -186,10 +133,10 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
 async def wall_media(request: web.Request) -> web.Response:
     ws = _event(request)
     if ws.media is None:
-        raise web.HTTPNotFound(text="not found\n")
+        raise NotFound("no media here")
     got = await asyncio.to_thread(ws.media.read, request.match_info["key"])
     if got is None:
-        raise web.HTTPNotFound(text="not found\n")
+        raise NotFound("no such picture")
     data, ctype = got
     return web.Response(
         body=data,
@@ -218,235 +165,181 @@ async def _no_icon(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
 
-# -- moderation API ----------------------------------------------------------------------
+# -- moderation API: request -> one engine call -> response ------------------------------
+
+
+def _limit(raw: str) -> int:
+    try:
+        return min(max(int(raw), 1), 1000)
+    except ValueError:
+        raise InvalidRequest("limit: not a number") from None
 
 
 async def queue(request: web.Request) -> web.Response:
     require(request, C, T)
-    ws = _wall(request)
     q = request.query
-    state = q.get("state", "pending")
-    if state == "all":
-        states: tuple[str, ...] = ()
-    elif state in STATES:
-        states = (state,)
-    else:
-        raise web.HTTPBadRequest(text=f"state: one of {', '.join(STATES)} or all\n")
-    try:
-        limit = min(max(int(q.get("limit", "100")), 1), 1000)
-    except ValueError:
-        raise web.HTTPBadRequest(text="limit: not a number\n") from None
-    store = ws.hub.store
-    posts = await store.find_posts(
-        states,
+    out = await _wall(request).queue(
+        q.get("state", "pending"),
         source=q.get("source") or None,
         author=q.get("author") or None,
         contains=q.get("q") or None,
-        limit=limit,
+        limit=_limit(q.get("limit", "100")),
     )
-    last = await store.last_decisions([p.id for p in posts])
-    out = []
-    for p in posts:
-        row = p.model_dump(mode="json")
-        d = last.get(p.id)
-        row["last_decision"] = d.model_dump(mode="json") if d else None
-        out.append(row)
-    return json_response(request, out)
+    return respond(request, m.QueuedPostView, many=True, value=out)
 
 
 async def get_post(request: web.Request) -> web.Response:
     require(request, C, T)
-    store = _wall(request).hub.store
-    post = await store.get_post(request.match_info["id"])
-    if post is None:
-        raise web.HTTPNotFound(text="not found\n")
-    ds = await store.list_decisions(post.id)
-    return json_response(
-        request,
-        {**post.model_dump(mode="json"), "decisions": [d.model_dump(mode="json") for d in ds]},
+    return respond(
+        request, m.PostDetailView, value=await _wall(request).post(request.match_info["id"])
     )
 
 
 async def decide(request: web.Request) -> web.Response:
     user = require(request, C)
-    ws = _wall(request)
-    body = await body_of(request, DecisionBody)
-    if body.action not in MANUAL_ACTIONS:
-        raise web.HTTPBadRequest(text=f"action: one of {', '.join(MANUAL_ACTIONS)}\n")
-    desk = ws.desk()
-    post_id = request.match_info["id"]
-    try:
-        if body.action == "block_author":
-            until = ws.hub.clock.now() + timedelta(seconds=body.for_s) if body.for_s else None
-            did = await desk.block_author(post_id, user.name, body.reason, until=until)
-        else:
-            if body.for_s is not None:
-                raise web.HTTPBadRequest(text="for_s applies only to block_author\n")
-            did = await desk.decide(post_id, body.action, user.name, body.reason)
-    except WallError as exc:
-        raise _conflict(exc) from None
-    await ws.hub.refresh()
-    post = await ws.hub.store.get_post(post_id)
-    return json_response(
-        request,
-        {"decision": did, "post": post.model_dump(mode="json") if post else None},
-        status=201,
+    body = await body_of(request, m.DecisionBody)
+    out = await _wall(request).decide(
+        request.match_info["id"], body.action, user.name, body.reason, body.for_s
     )
+    return respond(request, m.DecisionResult, value=out, status=201)
 
 
 async def undo(request: web.Request) -> web.Response:
     user = require(request, C)
     ws = _wall(request)
-    body = await body_of(request, UndoBody)
+    body = await body_of(request, m.UndoBody)
+    raw = request.match_info["id"]
     try:
-        did = await ws.desk().undo(int(request.match_info["id"]), user.name, body.reason)
+        decision = int(raw)
     except ValueError:
-        raise web.HTTPNotFound(text="not found\n") from None
-    except WallError as exc:
-        raise _conflict(exc) from None
-    await ws.hub.refresh()
-    return json_response(request, {"decision": did}, status=201)
+        raise NotFound(f"decision {raw[:20]}: no such decision") from None
+    return respond(
+        request, m.UndoResult, value=await ws.undo(decision, user.name, body.reason), status=201
+    )
 
 
 async def decisions(request: web.Request) -> web.Response:
     require(request, C, T)
-    rows = await _wall(request).hub.store.list_decisions(request.query.get("post") or None)
-    return json_response(request, [d.model_dump(mode="json") for d in rows[-2000:]])
+    return respond(
+        request,
+        m.DecisionView,
+        many=True,
+        value=await _wall(request).decisions(request.query.get("post") or None),
+    )
 
 
 async def lists(request: web.Request) -> web.Response:
     require(request, C, T)
-    ws = _wall(request)
-    w = ws.hub.profile.wall
-    blocks = await ws.hub.store.list_author_blocks()
-    return json_response(
-        request,
-        {
-            "blocked_users": w.blocked_users,
-            "allowed_users": w.allowed_users,
-            "blocked_words": w.blocked_words,
-            "default_blocklist": w.use_default_blocklist,
-            "blocked_domains": w.blocked_domains,
-            "allowed_domains": w.allowed_domains,
-            "author_blocks": [b.model_dump(mode="json") for b in blocks],
-        },
-    )
+    return respond(request, m.WallListsView, value=await _wall(request).lists())
 
 
 async def block(request: web.Request) -> web.Response:
     """Block an author by key; with posts, through their newest (hides them all, undoable)."""
     user = require(request, C)
-    ws = _wall(request)
-    body = await body_of(request, BlockBody)
-    author = body.author.strip()
-    now = ws.hub.clock.now()
-    until = now + timedelta(seconds=body.for_s) if body.for_s else None
-    posts = await ws.hub.store.posts_by_author(author)
-    try:
-        if posts:
-            did: int | None = await ws.desk().block_author(
-                posts[-1].id, user.name, body.reason, until=until
-            )
-        else:
-            did = None
-            await ws.hub.store.put_author_block(
-                AuthorBlockRow(
-                    author=author, until=until, actor=user.name, reason=body.reason, created_at=now
-                )
-            )
-            if ws.pipeline is not None:
-                ws.pipeline.chain.block(author, until)
-            await ws.hub.store.audit(
-                user.name,
-                "wall.block",
-                author,
-                after={"until": until.isoformat() if until else None, "reason": body.reason},
-            )
-    except WallError as exc:
-        raise _conflict(exc) from None
-    await ws.hub.refresh()
-    return json_response(
-        request,
-        {"author": author, "blocked": True, "decision": did, "posts": len(posts)},
-        status=201,
-    )
+    body = await body_of(request, m.BlockBody)
+    out = await _wall(request).block(body.author, user.name, body.reason, body.for_s)
+    return respond(request, m.BlockResult, value=out, status=201)
 
 
 async def unblock(request: web.Request) -> web.Response:
     user = require(request, C)
-    ws = _wall(request)
-    author = request.match_info["author"]
-    if not await ws.desk().unblock(author, user.name, request.query.get("reason", "")):
-        raise web.HTTPNotFound(text=f"{author}: not blocked\n")
-    return json_response(request, {"author": author, "blocked": False})
+    out = await _wall(request).unblock(
+        request.match_info["author"], user.name, request.query.get("reason", "")
+    )
+    return respond(request, m.UnblockResult, value=out)
 
 
 async def counters(request: web.Request) -> web.Response:
     require(request, C, T)
-    rows = await _wall(request).hub.store.decision_counts()
-    rules: dict[str, dict[str, int]] = {}
-    people: dict[str, dict[str, int]] = {}
-    for actor, action, n in rows:
-        if actor.startswith("rule:"):
-            rules.setdefault(actor[5:], {})[action] = n
-        elif actor.startswith("source:"):
-            rules.setdefault(actor, {})[action] = n
-        else:
-            people.setdefault(actor, {})[action] = n
-    return json_response(request, {"rules": rules, "people": people})
+    return respond(request, m.CountersView, value=await _wall(request).counters())
+
+
+HIDDEN = "(hidden)"
+
+
+def _for_viewer(user: User, active: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An authority sees who issued an announcement only when it was itself."""
+    if active is None or user.role is not A or active.get("issued_by") == user.name:
+        return active
+    return {**active, "issued_by": HIDDEN}
 
 
 async def announcements(request: web.Request) -> web.Response:
-    require(request, C, T, A)
-    hub = _wall(request).hub
-    return json_response(
-        request,
-        {"templates": hub.templates(), "active": hub.announcement, "paused": hub.paused},
-    )
+    user = require(request, C, T, A)
+    out = _wall(request).announcements()
+    if user.role is A:  # never the names or notes of comms staff
+        out = {**out, "active": _for_viewer(user, out["active"])}
+        if out["paused"] is not None:
+            out["paused"] = {**out["paused"], "by": HIDDEN, "note": ""}
+    return respond(request, m.AnnouncementsView, value=out)
 
 
 async def issue(request: web.Request) -> web.Response:
     user = require(request, C, A)
-    body = await body_of(request, IssueBody)
-    try:
-        active = await _wall(request).hub.issue(body.id, user.name)
-    except WallError as exc:
-        raise web.HTTPNotFound(text=exc.one_line() + "\n") from None
-    return json_response(request, active, status=201)
+    body = await body_of(request, m.IssueBody)
+    return respond(
+        request,
+        m.ActiveAnnouncementView,
+        value=await _wall(request).issue(body.id, user.name),
+        status=201,
+    )
 
 
 async def withdraw(request: web.Request) -> web.Response:
     user = require(request, C, A)
-    try:
-        before = await _wall(request).hub.withdraw(user.name)
-    except WallError as exc:
-        raise web.HTTPConflict(text=exc.one_line() + "\n") from None
-    return json_response(request, {"withdrawn": before})
+    withdrawn = _for_viewer(user, await _wall(request).withdraw(user.name))
+    return respond(request, m.WithdrawResult, value={"withdrawn": withdrawn})
 
 
 async def pause(request: web.Request) -> web.Response:
     user = require(request, C)
-    body = await body_of(request, PauseBody)
-    await _wall(request).hub.set_paused(body.on, user.name, body.note)
-    return json_response(request, {"paused": body.on})
+    body = await body_of(request, m.PauseBody)
+    return respond(
+        request, m.PauseResult, value=await _wall(request).set_paused(body.on, user.name, body.note)
+    )
 
 
 async def forget_author(request: web.Request) -> web.Response:
     user = require(request, C)
-    ws = _wall(request)
-    body = await body_of(request, ForgetBody)
-    try:
-        res = await forget(ws.hub.store, ws.media, body.author, user.name, body.reason)
-    except WallError as exc:
-        raise web.HTTPBadRequest(text=exc.one_line() + "\n") from None
-    if ws.pipeline is not None:
-        ws.pipeline.chain.unblock(body.author)
-    ws.hub.forget_posts(res["ids"])
-    await ws.hub.refresh()
-    return json_response(request, {"posts": res["posts"], "media": res["media"]})
+    body = await body_of(request, m.ForgetBody)
+    return respond(
+        request,
+        m.ForgetResult,
+        value=await _wall(request).forget(body.author, user.name, body.reason),
+    )
 
 
 # -- mounting ---------------------------------------------------------------------------
+
+
+def mount_wall(app: web.Application, heartbeat_s: float = 5.0) -> None:
+    """The wall's screens and moderation routes (the engine carries the service)."""
+    if WALL_MOUNTED in app:
+        return
+    app[WALL_MOUNTED] = True
+    app[HEARTBEAT] = heartbeat_s
+    r = app.router
+    r.add_get("/static/wall.js", _static(WALL_JS, "text/javascript"))
+    r.add_get("/static/wall.css", _static(WALL_CSS, "text/css"))
+    r.add_get("/static/wall-icon", _no_icon)
+    r.add_get("/wall/{event}", wall_page_handler)
+    r.add_get("/wall/{event}/stream", wall_stream)
+    r.add_get("/wall/{event}/media/{key}", wall_media)
+    api = "/api/v1/wall"
+    r.add_get(f"{api}/queue", queue)
+    r.add_get(f"{api}/posts/{{id}}", get_post)
+    r.add_post(f"{api}/posts/{{id}}/decisions", decide)
+    r.add_post(f"{api}/decisions/{{id}}/undo", undo)
+    r.add_get(f"{api}/decisions", decisions)
+    r.add_get(f"{api}/lists", lists)
+    r.add_post(f"{api}/blocks", block)
+    r.add_delete(f"{api}/blocks/{{author}}", unblock)
+    r.add_get(f"{api}/counters", counters)
+    r.add_get(f"{api}/announcements", announcements)
+    r.add_post(f"{api}/announcements", issue)
+    r.add_delete(f"{api}/announcements/active", withdraw)
+    r.add_post(f"{api}/pause", pause)
+    r.add_post(f"{api}/forget", forget_author)
 
 
 def wall_extension(
@@ -458,88 +351,36 @@ def wall_extension(
     hub_poll_s: float = 1.0,
     retention_every_s: float = 3600.0,
 ) -> Extension:
-    """Mount the wall on ``app``; ``run_sources``: also read the profile's sources."""
+    """Give an engine built without :func:`~eventops.engine.build_engine` its wall
+    (``run_sources``: also read the profile's sources) and mount the routes."""
 
     def mount(app: web.Application) -> None:
-        r = app.router
-        r.add_get("/static/wall.js", _static(WALL_JS, "text/javascript"))
-        r.add_get("/static/wall.css", _static(WALL_CSS, "text/css"))
-        r.add_get("/static/wall-icon", _no_icon)
-        r.add_get("/wall/{event}", wall_page_handler)
-        r.add_get("/wall/{event}/stream", wall_stream)
-        r.add_get("/wall/{event}/media/{key}", wall_media)
-        api = "/api/v1/wall"
-        r.add_get(f"{api}/queue", queue)
-        r.add_get(f"{api}/posts/{{id}}", get_post)
-        r.add_post(f"{api}/posts/{{id}}/decisions", decide)
-        r.add_post(f"{api}/decisions/{{id}}/undo", undo)
-        r.add_get(f"{api}/decisions", decisions)
-        r.add_get(f"{api}/lists", lists)
-        r.add_post(f"{api}/blocks", block)
-        r.add_delete(f"{api}/blocks/{{author}}", unblock)
-        r.add_get(f"{api}/counters", counters)
-        r.add_get(f"{api}/announcements", announcements)
-        r.add_post(f"{api}/announcements", issue)
-        r.add_delete(f"{api}/announcements/active", withdraw)
-        r.add_post(f"{api}/pause", pause)
-        r.add_post(f"{api}/forget", forget_author)
-
         engine = app[ENGINE]
-        profile = engine.profile
-        media = (
-            MediaCache(
-                media_dir, allowed_hosts(profile.wall), max_bytes=profile.wall.media_max_bytes
+        owned = engine.wall is None
+        if owned:
+            engine.wall = WallService(
+                engine,
+                media_dir=media_dir,
+                run_sources=run_sources,
+                profile_dir=profile_dir,
+                hub_poll_s=hub_poll_s,
+                retention_every_s=retention_every_s,
             )
-            if media_dir is not None
-            else None
-        )
-        pipeline = None
-        if run_sources and profile.wall.sources:
-            sources = build_sources(profile, profile_dir or Path("."), engine.store, engine.clock)
-            pipeline = WallPipeline(profile.wall, engine.store, engine.clock, sources)
-        hub = WallHub(profile, engine.store, engine.clock, media, poll_s=hub_poll_s)
-        ws = WallServer(hub, media, pipeline, heartbeat_s)
+        assert engine.wall is not None
+        ws = engine.wall
         app[WALL] = ws
+        mount_wall(app, heartbeat_s)
 
         async def ctx(app: web.Application) -> AsyncIterator[None]:
-            await hub.start()
-            if pipeline is not None:
-                await pipeline.start()
-                ws.tasks.append(asyncio.create_task(_run_pipeline(pipeline), name="wall-pipeline"))
-            ws.tasks.append(
-                asyncio.create_task(
-                    purge_periodically(
-                        engine.store,
-                        media,
-                        engine.clock,
-                        profile.event.retention_days,
-                        retention_every_s,
-                        hub.forget_posts,
-                    ),
-                    name="wall-retention",
-                )
-            )
+            started_here = not ws.started
+            if started_here:  # the engine was started before the app: start the wall now
+                await ws.start()
             try:
                 yield
             finally:
-                for t in ws.tasks:
-                    t.cancel()
-                for t in ws.tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await t
-                await hub.stop()
-                if pipeline is not None:
-                    await pipeline.aclose()
-                if media is not None:
-                    await media.aclose()
+                if started_here or owned:
+                    await ws.close()
 
         app.cleanup_ctx.append(ctx)
 
     return mount
-
-
-async def _run_pipeline(pipeline: WallPipeline) -> None:
-    try:
-        await pipeline.run()
-    except EventOpsError as exc:
-        log.error("wall: sources stopped: %s", exc.one_line())

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from eventops import probe
 from eventops.api import models as m
 from eventops.api.routes import Route
-from eventops.clock import FakeClock
+from eventops.clock import Clock, FakeClock
 from eventops.engine import Engine
 from eventops.monitor.bus import EventBus
 from eventops.profile.models import Mast, Switch
@@ -63,7 +63,7 @@ class Rig:
 
     async def to(self, t: float) -> None:
         await run_until(
-            self.clock, t, len(self.engine._pollers) + 2, lambda: self.engine._pollers.values()
+            self.clock, t, len(self.engine._pollers) + 3, lambda: self.engine._pollers.values()
         )
 
     async def call(
@@ -115,7 +115,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     fleet = ScriptedFleet(profile, clock)
     refl = await probe.start_reflector("127.0.0.1", 0)
 
-    def drivers(device: Mast | Switch) -> Any:
+    def drivers(device: Mast | Switch, clock_: Clock, timeout: float) -> Any:
         return fleet.factory(device, clock, 5.0)
 
     try:

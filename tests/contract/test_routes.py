@@ -171,10 +171,7 @@ async def wall_scenario(name: str, rig: Rig) -> Call:
 
 
 # -- what the server answers today that the contract rejects (the lead flips these) -------
-MISMATCH: dict[str, str] = {
-    "openapi": "the server does not serve GET /api/v1/openapi.json yet "
-    "(mount eventops.api.openapi.build_openapi())",
-}
+MISMATCH: dict[str, str] = {}
 
 
 def _params() -> list[Any]:

@@ -96,7 +96,7 @@ class SimRig:
         await run_until(
             self.clock,
             t,
-            len(self.engine._pollers) + 2,  # + the downsampler and the probe-results watcher
+            len(self.engine._pollers) + 3,  # + the downsampler, probe-results, engine-alerts
             lambda: self.engine._pollers.values(),
             strict=True,
         )

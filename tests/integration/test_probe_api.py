@@ -157,9 +157,10 @@ async def test_stamp_to_a_target_and_a_silent_one(ps: ProbeServed) -> None:
         "technik",
         {"target": f"127.0.0.1:{silent}", "count": 3, "interval": 0, "wait": 0.2},
     )
-    assert status == 502 and "STAMP reflector" in text and "\n" not in text.strip()
+    assert status == 502 and text["error"]["code"] == "probe"
+    assert "STAMP reflector" in text["error"]["message"] and "\n" not in text["error"]["message"]
     status, text = await ps.post("/api/v1/probe/stamp", "technik", {"count": 3})
-    assert status == 400 and "exactly one of link and target" in text
+    assert status == 400 and "exactly one of link and target" in text["error"]["message"]
     status, text = await ps.post("/api/v1/probe/stamp", "technik", {"link": "nope"})
     assert status == 404
 
@@ -186,7 +187,7 @@ async def test_throughput_via_api_is_the_links_proof(ps: ProbeServed) -> None:
     status, text = await ps.post(
         "/api/v1/probe/throughput", "technik", {"link": LINK, "rate": "fast"}
     )
-    assert status == 400 and "not a rate" in text
+    assert status == 400 and "not a rate" in text["error"]["message"]
 
 
 async def test_acceptance_via_api_is_stored_as_proof(ps: ProbeServed) -> None:
@@ -216,7 +217,7 @@ async def test_a_second_run_on_the_same_link_gets_409(ps: ProbeServed) -> None:
             break  # the first run has claimed the link
         await asyncio.sleep(0.01)
     status, text = await ps.post("/api/v1/probe/accept", "technik", {"link": LINK, **QUICK})
-    assert status == 409 and "already in progress" in text
+    assert status == 409 and "already in progress" in text["error"]["message"]
     status, row = await first
     assert status == 200 and row["result"]["replies"] == 40
     # free again once the first is done
@@ -230,11 +231,11 @@ async def test_safety_cap_refuses_via_api(ps: ProbeServed) -> None:
     )
     over = {"link": LINK, "steps": [50, 110], "step_time": 1.0, "hold": 0, "size": 1000}
     status, text = await ps.post("/api/v1/probe/accept", "technik", over)
-    assert status == 403 and "handed over to police" in text
+    assert status == 403 and "handed over to police" in text["error"]["message"]
     status, text = await ps.post(
         "/api/v1/probe/accept", "technik", {**over, "force": True, "confirm": "fibre-fire"}
     )
-    assert status == 403 and "confirmation did not match" in text
+    assert status == 403 and "confirmation did not match" in text["error"]["message"]
     assert await ps.store.list_probe_results(LINK) == []
     refusals = [e for e in await ps.store.audit_entries() if e.action == "probe.accept.refused"]
     assert [e.actor for e in refusals] == ["technik", "technik"]
@@ -280,7 +281,7 @@ async def test_cli_accept_goes_through_the_engine(ps: ProbeServed) -> None:
 
 async def test_bad_requests_are_one_line_400s(ps: ProbeServed) -> None:
     cases = [
-        ("/api/v1/probe/accept", {"link": LINK, "steps": [0]}, "steps_pct"),
+        ("/api/v1/probe/accept", {"link": LINK, "steps": [0]}, "steps"),
         ("/api/v1/probe/accept", {"link": LINK, "hold": -1}, "hold"),
         ("/api/v1/probe/throughput", {"link": LINK, "rate": 0}, "rate"),
         ("/api/v1/probe/stamp", {"link": LINK, "count": 0}, "count"),
@@ -288,15 +289,17 @@ async def test_bad_requests_are_one_line_400s(ps: ProbeServed) -> None:
     ]
     for path, body, word in cases:
         status, text = await ps.post(path, "technik", body)
-        assert status == 400 and word in text and len(text.strip().splitlines()) == 1, (body, text)
+        msg = text["error"]["message"]
+        assert status == 400 and text["error"]["code"] == "invalid", (body, text)
+        assert word in msg and len(msg.strip().splitlines()) == 1, (body, text)
     async with ps.http.post(
         ps.url + "/api/v1/probe/stamp",
         data=b"{not json",
         headers={"Authorization": f"Bearer {TOKENS['technik']}"},
     ) as r:
-        assert r.status == 400 and "not JSON" in await r.text()
+        assert r.status == 400 and "not JSON" in (await r.json())["error"]["message"]
     status, text = await ps.get("/api/v1/probe/results?limit=x", "technik")
-    assert status == 400 and "limit" in text
+    assert status == 400 and "limit" in text["error"]["message"]
     assert await ps.store.list_probe_results() == []
 
 
@@ -313,7 +316,7 @@ async def test_a_run_outlives_its_client(ps: ProbeServed) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     status, text = await ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 5})
-    assert status == 409 and "already in progress" in text
+    assert status == 409 and "already in progress" in text["error"]["message"]
     for _ in range(1000):
         if any(e.type == "probe.progress" and e.data["phase"] == "done" for e in ps.engine.bus):
             break

@@ -23,12 +23,13 @@ from aiohttp import web
 from eventops_hardware.fleet import SimFleet
 
 from eventops.adapters.base import DeviceDriver, driver_for
+from eventops.clock import Clock
 from eventops.engine import Engine
+from eventops.engine.provisioning import ProvisionService
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
 from eventops.provision.apply import ApplyOptions, ApplyReport
 from eventops.provision.lock import lock_dir_for
-from eventops.provision.service import ProvisionService
 from eventops.server.app import create_app
 from eventops.server.provision import PROVISION, provision_extension
 from eventops.store.sqlite import SQLiteStore
@@ -74,7 +75,7 @@ class Gate:
     def __post_init__(self) -> None:
         self.open.set()
 
-    def factory(self, dev: Mast | Switch) -> Any:
+    def factory(self, dev: Mast | Switch, clock: Clock, timeout: float) -> Any:
         return GatedDriver(driver_for(dev), self)
 
 
@@ -226,7 +227,7 @@ async def test_plan_shows_the_diff_with_secrets_only_as_changed(served: Served) 
     status, one = await served.call("POST", "/api/v1/provision/plan", body={"devices": ["mast-01"]})
     assert status == 200 and [d["device"] for d in one["devices"]] == ["mast-01"]
     status, bad = await served.call("POST", "/api/v1/provision/plan", body={"devices": ["nope"]})
-    assert status == 400 and "no device 'nope'" in bad["error"]
+    assert status == 400 and "no device 'nope'" in bad["error"]["message"]
     status, bad = await served.call("POST", "/api/v1/provision/plan", body={"devices": "x"})
     assert status == 400
 
@@ -272,7 +273,7 @@ async def test_apply_converges_with_progress_on_the_stream(served: Served) -> No
     assert {r["result"] for r in detail["results"]} == {"applied"}
     assert "backup" not in json.dumps(detail)
     status, again = await served.call("POST", "/api/v1/provision/apply", body={})
-    assert status == 409 and again["error"] == "nothing to change"
+    assert status == 409 and again["error"]["message"] == "nothing to change"
     actions = [a.action for a in await served.engine.store.audit_entries()]
     assert "provision.plan" in actions and "provision.apply" in actions
 
@@ -299,7 +300,7 @@ async def test_cli_apply_is_refused_while_the_api_apply_holds_the_site(served: S
     )
     assert rc != 0 and "already running" in err, (out, err)
     status, again = await served.call("POST", "/api/v1/provision/apply", body={})
-    assert status == 409 and "already running" in again["error"]
+    assert status == 409 and "already running" in again["error"]["message"]
     status, run = await served.call("GET", "/api/v1/provision/running")
     assert run["apply_id"] == started["apply_id"] and run["actor"] == "technik"
     served.gate.open.set()
@@ -316,8 +317,11 @@ async def test_dangerous_changes_need_the_typed_confirmation(served: Served) -> 
     assert {d["device"] for d in plan["dangerous"]} == {"sw-core", "mc-police"}
     assert "handed over to police" in plan["dangerous"][0]["reason"]
     status, refused = await served.call("POST", "/api/v1/provision/apply", body={})
-    assert status == 409 and refused["confirm"] == "demo"
-    assert "2 dangerous changes" in refused["error"]
+    assert status == 409 and refused["error"]["code"] == "confirmation_needed"
+    assert refused["error"]["confirm"] == "demo"
+    assert "2 dangerous changes" in refused["error"]["message"]
+    assert {d["device"] for d in refused["error"]["dangerous"]} == {"sw-core", "mc-police"}
+    assert len(refused["error"]["reasons"]) == 2
     status, _ = await served.call("POST", "/api/v1/provision/apply", body={"confirm": "yes"})
     assert status == 409
     assert await served.engine.store.list_applies() == []
@@ -330,7 +334,7 @@ async def test_dangerous_changes_need_the_typed_confirmation(served: Served) -> 
     # a rollback always needs the confirmation
     body = {"apply_id": started["apply_id"]}
     status, refused = await served.call("POST", "/api/v1/provision/rollback", body=body)
-    assert status == 409 and refused["confirm"] == "demo"
+    assert status == 409 and refused["error"]["confirm"] == "demo"
     status, rb = await served.call(
         "POST", "/api/v1/provision/rollback", body={**body, "confirm": "demo"}
     )
@@ -340,7 +344,7 @@ async def test_dangerous_changes_need_the_typed_confirmation(served: Served) -> 
     status, missing = await served.call(
         "POST", "/api/v1/provision/rollback", body={"apply_id": 999, "confirm": "demo"}
     )
-    assert status == 404 and "no apply #999" in missing["error"]
+    assert status == 404 and "no apply #999" in missing["error"]["message"]
 
 
 async def test_cli_plan_and_apply_go_through_the_engine(served: Served) -> None:

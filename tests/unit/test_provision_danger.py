@@ -1,4 +1,4 @@
-"""Which planned changes need the typed confirmation (eventops.provision.service)."""
+"""Which planned changes need the typed confirmation (eventops.engine.provisioning)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from eventops.adapters.base import Change
+from eventops.engine.provisioning import dangerous_changes
 from eventops.profile import load_profile
 from eventops.provision.apply import DevicePlan, PlanReport
-from eventops.provision.service import dangerous_changes
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,6 +16,7 @@ from eventops.adapters.base import (
     DeviceStatus,
     Facts,
 )
+from eventops.clock import Clock
 from eventops.errors import DeviceTimeout, ProtocolError, ProvisioningError
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
@@ -283,7 +284,7 @@ async def scripted_apply(demo: Profile, tmp_path: Path, script: dict[str, Any]) 
             store,
             lock_dir=tmp_path / "locks",
             options=ApplyOptions(confirm_timeout_s=1, poll_s=0.01),
-            driver_factory=lambda dev: ScriptedSwitch(dev, script),
+            driver_factory=lambda dev, clock, timeout: ScriptedSwitch(dev, script),
         )
         report = await prov.apply(actor="t")
     (res,) = report.devices
@@ -350,7 +351,7 @@ async def test_driver_without_device_rollback_restores_itself(
     )
     drivers: list[ScriptedSwitch] = []
 
-    def factory(dev: Mast | Switch) -> DeviceDriver:
+    def factory(dev: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
         drivers.append(ScriptedSwitch(dev, script))
         return drivers[-1]
 

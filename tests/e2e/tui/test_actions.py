@@ -107,5 +107,6 @@ async def test_refused_token_is_a_visible_state(rig: Rig) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         banner = app.query_one("#banner")
         await until(pilot, lambda: banner.has_class("shown"), "banner")
-        assert "401" in str(banner.render())
+        # the engine's 401 error body, its one-line message shown as it is
+        assert "unauthorized: a valid token is needed" in str(banner.render())
         assert app.is_running and app.who is None

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from eventops.clock import FakeClock
+from eventops.adapters.base import Capabilities, DeviceDriver
+from eventops.clock import Clock, FakeClock
 from eventops.engine import Engine
-from eventops.errors import ApiError
+from eventops.errors import InvalidRequest, NotFound, NotSupported
 from eventops.monitor.poller import DevicePoller, PollResult
-from eventops.profile.models import Profile
+from eventops.profile.models import Mast, Profile, Switch
 from eventops.store import SQLiteStore
 from eventops.store.models import ProbeResultRow
 
@@ -34,7 +35,8 @@ class Rig:
 
     @property
     def sleepers(self) -> int:
-        return len(self.engine._pollers) + 2  # + the downsampler and the probe-results watcher
+        # + the downsampler, the probe-results and the engine-alerts watchers
+        return len(self.engine._pollers) + 3
 
     async def to(self, t: float) -> None:
         await run_until(self.clock, t, self.sleepers, lambda: self.engine._pollers.values())
@@ -205,7 +207,7 @@ async def test_handover_baseline_then_drift_alert(rig: Rig) -> None:
     assert h.record["ends"]["a"]["rx_dbm"] == -8.0
     assert h.record["acceptance"]["passed"] is True
     assert h.record["ends"]["b"]["margin_db"] == pytest.approx(11.0)
-    with pytest.raises(ApiError, match="not tagged for fire"):
+    with pytest.raises(InvalidRequest, match="not tagged for fire"):
         await rig.engine.handover("fibre-police", "fire", "technik")
     # a bend: mc-police receives 2.5 dB less than at handover
     rig.fleet.ports[("mc-police", "sfp0")] = {"rx": -10.5}
@@ -393,7 +395,8 @@ async def test_a_site_under_an_apply_is_in_maintenance(tmp_path: Path) -> None:
         await engine.start()
 
         async def to(t: float) -> None:
-            await run_until(clock, t, len(engine._pollers) + 3, lambda: engine._pollers.values())
+            # + the downsampler, probe-results, engine-alerts and site-locks watchers
+            await run_until(clock, t, len(engine._pollers) + 4, lambda: engine._pollers.values())
 
         try:
             await to(5)
@@ -432,3 +435,28 @@ def test_held_site_locks_ignores_released_and_dead_holders(tmp_path: Path) -> No
     )
     (tmp_path / "site-d.lock").write_text("{garbage", encoding="utf-8")
     assert held_site_locks(tmp_path, ["a", "b", "c", "d", "e"]) == {"c": "maria"}
+
+
+async def test_reboot_refused_before_any_device_io_when_the_driver_cannot(rig: Rig) -> None:
+    opened: list[str] = []
+
+    class NoReboot(ScriptedDriver):
+        capabilities = Capabilities(reboot=False)
+
+        async def open(self) -> None:
+            opened.append(self.device_id)
+            await super().open()
+
+    def factory(device: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
+        return NoReboot(rig.fleet, device.id, device.management, clock)
+
+    rig.engine.driver_factory = factory
+    with pytest.raises(NotSupported, match=r"sw-core: its driver .* offers no reboot"):
+        await rig.engine.reboot("sw-core", "technik")
+    assert opened == [] and "sw-core" not in rig.fleet.boot_at
+    assert rig.engine.capabilities("sw-core").reboot is False
+    assert rig.engine.device_view("sw-core")["capabilities"]["reboot"] is False
+    audit = [a for a in await rig.store.audit_entries() if a.action == "device.reboot"]
+    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]  # type: ignore[index]
+    with pytest.raises(NotFound):
+        await rig.engine.reboot("nope", "technik")

@@ -43,7 +43,7 @@ class Served:
         await run_until(
             self.clock,
             t,
-            len(self.engine._pollers) + 2,  # + the downsampler and the probe-results watcher
+            len(self.engine._pollers) + 3,  # + the downsampler, probe-results, engine-alerts
             lambda: self.engine._pollers.values(),
         )
 

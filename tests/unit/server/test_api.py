@@ -10,14 +10,28 @@ from eventops.tokens import token_hash
 
 from .conftest import SSE, TOKENS, Served
 
+UNAUTHORIZED = {
+    "error": {
+        "code": "unauthenticated",
+        "message": "unauthorized: a valid token is needed",
+    }
+}
+FORBIDDEN = {
+    "error": {
+        "code": "forbidden",
+        "message": "forbidden: your role may not do this",
+    }
+}
+
 
 async def test_missing_and_wrong_tokens_get_401_without_detail(served: Served) -> None:
     status, body = await served.get("/api/v1/links", None)
-    assert (status, body) == (401, "unauthorized\n")
+    assert (status, body) == (401, UNAUTHORIZED)
     async with served.http.get(
         served.url + "/api/v1/links", headers={"Authorization": "Bearer evo_wrong"}
     ) as r:
-        assert r.status == 401 and await r.text() == "unauthorized\n"
+        assert r.status == 401 and json.loads(await r.text()) == UNAUTHORIZED
+        assert r.headers["WWW-Authenticate"] == 'Bearer realm="eventops"'
     async with served.http.get(served.url + "/metrics") as r:
         assert r.status == 401
     async with served.http.get(served.url + "/api/v1/stream") as r:
@@ -41,7 +55,7 @@ async def test_roles_on_rest(served: Served) -> None:
     status, devs = await served.get("/api/v1/devices", "fire")
     assert [d["id"] for d in devs] == ["mc-fire"]
     for path in ("/api/v1/links", "/api/v1/devices", "/api/v1/alerts", "/metrics", "/status"):
-        assert (await served.get(path, "comms")) == (403, "forbidden\n"), path
+        assert (await served.get(path, "comms")) == (403, FORBIDDEN), path
     # authorities cannot write
     for path, body in (
         ("/api/v1/links/fibre-police/handover", {"to": "police"}),
@@ -65,15 +79,18 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
     assert status == 200 and acked["acked_by"] == "technik"
     assert (await served.post("/api/v1/alerts/9999/ack", "technik", {}))[0] == 404
     status, text = await served.post(
-        "/api/v1/silences", "technik", {"matchers": {}, "duration_s": -1}
+        "/api/v1/silences", "technik", {"matchers": {"subject": "x"}, "duration_s": -1}
     )
-    assert status == 400 and text.startswith("duration_s:")
+    assert status == 400 and text["error"]["code"] == "invalid"
+    assert text["error"]["message"].startswith("duration_s:")
+    assert text["error"]["field"] == "duration_s"
     async with served.http.post(
         served.url + "/api/v1/silences",
         headers={**served.auth("technik"), "Content-Type": "application/json"},
         data=b"{not json",
     ) as r:
-        assert r.status == 400 and await r.text() == "request body is not JSON\n"
+        assert r.status == 400
+        assert json.loads(await r.text())["error"]["message"] == "request body is not JSON"
     status, _ = await served.post(
         "/api/v1/devices/mast-01/maintenance", "technik", {"on": True, "note": "apply"}
     )
@@ -127,6 +144,25 @@ async def test_metrics_filtered_by_role(served: Served) -> None:
     )
     for other in ("fibre-fire", "fibre-stage", "mast-01", "mc-fire", "sw-core"):
         assert other not in police
+    assert "eventops_engine_task" not in police
+
+
+async def test_metrics_count_task_failures_and_restarts(served: Served) -> None:
+    sv = served.engine.supervisor
+    await sv.failed("poll:mast-01", RuntimeError("handler bug"))
+    status, tech = await served.get("/metrics", "technik")
+    assert status == 200
+    assert 'eventops_engine_task_failures_total{task="poll:mast-01"} 1.0' in tech
+    assert 'eventops_engine_task_restarts_total{task="poll:mast-01"} 0.0' in tech
+    assert 'eventops_engine_task_restarts_total{task="downsampler"} 0.0' in tech
+    await served.to(60)  # held long enough to raise (the profile's raise_after_s)
+    status, alerts = await served.get("/api/v1/alerts", "technik")
+    assert status == 200
+    assert [a["key"] for a in alerts if a["subject"] == "engine"] == [
+        "engine:task:poll:mast-01:failed"
+    ]
+    status, theirs = await served.get("/api/v1/alerts", "police")
+    assert status == 200 and not [a for a in theirs if a["subject"] == "engine"]
 
 
 async def test_authority_stream_never_carries_another_authoritys_link(served: Served) -> None:
@@ -238,7 +274,7 @@ async def test_handover_via_api_and_report(served: Served) -> None:
     )
     assert status == 201 and body["record"]["ends"]["b"]["rx_dbm"] == -8.0
     bad = await served.post("/api/v1/links/fibre-police/handover", "technik", {"to": "fire"})
-    assert bad[0] == 400 and "not tagged for fire" in bad[1]
+    assert bad[0] == 400 and "not tagged for fire" in bad[1]["error"]["message"]
     assert (await served.post("/api/v1/links/nope/handover", "technik", {"to": "fire"}))[0] == 404
     hid = body["id"]
     async with served.http.get(

@@ -65,16 +65,16 @@ async def test_queue_filters_and_decisions_are_audited(wserved: WallServed) -> N
     st, res2 = await s.post(f"{API}/posts/replay:1/decisions", "comms", {"action": "pin"})
     assert st == 201 and res2["post"]["pinned"] is True
     st, text = await s.post(f"{API}/posts/replay:2/decisions", "comms", {"action": "take_down"})
-    assert st == 409 and "cannot take down a post that is pending" in text
+    assert st == 409 and "cannot take down a post that is pending" in text["error"]["message"]
     st, text = await s.post(f"{API}/posts/replay:404/decisions", "comms", {"action": "approve"})
-    assert st == 404 and "no such post" in text
+    assert st == 404 and "no such post" in text["error"]["message"]
     st, text = await s.post(f"{API}/posts/replay:2/decisions", "comms", {"action": "explode"})
     assert st == 400
     st, _ = await s.post(f"{API}/decisions/{res2['decision']}/undo", "comms", {})
     assert st == 201
     assert (await s.store.get_post("replay:1")).pinned is False  # type: ignore[union-attr]
     async with s.http.post(s.url + f"{API}/pause", headers=s.auth("comms"), data=b"{nope") as r:
-        assert r.status == 400 and "not JSON" in await r.text()
+        assert r.status == 400 and "not JSON" in (await r.json())["error"]["message"]
 
     actions = [(e.actor, e.action, e.target) for e in await s.store.audit_entries()]
     assert ("presse", "wall.approve", "replay:1") in actions
@@ -100,7 +100,7 @@ async def test_block_author_lists_and_unblock(wserved: WallServed) -> None:
     st, _ = await s.delete(f"{API}/blocks/replay:spam", "comms")
     assert st == 200
     st, text = await s.delete(f"{API}/blocks/replay:spam", "comms")
-    assert st == 404 and "not blocked" in text
+    assert st == 404 and "not blocked" in json.loads(text)["error"]["message"]
     assert (await s.delete(f"{API}/blocks/replay:spam", "technik"))[0] == 403
     # block by author key: without posts a plain block, with posts through the newest one
     st, res = await s.post(f"{API}/blocks", "comms", {"author": "replay:later", "reason": "spam"})
@@ -172,16 +172,23 @@ async def _until(sc: SSE, kind: str) -> dict[str, str]:
 async def test_announcement_and_pause_survive_a_restart(wserved: WallServed) -> None:
     s = wserved
     st, text = await s.post(f"{API}/announcements", "comms", {"id": "nonexistent"})
-    assert st == 404 and "not in the profile" in text
+    assert st == 404 and "not in the profile" in text["error"]["message"]
     st, text = await s.delete(f"{API}/announcements/active", "fire")
-    assert st == 409 and "no announcement" in text
+    assert st == 409 and "no announcement" in json.loads(text)["error"]["message"]
     assert (await s.post(f"{API}/announcements", "fire", {"id": "evacuate-square"}))[0] == 201
     assert (await s.post(f"{API}/pause", "comms", {"on": True, "note": "Umbau"}))[0] == 200
     await s.runner.cleanup()
     s.runner = await start_wall_server(s.engine, s.media_dir, port=s.port)
-    _, ann = await s.get(f"{API}/announcements", "police")
+    _, ann = await s.get(f"{API}/announcements", "comms")
     assert ann["active"]["id"] == "evacuate-square" and ann["paused"]["by"] == "presse"
+    assert ann["active"]["issued_by"] == "feuerwehr-el" and ann["paused"]["note"] == "Umbau"
     assert [t["id"] for t in ann["templates"]] == ["evacuate-square", "storm"]
+    # another authority sees what is on the screens, not who put it there nor comms' names
+    _, ann = await s.get(f"{API}/announcements", "police")
+    assert ann["active"]["id"] == "evacuate-square" and ann["active"]["issued_by"] == "(hidden)"
+    assert ann["paused"]["by"] == "(hidden)" and ann["paused"]["note"] == ""
+    _, ann = await s.get(f"{API}/announcements", "fire")
+    assert ann["active"]["issued_by"] == "feuerwehr-el"  # its own
     async with s.http.get(s.url + "/wall/demo/stream") as r:
         snap = json.loads((await SSE(r).next())["data"])
     assert snap["announcement"]["title_en"] == "Please clear the market square"

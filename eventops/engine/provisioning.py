@@ -19,6 +19,11 @@ A rollback re-applies a recorded state wholesale and always needs it.
 
 One run at a time per engine; the site lock refuses a run on a site that
 someone else (another process) is applying to.
+
+Refusals are domain errors (:mod:`eventops.errors`): a bad device list is
+:class:`InvalidRequest`, a missing apply :class:`NotFound`, a busy engine or
+site :class:`Conflict`, a dangerous change without its typed id
+:class:`ConfirmationNeeded` (with ``confirm`` and the ``dangerous`` list).
 """
 
 from __future__ import annotations
@@ -31,11 +36,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from eventops.errors import ApiError, EventOpsError, LockBusy
+from eventops.adapters.base import DriverFactory
+from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
+from eventops.errors import (
+    Conflict,
+    EventOpsError,
+    InvalidRequest,
+    LockBusy,
+    NotFound,
+)
 from eventops.provision.apply import (
     ApplyOptions,
     ApplyReport,
-    DriverFactory,
     PlanReport,
     ProgressEvent,
     Provisioner,
@@ -43,7 +55,7 @@ from eventops.provision.apply import (
 from eventops.store.models import ApplyRow
 
 if TYPE_CHECKING:
-    from eventops.engine import Engine
+    from eventops.engine.monitoring import Engine
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +134,16 @@ def plan_json(plan: PlanReport, dangers: list[Danger], confirm: str) -> dict[str
     }
 
 
-class ConfirmationNeeded(ApiError):
-    """A dangerous change without the typed confirmation (HTTP 409)."""
-
-    title = "Confirmation needed"
+class ConfirmationNeeded(_ConfirmationNeeded):
+    """A dangerous change without the typed confirmation; ``dangerous`` lists them."""
 
     def __init__(self, message: str, dangers: list[Danger], phrase: str) -> None:
-        super().__init__(message, status=409)
+        super().__init__(message, confirm=phrase, reasons=[d.reason for d in dangers])
         self.dangers = dangers
         self.phrase = phrase
+
+    def details(self) -> dict[str, Any]:
+        return {**super().details(), "dangerous": [d.model_dump(mode="json") for d in self.dangers]}
 
 
 class EngineMaintenance:
@@ -217,7 +230,7 @@ class ProvisionService:
         try:
             plan = await self.provisioner().plan(devices)
         except EventOpsError as exc:
-            raise ApiError(exc.one_line(), status=400) from None
+            raise InvalidRequest(exc.one_line()) from None
         return plan, dangerous_changes(self.engine, plan)
 
     # -- apply and rollback --------------------------------------------------------------------
@@ -239,7 +252,7 @@ class ProvisionService:
                     self.confirm_phrase(),
                 )
             if not plan.count("change"):
-                raise ApiError("nothing to change", status=409)
+                raise Conflict("nothing to change")
             return await self._start("apply", actor, lambda p: p.apply(devices, actor=actor))
         finally:
             self._starting = False
@@ -254,7 +267,7 @@ class ProvisionService:
                 self.confirm_phrase(),
             )
         if await self.engine.store.get_apply(apply_id) is None:
-            raise ApiError(f"no apply #{apply_id} in the event store", status=404)
+            raise NotFound(f"no apply #{apply_id} in the event store")
         self._starting = True
         try:
             return await self._start(
@@ -266,9 +279,9 @@ class ProvisionService:
     def _check_idle(self) -> None:
         if self.running:
             who = f" (#{self.run.apply_id} by {self.run.actor})" if self.run else ""
-            raise ApiError(f"an apply is already running in this engine{who}", status=409)
+            raise Conflict(f"an apply is already running in this engine{who}")
         if self.lock_dir is None:
-            raise ApiError("this engine has no lock folder: it cannot apply", status=409)
+            raise Conflict("this engine has no lock folder: it cannot apply")
 
     async def _start(self, kind: Literal["apply", "rollback"], actor: str, go: Any) -> Run:
         loop = asyncio.get_running_loop()
@@ -312,12 +325,12 @@ class ProvisionService:
             started.cancel()
             exc = task.exception()
             if isinstance(exc, LockBusy):
-                raise ApiError(exc.one_line(), status=409) from None
+                raise Conflict(exc.one_line()) from None
             if isinstance(exc, EventOpsError):
-                raise ApiError(exc.one_line(), status=400) from None
+                raise InvalidRequest(exc.one_line()) from None
             if exc is not None:
                 raise exc
-            raise ApiError(f"the {kind} ended before it started", status=500)
+            raise RuntimeError(f"the {kind} ended before it started")
         return holder[0]
 
     def _finished(self, run: Run, task: asyncio.Task[ApplyReport]) -> None:
@@ -368,6 +381,59 @@ class ProvisionService:
             except Exception:  # reported on the bus by _finished
                 pass
 
+    # -- what the API calls: one call per request, audited ------------------------------------
+
+    async def plan_view(self, devices: list[str] | None, *, actor: str) -> dict[str, Any]:
+        """A plan as the API shows it (diffs, order, dangers, the phrase); audited."""
+        report, dangers = await self.plan(devices)
+        await self.engine.store.audit(
+            actor,
+            "provision.plan",
+            self.engine.profile.event.id,
+            after={"devices": devices, "summary": report.summary()},
+        )
+        return plan_json(report, dangers, self.confirm_phrase())
+
+    async def start_apply(
+        self, devices: list[str] | None, *, actor: str, confirm: str | None
+    ) -> Run:
+        """:meth:`apply`; a refusal is audited before it is raised."""
+        try:
+            return await self.apply(devices, actor=actor, confirm=confirm)
+        except EventOpsError as exc:
+            await self.engine.store.audit(
+                actor,
+                "provision.apply.refused",
+                self.engine.profile.event.id,
+                after={"devices": devices, "reason": exc.one_line()},
+            )
+            raise
+
+    async def start_rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
+        """:meth:`rollback`; a refusal is audited before it is raised."""
+        try:
+            return await self.rollback(apply_id, actor=actor, confirm=confirm)
+        except EventOpsError as exc:
+            await self.engine.store.audit(
+                actor,
+                "provision.rollback.refused",
+                self.engine.profile.event.id,
+                after={"apply_id": apply_id, "reason": exc.one_line()},
+            )
+            raise
+
+    def running_view(self) -> dict[str, Any] | None:
+        run = self.run
+        if run is None or run.task.done():
+            return None
+        return {
+            "apply_id": run.apply_id,
+            "kind": run.kind,
+            "actor": run.actor,
+            "done": run.done,
+            "total": run.total,
+        }
+
     # -- history -------------------------------------------------------------------------------
 
     async def history(self, limit: int = 50) -> list[dict[str, Any]]:
@@ -376,7 +442,7 @@ class ProvisionService:
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)
         if found is None:
-            raise ApiError(f"no apply #{apply_id} in the event store", status=404)
+            raise NotFound(f"no apply #{apply_id} in the event store")
         row, devs = found
         return {
             **_row_json(row),

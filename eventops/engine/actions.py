@@ -1,0 +1,111 @@
+"""What a technician does to the engine's state: ack, silence, maintenance, reboot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from eventops.errors import DeviceError, InvalidRequest, NotFound, NotSupported
+from eventops.store.models import AlertRow
+
+if TYPE_CHECKING:
+    from eventops.engine.monitoring import Engine
+
+
+async def ack(engine: Engine, alert_id: int, actor: str, note: str) -> AlertRow:
+    before = engine.alerts.alert(alert_id)
+    if before is None:
+        raise NotFound(f"alert {alert_id} is not open")
+    after = await engine.alerts.ack(alert_id, actor, note)
+    await engine.store.audit(
+        actor,
+        "alert.ack",
+        str(alert_id),
+        before={"acked_by": before.acked_by},
+        after={"note": note},
+    )
+    assert after is not None
+    return after
+
+
+async def silence(
+    engine: Engine, matchers: dict[str, str], duration_s: float, actor: str, note: str
+) -> dict[str, Any]:
+    if not matchers:
+        raise InvalidRequest("a silence needs at least one matcher")
+    until = engine.clock.now() + timedelta(seconds=duration_s)
+    s = engine.alerts.add_silence(matchers, until, actor, note)
+    view = {
+        "id": s.id,
+        "matchers": s.matchers,
+        "until": s.until.isoformat(),
+        "by": actor,
+        "note": note,
+    }
+    await engine.store.audit(actor, "alert.silence", str(s.id), after=view)
+    engine.bus.publish("silence", "", "event", data=view)
+    return view
+
+
+async def set_maintenance(
+    engine: Engine, device_id: str, on: bool, actor: str, note: str = ""
+) -> None:
+    engine.device(device_id)
+    before = device_id in engine.maintenance
+    if on:
+        engine.maintenance[device_id] = note
+    else:
+        engine.maintenance.pop(device_id, None)
+    engine.alerts.set_maintenance(device_id, on)
+    await engine.store.audit(
+        actor, "device.maintenance", device_id, before=before, after={"on": on, "note": note}
+    )
+    engine.bus.publish(
+        "maintenance",
+        device_id,
+        "device",
+        engine.authorities_of_device(device_id),
+        {"on": on, "note": note},
+    )
+
+
+async def reboot(engine: Engine, device_id: str, actor: str) -> None:
+    """Reboot one device through its driver; audited, refused or not.
+
+    Raises NotFound for an unknown id, NotSupported (before any device
+    I/O) when the device's driver declares it cannot reboot, and the
+    driver's DeviceError when the device refuses.
+    """
+    d = engine.device(device_id)
+    driver = engine.driver(d)
+    if not driver.capabilities.reboot:
+        msg = f"{device_id}: its driver ({d.driver}) offers no reboot operation"
+        await engine.store.audit(
+            actor, "device.reboot", device_id, after={"ok": False, "error": msg}
+        )
+        raise NotSupported(msg)
+    try:
+        async with driver:
+            await driver.reboot()
+    except DeviceError as exc:
+        await engine.store.audit(
+            actor, "device.reboot", device_id, after={"ok": False, "error": exc.one_line()}
+        )
+        raise
+    await engine.store.audit(actor, "device.reboot", device_id, after={"ok": True})
+    engine.bus.publish(
+        "device.reboot",
+        device_id,
+        "device",
+        engine.authorities_of_device(device_id),
+        {"by": actor},
+    )
+
+
+async def unsilence(engine: Engine, silence_id: int, actor: str) -> dict[str, Any]:
+    gone = engine.alerts.remove_silence(silence_id)
+    if gone is None:
+        raise NotFound(f"no silence #{silence_id}")
+    await engine.store.audit(actor, "alert.unsilence", str(silence_id), before=gone.matchers)
+    engine.bus.publish("silence.removed", "", "event", data={"id": silence_id, "by": actor})
+    return {"id": silence_id, "removed": True}

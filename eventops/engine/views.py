@@ -1,0 +1,208 @@
+"""JSON-able views of the engine's devices and links (what the API serves)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from eventops.adapters.base import Capabilities, OpticStatus, driver_class
+from eventops.engine.state import alert_view
+from eventops.errors import EventOpsError, InvalidRequest, NotFound
+from eventops.monitor import checks as chk
+from eventops.monitor.history import timeline as _timeline
+from eventops.profile.models import Endpoint, Link, Mast, Switch
+from eventops.store.models import HandoverRow
+
+if TYPE_CHECKING:
+    from eventops.engine.monitoring import Engine
+
+
+def capabilities_of(device: Mast | Switch) -> Capabilities:
+    """What the device's driver declares it can do (read from the class: no I/O)."""
+    try:
+        return driver_class(device.driver).capabilities
+    except EventOpsError:
+        return Capabilities(reboot=False)
+
+
+def device_view(engine: Engine, device_id: str) -> dict[str, Any]:
+    st = engine.devices[device_id]
+    d = engine.profile.device(device_id)
+    now = engine.clock.now()
+    fresh = chk.freshness(st.last_ok, now, st.interval_s, engine.profile.event.tz)
+    s = st.cur
+    return {
+        "id": st.id,
+        "kind": st.kind,
+        "site": d.site,
+        "reachable": st.reachable,
+        "error": st.error,
+        "health": st.health.level.label if st.reachable is not None else "unknown",
+        "score": st.health.score,
+        "reason": st.health.reason,
+        "since": st.since.isoformat() if st.since else None,
+        "stale": fresh.stale,
+        "as_of": fresh.as_of.isoformat() if fresh.as_of else None,
+        "stale_label": fresh.label,
+        "maintenance": device_id in engine.maintenance,
+        "interval_s": st.interval_s,
+        "uptime_s": (s.system.uptime_s if s.system else s.facts.uptime_s) if s else None,
+        "clients": sum(len(r.clients) for r in s.radios) if s else None,
+        "checks": [c.as_dict() for c in st.checks],
+        "uplink": d.uplink if isinstance(d, Mast) else None,
+        "capabilities": engine.capabilities(device_id).model_dump(mode="json"),
+    }
+
+
+def device_detail(engine: Engine, device_id: str) -> dict[str, Any]:
+    """:meth:`device_view` plus the last polled status: facts, radios with their
+    clients, interfaces and optics (empty lists before the first good poll)."""
+    out = device_view(engine, device_id)
+    s = engine.devices[device_id].cur
+    out["status_ts"] = s.ts.isoformat() if s else None
+    out["facts"] = s.facts.model_dump(mode="json") if s else None
+    out["system"] = s.system.model_dump(mode="json") if s and s.system else None
+    out["radios"] = [r.model_dump(mode="json") for r in s.radios] if s else []
+    out["interfaces"] = [i.model_dump(mode="json") for i in s.interfaces] if s else []
+    out["optics"] = [optic_view(engine, device_id, o) for o in s.optics] if s else []
+    return out
+
+
+def optic_view(engine: Engine, device_id: str, optic: OpticStatus) -> dict[str, Any]:
+    """One optic with its rx margin above the sensitivity of the link's optic
+    type, when a link of the profile ends on this port (the link id is given
+    too; the API redacts it for an authority that must not see it)."""
+    o = optic.model_dump(mode="json")
+    o["margin_db"] = None
+    o["link"] = None
+    for link in engine.links_of(device_id):
+        for end in (link.a, link.b):
+            if end.device == device_id and end.port == optic.port:
+                o["link"] = link.id
+                rx = chk.optic_rx(optic)
+                if rx is not None:
+                    o["margin_db"] = round(chk.rx_margin(rx, link.optic), 2)
+                o["peer"] = peer_optic(engine, link, end)
+    return o
+
+
+def peer_optic(engine: Engine, link: Link, end: Endpoint) -> dict[str, Any] | None:
+    """The far end's optic of ``link`` as last polled (None if never polled)."""
+    far = link.b if end is link.a else link.a
+    st = engine.devices.get(far.device)
+    optic = chk.find_optic(st.cur if st else None, far.port)
+    if optic is None:
+        return None
+    rx = chk.optic_rx(optic)
+    return {
+        "device": far.device,
+        "port": far.port,
+        "rx_power_dbm": optic.rx_power_dbm,
+        "tx_power_dbm": optic.tx_power_dbm,
+        "laser_bias_ma": optic.laser_bias_ma,
+        "temperature_c": optic.temperature_c,
+        "margin_db": None if rx is None else round(chk.rx_margin(rx, link.optic), 2),
+    }
+
+
+def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
+    ls = engine.links[link_id]
+    link = engine.profile.link(link_id)
+    now = engine.clock.now()
+    interval = max(
+        engine.devices[link.a.device].interval_s, engine.devices[link.b.device].interval_s
+    )
+    fresh = chk.freshness(ls.last_ok, now, interval, engine.profile.event.tz)
+    proof = ls.proof
+    return {
+        "id": link.id,
+        "name": link.name or link.id,
+        "state": ls.state,
+        "since": ls.since.isoformat() if ls.since else None,
+        "reason": ls.reason,
+        "health": ls.health.level.label,
+        "score": ls.health.score,
+        "capacity_mbps": link.capacity_mbps,
+        "optic": link.optic,
+        "in_mbps": None if ls.in_bps is None else ls.in_bps / 1e6,
+        "out_mbps": None if ls.out_bps is None else ls.out_bps / 1e6,
+        "utilisation_pct": ls.utilisation_pct,
+        "rx_dbm": ls.rx_dbm,
+        "margin_db": ls.margin_db,
+        "baseline_dbm": ls.baseline,
+        "handed_to": ls.handed_to,
+        "proof": None
+        if proof is None
+        else {
+            "ts": proof.ts.isoformat(),
+            "kind": proof.kind,
+            "passed": proof.passed,
+            "throughput_mbps": proof.throughput_mbps,
+        },
+        "stale": fresh.stale,
+        "as_of": fresh.as_of.isoformat() if fresh.as_of else None,
+        "stale_label": fresh.label,
+        "a": {"device": link.a.device, "port": link.a.port},
+        "b": {"device": link.b.device, "port": link.b.port},
+        "authorities": list(link.authorities),
+        "checks": [c.as_dict() for c in ls.checks],
+    }
+
+
+# -- reads the API serves (the caller's view filters them) ------------------------------------
+
+
+async def alerts(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
+    now = engine.clock.now()
+    rows = await engine.store.list_alerts() if include_closed else engine.alerts.open_alerts()
+    return [alert_view(a, silenced=engine.alerts.silenced(a, now)) for a in rows]
+
+
+def silences(engine: Engine) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": s.id,
+            "matchers": s.matchers,
+            "until": s.until.isoformat(),
+            "by": s.by,
+            "note": s.note,
+        }
+        for s in engine.alerts.silences
+    ]
+
+
+async def history(
+    engine: Engine, device: str, metric: str, since: datetime | None, until: datetime | None
+) -> dict[str, Any]:
+    if not device or not metric:
+        raise InvalidRequest("device and metric are required")
+    end = until or engine.clock.now()
+    start = since or end - timedelta(hours=1)
+    samples = await engine.store.query_samples(device, metric, start, end)
+    return {
+        "device": device,
+        "metric": metric,
+        "points": [[s.ts.isoformat(), s.value] for s in samples],
+    }
+
+
+async def timeline(
+    engine: Engine, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    items = await _timeline(
+        engine.store,
+        since or datetime(1970, 1, 1, tzinfo=UTC),
+        until or datetime(9999, 1, 1, tzinfo=UTC),
+    )
+    return [t.model_dump(mode="json") for t in items]
+
+
+async def handovers(engine: Engine) -> list[HandoverRow]:
+    return await engine.store.list_handovers()
+
+
+async def handover_record(engine: Engine, handover_id: int) -> HandoverRow:
+    row = next((h for h in await engine.store.list_handovers() if h.id == handover_id), None)
+    if row is None:
+        raise NotFound(f"no handover #{handover_id}")
+    return row

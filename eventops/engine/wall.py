@@ -1,0 +1,291 @@
+"""The social wall as an engine service: screens' hub, sources' pipeline, retention.
+
+The engine starts the hub (what every screen shows), the moderation pipeline
+reading the profile's sources (when asked to run them) and the retention
+purge, each as a supervised task; the moderation verbs here are what the
+API calls. Errors are domain errors: an unknown post, decision, block or
+announcement is :class:`~eventops.errors.NotFound`; a decision the post's
+state forbids is :class:`~eventops.errors.Conflict`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eventops.errors import Conflict, InvalidRequest, NotFound, WallError
+from eventops.store.models import AuthorBlockRow
+from eventops.wall.display import WallHub
+from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
+from eventops.wall.media import MediaCache, allowed_hosts
+from eventops.wall.retention import forget, purge_periodically
+from eventops.wall.service import WallPipeline, build_sources
+
+if TYPE_CHECKING:
+    from eventops.engine.monitoring import Engine
+
+STATES = ("pending", "approved", "rejected", "hidden", "taken_down")
+TASKS = ("wall-hub", "wall-pipeline", "wall-retention")
+"""The wall's supervised tasks."""
+
+
+class WallService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        media_dir: Path | None,
+        run_sources: bool = False,
+        profile_dir: Path | None = None,
+        hub_poll_s: float = 1.0,
+        retention_every_s: float = 3600.0,
+    ) -> None:
+        self.engine = engine
+        profile = engine.profile
+        self.media = (
+            MediaCache(
+                media_dir, allowed_hosts(profile.wall), max_bytes=profile.wall.media_max_bytes
+            )
+            if media_dir is not None
+            else None
+        )
+        self.pipeline: WallPipeline | None = None
+        if run_sources and profile.wall.sources:
+            sources = build_sources(profile, profile_dir or Path("."), engine.store, engine.clock)
+            self.pipeline = WallPipeline(profile.wall, engine.store, engine.clock, sources)
+        self.hub = WallHub(profile, engine.store, engine.clock, self.media, poll_s=hub_poll_s)
+        self.retention_every_s = retention_every_s
+        self._started = False
+
+    # -- lifecycle (the engine's) -------------------------------------------------------------
+
+    async def start(self) -> None:
+        eng, hub = self.engine, self.hub
+        await hub.start(poll=False)
+        sv = eng.supervisor
+        sv.spawn(TASKS[0], hub._poll)
+        if self.pipeline is not None:
+            await self.pipeline.start()
+            sv.spawn(TASKS[1], self.pipeline.run, finite=True)
+
+        async def retention() -> None:
+            await purge_periodically(
+                eng.store,
+                self.media,
+                eng.clock,
+                eng.profile.event.retention_days,
+                self.retention_every_s,
+                hub.forget_posts,
+            )
+
+        sv.spawn(TASKS[2], retention)
+        self._started = True
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def close(self) -> None:
+        """Stop the wall's tasks and close the hub, pipeline and media cache."""
+        if not self._started:
+            return
+        self._started = False
+        for name in TASKS:
+            await self.engine.supervisor.cancel(name)
+        await self.hub.stop()
+        if self.pipeline is not None:
+            await self.pipeline.aclose()
+        if self.media is not None:
+            await self.media.aclose()
+
+    def follow_profile(self) -> WallHub:
+        """The hub, following profile reloads."""
+        self.hub.profile = self.engine.profile
+        return self.hub
+
+    def desk(self) -> ManualModeration:
+        chain = self.pipeline.chain if self.pipeline is not None else None
+        return ManualModeration(self.hub.store, self.hub.clock, chain)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def queue(
+        self,
+        state: str,
+        *,
+        source: str | None,
+        author: str | None,
+        contains: str | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        if state == "all":
+            states: tuple[str, ...] = ()
+        elif state in STATES:
+            states = (state,)
+        else:
+            raise InvalidRequest(f"state: one of {', '.join(STATES)} or all")
+        store = self.hub.store
+        posts = await store.find_posts(
+            states, source=source, author=author, contains=contains, limit=limit
+        )
+        last = await store.last_decisions([p.id for p in posts])
+        out = []
+        for p in posts:
+            row = p.model_dump(mode="json")
+            d = last.get(p.id)
+            row["last_decision"] = d.model_dump(mode="json") if d else None
+            out.append(row)
+        return out
+
+    async def post(self, post_id: str) -> dict[str, Any]:
+        store = self.hub.store
+        post = await store.get_post(post_id)
+        if post is None:
+            raise NotFound(f"post {post_id}: no such post")
+        ds = await store.list_decisions(post.id)
+        return {
+            **post.model_dump(mode="json"),
+            "decisions": [d.model_dump(mode="json") for d in ds],
+        }
+
+    async def decisions(self, post_id: str | None) -> list[dict[str, Any]]:
+        rows = await self.hub.store.list_decisions(post_id)
+        return [d.model_dump(mode="json") for d in rows[-2000:]]
+
+    async def lists(self) -> dict[str, Any]:
+        w = self.follow_profile().profile.wall
+        blocks = await self.hub.store.list_author_blocks()
+        return {
+            "blocked_users": w.blocked_users,
+            "allowed_users": w.allowed_users,
+            "blocked_words": w.blocked_words,
+            "default_blocklist": w.use_default_blocklist,
+            "blocked_domains": w.blocked_domains,
+            "allowed_domains": w.allowed_domains,
+            "author_blocks": [b.model_dump(mode="json") for b in blocks],
+        }
+
+    async def counters(self) -> dict[str, Any]:
+        rows = await self.hub.store.decision_counts()
+        rules: dict[str, dict[str, int]] = {}
+        people: dict[str, dict[str, int]] = {}
+        for actor, action, n in rows:
+            if actor.startswith("rule:"):
+                rules.setdefault(actor[5:], {})[action] = n
+            elif actor.startswith("source:"):
+                rules.setdefault(actor, {})[action] = n
+            else:
+                people.setdefault(actor, {})[action] = n
+        return {"rules": rules, "people": people}
+
+    def announcements(self) -> dict[str, Any]:
+        hub = self.follow_profile()
+        return {"templates": hub.templates(), "active": hub.announcement, "paused": hub.paused}
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    async def decide(
+        self, post_id: str, action: str, actor: str, reason: str, for_s: float | None
+    ) -> dict[str, Any]:
+        if action not in MANUAL_ACTIONS:
+            raise InvalidRequest(f"action: one of {', '.join(MANUAL_ACTIONS)}")
+        if action != "block_author" and for_s is not None:
+            raise InvalidRequest("for_s applies only to block_author")
+        if await self.hub.store.get_post(post_id) is None:
+            raise NotFound(f"post {post_id}: no such post")
+        desk = self.desk()
+        try:
+            if action == "block_author":
+                until = self.hub.clock.now() + timedelta(seconds=for_s) if for_s else None
+                did = await desk.block_author(post_id, actor, reason, until=until)
+            else:
+                did = await desk.decide(post_id, action, actor, reason)
+        except WallError as exc:
+            raise Conflict(exc.one_line()) from None
+        await self.hub.refresh()
+        post = await self.hub.store.get_post(post_id)
+        return {"decision": did, "post": post.model_dump(mode="json") if post else None}
+
+    async def undo(self, decision_id: int, actor: str, reason: str) -> dict[str, Any]:
+        if await self.hub.store.get_decision(decision_id) is None:
+            raise NotFound(f"decision {decision_id}: no such decision")
+        try:
+            did = await self.desk().undo(decision_id, actor, reason)
+        except WallError as exc:
+            raise Conflict(exc.one_line()) from None
+        await self.hub.refresh()
+        return {"decision": did}
+
+    async def block(
+        self, author: str, actor: str, reason: str, for_s: float | None
+    ) -> dict[str, Any]:
+        """Block an author by key; with posts, through their newest (hides them all, undoable)."""
+        author = author.strip()
+        hub = self.hub
+        now = hub.clock.now()
+        until = now + timedelta(seconds=for_s) if for_s else None
+        posts = await hub.store.posts_by_author(author)
+        try:
+            if posts:
+                did: int | None = await self.desk().block_author(
+                    posts[-1].id, actor, reason, until=until
+                )
+            else:
+                did = None
+                await hub.store.put_author_block(
+                    AuthorBlockRow(
+                        author=author, until=until, actor=actor, reason=reason, created_at=now
+                    )
+                )
+                if self.pipeline is not None:
+                    self.pipeline.chain.block(author, until)
+                await hub.store.audit(
+                    actor,
+                    "wall.block",
+                    author,
+                    after={"until": until.isoformat() if until else None, "reason": reason},
+                )
+        except WallError as exc:
+            raise Conflict(exc.one_line()) from None
+        await hub.refresh()
+        return {"author": author, "blocked": True, "decision": did, "posts": len(posts)}
+
+    async def unblock(self, author: str, actor: str, reason: str) -> dict[str, Any]:
+        if not await self.desk().unblock(author, actor, reason):
+            raise NotFound(f"{author}: not blocked")
+        return {"author": author, "blocked": False}
+
+    async def issue(self, announcement_id: str, actor: str) -> dict[str, Any]:
+        hub = self.follow_profile()
+        if hub.template(announcement_id) is None:
+            known = ", ".join(a.id for a in hub.profile.wall.announcements) or "none"
+            raise NotFound(f"announcement {announcement_id!r}: not in the profile (known: {known})")
+        try:
+            return await hub.issue(announcement_id, actor)
+        except WallError as exc:
+            raise Conflict(exc.one_line()) from None
+
+    async def withdraw(self, actor: str) -> dict[str, Any] | None:
+        hub = self.follow_profile()
+        if hub.announcement is None:
+            raise Conflict("no announcement is on the screens")
+        try:
+            return await hub.withdraw(actor)
+        except WallError as exc:
+            raise Conflict(exc.one_line()) from None
+
+    async def set_paused(self, on: bool, actor: str, note: str) -> dict[str, Any]:
+        await self.follow_profile().set_paused(on, actor, note)
+        return {"paused": on}
+
+    async def forget(self, author: str, actor: str, reason: str) -> dict[str, Any]:
+        try:
+            res = await forget(self.hub.store, self.media, author, actor, reason)
+        except WallError as exc:
+            raise InvalidRequest(exc.one_line()) from None
+        if self.pipeline is not None:
+            self.pipeline.chain.unblock(author)
+        self.hub.forget_posts(res["ids"])
+        await self.hub.refresh()
+        return {"posts": res["posts"], "media": res["media"]}

@@ -168,7 +168,7 @@ def test_sparkline() -> None:
 
 def test_wall_payloads_and_state() -> None:
     from eventops.tui.client import Announcements, WallPost
-    from eventops.tui.tables import media_note, rule_note
+    from eventops.tui.screens.wall import media_note, rule_note
 
     ann = Announcements.model_validate(
         {

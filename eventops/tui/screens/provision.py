@@ -32,8 +32,9 @@ from textual.widgets import DataTable, Footer, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from eventops.errors import ApiError
-from eventops.tui.app import ConfirmScreen, EventOpsApp, InputScreen, PickScreen
 from eventops.tui.client import Api, StreamEvent
+from eventops.tui.core import Host, host
+from eventops.tui.dialogs import ConfirmScreen, InputScreen, PickScreen
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.tables import localize_bindings
 
@@ -61,7 +62,7 @@ class PlanDevice(_Payload):
     notes: list[str] = Field(default_factory=list)
 
 
-class Danger(_Payload):
+class PlanDanger(_Payload):
     device: str
     path: str | None = None
     reason: str
@@ -70,7 +71,7 @@ class Danger(_Payload):
 class Plan(_Payload):
     summary: dict[str, Any] = Field(default_factory=dict)
     devices: list[PlanDevice] = Field(default_factory=list)
-    dangerous: list[Danger] = Field(default_factory=list)
+    dangerous: list[PlanDanger] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     confirm: str = ""
 
@@ -203,9 +204,8 @@ class ProvisionScreen(Screen[None]):
         self.total = 0
 
     @property
-    def evo(self) -> EventOpsApp:
-        assert isinstance(self.app, EventOpsApp)
-        return self.app
+    def evo(self) -> Host:
+        return host(self)
 
     @property
     def papi(self) -> ProvisionApi:
@@ -252,7 +252,7 @@ class ProvisionScreen(Screen[None]):
             listeners.remove(self.on_stream)
 
     # -- drawing ---------------------------------------------------------------------------------
-    def _danger_of(self, device: str) -> list[Danger]:
+    def _danger_of(self, device: str) -> list[PlanDanger]:
         return [d for d in (self.plan.dangerous if self.plan else []) if d.device == device]
 
     def _draw_status(self) -> None:
@@ -375,7 +375,7 @@ class ProvisionScreen(Screen[None]):
                     return
                 self.start_apply(value.strip())
 
-            app.push_screen(
+            self.app.push_screen(
                 InputScreen(tr("prov.type_confirm", n=len(plan.dangerous), phrase=plan.confirm)),
                 typed,
             )
@@ -385,7 +385,7 @@ class ProvisionScreen(Screen[None]):
             if ok:
                 self.start_apply(None)
 
-        app.push_screen(ConfirmScreen(tr("prov.apply_q", n=n)), yes)
+        self.app.push_screen(ConfirmScreen(tr("prov.apply_q", n=n)), yes)
 
     @work(exclusive=True, group="provision-run", exit_on_error=False)
     async def start_apply(self, confirm: str | None) -> None:
@@ -441,7 +441,7 @@ class ProvisionScreen(Screen[None]):
             if key is None:
                 return
             apply_id = int(key)
-            app.push_screen(
+            self.app.push_screen(
                 InputScreen(
                     tr(
                         "prov.rollback_confirm",
@@ -452,7 +452,7 @@ class ProvisionScreen(Screen[None]):
                 lambda v: typed(apply_id, v),
             )
 
-        app.push_screen(PickScreen(tr("prov.rollback_pick"), options), picked)
+        self.app.push_screen(PickScreen(tr("prov.rollback_pick"), options), picked)
 
     @work(exclusive=True, group="provision-rollback", exit_on_error=False)
     async def start_rollback(self, apply_id: int, confirm: str) -> None:

@@ -51,5 +51,5 @@ def test_word_lists_are_packaged_data() -> None:
     assert load_word_list("stopwords_en")[0] == "the"
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))
     tool = pyproject["tool"]["setuptools"]
-    assert "eventops.wall" in tool["packages"]
-    assert "data/*.txt" in tool["package-data"]["eventops.wall"]
+    assert "eventops.wall.data" in tool["packages"]
+    assert "*.txt" in tool["package-data"]["eventops.wall.data"]

@@ -15,9 +15,7 @@ from textual.widgets.option_list import Option
 
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
-from eventops.tui.tables import (
-    localize_bindings,
-)
+from eventops.tui.tables import localize_bindings
 
 
 class Localized:

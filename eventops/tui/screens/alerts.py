@@ -10,18 +10,12 @@ from textual import work
 from textual.binding import Binding
 
 from eventops.errors import ApiError
-from eventops.tui.client import (
-    AlertView,
-)
+from eventops.tui.client import AlertView
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.screens.detail import DetailScreen
-from eventops.tui.tables import (
-    HEALTH_STYLE,
-    RowTable,
-    fmt_time,
-)
+from eventops.tui.tables import HEALTH_STYLE, RowTable, fmt_time
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 

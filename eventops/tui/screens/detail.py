@@ -13,18 +13,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from eventops.errors import ApiError
-from eventops.tui.client import (
-    DeviceDetail,
-)
+from eventops.tui.client import DeviceDetail
 from eventops.tui.core import Host, host
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import device_state, sparkline
-from eventops.tui.tables import (
-    HEALTH_STYLE,
-    fmt_time,
-    localize_bindings,
-    num,
-)
+from eventops.tui.tables import HEALTH_STYLE, fmt_time, localize_bindings, num
 
 
 class DetailScreen(Screen[None]):

@@ -10,19 +10,13 @@ from textual import work
 from textual.binding import Binding
 
 from eventops.errors import ApiError
-from eventops.tui.client import (
-    DeviceView,
-)
+from eventops.tui.client import DeviceView
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.state import device_state, sparkline
-from eventops.tui.tables import (
-    HEALTH_ORDER,
-    HEALTH_STYLE,
-    RowTable,
-)
+from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable
 
 
 class DevicesTable(RowTable[DeviceView]):

@@ -7,17 +7,10 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 
-from eventops.tui.client import (
-    LinkView,
-)
+from eventops.tui.client import LinkView
 from eventops.tui.safe import plain
 from eventops.tui.state import sparkline
-from eventops.tui.tables import (
-    HEALTH_ORDER,
-    HEALTH_STYLE,
-    RowTable,
-    num,
-)
+from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, num
 
 
 class LinksTable(RowTable[LinkView]):

@@ -9,10 +9,7 @@ from eventops.tui.core import Host
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
 from eventops.tui.state import LiveState
-from eventops.tui.tables import (
-    HEALTH_STYLE,
-    fmt_time,
-)
+from eventops.tui.tables import HEALTH_STYLE, fmt_time
 
 
 class PulseView(Static):

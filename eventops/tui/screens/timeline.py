@@ -10,15 +10,10 @@ from textual import work
 from textual.binding import Binding
 
 from eventops.errors import ApiError
-from eventops.tui.client import (
-    TimelineEntry,
-)
+from eventops.tui.client import TimelineEntry
 from eventops.tui.core import CoreApp
 from eventops.tui.safe import plain
-from eventops.tui.tables import (
-    RowTable,
-    fmt_time,
-)
+from eventops.tui.tables import RowTable, fmt_time
 
 
 class TimelineTable(RowTable[TimelineEntry]):

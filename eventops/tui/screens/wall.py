@@ -14,16 +14,11 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from eventops.errors import ApiError
-from eventops.tui.client import (
-    WallPost,
-)
+from eventops.tui.client import WallPost
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.safe import plain, strip_control
-from eventops.tui.tables import (
-    RowTable,
-    fmt_time,
-)
+from eventops.tui.tables import RowTable, fmt_time
 
 WALL_STATES = ("pending", "approved", "all")
 """What the wall view cycles through with ``v``."""

@@ -25,18 +25,33 @@ verdict, so the service stores the decision and the memory moves on together.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import methodcaller
 from typing import Literal
 
-from eventops.errors import WallError
 from eventops.profile.models import Wall
 from eventops.wall.normalize import NormalPost
+from eventops.wall.words import (
+    DEFAULT_BLOCKLIST,
+    Blocklist,
+    detect_language,
+    fold,
+    load_word_list,
+    tokens,
+)
+
+__all__ = [
+    "DEFAULT_BLOCKLIST",
+    "Blocklist",
+    "ModerationChain",
+    "Verdict",
+    "detect_language",
+    "fold",
+    "load_word_list",
+    "tokens",
+]
 
 Outcome = Literal["approve", "queue", "reject"]
 
@@ -50,420 +65,6 @@ class Verdict:
     @property
     def state(self) -> str:
         return {"approve": "approved", "queue": "pending", "reject": "rejected"}[self.outcome]
-
-
-# -- default blocklist ---------------------------------------------------------------
-# ``word`` matches a whole word, ``word*`` any word starting with it, ``*word*`` any
-# word containing it; several words match as a phrase. Events add their own words.
-DEFAULT_BLOCKLIST: tuple[str, ...] = (
-    # English
-    "*fuck*",
-    "shit",
-    "shits",
-    "shitty",
-    "shithole*",
-    "bullshit",
-    "cunt*",
-    "asshole*",
-    "bitch*",
-    "whore*",
-    "slut*",
-    "wanker*",
-    "dickhead*",
-    "motherfucker*",
-    "*nigger*",
-    "*nigga*",
-    "faggot*",
-    "retard*",
-    "tranny",
-    "kike",
-    "kikes",
-    "spic",
-    "kill yourself",
-    "kys",
-    "white power",
-    # German
-    "*arschloch*",
-    "*arschlöcher*",
-    "fotze*",
-    "*hurensohn*",
-    "*hurensöhne*",
-    "hure",
-    "huren",
-    "*wichser*",
-    "fick",
-    "ficken",
-    "fickt",
-    "ficker*",
-    "fickdich",
-    "schlampe*",
-    "missgeburt*",
-    "spast*",
-    "*kanake*",
-    "kanacken*",
-    "*neger*",
-    "*judensau*",
-    "untermensch*",
-    "sieg heil",
-    "heil hitler",
-    "ausländer raus",
-    "scheiße",
-    "scheiss",
-    "verpiss dich",
-    "halt die fresse",
-)
-
-# Letters from Cyrillic and Greek that look like Latin ones (lower case: we fold first).
-_HOMOGLYPHS = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
-    "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i",
-    "ј": "j", "һ": "h", "ԁ": "d", "ɡ": "g", "ԛ": "q", "ԝ": "w", "ӏ": "l", "ո": "n",
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
-    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ϲ": "c", "ѵ": "v", "ω": "w",
-    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ı": "i",
-}  # fmt: skip
-# Capitals look different from their small letters (Greek Η is H, η is n): map them first.
-_UPPER_HOMOGLYPHS = str.maketrans({
-    "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p",
-    "С": "c", "Т": "t", "Х": "x", "У": "y", "Ѕ": "s", "І": "i", "Ј": "j", "Һ": "h",
-    "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m",
-    "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x",
-})  # fmt: skip
-_LEET = {"0": "o", "6": "g", "8": "b", "9": "g", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
-         "!": "i", "|": "i", "€": "e", "+": "t"}  # fmt: skip
-_INVISIBLE = ("\u00ad", "\u034f", "\u061c", "\u115f", "\u1160", "\u17b4", "\u17b5",
-              "\u180e", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060",
-              "\u2061", "\u2062", "\u2063", "\u2064", "\ufeff", "\u3164", "\uffa0")  # fmt: skip
-
-
-def _fold_table() -> dict[int, str | None]:
-    table: dict[int, str | None] = {ord(k): v for k, v in _HOMOGLYPHS.items()}
-    for ch in _INVISIBLE:
-        table[ord(ch)] = None
-    for cp in (
-        list(range(0x0300, 0x0370))
-        + list(range(0x1AB0, 0x1B00))
-        + list(range(0x1DC0, 0x1E00))
-        + list(range(0x20D0, 0x2100))
-        + list(range(0xFE20, 0xFE30))
-    ):
-        table[cp] = None
-    for cp in range(0xFE00, 0xFE10):  # variation selectors
-        table[cp] = None
-    return table
-
-
-_FOLD = _fold_table()
-_LEET_TABLE = str.maketrans(_LEET)
-# Words with digits: leet inside words with letters (h0r3), lone digits between lone
-# letters (h.u.r.3.n); symbols right before a letter (sh!t, $hit).
-_DIGIT_WORD = re.compile(r"\b\w*\d\w*")
-_HAS_DIGIT = re.compile(r"\d")
-_LEET_SYMBOLS = re.compile(r"[@$!|€+](?=[^\W\d_])")
-_HAS_SYMBOL = re.compile(r"[@$!|€+]")
-_SPACERS = frozenset(" .-_*·/")
-_REPEATS = re.compile(r"([^\W\d_])\1+")
-_ASCII_REPEATS = re.compile(r"([a-z])\1+")
-_FIRST_GROUP = methodcaller("group", 1)
-_TOKEN = re.compile(r"(?:[^\W\d_]|\*)+")
-
-
-def _leet(m: re.Match[str]) -> str:
-    return m.group(0).translate(_LEET_TABLE)
-
-
-def _leet_word(m: re.Match[str]) -> str:
-    word = m.group(0)
-    if not word.isdigit():
-        return word.translate(_LEET_TABLE)
-    if len(word) == 1:
-        return _spaced_leet(m)
-    return word
-
-
-def _lone_letter(t: str, i: int) -> bool:
-    """``t[i]`` is a letter standing alone (no word character on either side)."""
-    return (
-        0 <= i < len(t)
-        and t[i].isalpha()
-        and (i == 0 or not t[i - 1].isalnum())
-        and (i + 1 >= len(t) or not t[i + 1].isalnum())
-    )
-
-
-def _spaced_leet(m: re.Match[str]) -> str:
-    t, i = m.string, m.start()
-    j = i - 1
-    while j >= 0 and t[j] in _SPACERS and i - j <= 3:
-        j -= 1
-    k = i + 1
-    while k < len(t) and t[k] in _SPACERS and k - i <= 3:
-        k += 1
-    left = j < i - 1 and _lone_letter(t, j)
-    right = k > i + 1 and _lone_letter(t, k)
-    return m.group(0).translate(_LEET_TABLE) if left or right else m.group(0)
-
-
-def fold(text: str) -> str:
-    """The text as the blocklist sees it.
-
-    Fullwidth and other compatibility forms become their plain letters (NFKD),
-    accents and zero-width characters vanish, Cyrillic/Greek look-alikes
-    become Latin, leetspeak inside words becomes letters (``h0r3``, ``sh!t``,
-    ``$hit``), case is folded and letter runs are collapsed (``fuuuck`` →
-    ``fuck``). Digits outside words and trailing punctuation stay as they are.
-    """
-    if text.isascii():
-        text = text.lower()
-    else:
-        text = (
-            unicodedata.normalize("NFKD", text)
-            .translate(_UPPER_HOMOGLYPHS)
-            .casefold()
-            .translate(_FOLD)
-        )
-    if _HAS_DIGIT.search(text):
-        text = _DIGIT_WORD.sub(_leet_word, text)
-    if _HAS_SYMBOL.search(text):
-        text = _LEET_SYMBOLS.sub(_leet, text)
-    return (_ASCII_REPEATS if text.isascii() else _REPEATS).sub(_FIRST_GROUP, text)
-
-
-def tokens(folded: str) -> list[str]:
-    """Words of a folded text; runs of three or more single letters (``f.u.c.k``,
-    ``f u c k``) are joined into one word."""
-    words = _TOKEN.findall(folded)
-    if "*" in folded:
-        words = [s for s in (w.strip("*") for w in words) if s]
-    if min(map(len, words), default=2) > 1:
-        return words
-    out: list[str] = []
-    run: list[str] = []
-    for w in words:
-        if len(w) == 1:
-            run.append(w)
-            continue
-        if run:
-            out.extend([_REPEATS.sub(_FIRST_GROUP, "".join(run))] if len(run) >= 3 else run)
-            run = []
-        out.append(w)
-    if run:
-        out.extend([_REPEATS.sub(_FIRST_GROUP, "".join(run))] if len(run) >= 3 else run)
-    return out
-
-
-@dataclass(frozen=True)
-class Blocklist:
-    """Blocklist entries compiled for matching folded word lists."""
-
-    exact: frozenset[str]
-    prefix: tuple[tuple[str, str], ...]
-    """(folded prefix, entry) pairs."""
-    contains: tuple[tuple[str, str], ...]
-    phrases: dict[str, tuple[tuple[tuple[str, ...], str], ...]]
-    """first word → ((all words), entry); an entry ending in ``*`` takes the last as a prefix."""
-    names: dict[str, str]
-    _wild: re.Pattern[str] | None
-
-    @classmethod
-    def build(cls, entries: Iterable[str]) -> Blocklist:
-        exact: dict[str, str] = {}
-        prefix: dict[str, str] = {}
-        contains: dict[str, str] = {}
-        phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
-        for raw in entries:
-            entry = raw.strip()
-            if not entry:
-                continue
-            starts, ends = entry.startswith("*"), entry.endswith("*")
-            words = tokens(fold(entry.strip("*")))
-            if not words:
-                raise WallError(f"blocked word {entry!r}: has no letters to match")
-            if len(words) > 1:
-                phrases.setdefault(words[0], []).append((tuple(words), entry))
-            elif starts and ends:
-                contains.setdefault(words[0], entry)
-            elif ends:
-                prefix.setdefault(words[0], entry)
-            else:
-                exact.setdefault(words[0], entry)
-        alternatives = [re.escape(p) for p in sorted(prefix, key=len, reverse=True)]
-        wild_parts = []
-        if alternatives:
-            wild_parts.append(r"(?<![^\W\d_])(?:" + "|".join(alternatives) + ")")
-        if contains:
-            wild_parts.append("(?:" + "|".join(re.escape(c) for c in contains) + ")")
-        wild = re.compile("|".join(wild_parts)) if wild_parts else None
-        names = {**exact, **prefix, **contains}
-        return cls(
-            exact=frozenset(exact),
-            prefix=tuple(prefix.items()),
-            contains=tuple(contains.items()),
-            phrases={k: tuple(v) for k, v in phrases.items()},
-            names=names,
-            _wild=wild,
-        )
-
-    def match(self, words: Sequence[str]) -> str | None:
-        """The blocklist entry found in ``words`` (folded), or None."""
-        if not self.exact.isdisjoint(words):
-            for w in words:
-                if w in self.exact:
-                    return self.names[w]
-        if self._wild is not None:
-            m = self._wild.search(" ".join(words))
-            if m is not None:
-                return self.names.get(m.group(0), m.group(0))
-        if self.phrases and not self.phrases.keys().isdisjoint(words):
-            for i, w in enumerate(words):
-                for seq, entry in self.phrases.get(w, ()):
-                    got = words[i : i + len(seq)]
-                    if len(got) < len(seq) or tuple(got[:-1]) != seq[:-1]:
-                        continue
-                    last = got[-1]
-                    if last == seq[-1] or (entry.endswith("*") and last.startswith(seq[-1])):
-                        return entry
-        for w in words:
-            if "*" in w and len(w) > 2:
-                hit = self._masked(w)
-                if hit is not None:
-                    return hit
-        return None
-
-    def _masked(self, word: str) -> str | None:
-        """``f*ck``: stars in a word stand for letters of an entry."""
-        if sum(c != "*" for c in word) < 2:
-            return None
-
-        def fits(window: str, entry: str) -> bool:
-            return all(a == b or a == "*" for a, b in zip(window, entry, strict=True))
-
-        for e in self.exact:
-            if len(e) == len(word) and fits(word, e):
-                return self.names[e]
-        for p, entry in self.prefix:
-            if len(word) >= len(p) and fits(word[: len(p)], p):
-                return entry
-        for p, entry in self.contains:
-            for i in range(len(word) - len(p) + 1):
-                if fits(word[i : i + len(p)], p):
-                    return entry
-        return None
-
-
-# -- language ---------------------------------------------------------------------
-_STOP = {
-    "de": frozenset(
-        [
-            "der",
-            "die",
-            "das",
-            "und",
-            "ist",
-            "nicht",
-            "ein",
-            "eine",
-            "einen",
-            "ich",
-            "wir",
-            "ihr",
-            "sie",
-            "auf",
-            "mit",
-            "für",
-            "heute",
-            "auch",
-            "zu",
-            "den",
-            "dem",
-            "von",
-            "im",
-            "bei",
-            "sind",
-            "war",
-            "hier",
-            "noch",
-            "schon",
-            "wie",
-            "was",
-            "wer",
-            "aber",
-            "oder",
-            "dass",
-            "es",
-            "so",
-            "nach",
-            "uns",
-            "euch",
-            "mein",
-            "unser",
-            "sehr",
-            "gibt",
-            "toll",
-            "schön",
-            "wetter",
-            "platz",
-        ]
-    ),
-    "en": frozenset(
-        [
-            "the",
-            "and",
-            "is",
-            "are",
-            "was",
-            "to",
-            "of",
-            "in",
-            "on",
-            "for",
-            "with",
-            "this",
-            "that",
-            "it",
-            "we",
-            "you",
-            "at",
-            "today",
-            "my",
-            "our",
-            "very",
-            "have",
-            "has",
-            "be",
-            "what",
-            "who",
-            "but",
-            "or",
-            "so",
-            "after",
-            "us",
-            "your",
-            "great",
-            "nice",
-            "weather",
-            "here",
-            "just",
-            "all",
-            "from",
-            "they",
-            "there",
-        ]
-    ),
-}
-
-
-def detect_language(text: str) -> str | None:
-    """A guess between German and English from common words; None when unsure."""
-    words = re.findall(r"[^\W\d_]+", text.casefold())
-    if not words:
-        return None
-    scores = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOP.items()}
-    best = max(scores, key=lambda k: scores[k])
-    others = max(v for k, v in scores.items() if k != best)
-    if scores[best] >= 2 and scores[best] >= 2 * others:
-        return best
-    return None
 
 
 # -- shingles ----------------------------------------------------------------------------
@@ -566,7 +167,7 @@ class ChainMemory:
 
 
 @dataclass(slots=True)
-class Facts:
+class PostFacts:
     """Computed once per post; rules read them."""
 
     words: list[str]
@@ -645,11 +246,11 @@ def _in_domains(domain: str, domains: Iterable[str]) -> str | None:
     return None
 
 
-Rule = Callable[[NormalPost, Facts, ChainConfig, ChainMemory, datetime], Verdict | None]
+Rule = Callable[[NormalPost, PostFacts, ChainConfig, ChainMemory, datetime], Verdict | None]
 
 
 def rule_blocked_user(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     keys = author_keys(post.author)
     for key in keys:
@@ -665,7 +266,7 @@ def rule_blocked_user(
 
 
 def rule_blocked_word(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     hit = c.blocklist.match(f.words) or f.name_hit
     if hit is None and f.screen_words:
@@ -676,7 +277,7 @@ def rule_blocked_word(
 
 
 def rule_link_policy(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     for link in post.links:
         bad = _in_domains(link.domain, c.blocked_domains)
@@ -688,7 +289,7 @@ def rule_link_policy(
 
 
 def rule_allowed_user(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if c.allowed_users and not c.allowed_users.isdisjoint(author_keys(post.author)):
         return Verdict("approve", "allowed_user", f"author {post.author} is on the allowlist")
@@ -696,7 +297,7 @@ def rule_allowed_user(
 
 
 def rule_switches(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if post.is_boost and not c.allow_boosts:
         return Verdict("reject", "boost", "boosts/reposts are not shown")
@@ -708,7 +309,7 @@ def rule_switches(
 
 
 def rule_language(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if not c.languages:
         return None
@@ -722,7 +323,7 @@ def rule_language(
 
 
 def rule_sensitive(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if not (post.sensitive or post.spoiler_text):
         return None
@@ -733,7 +334,7 @@ def rule_sensitive(
 
 
 def rule_duplicate(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     hit = m.dupes.find(f.grams, f.at, c.duplicate_threshold, (post.id, *post.replaces))
     if hit is not None:
@@ -744,7 +345,7 @@ def rule_duplicate(
 
 
 def rule_rate_cap(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     times = m.rate.get(post.author)
     if times is None:
@@ -759,7 +360,7 @@ def rule_rate_cap(
 
 
 def rule_mode(
-    post: NormalPost, f: Facts, c: ChainConfig, m: ChainMemory, now: datetime
+    post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if c.mode == "post":
         return Verdict("approve", "mode", "passed every rule (post-moderation)")
@@ -801,12 +402,12 @@ class ModerationChain:
     def from_wall(cls, wall: Wall) -> ModerationChain:
         return cls(ChainConfig.from_wall(wall))
 
-    def facts(self, post: NormalPost, now: datetime) -> Facts:
+    def facts(self, post: NormalPost, now: datetime) -> PostFacts:
         words = tokens(fold(post.text))
         extra = post.spoiler_text
         if post.media:
             extra = " ".join([extra, *(m.description for m in post.media)])
-        return Facts(
+        return PostFacts(
             words=words,
             screen_words=tokens(fold(extra)) if extra else [],
             name_hit=self._name_hit(post.author_name),
@@ -827,7 +428,7 @@ class ModerationChain:
         hit = self._names[name] = self.config.blocklist.match(tokens(fold(name)))
         return hit
 
-    def evaluate(self, post: NormalPost, now: datetime) -> tuple[Verdict, Facts]:
+    def evaluate(self, post: NormalPost, now: datetime) -> tuple[Verdict, PostFacts]:
         f = self.facts(post, now)
         for _, rule in self.rules:
             verdict = rule(post, f, self.config, self.memory, now)
@@ -835,7 +436,7 @@ class ModerationChain:
                 return verdict, f
         raise AssertionError("the mode rule always decides")
 
-    def observe(self, post: NormalPost, verdict: Verdict, facts: Facts) -> None:
+    def observe(self, post: NormalPost, verdict: Verdict, facts: PostFacts) -> None:
         """Remember ``post`` for the duplicate and rate rules."""
         if verdict.rule in ("blocked_user", "duplicate"):
             return

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from eventops.tui.app import ConfirmScreen, DetailScreen, InputScreen
 from eventops.tui.client import Api
 from eventops.tui.config import load_config
-from eventops.tui.tables import AlertsTable, DevicesTable, LinksTable, TimelineTable
+from eventops.tui.dialogs import ConfirmScreen, InputScreen
+from eventops.tui.screens.alerts import AlertsTable
+from eventops.tui.screens.detail import DetailScreen
+from eventops.tui.screens.devices import DevicesTable
+from eventops.tui.screens.links import LinksTable
+from eventops.tui.screens.timeline import TimelineTable
 from tests.e2e.tui.conftest import Rig, until
 from tests.e2e.tui.test_pilot import open_alert
 

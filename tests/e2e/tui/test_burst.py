@@ -12,8 +12,9 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from eventops.tui.app import DetailScreen, InputScreen
-from eventops.tui.tables import LinksTable
+from eventops.tui.dialogs import InputScreen
+from eventops.tui.screens.detail import DetailScreen
+from eventops.tui.screens.links import LinksTable
 from tests.e2e.tui.conftest import Rig, until
 
 CHARS = {"colon": ":", "slash": "/", "enter": "\r", "exclamation_mark": "!"}

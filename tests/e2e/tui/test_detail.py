@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from eventops.tui.app import DetailScreen
-from eventops.tui.tables import DevicesTable
+from eventops.tui.screens.detail import DetailScreen
+from eventops.tui.screens.devices import DevicesTable
 from tests.e2e.tui.conftest import Rig, until
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from eventops.tui.app import HelpScreen, InputScreen
-from eventops.tui.tables import AlertsTable, DevicesTable
+from eventops.tui.dialogs import HelpScreen, InputScreen
+from eventops.tui.screens.alerts import AlertsTable
+from eventops.tui.screens.devices import DevicesTable
 from tests.e2e.tui.conftest import Rig, until
 from tests.e2e.tui.test_pilot import open_alert
 

@@ -6,7 +6,8 @@ import html
 
 from eventops.tui.app import EventOpsApp
 from eventops.tui.safe import strip_control
-from eventops.tui.tables import AlertsTable, DevicesTable
+from eventops.tui.screens.alerts import AlertsTable
+from eventops.tui.screens.devices import DevicesTable
 from tests.e2e.tui.conftest import Rig, until
 
 

@@ -14,7 +14,7 @@ from eventops import probe
 from eventops.server.app import create_app
 from eventops.server.probe import probe_extension
 from eventops.server.wall import wall_extension
-from eventops.tui.probe_view import ProbeView
+from eventops.tui.screens.probe import ProbeView
 from tests.e2e.tui.conftest import Rig, until
 from tests.integration.test_probe_api import with_probe
 

@@ -13,7 +13,7 @@ from eventops.server.app import create_app
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
 from eventops.tui.i18n import STRINGS
-from eventops.tui.provision import ProvisionScreen
+from eventops.tui.screens.provision import ProvisionScreen
 from tests.e2e.tui.conftest import Rig, until
 
 
@@ -159,7 +159,7 @@ async def test_dangerous_apply_needs_the_typed_event_id_and_rollback(prig: Rig) 
 
 async def test_authority_gets_403_from_the_provision_api(prig: Rig) -> None:
     from eventops.tui.client import Api
-    from eventops.tui.provision import ProvisionApi
+    from eventops.tui.screens.provision import ProvisionApi
 
     api = Api(prig.url, "demo-police-token")
     try:

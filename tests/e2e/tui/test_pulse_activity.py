@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 
-from eventops.tui.app import PulseView
+from eventops.tui.screens.pulse import PulseView
 from tests.e2e.tui.conftest import TOKENS, Rig, until
 from tests.e2e.tui.test_probe import LINK, prig
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from eventops.server.wall import WALL
-from eventops.tui.app import ConfirmScreen, EventOpsApp, PickScreen
+from eventops.tui.app import EventOpsApp
+from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.safe import strip_control
-from eventops.tui.tables import WallTable
+from eventops.tui.screens.wall import WallTable
 from tests.e2e.tui.conftest import Rig, until
 from tests.e2e.tui.test_pilot import bound_actions
 

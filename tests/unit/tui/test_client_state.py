@@ -169,7 +169,7 @@ def test_sparkline() -> None:
 def test_wall_payloads_and_state() -> None:
     from eventops.api.models import AnnouncementsView
     from eventops.tui.client import Announcements, WallPost
-    from eventops.tui.tables import media_note, rule_note
+    from eventops.tui.screens.wall import media_note, rule_note
 
     storm = {"id": "storm", "title_de": "Unwetter", "title_en": "Storm"}
     storm |= {"text_de": "Bitte Schutz suchen", "text_en": "Please take shelter"}

@@ -59,7 +59,7 @@ def test_lookup_and_fallback() -> None:
 
 def test_wall_strings_built_at_run_time_exist() -> None:
     from eventops.server.wall import STATES
-    from eventops.tui.app import WALL_STATES
+    from eventops.tui.screens.wall import WALL_STATES
     from eventops.wall.manual import MANUAL_ACTIONS
 
     for state in (*STATES, *WALL_STATES):

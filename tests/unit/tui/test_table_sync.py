@@ -7,7 +7,7 @@ from typing import Any
 from eventops.tui.app import EventOpsApp
 from eventops.tui.client import StreamEvent, WhoAmI
 from eventops.tui.config import TuiConfig
-from eventops.tui.tables import DevicesTable
+from eventops.tui.screens.devices import DevicesTable
 
 
 def device(i: int, clients: int, **kw: Any) -> dict[str, Any]:

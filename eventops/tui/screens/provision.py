@@ -30,8 +30,9 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from eventops.api import models as m
 from eventops.errors import ApiError
-from eventops.tui.app import ConfirmScreen, EventOpsApp, InputScreen, PickScreen
 from eventops.tui.client import Api, StreamEvent
+from eventops.tui.core import Host, host
+from eventops.tui.dialogs import ConfirmScreen, InputScreen, PickScreen
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.tables import localize_bindings
 
@@ -41,7 +42,7 @@ P = "/api/v1/provision"
 # the contract's models under this screen's names
 PlanChange = m.ChangeView
 PlanDevice = m.DevicePlanView
-Danger = m.DangerView
+PlanDanger = m.DangerView
 Plan = m.PlanView
 ApplyRecord = m.ApplyRecordView
 
@@ -128,9 +129,8 @@ class ProvisionScreen(Screen[None]):
         self.total = 0
 
     @property
-    def evo(self) -> EventOpsApp:
-        assert isinstance(self.app, EventOpsApp)
-        return self.app
+    def evo(self) -> Host:
+        return host(self)
 
     @property
     def papi(self) -> ProvisionApi:
@@ -177,7 +177,7 @@ class ProvisionScreen(Screen[None]):
             listeners.remove(self.on_stream)
 
     # -- drawing ---------------------------------------------------------------------------------
-    def _danger_of(self, device: str) -> list[Danger]:
+    def _danger_of(self, device: str) -> list[PlanDanger]:
         return [d for d in (self.plan.dangerous if self.plan else []) if d.device == device]
 
     def _draw_status(self) -> None:
@@ -300,7 +300,7 @@ class ProvisionScreen(Screen[None]):
                     return
                 self.start_apply(value.strip())
 
-            app.push_screen(
+            self.app.push_screen(
                 InputScreen(tr("prov.type_confirm", n=len(plan.dangerous), phrase=plan.confirm)),
                 typed,
             )
@@ -310,7 +310,7 @@ class ProvisionScreen(Screen[None]):
             if ok:
                 self.start_apply(None)
 
-        app.push_screen(ConfirmScreen(tr("prov.apply_q", n=n)), yes)
+        self.app.push_screen(ConfirmScreen(tr("prov.apply_q", n=n)), yes)
 
     @work(exclusive=True, group="provision-run", exit_on_error=False)
     async def start_apply(self, confirm: str | None) -> None:
@@ -366,7 +366,7 @@ class ProvisionScreen(Screen[None]):
             if key is None:
                 return
             apply_id = int(key)
-            app.push_screen(
+            self.app.push_screen(
                 InputScreen(
                     tr(
                         "prov.rollback_confirm",
@@ -377,7 +377,7 @@ class ProvisionScreen(Screen[None]):
                 lambda v: typed(apply_id, v),
             )
 
-        app.push_screen(PickScreen(tr("prov.rollback_pick"), options), picked)
+        self.app.push_screen(PickScreen(tr("prov.rollback_pick"), options), picked)
 
     @work(exclusive=True, group="provision-rollback", exit_on_error=False)
     async def start_rollback(self, apply_id: int, confirm: str) -> None:

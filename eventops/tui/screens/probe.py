@@ -16,7 +16,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from rich.text import Text
@@ -29,11 +29,10 @@ from textual.widgets.option_list import Option
 from eventops.errors import ApiError
 from eventops.probe.acceptance import AcceptanceResult
 from eventops.tui.client import ProbeRun
+from eventops.tui.core import Host, host
+from eventops.tui.dialogs import InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.state import sparkline
-
-if TYPE_CHECKING:
-    from eventops.tui.app import EventOpsApp
 
 PROBE_ROLES = ("technician",)
 """Roles that get the Probe view (and its keys)."""
@@ -109,11 +108,8 @@ class ProbeView(Vertical):
         self._links: list[str] = []
 
     @property
-    def evo(self) -> EventOpsApp:
-        from eventops.tui.app import EventOpsApp
-
-        assert isinstance(self.app, EventOpsApp)
-        return self.app
+    def evo(self) -> Host:
+        return host(self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="probe-help")
@@ -291,8 +287,6 @@ class ProbeView(Vertical):
         self._start("stamp", count=100, interval=0.01)
 
     def _ask(self, prompt: str, value: str, then: Any) -> None:
-        from eventops.tui.app import InputScreen
-
         self.app.push_screen(InputScreen(prompt, value), then)
 
     def action_probe_throughput(self) -> None:

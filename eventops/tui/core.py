@@ -1,0 +1,193 @@
+"""The app's shared state, and the protocol the views reach it through.
+
+Views and screens (``eventops.tui.screens``) never import the app class: they
+reach it through :class:`Host` (``host(self)``), which names only what they
+use. The per-view action mixins (``screens.*.…Actions``) extend
+:class:`CoreApp`; ``eventops.tui.app.EventOpsApp`` composes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+
+from rich.text import Text
+from textual import events
+from textual.app import App
+from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.widgets import Static
+
+from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
+from eventops.tui.config import TuiConfig
+from eventops.tui.i18n import Tr
+from eventops.tui.safe import plain
+from eventops.tui.state import LiveState
+from eventops.tui.tables import RowTable, fmt_time, localize_bindings
+
+TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline", "wall")
+WALL_DECISIONS = ("wall_approve", "wall_reject", "wall_pin", "wall_take_down", "wall_block")
+MUTATIONS: dict[str, frozenset[str]] = {
+    "technician": frozenset({"ack", "silence", "maintenance", "reboot"}),
+    "comms": frozenset({*WALL_DECISIONS, "wall_undo", "announce", "withdraw", "pause_wall"}),
+    "authority": frozenset({"announce", "withdraw"}),
+}
+"""What each role may change; a binding for anything else is never added."""
+ALL_MUTATIONS = frozenset().union(*MUTATIONS.values())
+
+
+class Host(Protocol):
+    """What a view or screen asks of the app (satisfied by :class:`CoreApp`)."""
+
+    api: Api | None
+    config: TuiConfig
+    tr: Tr
+    state: LiveState
+    views: tuple[str, ...]
+    connected: bool
+    stream_listeners: list[Callable[[StreamEvent], None]]
+
+    @property
+    def role(self) -> str | None: ...
+
+    def may(self, action: str) -> bool: ...
+
+    def paint_top(self, screen: Screen[Any]) -> None: ...
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
+
+def host(node: DOMNode) -> Host:
+    """The running app of a view, typed by what views use (no import of the app class)."""
+    return cast(Host, node.app)
+
+
+class CoreApp(App[None]):
+    """The app's state and what every view and action asks of it."""
+
+    def __init__(self, api: Api | None, config: TuiConfig, *, animate: bool = False) -> None:
+        super().__init__()
+        self.api = api
+        self.config = config
+        self.tr = Tr(config.lang())
+        self.state = LiveState(series_len=config.series_len)
+        self.who: WhoAmI | None = None
+        self.connected = False
+        self.error = ""
+        self.views: tuple[str, ...] = ("pulse",)
+        self.current = "pulse"
+        self.history: list[str] = []
+        self.stream: LiveStream | None = None
+        self.timeline_loaded = False
+        self.wall_state = "pending"
+        self.has_wall = False
+        """The engine has the wall mounted (found out once the role is known)."""
+        self.wall_undo: list[list[int]] = []
+        """Decision ids of this session's wall actions, one list per keystroke."""
+        self.ready = False
+        """The role's views are mounted."""
+        self.held: list[events.Key] | None = None
+        """Keys typed behind an enter/esc that closes the bar: handed on once it is closed."""
+        self.stream_listeners: list[Callable[[StreamEvent], None]] = []
+        """Open screens that follow the live stream themselves (the Provision view)."""
+        if not animate:
+            self.animation_level = "none"
+        localize_bindings(self, self.tr)
+        self.set_keymap(config.keymap)
+
+    @property
+    def role(self) -> str | None:
+        return self.who.role if self.who else None
+
+    @property
+    def read_only(self) -> bool:
+        """Nothing to change but (for an authority) announcements: the header shows a lock.
+
+        Comms change the wall: without one on this engine they are read-only too.
+        """
+        return not (self.role == "technician" or (self.role == "comms" and self.has_wall))
+
+    def may(self, action: str) -> bool:
+        """The token's role may do this mutating action."""
+        return self.role is not None and action in MUTATIONS.get(self.role, frozenset())
+
+    def mutates(self, table: RowTable[Any]) -> bool:
+        """The table's dangerous keys are bound (every one of its actions is allowed)."""
+        actions = [b.action.removeprefix("app.") for b in type(table).DANGEROUS]
+        return bool(actions) and all(self.may(a) for a in actions)
+
+    def top_text(self) -> Text:
+        tr = self.tr
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" eventops ", style="bold reverse")
+        if self.who is not None:
+            t.append(" ")
+            t.append_text(plain(self.who.name, "bold"))
+            t.append(f" · {tr('role.' + self.who.role)}")
+            if self.read_only:
+                t.append(f" 🔒 {tr('read_only')}", style="bold yellow")
+        ann = self.state.announcement
+        if ann is not None:
+            t.append(" · ")
+            t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold white on red"))
+        if self.state.wall_pending is not None and "wall" in self.views:
+            t.append(f" · {tr('header.wall', n=self.state.wall_pending)}")
+            if self.state.wall_paused:
+                t.append(f" ⏸ {tr('wall.paused')}", style="bold yellow")
+        t.append(" · ")
+        if self.connected:
+            t.append(tr("conn.live"), style="green")
+        else:
+            t.append(tr("conn.lost") if self.who else tr("conn.connecting"), style="bold red")
+        t.append(f" · {tr('pulse.as_of')} {fmt_time(self.state.as_of, self.config.tz())}")
+        if not self.connected and self.state.as_of is not None:
+            t.append(f" ({tr('stale')})", style="yellow")
+        t.append(f" · {tr('view.' + self.current)}", style="bold")
+        return t
+
+    def paint_top(self, screen: Screen[Any]) -> None:
+        for top in screen.query("#top"):
+            assert isinstance(top, Static)
+            top.update(self.top_text())
+        for banner in screen.query("#banner"):
+            assert isinstance(banner, Static)
+            if self.connected or (self.who is None and not self.error):
+                banner.remove_class("shown")
+            else:
+                msg = Text(" ⚠ ", style="bold")
+                msg.append(self.tr("banner.lost"))
+                msg.append_text(plain(f" ({self.error})" if self.error else ""))
+                if self.state.as_of is not None:
+                    msg.append(
+                        " "
+                        + self.tr("banner.stale", at=fmt_time(self.state.as_of, self.config.tz()))
+                    )
+                msg.append(" " + self.tr("banner.retry"))
+                banner.update(msg)
+                banner.add_class("shown")
+
+    def _table_in(self, name: str) -> RowTable[Any] | None:
+        """The view's table (the view itself, or the table in it)."""
+        if name not in TABLE_VIEWS:
+            return None
+        w = self.query_one(f"#{name}")
+        if isinstance(w, RowTable):
+            return w
+        inner = w.query(RowTable)
+        return inner.first() if inner else None
+
+    def current_table(self) -> RowTable[Any] | None:
+        return self._table_in(self.current)
+
+    def flush(self) -> None:
+        """One refresh tick (the composition root draws every view)."""
+        raise NotImplementedError

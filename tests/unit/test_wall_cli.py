@@ -23,10 +23,23 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_ingest_queue_decide_undo(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "wall", "ingest", DEMO, "--once")
-    assert code == 0 and re.match(r"ok demo: \d+ deleted, \d+ pending, \d+ rejected", out)
+    m = re.fullmatch(
+        r"ok demo: (\d+) post\(s\) now (\d+) hidden, (\d+) pending, (\d+) rejected "
+        r"\(1 deleted, 1 edited at the source\)\n",
+        out,
+    )
+    assert code == 0 and m, out
+    total, hidden, pending, rejected = (int(g) for g in m.groups())
     code, out, _ = run(capsys, "wall", "queue", DEMO, "--state", "all", "--json", "--limit", "100")
     rows = [json.loads(line) for line in out.splitlines()]
     by_id = {r["id"]: r for r in rows}
+    # The printed counts are what the queue lists (a queued post edited or deleted later
+    # at the source counts once, as hidden).
+    states = [r["state"] for r in rows]
+    assert (len(rows), states.count("hidden"), states.count("pending")) == (total, hidden, pending)
+    assert states.count("rejected") == rejected and hidden == 2
+    code, out, _ = run(capsys, "wall", "queue", DEMO)
+    assert out.splitlines()[-1] == f"{pending} post(s)"
     assert by_id["replay:d4"]["state"] == "rejected"  # H.U.R.E.N.S.Ö.H.N.E
     assert by_id["replay:d4"]["last_decision"]["actor"] == "rule:blocked_word"
     assert by_id["replay:d8"]["last_decision"]["reason"] == "blocked word 'spamcoin'"

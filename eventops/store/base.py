@@ -69,6 +69,14 @@ class WallTx(ABC):
         """Flag a post as deleted at its source (hidden, unpinned, ``data.deleted``)."""
 
     @abstractmethod
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        """Delete posts created before ``before`` with their decisions; return them."""
+
+    @abstractmethod
+    async def forget_author(self, author: str) -> list[PostRow]:
+        """Delete every post, decision and block of ``author``; return the deleted posts."""
+
+    @abstractmethod
     async def get_author_block(self, author: str) -> AuthorBlockRow | None: ...
 
     @abstractmethod

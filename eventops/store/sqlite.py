@@ -689,15 +689,7 @@ class SQLiteStore(Store):
         self, where: str, params: Sequence[Any], author: str | None
     ) -> list[PostRow]:
         async def job(c: aiosqlite.Connection) -> list[PostRow]:
-            async with c.execute(f"SELECT * FROM posts WHERE {where}", params) as cur:
-                names = [d[0] for d in cur.description]
-                gone = [self._post(dict(zip(names, r, strict=True))) for r in await cur.fetchall()]
-            ids = [(p.id,) for p in gone]
-            await c.executemany("DELETE FROM decisions WHERE post_id=?", ids)
-            await c.executemany("DELETE FROM posts WHERE id=?", ids)
-            if author is not None:
-                await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
-            return gone
+            return await _delete_posts(c, where, params, author)
 
         return await self.run_write(job, durable=True)
 
@@ -935,6 +927,18 @@ async def _insert_decision(
     return cur.lastrowid
 
 
+async def _delete_posts(
+    c: aiosqlite.Connection, where: str, params: Sequence[Any], author: str | None
+) -> list[PostRow]:
+    gone = [_post_row(r) for r in await _dicts(c, f"SELECT * FROM posts WHERE {where}", params)]
+    ids = [(p.id,) for p in gone]
+    await c.executemany("DELETE FROM decisions WHERE post_id=?", ids)
+    await c.executemany("DELETE FROM posts WHERE id=?", ids)
+    if author is not None:
+        await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
+    return gone
+
+
 async def _put_author_block(c: aiosqlite.Connection, block: AuthorBlockRow) -> None:
     await c.execute(
         "INSERT INTO author_blocks (author, until, actor, reason, decision_id, created_at) "
@@ -1006,6 +1010,12 @@ class _SQLiteWallTx(WallTx):
             "data=json_set(data, '$.deleted', json('true')) WHERE id=?",
             (post_id,),
         )
+
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        return await _delete_posts(self._c, "created_at < ?", (_ts(before),), None)
+
+    async def forget_author(self, author: str) -> list[PostRow]:
+        return await _delete_posts(self._c, "author = ?", (author,), author)
 
     async def get_author_block(self, author: str) -> AuthorBlockRow | None:
         rows = await _dicts(self._c, "SELECT * FROM author_blocks WHERE author=?", (author,))

@@ -1,4 +1,4 @@
-"""Announcements, the pause switch and source deletions: each one write, checked in it.
+"""Announcements, pause, source deletions and erasure: each one write, checked in it.
 
 Two hubs on one store stand for two engines (or a restarted one whose memory
 is stale): what is allowed follows the store, not a hub's memory, and two
@@ -8,7 +8,7 @@ people acting at once produce one change and one audit entry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,9 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile, Wall
 from eventops.store import SQLiteStore
 from eventops.wall.display import WallHub
+from eventops.wall.media import MediaCache
 from eventops.wall.normalize import Deletion
+from eventops.wall.retention import forget
 from eventops.wall.service import WallPipeline
 from tests.helpers.wall_child import POSTS, seed_posts
 
@@ -99,3 +101,21 @@ async def test_a_source_deletion_is_one_write(store: SQLiteStore) -> None:
     assert [d.action for d in await store.list_decisions(POSTS[0])] == ["queue", "deleted"]
     await pipe.handle(Deletion(id=POSTS[0], source="x"))  # a repeat changes nothing
     assert len(await store.list_decisions(POSTS[0])) == 2
+
+
+class _BrokenDisk(MediaCache):
+    async def forget(self, urls: Iterable[str]) -> int:
+        raise OSError(5, "Input/output error")
+
+
+async def test_forget_is_all_or_nothing(tmp_path: Path, store: SQLiteStore) -> None:
+    """If the pictures cannot be deleted, the posts stay and nothing is audited: run it again."""
+    await seed_posts(store)
+    broken = _BrokenDisk(tmp_path / "media", frozenset())
+    with pytest.raises(OSError):
+        await forget(store, broken, "x:anna", "datenschutz", "req 7")
+    assert len(await store.posts_by_author("x:anna")) == 2
+    assert await store.audit_entries() == []
+    res = await forget(store, MediaCache(tmp_path / "media", frozenset()), "x:anna", "ds", "r")
+    assert res["posts"] == 2 and await store.posts_by_author("x:anna") == []
+    assert await _actions(store) == ["wall.forget"]

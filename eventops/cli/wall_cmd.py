@@ -165,12 +165,9 @@ async def queue_cmd(args: argparse.Namespace) -> int:
     async with store:
         state = None if args.state == "all" else args.state
         posts = await store.list_posts(state, limit=args.limit)
-        last = {}
-        for p in posts:
-            ds = await store.list_decisions(p.id)
-            last[p.id] = ds[-1] if ds else None
+        last = await store.last_decisions([p.id for p in posts])
     for p in posts:
-        d = last[p.id]
+        d = last.get(p.id)
         if args.json:
             row: dict[str, Any] = p.model_dump(mode="json")
             row["last_decision"] = d.model_dump(mode="json") if d else None

@@ -97,6 +97,19 @@ def undoable(history: Sequence[DecisionRow]) -> set[int]:
     return out
 
 
+async def _expect(tx: WallTx, row: PostRow, expect: int | None) -> None:
+    """Refuse if someone decided on the post since the decision the person saw."""
+    if expect is None:
+        return
+    history = await tx.decisions(row.id)
+    last = history[-1] if history else None
+    if (last.id if last else 0) != expect:
+        who = f" (decision {last.id}: {last.action} by {last.actor})" if last else ""
+        raise WallConflict(
+            f"post {row.id}: decided on since you looked{who}; it is now {_now_is(row)}"
+        )
+
+
 @dataclass
 class _After:
     """What to tell the in-memory rule chain once the transaction has committed."""
@@ -166,22 +179,32 @@ class ManualModeration:
         )
         return decision_id
 
-    async def decide(self, post_id: str, action: str, user: str, reason: str = "") -> int:
+    async def decide(
+        self,
+        post_id: str,
+        action: str,
+        user: str,
+        reason: str = "",
+        *,
+        expect: int | None = None,
+    ) -> int:
         """Approve, reject, pin, unpin or take down a post; return the decision id.
 
         Raises :class:`WallConflict` if the post's state (as the write finds
-        it) does not allow the action, :class:`WallNotFound` if there is no
-        such post.
+        it) does not allow the action, or if ``expect`` (the newest decision
+        on the post the person saw) is given and someone decided since;
+        :class:`WallNotFound` if there is no such post.
         """
         user = self._user(user)
         if action == "block_author":
-            return await self.block_author(post_id, user, reason)
+            return await self.block_author(post_id, user, reason, expect=expect)
         if action not in _TRANSITIONS:
             raise WallError(f"action {action!r}: not one of {', '.join(MANUAL_ACTIONS)}")
         allowed, state, pinned = _TRANSITIONS[action]
 
         async def tx_body(tx: WallTx) -> int:
             row = await self._post(tx, post_id)
+            await _expect(tx, row, expect)
             if row.data.get("deleted"):
                 raise WallConflict(f"post {post_id}: deleted at the source; it cannot be shown")
             if row.state not in allowed:
@@ -198,7 +221,13 @@ class ManualModeration:
         return await self.store.wall_transaction(tx_body)
 
     async def block_author(
-        self, post_id: str, user: str, reason: str = "", until: datetime | None = None
+        self,
+        post_id: str,
+        user: str,
+        reason: str = "",
+        until: datetime | None = None,
+        *,
+        expect: int | None = None,
     ) -> int:
         """Block a post's author (until ``until``) and hide every shown or queued post of theirs."""
         user = self._user(user)
@@ -207,6 +236,7 @@ class ManualModeration:
 
         async def tx_body(tx: WallTx) -> int:
             row = await self._post(tx, post_id)
+            await _expect(tx, row, expect)
             if until is not None and until <= now:
                 raise WallError(
                     f"block of {row.author}: expiry {until:%Y-%m-%d %H:%M}Z is in the past"

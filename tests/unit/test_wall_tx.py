@@ -192,6 +192,23 @@ async def test_refusals_name_the_post_and_its_state(seeded: SQLiteStore) -> None
     await check_wall(seeded)
 
 
+async def test_expect_refuses_a_decision_made_on_a_stale_view(seeded: SQLiteStore) -> None:
+    """A approves what she saw pending while B rejected it: A is told, B's decision stands."""
+    a, b = ManualModeration(seeded, FakeClock()), ManualModeration(seeded, FakeClock())
+    seen = (await seeded.list_decisions(POSTS[5]))[-1].id
+    rejected = await b.decide(POSTS[5], "reject", "jonas")
+    with pytest.raises(
+        Conflict,
+        match=rf"post {POSTS[5]}: decided on since you looked \(decision {rejected}: reject by "
+        r"jonas\); it is now rejected",
+    ):
+        await a.decide(POSTS[5], "approve", "maria", expect=seen)
+    assert await _state(seeded, POSTS[5]) == ("rejected", False)
+    await a.decide(POSTS[5], "approve", "maria", expect=rejected)
+    assert await _state(seeded, POSTS[5]) == ("approved", False)
+    await check_wall(seeded)
+
+
 async def test_a_failed_decision_writes_nothing(seeded: SQLiteStore) -> None:
     """A refusal inside the transaction leaves neither a decision nor an audit entry."""
     desk = ManualModeration(seeded, FakeClock())

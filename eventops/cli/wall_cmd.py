@@ -2,8 +2,10 @@
 
 - ``wall ingest PROFILE [--once]``   run the profile's sources through the rules into the store
 - ``wall queue PROFILE``             list posts (pending by default) with their last reason
-- ``wall decide PROFILE POST ACTION --user U``  approve, reject, pin, unpin, take_down, block_author
+- ``wall decide PROFILE POST ACTION --user U [--for 2h]``  approve, reject, pin, unpin,
+  take_down, block_author (``--for``: block_author only, how long the block lasts)
 - ``wall undo PROFILE DECISION --user U``       put a post back as it was before a decision
+  (any person's decision the post was not decided on since; an undo can be undone)
 - ``wall decisions PROFILE [POST]``  every decision with who, when and why
 - ``wall purge PROFILE``             delete posts and cached pictures older than the retention
 - ``wall forget PROFILE AUTHOR --user U``  delete everything of one author (audited)
@@ -29,6 +31,7 @@ from eventops.wall.retention import forget, purge
 from eventops.wall.service import WallPipeline, build_sources
 
 STATES = ("pending", "approved", "rejected", "hidden", "taken_down", "all")
+_SOURCE_EVENTS = ("deleted", "edited")
 
 
 def register(sub: Any) -> None:
@@ -54,16 +57,38 @@ def register(sub: Any) -> None:
     a.add_argument("--json", action="store_true", help="one JSON object per line")
     a.set_defaults(func=queue_cmd)
 
-    a = psub.add_parser("decide", help="a person's decision on a post (audited)")
+    a = psub.add_parser(
+        "decide",
+        help="a person's decision on a post (audited)",
+        description="A person's decision on a post, checked against the post's state as the "
+        "write finds it (exit 8 with the post's current state if another moderator got there "
+        "first). approve: pending or rejected → approved; reject: pending → rejected; "
+        "pin/unpin: an approved post; take_down: approved → taken_down; block_author: hide "
+        "every shown or queued post of the author and reject new ones until the block ends.",
+    )
     common(a)
     a.add_argument("post", help="post id, e.g. x:1790000000000000000")
     a.add_argument("action", choices=MANUAL_ACTIONS)
     a.add_argument("--user", required=True, help="who decides (recorded in the audit log)")
     a.add_argument("--reason", default="", help="why (recorded in the audit log)")
-    a.add_argument("--for", dest="duration", help="block_author only: how long, e.g. 30m, 2h, 1d")
+    a.add_argument(
+        "--for",
+        dest="duration",
+        metavar="DURATION",
+        help="block_author only: how long the block lasts, e.g. 30m, 2h, 1d (default: until "
+        "lifted); the other actions hold until someone decides again",
+    )
     a.set_defaults(func=decide_cmd)
 
-    a = psub.add_parser("undo", help="put a post back as it was before a decision (audited)")
+    a = psub.add_parser(
+        "undo",
+        help="put a post back as it was before a decision (audited)",
+        description="Put a post back as it was before a person's decision, if the post was "
+        "not decided on since (a decision and its undo cancel out, so decisions can be undone "
+        "one after another, newest first). An undo can itself be undone, which redoes what it "
+        "undid; to redo an undone block, decide block_author again. Undoing a block lifts it "
+        "and restores the posts it hid.",
+    )
     common(a)
     a.add_argument("decision", type=int, help="decision id (see `wall decisions`)")
     a.add_argument("--user", required=True)
@@ -121,11 +146,17 @@ async def ingest_cmd(args: argparse.Namespace) -> int:
                 counts = await pipe.ingest_once()
             else:
                 await pipe.run()
-                counts = pipe.counts
+                counts = await pipe.outcome()
         finally:
             await pipe.aclose()
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "nothing new"
-    print(f"ok {profile.event.id}: {summary}")
+    repeat = counts.pop("repeat", 0)
+    total = sum(counts.values())
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    read = f"{total} post(s) now {summary}" if total else "nothing new"
+    events = [f"{n} {what}" for what, n in sorted(pipe.counts.items()) if what in _SOURCE_EVENTS]
+    extra = f" ({', '.join(events)} at the source)" if events else ""
+    seen = f"; {repeat} seen before" if repeat else ""
+    print(f"ok {profile.event.id}: {read}{extra}{seen}")
     return 0
 
 
@@ -134,12 +165,9 @@ async def queue_cmd(args: argparse.Namespace) -> int:
     async with store:
         state = None if args.state == "all" else args.state
         posts = await store.list_posts(state, limit=args.limit)
-        last = {}
-        for p in posts:
-            ds = await store.list_decisions(p.id)
-            last[p.id] = ds[-1] if ds else None
+        last = await store.last_decisions([p.id for p in posts])
     for p in posts:
-        d = last[p.id]
+        d = last.get(p.id)
         if args.json:
             row: dict[str, Any] = p.model_dump(mode="json")
             row["last_decision"] = d.model_dump(mode="json") if d else None
@@ -166,7 +194,10 @@ async def decide_cmd(args: argparse.Namespace) -> int:
             did = await desk.block_author(args.post, args.user, args.reason, until=until)
         else:
             if args.duration:
-                raise WallError("--for applies only to block_author")
+                raise WallError(
+                    f"--for: only block_author takes a duration; {args.action} holds until "
+                    "someone decides again"
+                )
             did = await desk.decide(args.post, args.action, args.user, args.reason)
         post = await store.get_post(args.post)
     state = post.state if post else "?"

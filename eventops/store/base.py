@@ -9,10 +9,10 @@ an acknowledged write survives a crash. Times are UTC.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from eventops.store.models import (
     AlertRow,
@@ -28,6 +28,75 @@ from eventops.store.models import (
     ProbeResultRow,
     Sample,
 )
+
+T = TypeVar("T")
+
+
+class WallTx(ABC):
+    """The wall's reads and writes inside one store transaction.
+
+    Handed to the function given to :meth:`Store.wall_transaction`. Reads see
+    the transaction's own writes and what every other writer committed before
+    it began; no other writer (another task, another process on the same
+    store) commits in between, so a check made here still holds when the
+    writes commit. Everything written commits together — decisions, post
+    states, blocks, cursors and audit entries — or nothing does.
+    """
+
+    @abstractmethod
+    async def get_post(self, post_id: str) -> PostRow | None: ...
+
+    @abstractmethod
+    async def decisions(self, post_id: str) -> list[DecisionRow]:
+        """Every decision on one post, oldest first."""
+
+    @abstractmethod
+    async def get_decision(self, decision_id: int) -> DecisionRow | None: ...
+
+    @abstractmethod
+    async def decisions_referencing(self, decision_id: int) -> list[DecisionRow]: ...
+
+    @abstractmethod
+    async def posts_by_author(self, author: str, states: Sequence[str] = ()) -> list[PostRow]: ...
+
+    @abstractmethod
+    async def decide(
+        self, decision: DecisionRow, new_state: str | None, pinned: bool | None
+    ) -> int:
+        """Record a decision (with the post's state before it) and the post's new state."""
+
+    @abstractmethod
+    async def mark_deleted(self, post_id: str) -> None:
+        """Flag a post as deleted at its source (hidden, unpinned, ``data.deleted``)."""
+
+    @abstractmethod
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        """Delete posts created before ``before`` with their decisions; return them."""
+
+    @abstractmethod
+    async def forget_author(self, author: str) -> list[PostRow]:
+        """Delete every post, decision and block of ``author``; return the deleted posts."""
+
+    @abstractmethod
+    async def get_author_block(self, author: str) -> AuthorBlockRow | None: ...
+
+    @abstractmethod
+    async def put_author_block(self, block: AuthorBlockRow) -> None: ...
+
+    @abstractmethod
+    async def remove_author_block(self, author: str) -> bool: ...
+
+    @abstractmethod
+    async def get_cursor(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    async def set_cursor(self, name: str, value: str) -> None: ...
+
+    @abstractmethod
+    async def audit(
+        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        """Append to the audit chain as part of this transaction."""
 
 
 class Store(ABC):
@@ -115,6 +184,15 @@ class Store(ABC):
         self, decision: DecisionRow, new_state: str | None, pinned: bool | None
     ) -> int:
         """Record a moderation decision and the post's new state in one transaction."""
+
+    @abstractmethod
+    async def wall_transaction(self, fn: Callable[[WallTx], Awaitable[T]]) -> T:
+        """Run ``fn`` in one durable transaction and return its result after commit.
+
+        If ``fn`` raises, nothing it wrote is kept and the exception reaches the
+        caller. Used for every audited wall mutation: the check of what is
+        allowed, the change and its audit entry are one write.
+        """
 
     @abstractmethod
     async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]: ...

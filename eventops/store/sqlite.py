@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from eventops.errors import AuditChainBroken, StoreError
-from eventops.store.base import Store
+from eventops.store.base import Store, WallTx
 from eventops.store.migrations import LATEST, MIGRATIONS
 from eventops.store.models import (
     AlertRow,
@@ -538,17 +538,7 @@ class SQLiteStore(Store):
 
     @staticmethod
     def _post(r: sqlite3.Row | dict[str, Any]) -> PostRow:
-        return PostRow(
-            id=r["id"],
-            source=r["source"],
-            author=r["author"],
-            author_name=r["author_name"],
-            text=r["text"],
-            created_at=_dt(r["created_at"]),
-            state=r["state"],
-            pinned=bool(r["pinned"]),
-            data=json.loads(r["data"]),
-        )
+        return _post_row(r)
 
     async def get_post(self, post_id: str) -> PostRow | None:
         rows = await self._fetch("SELECT * FROM posts WHERE id=?", (post_id,))
@@ -569,50 +559,21 @@ class SQLiteStore(Store):
         self, decision: DecisionRow, new_state: str | None, pinned: bool | None
     ) -> int:
         async def job(c: aiosqlite.Connection) -> int:
-            async with c.execute(
-                "SELECT state, pinned FROM posts WHERE id=?", (decision.post_id,)
-            ) as cur:
-                before = await cur.fetchone()
-            cur = await c.execute(
-                "INSERT INTO decisions (post_id, ts, actor, action, reason, prev_state, "
-                "prev_pinned, ref) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    decision.post_id,
-                    _ts(decision.ts),
-                    decision.actor,
-                    decision.action,
-                    decision.reason,
-                    before[0] if before else None,
-                    before[1] if before else None,
-                    decision.ref,
-                ),
-            )
-            if new_state is not None:
-                await c.execute(
-                    "UPDATE posts SET state=? WHERE id=?", (new_state, decision.post_id)
-                )
-            if pinned is not None:
-                await c.execute(
-                    "UPDATE posts SET pinned=? WHERE id=?", (int(pinned), decision.post_id)
-                )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            return await _insert_decision(c, decision, new_state, pinned)
 
         return await self.run_write(job)
 
+    async def wall_transaction(self, fn: Callable[[WallTx], Awaitable[T]]) -> T:
+        now = self._now
+
+        async def job(c: aiosqlite.Connection) -> T:
+            return await fn(_SQLiteWallTx(c, now))
+
+        return await self.run_write(job, durable=True)
+
     @staticmethod
-    def _decision(r: sqlite3.Row) -> DecisionRow:
-        return DecisionRow(
-            id=r["id"],
-            post_id=r["post_id"],
-            ts=_dt(r["ts"]),
-            actor=r["actor"],
-            action=r["action"],
-            reason=r["reason"],
-            ref=r["ref"],
-            prev_state=r["prev_state"],
-            prev_pinned=None if r["prev_pinned"] is None else bool(r["prev_pinned"]),
-        )
+    def _decision(r: sqlite3.Row | dict[str, Any]) -> DecisionRow:
+        return _decision_row(r)
 
     async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]:
         if post_id is None:
@@ -646,20 +607,7 @@ class SQLiteStore(Store):
 
     async def put_author_block(self, block: AuthorBlockRow) -> None:
         async def job(c: aiosqlite.Connection) -> None:
-            await c.execute(
-                "INSERT INTO author_blocks (author, until, actor, reason, decision_id, created_at) "
-                "VALUES (?,?,?,?,?,?) ON CONFLICT(author) DO UPDATE SET until=excluded.until, "
-                "actor=excluded.actor, reason=excluded.reason, decision_id=excluded.decision_id, "
-                "created_at=excluded.created_at",
-                (
-                    block.author,
-                    _ts(block.until) if block.until else None,
-                    block.actor,
-                    block.reason,
-                    block.decision_id,
-                    _ts(block.created_at),
-                ),
-            )
+            await _put_author_block(c, block)
 
         await self.run_write(job)
 
@@ -672,17 +620,7 @@ class SQLiteStore(Store):
 
     async def list_author_blocks(self) -> list[AuthorBlockRow]:
         rows = await self._fetch("SELECT * FROM author_blocks ORDER BY created_at")
-        return [
-            AuthorBlockRow(
-                author=r["author"],
-                until=_dt(r["until"]) if r["until"] else None,
-                actor=r["actor"],
-                reason=r["reason"],
-                decision_id=r["decision_id"],
-                created_at=_dt(r["created_at"]),
-            )
-            for r in rows
-        ]
+        return [_block_row(r) for r in rows]
 
     async def find_posts(
         self,
@@ -752,15 +690,7 @@ class SQLiteStore(Store):
         self, where: str, params: Sequence[Any], author: str | None
     ) -> list[PostRow]:
         async def job(c: aiosqlite.Connection) -> list[PostRow]:
-            async with c.execute(f"SELECT * FROM posts WHERE {where}", params) as cur:
-                names = [d[0] for d in cur.description]
-                gone = [self._post(dict(zip(names, r, strict=True))) for r in await cur.fetchall()]
-            ids = [(p.id,) for p in gone]
-            await c.executemany("DELETE FROM decisions WHERE post_id=?", ids)
-            await c.executemany("DELETE FROM posts WHERE id=?", ids)
-            if author is not None:
-                await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
-            return gone
+            return await _delete_posts(c, where, params, author)
 
         return await self.run_write(job, durable=True)
 
@@ -776,11 +706,7 @@ class SQLiteStore(Store):
 
     async def set_cursor(self, name: str, value: str) -> None:
         async def job(c: aiosqlite.Connection) -> None:
-            await c.execute(
-                "INSERT INTO cursors (name, value) VALUES (?,?) "
-                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                (name, value),
-            )
+            await _set_cursor(c, name, value)
 
         await self.run_write(job)
 
@@ -923,31 +849,9 @@ class SQLiteStore(Store):
         self, actor: str, action: str, target: str, before: Any = None, after: Any = None
     ) -> AuditEntry:
         ts = _ts(self._now())
-        b = None if before is None else _canon(before)
-        a = None if after is None else _canon(after)
 
         async def job(c: aiosqlite.Connection) -> AuditEntry:
-            async with c.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") as cur:
-                last = await cur.fetchone()
-            prev = last[1] if last else GENESIS
-            entry_id = (last[0] + 1) if last else 1
-            digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
-            await c.execute(
-                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
-                (entry_id, ts, actor, action, target, b, a, prev, digest),
-            )
-            return AuditEntry(
-                id=entry_id,
-                ts=_dt(ts),
-                actor=actor,
-                action=action,
-                target=target,
-                before=before,
-                after=after,
-                prev_hash=prev,
-                hash=digest,
-            )
+            return await _append_audit(c, ts, actor, action, target, before, after)
 
         return await self.run_write(job, durable=True)
 
@@ -1000,6 +904,229 @@ class SQLiteStore(Store):
     async def integrity_check(self) -> str:
         rows = await self._fetch("PRAGMA integrity_check")
         return "; ".join(str(r[0]) for r in rows)
+
+
+def _decision_row(r: sqlite3.Row | dict[str, Any]) -> DecisionRow:
+    return DecisionRow(
+        id=r["id"],
+        post_id=r["post_id"],
+        ts=_dt(r["ts"]),
+        actor=r["actor"],
+        action=r["action"],
+        reason=r["reason"],
+        ref=r["ref"],
+        prev_state=r["prev_state"],
+        prev_pinned=None if r["prev_pinned"] is None else bool(r["prev_pinned"]),
+    )
+
+
+def _post_row(r: sqlite3.Row | dict[str, Any]) -> PostRow:
+    return PostRow(
+        id=r["id"],
+        source=r["source"],
+        author=r["author"],
+        author_name=r["author_name"],
+        text=r["text"],
+        created_at=_dt(r["created_at"]),
+        state=r["state"],
+        pinned=bool(r["pinned"]),
+        data=json.loads(r["data"]),
+    )
+
+
+def _block_row(r: sqlite3.Row | dict[str, Any]) -> AuthorBlockRow:
+    return AuthorBlockRow(
+        author=r["author"],
+        until=_dt(r["until"]) if r["until"] else None,
+        actor=r["actor"],
+        reason=r["reason"],
+        decision_id=r["decision_id"],
+        created_at=_dt(r["created_at"]),
+    )
+
+
+async def _dicts(
+    c: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    async with c.execute(sql, params) as cur:
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
+
+
+async def _insert_decision(
+    c: aiosqlite.Connection, decision: DecisionRow, new_state: str | None, pinned: bool | None
+) -> int:
+    async with c.execute("SELECT state, pinned FROM posts WHERE id=?", (decision.post_id,)) as cur:
+        before = await cur.fetchone()
+    cur = await c.execute(
+        "INSERT INTO decisions (post_id, ts, actor, action, reason, prev_state, "
+        "prev_pinned, ref) VALUES (?,?,?,?,?,?,?,?)",
+        (
+            decision.post_id,
+            _ts(decision.ts),
+            decision.actor,
+            decision.action,
+            decision.reason,
+            before[0] if before else None,
+            before[1] if before else None,
+            decision.ref,
+        ),
+    )
+    if new_state is not None:
+        await c.execute("UPDATE posts SET state=? WHERE id=?", (new_state, decision.post_id))
+    if pinned is not None:
+        await c.execute("UPDATE posts SET pinned=? WHERE id=?", (int(pinned), decision.post_id))
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def _delete_posts(
+    c: aiosqlite.Connection, where: str, params: Sequence[Any], author: str | None
+) -> list[PostRow]:
+    gone = [_post_row(r) for r in await _dicts(c, f"SELECT * FROM posts WHERE {where}", params)]
+    ids = [(p.id,) for p in gone]
+    await c.executemany("DELETE FROM decisions WHERE post_id=?", ids)
+    await c.executemany("DELETE FROM posts WHERE id=?", ids)
+    if author is not None:
+        await c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
+    return gone
+
+
+async def _put_author_block(c: aiosqlite.Connection, block: AuthorBlockRow) -> None:
+    await c.execute(
+        "INSERT INTO author_blocks (author, until, actor, reason, decision_id, created_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT(author) DO UPDATE SET until=excluded.until, "
+        "actor=excluded.actor, reason=excluded.reason, decision_id=excluded.decision_id, "
+        "created_at=excluded.created_at",
+        (
+            block.author,
+            _ts(block.until) if block.until else None,
+            block.actor,
+            block.reason,
+            block.decision_id,
+            _ts(block.created_at),
+        ),
+    )
+
+
+async def _set_cursor(c: aiosqlite.Connection, name: str, value: str) -> None:
+    await c.execute(
+        "INSERT INTO cursors (name, value) VALUES (?,?) "
+        "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+        (name, value),
+    )
+
+
+class _SQLiteWallTx(WallTx):
+    """:class:`WallTx` on the write connection, inside the writer's transaction."""
+
+    def __init__(self, c: aiosqlite.Connection, now: Callable[[], datetime]) -> None:
+        self._c = c
+        self._now = now
+
+    async def get_post(self, post_id: str) -> PostRow | None:
+        rows = await _dicts(self._c, "SELECT * FROM posts WHERE id=?", (post_id,))
+        return _post_row(rows[0]) if rows else None
+
+    async def decisions(self, post_id: str) -> list[DecisionRow]:
+        rows = await _dicts(
+            self._c, "SELECT * FROM decisions WHERE post_id=? ORDER BY id", (post_id,)
+        )
+        return [_decision_row(r) for r in rows]
+
+    async def get_decision(self, decision_id: int) -> DecisionRow | None:
+        rows = await _dicts(self._c, "SELECT * FROM decisions WHERE id=?", (decision_id,))
+        return _decision_row(rows[0]) if rows else None
+
+    async def decisions_referencing(self, decision_id: int) -> list[DecisionRow]:
+        rows = await _dicts(
+            self._c, "SELECT * FROM decisions WHERE ref=? ORDER BY id", (decision_id,)
+        )
+        return [_decision_row(r) for r in rows]
+
+    async def posts_by_author(self, author: str, states: Sequence[str] = ()) -> list[PostRow]:
+        sql, params = "SELECT * FROM posts WHERE author=?", [author]
+        if states:
+            sql += f" AND state IN ({','.join('?' * len(states))})"
+            params.extend(states)
+        rows = await _dicts(self._c, sql + " ORDER BY created_at", params)
+        return [_post_row(r) for r in rows]
+
+    async def decide(
+        self, decision: DecisionRow, new_state: str | None, pinned: bool | None
+    ) -> int:
+        return await _insert_decision(self._c, decision, new_state, pinned)
+
+    async def mark_deleted(self, post_id: str) -> None:
+        await self._c.execute(
+            "UPDATE posts SET state='hidden', pinned=0, "
+            "data=json_set(data, '$.deleted', json('true')) WHERE id=?",
+            (post_id,),
+        )
+
+    async def purge_posts(self, before: datetime) -> list[PostRow]:
+        return await _delete_posts(self._c, "created_at < ?", (_ts(before),), None)
+
+    async def forget_author(self, author: str) -> list[PostRow]:
+        return await _delete_posts(self._c, "author = ?", (author,), author)
+
+    async def get_author_block(self, author: str) -> AuthorBlockRow | None:
+        rows = await _dicts(self._c, "SELECT * FROM author_blocks WHERE author=?", (author,))
+        return _block_row(rows[0]) if rows else None
+
+    async def put_author_block(self, block: AuthorBlockRow) -> None:
+        await _put_author_block(self._c, block)
+
+    async def remove_author_block(self, author: str) -> bool:
+        cur = await self._c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
+        return cur.rowcount > 0
+
+    async def get_cursor(self, name: str) -> str | None:
+        rows = await _dicts(self._c, "SELECT value FROM cursors WHERE name=?", (name,))
+        return str(rows[0]["value"]) if rows else None
+
+    async def set_cursor(self, name: str, value: str) -> None:
+        await _set_cursor(self._c, name, value)
+
+    async def audit(
+        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        return await _append_audit(self._c, _ts(self._now()), actor, action, target, before, after)
+
+
+async def _append_audit(
+    c: aiosqlite.Connection,
+    ts: str,
+    actor: str,
+    action: str,
+    target: str,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEntry:
+    """Append one audit entry inside the caller's transaction (the chain's one writer)."""
+    b = None if before is None else _canon(before)
+    a = None if after is None else _canon(after)
+    async with c.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") as cur:
+        last = await cur.fetchone()
+    prev = last[1] if last else GENESIS
+    entry_id = (last[0] + 1) if last else 1
+    digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
+    await c.execute(
+        "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, hash) "
+        "VALUES (?,?,?,?,?,?,?,?,?)",
+        (entry_id, ts, actor, action, target, b, a, prev, digest),
+    )
+    return AuditEntry(
+        id=entry_id,
+        ts=_dt(ts),
+        actor=actor,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        prev_hash=prev,
+        hash=digest,
+    )
 
 
 def _split_sql(script: str) -> list[str]:

@@ -35,8 +35,9 @@ from typing import Any
 from eventops.clock import Clock
 from eventops.errors import WallError
 from eventops.profile.models import Announcement, Profile
-from eventops.store.base import Store
+from eventops.store.base import Store, WallTx
 from eventops.store.models import PostRow
+from eventops.wall.manual import WallConflict
 from eventops.wall.media import MediaCache, post_media_urls
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ class WallHub:
         return [a.model_dump() for a in self.profile.wall.announcements]
 
     async def issue(self, ann_id: str, user: str) -> dict[str, Any]:
+        """Put an announcement on every screen; stored and audited in one transaction."""
         tpl = self.template(ann_id)
         if tpl is None:
             known = ", ".join(a.id for a in self.profile.wall.announcements) or "none"
@@ -237,42 +239,64 @@ class WallHub:
             "issued_by": user,
             "issued_at": self.clock.now().isoformat(),
         }
-        before = self.announcement
-        await self.store.set_cursor(ANNOUNCEMENT_KEY, json.dumps(active))
+
+        async def tx_body(tx: WallTx) -> None:
+            raw = await tx.get_cursor(ANNOUNCEMENT_KEY)
+            before = json.loads(raw) if raw else None
+            await tx.set_cursor(ANNOUNCEMENT_KEY, json.dumps(active))
+            await tx.audit(
+                user,
+                "wall.announcement.issue",
+                ann_id,
+                before={"id": before["id"]} if before else None,
+                after={"id": ann_id},
+            )
+
+        await self.store.wall_transaction(tx_body)
         self.announcement = active
         self.broadcast("announcement", active)
-        await self.store.audit(
-            user,
-            "wall.announcement.issue",
-            ann_id,
-            before={"id": before["id"]} if before else None,
-            after={"id": ann_id},
-        )
         return active
 
     async def withdraw(self, user: str) -> dict[str, Any] | None:
-        before = self.announcement
-        if before is None:
-            raise WallError("no announcement is on the screens")
-        await self.store.set_cursor(ANNOUNCEMENT_KEY, "")
+        """Take the announcement off the screens (audited, one transaction)."""
+
+        async def tx_body(tx: WallTx) -> dict[str, Any]:
+            raw = await tx.get_cursor(ANNOUNCEMENT_KEY)
+            if not raw:
+                raise WallConflict("no announcement is on the screens")
+            before: dict[str, Any] = json.loads(raw)
+            await tx.set_cursor(ANNOUNCEMENT_KEY, "")
+            await tx.audit(
+                user, "wall.announcement.withdraw", before["id"], before={"id": before["id"]}
+            )
+            return before
+
+        try:
+            before = await self.store.wall_transaction(tx_body)
+        except WallConflict:
+            self.announcement = None  # someone else withdrew it: follow the store
+            raise
         self.announcement = None
         self.broadcast("announcement", None)
-        await self.store.audit(
-            user, "wall.announcement.withdraw", before["id"], before={"id": before["id"]}
-        )
         return before
 
     async def set_paused(self, on: bool, user: str, note: str = "") -> None:
-        before = self.paused is not None
-        if on == before:
-            return
+        """Pause or resume the wall (audited, one transaction); nothing if already so."""
         value = {"by": user, "at": self.clock.now().isoformat(), "note": note} if on else None
-        await self.store.set_cursor(PAUSED_KEY, json.dumps(value) if value else "")
+
+        async def tx_body(tx: WallTx) -> bool:
+            if bool(await tx.get_cursor(PAUSED_KEY)) == on:
+                return False
+            await tx.set_cursor(PAUSED_KEY, json.dumps(value) if value else "")
+            await tx.audit(
+                user, "wall.pause" if on else "wall.resume", self.event_id, after={"note": note}
+            )
+            return True
+
+        if not await self.store.wall_transaction(tx_body):
+            return
         self.paused = value
         self.broadcast("pause", {"paused": on})
-        await self.store.audit(
-            user, "wall.pause" if on else "wall.resume", self.event_id, after={"note": note}
-        )
 
     # -- screens ------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:

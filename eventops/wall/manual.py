@@ -1,24 +1,41 @@
 """Manual moderation: what communications staff do to posts, audited and undoable.
 
-Every action records a decision (``actor`` = the user, with the reason) that
-changes the post's state in the same transaction, and appends an audit
-entry with the state before and after. :meth:`ManualModeration.undo` puts a
-post back as it was before one of these decisions, if nothing decided about
-the post since; undoing a block lifts it and restores the posts it hid.
+Every action is one store transaction (:meth:`Store.wall_transaction`): the
+check that the action is allowed from the post's state *as it is in that
+transaction*, the decision (``actor`` = the user, with the reason), the
+post's new state and the audit entry with the state before and after commit
+together or not at all. Two moderators acting on the same post at once are
+serialised by the store; the second sees the first one's result and gets a
+:class:`WallConflict` (a :class:`~eventops.errors.Conflict`, HTTP 409) naming
+the post and its state now, never an illegal state. A crash at any point
+leaves either the whole decision with its audit entry or nothing.
+
+Undo (:meth:`ManualModeration.undo`) puts a post back as it was before one of
+these decisions, if the post has not been decided on since. A decision and
+its undo cancel out, so after undoing the newest decision the one before it
+can be undone too; an undo is itself a decision that can be undone (which
+redoes what it undid), except the undo of a block (block the author again
+instead). Undoing a block lifts it and restores the posts it hid that were
+not decided on since.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from eventops.clock import Clock
-from eventops.errors import WallError
-from eventops.store.base import Store
+from eventops.errors import Conflict, NotFound, WallError
+from eventops.store.base import Store, WallTx
 from eventops.store.models import AuthorBlockRow, DecisionRow, PostRow
 from eventops.wall.moderation import ModerationChain
 
 MANUAL_ACTIONS = ("approve", "reject", "pin", "unpin", "take_down", "block_author")
+DURATION_ACTIONS = ("block_author",)
+"""The actions that take a duration (``--for``, ``for_s``): a block lasts until then.
+Every other decision holds until someone decides again."""
 
 # action → (states it applies to, new state, new pinned)
 _TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None, bool | None]] = {
@@ -28,10 +45,77 @@ _TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None, bool | None]] = {
     "unpin": (("approved",), None, False),
     "take_down": (("approved",), "taken_down", False),
 }
+_UNDOABLE = (*_TRANSITIONS, "block_author", "undo")
+
+
+class WallConflict(WallError, Conflict):
+    """A wall action that the post's (or the wall's) current state does not allow."""
+
+
+class WallNotFound(WallError, NotFound):
+    """No such post or decision."""
 
 
 def _snapshot(row: PostRow) -> dict[str, Any]:
     return {"state": row.state, "pinned": row.pinned}
+
+
+def _now_is(row: PostRow) -> str:
+    return f"{row.state}{' and pinned' if row.pinned else ''}"
+
+
+def _is_person(actor: str) -> bool:
+    return not actor.startswith(("rule:", "source:"))
+
+
+def live_top(history: Sequence[DecisionRow]) -> DecisionRow | None:
+    """The decision that stands on top of a post's history (oldest first).
+
+    A decision and the undo that undid it cancel out (with everything between
+    them, which was itself undone before), so the newest decision not inside
+    such a pair is the one that shaped the post's state last.
+    """
+    index = {d.id: i for i, d in enumerate(history)}
+    i = len(history) - 1
+    while i >= 0:
+        d = history[i]
+        j = index.get(d.ref) if d.action == "undo" and d.ref is not None else None
+        if j is None or j >= i:
+            return d
+        i = j - 1
+    return None
+
+
+def undoable(history: Sequence[DecisionRow]) -> set[int]:
+    """Ids of the decisions that may be undone now: the newest, and the live top."""
+    out: set[int] = set()
+    if history and history[-1].id is not None:
+        out.add(history[-1].id)
+    top = live_top(history)
+    if top is not None and top.id is not None:
+        out.add(top.id)
+    return out
+
+
+async def _expect(tx: WallTx, row: PostRow, expect: int | None) -> None:
+    """Refuse if someone decided on the post since the decision the person saw."""
+    if expect is None:
+        return
+    history = await tx.decisions(row.id)
+    last = history[-1] if history else None
+    if (last.id if last else 0) != expect:
+        who = f" (decision {last.id}: {last.action} by {last.actor})" if last else ""
+        raise WallConflict(
+            f"post {row.id}: decided on since you looked{who}; it is now {_now_is(row)}"
+        )
+
+
+@dataclass
+class _After:
+    """What to tell the in-memory rule chain once the transaction has committed."""
+
+    block: tuple[str, datetime | None] | None = None
+    unblock: list[str] = field(default_factory=list)
 
 
 class ManualModeration:
@@ -40,21 +124,31 @@ class ManualModeration:
         self.clock = clock
         self.chain = chain
 
-    async def _post(self, post_id: str) -> PostRow:
-        row = await self.store.get_post(post_id)
+    @staticmethod
+    async def _post(tx: WallTx, post_id: str) -> PostRow:
+        row = await tx.get_post(post_id)
         if row is None:
-            raise WallError(f"post {post_id}: no such post")
+            raise WallNotFound(f"post {post_id}: no such post")
         return row
 
     @staticmethod
     def _user(user: str) -> str:
         user = user.strip()
-        if not user or user.startswith(("rule:", "source:")):
+        if not user or not _is_person(user):
             raise WallError(f"user {user!r}: a manual decision needs a person's user name")
         return user
 
+    def _apply(self, after: _After) -> None:
+        if self.chain is None:
+            return
+        if after.block is not None:
+            self.chain.block(*after.block)
+        for author in after.unblock:
+            self.chain.unblock(author)
+
     async def _record(
         self,
+        tx: WallTx,
         row: PostRow,
         user: str,
         action: str,
@@ -63,7 +157,7 @@ class ManualModeration:
         pinned: bool | None,
         ref: int | None = None,
     ) -> int:
-        decision_id = await self.store.decide(
+        decision_id = await tx.decide(
             DecisionRow(
                 post_id=row.id,
                 ts=self.clock.now(),
@@ -76,7 +170,7 @@ class ManualModeration:
             pinned,
         )
         after = {"state": state or row.state, "pinned": row.pinned if pinned is None else pinned}
-        await self.store.audit(
+        await tx.audit(
             user,
             f"wall.{action}",
             row.id,
@@ -85,119 +179,235 @@ class ManualModeration:
         )
         return decision_id
 
-    async def decide(self, post_id: str, action: str, user: str, reason: str = "") -> int:
-        """Approve, reject, pin, unpin or take down a post; return the decision id."""
+    async def decide(
+        self,
+        post_id: str,
+        action: str,
+        user: str,
+        reason: str = "",
+        *,
+        expect: int | None = None,
+    ) -> int:
+        """Approve, reject, pin, unpin or take down a post; return the decision id.
+
+        Raises :class:`WallConflict` if the post's state (as the write finds
+        it) does not allow the action, or if ``expect`` (the newest decision
+        on the post the person saw) is given and someone decided since;
+        :class:`WallNotFound` if there is no such post.
+        """
         user = self._user(user)
         if action == "block_author":
-            return await self.block_author(post_id, user, reason)
+            return await self.block_author(post_id, user, reason, expect=expect)
         if action not in _TRANSITIONS:
             raise WallError(f"action {action!r}: not one of {', '.join(MANUAL_ACTIONS)}")
-        row = await self._post(post_id)
         allowed, state, pinned = _TRANSITIONS[action]
-        if row.data.get("deleted"):
-            raise WallError(f"post {post_id}: deleted at the source; it cannot be shown")
-        if row.state not in allowed:
-            raise WallError(
-                f"post {post_id}: cannot {action.replace('_', ' ')} a post that is {row.state}"
-            )
-        if action == "pin" and row.pinned:
-            raise WallError(f"post {post_id}: already pinned")
-        if action == "unpin" and not row.pinned:
-            raise WallError(f"post {post_id}: not pinned")
-        return await self._record(row, user, action, reason, state, pinned)
+
+        async def tx_body(tx: WallTx) -> int:
+            row = await self._post(tx, post_id)
+            await _expect(tx, row, expect)
+            if row.data.get("deleted"):
+                raise WallConflict(f"post {post_id}: deleted at the source; it cannot be shown")
+            if row.state not in allowed:
+                raise WallConflict(
+                    f"post {post_id}: cannot {action.replace('_', ' ')} a post that is "
+                    f"{_now_is(row)}"
+                )
+            if action == "pin" and row.pinned:
+                raise WallConflict(f"post {post_id}: already pinned")
+            if action == "unpin" and not row.pinned:
+                raise WallConflict(f"post {post_id}: not pinned (it is {row.state})")
+            return await self._record(tx, row, user, action, reason, state, pinned)
+
+        return await self.store.wall_transaction(tx_body)
 
     async def block_author(
-        self, post_id: str, user: str, reason: str = "", until: datetime | None = None
+        self,
+        post_id: str,
+        user: str,
+        reason: str = "",
+        until: datetime | None = None,
+        *,
+        expect: int | None = None,
     ) -> int:
         """Block a post's author (until ``until``) and hide every shown or queued post of theirs."""
         user = self._user(user)
-        row = await self._post(post_id)
-        if until is not None and until <= self.clock.now():
-            raise WallError(f"block of {row.author}: expiry {until:%Y-%m-%d %H:%M}Z is in the past")
-        block_id = await self._record(row, user, "block_author", reason, "hidden", False)
-        await self.store.put_author_block(
-            AuthorBlockRow(
-                author=row.author,
-                until=until,
-                actor=user,
-                reason=reason,
-                decision_id=block_id,
-                created_at=self.clock.now(),
-            )
-        )
-        if self.chain is not None:
-            self.chain.block(row.author, until)
-        for other in await self.store.posts_by_author(row.author, ("approved", "pending")):
-            if other.id != row.id:
-                await self._record(
-                    other,
-                    user,
-                    "hide",
-                    f"author blocked (decision {block_id})",
-                    "hidden",
-                    False,
-                    ref=block_id,
+        now = self.clock.now()
+        after = _After()
+
+        async def tx_body(tx: WallTx) -> int:
+            row = await self._post(tx, post_id)
+            await _expect(tx, row, expect)
+            if until is not None and until <= now:
+                raise WallError(
+                    f"block of {row.author}: expiry {until:%Y-%m-%d %H:%M}Z is in the past"
                 )
+            block_id = await self._record(tx, row, user, "block_author", reason, "hidden", False)
+            await tx.put_author_block(
+                AuthorBlockRow(
+                    author=row.author,
+                    until=until,
+                    actor=user,
+                    reason=reason,
+                    decision_id=block_id,
+                    created_at=now,
+                )
+            )
+            for other in await tx.posts_by_author(row.author, ("approved", "pending")):
+                if other.id != row.id:
+                    await self._record(
+                        tx,
+                        other,
+                        user,
+                        "hide",
+                        f"author blocked (decision {block_id})",
+                        "hidden",
+                        False,
+                        ref=block_id,
+                    )
+            after.block = (row.author, until)
+            return block_id
+
+        block_id = await self.store.wall_transaction(tx_body)
+        self._apply(after)
         return block_id
 
-    async def undo(self, decision_id: int, user: str, reason: str = "") -> int:
-        """Put the post back as it was before decision ``decision_id``."""
+    async def block_key(
+        self, author: str, user: str, reason: str = "", until: datetime | None = None
+    ) -> None:
+        """Block an author key that has no posts yet (audited, one transaction)."""
         user = self._user(user)
-        d = await self.store.get_decision(decision_id)
-        if d is None:
-            raise WallError(f"decision {decision_id}: no such decision")
-        if d.action in ("undo", "hide") or d.actor.startswith(("rule:", "source:")):
-            raise WallError(
-                f"decision {decision_id}: only a person's approve, reject, pin, unpin, "
-                "take down or block can be undone"
-            )
-        if any(r.action == "undo" for r in await self.store.decisions_referencing(decision_id)):
-            raise WallError(f"decision {decision_id}: already undone")
-        latest = (await self.store.list_decisions(d.post_id))[-1]
-        if latest.id != decision_id:
-            raise WallError(
-                f"decision {decision_id}: post {d.post_id} was decided on since "
-                f"(decision {latest.id}); undo that first"
-            )
-        row = await self._post(d.post_id)
-        if row.data.get("deleted") and d.prev_state in ("approved", "pending"):
-            raise WallError(f"post {d.post_id}: deleted at the source; it cannot be shown again")
-        undo_id = await self._record(
-            row,
-            user,
-            "undo",
-            reason or f"undo decision {decision_id}",
-            d.prev_state,
-            d.prev_pinned,
-            ref=decision_id,
-        )
-        if d.action == "block_author":
-            await self.store.remove_author_block(row.author)
-            if self.chain is not None:
-                self.chain.unblock(row.author)
-            for hide in await self.store.decisions_referencing(decision_id):
-                if hide.action != "hide":
-                    continue
-                other = await self.store.get_post(hide.post_id)
-                if other is None or other.state != "hidden" or other.data.get("deleted"):
-                    continue
-                await self._record(
-                    other,
-                    user,
-                    "undo",
-                    f"author unblocked (decision {undo_id})",
-                    hide.prev_state,
-                    hide.prev_pinned,
-                    ref=hide.id,
+        author = author.strip()
+        now = self.clock.now()
+        if not author:
+            raise WallError("block: give the author, e.g. x:alice")
+        if until is not None and until <= now:
+            raise WallError(f"block of {author}: expiry {until:%Y-%m-%d %H:%M}Z is in the past")
+
+        async def tx_body(tx: WallTx) -> None:
+            await tx.put_author_block(
+                AuthorBlockRow(
+                    author=author, until=until, actor=user, reason=reason, created_at=now
                 )
+            )
+            await tx.audit(
+                user,
+                "wall.block",
+                author,
+                after={"until": until.isoformat() if until else None, "reason": reason},
+            )
+
+        await self.store.wall_transaction(tx_body)
+        self._apply(_After(block=(author, until)))
+
+    async def undo(self, decision_id: int, user: str, reason: str = "") -> int:
+        """Put the post back as it was before decision ``decision_id``; return the undo's id."""
+        user = self._user(user)
+        after = _After()
+
+        async def tx_body(tx: WallTx) -> int:
+            d = await tx.get_decision(decision_id)
+            if d is None:
+                raise WallNotFound(f"decision {decision_id}: no such decision")
+            if d.action not in _UNDOABLE or not _is_person(d.actor):
+                raise WallConflict(
+                    f"decision {decision_id}: only a person's approve, reject, pin, unpin, "
+                    "take down, block or undo can be undone"
+                )
+            if d.action == "undo":
+                target = await tx.get_decision(d.ref) if d.ref is not None else None
+                if target is None or target.post_id != d.post_id:
+                    raise WallConflict(
+                        f"decision {decision_id}: undid a decision that no longer exists"
+                    )
+                if target.action == "block_author":
+                    raise WallConflict(
+                        f"decision {decision_id}: lifted a block; to block again decide "
+                        f"block_author on post {d.post_id}"
+                    )
+                if target.action not in _UNDOABLE or not _is_person(target.actor):
+                    raise WallConflict(
+                        f"decision {decision_id}: restored a post hidden by a block; "
+                        "it cannot be undone on its own"
+                    )
+            row = await self._post(tx, d.post_id)
+            history = await tx.decisions(d.post_id)
+            if decision_id not in undoable(history):
+                top = live_top(history)
+                undone = next(
+                    (r for r in reversed(history) if r.action == "undo" and r.ref == decision_id),
+                    None,
+                )
+                if undone is not None and not any(
+                    r.action == "undo" and r.ref == undone.id for r in history
+                ):
+                    raise WallConflict(
+                        f"decision {decision_id}: already undone (decision {undone.id}); "
+                        f"post {d.post_id} is {_now_is(row)}"
+                    )
+                last = history[-1]
+                hint = (
+                    f"; undo decision {top.id} first"
+                    if top is not None and _is_person(top.actor) and top.action in _UNDOABLE
+                    else ""
+                )
+                raise WallConflict(
+                    f"decision {decision_id}: post {d.post_id} was decided on since "
+                    f"(decision {last.id}: {last.action} by {last.actor}); it is now "
+                    f"{_now_is(row)}{hint}"
+                )
+            if row.data.get("deleted") and d.prev_state in ("approved", "pending"):
+                raise WallConflict(
+                    f"post {d.post_id}: deleted at the source; it cannot be shown again"
+                )
+            undo_id = await self._record(
+                tx,
+                row,
+                user,
+                "undo",
+                reason or f"undo decision {decision_id}",
+                d.prev_state,
+                d.prev_pinned,
+                ref=decision_id,
+            )
+            if d.action == "block_author":
+                await tx.remove_author_block(row.author)
+                after.unblock.append(row.author)
+                for hide in await tx.decisions_referencing(decision_id):
+                    if hide.action != "hide" or hide.id is None:
+                        continue
+                    other = await tx.get_post(hide.post_id)
+                    if other is None or other.state != "hidden" or other.data.get("deleted"):
+                        continue
+                    top = live_top(await tx.decisions(other.id))
+                    if top is None or top.id != hide.id:
+                        continue  # decided on since: leave it as it is
+                    await self._record(
+                        tx,
+                        other,
+                        user,
+                        "undo",
+                        f"author unblocked (decision {undo_id})",
+                        hide.prev_state,
+                        hide.prev_pinned,
+                        ref=hide.id,
+                    )
+            return undo_id
+
+        undo_id = await self.store.wall_transaction(tx_body)
+        self._apply(after)
         return undo_id
 
     async def unblock(self, author: str, user: str, reason: str = "") -> bool:
-        """Lift a block without restoring hidden posts (audited)."""
+        """Lift a block without restoring hidden posts (audited); False if none."""
         user = self._user(user)
-        removed = await self.store.remove_author_block(author)
+
+        async def tx_body(tx: WallTx) -> bool:
+            if not await tx.remove_author_block(author):
+                return False
+            await tx.audit(user, "wall.unblock", author, after={"reason": reason})
+            return True
+
+        removed = await self.store.wall_transaction(tx_body)
         if removed:
-            if self.chain is not None:
-                self.chain.unblock(author)
-            await self.store.audit(user, "wall.unblock", author, after={"reason": reason})
+            self._apply(_After(unblock=[author]))
         return removed

@@ -9,6 +9,11 @@
   records that it happened, who asked and how much was deleted, naming the
   author only by a hash (so the log does not keep what was erased, yet anyone
   holding the handle can check that it was).
+
+Both are one store transaction: the rows go and the audit entry is written
+together. Pictures are deleted inside it, before the commit, so a crash
+leaves either everything done and audited, or the posts still there (run it
+again) — never posts gone without an audit entry.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from typing import Any
 
 from eventops.clock import Clock
 from eventops.errors import EventOpsError, WallError
-from eventops.store.base import Store
+from eventops.store.base import Store, WallTx
+from eventops.store.models import PostRow
 from eventops.wall.media import MediaCache, post_media_urls
 
 log = logging.getLogger(__name__)
@@ -40,11 +46,16 @@ async def purge(
     """Delete posts and pictures older than the retention; audit it if anything went."""
     keep = timedelta(days=retention_days)
     cutoff = clock.now() - keep
-    gone = await store.purge_posts(cutoff)
-    files = await media.purge(keep.total_seconds()) if media is not None else 0
-    result = {"posts": len(gone), "media": files, "before": cutoff.isoformat()}
-    if gone or files:
-        await store.audit(actor, "wall.purge", f"{retention_days}d", after=result)
+
+    async def tx_body(tx: WallTx) -> tuple[list[PostRow], dict[str, Any]]:
+        gone = await tx.purge_posts(cutoff)
+        files = await media.purge(keep.total_seconds()) if media is not None else 0
+        result = {"posts": len(gone), "media": files, "before": cutoff.isoformat()}
+        if gone or files:
+            await tx.audit(actor, "wall.purge", f"{retention_days}d", after=result)
+        return gone, result
+
+    gone, result = await store.wall_transaction(tx_body)
     return {**result, "ids": [p.id for p in gone]}
 
 
@@ -57,11 +68,16 @@ async def forget(
         raise WallError("forget: give the author, e.g. x:alice or mastodon:bob@social.example")
     if not user.strip():
         raise WallError("forget: --user names who handled the request (for the audit log)")
-    gone = await store.forget_author(author)
-    urls = {u for p in gone for u in post_media_urls(p.data)}
-    files = await media.forget(urls) if media is not None else 0
-    result = {"posts": len(gone), "media": files, "reason": reason}
-    await store.audit(user, "wall.forget", author_ref(author), after=result)
+
+    async def tx_body(tx: WallTx) -> tuple[list[PostRow], dict[str, Any]]:
+        gone = await tx.forget_author(author)
+        urls = {u for p in gone for u in post_media_urls(p.data)}
+        files = await media.forget(urls) if media is not None else 0
+        result = {"posts": len(gone), "media": files, "reason": reason}
+        await tx.audit(user, "wall.forget", author_ref(author), after=result)
+        return gone, result
+
+    gone, result = await store.wall_transaction(tx_body)
     return {**result, "ids": [p.id for p in gone]}
 
 

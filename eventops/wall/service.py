@@ -11,7 +11,11 @@ cycle of each (the CLI's ``--once``). Every item is handled by
   unless its ``version`` changed: then the shown version is hidden at once
   (``edited``) and the new text goes back through the rules;
 - an edit that arrives under a new id (X) hides each id it ``replaces``;
-- a deletion hides the post (``deleted``) wherever it is.
+- a deletion hides the post (``deleted``) wherever it is; the decision and the
+  post's deleted flag are one write.
+
+:meth:`WallPipeline.outcome` says where the posts read so far are now (per
+state, as ``wall queue`` lists them); ``counts`` counts events.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from eventops.profile.models import MastodonSource as MastodonConf
 from eventops.profile.models import Profile, Wall
 from eventops.profile.models import ReplaySource as ReplayConf
 from eventops.profile.models import XSource as XConf
-from eventops.store.base import Store
+from eventops.store.base import Store, WallTx
 from eventops.store.models import DecisionRow, PostRow
 from eventops.wall.moderation import ModerationChain, Verdict
 from eventops.wall.normalize import Deletion, NormalPost
@@ -107,6 +111,8 @@ class WallPipeline:
         self.chain = chain or ModerationChain.from_wall(wall)
         self._started = False
         self.counts: dict[str, int] = {}
+        """What happened, per event: a post edited twice counts twice (see :meth:`outcome`)."""
+        self._touched: dict[str, None] = {}
 
     async def start(self) -> None:
         """Load runtime blocks, warm the duplicate and rate memory, enforce blocklists."""
@@ -159,22 +165,21 @@ class WallPipeline:
             row = await self.store.get_post(item.id)
             if row is None or (row.data.get("deleted") and row.state == "hidden"):
                 return None
-            # Hide first: if we stop between the two writes, a repeated deletion finishes it.
-            await self._decide(
-                item.id, f"source:{item.source}", "deleted", "deleted at the source", "hidden"
+            decision = DecisionRow(
+                post_id=item.id,
+                ts=self.clock.now(),
+                actor=f"source:{item.source}",
+                action="deleted",
+                reason="deleted at the source",
             )
-            await self.store.upsert_posts(
-                [
-                    row.model_copy(
-                        update={
-                            "state": "hidden",
-                            "pinned": False,
-                            "data": {**row.data, "deleted": True},
-                        }
-                    )
-                ]
-            )
+
+            async def hide(tx: WallTx) -> None:  # the decision and the flag: one write
+                await tx.decide(decision, "hidden", False)
+                await tx.mark_deleted(item.id)
+
+            await self.store.wall_transaction(hide)
             self._count("deleted")
+            self._touched[item.id] = None
             return None
         post = item
         existing = await self.store.get_post(post.id)
@@ -195,6 +200,7 @@ class WallPipeline:
                     "edited at the source; the new text is moderated again",
                     "hidden",
                 )
+                self._count("edited")
         for old in post.replaces:
             row = await self.store.get_post(old)
             if row is not None and row.state in VISIBLE:
@@ -205,6 +211,7 @@ class WallPipeline:
                     f"replaced by the edit {post.id}",
                     "hidden",
                 )
+                self._count("edited")
         now = self.clock.now()
         verdict, facts = self.chain.evaluate(post, now)
         self.chain.observe(post, verdict, facts)
@@ -231,10 +238,29 @@ class WallPipeline:
             None,
         )
         self._count(verdict.state)
+        self._touched[post.id] = None
+        for old in post.replaces:
+            self._touched[old] = None
         return verdict
 
     def _count(self, key: str) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
+
+    async def outcome(self) -> dict[str, int]:
+        """Where the posts this pipeline read are now: count per state, from the store.
+
+        These are the numbers ``wall queue`` shows for the same posts: a post
+        queued and then edited or deleted at the source counts once, as hidden.
+        ``repeat`` counts items that were already stored unchanged.
+        """
+        out: dict[str, int] = {}
+        for post_id in self._touched:
+            row = await self.store.get_post(post_id)
+            if row is not None:
+                out[row.state] = out.get(row.state, 0) + 1
+        if self.counts.get("repeat"):
+            out["repeat"] = self.counts["repeat"]
+        return out
 
     async def ingest_once(self) -> dict[str, int]:
         """One poll cycle of every source (a replay reads one pass without waiting).
@@ -258,7 +284,7 @@ class WallPipeline:
                 f"{len(failures)} of {len(self.sources)} wall source(s) failed: "
                 + "; ".join(failures)
             )
-        return dict(self.counts)
+        return await self.outcome()
 
     async def _run_source(self, source: PostSource) -> None:
         async for item in source:

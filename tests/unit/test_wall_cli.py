@@ -23,10 +23,23 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_ingest_queue_decide_undo(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "wall", "ingest", DEMO, "--once")
-    assert code == 0 and re.match(r"ok demo: \d+ deleted, \d+ pending, \d+ rejected", out)
+    m = re.fullmatch(
+        r"ok demo: (\d+) post\(s\) now (\d+) hidden, (\d+) pending, (\d+) rejected "
+        r"\(1 deleted, 1 edited at the source\)\n",
+        out,
+    )
+    assert code == 0 and m, out
+    total, hidden, pending, rejected = (int(g) for g in m.groups())
     code, out, _ = run(capsys, "wall", "queue", DEMO, "--state", "all", "--json", "--limit", "100")
     rows = [json.loads(line) for line in out.splitlines()]
     by_id = {r["id"]: r for r in rows}
+    # The printed counts are what the queue lists (a queued post edited or deleted later
+    # at the source counts once, as hidden).
+    states = [r["state"] for r in rows]
+    assert (len(rows), states.count("hidden"), states.count("pending")) == (total, hidden, pending)
+    assert states.count("rejected") == rejected and hidden == 2
+    code, out, _ = run(capsys, "wall", "queue", DEMO)
+    assert out.splitlines()[-1] == f"{pending} post(s)"
     assert by_id["replay:d4"]["state"] == "rejected"  # H.U.R.E.N.S.Ö.H.N.E
     assert by_id["replay:d4"]["last_decision"]["actor"] == "rule:blocked_word"
     assert by_id["replay:d8"]["last_decision"]["reason"] == "blocked word 'spamcoin'"
@@ -50,6 +63,48 @@ def test_ingest_queue_decide_undo(data_dir: Path, capsys: pytest.CaptureFixture[
     assert "wall.approve" in out and "wall.undo" in out
     code, out, _ = run(capsys, "wall", "decisions", DEMO, "replay:d1")
     assert [line.split()[5] for line in out.splitlines()] == ["queue", "approve", "undo"]
+
+
+def test_undo_steps_back_and_an_undo_is_undoable(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: after undoing #b, #a could not be undone and the undo itself was refused."""
+    run(capsys, "wall", "ingest", DEMO, "--once")
+
+    def did(*argv: str) -> tuple[int, str]:
+        code, out, err = run(capsys, "wall", *argv, "--user", "maria")
+        return code, (out.split()[2].rstrip(":") if code == 0 else err)
+
+    _, a = did("decide", DEMO, "replay:d2", "approve")
+    _, b = did("decide", DEMO, "replay:d2", "pin")
+    code, c = did("undo", DEMO, b)
+    assert code == 0
+    code, undo_a = did("undo", DEMO, a)
+    assert code == 0
+    code, err = did("undo", DEMO, c)
+    assert code == 8 and f"decision {c}: post replay:d2 was decided on since" in err
+    assert "it is now pending" in err
+    code, _ = did("undo", DEMO, undo_a)
+    assert code == 0
+    code, out, _ = run(capsys, "wall", "queue", DEMO, "--state", "approved", "--json")
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["replay:d2"]
+    code, out, _ = run(capsys, "wall", "decisions", DEMO, "replay:d2")
+    assert [line.split()[5] for line in out.splitlines()] == [
+        "queue",
+        "approve",
+        "pin",
+        "undo",
+        "undo",
+        "undo",
+    ]
+
+
+def test_decide_help_says_where_for_applies(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["wall", "decide", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--for DURATION block_author only: how long the block lasts" in text
+    assert "the other actions hold until someone decides again" in text
 
 
 def test_block_for_a_while(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,6 +143,16 @@ def test_block_for_a_while(data_dir: Path, capsys: pytest.CaptureFixture[str]) -
         (
             ["decide", DEMO, "replay:d1", "block_author", "--user", "m", "--for", "soon"],
             "--for 'soon'",
+            8,
+        ),
+        (
+            ["decide", DEMO, "replay:d1", "pin", "--user", "m", "--for", "2h"],
+            "--for: only block_author takes a duration; pin holds until someone decides again",
+            8,
+        ),
+        (
+            ["decide", DEMO, "replay:d1", "pin", "--user", "m"],
+            "post replay:d1: cannot pin a post that is pending",
             8,
         ),
         (["undo", DEMO, "1", "--user", "maria"], "only a person's", 8),

@@ -722,9 +722,18 @@ class EngineClient:
         return await self._json(_A.post, "GET", f"/api/v1/wall/posts/{_q(post_id)}")
 
     async def wall_decide(
-        self, post_id: str, action: str, reason: str = "", *, for_s: float | None = None
+        self,
+        post_id: str,
+        action: str,
+        reason: str = "",
+        *,
+        for_s: float | None = None,
+        expect: int | None = None,
     ) -> m.DecisionResult:
-        body = _make(m.DecisionBody, {"action": action, "reason": reason, "for_s": for_s})
+        body = _make(
+            m.DecisionBody,
+            {"action": action, "reason": reason, "for_s": for_s, "expect": expect},
+        )
         path = f"/api/v1/wall/posts/{_q(post_id)}/decisions"
         return await self._json(_A.decision, "POST", path, body)
 

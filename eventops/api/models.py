@@ -645,6 +645,9 @@ class DecisionBody(RequestModel):
     action: ManualAction
     reason: Text = ""
     for_s: float | None = Field(default=None, gt=0, le=365 * 86400)
+    """Only for block_author: how long the block holds."""
+    expect: int | None = Field(default=None, ge=1, le=2**62)
+    """The post's last decision the person saw: a newer one by someone else → 409."""
 
 
 class DecisionResult(ResponseModel):

@@ -14,8 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eventops.errors import Conflict, InvalidRequest, NotFound, WallError
-from eventops.store.models import AuthorBlockRow
+from eventops.errors import Conflict, InvalidRequest, NotFound, RequestError, WallError
 from eventops.wall.display import WallHub
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts
@@ -186,21 +185,29 @@ class WallService:
     # -- moderation ---------------------------------------------------------------------------
 
     async def decide(
-        self, post_id: str, action: str, actor: str, reason: str, for_s: float | None
+        self,
+        post_id: str,
+        action: str,
+        actor: str,
+        reason: str,
+        for_s: float | None,
+        expect: int | None = None,
     ) -> dict[str, Any]:
+        """One moderation decision; ``expect`` is the last decision the person saw
+        (a newer one by someone else refuses with Conflict instead of overriding it)."""
         if action not in MANUAL_ACTIONS:
             raise InvalidRequest(f"action: one of {', '.join(MANUAL_ACTIONS)}")
         if action != "block_author" and for_s is not None:
             raise InvalidRequest("for_s applies only to block_author")
-        if await self.hub.store.get_post(post_id) is None:
-            raise NotFound(f"post {post_id}: no such post")
         desk = self.desk()
         try:
             if action == "block_author":
                 until = self.hub.clock.now() + timedelta(seconds=for_s) if for_s else None
-                did = await desk.block_author(post_id, actor, reason, until=until)
+                did = await desk.block_author(post_id, actor, reason, until=until, expect=expect)
             else:
-                did = await desk.decide(post_id, action, actor, reason)
+                did = await desk.decide(post_id, action, actor, reason, expect=expect)
+        except RequestError:
+            raise
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         await self.hub.refresh()
@@ -208,10 +215,10 @@ class WallService:
         return {"decision": did, "post": post.model_dump(mode="json") if post else None}
 
     async def undo(self, decision_id: int, actor: str, reason: str) -> dict[str, Any]:
-        if await self.hub.store.get_decision(decision_id) is None:
-            raise NotFound(f"decision {decision_id}: no such decision")
         try:
             did = await self.desk().undo(decision_id, actor, reason)
+        except RequestError:
+            raise
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         await self.hub.refresh()
@@ -233,19 +240,9 @@ class WallService:
                 )
             else:
                 did = None
-                await hub.store.put_author_block(
-                    AuthorBlockRow(
-                        author=author, until=until, actor=actor, reason=reason, created_at=now
-                    )
-                )
-                if self.pipeline is not None:
-                    self.pipeline.chain.block(author, until)
-                await hub.store.audit(
-                    actor,
-                    "wall.block",
-                    author,
-                    after={"until": until.isoformat() if until else None, "reason": reason},
-                )
+                await self.desk().block_key(author, actor, reason, until=until)
+        except RequestError:
+            raise
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         await hub.refresh()

@@ -199,7 +199,7 @@ async def decide(request: web.Request) -> web.Response:
     user = require(request, C)
     body = await body_of(request, m.DecisionBody)
     out = await _wall(request).decide(
-        request.match_info["id"], body.action, user.name, body.reason, body.for_s
+        request.match_info["id"], body.action, user.name, body.reason, body.for_s, body.expect
     )
     return respond(request, m.DecisionResult, value=out, status=201)
 

@@ -269,3 +269,27 @@ async def test_an_old_pinned_post_stays_on_screen(wserved: WallServed) -> None:
     assert "replay:old" in s.wall.hub.posts
     assert s.wall.hub.snapshot()["posts"][0]["id"] == "replay:old"
     assert len(s.wall.hub.posts) == display.MAX_SHOWN + 1
+
+
+async def test_a_decision_on_a_stale_view_is_refused_with_409(wserved: WallServed) -> None:
+    s = wserved
+    await s.add_post("replay:7", "Hallo", "replay:anna")
+    _, rows = await s.get(f"{API}/queue", "comms")
+    (seen,) = [r for r in rows if r["id"] == "replay:7"]
+    seen_id = seen["last_decision"]["id"]
+    st, first = await s.post(
+        f"{API}/posts/replay:7/decisions", "comms", {"action": "approve", "expect": seen_id}
+    )
+    assert st == 201, first
+    # a second moderator still looking at the old view may not override it
+    st, err = await s.post(
+        f"{API}/posts/replay:7/decisions", "comms", {"action": "reject", "expect": seen_id}
+    )
+    assert st == 409 and err["error"]["code"] == "conflict", err
+    assert (await s.store.get_post("replay:7")).state == "approved"  # type: ignore[union-attr]
+    st, err = await s.post(f"{API}/posts/nope:1/decisions", "comms", {"action": "approve"})
+    assert st == 404 and err["error"]["code"] == "not_found", err
+    st, _ = await s.post(f"{API}/blocks", "comms", {"author": "x:nobody-yet", "reason": "spam"})
+    assert st in (200, 201)
+    rows = [r for r in await s.store.audit_entries() if r.action == "wall.block"]
+    assert [r.target for r in rows] == ["x:nobody-yet"]

@@ -277,7 +277,12 @@ class OpenWrtDriver(DeviceDriver):
             body = [ubus.call_request(i, sid, calls[k]) for i, k in zip(ids, todo, strict=True)]
             replies = await self._post(body)
             parts = ubus.split_batch(self.device_id, replies, ids, [calls[k] for k in todo])
-            session_ok = any(not isinstance(p, ubus.AccessDenied) for p in parts)
+            # only an answer from behind the ACL check proves the session valid
+            session_ok = any(
+                isinstance(p, dict)
+                or (isinstance(p, ProtocolError) and isinstance(p.code, int) and p.code > 0)
+                for p in parts
+            )
             retry = []
             for k, part in zip(todo, parts, strict=True):
                 c = calls[k]
@@ -561,6 +566,12 @@ class OpenWrtDriver(DeviceDriver):
     async def get_config(self) -> ConfigTree:
         calls = [ubus.UbusCall("uci", "get", {"config": c}) for c in self.configs]
         parts = await self.batch(calls)
+        for n, (c_, part) in enumerate(zip(calls, parts, strict=True)):
+            if isinstance(part, ubus.ObjectNotFound):  # uci is required: wait out a restart
+                try:
+                    parts[n] = await self.call(c_.object, c_.method, c_.args)
+                except ProtocolError as exc:
+                    parts[n] = exc
         tree: ConfigTree = {}
         for c, part in zip(self.configs, parts, strict=True):
             if isinstance(part, ProtocolError) and part.code == 4:

@@ -423,6 +423,12 @@ class OpenWrtMast(SimDevice):
         """A user with full rights, the read-only ACL, or its own ubus ``acl``."""
         self.users[name] = SimUser(password, read_only or acl is not None, acl)
 
+    def restrict_acl(self, name: str, without: tuple[str, ...] = ("iwinfo",)) -> None:
+        """Give ``name`` every ubus object except ``without`` (an ACL file written before
+        eventops needed those objects): calls to them answer -32002."""
+        acl = {o: ["*"] for o in [*self._methods, "hostapd.*"] if o not in without}
+        self.users[name] = SimUser(self.users[name].password, False, acl)
+
     def set_password(self, name: str, password: str) -> None:
         """Change a user's password; its sessions end (the 'wrong credentials' fault)."""
         self.users[name].password = password

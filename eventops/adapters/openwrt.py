@@ -33,7 +33,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
@@ -67,6 +70,29 @@ from eventops.errors import (
 from eventops.profile.models import Management
 
 DEFAULT_CONFIGS = ("system", "network", "wireless")
+
+REQUIRED_CALLS: Mapping[str, tuple[str, ...]] = {
+    "session": ("access", "destroy"),
+    "system": ("board", "info", "reboot"),
+    "network.interface": ("dump",),
+    "network.device": ("status",),
+    "iwinfo": ("devices", "info", "assoclist", "survey"),
+    "uci": ("get", "set", "add", "delete", "changes", "revert", "apply", "confirm", "rollback"),
+}
+"""Every ubus object and method this driver calls (monitoring and provisioning)."""
+
+MIN_RELEASE = (21, 2)
+MAX_SKEW_S = 5.0
+
+
+@dataclass(frozen=True)
+class PreflightItem:
+    """One thing eventops needs from a device: met or not, and the fix if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
 
 
 def _band(freq: int | None) -> Any:
@@ -560,6 +586,148 @@ class OpenWrtDriver(DeviceDriver):
             utilisation_pct=None if util is None else round(min(100.0, max(0.0, util)), 2),
             clients=clients,
         )
+
+    # -- preflight ---------------------------------------------------------
+
+    async def list_objects(self, *patterns: str) -> dict[str, dict[str, Any]]:
+        """``list`` (no session needed): object -> method -> argument types."""
+        (req_id,) = self._ids(1)
+        reply = await self._post(ubus.list_request(req_id, patterns or ("*",)))
+        result = reply.get("result") if isinstance(reply, Mapping) else None
+        if not isinstance(result, dict):
+            raise ProtocolError(self.device_id, "ubus list: unexpected answer")
+        return {k: v for k, v in result.items() if isinstance(v, dict)}
+
+    async def preflight(self, now_utc: datetime | None = None) -> list[PreflightItem]:
+        """What eventops needs from this mast against what it offers, with a fix per gap.
+
+        Login; every ubus object and method eventops calls (present? granted
+        to the configured user?); firmware release; time sync.
+        """
+        user = self.management.username
+        items: list[PreflightItem] = []
+        try:
+            await self.open()
+        except AuthenticationFailed as exc:
+            return [
+                PreflightItem(
+                    "login",
+                    False,
+                    exc.message,
+                    f"check management.username/password for {self.device_id} in the profile "
+                    f"(rpcd: the 'login' section for {user!r} in /etc/config/rpcd)",
+                )
+            ]
+        items.append(PreflightItem("login", True, f"logged in as {user!r}"))
+        offered = await self.list_objects("*")
+        for obj, methods in REQUIRED_CALLS.items():
+            have = offered.get(obj)
+            pkg = ubus.RPCD_MODULES.get(obj, obj)
+            if have is None:
+                items.append(
+                    PreflightItem(
+                        f"object {obj}",
+                        False,
+                        f"ubus object {obj!r} missing ({pkg} not installed or not running)",
+                        f"opkg update && opkg install {pkg}"
+                        if pkg.startswith("rpcd-mod")
+                        else f"start {pkg} (/etc/init.d/{pkg} start)",
+                    )
+                )
+            else:
+                lacking = [m for m in methods if m not in have]
+                items.append(
+                    PreflightItem(
+                        f"object {obj}",
+                        not lacking,
+                        f"{pkg}: {', '.join(methods)}"
+                        if not lacking
+                        else f"{obj} lacks {', '.join(lacking)} (firmware too old?)",
+                        None if not lacking else f"upgrade {pkg} (OpenWrt 23.05 or later)",
+                    )
+                )
+            denied = []
+            for m in methods:
+                try:
+                    data = await self.call(
+                        "session", "access", {"scope": "ubus", "object": obj, "function": m}
+                    )
+                except PermissionDenied:  # not even "session access" is granted
+                    data = {}
+                if data.get("access") is not True:
+                    denied.append(m)
+            grant = ", ".join(f'"{m}"' for m in denied)
+            items.append(
+                PreflightItem(
+                    f"acl {obj}",
+                    not denied,
+                    f"{user!r} may call {obj} {', '.join(methods)}"
+                    if not denied
+                    else f"the ACL of {user!r} denies {obj} {', '.join(denied)}",
+                    None
+                    if not denied
+                    else f'add "ubus": {{"{obj}": [{grant}]}} to an ACL group in '
+                    f"/usr/share/rpcd/acl.d/ that /etc/config/rpcd grants {user!r}, "
+                    "then /etc/init.d/rpcd reload",
+                )
+            )
+        items.append(await self._preflight_firmware())
+        items.append(await self._preflight_time(now_utc or self.clock.now()))
+        return items
+
+    async def _preflight_firmware(self) -> PreflightItem:
+        try:
+            board = await self.call("system", "board")
+        except DeviceError as exc:
+            return PreflightItem("firmware", False, f"cannot read system board ({exc.message})")
+        rel = board.get("release") or {}
+        desc = str(rel.get("description") or rel.get("version") or "unknown")
+        version = str(rel.get("version", ""))
+        parts = version.split(".")
+        try:
+            major, minor = int(parts[0]), int(parts[1])
+        except (ValueError, IndexError):
+            return PreflightItem(
+                "firmware", version == "SNAPSHOT", f"release {desc}", "install OpenWrt 23.05"
+            )
+        ok = (major, minor) >= MIN_RELEASE
+        return PreflightItem(
+            "firmware",
+            ok,
+            f"release {desc}",
+            None if ok else "upgrade to OpenWrt 23.05 (sysupgrade)",
+        )
+
+    async def _preflight_time(self, now_utc: datetime) -> PreflightItem:
+        fix_ntp = (
+            "uci set system.ntp.enabled=1; uci add_list system.ntp.server=<ntp server>; "
+            "uci commit system; /etc/init.d/sysntpd restart"
+        )
+        try:
+            info = await self.call("system", "info")
+            sysconf = (await self.call("uci", "get", {"config": "system"})).get("values") or {}
+        except DeviceError as exc:
+            return PreflightItem("time", False, f"cannot read the mast's time ({exc.message})")
+        zone = "UTC"
+        ntp_on = False
+        for sec in sysconf.values():
+            if not isinstance(sec, dict):
+                continue
+            if sec.get(".type") == "system":
+                zone = str(sec.get("zonename", "UTC"))
+            if sec.get(".type") == "timeserver":
+                ntp_on = str(sec.get("enabled", "1")) == "1" and bool(sec.get("server"))
+        try:
+            off = now_utc.astimezone(ZoneInfo(zone)).utcoffset()
+        except (ZoneInfoNotFoundError, ValueError):
+            off = None
+        local = info.get("localtime")
+        if not isinstance(local, int | float) or off is None:
+            return PreflightItem("time", False, f"no localtime or unknown zone {zone!r}", fix_ntp)
+        skew = float(local) - (now_utc.timestamp() + off.total_seconds())
+        ok = abs(skew) <= MAX_SKEW_S and ntp_on
+        detail = f"clock {skew:+.0f} s from ours ({zone}), NTP {'on' if ntp_on else 'off'}"
+        return PreflightItem("time", ok, detail, None if ok else fix_ntp)
 
     # -- config ------------------------------------------------------------
 

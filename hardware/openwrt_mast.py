@@ -142,8 +142,31 @@ def _width(htmode: str) -> int:
     return int(digits) if digits else 20
 
 
-def default_uci(hostname: str, rng: random.Random) -> dict[str, UciConfig]:
-    """A factory-fresh dual-band OpenWrt 23.05 AP's relevant configs."""
+def default_uci(
+    hostname: str, rng: random.Random, *, vlan_filtering: bool = True
+) -> dict[str, UciConfig]:
+    """A dual-band OpenWrt 23.05 AP's relevant configs, as staged for an event.
+
+    ``vlan_filtering`` (the default): br-lan filters VLANs, as LuCI sets it up
+    when VLAN filtering is enabled: VLAN 1 untagged and primary on every
+    port, the management interface on ``br-lan.1``. Without it: factory-fresh
+    (``lan`` on plain ``br-lan``).
+    """
+    cfg = _factory_uci(hostname, rng)
+    if vlan_filtering:
+        net = cfg["network"]
+        net["cfg050f15"] = {
+            ".type": "bridge-vlan",
+            ".anonymous": True,
+            "device": "br-lan",
+            "vlan": "1",
+            "ports": ["lan1:u*", "lan2:u*"],
+        }
+        net["lan"]["device"] = "br-lan.1"
+    return cfg
+
+
+def _factory_uci(hostname: str, rng: random.Random) -> dict[str, UciConfig]:
     return {
         "system": {
             "cfg01e48a": {
@@ -840,15 +863,21 @@ class OpenWrtMast(SimDevice):
         return 4, None
 
     def _devices(self) -> list[str]:
-        return ["br-lan", "lan1", "lan2", "lo", *self._ifnames()]
+        vlan_devs = [
+            str(sec["device"])
+            for _n, sec in self._interfaces()
+            if "." in str(sec.get("device", ""))
+        ]
+        return ["br-lan", *vlan_devs, "lan1", "lan2", "lo", *self._ifnames()]
 
     def _dev_entry(self, name: str) -> dict[str, Any]:
-        c = self._counters.setdefault(name, [0.0, 0.0, 0.0, 0.0])
+        # a VLAN device on the bridge (br-lan.1) counts the bridge's traffic
+        c = self._counters.setdefault(name.split(".")[0], [0.0, 0.0, 0.0, 0.0])
         up = name not in ("lan2", "wan")
         return {
             "external": False,
             "present": True,
-            "type": "bridge" if name == "br-lan" else "Network device",
+            "type": "bridge" if name == "br-lan" else ("VLAN" if "." in name else "Network device"),
             "up": up,
             "carrier": up,
             "speed": "1000F" if name.startswith("lan") else "-1F",

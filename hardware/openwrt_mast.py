@@ -66,6 +66,7 @@ READ_ONLY_ACL: dict[str, list[str]] = {
     "session": ["access", "login", "destroy"],
     "system": ["board", "info"],
     "network.interface": ["dump", "status"],
+    "network.interface.*": ["status"],
     "network.device": ["status"],
     "network.wireless": ["status"],
     "iwinfo": ["devices", "info", "assoclist", "survey", "freqlist", "txpowerlist", "countrylist"],
@@ -632,10 +633,19 @@ class OpenWrtMast(SimDevice):
                     {"addr": STRING, "reason": INT32, "deauth": BOOL, "ban_time": INT32},
                 ),
             }
+        if name.startswith("network.interface."):
+            iface = name[len("network.interface.") :]
+            if iface not in {n for n, _s in self._interfaces()}:
+                return None
+            return {"status": (lambda s, a: self._if_status(s, {"interface": iface}), {})}
         return self._methods.get(name)
 
     def _object_names(self) -> list[str]:
-        names = [*self._methods, *(f"hostapd.{i}" for i in self._ifnames())]
+        names = [
+            *self._methods,
+            *(f"hostapd.{i}" for i in self._ifnames()),
+            *(f"network.interface.{n}" for n, _s in self._interfaces()),
+        ]
         return sorted(n for n in names if self.object_present(n))
 
     def _list(self, req_id: Any, params: Any) -> dict[str, Any]:

@@ -56,7 +56,12 @@ def summary(st: DeviceStatus) -> str:
     if rx:
         parts.append("rx dBm " + " ".join(rx))
     if st.unsupported:
-        parts.append("no " + ",".join(st.unsupported))
+        parts.append(
+            "not available: "
+            + ", ".join(
+                f"{o} ({st.unavailable[o]})" if o in st.unavailable else o for o in st.unsupported
+            )
+        )
     return "; ".join(parts) or "ok"
 
 

@@ -69,3 +69,21 @@ async def test_wrong_password_is_a_login_gap(tmp_path: Path) -> None:
     (item,) = rows["mast-01"]["items"]
     assert (item["name"], item["ok"]) == ("login", False)
     assert "management.username/password for mast-01" in item["fix"]
+
+
+async def test_devices_lists_a_mast_without_iwinfo_as_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = demo_profile_copy(tmp_path)
+    profile = load_profile(path)
+    async with SimFleet(profile) as fleet:
+        fleet.mast("mast-02").restrict_acl("root", ("iwinfo",))
+        fleet.mast("mast-03").remove_object("iwinfo")
+        code = await devices_cmd(argparse.Namespace(profile=str(path), json=False, preflight=False))
+        assert all(len(m.sessions) == 0 for m in fleet.masts.values())
+    out = capsys.readouterr().out
+    assert code == 0 and out.rstrip().endswith("7 of 7 devices reachable")
+    line2 = next(x for x in out.splitlines() if x.startswith("mast-02"))
+    assert " up " in line2 and "not available: iwinfo (access denied to root)" in line2
+    line3 = next(x for x in out.splitlines() if x.startswith("mast-03"))
+    assert "not available: iwinfo (rpcd-mod-iwinfo not installed)" in line3

@@ -164,6 +164,8 @@ class OpenWrtDriver(DeviceDriver):
         """How long an rpcd object may be absent (-32000) before it counts as not offered."""
         self._seen: set[str] = set()
         """ubus objects that answered at least once (their absence is then likely transient)."""
+        self._answering = False
+        """The last exchange got an HTTP answer (so a session destroy is worth sending)."""
         self._denied: set[str] = set()
         """Calls the user's ACL denies (seen after a fresh login): no re-login for them."""
         self.logins = 0
@@ -186,16 +188,21 @@ class OpenWrtDriver(DeviceDriver):
             data = ubus.encode(body)
         except ValueError as exc:  # beyond uhttpd's body limit: never sent
             raise ProtocolError(self.device_id, str(exc)) from None
-        status, _headers, raw = await exchange(
-            self.device_id,
-            self._http(),
-            "POST",
-            self.url,
-            timeout_s=self.timeout,
-            ssl=self._ssl,
-            data=data,
-            headers={"Content-Type": "application/json"},
-        )
+        try:
+            status, _headers, raw = await exchange(
+                self.device_id,
+                self._http(),
+                "POST",
+                self.url,
+                timeout_s=self.timeout,
+                ssl=self._ssl,
+                data=data,
+                headers={"Content-Type": "application/json"},
+            )
+        except DeviceUnreachable:
+            self._answering = False
+            raise
+        self._answering = True
         if status != 200:
             raise ProtocolError(
                 self.device_id,
@@ -336,7 +343,8 @@ class OpenWrtDriver(DeviceDriver):
         """Destroy our session on the mast (unless it owns a pending apply), then the HTTP session."""
         sid, self._sid = self._sid, None
         try:
-            if sid is not None and self._apply_deadline is None:
+            # not when the mast just failed to answer: close() must not wait a timeout more
+            if sid is not None and self._apply_deadline is None and self._answering:
                 try:
                     (req_id,) = self._ids(1)
                     await self._post(
@@ -726,7 +734,7 @@ class OpenWrtDriver(DeviceDriver):
             return PreflightItem("time", False, f"no localtime or unknown zone {zone!r}", fix_ntp)
         skew = float(local) - (now_utc.timestamp() + off.total_seconds())
         ok = abs(skew) <= MAX_SKEW_S and ntp_on
-        detail = f"clock {skew:+.0f} s from ours ({zone}), NTP {'on' if ntp_on else 'off'}"
+        detail = f"clock {round(skew):+d} s from ours ({zone}), NTP {'on' if ntp_on else 'off'}"
         return PreflightItem("time", ok, detail, None if ok else fix_ntp)
 
     # -- config ------------------------------------------------------------

@@ -16,7 +16,13 @@ from eventops_hardware.openwrt_mast import OpenWrtMast, restricted_acl
 
 from eventops.adapters.openwrt import OpenWrtDriver, replay_changes
 from eventops.clock import FakeClock
-from eventops.errors import PermissionDenied, ProtocolError, ProvisioningError, Unsupported
+from eventops.errors import (
+    DeviceTimeout,
+    PermissionDenied,
+    ProtocolError,
+    ProvisioningError,
+    Unsupported,
+)
 from eventops.monitor import checks
 from eventops.monitor.poller import DevicePoller
 from eventops.profile import load_profile
@@ -278,3 +284,16 @@ async def test_close_destroys_the_session_and_is_alive(mast: OpenWrtMast, clock:
     async with driver(mast, clock) as d2:
         await d2.confirm()
     assert mast.sessions == {}
+
+
+async def test_close_after_a_silent_mast_does_not_wait_again(
+    mast: OpenWrtMast, clock: FakeClock
+) -> None:
+    d = OpenWrtDriver(mast.device_id, management(mast.url), clock=clock, timeout=0.2)
+    await d.open()
+    mast.slow_s = 1.0
+    with pytest.raises(DeviceTimeout):
+        await d.facts()
+    before = mast.requests
+    await d.close()  # no session destroy sent to a mast that just did not answer
+    assert mast.requests == before

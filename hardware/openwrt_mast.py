@@ -1,10 +1,16 @@
 """A simulated OpenWrt WLAN mast: ubus JSON-RPC over HTTP(S) as uhttpd-mod-ubus and rpcd serve it.
 
-Device-facing: ``POST /ubus`` only (legacy JSON-RPC 2.0, single requests and
-batches), with rpcd's sessions (all-zero sid for ``session login``; 32-hex
-sids; sliding expiry), ACLs (a full user and optional read-only users),
-per-session UCI staging, ``uci apply``/``confirm``/``rollback`` with the
-rollback timer, and the status codes of PROTOCOLS.md.
+Device-facing: ``POST /ubus`` (legacy JSON-RPC 2.0, single requests and
+batches) and the newer ``GET /ubus/list[/obj]`` and ``POST /ubus/call/obj``
+(session as ``Authorization: Bearer``; no ``/ubus/subscribe`` events). Behind
+them rpcd as it is: sessions (all-zero sid for ``session login``; 32-hex
+sids; sliding expiry; ``session destroy``), ACLs per user (fnmatch patterns,
+``-32002`` for what they lack), per-session UCI staging with rpcd's change
+records, ``uci apply``/``confirm``/``rollback`` with the rollback timer, the
+status codes and observed facts of PROTOCOLS.md, ``network.wireless``,
+``file``, ``hostapd.<ifname>`` and ``network.interface.<name>`` objects, and
+two restart faults: session expiry (the rollback fires) and an rpcd restart
+(the pending apply is lost, the new config stays, rpcd's objects vanish briefly).
 
 One state model per device answers everything: the committed UCI config is
 the device's configuration, so an applied SSID change shows in ``iwinfo
@@ -56,6 +62,23 @@ _TYPE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 # blobmsg type numbers, as ``list`` reports a method's argument types.
 ARRAY, TABLE, STRING, INT64, INT32, INT16, BOOL, DOUBLE = 1, 2, 3, 4, 5, 6, 7, 8
+
+UBUS_STRERROR = {
+    1: "Invalid command",
+    2: "Invalid argument",
+    3: "Method not found",
+    4: "Not found",
+    5: "No response",
+    6: "Permission denied",
+    7: "Request timed out",
+    8: "Operation not supported",
+    9: "Unknown error",
+    10: "Connection failed",
+    11: "Out of memory",
+    12: "Parsing message data failed",
+    13: "System error",
+}
+"""libubus's ubus_strerror(), as the newer API puts it in ``error.message``."""
 
 RPCD_OBJECTS = frozenset({"session", "uci", "iwinfo", "file"})
 """Objects rpcd (and its plugins) registers: absent while rpcd restarts."""
@@ -545,14 +568,22 @@ class OpenWrtMast(SimDevice):
     # == wire ==============================================================
 
     async def handle(self, request: BaseRequest) -> web.StreamResponse:
-        if request.path not in ("/ubus", "/ubus/"):
+        path = request.path
+        if path != "/ubus" and not path.startswith("/ubus/"):
             return web.Response(status=404, text="Not Found")
         if request.method == "OPTIONS":
             return web.Response(status=200, content_type="application/json")
         if request.method == "GET":
-            return web.Response(status=404, text="Not Found")
+            if path == "/ubus/list" or path.startswith("/ubus/list/"):
+                self._tick()
+                return self._get_list(path[len("/ubus/list/") :] or None)
+            return web.Response(status=404, text="Not Found")  # also GET /ubus
         if request.method != "POST":
             return web.Response(status=400, text="Bad Request")
+        if path.startswith("/ubus/call/"):
+            return await self._rest_call(request, path[len("/ubus/call/") :])
+        if path not in ("/ubus", "/ubus/"):
+            return web.Response(status=404, text="Not Found")
         if (request.content_length or 0) > BODY_LIMIT:
             return self._too_big()
         raw = await request.content.read(BODY_LIMIT + 1)
@@ -568,6 +599,71 @@ class OpenWrtMast(SimDevice):
         if not isinstance(body, dict):
             return self._json(self._error(None, -32700, "Parse error"))
         return self._json(self._one(body))
+
+    # -- the newer API (OpenWrt 21.02+): GET /ubus/list, POST /ubus/call/<object> --
+
+    def _get_list(self, pattern: str | None) -> web.Response:
+        """Signatures of every object (keyed by object), or of the objects matching
+        ``pattern`` merged (not keyed); an unknown object is HTTP 500 with ubus status 4."""
+        names = self._object_names()
+        if pattern is None:
+            hits = names
+        elif pattern.endswith("*"):
+            hits = [n for n in names if n.startswith(pattern[:-1])]
+        else:
+            hits = [pattern] if pattern in names else []
+        if pattern is not None and not hits:
+            return web.Response(
+                status=500,
+                reason="Ubus Protocol Error",
+                body=json.dumps({"code": 4, "message": "Not found"}).encode(),
+                content_type="application/json",
+            )
+        out: dict[str, Any] = {}
+        for n in hits:
+            sigs = {m: dict(sig) for m, (_h, sig) in (self._object(n) or {}).items()}
+            if pattern is None:
+                out[n] = sigs
+            else:
+                out.update(sigs)
+        return self._json(out)
+
+    async def _rest_call(self, request: BaseRequest, obj: str) -> web.Response:
+        """``POST /ubus/call/<obj>``: JSON-RPC with the ubus method as ``method``, the
+        args as ``params`` and the session as ``Authorization: Bearer <sid>``; a
+        non-zero ubus status is an ``error`` with that code."""
+        if (request.content_length or 0) > BODY_LIMIT:
+            return self._too_big()
+        raw = await request.content.read(BODY_LIMIT + 1)
+        if len(raw) > BODY_LIMIT:
+            return self._too_big()
+        self._tick()
+        auth = request.headers.get("Authorization", "")
+        sid = auth[7:] if auth[:7].lower() == "bearer " else ANON
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return self._json(self._error(None, -32700, "Parse error"))
+        if not isinstance(body, dict):
+            return self._json(self._error(None, -32700, "Parse error"))
+        req_id = body.get("id")
+        meth, args = body.get("method"), body.get("params", {})
+        if body.get("jsonrpc") != "2.0" or not isinstance(meth, str) or not isinstance(args, dict):
+            return self._json(self._error(req_id, -32700, "Parse error"))
+        methods = self._object(obj)
+        if methods is None or not self.object_present(obj):
+            return self._json(self._error(req_id, -32000, "Object not found"))
+        if not self._allowed(sid, obj, meth):
+            return self._json(self._error(req_id, -32002, "Access denied"))
+        if "ubus_rpc_session" in args:
+            return self._json(self._error(req_id, -32602, "Invalid parameters"))
+        if meth not in methods:
+            status, data = 3, None
+        else:
+            status, data = methods[meth][0](self.sessions.get(sid), args)
+        if status:
+            return self._json(self._error(req_id, status, UBUS_STRERROR.get(status, "Unknown")))
+        return self._json({"jsonrpc": "2.0", "id": req_id, "result": data})
 
     def _too_big(self) -> web.Response:
         """uhttpd stops reading, answers -32700 and closes the connection."""

@@ -525,3 +525,37 @@ async def test_http_facts(mast: OpenWrtMast) -> None:
         async with s.post(mast.url + "/ubus", data=b" " * (64 * 1024 + 1)) as r:
             assert r.status == 200 and r.headers.get("Connection", "").lower() == "close"
             assert (await r.json())["error"]["code"] == -32700
+
+
+async def test_newer_api_facts(mast: OpenWrtMast) -> None:
+    """GET /ubus/list[/obj] and POST /ubus/call/obj with Authorization: Bearer <sid>."""
+    async with aiohttp.ClientSession() as s:
+        async with s.get(mast.url + "/ubus/list") as r:
+            everything = await r.json()
+            assert r.status == 200 and everything["uci"]["get"]["config"] == 3
+        async with s.get(mast.url + "/ubus/list/iwinfo") as r:
+            assert r.status == 200 and (await r.json())["info"] == {"device": 3}
+        async with s.get(mast.url + "/ubus/list/nosuch") as r:
+            assert r.status == 500 and (await r.json())["code"] == 4
+        login = c(ANON, "session", "login", {"username": "root", "password": PASSWORD})
+        sid = (await _post(s, mast.url, json.dumps(login).encode()))["result"][1][
+            "ubus_rpc_session"
+        ]
+
+        async def call(obj: str, method: str, params: Any, bearer: str | None) -> Any:
+            headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+            async with s.post(f"{mast.url}/ubus/call/{obj}", json=body, headers=headers) as r:
+                assert r.status == 200
+                return await r.json()
+
+        board = await call("system", "board", {}, sid)
+        assert board["id"] == 7 and board["result"]["hostname"] == "mast-t"
+        assert (await call("system", "board", {}, None))["error"]["code"] == -32002
+        assert (await call("nosuch", "x", {}, sid))["error"]["code"] == -32000
+        # a non-zero ubus status is an error with that code and libubus's text
+        missing = await call("uci", "get", {"config": "nope"}, sid)
+        assert missing["error"] == {"code": 4, "message": "Not found"}
+        assert (await call("uci", "get", {"ubus_rpc_session": sid}, sid))["error"]["code"] == -32602
+        empty = await call("uci", "set", {**SSID, "values": {"ssid": "OpenWrt"}}, sid)
+        assert "result" in empty and empty["result"] is None

@@ -435,8 +435,9 @@ class OpenWrtDriver(DeviceDriver):
             ubus.UbusCall("system", "info"),
             ubus.UbusCall("network.device", "status", {"name": "br-lan"}),
         ]
-        parts = await self._settle(await self.batch(calls), calls, {})
-        dev = self._ok(parts[2]) or {}
+        parts = await self.batch(calls)
+        parts[:2] = await self._settle(parts[:2], calls[:2], {})
+        dev = self._ok(parts[2]) or {}  # only the serial: a mast without br-lan still has facts
         return self._facts(self._ok(parts[0]), self._ok(parts[1]), str(dev.get("macaddr", "")))
 
     async def status(self) -> DeviceStatus:

@@ -30,7 +30,10 @@ PROFILES = sorted((REPO / "profiles").glob("*.toml"))
 
 
 def factory_network() -> dict[str, dict[str, object]]:
-    return default_uci("OpenWrt", random.Random(1), vlan_filtering=False)["network"]
+    net: dict[str, dict[str, object]] = default_uci(
+        "OpenWrt", random.Random(1), vlan_filtering=False
+    )["network"]
+    return net
 
 
 @pytest.mark.parametrize("staged", [True, False], ids=["vlan-filtering", "factory"])

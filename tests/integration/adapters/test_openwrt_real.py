@@ -297,3 +297,13 @@ async def test_close_after_a_silent_mast_does_not_wait_again(
     before = mast.requests
     await d.close()  # no session destroy sent to a mast that just did not answer
     assert mast.requests == before
+
+
+async def test_facts_without_network_device(mast: OpenWrtMast, clock: FakeClock) -> None:
+    mast.remove_object("network.device")
+    async with driver(mast, clock) as d:
+        facts = await d.facts()
+        assert facts.model == "GL.iNet GL-MT6000" and facts.serial == ""
+        assert (await d.status()).unavailable == {
+            "network.device": "no network.device object (netifd not running)"
+        }

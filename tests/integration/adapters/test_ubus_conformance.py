@@ -55,11 +55,11 @@ async def restart_rpcd(m: OpenWrtMast, _sids: dict[str, str]) -> None:
 
 
 async def after_restart(m: OpenWrtMast, _sids: dict[str, str]) -> None:
-    await m.clock.advance(6)  # type: ignore[attr-defined]
+    await m.clock.advance(6)
 
 
 async def past_timeout(m: OpenWrtMast, _sids: dict[str, str]) -> None:
-    await m.clock.advance(61)  # type: ignore[attr-defined]
+    await m.clock.advance(61)
 
 
 async def relogin_root(m: OpenWrtMast, sids: dict[str, str]) -> None:

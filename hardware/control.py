@@ -7,7 +7,9 @@ Plain HTTP + JSON, separate from every device-facing port::
     POST /devices/{id}/faults       {"unreachable": bool, "slow_s": float, "malformed": bool,
                                      "http_500": bool, "wrong_credentials": bool,
                                      "reboot": true, "expire_sessions": true,
-                                     "fire_rollback": true, "clear": true}
+                                     "fire_rollback": true, "clear": true,
+                                     masts only: "restart_rpcd": seconds,
+                                     "remove_objects": ["iwinfo"], "restrict_acl": ["iwinfo"]}
     POST /links/{id}/down | /up | /restore
     POST /links/{id}/degrade        {"step_db": 1.0, "every_s": 10, "end": "a"|"b"}
     POST /links/{id}/crc            {"per_s": 50, "end": "a"|"b"}
@@ -113,6 +115,9 @@ class ControlServer:
             "expire_sessions",
             "fire_rollback",
             "clear",
+            "restart_rpcd",
+            "remove_objects",
+            "restrict_acl",
         }
         unknown = set(body) - known
         if unknown:
@@ -137,6 +142,13 @@ class ControlServer:
                 self.fleet.right_credentials(dev_id)
         if body.get("reboot"):
             self.fleet.reboot(dev_id)
+        mast_only = {"expire_sessions", "fire_rollback", "restart_rpcd", "remove_objects"}
+        if (mast_only | {"restrict_acl"}) & set(body) and not isinstance(d, OpenWrtMast):
+            return _bad(400, f"{dev_id} is not a mast")
+        if isinstance(d, OpenWrtMast):
+            err = self._mast_faults(d, body)
+            if err is not None:
+                return err
         if body.get("expire_sessions") or body.get("fire_rollback"):
             if not isinstance(d, OpenWrtMast):
                 return _bad(400, f"{dev_id} is not a mast")
@@ -147,6 +159,25 @@ class ControlServer:
         if "unreachable" in body:
             await d.set_unreachable(bool(body["unreachable"]))
         return web.json_response(d.describe())
+
+    @staticmethod
+    def _mast_faults(d: OpenWrtMast, body: dict[str, Any]) -> web.Response | None:
+        names = {"remove_objects", "restrict_acl"}
+        for key in names & set(body):
+            v = body[key]
+            if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
+                return _bad(400, f"{key} must be a list of ubus object names")
+        if "restart_rpcd" in body:
+            secs = body["restart_rpcd"]
+            if not isinstance(secs, int | float) or isinstance(secs, bool) or not 0 <= secs <= 600:
+                return _bad(400, "restart_rpcd must be seconds between 0 and 600")
+            d.restart_rpcd(float(secs))
+        for obj in body.get("remove_objects", []):
+            d.remove_object(obj)
+        if "restrict_acl" in body:
+            for user in [u for u, v in d.users.items() if not v.read_only]:
+                d.restrict_acl(user, tuple(body["restrict_acl"]))
+        return None
 
     async def _link(self, request: web.Request) -> web.Response:
         link_id, action = request.match_info["id"], request.match_info["action"]

@@ -11,7 +11,12 @@ Device-facing, as a RESTCONF server answers:
   percent-encoded (``interface=Ethernet1%2F1``); RFC 7951 JSON (64-bit
   counters and decimals as strings);
 - ``PATCH`` (merge) of interface description, enabled and VLAN membership;
-  ``application/yang-data+json`` only (415 otherwise);
+  ``PUT`` (replace: 204) of an interface entry, its ``config`` or a config
+  leaf; ``POST`` (create: 201 with ``Location``; ``data-exists`` 409 when
+  it exists, physical ports cannot be created); ``DELETE`` of the
+  description, the trunk VLANs or one of them (``data-missing`` 409 when
+  absent; ports cannot be deleted: 405); ``application/yang-data+json``
+  only (415 otherwise), writes refused to read-only users (403);
 - HTTP Basic authentication; errors as ``ietf-restconf:errors``.
 
 One state model per switch: ports with their optic, counters that grow with
@@ -30,7 +35,7 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
@@ -534,12 +539,24 @@ class FibreSwitch(SimDevice):
                 )
             return self._patch(segments, body)
         if request.method in ("PUT", "POST", "DELETE"):
-            return self._errors(
-                405,
-                "operation-not-supported",
-                f"{request.method} is not supported here",
-                etype="protocol",
-            )
+            if who[1]:
+                return self._errors(
+                    403, "access-denied", "user may not write configuration", etype="protocol"
+                )
+            if request.method == "DELETE":
+                return self._delete([unquote(s) for s in segments])
+            ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+            if ctype not in (YANG_JSON, "application/json"):
+                return web.Response(status=415, text="Unsupported Media Type")
+            try:
+                body = json.loads(await request.read())
+            except (ValueError, UnicodeDecodeError):
+                return self._errors(
+                    400, "malformed-message", "request body is not valid JSON", etype="protocol"
+                )
+            if request.method == "PUT":
+                return self._put([unquote(s) for s in segments], body)
+            return self._post([unquote(s) for s in segments], body)
         return self._errors(405, "operation-not-supported", "method not allowed", etype="protocol")
 
     @staticmethod
@@ -627,6 +644,18 @@ class FibreSwitch(SimDevice):
             )
         if not isinstance(items, list):
             return self._errors(400, "malformed-message", "interface must be a list")
+        checked = self._validate(items)
+        if isinstance(checked, web.Response):
+            return checked
+        self._apply(checked)
+        return web.Response(status=204)
+
+    def _validate(
+        self, items: list[Any], base: dict[str, Any] | None = None
+    ) -> list[tuple[SimPort, dict[str, Any]]] | web.Response:
+        """Interface entries checked as a whole: (port, leaves to set), or the error.
+
+        ``base``: leaves every entry starts from (a PUT replaces with defaults)."""
         updates: list[tuple[SimPort, dict[str, Any]]] = []
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
@@ -640,7 +669,7 @@ class FibreSwitch(SimDevice):
                     f"interface {item['name']} does not exist on this device",
                     path=where,
                 )
-            upd: dict[str, Any] = {}
+            upd: dict[str, Any] = dict(base or {})
             for k, v in item.items():
                 if k == "name":
                     continue
@@ -712,6 +741,10 @@ class FibreSwitch(SimDevice):
                         path=f"{where}/{k}",
                     )
             updates.append((port, upd))
+        return updates
+
+    @staticmethod
+    def _apply(updates: list[tuple[SimPort, dict[str, Any]]]) -> None:
         for port, upd in updates:  # validated as a whole, then applied
             port.tick()
             if "description" in upd:
@@ -723,4 +756,173 @@ class FibreSwitch(SimDevice):
             port.tick()
             if port.peer is not None:
                 port.peer.tick()
+
+    # -- PUT, POST, DELETE (RFC 8040 4.4, 4.5, 4.7) on interface config --------
+
+    def _target(self, decoded: list[str]) -> tuple[SimPort | None, list[str]] | web.Response:
+        """(port, the path below it) for ``interfaces/interface=X/...``; (None, []) for the list."""
+        if not decoded or decoded[0] != "openconfig-interfaces:interfaces":
+            what = "/".join(decoded) or "the datastore"
+            return self._errors(
+                405, "operation-not-supported", f"writing {what} is not supported here"
+            )
+        if len(decoded) == 1:
+            return None, []
+        name, eq, key = decoded[1].partition("=")
+        if name.rpartition(":")[2] != "interface" or not eq:
+            return self._errors(400, "invalid-value", f"{decoded[1]}: expected interface=<name>")
+        port = self.ports.get(key)
+        if port is None:
+            return self._errors(
+                404, "invalid-value", f"uri keypath not found: interface={key}", path=decoded[1]
+            )
+        return port, [d.rpartition(":")[2] for d in decoded[2:]]
+
+    @staticmethod
+    def _one_node(body: Any, want: str) -> Any:
+        """The value of the single top-level node ``want`` (module prefix optional), or KeyError."""
+        if not isinstance(body, dict) or len(body) != 1:
+            raise KeyError(want)
+        ((top, value),) = body.items()
+        if top.rpartition(":")[2] != want:
+            raise KeyError(want)
+        return value
+
+    def _leaf_value(self, port: SimPort, leaf: str) -> Any:
+        return {"description": port.description or None, "enabled": port.enabled}.get(leaf)
+
+    def _put(self, decoded: list[str], body: Any) -> web.Response:
+        target = self._target(decoded)
+        if isinstance(target, web.Response):
+            return target
+        port, below = target
+        where = "/" + "/".join(decoded)
+        try:
+            if port is None:
+                return self._errors(
+                    405,
+                    "operation-not-supported",
+                    "replacing the whole interface list is not supported (ports are physical)",
+                )
+            if not below:
+                items = self._one_node(body, "interface")
+                if not isinstance(items, list) or len(items) != 1:
+                    return self._errors(400, "malformed-message", "expected one interface entry")
+                if not isinstance(items[0], dict) or items[0].get("name") != port.name:
+                    return self._errors(
+                        400, "invalid-value", "list key in body does not match the URI", path=where
+                    )
+                base = {"description": "", "enabled": True, "vlans": []}
+                checked = self._validate(items, base)
+            elif below == ["config"]:
+                cfg = self._one_node(body, "config")
+                checked = self._validate(
+                    [{"name": port.name, "config": cfg}], {"description": "", "enabled": True}
+                )
+            elif (
+                len(below) == 2 and below[0] == "config" and below[1] in ("description", "enabled")
+            ):
+                value = self._one_node(body, below[1])
+                checked = self._validate([{"name": port.name, "config": {below[1]: value}}])
+            else:
+                return self._errors(
+                    405, "operation-not-supported", f"PUT of {where} is not supported"
+                )
+        except KeyError as exc:
+            return self._errors(
+                400,
+                "malformed-message",
+                f"body must hold exactly the target node {exc.args[0]}",
+                path=where,
+            )
+        if isinstance(checked, web.Response):
+            return checked
+        self._apply(checked)
+        return web.Response(status=204)  # the resource existed: replaced
+
+    def _post(self, decoded: list[str], body: Any) -> web.Response:
+        target = self._target(decoded)
+        if isinstance(target, web.Response):
+            return target
+        port, below = target
+        where = "/" + "/".join(decoded)
+        if port is None:  # create interface entries
+            try:
+                items = self._one_node(body, "interface")
+            except KeyError:
+                return self._errors(400, "malformed-message", "expected an interface entry")
+            if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+                return self._errors(400, "malformed-message", "expected one interface entry")
+            name = items[0].get("name")
+            if name in self.ports:
+                return self._errors(
+                    409,
+                    "data-exists",
+                    f"interface {name} already exists",
+                    path=f"/openconfig-interfaces:interfaces/interface[name='{name}']",
+                )
+            return self._errors(
+                400,
+                "invalid-value",
+                f"interface {name} cannot be created: this device's ports are physical",
+                path=where,
+            )
+        if below == ["config"]:
+            if not isinstance(body, dict) or len(body) != 1:
+                return self._errors(400, "malformed-message", "expected one child node")
+            ((top, value),) = body.items()
+            leaf = top.rpartition(":")[2]
+            if leaf not in ("description", "enabled"):
+                return self._errors(
+                    400, "unknown-element", f"unknown leaf {leaf}", path=f"{where}/{leaf}"
+                )
+            if self._leaf_value(port, leaf) is not None:
+                return self._errors(
+                    409, "data-exists", f"{leaf} already exists", path=f"{where}/{leaf}"
+                )
+            checked = self._validate([{"name": port.name, "config": {leaf: value}}])
+            if isinstance(checked, web.Response):
+                return checked
+            self._apply(checked)
+            loc = "/restconf/data/" + "/".join(quote(d, safe=":=") for d in decoded)
+            loc += f"/{leaf}"
+            return web.Response(status=201, headers={"Location": loc})
+        return self._errors(405, "operation-not-supported", f"POST to {where} is not supported")
+
+    def _delete(self, decoded: list[str]) -> web.Response:
+        target = self._target(decoded)
+        if isinstance(target, web.Response):
+            return target
+        port, below = target
+        where = "/" + "/".join(decoded)
+        if port is None or not below:
+            return self._errors(
+                405,
+                "operation-not-supported",
+                "interfaces cannot be deleted: this device's ports are physical",
+                path=where,
+            )
+        upd: dict[str, Any]
+        if below == ["config", "description"]:
+            if not port.description:
+                return self._errors(409, "data-missing", "description is not set", path=where)
+            upd = {"description": ""}
+        elif below == ["ethernet", "switched-vlan", "config", "trunk-vlans"]:
+            if not port.vlans:
+                return self._errors(409, "data-missing", "no trunk-vlans are set", path=where)
+            upd = {"vlans": []}
+        elif (
+            len(below) == 4
+            and below[:3] == ["ethernet", "switched-vlan", "config"]
+            and below[3].startswith("trunk-vlans=")
+        ):
+            vid = below[3].split("=", 1)[1]
+            if not vid.isdigit() or int(vid) not in port.vlans:
+                return self._errors(409, "data-missing", f"VLAN {vid} is not trunked", path=where)
+            upd = {"vlans": [v for v in port.vlans if v != int(vid)]}
+        else:
+            return self._errors(
+                405, "operation-not-supported", f"DELETE of {where} is not supported", path=where
+            )
+        self._apply([(port, upd)])
         return web.Response(status=204)

@@ -14,6 +14,9 @@ Transport faults live here, driven from the control API or a test's handle:
 - ``http_500``: answers are ``500 Internal Server Error``;
 - a reboot window (``down_until``, on the device clock): connections are
   dropped without an answer.
+
+A client that hangs up before its answer (it gave up on a slow request) is
+counted in ``hangups``; it is not an error of the simulator and logs nothing.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class SimDevice:
         self.unreachable = False
         self.down_until = float("-inf")
         self.requests = 0
+        self.hangups = 0
+        """Requests whose client disconnected before the answer."""
         self._server: web.Server | None = None
         self._listener: asyncio.base_events.Server | None = None
 
@@ -133,7 +138,16 @@ class SimDevice:
             return web.Response(
                 status=500, text="<h1>500 Internal Server Error</h1>", content_type="text/html"
             )
-        resp = await self.handle(request)
+        try:
+            resp = await self.handle(request)
+        except ConnectionResetError:
+            # the client hung up (e.g. gave up on a slow answer): nothing to answer,
+            # and nothing to log as an error
+            self.hangups += 1
+            return web.Response(status=400)
+        if request.transport is None or request.transport.is_closing():
+            self.hangups += 1
+            return web.Response(status=400)
         if self.malformed and isinstance(resp, web.Response) and resp.body:
             body = resp.body if isinstance(resp.body, bytes) else b"{}"
             cut = web.Response(

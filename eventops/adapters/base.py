@@ -159,6 +159,10 @@ class DeviceStatus(BaseModel):
     optics: list[OpticStatus] = Field(default_factory=list)
     unsupported: list[str] = Field(default_factory=list)
     """What this device does not offer (e.g. a ubus object missing), not a failure."""
+    unavailable: dict[str, str] = Field(default_factory=dict)
+    """Why each entry of ``unsupported`` is missing, e.g. ``{"iwinfo": "rpcd-mod-iwinfo
+    not installed"}`` or ``{"iwinfo": "access denied to monitor"}``; checks that need it
+    show "not available: <reason>" instead of alerting."""
 
 
 class Change(BaseModel):

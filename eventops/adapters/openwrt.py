@@ -1,19 +1,31 @@
 """The ``openwrt`` mast driver: ubus JSON-RPC over HTTP(S) (uhttpd-mod-ubus + rpcd).
 
-- Logs in with the all-zero sid; the session slides (300 s by default). An
+- Logs in with the all-zero sid; one session per driver, reused across
+  polls (it slides, 300 s by default) and destroyed by :meth:`close`. An
   ``-32002 Access denied`` (expired session or ACL) triggers one fresh
-  login and a retry; a second denial is :class:`PermissionDenied`.
+  login and a retry; a second denial is :class:`PermissionDenied`, and the
+  call is remembered as an ACL denial so later polls do not log in again.
+- ``-32000`` for an object that lives in rpcd (``uci``, ``session``,
+  ``iwinfo``, ``file``) is retried for a few seconds: rpcd's objects vanish
+  while it restarts. Only then is it "not offered".
 - Status comes from two batches: ``system board/info``, ``network.interface
   dump``, ``network.device status``, ``iwinfo devices``; then per radio
-  ``iwinfo info/assoclist/survey``. An object the device lacks is listed in
-  :attr:`DeviceStatus.unsupported`, it does not fail the device.
+  ``iwinfo info/assoclist/survey``. An object the device lacks, or that the
+  user's ACL denies, is listed in :attr:`DeviceStatus.unsupported` with its
+  reason in :attr:`DeviceStatus.unavailable` ("rpcd-mod-iwinfo not
+  installed", "access denied to monitor"); it never fails the device.
 - Config is UCI, as ``{config: {section: {".type": type, option: value}}}``.
   ``load_candidate`` stages ``uci add/set/delete`` in our session,
-  ``compare`` reads ``uci changes``, ``commit`` is ``uci apply`` (with
+  ``compare`` replays ``uci changes`` (rpcd's delta records: named adds as
+  three-element ``set``, lists as ``remove`` + ``list-add``) on the running
+  config and diffs the result; ``commit`` is ``uci apply`` (with
   ``rollback: true`` and a timeout when a confirm timeout is given) and
-  ``confirm`` waits until the mast answers us again, then ``uci confirm``.
-  If the session got lost meanwhile, logging in again as the same user hands
-  back the pending apply session (rpcd does that), so the confirm still counts.
+  checks that something was applied; ``confirm`` waits until the mast
+  answers us again, then ``uci confirm``. If the session got lost meanwhile,
+  logging in again as the same user hands back the pending apply session
+  (rpcd does that while that session exists). If nothing is pending any
+  more, confirm reads the running config back and says which state the
+  mast is in (new config kept after an rpcd restart or reboot, or rolled back).
 """
 
 from __future__ import annotations
@@ -21,7 +33,10 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 
@@ -55,6 +70,29 @@ from eventops.errors import (
 from eventops.profile.models import Management
 
 DEFAULT_CONFIGS = ("system", "network", "wireless")
+
+REQUIRED_CALLS: Mapping[str, tuple[str, ...]] = {
+    "session": ("access", "destroy"),
+    "system": ("board", "info", "reboot"),
+    "network.interface": ("dump",),
+    "network.device": ("status",),
+    "iwinfo": ("devices", "info", "assoclist", "survey"),
+    "uci": ("get", "set", "add", "delete", "changes", "revert", "apply", "confirm", "rollback"),
+}
+"""Every ubus object and method this driver calls (monitoring and provisioning)."""
+
+MIN_RELEASE = (21, 2)
+MAX_SKEW_S = 5.0
+
+
+@dataclass(frozen=True)
+class PreflightItem:
+    """One thing eventops needs from a device: met or not, and the fix if not."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
 
 
 def _band(freq: int | None) -> Any:
@@ -107,6 +145,7 @@ class OpenWrtDriver(DeviceDriver):
         timeout: float | None = None,
         configs: Sequence[str] = DEFAULT_CONFIGS,
         confirm_poll_s: float = 1.0,
+        restart_wait_s: float = 5.0,
     ) -> None:
         super().__init__(device_id, management, clock=clock, session=session, timeout=timeout)
         self.configs = tuple(configs)
@@ -119,6 +158,17 @@ class OpenWrtDriver(DeviceDriver):
         self._survey_prev: dict[str, tuple[float, float]] = {}
         self._running: ConfigTree | None = None
         self._apply_deadline: float | None = None
+        self._candidate: ConfigTree | None = None
+        self._commit_t = 0.0
+        self.restart_wait_s = restart_wait_s
+        """How long an rpcd object may be absent (-32000) before it counts as not offered."""
+        self._seen: set[str] = set()
+        """ubus objects that answered at least once (their absence is then likely transient)."""
+        self._answering = False
+        """The last exchange got an HTTP answer (so a session destroy is worth sending)."""
+        self._denied: set[str] = set()
+        """Calls the user's ACL denies (seen after a fresh login): no re-login for them."""
+        self.logins = 0
 
     # -- transport ---------------------------------------------------------
 
@@ -138,16 +188,21 @@ class OpenWrtDriver(DeviceDriver):
             data = ubus.encode(body)
         except ValueError as exc:  # beyond uhttpd's body limit: never sent
             raise ProtocolError(self.device_id, str(exc)) from None
-        status, _headers, raw = await exchange(
-            self.device_id,
-            self._http(),
-            "POST",
-            self.url,
-            timeout_s=self.timeout,
-            ssl=self._ssl,
-            data=data,
-            headers={"Content-Type": "application/json"},
-        )
+        try:
+            status, _headers, raw = await exchange(
+                self.device_id,
+                self._http(),
+                "POST",
+                self.url,
+                timeout_s=self.timeout,
+                ssl=self._ssl,
+                data=data,
+                headers={"Content-Type": "application/json"},
+            )
+        except DeviceUnreachable:
+            self._answering = False
+            raise
+        self._answering = True
         if status != 200:
             raise ProtocolError(
                 self.device_id,
@@ -157,24 +212,40 @@ class OpenWrtDriver(DeviceDriver):
             )
         return ubus.decode(self.device_id, raw)
 
+    async def _wait_for_rpcd(self, exc: ubus.ObjectNotFound, waited: float) -> float:
+        """Sleep a little if ``exc`` may be rpcd restarting; re-raise once that took too long."""
+        if exc.object not in ubus.RPCD_OBJECTS or waited >= self.restart_wait_s:
+            raise exc
+        step = min(self.confirm_poll_s, max(0.1, self.restart_wait_s - waited))
+        await self.clock.sleep(step)
+        return waited + step
+
     async def _login(self) -> None:
         password = await self.password()
         call = ubus.login_call(self.management.username, password)
-        (req_id,) = self._ids(1)
-        reply = await self._post(ubus.call_request(req_id, ubus.ANON_SID, call))
-        try:
-            data = ubus.parse_reply(self.device_id, reply, "session login")
-        except PermissionDenied:
-            self.forget_password()
-            raise AuthenticationFailed(
-                self.device_id,
-                f"login as {self.management.username!r} refused (wrong user name or password)",
-            ) from None
-        except Unsupported:
-            raise ProtocolError(
-                self.device_id, "no ubus session object (is rpcd running?)"
-            ) from None
+        waited = 0.0
+        while True:
+            (req_id,) = self._ids(1)
+            reply = await self._post(ubus.call_request(req_id, ubus.ANON_SID, call))
+            try:
+                data = ubus.parse_reply(self.device_id, reply, "session login")
+                break
+            except PermissionDenied:
+                self.forget_password()
+                raise AuthenticationFailed(
+                    self.device_id,
+                    f"login as {self.management.username!r} refused (wrong user name or password)",
+                ) from None
+            except ubus.ObjectNotFound as exc:
+                try:
+                    waited = await self._wait_for_rpcd(exc, waited)
+                except ubus.ObjectNotFound:
+                    raise ProtocolError(
+                        self.device_id,
+                        f"no ubus session object after {waited:g} s (is rpcd running?)",
+                    ) from None
         self._sid, _timeout = ubus.login_result(self.device_id, data)
+        self.logins += 1
 
     async def _relogin(self, stale: str | None) -> None:
         async with self._login_lock:
@@ -188,28 +259,45 @@ class OpenWrtDriver(DeviceDriver):
         assert self._sid is not None
         return self._sid
 
+    def _acl_denied(self, c: ubus.UbusCall) -> PermissionDenied:
+        return PermissionDenied(
+            self.device_id,
+            f"{c.name}: access denied to {self.management.username!r} "
+            "(ubus -32002 after a fresh login)",
+        )
+
     async def call(
         self, obj: str, method: str, args: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
-        """One ubus call; logs in again once if the session is gone."""
+        """One ubus call; logs in again once if the session is gone, waits out an rpcd restart."""
         c = ubus.UbusCall(obj, method, dict(args or {}))
-        for attempt in (0, 1):
+        relogged = False
+        waited = 0.0
+        while True:
             sid = await self._sid_now()
             (req_id,) = self._ids(1)
             reply = await self._post(ubus.call_request(req_id, sid, c))
             try:
-                return ubus.parse_reply(self.device_id, reply, c.name)
+                data = ubus.parse_reply(self.device_id, reply, c.name)
             except ubus.AccessDenied:
-                if attempt:
-                    break
+                if relogged or c.name in self._denied:
+                    self._denied.add(c.name)
+                    raise self._acl_denied(c) from None
+                relogged = True
                 await self._relogin(sid)
-        raise PermissionDenied(
-            self.device_id,
-            f"{c.name}: access denied to {self.management.username!r} (ubus -32002 after a fresh login)",
-        )
+                continue
+            except ubus.ObjectNotFound as exc:
+                waited = await self._wait_for_rpcd(exc, waited)
+                continue
+            self._denied.discard(c.name)
+            return data
 
     async def batch(self, calls: Sequence[ubus.UbusCall]) -> list[dict[str, Any] | DeviceError]:
-        """Several calls in one request; each item is the data or its exception."""
+        """Several calls in one request; each item is the data or its exception.
+
+        A ``-32002`` part means an expired session only if nothing else in the
+        batch got through; otherwise it is the ACL (no second login).
+        """
         results: list[dict[str, Any] | DeviceError] = [
             ProtocolError(self.device_id, "not sent") for _ in calls
         ]
@@ -222,17 +310,23 @@ class OpenWrtDriver(DeviceDriver):
             body = [ubus.call_request(i, sid, calls[k]) for i, k in zip(ids, todo, strict=True)]
             replies = await self._post(body)
             parts = ubus.split_batch(self.device_id, replies, ids, [calls[k] for k in todo])
+            # only an answer from behind the ACL check proves the session valid
+            session_ok = any(
+                isinstance(p, dict)
+                or (isinstance(p, ProtocolError) and isinstance(p.code, int) and p.code > 0)
+                for p in parts
+            )
             retry = []
             for k, part in zip(todo, parts, strict=True):
+                c = calls[k]
                 if isinstance(part, ubus.AccessDenied):
-                    if attempt == 0:
+                    if attempt == 0 and not session_ok and c.name not in self._denied:
                         retry.append(k)
                         continue
-                    part = PermissionDenied(
-                        self.device_id,
-                        f"{calls[k].name}: access denied to {self.management.username!r} "
-                        "(ubus -32002 after a fresh login)",
-                    )
+                    self._denied.add(c.name)
+                    part = self._acl_denied(c)
+                elif isinstance(part, dict):
+                    self._denied.discard(c.name)
                 results[k] = part
             todo = retry
             if todo:
@@ -246,18 +340,32 @@ class OpenWrtDriver(DeviceDriver):
         await self._relogin(None)
 
     async def close(self) -> None:
-        if self._own_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Destroy our session on the mast (unless it owns a pending apply), then the HTTP session."""
+        sid, self._sid = self._sid, None
+        try:
+            # not when the mast just failed to answer: close() must not wait a timeout more
+            if sid is not None and self._apply_deadline is None and self._answering:
+                try:
+                    (req_id,) = self._ids(1)
+                    await self._post(
+                        ubus.call_request(req_id, sid, ubus.UbusCall("session", "destroy"))
+                    )
+                except DeviceError:
+                    pass  # the mast is gone or the session already expired
+        finally:
+            if self._own_session and self._session is not None:
+                await self._session.close()
+                self._session = None
 
     async def is_alive(self) -> bool:
+        """The mast answers and our session is valid (``session access`` says so)."""
         try:
-            await self.call(
-                "session", "access", {"scope": "ubus", "object": "uci", "function": "get"}
+            data = await self.call(
+                "session", "access", {"scope": "ubus", "object": "session", "function": "access"}
             )
         except DeviceError:
             return False
-        return True
+        return data.get("access") is True
 
     # -- facts and status --------------------------------------------------
 
@@ -265,18 +373,49 @@ class OpenWrtDriver(DeviceDriver):
     def _ok(x: dict[str, Any] | DeviceError) -> dict[str, Any] | None:
         return x if isinstance(x, dict) else None
 
-    def _raise_hard(
+    def _why_unavailable(self, exc: DeviceError, obj: str) -> str | None:
+        """The reason an optional object's answer is missing, or None for a hard failure."""
+        if isinstance(exc, PermissionDenied):
+            return f"access denied to {self.management.username}"
+        if isinstance(exc, ubus.ObjectNotFound):
+            module = ubus.RPCD_MODULES.get(obj)
+            if obj in ubus.RPCD_OBJECTS:
+                return f"{module or obj} not installed"
+            return f"no {obj} object ({module} not running)" if module else f"no {obj} object"
+        if isinstance(exc, Unsupported):
+            return f"{obj} not supported"
+        return None
+
+    async def _settle(
         self,
-        parts: Sequence[dict[str, Any] | DeviceError],
-        unsupported: list[str],
+        parts: list[dict[str, Any] | DeviceError],
         calls: Sequence[ubus.UbusCall],
-    ) -> None:
-        for part, c in zip(parts, calls, strict=True):
-            if isinstance(part, Unsupported):
-                if c.object not in unsupported:
-                    unsupported.append(c.object)
-            elif isinstance(part, DeviceError):
+        unavailable: dict[str, str],
+    ) -> list[dict[str, Any] | DeviceError]:
+        """Degrade optional objects to ``unavailable``; raise anything else.
+
+        An rpcd object that answered before and is now absent is asked again
+        (with :meth:`call`'s wait): rpcd is probably restarting.
+        """
+        out = list(parts)
+        for n, (part, c) in enumerate(zip(parts, calls, strict=True)):
+            if (
+                isinstance(part, ubus.ObjectNotFound)
+                and c.object in ubus.RPCD_OBJECTS
+                and c.object in self._seen
+            ):
+                try:
+                    out[n] = part = await self.call(c.object, c.method, c.args)
+                except DeviceError as exc:
+                    out[n] = part = exc
+            if isinstance(part, dict):
+                self._seen.add(c.object)
+                continue
+            why = self._why_unavailable(part, c.object)
+            if why is None:
                 raise part
+            unavailable.setdefault(c.object, why)
+        return out
 
     def _facts(self, board: dict[str, Any] | None, info: dict[str, Any] | None, mac: str) -> Facts:
         release = (board or {}).get("release") or {}
@@ -297,13 +436,12 @@ class OpenWrtDriver(DeviceDriver):
             ubus.UbusCall("network.device", "status", {"name": "br-lan"}),
         ]
         parts = await self.batch(calls)
-        unsupported: list[str] = []
-        self._raise_hard(parts[:2], unsupported, calls[:2])
-        dev = self._ok(parts[2]) or {}
+        parts[:2] = await self._settle(parts[:2], calls[:2], {})
+        dev = self._ok(parts[2]) or {}  # only the serial: a mast without br-lan still has facts
         return self._facts(self._ok(parts[0]), self._ok(parts[1]), str(dev.get("macaddr", "")))
 
     async def status(self) -> DeviceStatus:
-        unsupported: list[str] = []
+        unavailable: dict[str, str] = {}
         first = [
             ubus.UbusCall("system", "board"),
             ubus.UbusCall("system", "info"),
@@ -311,8 +449,7 @@ class OpenWrtDriver(DeviceDriver):
             ubus.UbusCall("network.device", "status"),
             ubus.UbusCall("iwinfo", "devices"),
         ]
-        parts = await self.batch(first)
-        self._raise_hard(parts, unsupported, first)
+        parts = await self._settle(await self.batch(first), first, unavailable)
         board, info, ifdump, devs, iw = (self._ok(p) for p in parts)
         devs = devs or {}
         mac = ""
@@ -343,13 +480,20 @@ class OpenWrtDriver(DeviceDriver):
                     ubus.UbusCall("iwinfo", "survey", {"device": r}),
                 ]
             rparts = await self.batch(second)
+            gone: set[int] = set()  # radios that went away between the two batches
+            for n in range(len(radio_names)):
+                p = rparts[3 * n]
+                if isinstance(p, ProtocolError) and p.code == 4:
+                    gone.add(n)
+            keep = [k for k in range(len(second)) if k // 3 not in gone]
+            settled = await self._settle(
+                [rparts[k] for k in keep], [second[k] for k in keep], unavailable
+            )
+            by_k = dict(zip(keep, settled, strict=True))
             for n, r in enumerate(radio_names):
-                info_p, assoc_p, survey_p = rparts[3 * n : 3 * n + 3]
-                if isinstance(info_p, ProtocolError) and info_p.code == 4:
-                    continue  # the radio went away between the two batches
-                self._raise_hard(
-                    [info_p, assoc_p, survey_p], unsupported, second[3 * n : 3 * n + 3]
-                )
+                if n in gone:
+                    continue
+                info_p, assoc_p, survey_p = (by_k[3 * n + j] for j in range(3))
                 radios.append(
                     self._radio(r, self._ok(info_p), self._ok(assoc_p), self._ok(survey_p))
                 )
@@ -360,7 +504,8 @@ class OpenWrtDriver(DeviceDriver):
             system=system,
             radios=radios,
             interfaces=interfaces,
-            unsupported=unsupported,
+            unsupported=list(unavailable),
+            unavailable=unavailable,
         )
 
     def _interfaces(
@@ -451,11 +596,159 @@ class OpenWrtDriver(DeviceDriver):
             clients=clients,
         )
 
+    # -- preflight ---------------------------------------------------------
+
+    async def list_objects(self, *patterns: str) -> dict[str, dict[str, Any]]:
+        """``list`` (no session needed): object -> method -> argument types."""
+        (req_id,) = self._ids(1)
+        reply = await self._post(ubus.list_request(req_id, patterns or ("*",)))
+        result = reply.get("result") if isinstance(reply, Mapping) else None
+        if not isinstance(result, dict):
+            raise ProtocolError(self.device_id, "ubus list: unexpected answer")
+        return {k: v for k, v in result.items() if isinstance(v, dict)}
+
+    async def preflight(self, now_utc: datetime | None = None) -> list[PreflightItem]:
+        """What eventops needs from this mast against what it offers, with a fix per gap.
+
+        Login; every ubus object and method eventops calls (present? granted
+        to the configured user?); firmware release; time sync.
+        """
+        user = self.management.username
+        items: list[PreflightItem] = []
+        try:
+            await self.open()
+        except AuthenticationFailed as exc:
+            return [
+                PreflightItem(
+                    "login",
+                    False,
+                    exc.message,
+                    f"check management.username/password for {self.device_id} in the profile "
+                    f"(rpcd: the 'login' section for {user!r} in /etc/config/rpcd)",
+                )
+            ]
+        items.append(PreflightItem("login", True, f"logged in as {user!r}"))
+        offered = await self.list_objects("*")
+        for obj, methods in REQUIRED_CALLS.items():
+            have = offered.get(obj)
+            pkg = ubus.RPCD_MODULES.get(obj, obj)
+            if have is None:
+                items.append(
+                    PreflightItem(
+                        f"object {obj}",
+                        False,
+                        f"ubus object {obj!r} missing ({pkg} not installed or not running)",
+                        f"opkg update && opkg install {pkg}"
+                        if pkg.startswith("rpcd-mod")
+                        else f"start {pkg} (/etc/init.d/{pkg} start)",
+                    )
+                )
+            else:
+                lacking = [m for m in methods if m not in have]
+                items.append(
+                    PreflightItem(
+                        f"object {obj}",
+                        not lacking,
+                        f"{pkg}: {', '.join(methods)}"
+                        if not lacking
+                        else f"{obj} lacks {', '.join(lacking)} (firmware too old?)",
+                        None if not lacking else f"upgrade {pkg} (OpenWrt 23.05 or later)",
+                    )
+                )
+            denied = []
+            for m in methods:
+                try:
+                    data = await self.call(
+                        "session", "access", {"scope": "ubus", "object": obj, "function": m}
+                    )
+                except PermissionDenied:  # not even "session access" is granted
+                    data = {}
+                if data.get("access") is not True:
+                    denied.append(m)
+            grant = ", ".join(f'"{m}"' for m in denied)
+            items.append(
+                PreflightItem(
+                    f"acl {obj}",
+                    not denied,
+                    f"{user!r} may call {obj} {', '.join(methods)}"
+                    if not denied
+                    else f"the ACL of {user!r} denies {obj} {', '.join(denied)}",
+                    None
+                    if not denied
+                    else f'add "ubus": {{"{obj}": [{grant}]}} to an ACL group in '
+                    f"/usr/share/rpcd/acl.d/ that /etc/config/rpcd grants {user!r}, "
+                    "then /etc/init.d/rpcd reload",
+                )
+            )
+        items.append(await self._preflight_firmware())
+        items.append(await self._preflight_time(now_utc or self.clock.now()))
+        return items
+
+    async def _preflight_firmware(self) -> PreflightItem:
+        try:
+            board = await self.call("system", "board")
+        except DeviceError as exc:
+            return PreflightItem("firmware", False, f"cannot read system board ({exc.message})")
+        rel = board.get("release") or {}
+        desc = str(rel.get("description") or rel.get("version") or "unknown")
+        version = str(rel.get("version", ""))
+        parts = version.split(".")
+        try:
+            major, minor = int(parts[0]), int(parts[1])
+        except (ValueError, IndexError):
+            return PreflightItem(
+                "firmware", version == "SNAPSHOT", f"release {desc}", "install OpenWrt 23.05"
+            )
+        ok = (major, minor) >= MIN_RELEASE
+        return PreflightItem(
+            "firmware",
+            ok,
+            f"release {desc}",
+            None if ok else "upgrade to OpenWrt 23.05 (sysupgrade)",
+        )
+
+    async def _preflight_time(self, now_utc: datetime) -> PreflightItem:
+        fix_ntp = (
+            "uci set system.ntp.enabled=1; uci add_list system.ntp.server=<ntp server>; "
+            "uci commit system; /etc/init.d/sysntpd restart"
+        )
+        try:
+            info = await self.call("system", "info")
+            sysconf = (await self.call("uci", "get", {"config": "system"})).get("values") or {}
+        except DeviceError as exc:
+            return PreflightItem("time", False, f"cannot read the mast's time ({exc.message})")
+        zone = "UTC"
+        ntp_on = False
+        for sec in sysconf.values():
+            if not isinstance(sec, dict):
+                continue
+            if sec.get(".type") == "system":
+                zone = str(sec.get("zonename", "UTC"))
+            if sec.get(".type") == "timeserver":
+                ntp_on = str(sec.get("enabled", "1")) == "1" and bool(sec.get("server"))
+        try:
+            off = now_utc.astimezone(ZoneInfo(zone)).utcoffset()
+        except (ZoneInfoNotFoundError, ValueError):
+            off = None
+        local = info.get("localtime")
+        if not isinstance(local, int | float) or off is None:
+            return PreflightItem("time", False, f"no localtime or unknown zone {zone!r}", fix_ntp)
+        skew = float(local) - (now_utc.timestamp() + off.total_seconds())
+        ok = abs(skew) <= MAX_SKEW_S and ntp_on
+        detail = f"clock {round(skew):+d} s from ours ({zone}), NTP {'on' if ntp_on else 'off'}"
+        return PreflightItem("time", ok, detail, None if ok else fix_ntp)
+
     # -- config ------------------------------------------------------------
 
     async def get_config(self) -> ConfigTree:
         calls = [ubus.UbusCall("uci", "get", {"config": c}) for c in self.configs]
         parts = await self.batch(calls)
+        for n, (c_, part) in enumerate(zip(calls, parts, strict=True)):
+            if isinstance(part, ubus.ObjectNotFound):  # uci is required: wait out a restart
+                try:
+                    parts[n] = await self.call(c_.object, c_.method, c_.args)
+                except ProtocolError as exc:
+                    parts[n] = exc
         tree: ConfigTree = {}
         for c, part in zip(self.configs, parts, strict=True):
             if isinstance(part, ProtocolError) and part.code == 4:
@@ -476,6 +769,7 @@ class OpenWrtDriver(DeviceDriver):
     async def load_candidate(self, candidate: ConfigTree) -> None:
         running = await self.get_config()
         self._running = running
+        self._candidate = candidate
         calls: list[ubus.UbusCall] = []
         for config, sections in candidate.items():
             if not isinstance(sections, Mapping):
@@ -539,55 +833,41 @@ class OpenWrtDriver(DeviceDriver):
         return {c: v for c, v in changes.items() if isinstance(v, list) and v}
 
     async def compare(self) -> ConfigDiff:
-        running = self._running or {}
+        running = self._running if self._running is not None else await self.get_config()
+        changes = await self._changes()
+        staged = replay_changes(running, changes)
         out: list[Change] = []
-        for config, chs in sorted((await self._changes()).items()):
-            for ch in chs:
-                if not isinstance(ch, list) or len(ch) < 2:
-                    continue
-                op, sec = ch[0], ch[1]
-                old_sec = running.get(config, {}).get(sec)
-                if op == "add":
+        for config in sorted(changes):
+            old_cfg, new_cfg = running.get(config, {}), staged.get(config, {})
+            for sec in sorted(set(old_cfg) | set(new_cfg)):
+                old_sec, new_sec = old_cfg.get(sec), new_cfg.get(sec)
+                if old_sec is None and new_sec is not None:
+                    out.append(
+                        Change(path=f"{config}.{sec}", op="add", new=f"({new_sec.get('.type')})")
+                    )
+                elif new_sec is None and old_sec is not None:
                     out.append(
                         Change(
                             path=f"{config}.{sec}",
-                            op="add",
-                            new=f"({ch[2] if len(ch) > 2 else '?'})",
+                            op="remove",
+                            old=f"({old_sec.get('.type', '?')})",
                         )
                     )
-                elif op in ("set", "list-add") and len(ch) >= 4:
-                    opt, val = ch[2], ch[3]
-                    old = (old_sec or {}).get(opt)
-                    if old == val:
+                    continue
+                old_opts, new_opts = old_sec or {}, new_sec or {}
+                for opt in sorted(set(old_opts) | set(new_opts)):
+                    if opt.startswith("."):
                         continue
-                    out.append(
-                        Change(
-                            path=f"{config}.{sec}.{opt}",
-                            op="change" if old is not None else "add",
-                            old=old,
-                            new=val,
-                            secret=opt in SECRET_KEYS,
-                        )
-                    )
-                elif op == "remove":
-                    if len(ch) >= 3:
-                        opt = ch[2]
-                        out.append(
-                            Change(
-                                path=f"{config}.{sec}.{opt}",
-                                op="remove",
-                                old=(old_sec or {}).get(opt),
-                                secret=opt in SECRET_KEYS,
-                            )
-                        )
+                    old, new = old_opts.get(opt), new_opts.get(opt)
+                    if old == new:
+                        continue
+                    path, secret = f"{config}.{sec}.{opt}", opt in SECRET_KEYS
+                    if old is None:
+                        out.append(Change(path=path, op="add", new=new, secret=secret))
+                    elif new is None:
+                        out.append(Change(path=path, op="remove", old=old, secret=secret))
                     else:
-                        out.append(
-                            Change(
-                                path=f"{config}.{sec}",
-                                op="remove",
-                                old=f"({(old_sec or {}).get('.type', '?')})",
-                            )
-                        )
+                        out.append(Change(path=path, op="change", old=old, new=new, secret=secret))
         out.sort(key=lambda c: c.path)
         return ConfigDiff(device=self.device_id, changes=out)
 
@@ -597,20 +877,22 @@ class OpenWrtDriver(DeviceDriver):
             args["timeout"] = max(1, math.ceil(confirm_timeout))
         try:
             await self.call("uci", "apply", args)
-        except PermissionDenied as exc:
-            if isinstance(exc, ubus.AccessDenied) or "status 6" not in exc.message:
-                raise
+        except ubus.UciStateError as exc:
             raise ProtocolError(
                 self.device_id,
-                "uci apply refused: another apply is still waiting for its confirm (ubus status 6)",
-                code=6,
+                f"uci apply refused: {exc.message.split(': ', 1)[-1]}",
+                code=exc.code,
             ) from None
-        except ProtocolError as exc:
-            if exc.code == 5:
-                raise ProtocolError(
-                    self.device_id, "uci apply: nothing staged to apply (ubus status 5)", code=5
-                ) from None
-            raise
+        if confirm_timeout is None and await self._changes():
+            # rpcd answers a plain apply with [0] and applies nothing while
+            # another session's apply waits for its confirm
+            raise ProtocolError(
+                self.device_id,
+                "uci apply answered OK but applied nothing: the changes are still staged "
+                "(another apply is waiting for its confirm)",
+                code=6,
+            )
+        self._commit_t = self.clock.monotonic()
         self._apply_deadline = (
             self.clock.monotonic() + confirm_timeout if confirm_timeout is not None else None
         )
@@ -620,7 +902,7 @@ class OpenWrtDriver(DeviceDriver):
         # Only confirm once the mast answers us again (a change may have moved it).
         while True:
             try:
-                await self.call(
+                data = await self.call(
                     "session", "access", {"scope": "ubus", "object": "uci", "function": "confirm"}
                 )
                 break
@@ -628,22 +910,55 @@ class OpenWrtDriver(DeviceDriver):
                 if deadline is None or self.clock.monotonic() >= deadline:
                     raise
                 await self.clock.sleep(self.confirm_poll_s)
+        if data.get("access") is not True:
+            raise PermissionDenied(
+                self.device_id,
+                f"uci confirm: the ACL of {self.management.username!r} does not allow it",
+            )
         try:
             await self.call("uci", "confirm")
-        except ProtocolError as exc:
-            if exc.code == 5:
-                raise ProvisioningError(
-                    f"{self.device_id}: nothing to confirm: the mast has no pending apply "
-                    "(the rollback timer already fired, or it rebooted)"
-                ) from None
-            raise
-        except PermissionDenied as exc:
-            if isinstance(exc, ubus.AccessDenied):
-                raise
+        except ubus.NothingPending:
+            self._apply_deadline = None
+            raise ProvisioningError(
+                f"{self.device_id}: nothing to confirm: {await self._state_after_lost_apply()}"
+            ) from None
+        except ubus.OtherSessionsApply:
             raise ProvisioningError(
                 f"{self.device_id}: the pending apply belongs to another session (ubus status 6)"
             ) from None
         self._apply_deadline = None
+
+    async def _state_after_lost_apply(self) -> str:
+        """Read the mast back and say which config it runs now that no apply is pending."""
+        try:
+            if await self._changes():
+                # rpcd put the applied delta back into our staging: it rolled back
+                return (
+                    "the mast has no pending apply and runs the old config "
+                    "(the rollback timer already fired; the change is staged again)"
+                )
+            now_cfg = await self.get_config()  # nothing staged: this is the running config
+        except DeviceError as exc:
+            return f"the mast has no pending apply and its config could not be read ({exc.message})"
+        cand = self._candidate or {}
+        old = self._running or {}
+        if cand and _contains(now_cfg, cand):
+            why = "rpcd restarted before confirm"
+            try:
+                info = await self.call("system", "info")
+                up = info.get("uptime")
+                since = self.clock.monotonic() - self._commit_t
+                if isinstance(up, int | float) and up < since:
+                    why = "the mast rebooted before confirm"
+            except DeviceError:
+                pass
+            return f"new config kept: {why} (the pending apply was lost, no rollback will happen)"
+        if old and all(now_cfg.get(c) == old.get(c) for c in cand or old):
+            return (
+                "the mast has no pending apply and runs the old config "
+                "(the rollback timer already fired, or it rebooted)"
+            )
+        return "the mast has no pending apply and runs neither the old nor the new config"
 
     async def discard(self) -> None:
         changes = await self._changes()
@@ -657,14 +972,81 @@ class OpenWrtDriver(DeviceDriver):
     async def rollback(self) -> None:
         try:
             await self.call("uci", "rollback")
-        except ProtocolError as exc:
-            if exc.code == 5:
-                raise ProvisioningError(
-                    f"{self.device_id}: no unconfirmed apply to roll back"
-                ) from None
-            raise
+        except ubus.NothingPending:
+            raise ProvisioningError(
+                f"{self.device_id}: no unconfirmed apply to roll back"
+            ) from None
         self._apply_deadline = None
 
     async def reboot(self) -> None:
         await self.call("system", "reboot")
         self._sid = None
+
+
+def _contains(tree: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
+    """Every option of ``want`` (a candidate; None = removed) holds in ``tree``."""
+    for config, sections in want.items():
+        have_cfg = tree.get(config)
+        if not isinstance(have_cfg, Mapping) or not isinstance(sections, Mapping):
+            return False
+        for sec, options in sections.items():
+            have = have_cfg.get(sec)
+            if not isinstance(have, Mapping) or not isinstance(options, Mapping):
+                return False
+            for k, v in options.items():
+                if k.startswith("."):
+                    continue
+                if v is None:
+                    if k in have:
+                        return False
+                elif have.get(k) != _uci_out(v):
+                    return False
+    return True
+
+
+def replay_changes(
+    running: Mapping[str, Any], changes: Mapping[str, Sequence[Any]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The configs after rpcd's delta records for each config, replayed on ``running``.
+
+    Records: ``["add", sec, type]`` (anonymous section), ``["set", sec, type]``
+    (named section), ``["set", sec, opt, val]``, ``["remove", sec]``,
+    ``["remove", sec, opt]``, ``["list-add", sec, opt, val]``,
+    ``["list-del", sec, opt, val]``; anything else is ignored.
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for config, recs in changes.items():
+        base = running.get(config) or {}
+        cfg = {
+            sec: {k: (list(v) if isinstance(v, list) else v) for k, v in opts.items()}
+            for sec, opts in base.items()
+            if isinstance(opts, Mapping)
+        }
+        for rec in recs:
+            if (
+                not isinstance(rec, list)
+                or len(rec) < 2
+                or not all(isinstance(x, str) for x in rec)
+            ):
+                continue
+            op, sec = rec[0], rec[1]
+            if op in ("add", "set") and len(rec) == 3:
+                cfg.setdefault(sec, {})[".type"] = rec[2]
+            elif op == "set" and len(rec) == 4 and sec in cfg:
+                cfg[sec][rec[2]] = rec[3]
+            elif op == "remove" and len(rec) == 2:
+                cfg.pop(sec, None)
+            elif op == "remove" and len(rec) == 3 and sec in cfg:
+                cfg[sec].pop(rec[2], None)
+            elif op == "list-add" and len(rec) == 4 and sec in cfg:
+                have = cfg[sec].get(rec[2])
+                if isinstance(have, list):
+                    have.append(rec[3])
+                else:
+                    cfg[sec][rec[2]] = [have, rec[3]] if isinstance(have, str) else [rec[3]]
+            elif op == "list-del" and len(rec) == 4 and sec in cfg:
+                have = cfg[sec].get(rec[2])
+                if isinstance(have, list):
+                    cfg[sec][rec[2]] = [x for x in have if x != rec[3]]
+        out[config] = cfg
+    return out

@@ -7,11 +7,15 @@ hierarchy:
 - JSON-RPC errors: ``-32002 Access denied`` (an unknown/expired session or an
   ACL denial) becomes :class:`AccessDenied` (a :class:`PermissionDenied`)
   so that a driver can log in again once before giving up; ``-32000`` object
-  not found and ``-32601`` method not found become :class:`Unsupported`;
+  not found becomes :class:`ObjectNotFound` (an :class:`Unsupported` that may
+  be transient: rpcd's objects vanish while it restarts) and ``-32601``
+  method not found :class:`Unsupported`;
   ``-32003`` a ubus timeout on the device becomes :class:`DeviceTimeout`;
   the rest are :class:`ProtocolError` with the device's code and text.
 - Legacy results ``[status]`` / ``[status, data]`` with the ubus status codes
-  0-13 (see :data:`UBUS_STATUS`).
+  0-13 (see :data:`UBUS_STATUS`). Some calls give a status a specific
+  meaning (rpcd's ``uci apply/confirm/rollback/commit/revert``); those are in
+  :data:`CALL_STATUS` and raise the matching :class:`UciStateError` subclass.
 """
 
 from __future__ import annotations
@@ -66,6 +70,63 @@ JSONRPC_ERRORS: Mapping[int, str] = {
 
 class AccessDenied(PermissionDenied):
     """JSON-RPC ``-32002``: the session is unknown or expired, or the ACL forbids the call."""
+
+
+class ObjectNotFound(Unsupported):
+    """JSON-RPC ``-32000``: no such ubus object right now (not installed, or rpcd restarting)."""
+
+    def __init__(self, device: str, message: str, obj: str = "") -> None:
+        super().__init__(device, message)
+        self.object = obj
+
+
+class UciStateError(ProtocolError):
+    """A ubus status that rpcd's uci object gives a specific meaning (see :data:`CALL_STATUS`)."""
+
+
+class NothingStaged(UciStateError):
+    """``uci apply`` with nothing staged in the session (status 5)."""
+
+
+class NothingPending(UciStateError):
+    """``uci confirm``/``rollback`` with no pending apply (status 5)."""
+
+
+class ApplyPending(UciStateError):
+    """Refused because an apply waits for its confirm (status 6 on apply, commit, revert)."""
+
+
+class OtherSessionsApply(UciStateError):
+    """``uci confirm``/``rollback`` of an apply that another session started (status 6)."""
+
+
+CALL_STATUS: Mapping[tuple[str, int], tuple[type[UciStateError], str]] = {
+    ("uci apply", 5): (NothingStaged, "nothing staged to apply"),
+    ("uci apply", 6): (ApplyPending, "another apply is still waiting for its confirm"),
+    ("uci commit", 6): (ApplyPending, "an apply is waiting for its confirm"),
+    ("uci revert", 6): (ApplyPending, "an apply is waiting for its confirm"),
+    ("uci confirm", 5): (NothingPending, "no pending apply to confirm"),
+    ("uci confirm", 6): (OtherSessionsApply, "the pending apply belongs to another session"),
+    ("uci rollback", 5): (NothingPending, "no pending apply to roll back"),
+    ("uci rollback", 6): (OtherSessionsApply, "the pending apply belongs to another session"),
+}
+"""(call, status) -> the exception and its meaning, as rpcd's uci.c answers."""
+
+RPCD_MODULES: Mapping[str, str] = {
+    "iwinfo": "rpcd-mod-iwinfo",
+    "file": "rpcd-mod-file",
+    "luci-rpc": "luci-mod-rpc",
+    "uci": "rpcd",
+    "session": "rpcd",
+    "system": "procd",
+    "network.interface": "netifd",
+    "network.device": "netifd",
+    "network.wireless": "netifd",
+}
+"""Which package provides a ubus object (for "not installed" hints)."""
+
+RPCD_OBJECTS = frozenset({"session", "uci", "iwinfo", "file", "luci-rpc"})
+"""Objects that live in rpcd: briefly absent (-32000) while rpcd restarts."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +192,13 @@ def jsonrpc_error(device: str, code: Any, message: Any, what: str) -> DeviceErro
     where = f"{what}: " if what else ""
     if code == -32002:
         return AccessDenied(device, f"{where}access denied (ubus -32002 {text})")
-    if code in (-32000, -32601):
+    if code == -32000:
+        return ObjectNotFound(
+            device,
+            f"{where}ubus object not found (ubus -32000 {text})",
+            what.split(" ", 1)[0],
+        )
+    if code == -32601:
         return Unsupported(device, f"{where}not offered by this device (ubus {code} {text})")
     if code == -32003:
         return DeviceTimeout(device, f"{where}the device's ubus call timed out (ubus {code})")
@@ -142,6 +209,10 @@ def status_error(device: str, status: int, what: str) -> DeviceError:
     """The exception for a non-zero ubus status."""
     text = UBUS_STATUS.get(status, "unknown status")
     msg = f"{what}: ubus status {status} ({text})"
+    special = CALL_STATUS.get((what, status))
+    if special is not None:
+        cls, meaning = special
+        return cls(device, f"{what}: {meaning} (ubus status {status})", code=status, text=text)
     if status == 6:
         return PermissionDenied(device, msg)
     if status in (3, 8):

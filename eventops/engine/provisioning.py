@@ -11,7 +11,8 @@ progress step on the engine's event bus (type ``provision``, scope
 Dangerous changes need a typed confirmation: the caller repeats the event's
 id (``confirm``). A change is dangerous when (see :func:`dangerous_changes`)
 
-- it moves a mast's management address (``network.lan.ipaddr``), or
+- it touches a mast's management path (its address, interface, or the
+  bridge VLANs it rides on: :func:`~eventops.provision.render.management_path_changes`), or
 - it touches a device at an end of a link that is handed over to an
   authority, or the radio channel of a mast behind such a link.
 
@@ -52,6 +53,7 @@ from eventops.provision.apply import (
     ProgressEvent,
     Provisioner,
 )
+from eventops.provision.render import management_path_changes
 from eventops.store.models import ApplyRow
 
 if TYPE_CHECKING:
@@ -95,12 +97,11 @@ def dangerous_changes(engine: Engine, plan: PlanReport) -> list[Danger]:
                 )
             )
             continue
+        if d.device in masts:
+            for path, reason in management_path_changes(d.changes):
+                out.append(Danger(device=d.device, path=path, reason=reason))
         for c in d.changes:
-            if d.device in masts and c.path in MGMT_PATHS:
-                out.append(
-                    Danger(device=d.device, path=c.path, reason="moves the management address")
-                )
-            elif (
+            if (
                 d.device in behind
                 and c.path.startswith("wireless.")
                 and c.path.endswith(".channel")

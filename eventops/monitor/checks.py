@@ -282,12 +282,32 @@ def mast_checks(
         utilisation_crit_pct=profile.alerts.utilisation_crit_pct,
     )
     out: list[CheckResult] = [check_reboot(prev, cur)]
+    radios_na = not_available(cur, "iwinfo")
     for want in provisioned_radios(profile, mast):
-        if want.enabled:
+        if not want.enabled:
+            continue
+        if radios_na is not None and _radio_for(cur.radios, want.band) is None:
+            out.append(ok(f"radio.{want.band}", radios_na))
+        else:
             out.extend(check_radio(want, _radio_for(cur.radios, want.band), lim))
-    out.append(check_uplink(mast_uplink(cur), lim))
+    uplink_na = not_available(cur, "network.interface")
+    if uplink_na is not None and not cur.interfaces:
+        out.append(ok("uplink", uplink_na))
+    else:
+        out.append(check_uplink(mast_uplink(cur), lim))
+    system_na = not_available(cur, "system")
+    if system_na is not None and cur.system is None:
+        out.append(ok("system", system_na))
     out.extend(check_system(cur, lim))
     return out
+
+
+def not_available(status: DeviceStatus, obj: str) -> str | None:
+    """``"not available: <reason>"`` if the device does not offer ``obj`` (absent or
+    denied by the ACL): its checks are shown as such, never alerted on."""
+    if obj not in status.unsupported:
+        return None
+    return f"not available: {status.unavailable.get(obj, f'{obj} not offered')}"
 
 
 # -- fibre ------------------------------------------------------------------------

@@ -126,3 +126,41 @@ def test_login_result() -> None:
     )
     with pytest.raises(ProtocolError, match="no ubus_rpc_session"):
         ubus.login_result("m", {"ubus_rpc_session": "short"})
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "cls", "meaning"),
+    [
+        ("uci apply", 5, ubus.NothingStaged, "nothing staged to apply"),
+        ("uci apply", 6, ubus.ApplyPending, "another apply is still waiting for its confirm"),
+        ("uci commit", 6, ubus.ApplyPending, "an apply is waiting for its confirm"),
+        ("uci revert", 6, ubus.ApplyPending, "an apply is waiting for its confirm"),
+        ("uci confirm", 5, ubus.NothingPending, "no pending apply to confirm"),
+        ("uci confirm", 6, ubus.OtherSessionsApply, "the pending apply belongs to another session"),
+        ("uci rollback", 5, ubus.NothingPending, "no pending apply to roll back"),
+        ("uci rollback", 6, ubus.OtherSessionsApply, "belongs to another session"),
+    ],
+)
+def test_uci_call_status_meanings(
+    call: str, status: int, cls: type[Exception], meaning: str
+) -> None:
+    with pytest.raises(cls, match=rf"m: {call}: .*{meaning}.* \(ubus status {status}\)") as info:
+        ubus.parse_reply("m", {"result": [status]}, call)
+    assert isinstance(info.value, ubus.UciStateError) and info.value.code == status
+
+
+def test_uci_statuses_without_a_special_meaning_keep_the_generic_mapping() -> None:
+    # status 6 on uci set is the uci scope ACL, not a pending apply
+    with pytest.raises(PermissionDenied) as info:
+        ubus.parse_reply("m", {"result": [6]}, "uci set")
+    assert not isinstance(info.value, ubus.UciStateError)
+    with pytest.raises(ProtocolError) as info2:
+        ubus.parse_reply("m", {"result": [5]}, "uci commit")
+    assert not isinstance(info2.value, ubus.UciStateError) and info2.value.code == 5
+
+
+def test_object_not_found_names_its_object() -> None:
+    err = ubus.jsonrpc_error("m", -32000, "Object not found", "iwinfo devices")
+    assert isinstance(err, ubus.ObjectNotFound) and isinstance(err, Unsupported)
+    assert err.object == "iwinfo" and "iwinfo" in ubus.RPCD_OBJECTS
+    assert ubus.RPCD_MODULES["iwinfo"] == "rpcd-mod-iwinfo"

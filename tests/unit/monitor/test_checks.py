@@ -200,3 +200,49 @@ def test_mast_uplink_is_the_interface_that_is_up() -> None:
     uplink = c.mast_uplink(lan_fed)
     assert uplink is not None and uplink.name == "lan"
     assert c.check_uplink(uplink).level is Level.ok
+
+
+@pytest.mark.parametrize(
+    ("why", "reason"),
+    [
+        ("access denied to monitor", "not available: access denied to monitor"),
+        ("rpcd-mod-iwinfo not installed", "not available: rpcd-mod-iwinfo not installed"),
+    ],
+)
+def test_mast_without_iwinfo_shows_radios_not_available_without_alerting(
+    why: str, reason: str
+) -> None:
+    p = demo_profile()
+    mast = p.mast("mast-01")
+    st = mast_status(ch2=1, ch5=36, tx5=20).model_copy(
+        update={"radios": [], "unsupported": ["iwinfo"], "unavailable": {"iwinfo": why}}
+    )
+    got = c.mast_checks(p, mast, st)
+    radio = {r.name: r for r in got if r.name.startswith("radio.")}
+    assert set(radio) == {"radio.2g", "radio.5g"}
+    assert all(r.level is Level.ok and r.reason == reason for r in radio.values())
+    assert c.health(got).level is Level.ok
+    # the same status without the "unsupported" entry is a missing radio: critical
+    plain = st.model_copy(update={"unsupported": [], "unavailable": {}})
+    assert names(c.mast_checks(p, mast, plain), Level.critical) == {"radio.2g", "radio.5g"}
+
+
+def test_mast_without_netifd_or_procd_objects_is_not_available() -> None:
+    p = demo_profile()
+    st = mast_status(ch2=1, ch5=36, tx5=20).model_copy(
+        update={
+            "interfaces": [],
+            "system": None,
+            "unsupported": ["network.interface", "system"],
+            "unavailable": {
+                "network.interface": "no network.interface object (netifd not running)",
+                "system": "access denied to monitor",
+            },
+        }
+    )
+    got = {r.name: r for r in c.mast_checks(p, p.mast("mast-01"), st)}
+    assert got["uplink"].reason == (
+        "not available: no network.interface object (netifd not running)"
+    )
+    assert got["system"].reason == "not available: access denied to monitor"
+    assert all(r.level is Level.ok for r in got.values())

@@ -61,9 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MGMT_PATHS = ("network.lan.ipaddr",)
-"""Leaf paths that carry a mast's management address."""
-
 
 class Danger(BaseModel):
     device: str

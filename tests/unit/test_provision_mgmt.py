@@ -10,9 +10,10 @@ import pytest
 from eventops_hardware.openwrt_mast import default_uci
 
 from eventops.adapters.base import Change
+from eventops.engine.provisioning import dangerous_changes
 from eventops.errors import ProvisioningError
 from eventops.profile import load_profile
-from eventops.provision.engine import DevicePlan, PlanReport
+from eventops.provision.apply import DevicePlan, PlanReport
 from eventops.provision.render import (
     management_path_changes,
     management_problems,
@@ -23,7 +24,6 @@ from eventops.provision.render import (
     resolve,
     secret_paths,
 )
-from eventops.provision.service import dangerous_changes
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = sorted((REPO / "profiles").glob("*.toml"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from eventops_hardware.fleet import SimFleet
 
 from eventops.profile import load_profile
-from eventops.provision.engine import ApplyOptions, ProgressEvent, Provisioner
+from eventops.provision.apply import ApplyOptions, ProgressEvent, Provisioner
 from eventops.store.sqlite import SQLiteStore
 from tests.integration.adapters.conftest import demo_profile_copy
 

@@ -33,7 +33,7 @@ from eventops.server.pages import handover_report
 from eventops.server.probe import probe_extension
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
-from eventops.store import SQLiteStore, default_store_path
+from eventops.store import SQLiteStore, audit_key, default_store_path
 from eventops.wall.media import default_media_dir
 
 log = logging.getLogger(__name__)
@@ -308,6 +308,7 @@ async def export_cmd(args: argparse.Namespace) -> int:
                 "end": ev.end.isoformat(),
                 "timezone": ev.timezone,
             },
+            audit_key=audit_key(profile),
         )
     print(f"exported to {out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0

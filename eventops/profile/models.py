@@ -381,6 +381,16 @@ class Server(Model):
     tls_key: SecretRef | None = None
 
 
+class AuditSettings(Model):
+    """The audit log's key: it keys the chain and signs checkpoints (eventops.store.audit)."""
+
+    key: SecretRef | None = None
+    """Secret reference (env:NAME or file:PATH) to at least 16 random bytes, e.g.
+    `openssl rand -hex 32`; without it the log has the plain hash chain only."""
+    checkpoint_interval_s: float = Field(default=300.0, ge=10, le=86_400)
+    """How often the engine signs a checkpoint of the log's head."""
+
+
 class Profile(Model):
     event: Event
     defaults: Defaults = Defaults()
@@ -394,6 +404,7 @@ class Profile(Model):
     authorities: list[Authority] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)
     server: Server = Server()
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _semantics(self, info: Any) -> Profile:

@@ -148,6 +148,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX handovers_by_link ON handovers (link, id);
         """,
     ),
+    (
+        5,
+        # The keyed chain: HMAC-SHA256 over the previous MAC and the row's hash
+        # (eventops.store.audit). Rows from before stay NULL; the triggers keep
+        # the table append-only, so no row can be back-filled.
+        """
+        ALTER TABLE audit ADD COLUMN mac TEXT;
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

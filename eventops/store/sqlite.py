@@ -12,7 +12,6 @@ Reads use a separate connection and see committed data only.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from eventops.errors import AuditChainBroken, StoreError
+from eventops.store.audit import GENESIS, AuditKey, audit_hash, check_row
 from eventops.store.base import Store
 from eventops.store.migrations import LATEST, MIGRATIONS
 from eventops.store.models import (
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[aiosqlite.Connection], Awaitable[T]]
 
-GENESIS = "0" * 64
 MAX_GROUP = 256
 
 
@@ -67,20 +66,6 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def audit_hash(
-    prev: str,
-    entry_id: int,
-    ts: str,
-    actor: str,
-    action: str,
-    target: str,
-    before: str | None,
-    after: str | None,
-) -> str:
-    body = _canon([entry_id, ts, actor, action, target, before, after])
-    return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
-
-
 @dataclass
 class _Pending:
     job: Job[Any]
@@ -97,8 +82,11 @@ class SQLiteStore(Store):
         *,
         migrations: Sequence[tuple[int, str]] = MIGRATIONS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit_key: AuditKey | None = None,
     ) -> None:
         self.path = Path(path)
+        self._audit_key = audit_key
+        self._has_mac = True
         self._migrations = tuple(migrations)
         self._now = now
         self._w: aiosqlite.Connection | None = None
@@ -117,6 +105,8 @@ class SQLiteStore(Store):
             await self._w.execute("PRAGMA foreign_keys=ON")
             await self._w.execute("PRAGMA busy_timeout=5000")
             await self._migrate()
+            async with self._w.execute("PRAGMA table_info(audit)") as cur:
+                self._has_mac = any(r[1] == "mac" for r in await cur.fetchall())
             self._r = await aiosqlite.connect(
                 f"file:{self.path}?mode=ro", uri=True, isolation_level=None
             )
@@ -866,37 +856,82 @@ class SQLiteStore(Store):
         ]
 
     # -- audit ------------------------------------------------------------------
-    async def audit(
-        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    def set_audit_key(self, key: AuditKey | None) -> None:
+        """Key every later audit entry (the profile's ``[audit] key``); None: plain chain only."""
+        self._audit_key = key
+
+    @property
+    def audit_key(self) -> AuditKey | None:
+        return self._audit_key
+
+    async def append_audit(
+        self,
+        c: aiosqlite.Connection,
+        actor: str,
+        action: str,
+        target: str,
+        before: Any = None,
+        after: Any = None,
     ) -> AuditEntry:
+        """Append one audit entry on ``c``, inside the caller's write job.
+
+        The one place an audit row is made: a job that records something and
+        its audit entry in one transaction calls this (never its own INSERT),
+        so the row gets both chains.
+        """
         ts = _ts(self._now())
         b = None if before is None else _canon(before)
         a = None if after is None else _canon(after)
-
-        async def job(c: aiosqlite.Connection) -> AuditEntry:
-            async with c.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") as cur:
-                last = await cur.fetchone()
-            prev = last[1] if last else GENESIS
-            entry_id = (last[0] + 1) if last else 1
-            digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
+        mac_col = "mac" if self._has_mac else "NULL"
+        async with c.execute(
+            f"SELECT id, hash, {mac_col} FROM audit ORDER BY id DESC LIMIT 1"
+        ) as cur:
+            last = await cur.fetchone()
+        prev = last[1] if last else GENESIS
+        entry_id = (last[0] + 1) if last else 1
+        digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
+        key = self._audit_key if self._has_mac else None
+        mac = None
+        if key is not None:
+            prev_mac = last[2] if last and last[2] is not None else GENESIS
+            mac = key.mac(prev_mac, digest)
+        row = (entry_id, ts, actor, action, target, b, a, prev, digest)
+        if self._has_mac:
             await c.execute(
-                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, hash) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
-                (entry_id, ts, actor, action, target, b, a, prev, digest),
+                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
+                "hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (*row, mac),
             )
-            return AuditEntry(
-                id=entry_id,
-                ts=_dt(ts),
-                actor=actor,
-                action=action,
-                target=target,
-                before=before,
-                after=after,
-                prev_hash=prev,
-                hash=digest,
+        else:  # a store held at an older schema (tests of migrations)
+            await c.execute(
+                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
+                "hash) VALUES (?,?,?,?,?,?,?,?,?)",
+                row,
             )
+        return AuditEntry(
+            id=entry_id,
+            ts=_dt(ts),
+            actor=actor,
+            action=action,
+            target=target,
+            before=before,
+            after=after,
+            prev_hash=prev,
+            hash=digest,
+            mac=mac,
+        )
+
+    async def audit(
+        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        async def job(c: aiosqlite.Connection) -> AuditEntry:
+            return await self.append_audit(c, actor, action, target, before, after)
 
         return await self.run_write(job, durable=True)
+
+    async def audit_head(self) -> tuple[int, str]:
+        rows = await self._fetch("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        return (int(rows[0]["id"]), str(rows[0]["hash"])) if rows else (0, GENESIS)
 
     async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
         rows = await self._fetch(
@@ -913,35 +948,33 @@ class SQLiteStore(Store):
                 after=None if r["after"] is None else json.loads(r["after"]),
                 prev_hash=r["prev_hash"],
                 hash=r["hash"],
+                mac=r["mac"] if self._has_mac else None,
             )
             for r in rows
         ]
 
     async def verify_audit(self) -> int:
-        prev, expected_id, count = GENESIS, 1, 0
+        """Check both chains over the open store (MACs when a key is set).
+
+        ``eventops audit verify`` uses :func:`eventops.store.audit.verify_store`
+        instead: read-only, and with a checkpoint.
+        """
+        prev, prev_mac, expected, count = GENESIS, GENESIS, 1, 0
+        key = self._audit_key
         conn = self._read()
         conn.row_factory = sqlite3.Row
         async with conn.execute("SELECT * FROM audit ORDER BY id") as cur:
             async for r in cur:
-                if r["id"] != expected_id:
-                    raise AuditChainBroken(f"{self.path}: audit entry {expected_id} is missing")
-                if r["prev_hash"] != prev:
-                    raise AuditChainBroken(
-                        f"{self.path}: audit entry {r['id']} does not follow entry {r['id'] - 1}"
-                    )
-                digest = audit_hash(
-                    prev,
-                    r["id"],
-                    r["ts"],
-                    r["actor"],
-                    r["action"],
-                    r["target"],
-                    r["before"],
-                    r["after"],
-                )
-                if digest != r["hash"]:
-                    raise AuditChainBroken(f"{self.path}: audit entry {r['id']} was altered")
-                prev, expected_id, count = r["hash"], expected_id + 1, count + 1
+                check_row(self.path, r, expected, prev)
+                if key is not None:
+                    mac = r["mac"] if self._has_mac else None
+                    if mac is None or key.mac(prev_mac, r["hash"]) != mac:
+                        raise AuditChainBroken(
+                            f"{self.path}: audit entry {r['id']} fails its MAC: written or "
+                            "rewritten without the audit key"
+                        )
+                    prev_mac = mac
+                prev, expected, count = r["hash"], expected + 1, count + 1
         return count
 
     async def integrity_check(self) -> str:

@@ -99,14 +99,16 @@ def test_token_new_unknown_user() -> None:
 def test_audit_verify(tmp_path: Path) -> None:
     import asyncio
 
-    from eventops.store import SQLiteStore
+    from eventops.profile import load_profile
+    from eventops.store import SQLiteStore, audit_key
 
     db = tmp_path / "a.sqlite3"
     r = run("audit", "verify", str(DEMO), "--db", str(db))
     assert r.returncode == 4 and "no event store here yet" in r.stderr
 
     async def fill() -> None:
-        async with SQLiteStore(db) as s:
+        # the demo profile names an audit key: the engine keys every entry with it
+        async with SQLiteStore(db, audit_key=audit_key(load_profile(DEMO))) as s:
             await s.audit("presse", "approve", "x:1")
             await s.audit("technik", "apply", "mast-01")
 

@@ -35,7 +35,7 @@ from eventops.server.app import create_app
 from eventops.server.probe import probe_extension
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
-from eventops.store import SQLiteStore
+from eventops.store import SQLiteStore, open_store
 from eventops.wall.media import default_media_dir
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
@@ -176,7 +176,7 @@ async def run_demo(
         db = Path(tmp.name) / "demo.sqlite3"
     runner: web.AppRunner | None = None
     try:
-        async with SQLiteStore(db) as store:
+        async with open_store(db, profile) as store:
             engine = Engine(profile, store, clock=clock, stagger=True)
             failed = await preset_site(profile, store, lock_dir_for(Path(db)))
             log = DemoLog(clock.monotonic(), clock, out if not headless and ui is None else None)

@@ -33,7 +33,7 @@ from eventops.server.pages import handover_report
 from eventops.server.probe import probe_extension
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
-from eventops.store import SQLiteStore, audit_key, default_store_path
+from eventops.store import SQLiteStore, audit_key, default_store_path, open_store
 from eventops.wall.media import default_media_dir
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     host, port = _split_listen(args.listen or profile.server.listen)
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
-    async with SQLiteStore(store_path) as store:
+    async with open_store(store_path, profile) as store:
         engine = Engine(
             profile,
             store,
@@ -272,7 +272,7 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
         link = profile.link(args.link)
     except KeyError:
         raise ProfileError(f"no link {args.link!r} in the profile") from None
-    async with SQLiteStore(_store_path(profile, args.db)) as store:
+    async with open_store(_store_path(profile, args.db), profile) as store:
         engine = Engine(profile, store)
         await engine.start(poll=False)
         try:

@@ -33,7 +33,8 @@ from eventops.server.pages import handover_report
 from eventops.server.probe import probe_extension
 from eventops.server.provision import provision_extension
 from eventops.server.wall import wall_extension
-from eventops.store import SQLiteStore, audit_key, default_store_path, open_store
+from eventops.store import SQLiteStore, audit_key, default_store_path, open_store, write_checkpoint
+from eventops.store.audit import embed_checkpoint
 from eventops.wall.media import default_media_dir
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,9 @@ async def handover_cmd(args: argparse.Namespace) -> int:
         "acceptance: " + ("none recorded" if not acc else ("passed" if acc["passed"] else "FAILED"))
     )
     if args.report:
-        html = handover_report(record, profile.event.tz)
+        html = embed_checkpoint(
+            handover_report(record, profile.event.tz), record.get("audit_checkpoint")
+        )
         try:
             await asyncio.to_thread(Path(args.report).write_text, html, "utf-8")
         except OSError as exc:
@@ -281,9 +284,14 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
                 if not r.ok:
                     raise ApiError(f"{r.device}: {r.error}: cannot take a baseline")
             row = await engine.handover(args.link, args.to, args.by or getpass.getuser())
+            out = row.model_dump(mode="json")
+            if store.audit_key is not None:  # the report carries the head, handover included
+                out["audit_checkpoint"] = await write_checkpoint(
+                    store, store.audit_key, profile.event.id
+                )
         finally:
             await engine.stop()
-    return row.model_dump(mode="json")
+    return out
 
 
 # -- export -------------------------------------------------------------------------------------

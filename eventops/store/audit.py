@@ -29,9 +29,10 @@ import hashlib
 import hmac
 import html
 import json
+import logging
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,8 @@ from eventops.errors import (
 if TYPE_CHECKING:
     from eventops.profile.models import Profile
     from eventops.store.base import Store
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 CHECKPOINT_FORMAT = "eventops-audit-checkpoint/1"
@@ -231,6 +234,52 @@ async def audit_head_seq(store: Store) -> int:
     """The audit log's head sequence number, for ``/metrics`` (``eventops_audit_head_seq``)."""
     seq, _ = await store.audit_head()
     return seq
+
+
+class CheckpointKeeper:
+    """Signs the audit head at intervals and on demand; keeps the newest for readers.
+
+    The engine owns one: ``take()`` at every export, handover and apply,
+    ``run(interval, sleep)`` as a supervised task for the intervals. ``latest``
+    feeds ``/metrics`` and the alert webhook (:func:`checkpoint_annotations`);
+    ``on_checkpoint`` (if given) sends each one somewhere else as it is made.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        key: AuditKey,
+        event: str,
+        *,
+        on_checkpoint: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store, self.key, self.event = store, key, event
+        self.on_checkpoint = on_checkpoint
+        self.now = now
+        self.latest: dict[str, Any] | None = None
+
+    async def take(self) -> dict[str, Any]:
+        cp = await write_checkpoint(self.store, self.key, self.event, now=self.now())
+        self.latest = cp
+        if self.on_checkpoint is not None:
+            await self.on_checkpoint(cp)
+        return cp
+
+    async def run(self, interval_s: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+        """Take a checkpoint now and every ``interval_s`` until cancelled.
+
+        A head that has not moved since the last checkpoint is not signed again.
+        A failing store is logged and retried at the next interval.
+        """
+        while True:
+            try:
+                seq = await audit_head_seq(self.store)
+                if self.latest is None or self.latest["seq"] != seq:
+                    await self.take()
+            except (StoreError, OSError) as exc:
+                log.warning("audit checkpoint failed: %s", exc)
+            await sleep(interval_s)
 
 
 def checkpoint_annotations(cp: Mapping[str, Any]) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import signal
 import sqlite3
@@ -323,3 +324,46 @@ def test_short_audit_secret_is_refused() -> None:
     with pytest.raises(SecretError, match="at least 16 bytes"):
         AuditKey.from_secret("short")
     assert "k" * 32 not in repr(AuditKey.from_secret("k" * 32))
+
+
+async def test_checkpoint_keeper_signs_when_the_head_moves(tmp_path: Path) -> None:
+    from eventops.store.audit import AuditKey, Checkpoint, CheckpointKeeper, checkpoint_annotations
+
+    key = AuditKey.from_secret("k" * 32)
+    sent: list[dict[str, Any]] = []
+    ticks = asyncio.Queue[None]()
+    go = asyncio.Event()
+
+    async def sleep(_: float) -> None:
+        await ticks.put(None)
+        await go.wait()
+        go.clear()
+
+    async def sink(cp: dict[str, Any]) -> None:
+        sent.append(cp)
+
+    async with SQLiteStore(tmp_path / "c.sqlite3", audit_key=key) as s:
+        keeper = CheckpointKeeper(s, key, "demo", on_checkpoint=sink, now=lambda: T0)
+        task = asyncio.create_task(keeper.run(60, sleep))
+        try:
+            await asyncio.wait_for(ticks.get(), 5)
+            assert [c["seq"] for c in sent] == [0]
+            go.set()
+            await asyncio.wait_for(ticks.get(), 5)  # head unchanged: nothing new
+            assert len(sent) == 1
+            entry = await s.audit("anna", "x", "y")
+            go.set()
+            await asyncio.wait_for(ticks.get(), 5)
+            assert [c["seq"] for c in sent] == [0, 1] and sent[-1]["head"] == entry.hash
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    cp = Checkpoint.model_validate(keeper.latest)
+    cp.check_signature()
+    assert cp.key_id == key.key_id and cp.ts == T0
+    notes = checkpoint_annotations(sent[-1])
+    assert (
+        notes["eventops_audit_seq"] == "1"
+        and json.loads(notes["eventops_audit_checkpoint"]) == sent[-1]
+    )

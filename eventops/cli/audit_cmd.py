@@ -19,8 +19,15 @@ from typing import Any
 
 from eventops.errors import StoreError
 from eventops.profile import Profile, load_profile
-from eventops.store import SQLiteStore, default_store_path
-from eventops.store.audit import audit_key, read_checkpoint, sign_checkpoint, verify_store
+from eventops.profile.text import clean_text
+from eventops.store import default_store_path
+from eventops.store.audit import (
+    audit_key,
+    read_checkpoint,
+    read_entries,
+    sign_checkpoint,
+    verify_store,
+)
 
 
 def register(sub: Any) -> None:
@@ -102,15 +109,13 @@ def checkpoint_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-async def show_cmd(args: argparse.Namespace) -> int:
-    path = store_path(args)
-    if not path.exists():
-        raise StoreError(f"{path}: no event store here yet")
-    async with SQLiteStore(path) as store:
-        entries = await store.audit_entries(since_id=args.since, limit=1_000_000)
-    for e in entries:
+def show_cmd(args: argparse.Namespace) -> int:
+    """Print entries, reading the store read-only (like verify)."""
+    for e in read_entries(store_path(args), since_id=args.since):
         if args.json:
             print(json.dumps(e.model_dump(mode="json"), ensure_ascii=False))
         else:
-            print(f"{e.id:6d} {e.ts:%Y-%m-%d %H:%M:%S}Z {e.actor:<16} {e.action:<20} {e.target}")
+            # targets can come from hostile input (a post's author): no escapes to the terminal
+            actor, action, target = (clean_text(x) for x in (e.actor, e.action, e.target))
+            print(f"{e.id:6d} {e.ts:%Y-%m-%d %H:%M:%S}Z {actor:<16} {action:<20} {target}")
     return 0

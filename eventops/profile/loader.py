@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from eventops.errors import Problem, ProfileError
 from eventops.profile.checks import semantic_problems
 from eventops.profile.models import Profile
+from eventops.profile.text import MULTILINE_FIELDS, removed_characters
 from eventops.profile.tomlpos import key_lines, line_of
 from eventops.secrets import SecretRef
 
@@ -206,7 +207,31 @@ def check_profile(path: str | Path) -> tuple[Profile, list[Problem]]:
     errors, warnings = secret_problems(profile, str(p), text)
     if errors:
         raise ProfileError(errors)
-    return profile, warnings
+    return profile, warnings + text_problems(text, str(p))
+
+
+def text_problems(text: str, source: str) -> list[Problem]:
+    """Warnings for text the load cleaned (control and bidi-control characters)."""
+    lines = key_lines(text)
+    out: list[Problem] = []
+
+    def walk(value: Any, path: tuple[str | int, ...]) -> None:
+        if isinstance(value, str):
+            field = next((x for x in reversed(path) if isinstance(x, str)), "")
+            found = removed_characters(value, multiline=field in MULTILINE_FIELDS)
+            if found:
+                shown = ", ".join(found[:4]) + (" …" if len(found) > 4 else "")
+                message = f"control or bidi-control characters removed ({shown})"
+                out.append(Problem(source, path, message, line_of(lines, path)))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, (*path, k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, (*path, i))
+
+    walk(tomllib.loads(text), ())
+    return out
 
 
 def _read(p: Path) -> str:

@@ -39,3 +39,19 @@ def clean_text(value: str, *, multiline: bool = False) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def removed_characters(value: str, *, multiline: bool = False) -> list[str]:
+    """The code points :func:`clean_text` drops or replaces in ``value`` (``U+202E`` …)."""
+    kept = "\n\t" if multiline else ""
+    found: list[str] = []
+    for ch in value.replace("\r\n", "\n"):
+        bad = (
+            ch in BIDI_CONTROLS
+            or ch in "\u2028\u2029"
+            or (unicodedata.category(ch) == "Cc" and ch not in kept)
+        )
+        name = f"U+{ord(ch):04X}"
+        if bad and name not in found:
+            found.append(name)
+    return found

@@ -56,6 +56,7 @@ from eventops.errors import (
     StoreEmpty,
     StoreError,
 )
+from eventops.store.models import AuditEntry
 
 if TYPE_CHECKING:
     from eventops.profile.models import Profile
@@ -408,14 +409,7 @@ def verify_store(
     - :class:`AuditChainBroken` (5): the log was altered, cut short, or appended to
       without the key.
     """
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise StoreError(f"{path}: no event store here yet") from None
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read event store ({exc.strerror})") from None
-    if size == 0:
-        raise StoreEmpty(f"{path}: empty file, not an event store")
+    _exists(path)
     if checkpoint is not None:
         if event is not None and checkpoint.event != event:
             raise AuditCheckpointError(
@@ -439,7 +433,8 @@ def verify_store(
     return result
 
 
-def _verify(path: Path, key: AuditKey | None, checkpoint: Checkpoint | None) -> VerifyResult:
+def _checked(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """The store opened read-only with its audit table present, and whether rows have ``mac``."""
     try:
         con = _open_ro(path)
     except sqlite3.Error as exc:
@@ -451,25 +446,74 @@ def _verify(path: Path, key: AuditKey | None, checkpoint: Checkpoint | None) -> 
                 r[0]
                 for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
             }
+            columns = {r[1] for r in con.execute("PRAGMA table_info(audit)").fetchall()}
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: not an event store ({exc})") from None
         if version == 0 and not tables:
             raise StoreEmpty(f"{path}: an SQLite file without an event store's schema")
         if "audit" not in tables:
             raise AuditTableMissing(f"{path}: the audit table is missing (schema {version})")
-        try:
-            columns = {r[1] for r in con.execute("PRAGMA table_info(audit)").fetchall()}
-            has_mac = "mac" in columns
-            rows = con.execute(
-                "SELECT id, ts, actor, action, target, before, after, prev_hash, hash"
-                + (", mac" if has_mac else ", NULL AS mac")
-                + " FROM audit ORDER BY id"
-            )
-            return _walk(path, rows, key, checkpoint)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot read the audit table ({exc})") from None
+    except BaseException:
+        con.close()
+        raise
+    return con, "mac" in columns
+
+
+def _select(has_mac: bool) -> str:
+    return (
+        "SELECT id, ts, actor, action, target, before, after, prev_hash, hash"
+        + (", mac" if has_mac else ", NULL AS mac")
+        + " FROM audit"
+    )
+
+
+def _verify(path: Path, key: AuditKey | None, checkpoint: Checkpoint | None) -> VerifyResult:
+    con, has_mac = _checked(path)
+    try:
+        rows = con.execute(_select(has_mac) + " ORDER BY id")
+        return _walk(path, rows, key, checkpoint)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot read the audit table ({exc})") from None
     finally:
         con.close()
+
+
+def read_entries(path: Path, since_id: int = 0) -> list[AuditEntry]:
+    """The audit entries after ``since_id``, read-only (for ``eventops audit show``)."""
+    _exists(path)
+    con, has_mac = _checked(path)
+    try:
+        rows = con.execute(_select(has_mac) + " WHERE id > ? ORDER BY id", (since_id,))
+        return [
+            AuditEntry(
+                id=r["id"],
+                ts=datetime.fromisoformat(r["ts"]),
+                actor=r["actor"],
+                action=r["action"],
+                target=r["target"],
+                before=None if r["before"] is None else json.loads(r["before"]),
+                after=None if r["after"] is None else json.loads(r["after"]),
+                prev_hash=r["prev_hash"],
+                hash=r["hash"],
+                mac=r["mac"],
+            )
+            for r in rows
+        ]
+    except (sqlite3.DatabaseError, ValueError, ValidationError) as exc:
+        raise StoreError(f"{path}: cannot read the audit table ({exc})") from None
+    finally:
+        con.close()
+
+
+def _exists(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise StoreError(f"{path}: no event store here yet") from None
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read event store ({exc.strerror})") from None
+    if size == 0:
+        raise StoreEmpty(f"{path}: empty file, not an event store")
 
 
 def _walk(

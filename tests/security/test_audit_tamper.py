@@ -303,3 +303,19 @@ def test_verify_store_reads_while_the_store_is_open(tmp_path: Path) -> None:
             assert await s.verify_audit() == 6
 
     asyncio.run(run())
+
+
+def test_show_is_read_only_too(
+    rig: tuple[Path, dict[str, Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = rig
+    before = _state(db)
+    assert main(["audit", "show", str(DEMO), "--db", str(db), "--json", "--since", "28"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [json.loads(x)["target"] for x in out] == ["x:28", "x:29"]
+    assert json.loads(out[0])["after"] == {"n": 28, "t": "ü\u202e"}
+    assert _state(db) == before
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    assert main(["audit", "show", str(DEMO), "--db", str(empty)]) == 10
+    assert empty.stat().st_size == 0

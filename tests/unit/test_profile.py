@@ -479,3 +479,14 @@ def test_profile_text_is_cleaned_of_control_and_bidi_characters() -> None:
 def test_single_line_text_loses_its_newlines() -> None:
     p = parse_profile(BASE.replace('name = "Polizei"', 'name = "Poli\\nzei"'), "p.toml")
     assert p.authorities[0].name == "Poli zei"
+
+
+def test_check_warns_about_cleaned_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("P", "x")
+    text = BASE.replace('name = "Polizei"', 'name = "Poli\\u202Ezei\\u001b"')
+    errors, warnings = _check(tmp_path, text)
+    line = text.splitlines().index('name = "Poli\\u202Ezei\\u001b"') + 1
+    assert errors == [] and warnings == [
+        f"{tmp_path / 'c.toml'}:{line}: authorities[0].name: "
+        "control or bidi-control characters removed (U+202E, U+001B)"
+    ]

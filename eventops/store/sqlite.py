@@ -873,52 +873,17 @@ class SQLiteStore(Store):
         before: Any = None,
         after: Any = None,
     ) -> AuditEntry:
-        """Append one audit entry on ``c``, inside the caller's write job.
-
-        The one place an audit row is made: a job that records something and
-        its audit entry in one transaction calls this (never its own INSERT),
-        so the row gets both chains.
-        """
-        ts = _ts(self._now())
-        b = None if before is None else _canon(before)
-        a = None if after is None else _canon(after)
-        mac_col = "mac" if self._has_mac else "NULL"
-        async with c.execute(
-            f"SELECT id, hash, {mac_col} FROM audit ORDER BY id DESC LIMIT 1"
-        ) as cur:
-            last = await cur.fetchone()
-        prev = last[1] if last else GENESIS
-        entry_id = (last[0] + 1) if last else 1
-        digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
-        key = self._audit_key if self._has_mac else None
-        mac = None
-        if key is not None:
-            prev_mac = last[2] if last and last[2] is not None else GENESIS
-            mac = key.mac(prev_mac, digest)
-        row = (entry_id, ts, actor, action, target, b, a, prev, digest)
-        if self._has_mac:
-            await c.execute(
-                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
-                "hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (*row, mac),
-            )
-        else:  # a store held at an older schema (tests of migrations)
-            await c.execute(
-                "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
-                "hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                row,
-            )
-        return AuditEntry(
-            id=entry_id,
-            ts=_dt(ts),
-            actor=actor,
-            action=action,
-            target=target,
-            before=before,
-            after=after,
-            prev_hash=prev,
-            hash=digest,
-            mac=mac,
+        """Append one audit entry on ``c``, inside the caller's write job (see _append_audit)."""
+        return await _append_audit(
+            c,
+            _ts(self._now()),
+            actor,
+            action,
+            target,
+            before,
+            after,
+            key=self._audit_key,
+            has_mac=self._has_mac,
         )
 
     async def audit(
@@ -980,6 +945,63 @@ class SQLiteStore(Store):
     async def integrity_check(self) -> str:
         rows = await self._fetch("PRAGMA integrity_check")
         return "; ".join(str(r[0]) for r in rows)
+
+
+async def _append_audit(
+    c: aiosqlite.Connection,
+    ts: str,
+    actor: str,
+    action: str,
+    target: str,
+    before: Any = None,
+    after: Any = None,
+    *,
+    key: AuditKey | None = None,
+    has_mac: bool = True,
+) -> AuditEntry:
+    """Append one audit entry inside the caller's transaction (the chain's one writer).
+
+    Every audit row is made here, never by its own INSERT, so that each gets
+    both chains: the plain hash and, with the store's audit ``key``, the MAC
+    (``has_mac`` False only for a store held at a schema before migration 5).
+    """
+    b = None if before is None else _canon(before)
+    a = None if after is None else _canon(after)
+    mac_col = "mac" if has_mac else "NULL"
+    async with c.execute(f"SELECT id, hash, {mac_col} FROM audit ORDER BY id DESC LIMIT 1") as cur:
+        last = await cur.fetchone()
+    prev = last[1] if last else GENESIS
+    entry_id = (last[0] + 1) if last else 1
+    digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
+    mac = None
+    if key is not None and has_mac:
+        prev_mac = last[2] if last and last[2] is not None else GENESIS
+        mac = key.mac(prev_mac, digest)
+    row = (entry_id, ts, actor, action, target, b, a, prev, digest)
+    if has_mac:
+        await c.execute(
+            "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
+            "hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (*row, mac),
+        )
+    else:
+        await c.execute(
+            "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
+            "hash) VALUES (?,?,?,?,?,?,?,?,?)",
+            row,
+        )
+    return AuditEntry(
+        id=entry_id,
+        ts=_dt(ts),
+        actor=actor,
+        action=action,
+        target=target,
+        before=before,
+        after=after,
+        prev_hash=prev,
+        hash=digest,
+        mac=mac,
+    )
 
 
 def _split_sql(script: str) -> list[str]:

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from eventops.store.models import (
     AlertRow,
@@ -27,9 +27,6 @@ from eventops.store.models import (
     ProbeResultRow,
     Sample,
 )
-
-if TYPE_CHECKING:
-    from eventops.store.audit import AuditKey
 
 
 class Store(ABC):
@@ -198,11 +195,6 @@ class Store(ABC):
         """Every recorded result for one device, newest apply first: (apply id, row)."""
 
     # -- audit --------------------------------------------------------------
-    @property
-    def audit_key(self) -> AuditKey | None:
-        """The key audit entries are MACed with (the profile's ``[audit] key``); None: none."""
-        return None
-
     @abstractmethod
     async def audit(
         self, actor: str, action: str, target: str, before: Any = None, after: Any = None

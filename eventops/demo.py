@@ -32,7 +32,7 @@ from eventops.profile.models import Profile
 from eventops.provision.apply import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
-from eventops.store import SQLiteStore
+from eventops.store import SQLiteStore, open_store
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
 
@@ -172,7 +172,7 @@ async def run_demo(
         db = Path(tmp.name) / "demo.sqlite3"
     runner: web.AppRunner | None = None
     try:
-        async with SQLiteStore(db) as store:
+        async with open_store(db, profile) as store:
             ppath = Path(profile_path) if profile_path else demo_profile_path()
             engine = await asyncio.to_thread(
                 lambda: build_engine(

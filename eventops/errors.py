@@ -9,7 +9,10 @@ classes to messages and exit codes in one place (``eventops.cli``).
     ├── ProfileError            a profile that cannot be loaded or is invalid
     ├── SecretError             a secret reference that cannot be resolved
     ├── StoreError              the event store cannot be opened or written
-    │   └── AuditChainBroken    the audit log's hash chain does not verify
+    │   ├── AuditChainBroken    the audit log's chain, MACs or checkpoint do not verify
+    │   ├── StoreEmpty          an empty file, or SQLite without an event store's schema
+    │   ├── AuditTableMissing   an event store whose audit table is gone
+    │   └── AuditCheckpointError  a checkpoint that cannot be read or trusted
     ├── DeviceError             anything that went wrong talking to a device
     │   ├── DeviceUnreachable   no connection (refused, no route, TLS pin mismatch)
     │   │   └── DeviceTimeout   connected (or tried) but no answer in time
@@ -109,6 +112,21 @@ class StoreError(EventOpsError):
 class AuditChainBroken(StoreError):
     title = "Audit log tampered"
     exit_code = 5
+
+
+class StoreEmpty(StoreError):
+    title = "Not an event store"
+    exit_code = 10
+
+
+class AuditTableMissing(StoreError):
+    title = "Audit log missing"
+    exit_code = 11
+
+
+class AuditCheckpointError(StoreError):
+    title = "Audit checkpoint unusable"
+    exit_code = 12
 
 
 class DeviceError(EventOpsError):

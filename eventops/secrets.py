@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -42,6 +43,57 @@ class SecretRef:
         """The same reference, with relative file paths resolved against ``base``."""
         return SecretRef(self.ref, base)
 
+    def path(self) -> Path | None:
+        """The file a ``file:`` reference names (resolved against the profile's folder)."""
+        if not self.ref.startswith("file:"):
+            return None
+        path = Path(self.ref[5:]).expanduser()
+        if not path.is_absolute() and self._base is not None:
+            path = self._base / path
+        return path
+
+    def check(self) -> tuple[Literal["error", "warning"], str] | None:
+        """What ``profile check`` says about this reference, without reading the value out.
+
+        ``file:`` that is missing, not a file, unreadable or empty: an error
+        (the file ships with the profile, so it is there now or never);
+        readable by every user: a warning. ``env:`` unset or empty: a
+        warning, because the check may run in another shell than the engine
+        (CI, a planning laptop) and the variable is set where it runs; the
+        engine still stops with a one-line error if it is missing there.
+        """
+        m = _ENV.match(self.ref)
+        if m:
+            value = os.environ.get(m.group(1))
+            if value is None:
+                return ("warning", f"secret {self.ref}: environment variable is not set here")
+            if not value.strip():
+                return ("warning", f"secret {self.ref}: environment variable is empty here")
+            return None
+        path = self.path()
+        assert path is not None
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return ("error", f"secret {self.ref}: no such file ({path})")
+        except OSError as exc:
+            return ("error", f"secret {self.ref}: cannot reach file ({exc.strerror})")
+        if not stat.S_ISREG(st.st_mode):
+            return ("error", f"secret {self.ref}: not a regular file ({path})")
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(1)
+        except OSError as exc:
+            return ("error", f"secret {self.ref}: cannot read file ({exc.strerror})")
+        if not head:
+            return ("error", f"secret {self.ref}: file is empty")
+        if st.st_mode & stat.S_IROTH:
+            return (
+                "warning",
+                f"secret {self.ref}: file is readable by every user (chmod o-r {path})",
+            )
+        return None
+
     def reveal(self) -> str:
         """Read the secret. Raises :class:`SecretError` naming the reference."""
         m = _ENV.match(self.ref)
@@ -50,13 +102,14 @@ class SecretRef:
             if value is None:
                 raise SecretError(f"secret {self.ref}: environment variable is not set")
             return value
-        path = Path(self.ref[5:]).expanduser()
-        if not path.is_absolute() and self._base is not None:
-            path = self._base / path
+        path = self.path()
+        assert path is not None
         try:
             return path.read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
             raise SecretError(f"secret {self.ref}: cannot read file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise SecretError(f"secret {self.ref}: not UTF-8 text (byte {exc.start})") from None
 
     def __repr__(self) -> str:
         return f"SecretRef({self.ref!r})"

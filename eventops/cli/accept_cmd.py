@@ -32,7 +32,7 @@ from eventops.probe.acceptance import AcceptanceConfig, AcceptanceResult, run_ac
 from eventops.probe.remote import run_via_engine
 from eventops.profile import load_profile
 from eventops.secrets import LITERAL_HINT, SecretRef
-from eventops.store import SQLiteStore, default_store_path
+from eventops.store import default_store_path, open_store
 
 
 def _pcts(text: str) -> list[float]:
@@ -171,7 +171,7 @@ async def cmd_accept(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
         print(f"{link.id}: {line}", file=sys.stderr, flush=True)
 
-    async with SQLiteStore(path) as store:
+    async with open_store(path, profile) as store:
         result = await run_acceptance(
             link,
             measure,

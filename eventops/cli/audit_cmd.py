@@ -1,15 +1,33 @@
-"""``eventops audit verify|show PROFILE``: check or read the hash-chained audit log."""
+"""``eventops audit verify|show|checkpoint PROFILE``: check, read or vouch for the audit log.
+
+``verify`` opens the store read-only (it never writes, not even a schema
+into an empty file) and checks the plain hash chain, the keyed chain (with
+the profile's ``[audit] key``) and, with ``--checkpoint``, that nothing was cut
+off or rewritten below a signed checkpoint taken from a file, an export or a
+handover report. Exit codes: 0 ok, 2 profile or key unusable, 4 no store or
+not SQLite, 5 tampered, 10 empty file or no event-store schema, 11 audit
+table missing, 12 checkpoint unusable.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from eventops.errors import StoreError
-from eventops.profile import load_profile
-from eventops.store import SQLiteStore, default_store_path
+from eventops.profile import Profile, load_profile
+from eventops.profile.text import clean_text
+from eventops.store import default_store_path
+from eventops.store.audit import (
+    audit_key,
+    read_checkpoint,
+    read_entries,
+    sign_checkpoint,
+    verify_store,
+)
 
 
 def register(sub: Any) -> None:
@@ -17,8 +35,9 @@ def register(sub: Any) -> None:
     psub = p.add_subparsers(dest="audit_command", metavar="ACTION")
     psub.required = True
     for name, func, text in (
-        ("verify", verify_cmd, "check the audit log's hash chain"),
+        ("verify", verify_cmd, "check the audit log (read-only): chain, MACs, checkpoint"),
         ("show", show_cmd, "print audit entries"),
+        ("checkpoint", checkpoint_cmd, "sign the log's current head (JSON) to keep elsewhere"),
     ):
         a = psub.add_parser(name, help=text)
         a.add_argument("profile", help="the event profile (TOML)")
@@ -26,35 +45,77 @@ def register(sub: Any) -> None:
         if name == "show":
             a.add_argument("--json", action="store_true", help="one JSON object per line")
             a.add_argument("--since", type=int, default=0, help="entries after this id")
+        if name == "verify":
+            a.add_argument(
+                "--checkpoint",
+                metavar="FILE|REPORT|EXPORT",
+                help="a checkpoint JSON, a handover report or an export to check the log against",
+            )
+        if name == "checkpoint":
+            a.add_argument("--out", help="write the checkpoint here (default: stdout)")
         a.set_defaults(func=func)
+
+
+def _store_path(args: argparse.Namespace, profile: Profile) -> Path:
+    return Path(args.db) if args.db else default_store_path(profile.event.id)
 
 
 def store_path(args: argparse.Namespace) -> Path:
     if args.db:
         return Path(args.db)
+    return default_store_path(load_profile(args.profile).event.id)
+
+
+def verify_cmd(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
-    return default_store_path(profile.event.id)
-
-
-async def verify_cmd(args: argparse.Namespace) -> int:
-    path = store_path(args)
-    if not path.exists():
-        raise StoreError(f"{path}: no event store here yet")
-    async with SQLiteStore(path) as store:
-        count = await store.verify_audit()
-    print(f"ok {path}: audit chain of {count} entries verifies")
+    path = _store_path(args, profile)
+    key = audit_key(profile)
+    checkpoint = read_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
+    result = verify_store(path, key, checkpoint, event=profile.event.id)
+    line = f"ok {path}: audit chain of {result.entries} entries verifies"
+    if key is not None:
+        line += f", every entry keyed ({key.key_id})"
+    elif result.keyed:
+        line += f" ({result.keyed} keyed entries not checked: the profile names no [audit] key)"
+    if checkpoint is not None:
+        line += (
+            f"; holds the {checkpoint.seq} entries of the checkpoint of "
+            f"{checkpoint.ts:%Y-%m-%d %H:%M:%S}Z"
+        )
+    print(line)
     return 0
 
 
-async def show_cmd(args: argparse.Namespace) -> int:
-    path = store_path(args)
-    if not path.exists():
-        raise StoreError(f"{path}: no event store here yet")
-    async with SQLiteStore(path) as store:
-        entries = await store.audit_entries(since_id=args.since, limit=1_000_000)
-    for e in entries:
+def checkpoint_cmd(args: argparse.Namespace) -> int:
+    profile = load_profile(args.profile)
+    path = _store_path(args, profile)
+    key = audit_key(profile)
+    if key is None:
+        raise StoreError(f"{args.profile}: no [audit] key in the profile; nothing to sign with")
+    result = verify_store(path, key, None, event=profile.event.id)
+    cp = sign_checkpoint(key, profile.event.id, result.head_seq, result.head)
+    text = json.dumps(cp, indent=1, sort_keys=True) + "\n"
+    if not args.out:
+        print(text, end="")
+        return 0
+    out = Path(args.out)
+    try:
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot write checkpoint ({exc.strerror})") from None
+    print(f"checkpoint of entry {cp['seq']} written to {out}")
+    return 0
+
+
+def show_cmd(args: argparse.Namespace) -> int:
+    """Print entries, reading the store read-only (like verify)."""
+    for e in read_entries(store_path(args), since_id=args.since):
         if args.json:
             print(json.dumps(e.model_dump(mode="json"), ensure_ascii=False))
         else:
-            print(f"{e.id:6d} {e.ts:%Y-%m-%d %H:%M:%S}Z {e.actor:<16} {e.action:<20} {e.target}")
+            # targets can come from hostile input (a post's author): no escapes to the terminal
+            actor, action, target = (clean_text(x) for x in (e.actor, e.action, e.target))
+            print(f"{e.id:6d} {e.ts:%Y-%m-%d %H:%M:%S}Z {actor:<16} {action:<20} {target}")
     return 0

@@ -30,7 +30,8 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
-from eventops.store import SQLiteStore, default_store_path
+from eventops.store import SQLiteStore, audit_key, default_store_path, open_store, write_checkpoint
+from eventops.store.audit import embed_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     host, port = _split_listen(args.listen or profile.server.listen)
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
-    async with SQLiteStore(store_path) as store:
+    async with open_store(store_path, profile) as store:
         engine = await asyncio.to_thread(
             lambda: build_engine(
                 profile,
@@ -224,7 +225,9 @@ async def handover_cmd(args: argparse.Namespace) -> int:
         "acceptance: " + ("none recorded" if not acc else ("passed" if acc["passed"] else "FAILED"))
     )
     if args.report:
-        html = handover_report(record, profile.event.tz)
+        html = embed_checkpoint(
+            handover_report(record, profile.event.tz), record.get("audit_checkpoint")
+        )
         try:
             await asyncio.to_thread(Path(args.report).write_text, html, "utf-8")
         except OSError as exc:
@@ -270,7 +273,7 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
         link = profile.link(args.link)
     except KeyError:
         raise ProfileError(f"no link {args.link!r} in the profile") from None
-    async with SQLiteStore(_store_path(profile, args.db)) as store:
+    async with open_store(_store_path(profile, args.db), profile) as store:
         engine = build_engine(profile, store, provisioning=False, wall=False)
         await engine.start(poll=False)
         try:
@@ -279,9 +282,14 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
                 if not r.ok:
                     raise ApiError(f"{r.device}: {r.error}: cannot take a baseline")
             row = await engine.handover(args.link, args.to, args.by or getpass.getuser())
+            out = row.model_dump(mode="json")
+            if store.audit_key is not None:  # the report carries the head, handover included
+                out["audit_checkpoint"] = await write_checkpoint(
+                    store, store.audit_key, profile.event.id
+                )
         finally:
             await engine.stop()
-    return row.model_dump(mode="json")
+    return out
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -306,6 +314,7 @@ async def export_cmd(args: argparse.Namespace) -> int:
                 "end": ev.end.isoformat(),
                 "timezone": ev.timezone,
             },
+            audit_key=audit_key(profile),
         )
     print(f"exported to {out}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from eventops.profile import Profile, load_profile
+from eventops.errors import ProfileError
+from eventops.profile import Profile
+from eventops.profile.loader import check_profile
 
 
 def register(sub: Any) -> None:
@@ -15,6 +18,9 @@ def register(sub: Any) -> None:
     psub.required = True
     check = psub.add_parser("check", help="validate a profile; one line per problem")
     check.add_argument("file", help="the event profile (TOML)")
+    check.add_argument(
+        "--strict", action="store_true", help="warnings (unset env: secrets …) fail the check too"
+    )
     check.set_defaults(func=check_cmd)
     schema = psub.add_parser("schema", help="print the profile's JSON Schema")
     schema.set_defaults(func=schema_cmd)
@@ -31,7 +37,12 @@ def summary(profile: Profile) -> str:
 
 
 def check_cmd(args: argparse.Namespace) -> int:
-    profile = load_profile(args.file)
+    """Structure, rules and secrets; warnings on stderr (errors with ``--strict``)."""
+    profile, warnings = check_profile(args.file)
+    if warnings and args.strict:
+        raise ProfileError(warnings)
+    for w in warnings:
+        print(f"eventops: warning: {w}", file=sys.stderr)
     print(f"ok {args.file}: {summary(profile)}")
     return 0
 

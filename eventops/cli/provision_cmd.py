@@ -47,7 +47,7 @@ from eventops.provision.apply import (
 )
 from eventops.provision.lock import lock_dir_for
 from eventops.provision.progress import TerminalProgress
-from eventops.store import SQLiteStore, default_store_path
+from eventops.store import default_store_path, open_store
 
 NEEDS_YES = "no terminal to confirm on: pass --yes to apply without asking"
 
@@ -240,7 +240,7 @@ async def _run_apply(args: argparse.Namespace, rollback_to: int | None) -> int:
     options = _options(args)
     path = _store_path(args, profile)
     progress = TerminalProgress(sys.stderr)
-    async with SQLiteStore(path) as store:
+    async with open_store(path, profile) as store:
         prov = Provisioner(
             profile,
             store,
@@ -295,7 +295,7 @@ async def rollback_cmd(args: argparse.Namespace) -> int:
 async def drift_cmd(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     path = _store_path(args, profile)
-    async with SQLiteStore(path) as store:
+    async with open_store(path, profile) as store:
         prov = Provisioner(profile, store)
         rows = await prov.drift(args.device)
     if args.json:

@@ -24,7 +24,7 @@ from eventops.clock import SystemClock
 from eventops.errors import WallError
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
-from eventops.store import SQLiteStore, default_store_path
+from eventops.store import SQLiteStore, default_store_path, open_store
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts, default_media_dir
 from eventops.wall.retention import forget, purge
@@ -118,7 +118,7 @@ def register(sub: Any) -> None:
 def _open(args: argparse.Namespace) -> tuple[Profile, SQLiteStore]:
     profile = load_profile(args.profile)
     path = Path(args.db) if args.db else default_store_path(profile.event.id)
-    return profile, SQLiteStore(path)
+    return profile, open_store(path, profile)
 
 
 def _profile_dir(path: str) -> Path:

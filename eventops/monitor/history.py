@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from eventops.clock import Clock
 from eventops.errors import StoreError
+from eventops.store.audit import GENESIS, AuditKey, sign_checkpoint
 from eventops.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -151,9 +152,16 @@ async def timeline(
     return out
 
 
-async def export_event(store: Store, path: Path, *, event: dict[str, Any]) -> dict[str, int]:
-    """Write the event's record (JSON) for the archive; returns counts per section."""
+async def export_event(
+    store: Store, path: Path, *, event: dict[str, Any], audit_key: AuditKey | None = None
+) -> dict[str, int]:
+    """Write the event's record (JSON) for the archive; returns counts per section.
+
+    With ``audit_key`` the export carries a signed checkpoint of the exported
+    audit log's head (``audit_checkpoint``) for ``eventops audit verify --checkpoint``.
+    """
     devices = await store.list_devices()
+    audit = await store.audit_entries(limit=1_000_000)
     record: dict[str, Any] = {
         "format": "eventops-export/1",
         "exported_at": datetime.now(UTC).isoformat(),
@@ -162,9 +170,12 @@ async def export_event(store: Store, path: Path, *, event: dict[str, Any]) -> di
         "alerts": [a.model_dump(mode="json") for a in await store.list_alerts()],
         "probe_results": [p.model_dump(mode="json") for p in await store.list_probe_results()],
         "handovers": [h.model_dump(mode="json") for h in await store.list_handovers()],
-        "audit": [e.model_dump(mode="json") for e in await store.audit_entries(limit=1_000_000)],
+        "audit": [e.model_dump(mode="json") for e in audit],
         "timeline": [t.model_dump(mode="json") for t in await timeline(store)],
     }
+    if audit_key is not None:
+        head = (audit[-1].id, audit[-1].hash) if audit else (0, GENESIS)
+        record["audit_checkpoint"] = sign_checkpoint(audit_key, str(event["id"]), *head)
     text = json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True)
     tmp = path.with_name(path.name + ".tmp")
     try:

@@ -210,6 +210,11 @@ def _regulatory(c: _Collector, data: Mapping[str, Any]) -> None:
             radios = _radios_at(m)
             suffix = ""
         else:
+            site_id = m.get("site")
+            if site_id is not None and (not isinstance(site_id, str) or site_id not in sites):
+                # The bad reference is reported; guessing what the mast would
+                # inherit instead would only add misleading radio faults.
+                continue
             site = sites.get(_str(m, "site") or "")
             site_mast = site.get("mast") if site else None
             if isinstance(site_mast, Mapping) and "radios" in site_mast:

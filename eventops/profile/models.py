@@ -14,8 +14,17 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from eventops.profile.text import MULTILINE_FIELDS, clean_text
 from eventops.secrets import SecretRef
 
 Id = Annotated[
@@ -28,8 +37,36 @@ Id = Annotated[
 Hex64 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
+Float = Annotated[float, Strict()]
+"""A number: TOML integer or float; never true/false or a string."""
+Int = Annotated[int, Strict()]
+"""A TOML integer; never true/false, a float or a string."""
+Bool = Annotated[bool, Strict()]
+"""true or false; never 0/1 or a string."""
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    """Every profile object: unknown keys refused, numbers and booleans strict, text clean.
+
+    TOML has real types, so a profile never needs ``tx_power_dbm = true`` or
+    ``channel = "6"`` to mean a number, nor ``enabled = 1`` to mean true:
+    pydantic's lax coercions would turn typos into settings. Free text is
+    cleaned of control and bidi-control characters (:mod:`eventops.profile.text`).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean_text(cls, value: Any, info: ValidationInfo) -> Any:
+        multiline = info.field_name in MULTILINE_FIELDS
+        if isinstance(value, str):
+            return clean_text(value, multiline=multiline)
+        if isinstance(value, list) and any(isinstance(v, str) for v in value):
+            return [clean_text(v, multiline=multiline) if isinstance(v, str) else v for v in value]
+        return value
 
 
 class Role(StrEnum):
@@ -48,7 +85,7 @@ class Event(Model):
     end: datetime
     timezone: str = "Europe/Berlin"
     """IANA time zone the event is shown in; times are stored in UTC."""
-    retention_days: int = Field(default=30, ge=1, le=3650)
+    retention_days: Int = Field(default=30, ge=1, le=3650)
     """Posts, cached media and samples older than this are purged."""
 
     @field_validator("timezone")
@@ -75,18 +112,18 @@ class Event(Model):
 
 
 class Location(Model):
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: Float | None = Field(default=None, ge=-90, le=90)
+    lon: Float | None = Field(default=None, ge=-180, le=180)
     description: str = ""
 
 
 class Radio(Model):
     band: Literal["2g", "5g"]
-    channel: int = Field(ge=1, le=196)
-    width: int = Field(default=20, description="channel width in MHz")
-    tx_power_dbm: float = Field(ge=0, le=36)
+    channel: Int = Field(ge=1, le=196)
+    width: Int = Field(default=20, description="channel width in MHz")
+    tx_power_dbm: Float = Field(ge=0, le=36)
     """Conducted transmit power; plus the mast's antenna gain gives EIRP."""
-    enabled: bool = True
+    enabled: Bool = True
 
 
 class Ssid(Model):
@@ -94,11 +131,11 @@ class Ssid(Model):
     security: Literal["open", "owe", "wpa2", "wpa3", "wpa2-wpa3", "wpa2-enterprise"] = "wpa2"
     key: SecretRef | None = None
     """Pre-shared key reference (env:NAME or file:PATH); required for wpa2/wpa3."""
-    vlan: int | None = Field(default=None, ge=1, le=4094)
-    isolation: bool = False
+    vlan: Int | None = Field(default=None, ge=1, le=4094)
+    isolation: Bool = False
     """Client isolation: stations cannot talk to each other."""
     bands: list[Literal["2g", "5g"]] = Field(default_factory=lambda: ["2g", "5g"])  # type: ignore[arg-type]
-    hidden: bool = False
+    hidden: Bool = False
 
     @model_validator(mode="after")
     def _key(self) -> Ssid:
@@ -143,7 +180,7 @@ class Management(Model):
     """SHA-256 of the device certificate (DER), hex, colons allowed."""
     username: str = Field(default="root", min_length=1)
     password: SecretRef
-    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    timeout_s: Float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("tls_pin")
     @classmethod
@@ -158,29 +195,47 @@ class Management(Model):
         return clean
 
 
+#: Drivers a profile may name, per kind of device (each is in eventops.adapters.base.DRIVERS).
+MAST_DRIVERS: tuple[str, ...] = ("openwrt",)
+SWITCH_DRIVERS: tuple[str, ...] = ("restconf",)
+
+
+def _driver(value: str, allowed: tuple[str, ...], kind: str) -> str:
+    if value not in allowed:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise ValueError(f"unknown {kind} driver {shown!r} (allowed: {', '.join(allowed)})")
+    return value
+
+
 class Mast(Model):
     id: Id
     site: Id | None = None
     driver: str = "openwrt"
+    """How eventops talks to the mast; one of MAST_DRIVERS."""
     hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]{0,62}$")
     management: Management
     location: Location = Location()
-    indoor: bool = False
-    antenna_gain_dbi: float = Field(default=0.0, ge=0, le=30)
+    indoor: Bool = False
+    antenna_gain_dbi: Float = Field(default=0.0, ge=0, le=30)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     radios: list[Radio] | None = None
     ssids: list[Ssid] | None = None
     uplink: Id | None = None
     """The fibre link this mast hangs off (for upstream-down grouping and apply order)."""
     authorities: list[Id] = Field(default_factory=list)
-    poll_interval_s: float | None = Field(default=None, gt=0, le=3600)
+    poll_interval_s: Float | None = Field(default=None, gt=0, le=3600)
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        return _driver(v, MAST_DRIVERS, "mast")
 
 
 class Port(Model):
     name: str = Field(min_length=1)
     description: str = ""
-    vlans: list[int] = Field(default_factory=list)
-    enabled: bool = True
+    vlans: list[Int] = Field(default_factory=list)
+    enabled: Bool = True
 
     @field_validator("vlans")
     @classmethod
@@ -202,7 +257,12 @@ class Switch(Model):
     location: Location = Location()
     ports: list[Port] = Field(min_length=1)
     authorities: list[Id] = Field(default_factory=list)
-    poll_interval_s: float | None = Field(default=None, gt=0, le=3600)
+    poll_interval_s: Float | None = Field(default=None, gt=0, le=3600)
+
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        return _driver(v, SWITCH_DRIVERS, "switch")
 
 
 class Endpoint(Model):
@@ -211,18 +271,18 @@ class Endpoint(Model):
 
 
 class Sla(Model):
-    loss_pct: float = Field(default=0.1, ge=0, le=100)
-    delay_ms: float = Field(default=5.0, gt=0)
-    jitter_ms: float = Field(default=1.0, gt=0)
+    loss_pct: Float = Field(default=0.1, ge=0, le=100)
+    delay_ms: Float = Field(default=5.0, gt=0, le=60_000)
+    jitter_ms: Float = Field(default=1.0, gt=0, le=60_000)
 
 
 class RxThresholds(Model):
     """Receive-power thresholds in dBm; default from the optic's window."""
 
-    warn_low_dbm: float | None = None
-    crit_low_dbm: float | None = None
-    warn_high_dbm: float | None = None
-    crit_high_dbm: float | None = None
+    warn_low_dbm: Float | None = Field(default=None, ge=-60, le=30)
+    crit_low_dbm: Float | None = Field(default=None, ge=-60, le=30)
+    warn_high_dbm: Float | None = Field(default=None, ge=-60, le=30)
+    crit_high_dbm: Float | None = Field(default=None, ge=-60, le=30)
 
 
 Optic = Literal["1000BASE-LX", "1000BASE-SX", "1000BASE-BX", "10GBASE-LR", "10GBASE-SR"]
@@ -244,9 +304,9 @@ class Link(Model):
     b: Endpoint
     controller_end: Literal["a", "b"] = "a"
     """The end that faces the control room / core network."""
-    length_m: float = Field(gt=0, le=80_000)
+    length_m: Float = Field(gt=0, le=80_000)
     optic: Optic
-    capacity_mbps: float = Field(gt=0, le=400_000)
+    capacity_mbps: Float = Field(gt=0, le=400_000)
     """Contracted capacity."""
     sla: Sla = Sla()
     probe: ProbeTarget | None = None
@@ -255,25 +315,25 @@ class Link(Model):
 
 
 class Polling(Model):
-    mast_interval_s: float = Field(default=10.0, gt=0, le=3600)
-    fibre_interval_s: float = Field(default=5.0, gt=0, le=3600)
-    timeout_s: float = Field(default=4.0, gt=0, le=120)
-    concurrency: int = Field(default=64, ge=1, le=4096)
+    mast_interval_s: Float = Field(default=10.0, gt=0, le=3600)
+    fibre_interval_s: Float = Field(default=5.0, gt=0, le=3600)
+    timeout_s: Float = Field(default=4.0, gt=0, le=120)
+    concurrency: Int = Field(default=64, ge=1, le=4096)
 
 
 class AlertTolerances(Model):
     """How long a condition must hold before it raises, and how it clears."""
 
-    raise_after_s: float = Field(default=0.0, ge=0)
-    clear_after_s: float = Field(default=30.0, ge=0)
-    flap_transitions: int = Field(default=4, ge=2)
-    flap_window_s: float = Field(default=300.0, gt=0)
-    rx_margin_warn_db: float = Field(default=3.0, ge=0)
-    rx_margin_crit_db: float = Field(default=1.0, ge=0)
-    drift_warn_db: float = Field(default=2.0, gt=0)
-    drift_crit_db: float = Field(default=4.0, gt=0)
-    utilisation_warn_pct: float = Field(default=70.0, gt=0, le=100)
-    utilisation_crit_pct: float = Field(default=90.0, gt=0, le=100)
+    raise_after_s: Float = Field(default=0.0, ge=0, le=86_400)
+    clear_after_s: Float = Field(default=30.0, ge=0, le=86_400)
+    flap_transitions: Int = Field(default=4, ge=2, le=1000)
+    flap_window_s: Float = Field(default=300.0, gt=0, le=86_400)
+    rx_margin_warn_db: Float = Field(default=3.0, ge=0, le=60)
+    rx_margin_crit_db: Float = Field(default=1.0, ge=0, le=60)
+    drift_warn_db: Float = Field(default=2.0, gt=0, le=60)
+    drift_crit_db: Float = Field(default=4.0, gt=0, le=60)
+    utilisation_warn_pct: Float = Field(default=70.0, gt=0, le=100)
+    utilisation_crit_pct: Float = Field(default=90.0, gt=0, le=100)
     webhook_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     """Alertmanager-compatible webhook receiver."""
 
@@ -283,23 +343,23 @@ class XSource(Model):
     bearer_token: SecretRef
     query: str | None = None
     """Search query; default built from the hashtags."""
-    poll_interval_s: float = Field(default=15.0, ge=1)
+    poll_interval_s: Float = Field(default=15.0, ge=1, le=3600)
 
 
 class MastodonSource(Model):
     kind: Literal["mastodon"]
     instance: str = Field(pattern=r"^https?://[^/\s]+$")
     token: SecretRef | None = None
-    stream: bool = True
-    poll_interval_s: float = Field(default=15.0, ge=1)
+    stream: Bool = True
+    poll_interval_s: Float = Field(default=15.0, ge=1, le=3600)
 
 
 class ReplaySource(Model):
     kind: Literal["replay"]
     path: str
     """A recorded JSONL feed, relative to the profile's folder."""
-    speed: float = Field(default=1.0, gt=0)
-    loop: bool = True
+    speed: Float = Field(default=1.0, gt=0, le=1000)
+    loop: Bool = True
 
 
 Source = Annotated[XSource | MastodonSource | ReplaySource, Field(discriminator="kind")]
@@ -319,26 +379,26 @@ class Wall(Model):
     moderation: Literal["pre", "post"] = "pre"
     """pre: a person approves every post; post: what passes the rules is shown."""
     blocked_words: list[str] = Field(default_factory=list)
-    use_default_blocklist: bool = True
+    use_default_blocklist: Bool = True
     blocked_users: list[str] = Field(default_factory=list)
     allowed_users: list[str] = Field(default_factory=list)
     allowed_domains: list[str] = Field(default_factory=list)
     blocked_domains: list[str] = Field(default_factory=list)
     languages: list[str] = Field(default_factory=list)
     """ISO 639-1 codes; empty: any language."""
-    allow_sensitive: bool = False
-    allow_replies: bool = False
-    allow_boosts: bool = False
-    allow_bots: bool = False
-    max_posts_per_author_per_hour: int = Field(default=6, ge=1)
-    screen_offline_blank_s: float = Field(default=30.0, gt=0)
+    allow_sensitive: Bool = False
+    allow_replies: Bool = False
+    allow_boosts: Bool = False
+    allow_bots: Bool = False
+    max_posts_per_author_per_hour: Int = Field(default=6, ge=1, le=10_000)
+    screen_offline_blank_s: Float = Field(default=30.0, gt=0, le=86_400)
     """A screen that lost the server this long blanks to the event slide."""
-    screen_rotate_s: float = Field(default=12.0, ge=2)
+    screen_rotate_s: Float = Field(default=12.0, ge=2, le=3600)
     """How long a screen shows one page when the wall is longer than the screen."""
     media_hosts: list[str] = Field(default_factory=list)
     """Hosts (``host`` or ``host:port``) the server may fetch avatars and thumbnails from,
     besides the Mastodon instances and X's picture host; screens never load them directly."""
-    media_max_bytes: int = Field(default=2_000_000, ge=1024, le=50_000_000)
+    media_max_bytes: Int = Field(default=2_000_000, ge=1024, le=50_000_000)
     announcements: list[Announcement] = Field(default_factory=list)
 
     @field_validator("hashtags")
@@ -381,6 +441,16 @@ class Server(Model):
     tls_key: SecretRef | None = None
 
 
+class AuditSettings(Model):
+    """The audit log's key: it keys the chain and signs checkpoints (eventops.store.audit)."""
+
+    key: SecretRef | None = None
+    """Secret reference (env:NAME or file:PATH) to at least 16 random bytes, e.g.
+    `openssl rand -hex 32`; without it the log has the plain hash chain only."""
+    checkpoint_interval_s: Float = Field(default=300.0, ge=10, le=86_400)
+    """How often the engine signs a checkpoint of the log's head."""
+
+
 class Profile(Model):
     event: Event
     defaults: Defaults = Defaults()
@@ -394,6 +464,7 @@ class Profile(Model):
     authorities: list[Authority] = Field(default_factory=list)
     users: list[User] = Field(default_factory=list)
     server: Server = Server()
+    audit: AuditSettings = AuditSettings()
 
     @model_validator(mode="after")
     def _semantics(self, info: Any) -> Profile:

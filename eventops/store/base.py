@@ -297,6 +297,10 @@ class Store(ABC):
         """Append to the hash-chained audit log; durable (synchronous=FULL) on return."""
 
     @abstractmethod
+    async def audit_head(self) -> tuple[int, str]:
+        """The newest entry's (id, hash); ``(0, GENESIS)`` for an empty log."""
+
+    @abstractmethod
     async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
 
     @abstractmethod

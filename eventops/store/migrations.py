@@ -149,6 +149,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """,
     ),
     (
+        5,
+        # The keyed chain: HMAC-SHA256 over the previous MAC and the row's hash
+        # (eventops.store.audit). Rows from before stay NULL; the triggers keep
+        # the table append-only, so no row can be back-filled.
+        """
+        ALTER TABLE audit ADD COLUMN mac TEXT;
+        """,
+    ),
+    (
         6,
         """
         CREATE TABLE pending_restores (

@@ -145,6 +145,8 @@ class AuditEntry(Row):
     after: Any = None
     prev_hash: str
     hash: str
+    mac: str | None = None
+    """HMAC-SHA256 keyed chain (None: written without an audit key)."""
 
 
 class HandoverRow(Row):

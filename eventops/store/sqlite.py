@@ -12,7 +12,6 @@ Reads use a separate connection and see committed data only.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import sqlite3
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from eventops.errors import AuditChainBroken, StoreError
+from eventops.store.audit import GENESIS, AuditKey, audit_hash, check_row
 from eventops.store.base import Store, WallTx
 from eventops.store.migrations import LATEST, MIGRATIONS
 from eventops.store.models import (
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[aiosqlite.Connection], Awaitable[T]]
 
-GENESIS = "0" * 64
 MAX_GROUP = 256
 
 
@@ -68,20 +67,6 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def audit_hash(
-    prev: str,
-    entry_id: int,
-    ts: str,
-    actor: str,
-    action: str,
-    target: str,
-    before: str | None,
-    after: str | None,
-) -> str:
-    body = _canon([entry_id, ts, actor, action, target, before, after])
-    return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
-
-
 @dataclass
 class _Pending:
     job: Job[Any]
@@ -98,8 +83,11 @@ class SQLiteStore(Store):
         *,
         migrations: Sequence[tuple[int, str]] = MIGRATIONS,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        audit_key: AuditKey | None = None,
     ) -> None:
         self.path = Path(path)
+        self._audit_key = audit_key
+        self._has_mac = True
         self._migrations = tuple(migrations)
         self._now = now
         self._w: aiosqlite.Connection | None = None
@@ -118,6 +106,8 @@ class SQLiteStore(Store):
             await self._w.execute("PRAGMA foreign_keys=ON")
             await self._w.execute("PRAGMA busy_timeout=5000")
             await self._migrate()
+            async with self._w.execute("PRAGMA table_info(audit)") as cur:
+                self._has_mac = any(r[1] == "mac" for r in await cur.fetchall())
             self._r = await aiosqlite.connect(
                 f"file:{self.path}?mode=ro", uri=True, isolation_level=None
             )
@@ -567,7 +557,7 @@ class SQLiteStore(Store):
         now = self._now
 
         async def job(c: aiosqlite.Connection) -> T:
-            return await fn(_SQLiteWallTx(c, now))
+            return await fn(_SQLiteWallTx(c, now, self._audit_key, self._has_mac))
 
         return await self.run_write(job, durable=True)
 
@@ -845,15 +835,47 @@ class SQLiteStore(Store):
         ]
 
     # -- audit ------------------------------------------------------------------
+    def set_audit_key(self, key: AuditKey | None) -> None:
+        """Key every later audit entry (the profile's ``[audit] key``); None: plain chain only."""
+        self._audit_key = key
+
+    @property
+    def audit_key(self) -> AuditKey | None:
+        return self._audit_key
+
+    async def append_audit(
+        self,
+        c: aiosqlite.Connection,
+        actor: str,
+        action: str,
+        target: str,
+        before: Any = None,
+        after: Any = None,
+    ) -> AuditEntry:
+        """Append one audit entry on ``c``, inside the caller's write job (see _append_audit)."""
+        return await _append_audit(
+            c,
+            _ts(self._now()),
+            actor,
+            action,
+            target,
+            before,
+            after,
+            key=self._audit_key,
+            has_mac=self._has_mac,
+        )
+
     async def audit(
         self, actor: str, action: str, target: str, before: Any = None, after: Any = None
     ) -> AuditEntry:
-        ts = _ts(self._now())
-
         async def job(c: aiosqlite.Connection) -> AuditEntry:
-            return await _append_audit(c, ts, actor, action, target, before, after)
+            return await self.append_audit(c, actor, action, target, before, after)
 
         return await self.run_write(job, durable=True)
+
+    async def audit_head(self) -> tuple[int, str]:
+        rows = await self._fetch("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        return (int(rows[0]["id"]), str(rows[0]["hash"])) if rows else (0, GENESIS)
 
     async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
         rows = await self._fetch(
@@ -870,35 +892,33 @@ class SQLiteStore(Store):
                 after=None if r["after"] is None else json.loads(r["after"]),
                 prev_hash=r["prev_hash"],
                 hash=r["hash"],
+                mac=r["mac"] if self._has_mac else None,
             )
             for r in rows
         ]
 
     async def verify_audit(self) -> int:
-        prev, expected_id, count = GENESIS, 1, 0
+        """Check both chains over the open store (MACs when a key is set).
+
+        ``eventops audit verify`` uses :func:`eventops.store.audit.verify_store`
+        instead: read-only, and with a checkpoint.
+        """
+        prev, prev_mac, expected, count = GENESIS, GENESIS, 1, 0
+        key = self._audit_key
         conn = self._read()
         conn.row_factory = sqlite3.Row
         async with conn.execute("SELECT * FROM audit ORDER BY id") as cur:
             async for r in cur:
-                if r["id"] != expected_id:
-                    raise AuditChainBroken(f"{self.path}: audit entry {expected_id} is missing")
-                if r["prev_hash"] != prev:
-                    raise AuditChainBroken(
-                        f"{self.path}: audit entry {r['id']} does not follow entry {r['id'] - 1}"
-                    )
-                digest = audit_hash(
-                    prev,
-                    r["id"],
-                    r["ts"],
-                    r["actor"],
-                    r["action"],
-                    r["target"],
-                    r["before"],
-                    r["after"],
-                )
-                if digest != r["hash"]:
-                    raise AuditChainBroken(f"{self.path}: audit entry {r['id']} was altered")
-                prev, expected_id, count = r["hash"], expected_id + 1, count + 1
+                check_row(self.path, r, expected, prev)
+                if key is not None:
+                    mac = r["mac"] if self._has_mac else None
+                    if mac is None or key.mac(prev_mac, r["hash"]) != mac:
+                        raise AuditChainBroken(
+                            f"{self.path}: audit entry {r['id']} fails its MAC: written or "
+                            "rewritten without the audit key"
+                        )
+                    prev_mac = mac
+                prev, expected, count = r["hash"], expected + 1, count + 1
         return count
 
     async def integrity_check(self) -> str:
@@ -1020,9 +1040,17 @@ async def _set_cursor(c: aiosqlite.Connection, name: str, value: str) -> None:
 class _SQLiteWallTx(WallTx):
     """:class:`WallTx` on the write connection, inside the writer's transaction."""
 
-    def __init__(self, c: aiosqlite.Connection, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        c: aiosqlite.Connection,
+        now: Callable[[], datetime],
+        key: AuditKey | None = None,
+        has_mac: bool = True,
+    ) -> None:
         self._c = c
         self._now = now
+        self._key = key
+        self._has_mac = has_mac
 
     async def get_post(self, post_id: str) -> PostRow | None:
         rows = await _dicts(self._c, "SELECT * FROM posts WHERE id=?", (post_id,))
@@ -1091,7 +1119,17 @@ class _SQLiteWallTx(WallTx):
     async def audit(
         self, actor: str, action: str, target: str, before: Any = None, after: Any = None
     ) -> AuditEntry:
-        return await _append_audit(self._c, _ts(self._now()), actor, action, target, before, after)
+        return await _append_audit(
+            self._c,
+            _ts(self._now()),
+            actor,
+            action,
+            target,
+            before,
+            after,
+            key=self._key,
+            has_mac=self._has_mac,
+        )
 
 
 async def _append_audit(
@@ -1102,20 +1140,41 @@ async def _append_audit(
     target: str,
     before: Any = None,
     after: Any = None,
+    *,
+    key: AuditKey | None = None,
+    has_mac: bool = True,
 ) -> AuditEntry:
-    """Append one audit entry inside the caller's transaction (the chain's one writer)."""
+    """Append one audit entry inside the caller's transaction (the chain's one writer).
+
+    Every audit row is made here, never by its own INSERT, so that each gets
+    both chains: the plain hash and, with the store's audit ``key``, the MAC
+    (``has_mac`` False only for a store held at a schema before migration 5).
+    """
     b = None if before is None else _canon(before)
     a = None if after is None else _canon(after)
-    async with c.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1") as cur:
+    mac_col = "mac" if has_mac else "NULL"
+    async with c.execute(f"SELECT id, hash, {mac_col} FROM audit ORDER BY id DESC LIMIT 1") as cur:
         last = await cur.fetchone()
     prev = last[1] if last else GENESIS
     entry_id = (last[0] + 1) if last else 1
     digest = audit_hash(prev, entry_id, ts, actor, action, target, b, a)
-    await c.execute(
-        "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, hash) "
-        "VALUES (?,?,?,?,?,?,?,?,?)",
-        (entry_id, ts, actor, action, target, b, a, prev, digest),
-    )
+    mac = None
+    if key is not None and has_mac:
+        prev_mac = last[2] if last and last[2] is not None else GENESIS
+        mac = key.mac(prev_mac, digest)
+    row = (entry_id, ts, actor, action, target, b, a, prev, digest)
+    if has_mac:
+        await c.execute(
+            "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
+            "hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (*row, mac),
+        )
+    else:
+        await c.execute(
+            "INSERT INTO audit (id, ts, actor, action, target, before, after, prev_hash, "
+            "hash) VALUES (?,?,?,?,?,?,?,?,?)",
+            row,
+        )
     return AuditEntry(
         id=entry_id,
         ts=_dt(ts),
@@ -1126,6 +1185,7 @@ async def _append_audit(
         after=after,
         prev_hash=prev,
         hash=digest,
+        mac=mac,
     )
 
 

@@ -167,6 +167,13 @@ async def test_handover_in_process_report_and_export(fleet: Path, tmp_path: Path
     assert '"handovers"' in export.read_text(encoding="utf-8")
     code, _, err = await run("audit", "verify", str(fleet), "--db", db)
     assert code == 0, err
+    # the report and the export each carry a signed checkpoint of the audit head
+    assert "data-eventops-audit-checkpoint" in html
+    for carrier in (report, export):
+        code, out, err = await run(
+            "audit", "verify", str(fleet), "--db", db, "--checkpoint", str(carrier)
+        )
+        assert code == 0 and "holds the" in out, err
 
 
 async def test_handover_when_an_end_is_unreachable(tmp_path: Path) -> None:

@@ -99,14 +99,16 @@ def test_token_new_unknown_user() -> None:
 def test_audit_verify(tmp_path: Path) -> None:
     import asyncio
 
-    from eventops.store import SQLiteStore
+    from eventops.profile import load_profile
+    from eventops.store import SQLiteStore, audit_key
 
     db = tmp_path / "a.sqlite3"
     r = run("audit", "verify", str(DEMO), "--db", str(db))
     assert r.returncode == 4 and "no event store here yet" in r.stderr
 
     async def fill() -> None:
-        async with SQLiteStore(db) as s:
+        # the demo profile names an audit key: the engine keys every entry with it
+        async with SQLiteStore(db, audit_key=audit_key(load_profile(DEMO))) as s:
             await s.audit("presse", "approve", "x:1")
             await s.audit("technik", "apply", "mast-01")
 
@@ -130,3 +132,50 @@ def test_audit_verify(tmp_path: Path) -> None:
 def test_default_store_location(tmp_path: Path) -> None:
     r = run("audit", "verify", str(DEMO), env={"EVENTOPS_DATA_DIR": str(tmp_path)})
     assert r.returncode == 4 and str(tmp_path / "demo.sqlite3") in r.stderr
+
+
+def test_cli_audit_entries_are_keyed_and_export_carries_a_checkpoint(tmp_path: Path) -> None:
+    """The CLI opens stores with the profile's audit key; export and checkpoint vouch for them."""
+    db = tmp_path / "k.sqlite3"
+    r = run("wall", "forget", str(DEMO), "x:alice", "--user", "presse", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    r = run("wall", "forget", str(DEMO), "x:bob", "--user", "presse", "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    r = run("audit", "verify", str(DEMO), "--db", str(db))
+    assert r.returncode == 0 and "2 entries verifies, every entry keyed (ed25519:" in r.stdout
+
+    export = tmp_path / "export.json"
+    r = run("export", str(DEMO), "--db", str(db), "--out", str(export))
+    assert r.returncode == 0, r.stderr
+    cp = json.loads(export.read_text())["audit_checkpoint"]
+    assert cp["event"] == "demo" and cp["seq"] == 2
+    r = run("audit", "checkpoint", str(DEMO), "--db", str(db), "--out", str(tmp_path / "cp.json"))
+    assert r.returncode == 0 and "checkpoint of entry 2" in r.stdout
+    for carrier in (export, tmp_path / "cp.json"):
+        r = run("audit", "verify", str(DEMO), "--db", str(db), "--checkpoint", str(carrier))
+        assert r.returncode == 0 and "holds the 2 entries of the checkpoint" in r.stdout, r.stderr
+
+
+def test_audit_key_reference_that_cannot_be_read(tmp_path: Path) -> None:
+    text = DEMO.read_text().replace(
+        'key = "file:demo-secrets/audit-key"', 'key = "env:EVO_TEST_NO_SUCH_AUDIT_KEY"'
+    )
+    profile = tmp_path / "demo.toml"
+    profile.write_text(text)
+    (tmp_path / "demo-secrets").mkdir()
+    for name in ("device-password", "audit-key"):
+        (tmp_path / "demo-secrets" / name).write_text("x" * 32)
+    db = tmp_path / "k.sqlite3"
+    db.touch()
+    r = run("audit", "verify", str(profile), "--db", str(db))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "secret env:EVO_TEST_NO_SUCH_AUDIT_KEY: environment variable is not set" in r.stderr
+    r = run(
+        "audit",
+        "verify",
+        str(profile),
+        "--db",
+        str(db),
+        env={"EVO_TEST_NO_SUCH_AUDIT_KEY": "short"},
+    )
+    assert r.returncode == 2 and "at least 16 bytes" in r.stderr

@@ -333,3 +333,160 @@ def test_direct_construction_still_validates() -> None:
 def test_json_schema() -> None:
     schema = Profile.model_json_schema()
     assert "event" in schema["properties"] and "masts" in schema["properties"]
+
+
+# -- fail at check time (issue 15) ------------------------------------------------
+
+
+def test_unknown_driver_names_the_allowed_ones() -> None:
+    line = only(BASE.replace('id = "m1"\n', 'id = "m1"\ndriver = "cisco-ios"\n'))
+    assert re.match(r"p\.toml:\d+: masts\[0\]\.driver: unknown mast driver 'cisco-ios'", line)
+    assert "(allowed: openwrt)" in line
+    line = only(BASE.replace('id = "sw-b"\n', 'id = "sw-b"\ndriver = "openwrt"\n'))
+    assert "switches[1].driver: unknown switch driver 'openwrt' (allowed: restconf)" in line
+
+
+def test_profile_drivers_are_registered_adapters() -> None:
+    from eventops.adapters.base import DRIVERS
+    from eventops.profile.models import MAST_DRIVERS, SWITCH_DRIVERS
+
+    assert set(MAST_DRIVERS) | set(SWITCH_DRIVERS) <= set(DRIVERS)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "message"),
+    [
+        ("tx_power_dbm = 14", "tx_power_dbm = true", "masts[0].radios[0].tx_power_dbm", "number"),
+        ("channel = 6", 'channel = "6"', "masts[0].radios[0].channel", "integer"),
+        ("channel = 6", "channel = 6.0", "masts[0].radios[0].channel", "integer"),
+        ("antenna_gain_dbi = 3", "antenna_gain_dbi = nan", "masts[0].antenna_gain_dbi", "finite"),
+        ("length_m = 100", "length_m = inf", "links[0].length_m", "finite"),
+        ('uplink = "l1"', 'uplink = "l1"\nindoor = 1', "masts[0].indoor", "boolean"),
+        (
+            '{ name = "e1" }, { name = "e2" }',
+            '{ name = "e1", vlans = [true] }, { name = "e2" }',
+            "switches[0].ports[0].vlans[0]",
+            "integer",
+        ),
+    ],
+)
+def test_strict_types(old: str, new: str, path: str, message: str) -> None:
+    assert old in BASE
+    line = only(BASE.replace(old, new, 1))
+    assert f": {path}: " in line and message in line.lower(), line
+
+
+def test_numbers_still_accept_toml_integers_for_floats() -> None:
+    p = parse_profile(BASE.replace("tx_power_dbm = 14", "tx_power_dbm = 14.5"), "p.toml")
+    assert p.masts[0].radios is not None and p.masts[0].radios[0].tx_power_dbm == 14.5
+    assert parse_profile(BASE, "p.toml").links[0].length_m == 100.0
+
+
+def test_unknown_site_adds_no_follow_on_radio_errors() -> None:
+    demo = (REPO / "profiles" / "demo.toml").read_text()
+    broken = demo.replace(
+        'site = "buehne"\nhostname = "mast-03"', 'site = "nowhere"\nhostname = "mast-03"'
+    )
+    assert broken != demo
+    with pytest.raises(ProfileError) as info:
+        parse_profile(broken, "demo.toml", REPO / "profiles")
+    lines = info.value.lines()
+    assert len(lines) == 1 and "masts[2].site: site 'nowhere' does not exist" in lines[0], lines
+
+
+def _check(tmp_path: Path, text: str) -> tuple[list[str], list[str]]:
+    from eventops.profile.loader import check_profile
+
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    try:
+        _, warnings = check_profile(f)
+    except ProfileError as exc:
+        return exc.lines(), []
+    return [], [str(w) for w in warnings]
+
+
+def test_file_secrets_are_checked_at_check_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("P", "x")
+    mast_pw = 'password = "env:P" }\nuplink'
+    errors, _ = _check(tmp_path, BASE.replace(mast_pw, 'password = "file:nope" }\nuplink'))
+    assert len(errors) == 1
+    assert re.match(
+        r".*c\.toml:\d+: masts\[0\]\.management\.password: secret file:nope: no such file",
+        errors[0],
+    )
+    (tmp_path / "dir").mkdir()
+    errors, _ = _check(tmp_path, BASE.replace(mast_pw, 'password = "file:dir" }\nuplink'))
+    assert "not a regular file" in errors[0]
+    (tmp_path / "plain").write_text("x")
+    errors, _ = _check(tmp_path, BASE.replace(mast_pw, 'password = "file:plain/sub" }\nuplink'))
+    assert "cannot reach file (Not a directory)" in errors[0]
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "empty").chmod(0o600)
+    errors, _ = _check(tmp_path, BASE.replace(mast_pw, 'password = "file:empty" }\nuplink'))
+    assert "file is empty" in errors[0]
+    # load_profile alone does not read secrets: only check and run time do
+    f = tmp_path / "c.toml"
+    f.write_text(BASE.replace(mast_pw, 'password = "file:nope" }\nuplink'))
+    assert load_profile(f).masts[0].management.password.ref == "file:nope"
+
+
+def test_world_readable_secret_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("P", "x")
+    pw = tmp_path / "pw"
+    pw.write_text("s3cret")
+    pw.chmod(0o644)
+    text = BASE.replace('password = "env:P" }\nuplink', 'password = "file:pw" }\nuplink')
+    errors, warnings = _check(tmp_path, text)
+    assert errors == [] and len(warnings) == 1
+    assert (
+        "masts[0].management.password: secret file:pw: file is readable by every user"
+        in warnings[0]
+    )
+    assert "s3cret" not in warnings[0]
+    pw.chmod(0o600)
+    assert _check(tmp_path, text) == ([], [])
+
+
+def test_unset_env_secret_is_a_warning_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("P", raising=False)
+    errors, warnings = _check(tmp_path, BASE)
+    assert errors == [] and len(warnings) == 1
+    assert "secret env:P: environment variable is not set here (used by 3 keys)" in warnings[0]
+
+
+def test_profile_text_is_cleaned_of_control_and_bidi_characters() -> None:
+    text = BASE.replace(
+        'name = "Test"', 'name = "Test"\nvenue = "Markt\\u202Eplatz\\u001b[2J"'
+    ).replace('name = "Polizei"', 'name = "Poli\\u202Ezei\\u2066"') + (
+        '\n[[wall.announcements]]\nid = "a"\ntitle_de = "Ach\\u001b]0;x\\u0007tung"\n'
+        'text_de = "Zeile 1\\nZeile\\t2\\u202E"\ntitle_en = "Note\\u200f"\ntext_en = "one\\r\\ntwo"\n'
+    )
+    p = parse_profile(text.replace('description = ""', ""), "p.toml")
+    assert p.event.venue == "Marktplatz[2J"
+    assert p.authorities[0].name == "Polizei"
+    (a,) = p.wall.announcements
+    assert a.title_de == "Ach]0;xtung" and a.title_en == "Note"
+    assert a.text_de == "Zeile 1\nZeile\t2" and a.text_en == "one\ntwo"
+
+
+def test_single_line_text_loses_its_newlines() -> None:
+    p = parse_profile(BASE.replace('name = "Polizei"', 'name = "Poli\\nzei"'), "p.toml")
+    assert p.authorities[0].name == "Poli zei"
+
+
+def test_check_warns_about_cleaned_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("P", "x")
+    text = BASE.replace('name = "Polizei"', 'name = "Poli\\u202Ezei\\u001b"')
+    errors, warnings = _check(tmp_path, text)
+    line = text.splitlines().index('name = "Poli\\u202Ezei\\u001b"') + 1
+    assert errors == [] and warnings == [
+        f"{tmp_path / 'c.toml'}:{line}: authorities[0].name: "
+        "control or bidi-control characters removed (U+202E, U+001B)"
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import signal
 import sqlite3
@@ -12,6 +13,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -273,3 +275,95 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
             return await s.verify_audit()
 
     assert asyncio.run(verify()) >= acked_audit
+
+
+async def test_keyed_chain_and_head(tmp_path: Path) -> None:
+    from eventops.store.audit import GENESIS, AuditKey
+
+    key = AuditKey.from_secret("k" * 32)
+    async with SQLiteStore(tmp_path / "k.sqlite3", audit_key=key) as s:
+        assert await s.audit_head() == (0, GENESIS)
+        first = await s.audit("anna", "create", "event")
+        second = await s.audit("bert", "approve", "x:1")
+        assert first.mac == key.mac(GENESIS, first.hash)
+        assert second.mac == key.mac(str(first.mac), second.hash)
+        assert await s.audit_head() == (2, second.hash)
+        assert [e.mac for e in await s.audit_entries()] == [first.mac, second.mac]
+        assert await s.verify_audit() == 2
+        # the same rows under another key do not verify
+        s.set_audit_key(AuditKey.from_secret("o" * 32))
+        with pytest.raises(AuditChainBroken, match="entry 1 fails its MAC"):
+            await s.verify_audit()
+
+
+async def test_audit_entry_commits_with_its_job(tmp_path: Path) -> None:
+    """append_audit inside a write job: the entry and the job's rows commit or fail together."""
+    from eventops.store.audit import AuditKey
+
+    async with SQLiteStore(tmp_path / "j.sqlite3", audit_key=AuditKey.from_secret("k" * 32)) as s:
+
+        async def ok(c: Any) -> None:
+            await c.execute("INSERT INTO cursors (name, value) VALUES ('a', '1')")
+            await s.append_audit(c, "anna", "cursor.set", "a")
+
+        async def fails(c: Any) -> None:
+            await s.append_audit(c, "anna", "cursor.set", "b")
+            await c.execute("INSERT INTO no_such_table VALUES (1)")
+
+        await s.run_write(ok, durable=True)
+        with pytest.raises(StoreError):
+            await s.run_write(fails, durable=True)
+        assert [e.target for e in await s.audit_entries()] == ["a"]
+        assert await s.verify_audit() == 1
+
+
+def test_short_audit_secret_is_refused() -> None:
+    from eventops.errors import SecretError
+    from eventops.store.audit import AuditKey
+
+    with pytest.raises(SecretError, match="at least 16 bytes"):
+        AuditKey.from_secret("short")
+    assert "k" * 32 not in repr(AuditKey.from_secret("k" * 32))
+
+
+async def test_checkpoint_keeper_signs_when_the_head_moves(tmp_path: Path) -> None:
+    from eventops.store.audit import AuditKey, Checkpoint, CheckpointKeeper, checkpoint_annotations
+
+    key = AuditKey.from_secret("k" * 32)
+    sent: list[dict[str, Any]] = []
+    ticks = asyncio.Queue[None]()
+    go = asyncio.Event()
+
+    async def sleep(_: float) -> None:
+        await ticks.put(None)
+        await go.wait()
+        go.clear()
+
+    async def sink(cp: dict[str, Any]) -> None:
+        sent.append(cp)
+
+    async with SQLiteStore(tmp_path / "c.sqlite3", audit_key=key) as s:
+        keeper = CheckpointKeeper(s, key, "demo", on_checkpoint=sink, now=lambda: T0)
+        task = asyncio.create_task(keeper.run(60, sleep))
+        try:
+            await asyncio.wait_for(ticks.get(), 5)
+            assert [c["seq"] for c in sent] == [0]
+            go.set()
+            await asyncio.wait_for(ticks.get(), 5)  # head unchanged: nothing new
+            assert len(sent) == 1
+            entry = await s.audit("anna", "x", "y")
+            go.set()
+            await asyncio.wait_for(ticks.get(), 5)
+            assert [c["seq"] for c in sent] == [0, 1] and sent[-1]["head"] == entry.hash
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    cp = Checkpoint.model_validate(keeper.latest)
+    cp.check_signature()
+    assert cp.key_id == key.key_id and cp.ts == T0
+    notes = checkpoint_annotations(sent[-1])
+    assert (
+        notes["eventops_audit_seq"] == "1"
+        and json.loads(notes["eventops_audit_checkpoint"]) == sent[-1]
+    )

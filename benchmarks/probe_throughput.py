@@ -28,7 +28,7 @@ import threading
 import time
 from typing import Any
 
-from eventops.probe.engine import load_engine
+from eventops.probe.datapath import load_engine
 
 IPERF3 = shutil.which("iperf3") or "/usr/bin/iperf3"
 PY = sys.executable

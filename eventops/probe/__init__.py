@@ -37,7 +37,7 @@ pure-Python engine gives identical counts more slowly, except under
 ``CI=true`` where a missing C engine is an error (:func:`load_engine`).
 """
 
-from eventops.probe.engine import load_engine
+from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3 import IPERF3_PORT, run_iperf3
 from eventops.probe.models import (
     DelayStats,

@@ -21,7 +21,7 @@ import time
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.engine import FMT_IPERF3, load_engine
+from eventops.probe.datapath import FMT_IPERF3, load_engine
 from eventops.probe.models import Iperf3Result
 
 IPERF3_PORT = 5201

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.engine import FMT_EVENTOPS, HEADER_LEN, MAGIC, Engine, load_engine
+from eventops.probe.datapath import FMT_EVENTOPS, HEADER_LEN, MAGIC, Datapath, load_engine
 from eventops.probe.models import DelayStats, Interval, RateLayer, TcpResult, UdpResult
 from eventops.probe.stats import delay_stats, pacing_report
 
@@ -154,7 +154,7 @@ class Sink:
     ) -> None:
         self.host = host
         self.port = port
-        self.engine: Engine = load_engine(engine)
+        self.engine: Datapath = load_engine(engine)
         self._server: asyncio.Server | None = None
         self._udp: socket.socket | None = None
         self._busy = False

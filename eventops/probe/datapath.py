@@ -1,4 +1,4 @@
-"""The probe's hot loop: the compiled engine and its pure-Python twin.
+"""The probe's data path: per-datagram accounting and paced UDP send/receive.
 
 Both engines offer the same three things with the same results:
 
@@ -273,7 +273,7 @@ def py_recv_stream(
 
 
 @dataclass(frozen=True)
-class Engine:
+class Datapath:
     """One engine's entry points and its name (``c`` or ``python``)."""
 
     name: Literal["c", "python"]
@@ -282,10 +282,10 @@ class Engine:
     recv_stream: Any
 
 
-PYTHON_ENGINE = Engine("python", PyAccountant, py_send_stream, py_recv_stream)
+PYTHON_ENGINE = Datapath("python", PyAccountant, py_send_stream, py_recv_stream)
 
 
-def c_engine() -> Engine:
+def c_engine() -> Datapath:
     """The compiled engine; :class:`ProbeError` if it cannot be imported."""
     try:
         from eventops.probe import _fastprobe  # type: ignore[attr-defined]
@@ -293,10 +293,10 @@ def c_engine() -> Engine:
         raise ProbeError(
             f"compiled probe engine eventops.probe._fastprobe not importable: {exc}"
         ) from exc
-    return Engine("c", _fastprobe.Accountant, _fastprobe.send_stream, _fastprobe.recv_stream)
+    return Datapath("c", _fastprobe.Accountant, _fastprobe.send_stream, _fastprobe.recv_stream)
 
 
-def load_engine(prefer: Literal["auto", "c", "python"] = "auto") -> Engine:
+def load_engine(prefer: Literal["auto", "c", "python"] = "auto") -> Datapath:
     """The engine to use: compiled if available; under ``CI=true`` it must be."""
     if prefer == "python":
         return PYTHON_ENGINE

@@ -179,7 +179,7 @@ async def cmd_stamp(args: argparse.Namespace) -> int:
 
 
 async def cmd_iperf3(args: argparse.Namespace) -> int:
-    rate = parse_rate(args.bandwidth) if args.bandwidth is not None else (1e6 if args.udp else None)
+    rate = parse_rate(args.bandwidth) if args.bandwidth is not None else None
     r = await run_iperf3(
         args.host,
         args.port,
@@ -188,21 +188,28 @@ async def cmd_iperf3(args: argparse.Namespace) -> int:
         size=args.length,
         duration=args.time,
         streams=args.parallel,
+        reverse=args.reverse,
+        bidir=args.bidir,
         engine=args.engine,
     )
     if args.json:
         print(json.dumps(r.iperf3_json(), indent=2))
         return 0
-    line = (
-        f"iperf3 {r.protocol.upper()} {r.host}:{r.port}: sent {_human(r.sender_bps)}, server received "
-        f"{_human(r.receiver_bps)}"
-    )
-    if r.protocol == "udp":
-        line += (
-            f"; {r.server_packets} packets, lost {r.server_lost_packets}, "
-            f"jitter {r.server_jitter_ms or 0:.4f} ms"
+    for name, d in (("forward", r.forward), ("reverse", r.reverse)):
+        if d is None:
+            continue
+        line = (
+            f"iperf3 {r.protocol.upper()} {r.host}:{r.port} {name}: sent {_human(d.sender_bps)}, "
+            f"received {_human(d.receiver_bps)}"
         )
-    print(line)
+        if r.protocol == "udp":
+            line += (
+                f"; {d.received_packets} packets, lost {d.lost_packets}, "
+                f"jitter {d.jitter_ms or 0:.4f} ms"
+            )
+        else:
+            line += f"; {d.retransmits} retransmits"
+        print(line)
     return 0
 
 
@@ -278,8 +285,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-b", "--bandwidth", default=None, help="rate, e.g. 100M; 0 = unlimited (UDP default 1M)"
     )
     i.add_argument("-l", "--length", type=int, default=None)
-    i.add_argument("-t", "--time", type=float, default=5.0)
+    i.add_argument("-t", "--time", type=float, default=10.0, help="seconds (default 10)")
     i.add_argument("-P", "--parallel", type=int, default=1)
+    d = i.add_mutually_exclusive_group()
+    d.add_argument("-R", "--reverse", action="store_true", help="the server sends")
+    d.add_argument("--bidir", action="store_true", help="both send")
     i.add_argument("--engine", **engine)  # type: ignore[arg-type]
     i.add_argument("-J", "--json", action="store_true")
     i.set_defaults(func=cmd_iperf3)

@@ -281,12 +281,35 @@ class StampResult(_M):
     methods: dict[str, str] = Field(default_factory=dict)
 
 
+class Iperf3Direction(_M):
+    """One direction of an iperf3 test: the sending side's and the receiving side's figures."""
+
+    sent_bytes: int
+    sent_packets: int | None
+    sender_bps: float
+    received_bytes: int
+    received_packets: int | None
+    """UDP: the receiver's highest sequence number (iperf3's ``packets``)."""
+    lost_packets: int | None
+    jitter_ms: float | None
+    out_of_order: int | None
+    receiver_bps: float
+    """Delivered rate: the receiver's byte count over the test time (payload layer)."""
+    retransmits: int | None
+
+
 class Iperf3Result(_M):
-    """Our client's figures next to the iperf3 server's own report."""
+    """Our client's figures next to the iperf3 server's own report.
+
+    ``forward`` is client → server, ``reverse`` server → client (``-R``);
+    ``--bidir`` fills both. The flat figures are those of the test's main
+    direction (forward, or reverse under ``-R``).
+    """
 
     host: str
     port: int
     protocol: Literal["udp", "tcp"]
+    direction: Literal["forward", "reverse", "bidir"] = "forward"
     streams: int
     duration_s: float
     size: int
@@ -294,47 +317,17 @@ class Iperf3Result(_M):
     sent_bytes: int
     sent_packets: int | None
     sender_bps: float
-    server_bytes: int
-    server_packets: int | None
-    server_lost_packets: int | None
-    server_jitter_ms: float | None
+    received_bytes: int
+    received_packets: int | None
+    lost_packets: int | None
+    jitter_ms: float | None
     receiver_bps: float
-    """Delivered rate from the server's byte count over our test time (payload layer)."""
-    server_results: dict[str, Any]
+    forward: Iperf3Direction | None = None
+    reverse: Iperf3Direction | None = None
+    peer_results: dict[str, Any]
+    document: dict[str, Any] = Field(default_factory=dict)
+    """The iperf3 3.12 ``-J`` document of this test."""
     methods: dict[str, str] = Field(default_factory=dict)
 
     def iperf3_json(self) -> dict[str, Any]:
-        ends = {"start": 0, "end": self.duration_s, "seconds": self.duration_s}
-        lost = self.server_lost_packets or 0
-        return {
-            "start": {
-                "test_start": {
-                    "protocol": self.protocol.upper(),
-                    "num_streams": self.streams,
-                    "blksize": self.size,
-                    "duration": self.duration_s,
-                }
-            },
-            "end": {
-                "sum_sent": {
-                    **ends,
-                    "bytes": self.sent_bytes,
-                    "bits_per_second": self.sender_bps,
-                    "packets": self.sent_packets,
-                    "sender": True,
-                },
-                "sum_received": {
-                    **ends,
-                    "bytes": self.server_bytes,
-                    "bits_per_second": self.receiver_bps,
-                    "jitter_ms": self.server_jitter_ms,
-                    "lost_packets": lost,
-                    "packets": self.sent_packets,
-                    "lost_percent": (100.0 * lost / self.sent_packets)
-                    if self.sent_packets
-                    else 0.0,
-                    "sender": False,
-                },
-            },
-            "eventops": self.model_dump(mode="json"),
-        }
+        return self.document

@@ -1,4 +1,4 @@
-"""``eventops probe``: throughput sink/run, STAMP reflect/stamp, iperf3 client."""
+"""``eventops probe``: throughput sink/run, STAMP reflect/stamp, iperf3 client and server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from eventops.probe import (
     start_reflector,
     start_sink,
 )
+from eventops.probe.iperf3 import check_port
+from eventops.probe.iperf3_server import Iperf3Server, Iperf3ServerTest
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(?:bit/s|bps|b)?\s*$")
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
@@ -179,7 +182,7 @@ async def cmd_stamp(args: argparse.Namespace) -> int:
 
 
 async def cmd_iperf3(args: argparse.Namespace) -> int:
-    rate = parse_rate(args.bandwidth) if args.bandwidth is not None else None
+    rate = (parse_rate(args.bandwidth) or 0.0) if args.bandwidth is not None else None
     r = await run_iperf3(
         args.host,
         args.port,
@@ -210,6 +213,53 @@ async def cmd_iperf3(args: argparse.Namespace) -> int:
         else:
             line += f"; {d.retransmits} retransmits"
         print(line)
+    return 0
+
+
+async def _until_signal(stop: asyncio.Event, duration: float | None) -> str:
+    """Wait for SIGTERM/SIGINT, ``stop`` or the duration; what ended the wait."""
+    loop = asyncio.get_running_loop()
+    got: list[str] = []
+
+    def on_signal(name: str) -> None:
+        got.append(name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig.name)
+    try:
+        await asyncio.wait_for(stop.wait(), duration)
+    except TimeoutError:
+        return "duration"
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    return got[0] if got else "done"
+
+
+async def cmd_iperf3_server(args: argparse.Namespace) -> int:
+    check_port(args.port)
+    if args.duration is not None and not 0 < args.duration <= 86400 * 365:
+        raise ProbeError(f"duration {args.duration:g} s out of range (0 < duration <= 31536000)")
+
+    def show(t: Iperf3ServerTest) -> None:
+        if args.json:
+            print(t.model_dump_json(), flush=True)
+        else:
+            print(t.summary(), flush=True)
+
+    srv = Iperf3Server(args.bind, args.port, engine=args.engine, one_off=args.one_off, on_test=show)
+    await srv.start()
+    print(f"iperf3 server listening on {args.bind}:{srv.port}", file=sys.stderr, flush=True)
+    try:
+        why = await _until_signal(srv.done, args.duration)
+    finally:
+        await srv.close()
+    print(
+        f"iperf3 server stopped ({why}): {len(srv.results)} test(s), {len(srv.errors)} refused",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 
@@ -293,3 +343,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     i.add_argument("--engine", **engine)  # type: ignore[arg-type]
     i.add_argument("-J", "--json", action="store_true")
     i.set_defaults(func=cmd_iperf3)
+
+    v = ps.add_parser(
+        "iperf3-server",
+        help="iperf3-compatible server: stock iperf3 -c clients (TCP, UDP, -P, -R, --bidir)",
+    )
+    v.add_argument("--bind", default="0.0.0.0")
+    v.add_argument("-p", "--port", type=int, default=IPERF3_PORT)
+    v.add_argument("-1", "--one-off", action="store_true", help="serve one test, then exit")
+    v.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    v.add_argument("-J", "--json", action="store_true", help="one JSON line per test")
+    v.add_argument("--engine", **engine)  # type: ignore[arg-type]
+    v.set_defaults(func=cmd_iperf3_server)

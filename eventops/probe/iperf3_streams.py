@@ -191,7 +191,7 @@ def tcp_send(
     buf = memoryview(bytes(blk))
     sock = st.sock
     sock.settimeout(0.25)
-    t0 = time.monotonic()
+    t0 = last = time.monotonic()
     end = t0 + duration
     try:
         while not stop.is_set():
@@ -205,9 +205,10 @@ def tcp_send(
                 st.bytes += sock.send(buf)
             except TimeoutError:
                 continue
+            last = now
     except OSError as exc:
         st.errno = exc.errno or _errno.EIO
-    st.elapsed_s = time.monotonic() - t0
+    st.elapsed_s = last - t0
 
 
 def tcp_recv(st: StreamIO, blk: int, stop: threading.Event) -> None:
@@ -215,7 +216,8 @@ def tcp_recv(st: StreamIO, blk: int, stop: threading.Event) -> None:
     buf = bytearray(max(blk, 65536))
     sock = st.sock
     sock.settimeout(0.1)
-    t0 = time.monotonic()
+    mono = time.monotonic
+    t0 = last = mono()
     try:
         while not stop.is_set():
             try:
@@ -225,10 +227,11 @@ def tcp_recv(st: StreamIO, blk: int, stop: threading.Event) -> None:
             if n == 0:
                 break
             st.bytes += n
+            last = mono()
     except OSError as exc:
         if exc.errno not in (_errno.ECONNRESET, _errno.EBADF):
             st.errno = exc.errno or _errno.EIO
-    st.elapsed_s = time.monotonic() - t0
+    st.elapsed_s = last - t0
 
 
 def udp_send(
@@ -241,6 +244,10 @@ def udp_send(
         st.fd, FMT_IPERF3, blk, pps, duration, 1, 0, 64, stop, st.per_ms
     )
     st.packets, st.bytes, st.elapsed_s = pk, nb, el / 1e9
+    # a sender stopped by the peer's TEST_END: its time ends with its last send
+    busy = [i for i in range(len(st.per_ms)) if st.per_ms[i]]
+    if busy and stop[0]:
+        st.elapsed_s = min(st.elapsed_s, (busy[-1] + 1) / 1000.0)
     if err and err != _errno.ECONNREFUSED:
         st.errno = err
 
@@ -254,7 +261,7 @@ def udp_recv(st: StreamIO, stop: threading.Event) -> None:
     sock = st.sock
     sock.settimeout(0.1)
     mono = time.monotonic
-    t0 = mono()
+    t0 = last = mono()
     try:
         while not stop.is_set():
             try:
@@ -263,10 +270,11 @@ def udp_recv(st: StreamIO, stop: threading.Event) -> None:
                 continue
             except ConnectionRefusedError:
                 continue
-            if rx.feed_datagram(view[:n], mono()):
+            last = mono()
+            if rx.feed_datagram(view[:n], last):
                 st.bytes += n
     except OSError as exc:
         if exc.errno != _errno.EBADF:
             st.errno = exc.errno or _errno.EIO
-    st.elapsed_s = mono() - t0
+    st.elapsed_s = last - t0
     st.packets = rx.packet_count

@@ -24,7 +24,7 @@ from eventops.probe import (
     start_reflector,
     start_sink,
 )
-from eventops.probe.iperf3 import check_port
+from eventops.probe.checks import check_port, check_seconds
 from eventops.probe.iperf3_server import Iperf3Server, Iperf3ServerTest
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(?:bit/s|bps|b)?\s*$")
@@ -67,6 +67,7 @@ async def _serve_until(duration: float | None) -> None:
 
 
 async def cmd_sink(args: argparse.Namespace) -> int:
+    check_seconds(args.duration, "duration", 0, 86400 * 365)
     sink = await start_sink(args.bind, args.port, engine=args.engine)
     print(
         f"sink listening on {args.bind}:{sink.port} (TCP control, UDP data), engine {sink.engine.name}",
@@ -80,6 +81,7 @@ async def cmd_sink(args: argparse.Namespace) -> int:
 
 
 async def cmd_reflect(args: argparse.Namespace) -> int:
+    check_seconds(args.duration, "duration", 0, 86400 * 365)
     refl = await start_reflector(args.bind, args.port, stateful=args.stateful)
     mode = "stateful" if args.stateful else "stateless"
     print(f"STAMP reflector ({mode}) on {args.bind}:{refl.port}", flush=True)
@@ -238,9 +240,8 @@ async def _until_signal(stop: asyncio.Event, duration: float | None) -> str:
 
 
 async def cmd_iperf3_server(args: argparse.Namespace) -> int:
-    check_port(args.port)
-    if args.duration is not None and not 0 < args.duration <= 86400 * 365:
-        raise ProbeError(f"duration {args.duration:g} s out of range (0 < duration <= 31536000)")
+    check_port(args.port, listen=True)
+    check_seconds(args.duration, "duration", 0, 86400 * 365)
 
     def show(t: Iperf3ServerTest) -> None:
         if args.json:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
+from eventops.probe.checks import check_port, os_reason
 from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3_proto import (
     ClientProtocol,
@@ -62,19 +63,6 @@ DEFAULT_UDP_RATE = 1_000_000
 
 def make_cookie() -> bytes:
     return "".join(secrets.choice(COOKIE_ALPHABET) for _ in range(36)).encode() + b"\0"
-
-
-def check_port(port: int, what: str = "port") -> int:
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise ProbeError(f"{what} {port} out of range (1..65535)")
-    return port
-
-
-def os_reason(exc: OSError) -> str:
-    """The kernel's reason for a failed connect (``No route to host`` ...)."""
-    if exc.errno:
-        return os.strerror(exc.errno)
-    return str(exc) or type(exc).__name__
 
 
 def default_udp_blksize(ctrl: socket.socket) -> int:

@@ -28,8 +28,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from eventops.errors import ProbeError
+from eventops.probe.checks import check_port
 from eventops.probe.datapath import Datapath, load_engine
-from eventops.probe.iperf3 import CpuMeter, check_port, congestion, direction_figures, own_results
+from eventops.probe.iperf3 import CpuMeter, congestion, direction_figures, own_results
 from eventops.probe.iperf3_proto import (
     CookieReceived,
     Ended,
@@ -151,8 +152,7 @@ class Iperf3Server:
         one_off: bool = False,
         on_test: Callable[[Iperf3ServerTest], None] | None = None,
     ) -> None:
-        if port:
-            check_port(port)
+        check_port(port, listen=True)
         self.host = host
         self.port = port
         self.dp: Datapath = load_engine(engine)

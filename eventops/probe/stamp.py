@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
+from eventops.probe.checks import check_interval, check_port, os_reason
 from eventops.probe.models import StampAnomalies, StampInterval, StampResult
 from eventops.probe.stats import delay_stats, rfc3550_jitter
 
@@ -279,6 +280,7 @@ async def start_reflector(
     synchronized: bool = False,
 ) -> Reflector:
     """Start a STAMP reflector in this process; ``await refl.close()`` to stop it."""
+    check_port(port, listen=True)
     refl = Reflector(host, port, stateful=stateful, error_s=error_s, synchronized=synchronized)
     await refl.start()
     return refl
@@ -395,6 +397,8 @@ async def run_stamp(
     A reflector that answers none of them is a :class:`ProbeError`; truncated,
     garbage and unexpected replies are counted in ``anomalies``.
     """
+    check_port(port)
+    check_interval(progress_interval)
     if not 1 <= count <= 10_000_000:
         raise ProbeError(f"count {count} out of range (1..10000000)")
     if not 0 <= interval <= 3600:
@@ -453,7 +457,7 @@ async def run_stamp(
         try:
             sock.connect(addr)
         except OSError as exc:
-            raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+            raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
         loop.add_reader(sock.fileno(), readable)
         done_idx = 0  # replies already reported (an index into sess.arrival)
         last_at = 0.0

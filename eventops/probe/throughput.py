@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import errno as _errno
 import json
+import logging
 import os
 import secrets
 import select
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
+from eventops.probe.checks import check_interval, check_port, os_reason
 from eventops.probe.datapath import FMT_EVENTOPS, HEADER_LEN, MAGIC, Datapath, load_engine
 from eventops.probe.models import DelayStats, Interval, RateLayer, TcpResult, UdpResult
 from eventops.probe.stats import delay_stats, pacing_report
@@ -41,6 +43,7 @@ from eventops.probe.stats import delay_stats, pacing_report
 DEFAULT_SINK_PORT = 5301
 SO_TIMESTAMPNS = 35
 MAX_RATE_BPS = 400e9
+log = logging.getLogger(__name__)
 MAX_DURATION_S = 3600.0
 CONTROL_TIMEOUT_S = 5.0
 _HDR = struct.Struct("!IIQQ")
@@ -82,6 +85,40 @@ async def _read_json(reader: asyncio.StreamReader, wait_s: float, what: str) -> 
     if not isinstance(msg, dict):
         raise ProbeError(f"{what}: control message is not an object")
     return msg
+
+
+class ControlError(ProbeError):
+    """A malformed control message: answered with an error line, the sink keeps serving."""
+
+
+def _int_field(msg: dict[str, Any], key: str, lo: int, hi: int, default: int | None = None) -> int:
+    v = msg.get(key, default)
+    if v is None:
+        raise ControlError(f"control message without {key!r}")
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ControlError(f"control field {key!r} = {v!r} out of range ({lo}..{hi})")
+    return v
+
+
+def _seconds_field(msg: dict[str, Any], key: str, hi: float, default: float) -> float:
+    v = msg.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= hi:
+        raise ControlError(f"control field {key!r} = {v!r} out of range (0 < {key} <= {hi:g})")
+    return float(v)
+
+
+def _window_field(msg: dict[str, Any]) -> int:
+    w = _int_field(msg, "window", 2, 1 << 28, 1 << 20)
+    if w & (w - 1):
+        raise ControlError(f"control field 'window' = {w} is not a power of two")
+    return w
+
+
+def _bool_field(msg: dict[str, Any], key: str) -> bool:
+    v = msg.get(key, False)
+    if not isinstance(v, bool):
+        raise ControlError(f"control field {key!r} = {v!r} is not a boolean")
+    return v
 
 
 def recv_timestamped(
@@ -225,6 +262,11 @@ class Sink:
             else:
                 writer.write(_line({"ok": False, "error": f"unknown op {op!r}"}))
                 await writer.drain()
+        except ControlError as exc:
+            log.warning("sink: %s", exc)
+            with contextlib.suppress(Exception):
+                writer.write(_line({"ok": False, "error": str(exc)}))
+                await writer.drain()
         except (ProbeError, ConnectionError, ValueError, TypeError):
             pass  # a client that breaks the protocol only ends its own test
         finally:
@@ -238,10 +280,10 @@ class Sink:
         self, msg: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         assert self._udp is not None
-        session = int(msg["session"]) & 0xFFFFFFFF
-        max_s = min(float(msg.get("max_s", 60)), MAX_DURATION_S + 60)
-        window = int(msg.get("window", 1 << 20))
-        stamped = bool(msg.get("timestamps", False))
+        session = _int_field(msg, "session", 0, 0xFFFFFFFF)
+        max_s = _seconds_field(msg, "max_s", MAX_DURATION_S + 60, 60)
+        window = _window_field(msg)
+        stamped = _bool_field(msg, "timestamps")
         acct = (
             self.engine.Accountant(window)
             if not stamped
@@ -322,9 +364,9 @@ class Sink:
     async def _tcp_test(
         self, msg: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        streams = int(msg["streams"])
-        max_s = min(float(msg.get("max_s", 60)), MAX_DURATION_S + 60)
-        test = _TcpTest(session=int(msg["session"]), streams=streams, counts=[])
+        streams = _int_field(msg, "streams", 1, 128)
+        max_s = _seconds_field(msg, "max_s", MAX_DURATION_S + 60, 60)
+        test = _TcpTest(session=_int_field(msg, "session", 0, 0xFFFFFFFF), streams=streams)
         self._tcp = test
         try:
             writer.write(_line({"ok": True}))
@@ -351,8 +393,11 @@ class Sink:
 
     async def _data(self, msg: dict[str, Any], reader: asyncio.StreamReader) -> None:
         test = self._tcp
-        if test is None or int(msg.get("session", -1)) != test.session:
-            return
+        session = _int_field(msg, "session", 0, 0xFFFFFFFF)
+        if test is None or session != test.session:
+            raise ControlError("data stream for no running test")
+        if len(test.counts) >= test.streams:
+            raise ControlError(f"more than the {test.streams} announced data streams")
         idx = len(test.counts)
         test.counts.append(0)
         test.changed.set()
@@ -374,6 +419,7 @@ async def start_sink(
     engine: Literal["auto", "c", "python"] = "auto",
 ) -> Sink:
     """Start a throughput sink in this process; ``await sink.close()`` to stop it."""
+    check_port(port, listen=True)
     sink = Sink(host, port, engine=engine)
     await sink.start()
     return sink
@@ -394,7 +440,7 @@ async def _connect(
             f"{host}:{port}: connection refused (no sink or server listening)"
         ) from None
     except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+        raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
 
 
 def _check_common(size: int | None, rate_bps: float | None, duration: float) -> None:
@@ -464,6 +510,8 @@ async def run_udp(
     Unbatched: one datagram per send, the sink stamps each with its kernel
     receive time and reports one-way delay, jitter, IPDV and PDV.
     """
+    check_port(port)
+    check_interval(interval)
     _check_common(size, rate_bps, duration)
     if not batched and rate_bps is None:
         raise ProbeError("an unbatched (delay) stream needs a rate")
@@ -609,6 +657,8 @@ async def run_tcp(
     control_timeout: float = CONTROL_TIMEOUT_S,
 ) -> TcpResult:
     """TCP bulk transfer with ``streams`` parallel connections to an eventops sink."""
+    check_port(port)
+    check_interval(interval)
     _check_common(None, None, duration)
     if not 1 <= streams <= 128:
         raise ProbeError(f"streams {streams} out of range (1..128)")

@@ -134,7 +134,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     )
     print(
         f"lost {r.lost_packets:,} ({r.lost_percent:.3f} %), duplicated {r.duplicated}, "
-        f"reordered {r.reordered}, late {r.late}, foreign {r.foreign}; engine {r.engine}, "
+        f"reordered {r.reordered}, late {r.late}, foreign {r.foreign}; "
+        f"sink's own drops {r.sink_drops if r.sink_drops is not None else 'unknown'}; engine {r.engine}, "
         f"{'GSO' if r.gso else 'no GSO'}"
     )
     if r.pacing and r.pacing.pacing_error_max_pct is not None:

@@ -3,15 +3,15 @@
  * Sends paced batches of UDP datagrams (UDP GSO where the kernel has it,
  * sendmmsg otherwise), writing a sequence number and a timestamp into every
  * datagram, and receives with UDP GRO + recvmmsg, accounting per datagram.
- * The accounting rules are exactly those of eventops.probe.engine.PyAccountant;
+ * The accounting rules are exactly those of eventops.probe.datapath.PyAccountant;
  * tests feed one trace to both and compare.
  *
  * Accounting (sequence window W, a power of two; next = highest seq + 1):
  *   s >= next            : new; received++; next = s + 1
  *   next-W <= s < next   : seen before -> duplicated++;
  *                          else received++, reordered++ (RFC 4737: s < NextExp)
- *   s < next-W           : received++, reordered++, late++ (beyond the window,
- *                          cannot be checked for duplication)
+ *   s < next-W           : late++ only (beyond the window: it cannot be checked
+ *                          for duplication, so it is never counted as received)
  *
  * All blocking functions release the GIL and stop when stop[0] != 0.
  */
@@ -103,8 +103,6 @@ static void acct_feed_one(Accountant *a, uint64_t s) {
         a->received++;
         a->reordered++;
     } else {
-        a->received++;
-        a->reordered++;
         a->late++;
     }
     if (dist > a->max_extent) a->max_extent = dist;

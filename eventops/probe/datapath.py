@@ -7,7 +7,7 @@ Both engines offer the same three things with the same results:
     ``uint64`` values (``array('Q')``); ``counters()`` returns received,
     duplicated, reordered (RFC 4737: an arrival below NextExp), late (more than
     ``window`` sequence numbers behind the newest, so it cannot be checked for
-    duplication), max_reorder_extent and highest_seq.
+    duplication: counted only as late, never as received), max_reorder_extent and highest_seq.
 ``send_stream(fd, fmt, size, pps, duration, seq0, session, batch, stop, per_ms)``
     a paced stream: each send carries at most ``batch`` datagrams and never more
     than one millisecond of traffic at ``pps`` (``pps`` 0: unlimited). Uses UDP
@@ -95,9 +95,7 @@ class PyAccountant:
             self.received += 1
             self.reordered += 1
         else:
-            self.received += 1
-            self.reordered += 1
-            self.late += 1
+            self.late += 1  # may be a duplicate: never counted as received
         if dist > self.max_extent:
             self.max_extent = dist
 
@@ -306,3 +304,40 @@ def load_engine(prefer: Literal["auto", "c", "python"] = "auto") -> Datapath:
         return c_engine()
     except ProbeError:
         return PYTHON_ENGINE
+
+
+def udp_socket_drops(sock: socket.socket) -> int | None:
+    """The kernel's drop counter of one UDP socket (receive buffer full ...).
+
+    Read from ``/proc/net/udp`` / ``udp6`` (the ``drops`` column of the line
+    with this socket's inode); None where that is not available.
+    """
+    try:
+        inode = os.fstat(sock.fileno()).st_ino
+    except OSError:
+        return None
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name, encoding="ascii") as fh:
+                next(fh, None)
+                for line in fh:
+                    f = line.split()
+                    if len(f) >= 13 and f[9] == str(inode):
+                        return int(f[12])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def drain_udp(sock: socket.socket, limit: int = 1 << 20) -> int:
+    """Discard every datagram already queued on ``sock``; how many there were."""
+    n = 0
+    while n < limit:
+        try:
+            sock.recv(65536, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            continue  # a queued ICMP error; keep draining
+        n += 1
+    return n

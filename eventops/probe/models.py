@@ -93,6 +93,10 @@ class UdpResult(_M):
     lost_packets: int
     """sent_packets − received_packets, as reported by the sink."""
     lost_percent: float
+    sink_drops: int | None = None
+    """Datagrams the sink's own socket dropped (receive buffer full), part of ``lost_packets``."""
+    network_lost_packets: int | None = None
+    """``lost_packets`` minus the sink's own drops: what the network lost."""
     duplicated: int
     reordered: int
     late: int

@@ -36,7 +36,15 @@ from typing import Any, Literal
 
 from eventops.errors import ProbeError
 from eventops.probe.checks import check_interval, check_port, os_reason
-from eventops.probe.datapath import FMT_EVENTOPS, HEADER_LEN, MAGIC, Datapath, load_engine
+from eventops.probe.datapath import (
+    FMT_EVENTOPS,
+    HEADER_LEN,
+    MAGIC,
+    Datapath,
+    drain_udp,
+    load_engine,
+    udp_socket_drops,
+)
 from eventops.probe.models import DelayStats, Interval, RateLayer, TcpResult, UdpResult
 from eventops.probe.stats import delay_stats, pacing_report
 
@@ -290,6 +298,9 @@ class Sink:
             else load_engine("python").Accountant(window)
         )
         stop = bytearray(1)
+        # datagrams left from an earlier test are not this test's (nor "foreign")
+        drained = drain_udp(self._udp)
+        drops0 = udp_socket_drops(self._udp)
         fd = self._udp.fileno()
         if stamped:
             recv = asyncio.create_task(
@@ -341,6 +352,8 @@ class Sink:
                     err = 0
                 else:
                     datagrams, nbytes, foreign, _rec, err = res
+                drops1 = udp_socket_drops(self._udp)
+                own = drops1 - drops0 if drops0 is not None and drops1 is not None else None
                 writer.write(
                     _line(
                         {
@@ -350,6 +363,8 @@ class Sink:
                             "datagrams": datagrams,
                             "bytes": nbytes,
                             "foreign": foreign,
+                            "drained": drained,
+                            "sink_drops": own,
                             "delay": delay,
                         }
                     )
@@ -596,14 +611,23 @@ async def run_udp(
     elapsed = elapsed_ns / 1e9 or duration
     received = int(c["received"])
     received_bytes = received * size
-    lost = packets - received
+    # received counts each sequence number once (late arrivals beyond the window
+    # are not counted): loss cannot go negative
+    lost = max(packets - received, 0)
+    drops = final.get("sink_drops")
+    sink_drops = (
+        drops if isinstance(drops, int) and not isinstance(drops, bool) and drops >= 0 else None
+    )
     methods = {
         "throughput": f"receiver counters of {'batched UDP GSO/GRO' if batched else 'unbatched UDP'} "
         f"stream over sender time; layer {layer}",
         "loss": "sent (sender count) − distinct received (sink count)",
         "reordering": "RFC 4737 (arrival below NextExp), sink per-datagram accounting",
         "duplicates": f"sequence window of {window}",
-        "late": f"arrivals more than {window} sequence numbers behind the newest",
+        "late": f"arrivals more than {window} sequence numbers behind the newest "
+        "(never counted as received)",
+        "sink_drops": "the sink socket's own receive-buffer drops over the test "
+        "(kernel drop counter, /proc/net/udp); network loss = loss − sink drops",
         "pacing": "sender: datagrams handed to the kernel per 1 ms, error per 100 ms window",
     }
     delay = DelayStats.model_validate(final["delay"]) if final.get("delay") else None
@@ -629,6 +653,8 @@ async def run_udp(
         received_bytes=received_bytes,
         lost_packets=lost,
         lost_percent=100.0 * lost / packets if packets else 0.0,
+        sink_drops=sink_drops,
+        network_lost_packets=max(lost - sink_drops, 0) if sink_drops is not None else None,
         duplicated=int(c["duplicated"]),
         reordered=int(c["reordered"]),
         late=int(c["late"]),

@@ -26,6 +26,7 @@ from eventops.probe import (
 )
 from eventops.probe.checks import check_port, check_seconds
 from eventops.probe.iperf3_server import Iperf3Server, Iperf3ServerTest
+from eventops.probe.stamp import IDLE_TIMEOUT_S, MAX_SESSIONS
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(?:bit/s|bps|b)?\s*$")
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
@@ -59,37 +60,45 @@ def _progress(stream: Any) -> Any:
     return show
 
 
-async def _serve_until(duration: float | None) -> None:
-    if duration is None:
-        await asyncio.Event().wait()  # until interrupted
-    else:
-        await asyncio.sleep(duration)
-
-
 async def cmd_sink(args: argparse.Namespace) -> int:
     check_seconds(args.duration, "duration", 0, 86400 * 365)
+    signals = _Signals()
     sink = await start_sink(args.bind, args.port, engine=args.engine)
     print(
         f"sink listening on {args.bind}:{sink.port} (TCP control, UDP data), engine {sink.engine.name}",
         flush=True,
     )
     try:
-        await _serve_until(args.duration)
+        why = await signals.wait(args.duration)
     finally:
         await sink.close()
+    print(f"sink stopped ({why}): {sink.tests} test(s) served", flush=True)
     return 0
 
 
 async def cmd_reflect(args: argparse.Namespace) -> int:
     check_seconds(args.duration, "duration", 0, 86400 * 365)
-    refl = await start_reflector(args.bind, args.port, stateful=args.stateful)
+    signals = _Signals()
+    refl = await start_reflector(
+        args.bind,
+        args.port,
+        stateful=args.stateful,
+        idle_timeout_s=args.idle_timeout,
+        max_sessions=args.max_sessions,
+    )
     mode = "stateful" if args.stateful else "stateless"
     print(f"STAMP reflector ({mode}) on {args.bind}:{refl.port}", flush=True)
+    why = "error"
     try:
-        await _serve_until(args.duration)
+        why = await signals.wait(args.duration)
     finally:
         await refl.close()
-        print(f"reflected {refl.stats.reflected}, malformed {refl.stats.malformed}", flush=True)
+        st = refl.stats
+        print(
+            f"reflector stopped ({why}): reflected {st.reflected}, malformed {st.malformed}, "
+            f"sessions {st.sessions}, evicted {st.evicted}",
+            flush=True,
+        )
     return 0
 
 
@@ -219,25 +228,30 @@ async def cmd_iperf3(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _until_signal(stop: asyncio.Event, duration: float | None) -> str:
-    """Wait for SIGTERM/SIGINT, ``stop`` or the duration; what ended the wait."""
-    loop = asyncio.get_running_loop()
-    got: list[str] = []
+class _Signals:
+    """SIGTERM/SIGINT end the wait (installed before a server says it listens)."""
 
-    def on_signal(name: str) -> None:
-        got.append(name)
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig.name)
-    try:
-        await asyncio.wait_for(stop.wait(), duration)
-    except TimeoutError:
-        return "duration"
-    finally:
+    def __init__(self, stop: asyncio.Event | None = None) -> None:
+        self.stop = stop or asyncio.Event()
+        self.got: list[str] = []
+        self.loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-    return got[0] if got else "done"
+            self.loop.add_signal_handler(sig, self._on, sig.name)
+
+    def _on(self, name: str) -> None:
+        self.got.append(name)
+        self.stop.set()
+
+    async def wait(self, duration: float | None) -> str:
+        """Until a signal, ``stop`` or the duration; what ended the wait."""
+        try:
+            await asyncio.wait_for(self.stop.wait(), duration)
+        except TimeoutError:
+            return "duration"
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.loop.remove_signal_handler(sig)
+        return self.got[0] if self.got else "done"
 
 
 async def cmd_iperf3_server(args: argparse.Namespace) -> int:
@@ -251,10 +265,11 @@ async def cmd_iperf3_server(args: argparse.Namespace) -> int:
             print(t.summary(), flush=True)
 
     srv = Iperf3Server(args.bind, args.port, engine=args.engine, one_off=args.one_off, on_test=show)
+    signals = _Signals(srv.done)
     await srv.start()
     print(f"iperf3 server listening on {args.bind}:{srv.port}", file=sys.stderr, flush=True)
     try:
-        why = await _until_signal(srv.done, args.duration)
+        why = await signals.wait(args.duration)
     finally:
         await srv.close()
     print(
@@ -310,7 +325,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     f.add_argument("--bind", default="0.0.0.0")
     f.add_argument("--port", type=int, default=STAMP_PORT)
     f.add_argument(
-        "--stateful", action="store_true", help="count per session (forward/backward loss)"
+        "--stateful",
+        action="store_true",
+        help="count per session (sender address/port + SSID) so senders can tell forward "
+        "from backward loss; a session restarts at sender sequence 0 or after --idle-timeout "
+        "without packets; at most --max-sessions are kept (least recently seen dropped first)",
+    )
+    f.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_S,
+        help=f"stateful: seconds of silence that end a session (default {IDLE_TIMEOUT_S:g})",
+    )
+    f.add_argument(
+        "--max-sessions",
+        type=int,
+        default=MAX_SESSIONS,
+        help=f"stateful: session table size (default {MAX_SESSIONS})",
     )
     f.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     f.set_defaults(func=cmd_reflect)

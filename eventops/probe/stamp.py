@@ -24,6 +24,7 @@ import math
 import socket
 import struct
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,13 @@ class ReflectorStats:
     malformed: int = 0
     send_errors: int = 0
     sessions: int = 0
+    """Sessions started (a new sender, sequence number 0 or after the idle timeout)."""
+    evicted: int = 0
+    """Sessions dropped from the full table (least recently seen first)."""
+
+
+IDLE_TIMEOUT_S = 60.0
+MAX_SESSIONS = 4096
 
 
 class Reflector:
@@ -185,7 +193,10 @@ class Reflector:
 
     Stateless: the reply's sequence number copies the sender's. Stateful: it
     counts, per sender address/port and SSID, the packets it received, so the
-    sender can tell forward from backward loss.
+    sender can tell forward from backward loss. A session starts again (count
+    from 0) when the sender's sequence number is 0 or after ``idle_timeout_s``
+    without a packet; the table holds at most ``max_sessions`` (the least
+    recently seen is dropped first).
     """
 
     def __init__(
@@ -196,13 +207,24 @@ class Reflector:
         stateful: bool = False,
         error_s: float = 1e-3,
         synchronized: bool = False,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        max_sessions: int = MAX_SESSIONS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if not 0 < idle_timeout_s <= 86400:
+            raise ProbeError(f"idle timeout {idle_timeout_s:g} s out of range (0 < t <= 86400)")
+        if not 1 <= max_sessions <= 1 << 20:
+            raise ProbeError(f"max sessions {max_sessions} out of range (1..1048576)")
         self.host = host
         self.port = port
         self.stateful = stateful
         self.error = encode_error_estimate(error_s, synchronized=synchronized)
         self.stats = ReflectorStats()
-        self._counters: dict[tuple[Any, int], int] = {}
+        self.idle_timeout_s = idle_timeout_s
+        self.max_sessions = max_sessions
+        self._clock = clock
+        # (address, SSID) -> [next sequence number, last seen]; oldest first
+        self._counters: OrderedDict[tuple[Any, int], list[float]] = OrderedDict()
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -240,14 +262,7 @@ class Reflector:
             except ValueError:
                 self.stats.malformed += 1
                 continue
-            if self.stateful:
-                key = (addr, req.ssid)
-                seq = self._counters.get(key, 0)
-                if seq == 0:
-                    self.stats.sessions += 1
-                self._counters[key] = seq + 1
-            else:
-                seq = req.seq
+            seq = self._session_seq((addr, req.ssid), req.seq) if self.stateful else req.seq
             reply = pack_reflector(
                 seq, time.time_ns(), self.error, req, t2, _ttl(anc), max(REFLECTOR_LEN, len(data))
             )
@@ -256,6 +271,27 @@ class Reflector:
                 self.stats.reflected += 1
             except OSError:
                 self.stats.send_errors += 1
+
+    def _session_seq(self, key: tuple[Any, int], sender_seq: int) -> int:
+        """The stateful reflector's own sequence number for this packet."""
+        now = self._clock()
+        entry = self._counters.get(key)
+        if entry is None or sender_seq == 0 or now - entry[1] > self.idle_timeout_s:
+            if entry is None and len(self._counters) >= self.max_sessions:
+                self._counters.popitem(last=False)
+                self.stats.evicted += 1
+            entry = [0, now]
+            self._counters[key] = entry
+            self.stats.sessions += 1
+        seq = int(entry[0])
+        entry[0] = seq + 1
+        entry[1] = now
+        self._counters.move_to_end(key)
+        return seq
+
+    @property
+    def session_count(self) -> int:
+        return len(self._counters)
 
     async def close(self) -> None:
         if self._sock is not None:
@@ -278,10 +314,20 @@ async def start_reflector(
     stateful: bool = False,
     error_s: float = 1e-3,
     synchronized: bool = False,
+    idle_timeout_s: float = IDLE_TIMEOUT_S,
+    max_sessions: int = MAX_SESSIONS,
 ) -> Reflector:
     """Start a STAMP reflector in this process; ``await refl.close()`` to stop it."""
     check_port(port, listen=True)
-    refl = Reflector(host, port, stateful=stateful, error_s=error_s, synchronized=synchronized)
+    refl = Reflector(
+        host,
+        port,
+        stateful=stateful,
+        error_s=error_s,
+        synchronized=synchronized,
+        idle_timeout_s=idle_timeout_s,
+        max_sessions=max_sessions,
+    )
     await refl.start()
     return refl
 

@@ -203,6 +203,8 @@ class Sink:
         self._server: asyncio.Server | None = None
         self._udp: socket.socket | None = None
         self._busy = False
+        self.tests = 0
+        """Tests started on this sink."""
         self._tcp: _TcpTest | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -260,6 +262,7 @@ class Sink:
                     await writer.drain()
                     return
                 self._busy = True
+                self.tests += 1
                 try:
                     if op == "udp":
                         await self._udp_test(msg, reader, writer)

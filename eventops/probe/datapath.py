@@ -27,6 +27,7 @@ except under ``CI=true`` where a missing compiled engine is an error.
 from __future__ import annotations
 
 import errno as _errno
+import math
 import os
 import select
 import socket
@@ -45,6 +46,10 @@ SOL_UDP = 17
 UDP_SEGMENT = 103
 UDP_GRO = 104
 MAX_SEGS = 64
+CATCHUP = 1.25
+"""After a stall a paced sender catches up at most 1.25× the target rate in any millisecond."""
+MAX_BACKLOG_MS = 100
+"""A sender more than 100 ms behind schedule drops the excess (a reported stall)."""
 
 _HDR = struct.Struct("!IIQQ")
 _IPERF_HDR = struct.Struct("!III")
@@ -152,7 +157,11 @@ def py_send_stream(
     err = 0
     start = time.monotonic_ns()
     end = start + int(duration * 1e9)
+    sched = start
     buckets = len(per_ms) if per_ms is not None else 0
+    ms_limit = max(1, math.ceil(pps / 1000.0 * CATCHUP)) if pps > 0 else 0
+    max_backlog = int(pps / 1000.0 * MAX_BACKLOG_MS) + cap if pps > 0 else 0
+    cur_ms, in_ms = -1, 0
     try:
         while not stop[0]:
             now = time.monotonic_ns()
@@ -160,12 +169,21 @@ def py_send_stream(
                 break
             n = cap
             if pps > 0:
-                due = int((now - start) * pps / 1e9) + 1
+                due = int((now - sched) * pps / 1e9) + 1
                 if due <= packets:
-                    at = min(end, start + int(packets * 1e9 / pps))
+                    at = min(end, sched + int(packets * 1e9 / pps))
                     time.sleep(max(0.0, (at - time.monotonic_ns()) / 1e9))
                     continue
-                n = min(due - packets, cap)
+                if due - packets > max_backlog:  # a long stall: forget what cannot be caught up
+                    sched += int((due - packets - max_backlog) * 1e9 / pps)
+                    due = packets + max_backlog
+                ms = (now - start) // 1_000_000
+                if ms != cur_ms:
+                    cur_ms, in_ms = ms, 0
+                if in_ms >= ms_limit:
+                    time.sleep(max(0.0, (start + (ms + 1) * 1_000_000 - time.monotonic_ns()) / 1e9))
+                    continue
+                n = min(due - packets, cap, ms_limit - in_ms)
             for i in range(n):
                 _stamp(buf, i * size, fmt, session, seq + i)
             try:
@@ -201,6 +219,7 @@ def py_send_stream(
             if idx < buckets:
                 per_ms[idx] += n
             packets += n
+            in_ms += n
             nbytes += n * size
             seq += n
     finally:

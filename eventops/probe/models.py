@@ -58,6 +58,13 @@ class PacingReport(_M):
     pacing_error_mean_pct: float | None = None
     """Mean of |sent − target| / target over full 100 ms windows."""
     pacing_error_max_pct: float | None = None
+    pacing_error_max_pct_outside_stalls: float | None = None
+    """The same, leaving out the windows of a stall and its catch-up."""
+    burst_ratio: float | None = None
+    """Worst millisecond against the target's per-millisecond rate (1.0: perfectly even)."""
+    stalls: int = 0
+    """Silent runs the sender could not help (no CPU): at least 5 ms at >= 1000 pps."""
+    stalled_ms: int = 0
     overall_error_pct: float | None = None
 
 

@@ -79,8 +79,31 @@ def delay_stats(
     )
 
 
+def _stalls(used: Sequence[int], target_pps: float) -> list[tuple[int, int]]:
+    """Runs of silent milliseconds too long for the target rate: (first ms, length)."""
+    if target_pps <= 0:
+        return []
+    shortest = 5 if target_pps >= 1000 else math.ceil(3 * 1000 / target_pps)
+    out: list[tuple[int, int]] = []
+    run_start = -1
+    for i, c in enumerate([*used, 1]):
+        if c == 0 and run_start < 0:
+            run_start = i
+        elif c and run_start >= 0:
+            if i - run_start >= shortest and run_start > 0:
+                out.append((run_start, i - run_start))
+            run_start = -1
+    return out
+
+
 def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) -> PacingReport:
-    """Burstiness per 1 ms and pacing error per 100 ms of a sender's per-ms counts."""
+    """Burstiness per 1 ms and pacing error per 100 ms of a sender's per-ms counts.
+
+    A stall (the sender got no CPU, a silent run of at least 5 ms, or 3 packet
+    gaps at low rates) is reported with its length; the 100 ms windows from
+    the stall to the end of its catch-up (four times its length at the sender's
+    1.25× catch-up limit) are left out of ``pacing_error_max_pct_outside_stalls``.
+    """
     n_ms = min(len(per_ms), int(elapsed_s * 1000))
     used = list(per_ms[:n_ms])
     if not used:
@@ -91,16 +114,27 @@ def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) ->
     if target_pps > 0:
         want = target_pps / 10.0
         errors = [abs(w - want) / want * 100.0 for w in windows]
+    stalls = _stalls(used, target_pps)
+    hit: set[int] = set()
+    for first, length in stalls:
+        last = first + length + 4 * min(length, 100)
+        hit.update(range(first // 100, last // 100 + 1))
+    outside = [e for i, e in enumerate(errors) if i not in hit]
     total = sum(used)
+    nominal = target_pps / 1000.0
     return PacingReport(
         target_pps=target_pps,
         achieved_pps=total / (n_ms / 1000.0),
         max_per_ms=max(used),
         mean_per_ms=total / n_ms,
+        burst_ratio=max(used) / nominal if nominal > 0 else None,
         idle_ms_fraction=1.0 - len(busy) / n_ms,
         windows_100ms=len(windows),
         pacing_error_mean_pct=sum(errors) / len(errors) if errors else None,
         pacing_error_max_pct=max(errors) if errors else None,
+        pacing_error_max_pct_outside_stalls=max(outside) if outside else None,
+        stalls=len(stalls),
+        stalled_ms=sum(length for _f, length in stalls),
         overall_error_pct=(abs(total / (n_ms / 1000.0) - target_pps) / target_pps * 100.0)
         if target_pps > 0
         else None,

@@ -26,7 +26,7 @@ from eventops.probe import (
 )
 from eventops.probe.checks import check_port, check_seconds
 from eventops.probe.iperf3_server import Iperf3Server, Iperf3ServerTest
-from eventops.probe.stamp import IDLE_TIMEOUT_S, MAX_SESSIONS
+from eventops.probe.reflector import IDLE_TIMEOUT_S, MAX_SESSIONS
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(?:bit/s|bps|b)?\s*$")
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}

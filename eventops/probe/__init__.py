@@ -49,8 +49,10 @@ from eventops.probe.models import (
     TcpResult,
     UdpResult,
 )
-from eventops.probe.stamp import STAMP_PORT, Reflector, run_stamp, start_reflector
-from eventops.probe.throughput import DEFAULT_SINK_PORT, Sink, run_tcp, run_udp, start_sink
+from eventops.probe.reflector import Reflector, start_reflector
+from eventops.probe.sink import DEFAULT_SINK_PORT, Sink, start_sink
+from eventops.probe.stamp import STAMP_PORT, run_stamp
+from eventops.probe.throughput import run_tcp, run_udp
 
 __all__ = [
     "DEFAULT_SINK_PORT",

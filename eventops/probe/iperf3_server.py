@@ -15,6 +15,7 @@ Each finished test yields an :class:`Iperf3ServerTest` with the figures
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import logging
@@ -151,6 +152,7 @@ class Iperf3Server:
         wait_s: float = 10.0,
         one_off: bool = False,
         on_test: Callable[[Iperf3ServerTest], None] | None = None,
+        record_arrivals: bool = False,
     ) -> None:
         check_port(port, listen=True)
         self.host = host
@@ -160,6 +162,9 @@ class Iperf3Server:
         self.one_off = one_off
         self.on_test = on_test
         self.results: list[Iperf3ServerTest] = []
+        self.record_arrivals = record_arrivals
+        self.arrivals_ms: list[Any] = []
+        """With ``record_arrivals``: per UDP stream of the last test, datagrams per ms."""
         self.errors: list[str] = []
         self._listener: socket.socket | None = None
         self._task: asyncio.Task[None] | None = None
@@ -369,6 +374,12 @@ class Iperf3Server:
             for i, (sid, s) in enumerate(zip(stream_ids(n), socks, strict=True)):
                 sending = (i >= p) if params.bidirectional else params.reverse
                 ios.append(StreamIO(sid, s, sender=sending, udp=params.udp))
+            if self.record_arrivals:
+                self.arrivals_ms = []
+                for st in ios:
+                    if st.rx is not None:
+                        st.arrivals_ms = array.array("I", bytes(4 * (params.duration + 5) * 1000))
+                        self.arrivals_ms.append(st.arrivals_ms)
             proto.start_test()
             await conn.flush()
             cpu = CpuMeter()

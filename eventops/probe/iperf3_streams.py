@@ -124,6 +124,8 @@ class StreamIO:
         self.errno = 0
         self.elapsed_s = 0.0
         self.per_ms: Any = None
+        self.arrivals_ms: Any = None
+        """Optional ``array('I')``: datagrams received per millisecond (receivers)."""
         self.retransmits = -1
         self.rtts: list[int] = []
         self.max_cwnd = 0
@@ -261,6 +263,7 @@ def udp_recv(st: StreamIO, stop: threading.Event) -> None:
     sock = st.sock
     sock.settimeout(0.1)
     mono = time.monotonic
+    arrivals = st.arrivals_ms
     t0 = last = mono()
     try:
         while not stop.is_set():
@@ -273,6 +276,10 @@ def udp_recv(st: StreamIO, stop: threading.Event) -> None:
             last = mono()
             if rx.feed_datagram(view[:n], last):
                 st.bytes += n
+                if arrivals is not None:
+                    k = int((last - t0) * 1000.0)
+                    if k < len(arrivals):
+                        arrivals[k] += 1
     except OSError as exc:
         if exc.errno != _errno.EBADF:
             st.errno = exc.errno or _errno.EIO

@@ -13,7 +13,7 @@ import pytest
 
 from eventops.probe import run_udp, start_sink
 from eventops.probe.checks import os_reason
-from eventops.probe.throughput import Sink
+from eventops.probe.sink import Sink
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from eventops.errors import ProbeError
-from eventops.probe.stamp import Reflector, pack_sender, parse_reflector
+from eventops.probe.reflector import Reflector
+from eventops.probe.stamp import pack_sender, parse_reflector
 
 
 def _exchange(sock: socket.socket, port: int, seqs: list[int], ssid: int = 0) -> list[int]:

@@ -63,7 +63,7 @@ class PacingReport(_M):
     burst_ratio: float | None = None
     """Worst millisecond against the target's per-millisecond rate (1.0: perfectly even)."""
     stalls: int = 0
-    """Silent runs the sender could not help (no CPU): at least 5 ms at >= 1000 pps."""
+    """Runs of milliseconds the sender spent more than 2 ms of traffic behind schedule."""
     stalled_ms: int = 0
     overall_error_pct: float | None = None
 
@@ -124,7 +124,8 @@ class UdpResult(_M):
 
     def iperf3_json(self) -> dict[str, Any]:
         """The result in iperf3's ``-J`` shape, where the concepts match."""
-        jitter = self.delay.jitter_ms if self.delay and self.delay.jitter_ms is not None else 0.0
+        # null where nothing was measured (batched streams carry no timestamps)
+        jitter = self.delay.jitter_ms if self.delay and self.delay.jitter_ms is not None else None
         ends = {"start": 0, "end": self.duration_s, "seconds": self.duration_s}
         return {
             "start": {

@@ -80,29 +80,36 @@ def delay_stats(
 
 
 def _stalls(used: Sequence[int], target_pps: float) -> list[tuple[int, int]]:
-    """Runs of silent milliseconds too long for the target rate: (first ms, length)."""
+    """Runs of milliseconds in which the sender was behind its schedule by more than
+    2 ms of traffic (and at least 3 datagrams): it did not get the CPU or the
+    socket; the pacer itself never falls behind. (first ms, length) per run."""
     if target_pps <= 0:
         return []
-    shortest = 5 if target_pps >= 1000 else math.ceil(3 * 1000 / target_pps)
+    per_ms = target_pps / 1000.0
+    slack = max(2.0 * per_ms, 3.0)
     out: list[tuple[int, int]] = []
+    cum = 0
     run_start = -1
-    for i, c in enumerate([*used, 1]):
-        if c == 0 and run_start < 0:
+    for i, c in enumerate(used):
+        cum += c
+        behind = per_ms * (i + 1) - cum > slack
+        if behind and run_start < 0:
             run_start = i
-        elif c and run_start >= 0:
-            if i - run_start >= shortest and run_start > 0:
-                out.append((run_start, i - run_start))
+        elif not behind and run_start >= 0:
+            out.append((run_start, i - run_start))
             run_start = -1
+    if run_start >= 0:
+        out.append((run_start, len(used) - run_start))
     return out
 
 
 def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) -> PacingReport:
     """Burstiness per 1 ms and pacing error per 100 ms of a sender's per-ms counts.
 
-    A stall (the sender got no CPU, a silent run of at least 5 ms, or 3 packet
-    gaps at low rates) is reported with its length; the 100 ms windows from
-    the stall to the end of its catch-up (four times its length at the sender's
-    1.25× catch-up limit) are left out of ``pacing_error_max_pct_outside_stalls``.
+    A stall (the sender more than 2 ms of traffic behind its schedule: it got
+    no CPU or no socket space) is reported with its length; the 100 ms windows
+    it touches are left out of ``pacing_error_max_pct_outside_stalls``, which
+    is then the pacer's own error (overshoot, unevenness).
     """
     n_ms = min(len(per_ms), int(elapsed_s * 1000))
     used = list(per_ms[:n_ms])
@@ -117,8 +124,7 @@ def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) ->
     stalls = _stalls(used, target_pps)
     hit: set[int] = set()
     for first, length in stalls:
-        last = first + length + 4 * min(length, 100)
-        hit.update(range(first // 100, last // 100 + 1))
+        hit.update(range(first // 100, (first + length) // 100 + 1))
     outside = [e for i, e in enumerate(errors) if i not in hit]
     total = sum(used)
     nominal = target_pps / 1000.0

@@ -46,3 +46,16 @@ async def test_leftovers_are_drained_and_own_drops_reported() -> None:
     assert r.sink_drops == 0
     assert r.network_lost_packets == r.lost_packets - r.sink_drops
     assert r.lost_packets >= 0 and r.received_packets <= r.sent_packets
+
+
+async def test_run_json_has_no_jitter_where_none_was_measured() -> None:
+    sink = await start_sink("127.0.0.1", 0)
+    try:
+        batched = await run_udp("127.0.0.1", sink.port, rate_bps=2e6, size=200, duration=0.2)
+        unbatched = await run_udp(
+            "127.0.0.1", sink.port, rate_bps=2e6, size=200, duration=0.3, batched=False
+        )
+    finally:
+        await sink.close()
+    assert batched.iperf3_json()["end"]["sum_received"]["jitter_ms"] is None
+    assert isinstance(unbatched.iperf3_json()["end"]["sum_received"]["jitter_ms"], float)

@@ -25,6 +25,7 @@ import os
 import select
 import socket
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from eventops.probe.datapath import (
     load_engine,
     udp_socket_drops,
 )
+from eventops.probe.iperf3_streams import StreamIO, tcp_recv
 from eventops.probe.models import Interval
 from eventops.probe.stats import delay_stats
 
@@ -167,8 +169,13 @@ class _TcpTest:
     session: int
     streams: int
     counts: list[int] = field(default_factory=list)
+    ios: list[StreamIO] = field(default_factory=list)
     done: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def received(self) -> int:
+        return sum(self.counts) + sum(st.bytes for st in self.ios)
 
 
 class Sink:
@@ -233,7 +240,7 @@ class Sink:
             msg = await _read_json(reader, 10.0, "sink control")
             op = msg.get("op")
             if op == "data":
-                await self._data(msg, reader)
+                await self._data(msg, reader, writer)
             elif op in ("udp", "tcp"):
                 if self._busy:
                     writer.write(
@@ -372,7 +379,7 @@ class Sink:
             while True:
                 req = await _read_json(reader, max_s, "sink control")
                 if req.get("op") == "status":
-                    writer.write(_line({"bytes": sum(test.counts)}))
+                    writer.write(_line({"bytes": test.received()}))
                     await writer.drain()
                     continue
                 deadline = time.monotonic() + 5.0
@@ -383,13 +390,25 @@ class Sink:
                     test.changed.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(test.changed.wait(), left)
-                writer.write(_line({"ok": True, "bytes": test.counts}))
+                writer.write(
+                    _line(
+                        {
+                            "ok": True,
+                            "bytes": [
+                                c + st.bytes for c, st in zip(test.counts, test.ios, strict=True)
+                            ],
+                        }
+                    )
+                )
                 await writer.drain()
                 return
         finally:
+            test.stop.set()
             self._tcp = None
 
-    async def _data(self, msg: dict[str, Any], reader: asyncio.StreamReader) -> None:
+    async def _data(
+        self, msg: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         test = self._tcp
         session = _int_field(msg, "session", 0, 0xFFFFFFFF)
         if test is None or session != test.session:
@@ -397,15 +416,19 @@ class Sink:
         if len(test.counts) >= test.streams:
             raise ControlError(f"more than the {test.streams} announced data streams")
         idx = len(test.counts)
-        test.counts.append(0)
+        # Bytes already read past the control line stay counted; the rest is read
+        # by a thread on the same socket (blocking reads release the GIL, so
+        # parallel streams use every core); the event loop stops reading it.
+        writer.transport.pause_reading()  # type: ignore[attr-defined]
+        test.counts.append(len(getattr(reader, "_buffer", b"")))
+        raw = socket.socket(fileno=os.dup(writer.get_extra_info("socket").fileno()))
+        st = StreamIO(idx + 1, raw, sender=False, udp=False)
+        test.ios.append(st)
         test.changed.set()
         try:
-            while True:
-                chunk = await asyncio.wait_for(reader.read(1 << 18), 30.0)
-                if not chunk:
-                    break
-                test.counts[idx] += len(chunk)
+            await asyncio.to_thread(tcp_recv, st, 1 << 18, test.stop)
         finally:
+            raw.close()
             test.done += 1
             test.changed.set()
 

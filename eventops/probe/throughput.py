@@ -25,6 +25,7 @@ import errno as _errno
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from eventops.probe.datapath import (
     HEADER_LEN,
     load_engine,
 )
+from eventops.probe.iperf3_streams import StreamIO, tcp_send
 from eventops.probe.models import DelayStats, Interval, RateLayer, TcpResult, UdpResult
 from eventops.probe.sink import (  # noqa: F401  (Sink, start_sink: the public API)
     DEFAULT_SINK_PORT,
@@ -317,8 +319,10 @@ async def run_tcp(
         raise ProbeError(f"streams {streams} out of range (1..128)")
     reader, writer = await _connect(host, port, control_timeout)
     session = secrets.randbits(32)
-    conns: list[asyncio.StreamWriter] = []
-    sent = [0] * streams
+    loop = asyncio.get_running_loop()
+    ios: list[StreamIO] = []
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
     try:
         writer.write(
             _line({"op": "tcp", "session": session, "streams": streams, "max_s": duration + 30})
@@ -327,45 +331,57 @@ async def run_tcp(
         hello = await _read_json(reader, control_timeout, f"sink {host}:{port}")
         if not hello.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
-        for _ in range(streams):
-            _r, w = await _connect(host, port, control_timeout)
-            w.write(_line({"op": "data", "session": session}))
-            conns.append(w)
-        block = bytes(1 << 17)
-        t0 = time.monotonic()
-        end = t0 + duration
-
-        async def pump(i: int, w: asyncio.StreamWriter) -> None:
+        family = writer.get_extra_info("socket").family
+        addr = writer.get_extra_info("peername")
+        for i in range(streams):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            ios.append(StreamIO(i + 1, s, sender=True, udp=False))
+            s.setblocking(False)
             try:
-                while time.monotonic() < end:
-                    w.write(block)
-                    await asyncio.wait_for(w.drain(), control_timeout + duration)
-                    sent[i] += len(block)
-                w.close()
-            except (ConnectionError, OSError) as exc:
-                raise ProbeError(f"{host}:{port}: TCP stream {i + 1} failed: {exc}") from None
+                await asyncio.wait_for(loop.sock_connect(s, addr), control_timeout)
             except TimeoutError:
-                raise ProbeError(f"{host}:{port}: TCP stream {i + 1} stalled") from None
-
-        pumps = asyncio.ensure_future(asyncio.gather(*(pump(i, w) for i, w in enumerate(conns))))
+                raise ProbeError(f"{host}:{port}: no answer within {control_timeout:g} s") from None
+            except OSError as exc:
+                raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+            await loop.sock_sendall(s, _line({"op": "data", "session": session}))
+            s.setblocking(True)
+        # one thread per stream: blocking sends release the GIL, so streams use every core
+        threads = [
+            threading.Thread(target=tcp_send, args=(st, 1 << 17, duration, 0.0, stop), daemon=True)
+            for st in ios
+        ]
+        t0 = time.monotonic()
+        for th in threads:
+            th.start()
+        pumps = asyncio.ensure_future(asyncio.to_thread(_join, threads))
         intervals: list[Interval] = []
         try:
             await _progress_loop(reader, writer, interval, "bytes", 8.0, intervals, progress, pumps)
             await pumps
         finally:
             if not pumps.done():
-                pumps.cancel()
+                stop.set()
                 await _reap(pumps)
         elapsed = time.monotonic() - t0
+        for st in ios:
+            if st.errno:
+                raise ProbeError(
+                    f"{host}:{port}: TCP stream {st.id} failed: {os.strerror(st.errno)}"
+                )
+            with contextlib.suppress(OSError):
+                st.sock.shutdown(socket.SHUT_WR)  # the sink reads to EOF
         writer.write(_line({"op": "end"}))
         await writer.drain()
         final = await _read_json(reader, control_timeout + 10.0, f"sink {host}:{port}")
     finally:
-        for w in conns:
-            w.close()
+        stop.set()
+        await asyncio.to_thread(_join, threads)
+        for st in ios:
+            st.sock.close()
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+    sent = [st.bytes for st in ios]
     got = [int(b) for b in final.get("bytes", [])]
     return TcpResult(
         host=host,
@@ -380,3 +396,8 @@ async def run_tcp(
         intervals=intervals,
         methods={"throughput": "sink's byte count over the sender's test time (TCP payload)"},
     )
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for th in threads:
+        th.join()

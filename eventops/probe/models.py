@@ -63,7 +63,7 @@ class PacingReport(_M):
     burst_ratio: float | None = None
     """Worst millisecond against the target's per-millisecond rate (1.0: perfectly even)."""
     stalls: int = 0
-    """Runs of milliseconds the sender spent more than 2 ms of traffic behind schedule."""
+    """Runs of milliseconds the sender spent more than 0.5 ms of traffic (at least 3 datagrams) behind schedule."""
     stalled_ms: int = 0
     overall_error_pct: float | None = None
 

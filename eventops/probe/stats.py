@@ -81,12 +81,12 @@ def delay_stats(
 
 def _stalls(used: Sequence[int], target_pps: float) -> list[tuple[int, int]]:
     """Runs of milliseconds in which the sender was behind its schedule by more than
-    2 ms of traffic (and at least 3 datagrams): it did not get the CPU or the
+    0.5 ms of traffic (and at least 3 datagrams): it did not get the CPU or the
     socket; the pacer itself never falls behind. (first ms, length) per run."""
     if target_pps <= 0:
         return []
     per_ms = target_pps / 1000.0
-    slack = max(2.0 * per_ms, 3.0)
+    slack = max(0.5 * per_ms, 3.0)
     out: list[tuple[int, int]] = []
     cum = 0
     run_start = -1
@@ -106,7 +106,7 @@ def _stalls(used: Sequence[int], target_pps: float) -> list[tuple[int, int]]:
 def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) -> PacingReport:
     """Burstiness per 1 ms and pacing error per 100 ms of a sender's per-ms counts.
 
-    A stall (the sender more than 2 ms of traffic behind its schedule: it got
+    A stall (the sender more than 0.5 ms of traffic behind its schedule: it got
     no CPU or no socket space) is reported with its length; the 100 ms windows
     it touches are left out of ``pacing_error_max_pct_outside_stalls``, which
     is then the pacer's own error (overshoot, unevenness).

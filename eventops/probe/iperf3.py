@@ -55,6 +55,7 @@ from eventops.probe.iperf3_wire import (
     stream_ids,
 )
 from eventops.probe.models import Iperf3Direction, Iperf3Result
+from eventops.probe.stats import pacing_report
 
 IPERF3_PORT = 5201
 DEFAULT_UDP_RATE = 1_000_000
@@ -473,6 +474,11 @@ async def run_iperf3(
     fwd = direction_figures([s for s in ios if s.sender], own, peer, elapsed, udp)
     rev = direction_figures([s for s in ios if not s.sender], own, peer, elapsed, udp)
     main = rev if reverse else fwd
+    pacing = None
+    paced = [st for st in ios if st.sender and st.per_ms is not None]
+    if paced and rate:
+        per_ms = [sum(col) for col in zip(*(st.per_ms for st in paced), strict=True)]
+        pacing = pacing_report(per_ms, rate / (8.0 * blk) * len(paced), elapsed)
     assert main is not None
     return Iperf3Result(
         host=host,
@@ -493,6 +499,7 @@ async def run_iperf3(
         receiver_bps=main.receiver_bps,
         forward=fwd,
         reverse=rev,
+        pacing=pacing,
         peer_results=peer_ev.raw,
         document=doc,
         methods={

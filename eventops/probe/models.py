@@ -336,6 +336,8 @@ class Iperf3Result(_M):
     receiver_bps: float
     forward: Iperf3Direction | None = None
     reverse: Iperf3Direction | None = None
+    pacing: PacingReport | None = None
+    """UDP, when we send: our per-millisecond sending, with stalls named."""
     peer_results: dict[str, Any]
     document: dict[str, Any] = Field(default_factory=dict)
     """The iperf3 3.12 ``-J`` document of this test."""

@@ -36,8 +36,11 @@ async def test_udp_matches_server_report(server: StockServer) -> None:
     # must hold is that we report exactly what the server counted.
     assert r.lost_packets == got["lost_packets"]
     assert r.jitter_ms == pytest.approx(got["jitter_ms"])
-    # 80 Mbit/s of 1200-byte datagrams for 1 s
-    assert 7500 < r.sent_packets < 8700
+    # 80 Mbit/s of 1200-byte datagrams for 1 s, unless the sender lost the CPU
+    # for long (a stall it reports: it catches up only at a bounded rate)
+    assert r.pacing is not None and r.pacing.target_pps == pytest.approx(80e6 / 9600)
+    assert r.sent_packets < 8700
+    assert r.pacing.stalls > 0 or r.sent_packets > 7500
     j = r.iperf3_json()
     assert j["end"]["sum_received"]["bytes"] == got["bytes"]
     assert j["end"]["sum"]["lost_percent"] == pytest.approx(

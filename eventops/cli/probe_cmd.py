@@ -1,4 +1,4 @@
-"""``eventops probe``: throughput sink/run, STAMP reflect/stamp, iperf3 client."""
+"""``eventops probe``: throughput sink/run, STAMP reflect/stamp, iperf3 client and server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ from eventops.probe import (
     start_reflector,
     start_sink,
 )
+from eventops.probe.checks import check_port, check_seconds
+from eventops.probe.iperf3_server import Iperf3Server, Iperf3ServerTest
+from eventops.probe.reflector import IDLE_TIMEOUT_S, MAX_SESSIONS
 
 _RATE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgGtT]?)(?:bit/s|bps|b)?\s*$")
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
@@ -56,35 +60,45 @@ def _progress(stream: Any) -> Any:
     return show
 
 
-async def _serve_until(duration: float | None) -> None:
-    if duration is None:
-        await asyncio.Event().wait()  # until interrupted
-    else:
-        await asyncio.sleep(duration)
-
-
 async def cmd_sink(args: argparse.Namespace) -> int:
+    check_seconds(args.duration, "duration", 0, 86400 * 365)
+    signals = _Signals()
     sink = await start_sink(args.bind, args.port, engine=args.engine)
     print(
         f"sink listening on {args.bind}:{sink.port} (TCP control, UDP data), engine {sink.engine.name}",
         flush=True,
     )
     try:
-        await _serve_until(args.duration)
+        why = await signals.wait(args.duration)
     finally:
         await sink.close()
+    print(f"sink stopped ({why}): {sink.tests} test(s) served", flush=True)
     return 0
 
 
 async def cmd_reflect(args: argparse.Namespace) -> int:
-    refl = await start_reflector(args.bind, args.port, stateful=args.stateful)
+    check_seconds(args.duration, "duration", 0, 86400 * 365)
+    signals = _Signals()
+    refl = await start_reflector(
+        args.bind,
+        args.port,
+        stateful=args.stateful,
+        idle_timeout_s=args.idle_timeout,
+        max_sessions=args.max_sessions,
+    )
     mode = "stateful" if args.stateful else "stateless"
     print(f"STAMP reflector ({mode}) on {args.bind}:{refl.port}", flush=True)
+    why = "error"
     try:
-        await _serve_until(args.duration)
+        why = await signals.wait(args.duration)
     finally:
         await refl.close()
-        print(f"reflected {refl.stats.reflected}, malformed {refl.stats.malformed}", flush=True)
+        st = refl.stats
+        print(
+            f"reflector stopped ({why}): reflected {st.reflected}, malformed {st.malformed}, "
+            f"sessions {st.sessions}, evicted {st.evicted}",
+            flush=True,
+        )
     return 0
 
 
@@ -129,7 +143,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     )
     print(
         f"lost {r.lost_packets:,} ({r.lost_percent:.3f} %), duplicated {r.duplicated}, "
-        f"reordered {r.reordered}, late {r.late}, foreign {r.foreign}; engine {r.engine}, "
+        f"reordered {r.reordered}, late {r.late}, foreign {r.foreign}; "
+        f"sink's own drops {r.sink_drops if r.sink_drops is not None else 'unknown'}; engine {r.engine}, "
         f"{'GSO' if r.gso else 'no GSO'}"
     )
     if r.pacing and r.pacing.pacing_error_max_pct is not None:
@@ -179,7 +194,7 @@ async def cmd_stamp(args: argparse.Namespace) -> int:
 
 
 async def cmd_iperf3(args: argparse.Namespace) -> int:
-    rate = parse_rate(args.bandwidth) if args.bandwidth is not None else (1e6 if args.udp else None)
+    rate = (parse_rate(args.bandwidth) or 0.0) if args.bandwidth is not None else None
     r = await run_iperf3(
         args.host,
         args.port,
@@ -188,21 +203,80 @@ async def cmd_iperf3(args: argparse.Namespace) -> int:
         size=args.length,
         duration=args.time,
         streams=args.parallel,
+        reverse=args.reverse,
+        bidir=args.bidir,
         engine=args.engine,
     )
     if args.json:
         print(json.dumps(r.iperf3_json(), indent=2))
         return 0
-    line = (
-        f"iperf3 {r.protocol.upper()} {r.host}:{r.port}: sent {_human(r.sender_bps)}, server received "
-        f"{_human(r.receiver_bps)}"
-    )
-    if r.protocol == "udp":
-        line += (
-            f"; {r.server_packets} packets, lost {r.server_lost_packets}, "
-            f"jitter {r.server_jitter_ms or 0:.4f} ms"
+    for name, d in (("forward", r.forward), ("reverse", r.reverse)):
+        if d is None:
+            continue
+        line = (
+            f"iperf3 {r.protocol.upper()} {r.host}:{r.port} {name}: sent {_human(d.sender_bps)}, "
+            f"received {_human(d.receiver_bps)}"
         )
-    print(line)
+        if r.protocol == "udp":
+            line += (
+                f"; {d.received_packets} packets, lost {d.lost_packets}, "
+                f"jitter {d.jitter_ms or 0:.4f} ms"
+            )
+        else:
+            line += f"; {d.retransmits} retransmits"
+        print(line)
+    return 0
+
+
+class _Signals:
+    """SIGTERM/SIGINT end the wait (installed before a server says it listens)."""
+
+    def __init__(self, stop: asyncio.Event | None = None) -> None:
+        self.stop = stop or asyncio.Event()
+        self.got: list[str] = []
+        self.loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self.loop.add_signal_handler(sig, self._on, sig.name)
+
+    def _on(self, name: str) -> None:
+        self.got.append(name)
+        self.stop.set()
+
+    async def wait(self, duration: float | None) -> str:
+        """Until a signal, ``stop`` or the duration; what ended the wait."""
+        try:
+            await asyncio.wait_for(self.stop.wait(), duration)
+        except TimeoutError:
+            return "duration"
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.loop.remove_signal_handler(sig)
+        return self.got[0] if self.got else "done"
+
+
+async def cmd_iperf3_server(args: argparse.Namespace) -> int:
+    check_port(args.port, listen=True)
+    check_seconds(args.duration, "duration", 0, 86400 * 365)
+
+    def show(t: Iperf3ServerTest) -> None:
+        if args.json:
+            print(t.model_dump_json(), flush=True)
+        else:
+            print(t.summary(), flush=True)
+
+    srv = Iperf3Server(args.bind, args.port, engine=args.engine, one_off=args.one_off, on_test=show)
+    signals = _Signals(srv.done)
+    await srv.start()
+    print(f"iperf3 server listening on {args.bind}:{srv.port}", file=sys.stderr, flush=True)
+    try:
+        why = await signals.wait(args.duration)
+    finally:
+        await srv.close()
+    print(
+        f"iperf3 server stopped ({why}): {len(srv.results)} test(s), {len(srv.errors)} refused",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 
@@ -251,7 +325,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     f.add_argument("--bind", default="0.0.0.0")
     f.add_argument("--port", type=int, default=STAMP_PORT)
     f.add_argument(
-        "--stateful", action="store_true", help="count per session (forward/backward loss)"
+        "--stateful",
+        action="store_true",
+        help="count per session (sender address/port + SSID) so senders can tell forward "
+        "from backward loss; a session restarts at sender sequence 0 or after --idle-timeout "
+        "without packets; at most --max-sessions are kept (least recently seen dropped first)",
+    )
+    f.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT_S,
+        help=f"stateful: seconds of silence that end a session (default {IDLE_TIMEOUT_S:g})",
+    )
+    f.add_argument(
+        "--max-sessions",
+        type=int,
+        default=MAX_SESSIONS,
+        help=f"stateful: session table size (default {MAX_SESSIONS})",
     )
     f.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     f.set_defaults(func=cmd_reflect)
@@ -278,8 +368,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "-b", "--bandwidth", default=None, help="rate, e.g. 100M; 0 = unlimited (UDP default 1M)"
     )
     i.add_argument("-l", "--length", type=int, default=None)
-    i.add_argument("-t", "--time", type=float, default=5.0)
+    i.add_argument("-t", "--time", type=float, default=10.0, help="seconds (default 10)")
     i.add_argument("-P", "--parallel", type=int, default=1)
+    d = i.add_mutually_exclusive_group()
+    d.add_argument("-R", "--reverse", action="store_true", help="the server sends")
+    d.add_argument("--bidir", action="store_true", help="both send")
     i.add_argument("--engine", **engine)  # type: ignore[arg-type]
     i.add_argument("-J", "--json", action="store_true")
     i.set_defaults(func=cmd_iperf3)
+
+    v = ps.add_parser(
+        "iperf3-server",
+        help="iperf3-compatible server: stock iperf3 -c clients (TCP, UDP, -P, -R, --bidir)",
+    )
+    v.add_argument("--bind", default="0.0.0.0")
+    v.add_argument("-p", "--port", type=int, default=IPERF3_PORT)
+    v.add_argument("-1", "--one-off", action="store_true", help="serve one test, then exit")
+    v.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    v.add_argument("-J", "--json", action="store_true", help="one JSON line per test")
+    v.add_argument("--engine", **engine)  # type: ignore[arg-type]
+    v.set_defaults(func=cmd_iperf3_server)

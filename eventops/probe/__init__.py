@@ -15,6 +15,10 @@ The public, stable async API (everything else in this package is internal)::
     t = await probe.run_tcp("10.9.0.2", 5301, streams=4)           # -> TcpResult
     s = await probe.run_stamp("10.9.0.2", 862, count=100, interval=0.01)  # -> StampResult
     i = await probe.run_iperf3("10.9.0.2", 5201, udp=True, rate_bps=1e9)  # -> Iperf3Result
+    i = await probe.run_iperf3("10.9.0.2", reverse=True)  # or bidir=True; i.iperf3_json(): iperf3 3.12 -J
+
+    # an iperf3-compatible server for stock iperf3 -c clients
+    async with probe.Iperf3Server("0.0.0.0", 5201, on_test=print) as srv: ...
 
     await sink.close(); await refl.close()
 
@@ -37,8 +41,9 @@ pure-Python engine gives identical counts more slowly, except under
 ``CI=true`` where a missing C engine is an error (:func:`load_engine`).
 """
 
-from eventops.probe.engine import load_engine
+from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3 import IPERF3_PORT, run_iperf3
+from eventops.probe.iperf3_server import Iperf3Server, Iperf3ServerTest
 from eventops.probe.models import (
     DelayStats,
     Interval,
@@ -49,8 +54,10 @@ from eventops.probe.models import (
     TcpResult,
     UdpResult,
 )
-from eventops.probe.stamp import STAMP_PORT, Reflector, run_stamp, start_reflector
-from eventops.probe.throughput import DEFAULT_SINK_PORT, Sink, run_tcp, run_udp, start_sink
+from eventops.probe.reflector import Reflector, start_reflector
+from eventops.probe.sink import DEFAULT_SINK_PORT, Sink, start_sink
+from eventops.probe.stamp import STAMP_PORT, run_stamp
+from eventops.probe.throughput import run_tcp, run_udp
 
 __all__ = [
     "DEFAULT_SINK_PORT",
@@ -59,6 +66,8 @@ __all__ = [
     "DelayStats",
     "Interval",
     "Iperf3Result",
+    "Iperf3Server",
+    "Iperf3ServerTest",
     "PacingReport",
     "Reflector",
     "Sink",

@@ -3,15 +3,15 @@
  * Sends paced batches of UDP datagrams (UDP GSO where the kernel has it,
  * sendmmsg otherwise), writing a sequence number and a timestamp into every
  * datagram, and receives with UDP GRO + recvmmsg, accounting per datagram.
- * The accounting rules are exactly those of eventops.probe.engine.PyAccountant;
+ * The accounting rules are exactly those of eventops.probe.datapath.PyAccountant;
  * tests feed one trace to both and compare.
  *
  * Accounting (sequence window W, a power of two; next = highest seq + 1):
  *   s >= next            : new; received++; next = s + 1
  *   next-W <= s < next   : seen before -> duplicated++;
  *                          else received++, reordered++ (RFC 4737: s < NextExp)
- *   s < next-W           : received++, reordered++, late++ (beyond the window,
- *                          cannot be checked for duplication)
+ *   s < next-W           : late++ only (beyond the window: it cannot be checked
+ *                          for duplication, so it is never counted as received)
  *
  * All blocking functions release the GIL and stop when stop[0] != 0.
  */
@@ -19,6 +19,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
@@ -103,8 +104,6 @@ static void acct_feed_one(Accountant *a, uint64_t s) {
         a->received++;
         a->reordered++;
     } else {
-        a->received++;
-        a->reordered++;
         a->late++;
     }
     if (dist > a->max_extent) a->max_extent = dist;
@@ -196,6 +195,15 @@ static int wait_fd(int fd, short ev, int ms) {
 
 /* send_stream(fd, fmt, size, pps, duration, seq0, session, batch, stop, per_ms)
  * -> (packets, bytes, next_seq, gso_used, elapsed_ns, err) */
+#define CATCHUP_NUM 5
+#define CATCHUP_DEN 4
+#define MAX_BACKLOG_MS 100
+
+/* Move the schedule's start forward by the time of `n` datagrams at `pps`. */
+static void packets_base_shift(uint64_t *start, uint64_t n, double pps) {
+    *start += (uint64_t)((double)n * 1e9 / pps);
+}
+
 static PyObject *send_stream(PyObject *mod, PyObject *args) {
     int fd, fmt, batch;
     Py_ssize_t size;
@@ -234,6 +242,15 @@ static PyObject *send_stream(PyObject *mod, PyObject *args) {
         if (perms.buf) PyBuffer_Release(&perms);
         return PyErr_NoMemory();
     }
+    /* after a stall the sender catches up at most CATCHUP_NUM/CATCHUP_DEN of the
+     * target rate within any millisecond, and never more than MAX_BACKLOG_MS behind */
+    uint64_t ms_limit = 0, max_backlog = 0;
+    if (pps > 0) {
+        double lim = pps / 1000.0 * CATCHUP_NUM / CATCHUP_DEN;
+        ms_limit = lim < 1.0 ? 1 : (uint64_t)ceil(lim);
+        max_backlog = (uint64_t)(pps / 1000.0 * MAX_BACKLOG_MS) + (uint64_t)cap;
+    }
+    uint64_t cur_ms = UINT64_MAX, in_ms = 0, sched;
     volatile unsigned char *stop = (volatile unsigned char *)stopv.buf;
     uint32_t *ms_buckets = perms.buf ? (uint32_t *)perms.buf : NULL;
     Py_ssize_t n_buckets = perms.buf ? perms.len / 4 : 0;
@@ -244,6 +261,7 @@ static PyObject *send_stream(PyObject *mod, PyObject *args) {
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     start = now_ns(CLOCK_MONOTONIC);
     end = start + (uint64_t)(duration * 1e9);
+    sched = start; /* the pacing schedule's origin (moves forward after a long stall) */
     struct mmsghdr msgs[MAX_SEGS];
     struct iovec iovs[MAX_SEGS];
     union { char buf[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } ctrl;
@@ -253,16 +271,30 @@ static PyObject *send_stream(PyObject *mod, PyObject *args) {
         if (now >= end) break;
         uint64_t n = (uint64_t)cap;
         if (pps > 0) {
-            uint64_t due = (uint64_t)((double)(now - start) * pps / 1e9) + 1;
+            uint64_t due = (uint64_t)((double)(now - sched) * pps / 1e9) + 1;
             if (due <= packets) {
-                uint64_t at = start + (uint64_t)((double)packets * 1e9 / pps);
+                uint64_t at = sched + (uint64_t)((double)packets * 1e9 / pps);
                 if (at > end) at = end;
+                struct timespec ts = {.tv_sec = at / 1000000000ull, .tv_nsec = at % 1000000000ull};
+                clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+                continue;
+            }
+            if (due - packets > max_backlog) {
+                /* a long stall: forget what cannot be caught up in time */
+                packets_base_shift(&sched, due - packets - max_backlog, pps);
+                due = packets + max_backlog;
+            }
+            uint64_t ms = (now - start) / 1000000ull;
+            if (ms != cur_ms) { cur_ms = ms; in_ms = 0; }
+            if (in_ms >= ms_limit) {
+                uint64_t at = start + (ms + 1) * 1000000ull;
                 struct timespec ts = {.tv_sec = at / 1000000000ull, .tv_nsec = at % 1000000000ull};
                 clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
                 continue;
             }
             n = due - packets;
             if (n > (uint64_t)cap) n = (uint64_t)cap;
+            if (n > ms_limit - in_ms) n = ms_limit - in_ms;
         }
         for (uint64_t i = 0; i < n; i++) stamp(buf + i * size, fmt, session, seq + i);
         ssize_t r;
@@ -309,6 +341,7 @@ static PyObject *send_stream(PyObject *mod, PyObject *args) {
             if ((Py_ssize_t)idx < n_buckets) ms_buckets[idx] += (uint32_t)sent_now;
         }
         packets += sent_now;
+        in_ms += sent_now;
         bytes += sent_now * (uint64_t)size;
         seq += sent_now;
     }

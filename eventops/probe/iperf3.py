@@ -1,142 +1,284 @@
-"""An iperf3-compatible client (control protocol of iperf 3.x, tested against 3.12).
+"""An iperf3-compatible client: a thin socket shell around :class:`ClientProtocol`.
 
-Control connection (TCP, default 5201): the client writes a 37-byte cookie;
-the server drives the test with signed state bytes; JSON messages are a u32
-length (network order) and the JSON text. The UDP data stream carries iperf3's
-header (u32 sec, u32 usec, u32 seq from 1) and is sent by the probe engine
-(GSO batches, paced); TCP streams are plain asyncio writers.
+The control protocol lives in :mod:`eventops.probe.iperf3_proto` (sans IO);
+the data streams in :mod:`eventops.probe.iperf3_streams`; the ``-J``
+document in :mod:`eventops.probe.iperf3_report`. This module connects,
+feeds the control bytes to the protocol, acts on its events and measures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno as _errno
-import json
 import os
 import secrets
 import socket
-import struct
+import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.engine import FMT_IPERF3, load_engine
-from eventops.probe.models import Iperf3Result
+from eventops.probe.checks import check_port, os_reason
+from eventops.probe.datapath import load_engine
+from eventops.probe.iperf3_proto import (
+    ClientProtocol,
+    CreateStreams,
+    Event,
+    Finished,
+    PeerResults,
+    ResultsRequested,
+    Running,
+    Started,
+)
+from eventops.probe.iperf3_report import TestRecord, client_document
+from eventops.probe.iperf3_streams import (
+    TICK_S,
+    StreamIO,
+    tcp_recv,
+    tcp_send,
+    udp_recv,
+    udp_send,
+)
+from eventops.probe.iperf3_wire import (
+    COOKIE_ALPHABET,
+    DEFAULT_TCP_BLKSIZE,
+    DEFAULT_UDP_BLKSIZE,
+    MAX_STREAMS,
+    MAX_TCP_BLOCK,
+    MAX_UDP_BLOCK,
+    UDP_CONNECT_MSG,
+    UDP_CONNECT_REPLY,
+    Iperf3Params,
+    Results,
+    StreamResult,
+    stream_ids,
+)
+from eventops.probe.models import Iperf3Direction, Iperf3Result
+from eventops.probe.stats import pacing_report
 
 IPERF3_PORT = 5201
-TEST_START = 1
-TEST_RUNNING = 2
-TEST_END = 4
-PARAM_EXCHANGE = 9
-CREATE_STREAMS = 10
-SERVER_TERMINATE = 11
-CLIENT_TERMINATE = 12
-EXCHANGE_RESULTS = 13
-DISPLAY_RESULTS = 14
-IPERF_DONE = 16
-ACCESS_DENIED = -1
-SERVER_ERROR = -2
-UDP_CONNECT_MSG = struct.pack("=I", 0x36373839)
-UDP_CONNECT_REPLY = struct.pack("=I", 0x39383736)
-_COOKIE_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-STATE_NAMES = {
-    1: "TEST_START", 2: "TEST_RUNNING", 4: "TEST_END", 9: "PARAM_EXCHANGE", 10: "CREATE_STREAMS",
-    11: "SERVER_TERMINATE", 12: "CLIENT_TERMINATE", 13: "EXCHANGE_RESULTS", 14: "DISPLAY_RESULTS",
-    16: "IPERF_DONE", -1: "ACCESS_DENIED", -2: "SERVER_ERROR",
-}  # fmt: skip
-
-
-async def _reap(task: asyncio.Future[Any]) -> None:
-    """Wait for a task we cancelled, without swallowing our own cancellation."""
-    await asyncio.wait({task})
-    if not task.cancelled():
-        task.exception()
+DEFAULT_UDP_RATE = 1_000_000
+"""iperf3's UDP target rate when ``-b`` is not given (bit/s)."""
 
 
 def make_cookie() -> bytes:
-    return "".join(secrets.choice(_COOKIE_ALPHABET) for _ in range(36)).encode() + b"\0"
+    return "".join(secrets.choice(COOKIE_ALPHABET) for _ in range(36)).encode() + b"\0"
 
 
-def encode_json(obj: dict[str, Any]) -> bytes:
-    text = json.dumps(obj, separators=(",", ":")).encode()
-    return struct.pack("!I", len(text)) + text
+def default_udp_blksize(ctrl: socket.socket) -> int:
+    """iperf3's default UDP length: the control connection's MSS, else 1460."""
+    try:
+        mss = ctrl.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+    except OSError:
+        return DEFAULT_UDP_BLKSIZE
+    return mss if 0 < mss <= MAX_UDP_BLOCK else DEFAULT_UDP_BLKSIZE
 
 
-class _Control:
+class CpuMeter:
+    """Our process CPU time over the test, as iperf3's ``cpu_util_*`` percentages."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.c0 = os.times()
+
+    def percent(self) -> tuple[float, float, float]:
+        wall = max(time.monotonic() - self.t0, 1e-9)
+        c = os.times()
+        user = (c.user - self.c0.user) / wall * 100.0
+        system = (c.system - self.c0.system) / wall * 100.0
+        return user + system, user, system
+
+
+def congestion(sock: socket.socket) -> str | None:
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16)
+    except OSError:
+        return None
+    return raw.split(b"\0", 1)[0].decode(errors="replace")
+
+
+def own_results(
+    streams: list[StreamIO], params: Iperf3Params, elapsed: float, cpu: CpuMeter, cc: str | None
+) -> Results:
+    total, user, system = cpu.percent()
+    out = []
+    for st in streams:
+        jitter = st.rx.jitter_s if st.rx is not None else 0.0
+        errors = st.rx.cnt_error if st.rx is not None else 0
+        out.append(
+            StreamResult(
+                id=st.id,
+                bytes=st.bytes,
+                retransmits=st.retransmits if st.sender and not params.udp else -1,
+                jitter_s=jitter,
+                errors=errors,
+                packets=st.packets,
+                start_time=0.0,
+                end_time=st.elapsed_s or elapsed,
+            )
+        )
+    sending_tcp = not params.udp and any(s.sender for s in streams)
+    return Results(
+        streams=tuple(out),
+        cpu_total=total,
+        cpu_user=user,
+        cpu_system=system,
+        sender_has_retransmits=(1 if sending_tcp else -1) if not params.udp else 0,
+        congestion_used=cc,
+    )
+
+
+def direction_figures(
+    streams: list[StreamIO], own: Results, peer: Results, elapsed: float, udp: bool
+) -> Iperf3Direction | None:
+    if not streams:
+        return None
+    mine, theirs = own.by_id(), peer.by_id()
+    sent = [(mine if st.sender else theirs).get(st.id) for st in streams]
+    got = [(theirs if st.sender else mine).get(st.id) for st in streams]
+    s_ok = [r for r in sent if r is not None]
+    g_ok = [r for r in got if r is not None]
+    sent_bytes = sum(r.bytes for r in s_ok)
+    got_bytes = sum(r.bytes for r in g_ok)
+    jit = [r.jitter_s for r in g_ok]
+    return Iperf3Direction(
+        sent_bytes=sent_bytes,
+        sent_packets=sum(r.packets for r in s_ok) if udp else None,
+        sender_bps=sent_bytes * 8 / elapsed if elapsed > 0 else 0.0,
+        received_bytes=got_bytes,
+        received_packets=sum(r.packets for r in g_ok) if udp else None,
+        lost_packets=sum(r.errors for r in g_ok) if udp else None,
+        jitter_ms=(sum(jit) / len(jit) * 1000.0) if udp and jit else None,
+        out_of_order=sum(st.rx.out_of_order for st in streams if st.rx is not None)
+        if udp and any(st.rx for st in streams)
+        else None,
+        receiver_bps=got_bytes * 8 / elapsed if elapsed > 0 else 0.0,
+        retransmits=None if udp else sum(max(r.retransmits, 0) for r in s_ok),
+    )
+
+
+class _Shell:
+    """Reads the control connection, feeds the protocol, writes its bytes."""
+
     def __init__(
         self,
-        host: str,
-        port: int,
+        proto: ClientProtocol,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         wait_s: float,
     ) -> None:
-        self.where = f"iperf3 server {host}:{port}"
+        self.proto = proto
         self.reader = reader
         self.writer = writer
         self.wait_s = wait_s
+        self.pending: list[Event] = []
 
-    async def _exact(self, n: int, wait_s: float | None = None) -> bytes:
+    async def flush(self) -> None:
+        data = self.proto.data_to_send()
+        if data:
+            self.writer.write(data)
+            try:
+                await self.writer.drain()
+            except (ConnectionError, OSError) as exc:
+                raise ProbeError(f"{self.proto.where}: control connection lost ({exc})") from None
+
+    async def next_event(self, wait_s: float | None = None) -> Event:
+        while not self.pending:
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), wait_s or self.wait_s)
+            except TimeoutError:
+                raise ProbeError(
+                    f"{self.proto.where}: no answer within {wait_s or self.wait_s:g} s "
+                    f"({self.proto.phase.value})"
+                ) from None
+            except (ConnectionError, OSError) as exc:
+                raise ProbeError(f"{self.proto.where}: control connection lost ({exc})") from None
+            if not data:
+                self.proto.feed_eof()
+                raise ProbeError(f"{self.proto.where}: closed the control connection")
+            self.pending += self.proto.feed(data)
+            await self.flush()
+        return self.pending.pop(0)
+
+    async def expect(self, kind: type[Event], wait_s: float | None = None) -> Event:
+        ev = await self.next_event(wait_s)
+        if not isinstance(ev, kind):
+            raise ProbeError(f"{self.proto.where}: unexpected {type(ev).__name__}")
+        return ev
+
+
+async def _open_udp(
+    family: int, addr: Any, wait_s: float, where: str, loop: asyncio.AbstractEventLoop
+) -> socket.socket:
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.setblocking(False)
+        await loop.sock_connect(s, addr)
+        await loop.sock_sendall(s, UDP_CONNECT_MSG)
         try:
-            return await asyncio.wait_for(self.reader.readexactly(n), wait_s or self.wait_s)
+            reply = await asyncio.wait_for(loop.sock_recv(s, 4), wait_s)
         except TimeoutError:
             raise ProbeError(
-                f"{self.where}: no answer within {wait_s or self.wait_s:g} s"
+                f"{where}: no answer to the UDP stream set-up within {wait_s:g} s"
             ) from None
-        except asyncio.IncompleteReadError:
-            raise ProbeError(f"{self.where}: closed the control connection") from None
-        except (ConnectionError, OSError) as exc:
-            raise ProbeError(f"{self.where}: control connection lost ({exc})") from None
-
-    async def state(self, wait_s: float | None = None) -> int:
-        b = (await self._exact(1, wait_s))[0]
-        s = b - 256 if b > 127 else b
-        if s == ACCESS_DENIED:
-            raise ProbeError(f"{self.where}: busy (ACCESS_DENIED): another test is running")
-        if s == SERVER_ERROR:
-            i_errno, err = struct.unpack("!ii", await self._exact(8))
-            detail = f"; {os.strerror(err)}" if err > 0 else ""
-            raise ProbeError(f"{self.where}: server error (i_errno {i_errno}){detail}")
-        if s == SERVER_TERMINATE:
-            raise ProbeError(f"{self.where}: server terminated the test")
+        except ConnectionRefusedError:
+            raise ProbeError(f"{where}: UDP port refused") from None
+        if reply != UDP_CONNECT_REPLY:
+            raise ProbeError(f"{where}: unexpected UDP set-up reply {reply!r}")
+        s.setblocking(True)
         return s
+    except BaseException:
+        s.close()
+        raise
 
-    async def expect(self, want: int, wait_s: float | None = None) -> None:
-        got = await self.state(wait_s)
-        if got != want:
-            raise ProbeError(
-                f"{self.where}: expected state {STATE_NAMES.get(want, want)}, got {STATE_NAMES.get(got, got)}"
-            )
 
-    async def send_state(self, s: int) -> None:
-        self.writer.write(bytes([s & 0xFF]))
-        await self.writer.drain()
-
-    async def send_json(self, obj: dict[str, Any]) -> None:
-        self.writer.write(encode_json(obj))
-        await self.writer.drain()
-
-    async def read_json(self) -> dict[str, Any]:
-        (n,) = struct.unpack("!I", await self._exact(4))
-        if n > 1 << 24:
-            raise ProbeError(f"{self.where}: JSON message of {n} bytes is implausible")
-        raw = await self._exact(n)
+async def _open_tcp(
+    family: int, addr: Any, cookie: bytes, wait_s: float, where: str
+) -> socket.socket:
+    loop = asyncio.get_running_loop()
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.setblocking(False)
         try:
-            obj = json.loads(raw)
-        except ValueError:
-            raise ProbeError(f"{self.where}: results are not JSON") from None
-        if not isinstance(obj, dict):
-            raise ProbeError(f"{self.where}: results are not a JSON object")
-        return obj
+            await asyncio.wait_for(loop.sock_connect(s, addr), wait_s)
+        except TimeoutError:
+            raise ProbeError(f"{where}: TCP stream: no answer within {wait_s:g} s") from None
+        except OSError as exc:
+            raise ProbeError(f"{where}: cannot open TCP stream: {os_reason(exc)}") from None
+        await loop.sock_sendall(s, cookie)
+        s.setblocking(True)
+        return s
+    except BaseException:
+        s.close()
+        raise
 
 
-def _as_int(v: Any) -> int | None:
-    """iperf3 may send −1 as 18446744073709551615."""
-    if not isinstance(v, int | float):
-        return None
-    n = int(v)
-    return n - (1 << 64) if n >= 1 << 63 else n
+def validate(
+    *,
+    udp: bool,
+    rate_bps: float | None,
+    size: int | None,
+    duration: float,
+    streams: int,
+    reverse: bool,
+    bidir: bool,
+) -> None:
+    if not 1 <= duration <= 86400 or duration != int(duration):
+        raise ProbeError(f"duration {duration:g} s out of range (whole seconds, 1..86400)")
+    if not 1 <= streams <= MAX_STREAMS:
+        raise ProbeError(f"streams {streams} out of range (1..{MAX_STREAMS})")
+    if rate_bps is not None and not 0 <= rate_bps <= 400e9:
+        raise ProbeError(f"rate {rate_bps:g} bit/s out of range (0..400e9)")
+    if size is not None:
+        lo, hi = (16, MAX_UDP_BLOCK) if udp else (1, MAX_TCP_BLOCK)
+        if not lo <= size <= hi:
+            kind = "UDP datagram" if udp else "TCP write"
+            raise ProbeError(f"{kind} size {size} out of range ({lo}..{hi})")
+    if reverse and bidir:
+        raise ProbeError("choose one of reverse and bidir")
 
 
 async def run_iperf3(
@@ -146,29 +288,33 @@ async def run_iperf3(
     udp: bool = False,
     rate_bps: float | None = None,
     size: int | None = None,
-    duration: float = 5.0,
+    duration: float = 10.0,
     streams: int = 1,
+    reverse: bool = False,
+    bidir: bool = False,
     engine: Literal["auto", "c", "python"] = "auto",
     wait_s: float = 5.0,
+    on_interval: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iperf3Result:
-    """Run one test against a stock ``iperf3 -s`` (client sends, server receives).
+    """Run one test against an iperf3 server, with iperf3's defaults.
 
-    UDP: ``rate_bps`` at iperf3's layer (UDP payload; None = unlimited),
-    ``size`` the datagram payload (default 1460). TCP: ``streams`` parallel
-    connections, ``size`` the write size (default 128 KiB).
+    UDP: ``rate_bps`` per stream at iperf3's layer (UDP payload; default
+    1 Mbit/s; 0 = unlimited), ``size`` the datagram payload (default: the
+    control connection's MSS, else 1460). TCP: ``size`` the write size
+    (default 128 KiB), ``rate_bps`` None/0 = unlimited. ``reverse``: the
+    server sends; ``bidir``: both send.
     """
-    if not 0 < duration <= 3600:
-        raise ProbeError(f"duration {duration:g} s out of range (0 < duration <= 3600)")
-    if not 1 <= streams <= 128:
-        raise ProbeError(f"streams {streams} out of range (1..128)")
-    if rate_bps is not None and not 0 < rate_bps <= 400e9:
-        raise ProbeError(f"rate {rate_bps:g} bit/s out of range")
-    blk = size or (1460 if udp else 128 * 1024)
-    if udp and not 16 <= blk <= 65507:
-        raise ProbeError(f"UDP datagram size {blk} out of range (16..65507)")
-    if not udp and not 1 <= blk <= 1 << 20:
-        raise ProbeError(f"TCP write size {blk} out of range (1..1048576)")
-    eng = load_engine(engine) if udp else None
+    check_port(port)
+    validate(
+        udp=udp,
+        rate_bps=rate_bps,
+        size=size,
+        duration=duration,
+        streams=streams,
+        reverse=reverse,
+        bidir=bidir,
+    )
+    dp = load_engine(engine) if udp else None
     where = f"iperf3 server {host}:{port}"
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait_s)
@@ -177,199 +323,193 @@ async def run_iperf3(
     except ConnectionRefusedError:
         raise ProbeError(f"{where}: connection refused (no iperf3 -s listening)") from None
     except OSError as exc:
-        raise ProbeError(f"{where}: {exc.strerror or exc}") from None
-    ctl = _Control(host, port, reader, writer, wait_s)
-    cookie = make_cookie()
-    data_socks: list[socket.socket] = []
-    tcp_writers: list[asyncio.StreamWriter] = []
-    stop = bytearray(1)
+        raise ProbeError(f"{where}: {os_reason(exc)}") from None
+    ctrl: socket.socket = writer.get_extra_info("socket")
+    blk = size or (default_udp_blksize(ctrl) if udp else DEFAULT_TCP_BLKSIZE)
     try:
-        writer.write(cookie)
-        await writer.drain()
-        await ctl.expect(PARAM_EXCHANGE)
-        params: dict[str, Any] = {
-            "udp" if udp else "tcp": True,
-            "omit": 0,
-            "time": max(1, round(duration)),
-            "num": 0,
-            "blockcount": 0,
-            "parallel": streams,
-            "len": blk,
-            "pacing_timer": 1000,
-            "client_version": "3.12",
-        }
-        if udp or rate_bps:
-            params["bandwidth"] = int(rate_bps or 0)
-        await ctl.send_json(params)
-        await ctl.expect(CREATE_STREAMS)
+        mss = ctrl.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
+    except OSError:
+        mss = 0
+    rate = int(rate_bps if rate_bps is not None else (DEFAULT_UDP_RATE if udp else 0))
+    params = Iperf3Params(
+        protocol="udp" if udp else "tcp",
+        duration=int(duration),
+        parallel=streams,
+        blksize=blk,
+        bandwidth=rate,
+        reverse=reverse,
+        bidirectional=bidir,
+    )
+    cookie = make_cookie()
+    proto = ClientProtocol(params, cookie, where)
+    shell = _Shell(proto, reader, writer, wait_s)
+    ios: list[StreamIO] = []
+    threads: list[threading.Thread] = []
+    stop = threading.Event()
+    stop_flag = bytearray(1)
+    started_at = time.time()
+    try:
+        proto.start()
+        await shell.flush()
+        await shell.expect(CreateStreams)
         loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(
             host, port, type=socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
         )
         family, _t, _p, _c, addr = infos[0]
-        for _ in range(streams):
+        roles = [True] * streams + [False] * streams if bidir else [not reverse] * streams
+        for sid, sending in zip(stream_ids(len(roles)), roles, strict=True):
             if udp:
-                s = socket.socket(family, socket.SOCK_DGRAM)
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-                s.setblocking(False)
-                data_socks.append(s)
-                await loop.sock_connect(s, addr)
-                await loop.sock_sendall(s, UDP_CONNECT_MSG)
-                try:
-                    reply = await asyncio.wait_for(loop.sock_recv(s, 4), wait_s)
-                except TimeoutError:
-                    raise ProbeError(
-                        f"{where}: no answer to the UDP stream set-up within {wait_s:g} s"
-                    ) from None
-                except ConnectionRefusedError:
-                    raise ProbeError(f"{where}: UDP port refused") from None
-                if reply != UDP_CONNECT_REPLY:
-                    raise ProbeError(f"{where}: unexpected UDP set-up reply {reply!r}")
+                sock = await _open_udp(family, addr, wait_s, where, loop)
             else:
-                try:
-                    _r, w = await asyncio.wait_for(asyncio.open_connection(host, port), wait_s)
-                except (OSError, TimeoutError) as exc:
-                    raise ProbeError(f"{where}: cannot open TCP stream: {exc}") from None
-                w.write(cookie)
-                tcp_writers.append(w)
-        await ctl.expect(TEST_START)
-        await ctl.expect(TEST_RUNNING)
+                sock = await _open_tcp(family, addr, cookie, wait_s, where)
+            ios.append(StreamIO(sid, sock, sender=sending, udp=udp))
+        await shell.expect(Started, wait_s)
+        await shell.expect(Running, wait_s)
+        cpu = CpuMeter()
         t0 = time.monotonic()
-        sent_bytes = [0] * streams
-        sent_packets = [0] * streams
-        watcher = asyncio.ensure_future(ctl.state(duration + wait_s + 30))
-        if udp:
-            assert eng is not None
-            pps = (rate_bps / (8.0 * blk) / streams) if rate_bps else 0.0
-            jobs = [
-                asyncio.to_thread(
-                    eng.send_stream,
-                    s.fileno(),
-                    FMT_IPERF3,
-                    blk,
-                    pps,
-                    duration,
-                    1,
-                    0,
-                    64,
-                    stop,
-                    None,
-                )
-                for s in data_socks
-            ]
-            sender = asyncio.ensure_future(asyncio.gather(*jobs))
-        else:
-            block = bytes(blk)
-            end = t0 + duration
-
-            async def pump(i: int, w: asyncio.StreamWriter) -> None:
-                while time.monotonic() < end:
-                    w.write(block)
-                    await asyncio.wait_for(w.drain(), wait_s + duration)
-                    sent_bytes[i] += len(block)
-
-            sender = asyncio.ensure_future(
-                asyncio.gather(*(pump(i, w) for i, w in enumerate(tcp_writers)))
-            )
+        for st in ios:
+            if st.sender and udp:
+                assert dp is not None
+                fn: Any = (udp_send, st, dp, blk, rate, duration, stop_flag)
+            elif st.sender:
+                fn = (tcp_send, st, blk, duration, rate, stop)
+            elif udp:
+                fn = (udp_recv, st, stop)
+            else:
+                fn = (tcp_recv, st, blk, stop)
+            th = threading.Thread(target=fn[0], args=fn[1:], daemon=True)
+            threads.append(th)
+        for th in threads:
+            th.start()
+        watcher = asyncio.ensure_future(shell.next_event(duration + wait_s + 30))
         try:
-            done, _pending = await asyncio.wait(
-                {sender, watcher}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if watcher in done:
-                state = watcher.result()  # raises ProbeError for errors/termination
-                raise ProbeError(
-                    f"{where}: unexpected state {STATE_NAMES.get(state, state)} during the test"
-                )
-            try:
-                outs = sender.result()
-            except (ConnectionError, OSError) as exc:
-                raise ProbeError(f"{where}: data stream failed: {exc}") from None
-            except TimeoutError:
-                raise ProbeError(f"{where}: data stream stalled") from None
+            k = 1
+            while True:
+                now = time.monotonic() - t0
+                if now >= duration:
+                    break
+                nxt = min(float(k * TICK_S), duration)
+                done, _ = await asyncio.wait({watcher}, timeout=max(nxt - now, 0))
+                if done:
+                    ev = watcher.result()  # raises the server's error, if any
+                    raise ProbeError(f"{where}: unexpected {type(ev).__name__} during the test")
+                if k * TICK_S < duration:
+                    for st in ios:
+                        st.sample(time.monotonic() - t0)
+                    k += 1
+            senders = [th for th, st in zip(threads, ios, strict=True) if st.sender]
+            stop_flag[0] = 1
+            await asyncio.to_thread(_join, senders)
+            elapsed = time.monotonic() - t0
+            for st in ios:
+                if st.sender and not udp:
+                    st.sample(elapsed)
+            proto.end_test()
+            await shell.flush()
+            # receivers keep reading until the server has stopped sending
+            if not watcher.done():
+                ev = await watcher
+            else:
+                ev = watcher.result()
         finally:
-            stop[0] = 1
-            if not sender.done():
-                sender.cancel()
-                await _reap(sender)
             if not watcher.done():
                 watcher.cancel()
-            await _reap(watcher)
-        elapsed = time.monotonic() - t0
-        if udp:
-            for i, (pk, nb, _n, _g, el, err) in enumerate(outs):
-                if err == _errno.ECONNREFUSED:
-                    raise ProbeError(f"{where}: UDP port refused during the test")
-                if err:
-                    raise ProbeError(f"{where}: send failed: {os.strerror(err)}")
-                sent_packets[i], sent_bytes[i] = pk, nb
-                elapsed = max(elapsed, el / 1e9) if i == 0 else elapsed
-        for w in tcp_writers:
-            w.close()
-        await ctl.send_state(TEST_END)
-        await ctl.expect(EXCHANGE_RESULTS, wait_s + 5)
-        ids = [1, *range(3, streams + 2)]
-        await ctl.send_json(
-            {
-                "cpu_util_total": 0.0,
-                "cpu_util_user": 0.0,
-                "cpu_util_system": 0.0,
-                "sender_has_retransmits": 0 if udp else -1,
-                "streams": [
-                    {
-                        "id": ids[i],
-                        "bytes": sent_bytes[i],
-                        "retransmits": -1,
-                        "jitter": 0,
-                        "errors": 0,
-                        "packets": sent_packets[i],
-                        "start_time": 0,
-                        "end_time": elapsed,
-                    }
-                    for i in range(streams)
-                ],
-            }
-        )
-        server = await ctl.read_json()
-        await ctl.expect(DISPLAY_RESULTS, wait_s + 5)
-        await ctl.send_state(IPERF_DONE)
+                with contextlib.suppress(BaseException):
+                    await watcher
+        if not isinstance(ev, ResultsRequested):
+            raise ProbeError(f"{where}: unexpected {type(ev).__name__} after TEST_END")
+        stop.set()
+        await asyncio.to_thread(_join, threads)
+        for st in ios:
+            if st.errno:
+                raise ProbeError(f"{where}: data stream {st.id} failed: {os.strerror(st.errno)}")
+            if st.udp and st.sender:
+                st.samples_from_per_ms(blk, duration)
+            elif not (st.sender and not udp):
+                st.sample(elapsed)
+        cc = congestion(ctrl) if not udp else None
+        own = own_results(ios, params, elapsed, cpu, cc)
+        proto.send_results(own)
+        await shell.flush()
+        peer_ev = await shell.expect(PeerResults, wait_s + 5)
+        assert isinstance(peer_ev, PeerResults)
+        await shell.expect(Finished, wait_s + 5)
+        await shell.flush()
+    except BaseException:
+        proto.terminate()
+        with contextlib.suppress(Exception):
+            writer.write(proto.data_to_send())
+        raise
     finally:
-        stop[0] = 1
-        for s in data_socks:
-            s.close()
-        for w in tcp_writers:
-            w.close()
+        stop.set()
+        stop_flag[0] = 1
+        for st in ios:
+            with contextlib.suppress(OSError):
+                st.sock.shutdown(socket.SHUT_RDWR)
+        await asyncio.to_thread(_join, threads)
+        for st in ios:
+            st.sock.close()
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
-    srv_streams = server.get("streams") or []
-    if not isinstance(srv_streams, list):
-        raise ProbeError(f"{where}: results without a streams list")
-    sbytes = sum(_as_int(s.get("bytes")) or 0 for s in srv_streams)
-    spackets = sum(_as_int(s.get("packets")) or 0 for s in srv_streams) if udp else None
-    slost = sum(_as_int(s.get("errors")) or 0 for s in srv_streams) if udp else None
-    jitters = [float(s.get("jitter", 0.0)) for s in srv_streams]
-    sjitter = (sum(jitters) / len(jitters) * 1000.0) if udp and jitters else None
-    tot_sent = sum(sent_bytes)
+    peer = peer_ev.results
+    rec = TestRecord(
+        params=params,
+        host=host,
+        port=port,
+        cookie=cookie[:-1].decode(),
+        connected=[st.connected for st in ios],
+        streams=ios,
+        elapsed_s=elapsed,
+        own=own,
+        peer=peer,
+        started_at=started_at,
+        tcp_mss_default=mss,
+        sndbuf=ios[0].sndbuf if ios else 0,
+        rcvbuf=ios[0].rcvbuf if ios else 0,
+        congestion=cc,
+    )
+    doc = client_document(rec)
+    fwd = direction_figures([s for s in ios if s.sender], own, peer, elapsed, udp)
+    rev = direction_figures([s for s in ios if not s.sender], own, peer, elapsed, udp)
+    main = rev if reverse else fwd
+    pacing = None
+    paced = [st for st in ios if st.sender and st.per_ms is not None]
+    if paced and rate:
+        per_ms = [sum(col) for col in zip(*(st.per_ms for st in paced), strict=True)]
+        pacing = pacing_report(per_ms, rate / (8.0 * blk) * len(paced), elapsed)
+    assert main is not None
     return Iperf3Result(
         host=host,
         port=port,
         protocol="udp" if udp else "tcp",
+        direction="bidir" if bidir else "reverse" if reverse else "forward",
         streams=streams,
         duration_s=elapsed,
         size=blk,
-        target_bps=rate_bps,
-        sent_bytes=tot_sent,
-        sent_packets=sum(sent_packets) if udp else None,
-        sender_bps=tot_sent * 8 / elapsed,
-        server_bytes=sbytes,
-        server_packets=spackets,
-        server_lost_packets=slost,
-        server_jitter_ms=sjitter,
-        receiver_bps=sbytes * 8 / elapsed,
-        server_results=server,
+        target_bps=float(rate) if rate else None,
+        sent_bytes=main.sent_bytes,
+        sent_packets=main.sent_packets,
+        sender_bps=main.sender_bps,
+        received_bytes=main.received_bytes,
+        received_packets=main.received_packets,
+        lost_packets=main.lost_packets,
+        jitter_ms=main.jitter_ms,
+        receiver_bps=main.receiver_bps,
+        forward=fwd,
+        reverse=rev,
+        pacing=pacing,
+        peer_results=peer_ev.raw,
+        document=doc,
         methods={
-            "sent": "our counters (iperf3 payload layer: UDP payload or TCP payload)",
-            "received": "the iperf3 server's own results (EXCHANGE_RESULTS) over our test time",
-            "jitter": "iperf3 server's RFC 3550-style jitter of the datagram header timestamps",
+            "sent": "the sending side's counters (iperf3 payload layer: UDP or TCP payload)",
+            "received": "the receiving side's counters, exchanged in EXCHANGE_RESULTS",
+            "jitter": "RFC 3550 jitter of the datagram header timestamps (iperf3's receiver)",
         },
     )
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for th in threads:
+        th.join()

@@ -58,6 +58,13 @@ class PacingReport(_M):
     pacing_error_mean_pct: float | None = None
     """Mean of |sent − target| / target over full 100 ms windows."""
     pacing_error_max_pct: float | None = None
+    pacing_error_max_pct_outside_stalls: float | None = None
+    """The same, leaving out the windows of a stall and its catch-up."""
+    burst_ratio: float | None = None
+    """Worst millisecond against the target's per-millisecond rate (1.0: perfectly even)."""
+    stalls: int = 0
+    """Runs of milliseconds the sender spent more than 0.5 ms of traffic (at least 3 datagrams) behind schedule."""
+    stalled_ms: int = 0
     overall_error_pct: float | None = None
 
 
@@ -93,6 +100,10 @@ class UdpResult(_M):
     lost_packets: int
     """sent_packets − received_packets, as reported by the sink."""
     lost_percent: float
+    sink_drops: int | None = None
+    """Datagrams the sink's own socket dropped (receive buffer full), part of ``lost_packets``."""
+    network_lost_packets: int | None = None
+    """``lost_packets`` minus the sink's own drops: what the network lost."""
     duplicated: int
     reordered: int
     late: int
@@ -113,7 +124,8 @@ class UdpResult(_M):
 
     def iperf3_json(self) -> dict[str, Any]:
         """The result in iperf3's ``-J`` shape, where the concepts match."""
-        jitter = self.delay.jitter_ms if self.delay and self.delay.jitter_ms is not None else 0.0
+        # null where nothing was measured (batched streams carry no timestamps)
+        jitter = self.delay.jitter_ms if self.delay and self.delay.jitter_ms is not None else None
         ends = {"start": 0, "end": self.duration_s, "seconds": self.duration_s}
         return {
             "start": {
@@ -281,12 +293,35 @@ class StampResult(_M):
     methods: dict[str, str] = Field(default_factory=dict)
 
 
+class Iperf3Direction(_M):
+    """One direction of an iperf3 test: the sending side's and the receiving side's figures."""
+
+    sent_bytes: int
+    sent_packets: int | None
+    sender_bps: float
+    received_bytes: int
+    received_packets: int | None
+    """UDP: the receiver's highest sequence number (iperf3's ``packets``)."""
+    lost_packets: int | None
+    jitter_ms: float | None
+    out_of_order: int | None
+    receiver_bps: float
+    """Delivered rate: the receiver's byte count over the test time (payload layer)."""
+    retransmits: int | None
+
+
 class Iperf3Result(_M):
-    """Our client's figures next to the iperf3 server's own report."""
+    """Our client's figures next to the iperf3 server's own report.
+
+    ``forward`` is client → server, ``reverse`` server → client (``-R``);
+    ``--bidir`` fills both. The flat figures are those of the test's main
+    direction (forward, or reverse under ``-R``).
+    """
 
     host: str
     port: int
     protocol: Literal["udp", "tcp"]
+    direction: Literal["forward", "reverse", "bidir"] = "forward"
     streams: int
     duration_s: float
     size: int
@@ -294,47 +329,19 @@ class Iperf3Result(_M):
     sent_bytes: int
     sent_packets: int | None
     sender_bps: float
-    server_bytes: int
-    server_packets: int | None
-    server_lost_packets: int | None
-    server_jitter_ms: float | None
+    received_bytes: int
+    received_packets: int | None
+    lost_packets: int | None
+    jitter_ms: float | None
     receiver_bps: float
-    """Delivered rate from the server's byte count over our test time (payload layer)."""
-    server_results: dict[str, Any]
+    forward: Iperf3Direction | None = None
+    reverse: Iperf3Direction | None = None
+    pacing: PacingReport | None = None
+    """UDP, when we send: our per-millisecond sending, with stalls named."""
+    peer_results: dict[str, Any]
+    document: dict[str, Any] = Field(default_factory=dict)
+    """The iperf3 3.12 ``-J`` document of this test."""
     methods: dict[str, str] = Field(default_factory=dict)
 
     def iperf3_json(self) -> dict[str, Any]:
-        ends = {"start": 0, "end": self.duration_s, "seconds": self.duration_s}
-        lost = self.server_lost_packets or 0
-        return {
-            "start": {
-                "test_start": {
-                    "protocol": self.protocol.upper(),
-                    "num_streams": self.streams,
-                    "blksize": self.size,
-                    "duration": self.duration_s,
-                }
-            },
-            "end": {
-                "sum_sent": {
-                    **ends,
-                    "bytes": self.sent_bytes,
-                    "bits_per_second": self.sender_bps,
-                    "packets": self.sent_packets,
-                    "sender": True,
-                },
-                "sum_received": {
-                    **ends,
-                    "bytes": self.server_bytes,
-                    "bits_per_second": self.receiver_bps,
-                    "jitter_ms": self.server_jitter_ms,
-                    "lost_packets": lost,
-                    "packets": self.sent_packets,
-                    "lost_percent": (100.0 * lost / self.sent_packets)
-                    if self.sent_packets
-                    else 0.0,
-                    "sender": False,
-                },
-            },
-            "eventops": self.model_dump(mode="json"),
-        }
+        return self.document

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
+from eventops.probe.checks import check_interval, check_port, os_reason
 from eventops.probe.models import StampAnomalies, StampInterval, StampResult
 from eventops.probe.stats import delay_stats, rfc3550_jitter
 
@@ -168,122 +169,6 @@ def _udp_socket(family: int) -> socket.socket:
     return sock
 
 
-# ------------------------------------------------------------------ reflector
-
-
-@dataclass
-class ReflectorStats:
-    reflected: int = 0
-    malformed: int = 0
-    send_errors: int = 0
-    sessions: int = 0
-
-
-class Reflector:
-    """A STAMP session-reflector. Use :func:`start_reflector`.
-
-    Stateless: the reply's sequence number copies the sender's. Stateful: it
-    counts, per sender address/port and SSID, the packets it received, so the
-    sender can tell forward from backward loss.
-    """
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        *,
-        stateful: bool = False,
-        error_s: float = 1e-3,
-        synchronized: bool = False,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.stateful = stateful
-        self.error = encode_error_estimate(error_s, synchronized=synchronized)
-        self.stats = ReflectorStats()
-        self._counters: dict[tuple[Any, int], int] = {}
-        self._sock: socket.socket | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
-        family, _t, _p, _c, addr = infos[0]
-        sock = _udp_socket(family)
-        try:
-            sock.bind(addr)
-        except OSError as exc:
-            sock.close()
-            raise ProbeError(
-                f"reflector cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        self._loop = loop
-        loop.add_reader(sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        sock = self._sock
-        if sock is None:
-            return
-        for _ in range(64):
-            try:
-                data, anc, _f, addr = sock.recvmsg(65535, 256)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue  # ICMP errors from earlier replies
-            t2 = _kernel_ns(anc) or time.time_ns()
-            try:
-                req = parse_sender(data)
-            except ValueError:
-                self.stats.malformed += 1
-                continue
-            if self.stateful:
-                key = (addr, req.ssid)
-                seq = self._counters.get(key, 0)
-                if seq == 0:
-                    self.stats.sessions += 1
-                self._counters[key] = seq + 1
-            else:
-                seq = req.seq
-            reply = pack_reflector(
-                seq, time.time_ns(), self.error, req, t2, _ttl(anc), max(REFLECTOR_LEN, len(data))
-            )
-            try:
-                sock.sendto(reply, addr)
-                self.stats.reflected += 1
-            except OSError:
-                self.stats.send_errors += 1
-
-    async def close(self) -> None:
-        if self._sock is not None:
-            if self._loop is not None:
-                self._loop.remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
-
-    async def __aenter__(self) -> Reflector:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-
-async def start_reflector(
-    host: str = "0.0.0.0",
-    port: int = STAMP_PORT,
-    *,
-    stateful: bool = False,
-    error_s: float = 1e-3,
-    synchronized: bool = False,
-) -> Reflector:
-    """Start a STAMP reflector in this process; ``await refl.close()`` to stop it."""
-    refl = Reflector(host, port, stateful=stateful, error_s=error_s, synchronized=synchronized)
-    await refl.start()
-    return refl
-
-
 # ------------------------------------------------------------------ sender
 
 
@@ -395,6 +280,8 @@ async def run_stamp(
     A reflector that answers none of them is a :class:`ProbeError`; truncated,
     garbage and unexpected replies are counted in ``anomalies``.
     """
+    check_port(port)
+    check_interval(progress_interval)
     if not 1 <= count <= 10_000_000:
         raise ProbeError(f"count {count} out of range (1..10000000)")
     if not 0 <= interval <= 3600:
@@ -453,7 +340,7 @@ async def run_stamp(
         try:
             sock.connect(addr)
         except OSError as exc:
-            raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+            raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
         loop.add_reader(sock.fileno(), readable)
         done_idx = 0  # replies already reported (an index into sess.arrival)
         last_at = 0.0

@@ -79,8 +79,38 @@ def delay_stats(
     )
 
 
+def _stalls(used: Sequence[int], target_pps: float) -> list[tuple[int, int]]:
+    """Runs of milliseconds in which the sender was behind its schedule by more than
+    0.5 ms of traffic (and at least 3 datagrams): it did not get the CPU or the
+    socket; the pacer itself never falls behind. (first ms, length) per run."""
+    if target_pps <= 0:
+        return []
+    per_ms = target_pps / 1000.0
+    slack = max(0.5 * per_ms, 3.0)
+    out: list[tuple[int, int]] = []
+    cum = 0
+    run_start = -1
+    for i, c in enumerate(used):
+        cum += c
+        behind = per_ms * (i + 1) - cum > slack
+        if behind and run_start < 0:
+            run_start = i
+        elif not behind and run_start >= 0:
+            out.append((run_start, i - run_start))
+            run_start = -1
+    if run_start >= 0:
+        out.append((run_start, len(used) - run_start))
+    return out
+
+
 def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) -> PacingReport:
-    """Burstiness per 1 ms and pacing error per 100 ms of a sender's per-ms counts."""
+    """Burstiness per 1 ms and pacing error per 100 ms of a sender's per-ms counts.
+
+    A stall (the sender more than 0.5 ms of traffic behind its schedule: it got
+    no CPU or no socket space) is reported with its length; the 100 ms windows
+    it touches are left out of ``pacing_error_max_pct_outside_stalls``, which
+    is then the pacer's own error (overshoot, unevenness).
+    """
     n_ms = min(len(per_ms), int(elapsed_s * 1000))
     used = list(per_ms[:n_ms])
     if not used:
@@ -91,16 +121,26 @@ def pacing_report(per_ms: Sequence[int], target_pps: float, elapsed_s: float) ->
     if target_pps > 0:
         want = target_pps / 10.0
         errors = [abs(w - want) / want * 100.0 for w in windows]
+    stalls = _stalls(used, target_pps)
+    hit: set[int] = set()
+    for first, length in stalls:
+        hit.update(range(first // 100, (first + length) // 100 + 1))
+    outside = [e for i, e in enumerate(errors) if i not in hit]
     total = sum(used)
+    nominal = target_pps / 1000.0
     return PacingReport(
         target_pps=target_pps,
         achieved_pps=total / (n_ms / 1000.0),
         max_per_ms=max(used),
         mean_per_ms=total / n_ms,
+        burst_ratio=max(used) / nominal if nominal > 0 else None,
         idle_ms_fraction=1.0 - len(busy) / n_ms,
         windows_100ms=len(windows),
         pacing_error_mean_pct=sum(errors) / len(errors) if errors else None,
         pacing_error_max_pct=max(errors) if errors else None,
+        pacing_error_max_pct_outside_stalls=max(outside) if outside else None,
+        stalls=len(stalls),
+        stalled_ms=sum(length for _f, length in stalls),
         overall_error_pct=(abs(total / (n_ms / 1000.0) - target_pps) / target_pps * 100.0)
         if target_pps > 0
         else None,

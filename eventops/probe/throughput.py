@@ -22,28 +22,35 @@ import array
 import asyncio
 import contextlib
 import errno as _errno
-import json
 import os
 import secrets
-import select
 import socket
-import struct
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.engine import FMT_EVENTOPS, HEADER_LEN, MAGIC, Engine, load_engine
+from eventops.probe.checks import check_interval, check_port, os_reason
+from eventops.probe.datapath import (
+    FMT_EVENTOPS,
+    HEADER_LEN,
+    load_engine,
+)
+from eventops.probe.iperf3_streams import StreamIO, tcp_send
 from eventops.probe.models import DelayStats, Interval, RateLayer, TcpResult, UdpResult
-from eventops.probe.stats import delay_stats, pacing_report
+from eventops.probe.sink import (  # noqa: F401  (Sink, start_sink: the public API)
+    DEFAULT_SINK_PORT,
+    MAX_DURATION_S,
+    Sink,
+    _line,
+    _read_json,
+    start_sink,
+)
+from eventops.probe.stats import pacing_report
 
-DEFAULT_SINK_PORT = 5301
-SO_TIMESTAMPNS = 35
 MAX_RATE_BPS = 400e9
-MAX_DURATION_S = 3600.0
 CONTROL_TIMEOUT_S = 5.0
-_HDR = struct.Struct("!IIQQ")
 
 Progress = Callable[[Interval], None]
 
@@ -62,323 +69,6 @@ def overhead(layer: RateLayer, family: int) -> int:
     return 8 + (40 if family == socket.AF_INET6 else 20) + 14
 
 
-def _line(obj: dict[str, Any]) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
-
-
-async def _read_json(reader: asyncio.StreamReader, wait_s: float, what: str) -> dict[str, Any]:
-    try:
-        raw = await asyncio.wait_for(reader.readline(), wait_s)
-    except TimeoutError:
-        raise ProbeError(f"{what}: no answer within {wait_s:g} s") from None
-    except (ConnectionError, OSError) as exc:
-        raise ProbeError(f"{what}: connection lost ({exc.strerror or exc})") from None
-    if not raw:
-        raise ProbeError(f"{what}: connection closed by peer")
-    try:
-        msg = json.loads(raw)
-    except ValueError:
-        raise ProbeError(f"{what}: not a JSON control message: {raw[:60]!r}") from None
-    if not isinstance(msg, dict):
-        raise ProbeError(f"{what}: control message is not an object")
-    return msg
-
-
-def recv_timestamped(
-    fd: int, acct: Any, session: int, stop: bytearray, timeout: float, max_samples: int = 2_000_000
-) -> tuple[int, int, int, list[tuple[int, float]]]:
-    """Unbatched receive with kernel receive timestamps (SO_TIMESTAMPNS).
-
-    Returns (datagrams, bytes, foreign, samples) where samples are
-    (seq, one-way delay ms) in arrival order: kernel CLOCK_REALTIME receive
-    time minus the sender's CLOCK_REALTIME transmit stamp.
-    """
-    sock = socket.socket(fileno=os.dup(fd))
-    samples: list[tuple[int, float]] = []
-    datagrams = nbytes = foreign = 0
-    try:
-        sock.setsockopt(17, 104, 0)  # no GRO: one datagram per read
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        sock.setblocking(False)
-        end = time.monotonic() + timeout
-        ctl = socket.CMSG_SPACE(16)
-        while not stop[0] and time.monotonic() < end:
-            try:
-                data, anc, _f, _a = sock.recvmsg(65536, ctl)
-            except (BlockingIOError, InterruptedError):
-                select.select([sock], [], [], 0.005)
-                continue
-            except ConnectionRefusedError:
-                continue
-            if len(data) < HEADER_LEN:
-                foreign += 1
-                continue
-            magic, sess, seq, tx = _HDR.unpack_from(data)
-            if magic != MAGIC or sess != session:
-                foreign += 1
-                continue
-            rx = None
-            for level, kind, value in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
-                    sec, nsec = struct.unpack("=qq", value[:16])
-                    rx = sec * 1_000_000_000 + nsec
-            acct.feed_one(seq)
-            datagrams += 1
-            nbytes += len(data)
-            if rx is not None and len(samples) < max_samples:
-                samples.append((seq, (rx - tx) / 1e6))
-    finally:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 0)
-        sock.close()  # closes our dup, not the caller's descriptor
-    return datagrams, nbytes, foreign, samples
-
-
-# ------------------------------------------------------------------ sink
-
-
-@dataclass
-class _TcpTest:
-    session: int
-    streams: int
-    counts: list[int] = field(default_factory=list)
-    done: int = 0
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class Sink:
-    """The far end of a throughput test. Use :func:`start_sink`."""
-
-    def __init__(
-        self, host: str, port: int, *, engine: Literal["auto", "c", "python"] = "auto"
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.engine: Engine = load_engine(engine)
-        self._server: asyncio.Server | None = None
-        self._udp: socket.socket | None = None
-        self._busy = False
-        self._tcp: _TcpTest | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return self.host, self.port
-
-    async def start(self) -> None:
-        try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
-            self.port = self._server.sockets[0].getsockname()[1]
-            fam = self._server.sockets[0].family
-            self._udp = socket.socket(fam, socket.SOCK_DGRAM)
-            self._udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
-            self._udp.bind((self.host, self.port))
-            self._udp.setblocking(False)
-        except OSError as exc:
-            await self.close()
-            raise ProbeError(
-                f"sink cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for t in list(self._tasks):
-                t.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
-            self._server = None
-        if self._udp is not None:
-            self._udp.close()
-            self._udp = None
-
-    async def __aenter__(self) -> Sink:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        try:
-            msg = await _read_json(reader, 10.0, "sink control")
-            op = msg.get("op")
-            if op == "data":
-                await self._data(msg, reader)
-            elif op in ("udp", "tcp"):
-                if self._busy:
-                    writer.write(
-                        _line({"ok": False, "error": "sink busy: another test is running"})
-                    )
-                    await writer.drain()
-                    return
-                self._busy = True
-                try:
-                    if op == "udp":
-                        await self._udp_test(msg, reader, writer)
-                    else:
-                        await self._tcp_test(msg, reader, writer)
-                finally:
-                    self._busy = False
-            else:
-                writer.write(_line({"ok": False, "error": f"unknown op {op!r}"}))
-                await writer.drain()
-        except (ProbeError, ConnectionError, ValueError, TypeError):
-            pass  # a client that breaks the protocol only ends its own test
-        finally:
-            if task is not None:
-                self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
-
-    async def _udp_test(
-        self, msg: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        assert self._udp is not None
-        session = int(msg["session"]) & 0xFFFFFFFF
-        max_s = min(float(msg.get("max_s", 60)), MAX_DURATION_S + 60)
-        window = int(msg.get("window", 1 << 20))
-        stamped = bool(msg.get("timestamps", False))
-        acct = (
-            self.engine.Accountant(window)
-            if not stamped
-            else load_engine("python").Accountant(window)
-        )
-        stop = bytearray(1)
-        fd = self._udp.fileno()
-        if stamped:
-            recv = asyncio.create_task(
-                asyncio.to_thread(recv_timestamped, fd, acct, session, stop, max_s)
-            )
-        else:
-            recv = asyncio.create_task(
-                asyncio.to_thread(
-                    self.engine.recv_stream, fd, acct, FMT_EVENTOPS, session, stop, max_s, None
-                )
-            )
-        try:
-            writer.write(_line({"ok": True, "engine": "python" if stamped else self.engine.name}))
-            await writer.drain()
-            while True:
-                req = await _read_json(reader, max_s, "sink control")
-                if req.get("op") == "status":
-                    writer.write(_line(acct.counters()))
-                    await writer.drain()
-                    continue
-                if req.get("op") != "end":
-                    raise ProbeError("sink control: unexpected message")
-                sent = int(req.get("sent", 0))
-                # drain: wait until every sent datagram is in, or 300 ms without progress
-                last, quiet = -1, 0.0
-                deadline = time.monotonic() + 3.0
-                while time.monotonic() < deadline:
-                    c = acct.counters()
-                    if c["received"] >= sent:
-                        break
-                    if c["received"] == last:
-                        quiet += 0.05
-                        if quiet >= 0.3:
-                            break
-                    else:
-                        last, quiet = c["received"], 0.0
-                    await asyncio.sleep(0.05)
-                stop[0] = 1
-                out = await recv
-                delay: dict[str, Any] | None = None
-                res: Any = out
-                if stamped:
-                    datagrams, nbytes, foreign, samples = res
-                    delay = delay_stats(
-                        samples,
-                        method="unbatched stream: kernel receive time (SO_TIMESTAMPNS, CLOCK_REALTIME) "
-                        "minus sender CLOCK_REALTIME stamp; one-way, needs synchronised clocks",
-                    ).model_dump(mode="json")
-                    err = 0
-                else:
-                    datagrams, nbytes, foreign, _rec, err = res
-                writer.write(
-                    _line(
-                        {
-                            "ok": err == 0,
-                            "error": os.strerror(err) if err else None,
-                            "counters": acct.counters(),
-                            "datagrams": datagrams,
-                            "bytes": nbytes,
-                            "foreign": foreign,
-                            "delay": delay,
-                        }
-                    )
-                )
-                await writer.drain()
-                return
-        finally:
-            stop[0] = 1
-            with contextlib.suppress(Exception):
-                await recv
-
-    async def _tcp_test(
-        self, msg: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        streams = int(msg["streams"])
-        max_s = min(float(msg.get("max_s", 60)), MAX_DURATION_S + 60)
-        test = _TcpTest(session=int(msg["session"]), streams=streams, counts=[])
-        self._tcp = test
-        try:
-            writer.write(_line({"ok": True}))
-            await writer.drain()
-            while True:
-                req = await _read_json(reader, max_s, "sink control")
-                if req.get("op") == "status":
-                    writer.write(_line({"bytes": sum(test.counts)}))
-                    await writer.drain()
-                    continue
-                deadline = time.monotonic() + 5.0
-                while test.done < len(test.counts) or len(test.counts) < streams:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    test.changed.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(test.changed.wait(), left)
-                writer.write(_line({"ok": True, "bytes": test.counts}))
-                await writer.drain()
-                return
-        finally:
-            self._tcp = None
-
-    async def _data(self, msg: dict[str, Any], reader: asyncio.StreamReader) -> None:
-        test = self._tcp
-        if test is None or int(msg.get("session", -1)) != test.session:
-            return
-        idx = len(test.counts)
-        test.counts.append(0)
-        test.changed.set()
-        try:
-            while True:
-                chunk = await asyncio.wait_for(reader.read(1 << 18), 30.0)
-                if not chunk:
-                    break
-                test.counts[idx] += len(chunk)
-        finally:
-            test.done += 1
-            test.changed.set()
-
-
-async def start_sink(
-    host: str = "127.0.0.1",
-    port: int = DEFAULT_SINK_PORT,
-    *,
-    engine: Literal["auto", "c", "python"] = "auto",
-) -> Sink:
-    """Start a throughput sink in this process; ``await sink.close()`` to stop it."""
-    sink = Sink(host, port, engine=engine)
-    await sink.start()
-    return sink
-
-
 # ------------------------------------------------------------------ sender
 
 
@@ -394,7 +84,7 @@ async def _connect(
             f"{host}:{port}: connection refused (no sink or server listening)"
         ) from None
     except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
+        raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
 
 
 def _check_common(size: int | None, rate_bps: float | None, duration: float) -> None:
@@ -464,6 +154,8 @@ async def run_udp(
     Unbatched: one datagram per send, the sink stamps each with its kernel
     receive time and reports one-way delay, jitter, IPDV and PDV.
     """
+    check_port(port)
+    check_interval(interval)
     _check_common(size, rate_bps, duration)
     if not batched and rate_bps is None:
         raise ProbeError("an unbatched (delay) stream needs a rate")
@@ -548,14 +240,23 @@ async def run_udp(
     elapsed = elapsed_ns / 1e9 or duration
     received = int(c["received"])
     received_bytes = received * size
-    lost = packets - received
+    # received counts each sequence number once (late arrivals beyond the window
+    # are not counted): loss cannot go negative
+    lost = max(packets - received, 0)
+    drops = final.get("sink_drops")
+    sink_drops = (
+        drops if isinstance(drops, int) and not isinstance(drops, bool) and drops >= 0 else None
+    )
     methods = {
         "throughput": f"receiver counters of {'batched UDP GSO/GRO' if batched else 'unbatched UDP'} "
         f"stream over sender time; layer {layer}",
         "loss": "sent (sender count) − distinct received (sink count)",
         "reordering": "RFC 4737 (arrival below NextExp), sink per-datagram accounting",
         "duplicates": f"sequence window of {window}",
-        "late": f"arrivals more than {window} sequence numbers behind the newest",
+        "late": f"arrivals more than {window} sequence numbers behind the newest "
+        "(never counted as received)",
+        "sink_drops": "the sink socket's own receive-buffer drops over the test "
+        "(kernel drop counter, /proc/net/udp); network loss = loss − sink drops",
         "pacing": "sender: datagrams handed to the kernel per 1 ms, error per 100 ms window",
     }
     delay = DelayStats.model_validate(final["delay"]) if final.get("delay") else None
@@ -581,6 +282,8 @@ async def run_udp(
         received_bytes=received_bytes,
         lost_packets=lost,
         lost_percent=100.0 * lost / packets if packets else 0.0,
+        sink_drops=sink_drops,
+        network_lost_packets=max(lost - sink_drops, 0) if sink_drops is not None else None,
         duplicated=int(c["duplicated"]),
         reordered=int(c["reordered"]),
         late=int(c["late"]),
@@ -609,13 +312,17 @@ async def run_tcp(
     control_timeout: float = CONTROL_TIMEOUT_S,
 ) -> TcpResult:
     """TCP bulk transfer with ``streams`` parallel connections to an eventops sink."""
+    check_port(port)
+    check_interval(interval)
     _check_common(None, None, duration)
     if not 1 <= streams <= 128:
         raise ProbeError(f"streams {streams} out of range (1..128)")
     reader, writer = await _connect(host, port, control_timeout)
     session = secrets.randbits(32)
-    conns: list[asyncio.StreamWriter] = []
-    sent = [0] * streams
+    loop = asyncio.get_running_loop()
+    ios: list[StreamIO] = []
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
     try:
         writer.write(
             _line({"op": "tcp", "session": session, "streams": streams, "max_s": duration + 30})
@@ -624,45 +331,57 @@ async def run_tcp(
         hello = await _read_json(reader, control_timeout, f"sink {host}:{port}")
         if not hello.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
-        for _ in range(streams):
-            _r, w = await _connect(host, port, control_timeout)
-            w.write(_line({"op": "data", "session": session}))
-            conns.append(w)
-        block = bytes(1 << 17)
-        t0 = time.monotonic()
-        end = t0 + duration
-
-        async def pump(i: int, w: asyncio.StreamWriter) -> None:
+        family = writer.get_extra_info("socket").family
+        addr = writer.get_extra_info("peername")
+        for i in range(streams):
+            s = socket.socket(family, socket.SOCK_STREAM)
+            ios.append(StreamIO(i + 1, s, sender=True, udp=False))
+            s.setblocking(False)
             try:
-                while time.monotonic() < end:
-                    w.write(block)
-                    await asyncio.wait_for(w.drain(), control_timeout + duration)
-                    sent[i] += len(block)
-                w.close()
-            except (ConnectionError, OSError) as exc:
-                raise ProbeError(f"{host}:{port}: TCP stream {i + 1} failed: {exc}") from None
+                await asyncio.wait_for(loop.sock_connect(s, addr), control_timeout)
             except TimeoutError:
-                raise ProbeError(f"{host}:{port}: TCP stream {i + 1} stalled") from None
-
-        pumps = asyncio.ensure_future(asyncio.gather(*(pump(i, w) for i, w in enumerate(conns))))
+                raise ProbeError(f"{host}:{port}: no answer within {control_timeout:g} s") from None
+            except OSError as exc:
+                raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+            await loop.sock_sendall(s, _line({"op": "data", "session": session}))
+            s.setblocking(True)
+        # one thread per stream: blocking sends release the GIL, so streams use every core
+        threads = [
+            threading.Thread(target=tcp_send, args=(st, 1 << 17, duration, 0.0, stop), daemon=True)
+            for st in ios
+        ]
+        t0 = time.monotonic()
+        for th in threads:
+            th.start()
+        pumps = asyncio.ensure_future(asyncio.to_thread(_join, threads))
         intervals: list[Interval] = []
         try:
             await _progress_loop(reader, writer, interval, "bytes", 8.0, intervals, progress, pumps)
             await pumps
         finally:
             if not pumps.done():
-                pumps.cancel()
+                stop.set()
                 await _reap(pumps)
         elapsed = time.monotonic() - t0
+        for st in ios:
+            if st.errno:
+                raise ProbeError(
+                    f"{host}:{port}: TCP stream {st.id} failed: {os.strerror(st.errno)}"
+                )
+            with contextlib.suppress(OSError):
+                st.sock.shutdown(socket.SHUT_WR)  # the sink reads to EOF
         writer.write(_line({"op": "end"}))
         await writer.drain()
         final = await _read_json(reader, control_timeout + 10.0, f"sink {host}:{port}")
     finally:
-        for w in conns:
-            w.close()
+        stop.set()
+        await asyncio.to_thread(_join, threads)
+        for st in ios:
+            st.sock.close()
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
+    sent = [st.bytes for st in ios]
     got = [int(b) for b in final.get("bytes", [])]
     return TcpResult(
         host=host,
@@ -677,3 +396,8 @@ async def run_tcp(
         intervals=intervals,
         methods={"throughput": "sink's byte count over the sender's test time (TCP payload)"},
     )
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for th in threads:
+        th.join()

@@ -168,3 +168,93 @@ def test_parse_rate() -> None:
     assert parse_rate("0") is None
     with pytest.raises(ProbeError):
         parse_rate("-1M")
+
+
+def _stock_iperf3() -> str:
+    from tests.integration.stock_iperf3 import IPERF3, require_iperf3
+
+    require_iperf3()
+    return IPERF3
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[str]) -> None:
+    from tests.integration.stock_iperf3 import wait_listening
+
+    wait_listening(port, proc)
+
+
+def test_iperf3_server_one_off_against_stock_client() -> None:
+    iperf3 = _stock_iperf3()
+    port = _free_port()
+    srv = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eventops",
+            "probe",
+            "iperf3-server",
+            "--bind",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-1",
+            "-J",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_listening(port, srv)
+        c = subprocess.run(
+            [iperf3, "-c", "127.0.0.1", "-p", str(port), "-u", "-b", "5M", "-t", "1", "-J"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert c.returncode == 0, c.stdout
+        out, err = srv.communicate(timeout=30)
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.communicate()
+    assert srv.returncode == 0, err
+    test = json.loads(out)
+    sent = json.loads(c.stdout)["end"]["sum_sent"]
+    assert test["forward"]["received_packets"] == pytest.approx(sent["packets"], rel=0.01)
+    assert "stopped (done): 1 test(s)" in err
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_iperf3_server_signal_prints_final_statistics(sig: str) -> None:
+    import signal
+
+    port = _free_port()
+    srv = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eventops",
+            "probe",
+            "iperf3-server",
+            "--bind",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_listening(port, srv)
+        srv.send_signal(getattr(signal, sig))
+        _out, err = srv.communicate(timeout=30)
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.communicate()
+    assert srv.returncode == 0
+    assert f"iperf3 server stopped ({sig}): 0 test(s), 0 refused" in err
+    assert "Traceback" not in err

@@ -10,7 +10,7 @@ import pytest
 
 from eventops.errors import ProbeError
 from eventops.probe import run_tcp, run_udp, start_sink
-from eventops.probe.engine import load_engine
+from eventops.probe.datapath import load_engine
 
 
 @pytest.mark.parametrize("engine", ["c", "python"])

@@ -1,4 +1,4 @@
-"""The probe's hot loop: the compiled engine and its pure-Python twin.
+"""The probe's data path: per-datagram accounting and paced UDP send/receive.
 
 Both engines offer the same three things with the same results:
 
@@ -7,7 +7,7 @@ Both engines offer the same three things with the same results:
     ``uint64`` values (``array('Q')``); ``counters()`` returns received,
     duplicated, reordered (RFC 4737: an arrival below NextExp), late (more than
     ``window`` sequence numbers behind the newest, so it cannot be checked for
-    duplication), max_reorder_extent and highest_seq.
+    duplication: counted only as late, never as received), max_reorder_extent and highest_seq.
 ``send_stream(fd, fmt, size, pps, duration, seq0, session, batch, stop, per_ms)``
     a paced stream: each send carries at most ``batch`` datagrams and never more
     than one millisecond of traffic at ``pps`` (``pps`` 0: unlimited). Uses UDP
@@ -27,6 +27,7 @@ except under ``CI=true`` where a missing compiled engine is an error.
 from __future__ import annotations
 
 import errno as _errno
+import math
 import os
 import select
 import socket
@@ -45,6 +46,10 @@ SOL_UDP = 17
 UDP_SEGMENT = 103
 UDP_GRO = 104
 MAX_SEGS = 64
+CATCHUP = 1.25
+"""After a stall a paced sender catches up at most 1.25× the target rate in any millisecond."""
+MAX_BACKLOG_MS = 100
+"""A sender more than 100 ms behind schedule drops the excess (a reported stall)."""
 
 _HDR = struct.Struct("!IIQQ")
 _IPERF_HDR = struct.Struct("!III")
@@ -95,9 +100,7 @@ class PyAccountant:
             self.received += 1
             self.reordered += 1
         else:
-            self.received += 1
-            self.reordered += 1
-            self.late += 1
+            self.late += 1  # may be a duplicate: never counted as received
         if dist > self.max_extent:
             self.max_extent = dist
 
@@ -154,7 +157,11 @@ def py_send_stream(
     err = 0
     start = time.monotonic_ns()
     end = start + int(duration * 1e9)
+    sched = start
     buckets = len(per_ms) if per_ms is not None else 0
+    ms_limit = max(1, math.ceil(pps / 1000.0 * CATCHUP)) if pps > 0 else 0
+    max_backlog = int(pps / 1000.0 * MAX_BACKLOG_MS) + cap if pps > 0 else 0
+    cur_ms, in_ms = -1, 0
     try:
         while not stop[0]:
             now = time.monotonic_ns()
@@ -162,12 +169,21 @@ def py_send_stream(
                 break
             n = cap
             if pps > 0:
-                due = int((now - start) * pps / 1e9) + 1
+                due = int((now - sched) * pps / 1e9) + 1
                 if due <= packets:
-                    at = min(end, start + int(packets * 1e9 / pps))
+                    at = min(end, sched + int(packets * 1e9 / pps))
                     time.sleep(max(0.0, (at - time.monotonic_ns()) / 1e9))
                     continue
-                n = min(due - packets, cap)
+                if due - packets > max_backlog:  # a long stall: forget what cannot be caught up
+                    sched += int((due - packets - max_backlog) * 1e9 / pps)
+                    due = packets + max_backlog
+                ms = (now - start) // 1_000_000
+                if ms != cur_ms:
+                    cur_ms, in_ms = ms, 0
+                if in_ms >= ms_limit:
+                    time.sleep(max(0.0, (start + (ms + 1) * 1_000_000 - time.monotonic_ns()) / 1e9))
+                    continue
+                n = min(due - packets, cap, ms_limit - in_ms)
             for i in range(n):
                 _stamp(buf, i * size, fmt, session, seq + i)
             try:
@@ -203,6 +219,7 @@ def py_send_stream(
             if idx < buckets:
                 per_ms[idx] += n
             packets += n
+            in_ms += n
             nbytes += n * size
             seq += n
     finally:
@@ -273,7 +290,7 @@ def py_recv_stream(
 
 
 @dataclass(frozen=True)
-class Engine:
+class Datapath:
     """One engine's entry points and its name (``c`` or ``python``)."""
 
     name: Literal["c", "python"]
@@ -282,10 +299,10 @@ class Engine:
     recv_stream: Any
 
 
-PYTHON_ENGINE = Engine("python", PyAccountant, py_send_stream, py_recv_stream)
+PYTHON_ENGINE = Datapath("python", PyAccountant, py_send_stream, py_recv_stream)
 
 
-def c_engine() -> Engine:
+def c_engine() -> Datapath:
     """The compiled engine; :class:`ProbeError` if it cannot be imported."""
     try:
         from eventops.probe import _fastprobe  # type: ignore[attr-defined]
@@ -293,10 +310,10 @@ def c_engine() -> Engine:
         raise ProbeError(
             f"compiled probe engine eventops.probe._fastprobe not importable: {exc}"
         ) from exc
-    return Engine("c", _fastprobe.Accountant, _fastprobe.send_stream, _fastprobe.recv_stream)
+    return Datapath("c", _fastprobe.Accountant, _fastprobe.send_stream, _fastprobe.recv_stream)
 
 
-def load_engine(prefer: Literal["auto", "c", "python"] = "auto") -> Engine:
+def load_engine(prefer: Literal["auto", "c", "python"] = "auto") -> Datapath:
     """The engine to use: compiled if available; under ``CI=true`` it must be."""
     if prefer == "python":
         return PYTHON_ENGINE
@@ -306,3 +323,40 @@ def load_engine(prefer: Literal["auto", "c", "python"] = "auto") -> Engine:
         return c_engine()
     except ProbeError:
         return PYTHON_ENGINE
+
+
+def udp_socket_drops(sock: socket.socket) -> int | None:
+    """The kernel's drop counter of one UDP socket (receive buffer full ...).
+
+    Read from ``/proc/net/udp`` / ``udp6`` (the ``drops`` column of the line
+    with this socket's inode); None where that is not available.
+    """
+    try:
+        inode = os.fstat(sock.fileno()).st_ino
+    except OSError:
+        return None
+    for name in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(name, encoding="ascii") as fh:
+                next(fh, None)
+                for line in fh:
+                    f = line.split()
+                    if len(f) >= 13 and f[9] == str(inode):
+                        return int(f[12])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def drain_udp(sock: socket.socket, limit: int = 1 << 20) -> int:
+    """Discard every datagram already queued on ``sock``; how many there were."""
+    n = 0
+    while n < limit:
+        try:
+            sock.recv(65536, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            continue  # a queued ICMP error; keep draining
+        n += 1
+    return n

@@ -313,6 +313,10 @@ class Engine:
                 self.devices.pop(dev_id, None)
             for link_id in set(self.links) - {lk.id for lk in profile.links}:
                 self.links.pop(link_id)
+            old_links = {lk.id: lk for lk in self.profile.links}
+            links_changed = sorted(
+                lk.id for lk in profile.links if lk.id in old_links and old_links[lk.id] != lk
+            )
             self.profile = profile
             self.alerts.tol = profile.alerts
             self._init_states(profile)
@@ -321,7 +325,12 @@ class Engine:
                 for dev_id in added + changed:
                     self._start_poller(new[dev_id])
             summary = {"added": added, "removed": removed, "changed": changed}
-            await self.store.audit(actor, "profile.reload", profile.event.id, after=summary)
+            await self.store.audit(
+                actor,
+                "profile.reload",
+                profile.event.id,
+                after={**summary, "links_changed": links_changed},  # voids their acceptance
+            )
             self.bus.publish("reload", "", "event", data=summary)
             return summary
 
@@ -483,9 +492,19 @@ class Engine:
             )
             await self._evaluate_link(self.profile.link(r.target), self.clock.now())
 
-    async def handover(self, link_id: str, authority: str, actor: str) -> HandoverRow:
-        """Record the link's optics as the baseline and hand it to ``authority``."""
-        return await _handover.handover(self, link_id, authority, actor)
+    async def handover(
+        self,
+        link_id: str,
+        authority: str,
+        actor: str,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> HandoverRow:
+        """Record the link's optics as the baseline and hand it to ``authority``; only with
+        a passing acceptance newer than the last change to its ends, unless forced with a
+        reason (see :mod:`eventops.engine.handover`)."""
+        return await _handover.handover(self, link_id, authority, actor, force=force, reason=reason)
 
     # -- supervision: the engine's own alerts ----------------------------------------------------
     async def _task_failed(self, name: str, exc: BaseException) -> None:

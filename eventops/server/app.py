@@ -49,6 +49,7 @@ from eventops.server.auth import (
 )
 from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
+from eventops.store.models import HandoverRow
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,15 @@ async def get_timeline(request: web.Request) -> web.Response:
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.HandoverBody)
-    row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
-    return respond(request, m.HandoverView, value=row.model_dump(mode="json"), status=201)
+    row = await _engine(request).handover(
+        request.match_info["id"], body.to, user.name, force=body.force, reason=body.reason
+    )
+    return respond(request, m.HandoverView, value=_handover_json(row), status=201)
+
+
+def _handover_json(row: HandoverRow) -> dict[str, Any]:
+    """A handover as the API shows it: ``unproven`` first when it was forced without proof."""
+    return {"unproven": row.record.get("unproven"), **row.model_dump(mode="json")}
 
 
 async def list_handovers(request: web.Request) -> web.Response:
@@ -260,7 +268,7 @@ async def list_handovers(request: web.Request) -> web.Response:
         request,
         m.HandoverView,
         many=True,
-        value=[h.model_dump(mode="json") for h in rows if h.link in view.links],
+        value=[_handover_json(h) for h in rows if h.link in view.links],
     )
 
 

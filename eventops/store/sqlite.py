@@ -428,7 +428,9 @@ class SQLiteStore(Store):
 
         return await self.run_write(job)
 
-    async def add_handover(self, handover: HandoverRow) -> int:
+    async def add_handover(
+        self, handover: HandoverRow, *, audit_action: str | None = None, audit_after: Any = None
+    ) -> int:
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(
                 "INSERT INTO handovers (ts, link, authority, actor, record) VALUES (?,?,?,?,?)",
@@ -441,6 +443,9 @@ class SQLiteStore(Store):
                 ),
             )
             assert cur.lastrowid is not None
+            if audit_action is not None:  # the row and its audit entry commit together
+                after = {**audit_after, "handover": cur.lastrowid} if audit_after else None
+                await self.append_audit(c, handover.actor, audit_action, handover.link, after=after)
             return cur.lastrowid
 
         return await self.run_write(job, durable=True)
@@ -877,10 +882,18 @@ class SQLiteStore(Store):
         rows = await self._fetch("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         return (int(rows[0]["id"]), str(rows[0]["hash"])) if rows else (0, GENESIS)
 
-    async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        rows = await self._fetch(
-            "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (since_id, limit)
-        )
+    async def audit_entries(
+        self, since_id: int = 0, limit: int = 1000, *, action: str | None = None
+    ) -> list[AuditEntry]:
+        if action is None:
+            rows = await self._fetch(
+                "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (since_id, limit)
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM audit WHERE id > ? AND action = ? ORDER BY id LIMIT ?",
+                (since_id, action, limit),
+            )
         return [
             AuditEntry(
                 id=r["id"],

@@ -295,6 +295,36 @@ async def test_handover_via_api_and_report(served: Served) -> None:
     ]
 
 
+async def test_handover_needs_proof_or_a_forced_reason(served: Served) -> None:
+    path = "/api/v1/links/fibre-police/handover"
+    status, body = await served.post(path, "technik", {"to": "police"})
+    assert status == 409 and body["error"]["code"] == "conflict"
+    assert body["error"]["message"].startswith(
+        "fibre-police not handed over: no proof (no acceptance test of the link is recorded)"
+    )
+    for bad in (
+        {"to": "police", "force": True},
+        {"to": "police", "force": True, "reason": "   "},
+        {"to": "police", "force": True, "reason": "x" * 501},
+        {"to": "police", "force": "yes", "reason": "storm"},
+    ):
+        status, body = await served.post(path, "technik", bad)
+        assert status == 400 and body["error"]["code"] == "invalid", bad
+    assert await served.store.list_handovers() == []
+    status, body = await served.post(
+        path, "technik", {"to": "police", "force": True, "reason": "Lage eskaliert"}
+    )
+    assert status == 201
+    assert next(iter(body)) == "unproven" and body["unproven"] == (
+        "HANDED OVER UNPROVEN by technik: no acceptance test of the link is recorded. "
+        "Reason given: Lage eskaliert"
+    )
+    status, hs = await served.get("/api/v1/handovers", "police")
+    assert status == 200 and hs[0]["unproven"] == body["unproven"]
+    entries = [e for e in await served.store.audit_entries() if e.action == "link.handover"]
+    assert [e.after["reason"] for e in entries] == ["Lage eskaliert"]
+
+
 async def test_history_range_query(served: Served) -> None:
     await served.to(30)
     status, h = await served.get(

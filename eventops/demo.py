@@ -3,8 +3,10 @@
 The simulators (``eventops_hardware``) listen at the profile's loopback
 addresses and speak the devices' own protocols; the engine polls them
 exactly as it would poll real masts and switches. Each link's probe far end
-(STAMP reflector, throughput sink) runs in-process at the loopback addresses
-its ``probe`` entry names, so the links can be accepted while the demo runs.
+(STAMP reflector, throughput sink) runs at the loopback addresses its
+``probe`` entry names, in a child process of its own (never in the process of
+the engine and the terminal app, whose work would cost the far end packets),
+so the links can be accepted while the demo runs.
 On a schedule the demo injects faults — a fibre link whose optics degrade
 until it drops, a mast that reboots — and, headless, prints what the engine
 saw: every alert with the time it was raised and cleared, and how long
@@ -149,7 +151,8 @@ async def run_demo(
 
     hw = importlib.import_module("eventops_hardware.fleet")  # the simulators: not part of the core
     SimFleet, SimPortInUse = hw.SimFleet, hw.SimPortInUse
-    LinkProbes = importlib.import_module("eventops_hardware.linkprobes").LinkProbes
+    # the far ends run in a child process: never in the process that measures and shows
+    LinkProbes = importlib.import_module("eventops_hardware.linkprobes").LinkProbesProcess
 
     base = await asyncio.to_thread(load_profile, profile_path or demo_profile_path())
     profile = fast(base)

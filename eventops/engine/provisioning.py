@@ -435,7 +435,7 @@ class ProvisionService:
     # -- history -------------------------------------------------------------------------------
 
     async def history(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [_row_json(r) for r in await self.engine.store.list_applies(limit=limit)]
+        return [apply_record_json(r) for r in await self.engine.store.list_applies(limit=limit)]
 
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)
@@ -443,7 +443,7 @@ class ProvisionService:
             raise NotFound(f"no apply #{apply_id} in the event store")
         row, devs = found
         return {
-            **_row_json(row),
+            **apply_record_json(row),
             "results": [
                 {
                     "device": d.device,
@@ -459,7 +459,8 @@ class ProvisionService:
         }
 
 
-def _row_json(r: ApplyRow) -> dict[str, Any]:
+def apply_record_json(r: ApplyRow) -> dict[str, Any]:
+    """One recorded apply as the API lists it (:class:`~eventops.api.models.ApplyRecordView`)."""
     return {
         "id": r.id,
         "kind": r.summary.get("kind", "apply"),

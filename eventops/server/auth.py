@@ -1,8 +1,9 @@
 """Token authentication and roles, shared by every route mounted on the app.
 
 A request carries its token as ``Authorization: Bearer <token>`` or, for
-browser pages, in the ``evo_token`` cookie (set once from ``?token=`` and
-then stripped from the address bar). Tokens are matched in constant time
+browser pages, in the ``evo_token`` cookie (set once from a valid ``?token=``
+and then stripped from the address bar; a client that does not ask for HTML,
+such as curl, may give the status page's ``?token=`` for that request only). Tokens are matched in constant time
 against the SHA-256 hashes in the engine's *current* profile, so a token
 revoked by a profile reload stops working at once. Missing or unknown
 tokens get 401, a known user without the role gets 403; neither says more.
@@ -36,6 +37,8 @@ TOKEN_KEY = web.RequestKey("eventops_token", str)
 COOKIE = "evo_token"
 
 PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
+QUERY_TOKEN_PAGES = frozenset({"/status"})
+"""Pages whose ``?token=`` a non-browser client may use for that one request."""
 """Public: static assets, the health check and the wall screens (only approved posts)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -84,7 +87,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             path="/",
         )
         raise resp
-    token = token_of(request)
+    if qtoken and request.method == "GET" and request.path in QUERY_TOKEN_PAGES:
+        # the page's address as README gives it, fetched by a client that is not a browser
+        # (curl): the token answers this request only; no cookie is set
+        token: str | None = qtoken
+    else:
+        token = token_of(request)
     user = authenticate(engine, token)
     if user is None:
         raise _unauthorized()

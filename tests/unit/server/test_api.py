@@ -345,3 +345,35 @@ def test_tokens_are_the_readme_ones() -> None:
         "demo-fire-token",
         "demo-comms-token",
     }
+
+
+async def test_status_page_address_from_readme_works_for_curl(served: Served) -> None:
+    """curl sends ``Accept: */*``: the page answers the ``?token=`` of that request, sets
+    no cookie and still refuses a wrong token; a browser still gets the cookie only for a
+    valid token."""
+    curl = {"Accept": "*/*", "User-Agent": "curl/8.5.0"}
+    served.http.cookie_jar.clear()
+    async with served.http.get(
+        served.url + "/status?token=demo-police-token", headers=curl, allow_redirects=False
+    ) as r:
+        assert r.status == 200 and "Set-Cookie" not in r.headers
+        assert "Polizeipräsidium" in await r.text()
+    for bad in ("nope", "demo-comms-token"):
+        async with served.http.get(
+            served.url + f"/status?token={bad}", headers=curl, allow_redirects=False
+        ) as r:
+            assert r.status in (401, 403) and "Set-Cookie" not in r.headers, bad
+    # the query token is for that page only: the API still wants the header
+    async with served.http.get(
+        served.url + "/api/v1/status?token=demo-police-token", headers=curl
+    ) as r:
+        assert r.status == 401
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    async with served.http.get(
+        served.url + "/status?token=nope", headers=browser, allow_redirects=False
+    ) as r:
+        assert r.status == 401 and "Set-Cookie" not in r.headers
+    async with served.http.get(
+        served.url + "/status?token=demo-police-token", headers=browser, allow_redirects=False
+    ) as r:
+        assert r.status == 303 and "evo_token=demo-police-token" in r.headers["Set-Cookie"]

@@ -98,6 +98,8 @@ class WhoAmIView(ResponseModel):
     name: str
     role: Role
     authority: str | None = None
+    timezone: str | None = None
+    """The event's IANA time zone: clients show every time in it (JSON times stay UTC)."""
 
 
 # -- devices ------------------------------------------------------------------------------
@@ -344,7 +346,7 @@ class StatusLinkView(ResponseModel):
 
 class StatusView(ResponseModel):
     updated: str
-    """The event's local time of day, ``HH:MM:SS``."""
+    """The event's local time of day with its zone, ``HH:MM:SS CEST``."""
     links: list[StatusLinkView]
 
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from eventops import timefmt
 from eventops.api import models as m
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
@@ -124,7 +125,12 @@ async def whoami(request: web.Request) -> web.Response:
     return respond(
         request,
         m.WhoAmIView,
-        value={"name": u.name, "role": u.role.value, "authority": u.authority},
+        value={
+            "name": u.name,
+            "role": u.role.value,
+            "authority": u.authority,
+            "timezone": _engine(request).profile.event.timezone,
+        },
     )
 
 
@@ -340,7 +346,7 @@ async def status_json(request: web.Request) -> web.Response:
     return respond(
         request,
         m.StatusView,
-        value={"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links},
+        value={"updated": timefmt.clock(engine.clock.now(), tz), "links": links},
     )
 
 

@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from eventops import timefmt
+
 STATUS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -26,10 +28,11 @@ SECURITY_HEADERS = {
 }
 
 
-def _local(ts: str | None, tz: ZoneInfo, fmt: str = "%H:%M:%S") -> str:
+def _local(ts: str | None, tz: ZoneInfo, *, seconds: bool = True) -> str:
+    """A time within the event's days, in its zone with the zone shown."""
     if not ts:
         return "—"
-    return datetime.fromisoformat(ts).astimezone(tz).strftime(fmt)
+    return timefmt.day_clock(ts, tz, seconds=seconds)
 
 
 def fmt_mbps(v: float | None) -> str:
@@ -44,7 +47,7 @@ def link_cells(lv: dict[str, Any], tz: ZoneInfo) -> dict[str, str]:
     if proof:
         verdict = {True: "passed", False: "FAILED", None: "ran"}[proof["passed"]]
         tp = f", {proof['throughput_mbps']:.0f} Mb/s" if proof.get("throughput_mbps") else ""
-        proof_text = f"{proof['kind']} {verdict} {_local(proof['ts'], tz, '%d.%m. %H:%M')}{tp}"
+        proof_text = f"{proof['kind']} {verdict} {_local(proof['ts'], tz, seconds=False)}{tp}"
     else:
         proof_text = "no proof yet"
     util = lv.get("utilisation_pct")
@@ -55,7 +58,7 @@ def link_cells(lv: dict[str, Any], tz: ZoneInfo) -> dict[str, str]:
     return {
         "name": lv["name"],
         "state": lv["state"].upper(),
-        "since": _local(lv.get("since"), tz, "%d.%m. %H:%M:%S"),
+        "since": _local(lv.get("since"), tz),
         "capacity": fmt_mbps(lv["capacity_mbps"]),
         "utilisation": "—" if util is None else f"{util:.0f}% ({fmt_mbps(tput)})",
         "margin": "—" if margin is None else f"{margin:.1f} dB",
@@ -116,7 +119,7 @@ def status_page(
 <header>
 <h1>{escape(title)}</h1>
 <p class="who">{escape(who)}</p>
-<p id="updated" class="updated">updated {now.astimezone(tz):%H:%M:%S}</p>
+<p id="updated" class="updated">updated {timefmt.clock(now, tz)}</p>
 </header>
 <main>
 <table id="links">
@@ -311,7 +314,7 @@ def acceptance_html(acc: dict[str, Any] | None, tz: ZoneInfo) -> str:
     res: dict[str, Any] = raw if isinstance(raw, dict) else {}
     ts = acc.get("ts")
     when = (
-        f" at {datetime.fromisoformat(ts).astimezone(tz):%d.%m.%Y %H:%M:%S}"
+        f" at {timefmt.parse(ts).astimezone(tz):%d.%m.%Y} {timefmt.clock(ts, tz)}"
         if isinstance(ts, str)
         else ""
     )
@@ -424,7 +427,7 @@ def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
 <body>
 <h1>Handover of fibre link {escape(link["name"] or link["id"])}</h1>
 <p>{escape(ev["name"])} — handed over to <strong>{escape(auth["name"])}</strong>
-by {escape(h["actor"])} on {when:%d.%m.%Y at %H:%M:%S} ({escape(tz.key)}). Record #{h.get("id") or "—"}.</p>
+by {escape(h["actor"])} on {when:%d.%m.%Y} at {timefmt.clock(when, tz)} ({escape(tz.key)}). Record #{h.get("id") or "—"}.</p>
 <h2>Link</h2>
 <table>
 <tr><th>Link id</th><td>{escape(link["id"])}</td></tr>

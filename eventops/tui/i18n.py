@@ -159,7 +159,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "pulse.as_of": {"de": "Stand", "en": "as of"},
     "pulse.wall": {"de": "Wall-Warteschlange", "en": "wall queue"},
     "pulse.announcement": {"de": "Durchsage", "en": "announcement"},
-    "header.wall": {"de": "Wall: {n} offen", "en": "wall: {n} pending"},
+    "header.wall": {"de": "Wall: {n} wartend", "en": "wall: {n} pending"},
     "stale": {"de": "veraltet", "en": "stale"},
     # connection
     "conn.live": {"de": "live", "en": "live"},

@@ -47,7 +47,7 @@ class AlertsTable(RowTable[AlertView]):
             plain(sev, HEALTH_STYLE[a.severity]),
             plain(a.subject, "bold"),
             plain(a.summary[:80]),
-            plain(fmt_time(a.raised_at, self.tz)),
+            plain(fmt_time(a.raised_at, self.tz, zone=False)),
             plain(
                 f"{a.acked_by}: {a.ack_note}" if a.acked_by and a.ack_note else a.acked_by or "-"
             ),

@@ -98,7 +98,7 @@ class DetailScreen(Screen[None]):
         if not self.query("#detail-body"):
             return  # not composed yet (a refresh tick right after the push)
         app = self.evo
-        tr, tz, st = app.tr, app.config.tz(), app.state
+        tr, tz, st = app.tr, app.event_tz(), app.state
         t = Text()
 
         def row(label: str, value: Text | str) -> None:

@@ -42,7 +42,7 @@ class TimelineTable(RowTable[TimelineEntry]):
 
     def cells(self, key: str, e: TimelineEntry) -> tuple[Text, ...]:
         return (
-            plain(fmt_time(e.ts, self.tz)),
+            plain(fmt_time(e.ts, self.tz, zone=False)),
             plain(e.kind),
             plain(e.subject, "bold"),
             plain(e.text[:100]),

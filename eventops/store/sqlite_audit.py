@@ -10,9 +10,7 @@ import aiosqlite
 
 from eventops.errors import AuditChainBroken
 from eventops.store.audit import GENESIS, AuditKey, audit_hash, check_row
-from eventops.store.models import (
-    AuditEntry,
-)
+from eventops.store.models import AuditEntry
 from eventops.store.sqlite_core import SQLiteCore, _canon, _dt, _ts
 
 

@@ -27,9 +27,7 @@ from eventops.errors import StoreError
 from eventops.store.audit import AuditKey
 from eventops.store.base import Store
 from eventops.store.migrations import LATEST, MIGRATIONS
-from eventops.store.models import (
-    utc,
-)
+from eventops.store.models import utc
 
 # The logger keeps the name of the module SQLiteStore is imported from.
 log = logging.getLogger("eventops.store.sqlite")

@@ -7,12 +7,8 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from eventops.api.models.alerts import (
-    AlertView,
-)
-from eventops.api.models.common import (
-    ResponseModel,
-)
+from eventops.api.models.alerts import AlertView
+from eventops.api.models.common import ResponseModel
 from eventops.api.models.devices import (
     DeviceView,
     LinkView,

@@ -138,6 +138,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     # -- why a poll failed ---------------------------------------------------------------------
     "poll.timeout": {"de": "keine Antwort binnen {s:g} s", "en": "no answer within {s:g} s"},
     "poll.no_connection": {"de": "keine Verbindung", "en": "no connection"},
+    "poll.no_answer": {"de": "keine Antwort", "en": "no answer"},
     "poll.auth": {"de": "Anmeldung abgelehnt", "en": "login refused"},
     "poll.denied": {"de": "Zugriff verweigert", "en": "access denied"},
     "poll.protocol": {"de": "fehlerhafte Antwort", "en": "faulty answer"},

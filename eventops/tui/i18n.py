@@ -27,6 +27,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "alert.ack": {"de": "quittieren", "en": "acknowledge"},
     "alert.silence": {"de": "stummschalten", "en": "silence"},
     "timeline.reload": {"de": "neu laden", "en": "reload"},
+    "timeline.cleared": {"de": "behoben: {text}", "en": "cleared: {text}"},
     # the Provision view (eventops/tui/provision.py)
     "provision.back": {"de": "zurück", "en": "back"},
     "provision.plan": {"de": "neu planen", "en": "plan again"},

@@ -59,6 +59,25 @@ def msg_text(
     return i18n.render(msg_id, params, tr.lang, tz or UTC, fallback)
 
 
+def device_reason(tr: Tr, tz: tzinfo | None, d: Any) -> str:
+    """Why a device is in its state: the poll error when unreachable, else its health reason."""
+    if d.reachable is False and d.error:
+        return msg_text(tr, tz, d.error_id, d.error_params, d.error)
+    return msg_text(tr, tz, d.reason_id, d.reason_params, d.reason)
+
+
+def link_reason(tr: Tr, tz: tzinfo | None, lk: Any) -> str:
+    return msg_text(tr, tz, lk.reason_id, lk.reason_params, lk.reason)
+
+
+def alert_text(tr: Tr, tz: tzinfo | None, a: Any) -> str:
+    return msg_text(tr, tz, a.msg_id, a.params, a.summary)
+
+
+def check_text(tr: Tr, tz: tzinfo | None, c: Any) -> str:
+    return msg_text(tr, tz, c.msg_id, c.params, c.reason)
+
+
 def num(v: float | None, fmt: str = "{:.1f}") -> str:
     return "-" if v is None else fmt.format(v)
 

@@ -134,6 +134,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "role.authority": {"de": "Behörde", "en": "authority"},
     "role.comms": {"de": "Kommunikation", "en": "comms"},
     "read_only": {"de": "nur lesen", "en": "read-only"},
+    # interface oper-status (OpenConfig), short for the detail's table
+    "oper.UP": {"de": "an", "en": "UP"},
+    "oper.DOWN": {"de": "aus", "en": "DOWN"},
+    "oper.LOWER_LAYER_DOWN": {"de": "o.Träger", "en": "LOWER_LAYER_DOWN"},
+    "oper.TESTING": {"de": "Test", "en": "TESTING"},
+    "oper.DORMANT": {"de": "ruhend", "en": "DORMANT"},
+    "oper.NOT_PRESENT": {"de": "fehlt", "en": "NOT_PRESENT"},
+    "oper.UNKNOWN": {"de": "unbek.", "en": "UNKNOWN"},
     # views
     "view.pulse": {"de": "Überblick", "en": "Pulse"},
     "view.masts": {"de": "Masten", "en": "Masts"},

@@ -59,6 +59,12 @@ def msg_text(
     return i18n.render(msg_id, params, tr.lang, tz or UTC, fallback)
 
 
+def oper_text(tr: Tr, status: str) -> str:
+    """An interface's OpenConfig oper-status (``UP``, ``DOWN`` …) in the app's language."""
+    key = f"oper.{status.upper()}"
+    return tr(key) if key in tr.keys else status
+
+
 def device_reason(tr: Tr, tz: tzinfo | None, d: Any) -> str:
     """Why a device is in its state: the poll error when unreachable, else its health reason."""
     if d.reachable is False and d.error:

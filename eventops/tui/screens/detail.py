@@ -26,6 +26,7 @@ from eventops.tui.tables import (
     link_reason,
     localize_bindings,
     num,
+    oper_text,
 )
 
 
@@ -191,7 +192,10 @@ class DetailScreen(Screen[None]):
                 f"{tr('sev.' + c.level) if c.level != 'ok' else 'ok':<9}",
                 style=HEALTH_STYLE.get(c.level, ""),
             )
-            t.append_text(plain(f"{c.name}: {check_text(tr, tz, c)}"))
+            # the check's name is an identifier (for silences, scripts): shown in English only
+            named = tr.lang == "en" or not c.msg_id
+            t.append_text(plain(f"{c.name}: " if named else "", "dim"))
+            t.append_text(plain(check_text(tr, tz, c)))
             t.append("\n")
         if self.kind == "device" and self.detail is not None:
             self._status_sections(t)
@@ -283,7 +287,7 @@ class DetailScreen(Screen[None]):
                 cols(
                     [
                         (i.name, 14),
-                        (i.oper_status, 8),
+                        (oper_text(tr, i.oper_status), 8),
                         (num(i.speed_mbps, "{:.0f}"), 7),
                         (i.in_errors + i.in_fcs_errors, 8),
                         (i.out_errors, 8),

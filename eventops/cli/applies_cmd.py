@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +19,7 @@ from eventops.cli.provision_remote import add_remote_args, remote_of
 from eventops.errors import ApiError, InvalidRequest, StoreError
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
+from eventops.timefmt import stamp
 
 MAX_LIMIT = 10_000
 SHOWN_DEVICES = 4
@@ -62,7 +62,7 @@ async def _from_engine(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _when(iso: str, tz: ZoneInfo) -> str:
-    return f"{datetime.fromisoformat(iso).astimezone(tz):%Y-%m-%d %H:%M:%S %Z}"
+    return stamp(iso, tz)  # the event's zone, shown
 
 
 def _devices(devs: list[str]) -> str:

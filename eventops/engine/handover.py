@@ -20,6 +20,7 @@ from eventops.monitor import checks as chk
 from eventops.profile.models import Link
 from eventops.profile.text import clean_text
 from eventops.store.models import HandoverRow, ProbeResultRow
+from eventops.timefmt import stamp
 
 if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
@@ -73,7 +74,7 @@ def clean_reason(reason: str | None) -> str:
 
 
 def _when(ts: datetime, tz: ZoneInfo) -> str:
-    return f"{ts.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}"
+    return stamp(ts, tz)  # the event's zone, shown
 
 
 def _started(r: ProbeResultRow) -> datetime:

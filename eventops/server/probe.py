@@ -34,11 +34,11 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from eventops.api import models as m
+from eventops.api.acceptance import AcceptanceConfig
 from eventops.errors import InvalidRequest
-from eventops.probe.acceptance import AcceptanceConfig
 from eventops.profile.models import Role
-from eventops.server.app import Extension, body_of
 from eventops.server.auth import ENGINE, require, respond
+from eventops.server.common import Extension, body_of
 
 T = Role.technician
 MOUNTED = web.AppKey("eventops_probe_mounted", bool)

@@ -11,6 +11,7 @@ import pytest
 from eventops.errors import ProbeError
 from eventops.probe import run_tcp, run_udp, start_sink
 from eventops.probe.datapath import load_engine
+from tests.helpers.wait import eventually
 
 
 @pytest.mark.parametrize("engine", ["c", "python"])
@@ -73,7 +74,7 @@ async def test_busy_sink_is_refused() -> None:
         import asyncio
 
         first = asyncio.create_task(run_udp("127.0.0.1", sink.port, rate_bps=1e6, duration=1.0))
-        await asyncio.sleep(0.3)
+        await eventually(lambda: sink.busy, what="the first test is running")
         with pytest.raises(ProbeError, match="sink busy"):
             await run_udp("127.0.0.1", sink.port, rate_bps=1e6, duration=0.2)
         await first

@@ -16,6 +16,7 @@ from eventops.profile.models import Wall
 from eventops.store import SQLiteStore
 from eventops.wall.service import WallPipeline
 from eventops.wall.sources.mastodon import MastodonSource
+from tests.helpers.wait import eventually
 
 WALL = Wall(hashtags=["fest"], moderation="post", max_posts_per_author_per_hour=1000)
 
@@ -112,7 +113,8 @@ async def test_429_waits_until_iso_reset(
     await until(lambda: asyncio.sleep(0, bool(clock.pending)))
     assert [r[3] for r in sim.state.requests] == [429]
     await clock.advance(80)
-    await asyncio.sleep(0.05)
+    # settled: back asleep on the clock (waiting for the reset) or, wrongly, finished
+    await eventually(lambda: clock.pending > 0 or task.done(), what="the source settled")
     assert not task.done() and len(sim.state.requests) == 1
     await clock.advance(11)
     batch = await asyncio.wait_for(task, 10)

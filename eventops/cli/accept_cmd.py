@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from eventops.api.acceptance import AcceptanceConfig, AcceptanceResult
+from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult
 from eventops.cli.probe_remote import run_via_engine
 from eventops.errors import ApiError, ProbeError, ProfileError
 from eventops.probe.accept_measure import ProbeMeasure

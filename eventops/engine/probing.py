@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventops.api.acceptance import AcceptanceConfig
+from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import Conflict, Forbidden, InvalidRequest, ProbeError
 from eventops.probe.accept_measure import ProbeMeasure, split_hostport
 from eventops.probe.acceptance import handed_over_to, run_acceptance

@@ -26,7 +26,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Literal
 
-from eventops.api.acceptance import Figures
+from eventops.api.models.acceptance import Figures
 from eventops.errors import ProbeError
 from eventops.probe.models import Interval, StampResult, UdpResult
 from eventops.probe.stamp import run_stamp

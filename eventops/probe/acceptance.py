@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
 # The report's models are the API contract's (clients read them); imported here for the run.
-from eventops.api.acceptance import (
+from eventops.api.models.acceptance import (
     AcceptanceConfig,
     AcceptanceResult,
     Check,

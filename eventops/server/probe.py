@@ -34,7 +34,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from eventops.api import models as m
-from eventops.api.acceptance import AcceptanceConfig
+from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import InvalidRequest
 from eventops.profile.models import Role
 from eventops.server.auth import ENGINE, require, respond

@@ -16,7 +16,7 @@ from aiohttp import web
 from eventops_hardware.fleet import SimFleet
 from eventops_hardware.linkprobes import LinkProbes, plan
 
-from eventops.api.acceptance import AcceptanceConfig
+from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.engine import Engine
 from eventops.errors import ProbeError
 from eventops.probe.accept_measure import ProbeMeasure

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from eventops.api.acceptance import AcceptanceConfig, Figures
+from eventops.api.models.acceptance import AcceptanceConfig, Figures
 from eventops.clock import FakeClock
 from eventops.errors import ProbeError
 from eventops.probe.acceptance import handed_over_to, run_acceptance

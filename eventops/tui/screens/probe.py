@@ -26,7 +26,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from eventops.api.acceptance import AcceptanceResult
+from eventops.api.models.acceptance import AcceptanceResult
 from eventops.errors import ApiError
 from eventops.tui.client import ProbeRun
 from eventops.tui.core import Host, host

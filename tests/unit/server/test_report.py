@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from eventops.api.acceptance import AcceptanceConfig, AcceptanceResult, Figures
+from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult, Figures
 from eventops.clock import FakeClock
 from eventops.errors import ProbeError
 from eventops.probe.acceptance import run_acceptance

@@ -2,7 +2,8 @@
 
 Part of the API contract: an acceptance run's stored probe result (``kind`` ``acceptance``,
 :class:`eventops.api.models.ProbeResultView`) is this document, so the engine writes it and
-every client (TUI, CLI) reads it with the same models.
+every client (TUI, CLI) reads it with the same models. Not re-exported by
+:mod:`eventops.api.models`: these are the probe's document, not route bodies.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import socket
 import threading
+from typing import Literal
 
 import pytest
 
@@ -15,8 +16,8 @@ from tests.helpers.wait import eventually
 
 
 @pytest.mark.parametrize("engine", ["c", "python"])
-async def test_udp_rate_exact_accounting(engine: str) -> None:
-    sink = await start_sink("127.0.0.1", 0, engine=engine)  # type: ignore[arg-type]
+async def test_udp_rate_exact_accounting(engine: Literal["c", "python"]) -> None:
+    sink = await start_sink("127.0.0.1", 0, engine=engine)
     try:
         r = await run_udp(
             "127.0.0.1",
@@ -26,7 +27,7 @@ async def test_udp_rate_exact_accounting(engine: str) -> None:
             duration=0.5,
             engine=engine,
             interval=0.2,
-        )  # type: ignore[arg-type]
+        )
     finally:
         await sink.close()
     assert r.engine == engine and r.sink_engine == engine
@@ -141,7 +142,7 @@ def test_recorded_trace_matches_counts(name: str) -> None:
     assert datagrams == recorded == acct.counters()["received"] == sent[0]
     rec = trace[:recorded]
     for other in ("c", "python"):
-        a = load_engine(other).Accountant(1 << 16)  # type: ignore[arg-type]
+        a = load_engine(other).Accountant(1 << 16)
         a.feed(rec.tobytes() if other == "c" else rec)
         assert a.counters() == acct.counters()
 

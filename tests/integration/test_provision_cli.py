@@ -202,8 +202,8 @@ async def test_apply_killed_mid_run_leaves_every_device_consistent(cli: Cli) -> 
         )
         plan = await prov.plan()
         planned = {d.device: d.state for d in plan.devices}
-        for m, st in states.items():
-            assert planned[m] == ("unchanged" if st == "new" else "change")
+        for dev, st in states.items():
+            assert planned[dev] == ("unchanged" if st == "new" else "change")
         report = await prov.apply(actor="technik")
         assert report.ok
         assert report.notes == [

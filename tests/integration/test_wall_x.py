@@ -117,7 +117,7 @@ async def test_429_waits_until_reset_on_the_clock(
     assert not task.done() and len(sim.state.requests) == 1  # no retry before the reset
     await clock.advance(21)
     batch = await asyncio.wait_for(task, 10)
-    assert [i.text for i in batch.items] == ["hello #fest"]
+    assert [i.text if isinstance(i, NormalPost) else i for i in batch.items] == ["hello #fest"]
     retry = sim.state.requests[1]
     assert retry[3] == 200 and retry[0] >= reset
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,7 @@ async def test_replay_restart_resumes_without_gaps_or_repeats(
     await clock.advance(5)
     third = await task
     assert third.id == "replay:c"
+    assert isinstance(it, AsyncGenerator)  # ReplaySource.__aiter__ is an async generator
     await it.aclose()  # "crash" after handing out c but before it was handled
     assert await store.get_cursor("wall:replay") == "1:2"
     second = ReplaySource(path, store, clock, loop=False)

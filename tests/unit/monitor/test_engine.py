@@ -458,6 +458,6 @@ async def test_reboot_refused_before_any_device_io_when_the_driver_cannot(rig: R
     assert rig.engine.capabilities("sw-core").reboot is False
     assert rig.engine.device_view("sw-core")["capabilities"]["reboot"] is False
     audit = [a for a in await rig.store.audit_entries() if a.action == "device.reboot"]
-    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]  # type: ignore[index]
+    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]
     with pytest.raises(NotFound):
         await rig.engine.reboot("nope", "technik")

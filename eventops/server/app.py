@@ -21,9 +21,10 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from eventops.api import models as m
 from eventops.api.openapi import build_openapi
@@ -46,19 +47,36 @@ from eventops.server.auth import (
     still_valid,
     view_of,
 )
-from eventops.server.common import STREAMS, Extension, body_of
 from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 
 log = logging.getLogger(__name__)
 
+STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
 MANAGE = web.AppKey("eventops_manage_engine", bool)
 HEARTBEAT_S = web.AppKey("eventops_heartbeat_s", float)
 STATUS_REFRESH_S = web.AppKey("eventops_status_refresh_s", float)
 OPENAPI = web.AppKey("eventops_openapi", dict)
 
+Extension = Callable[[web.Application], None]
+
+M = TypeVar("M", bound=BaseModel)
 T = Role.technician
 A = Role.authority
+
+
+async def body_of(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body parsed by ``model`` (one of :mod:`eventops.api.models`:
+    strict, closed, finite); InvalidRequest names what is wrong."""
+    raw = await request.read()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid" or not raw.strip():
+            raise InvalidRequest("request body is not JSON") from None
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
 
 
 def _engine(request: web.Request) -> Engine:

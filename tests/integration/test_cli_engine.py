@@ -234,12 +234,13 @@ async def test_handover_goes_through_the_running_engine(fleet: Path, tmp_path: P
     try:
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         assert line.startswith("eventops: serving")
+        await asyncio.sleep(1.0)  # let the first polls land
         args = ["link", "handover", "fibre-fire", "--to", "fire", "--profile", str(fleet)]
         code, _, err = await run(*args, env={"EVENTOPS_TOKEN": ""})
         assert code == 2 and "set EVENTOPS_TOKEN to a technician token" in err
         code, _, err = await run(*args, env={"EVENTOPS_TOKEN": "demo-fire-token"})
         assert code == 9 and "refused the handover: 403 forbidden" in err
-        for _ in range(30):  # until the engine's first polls have landed
+        for _ in range(20):
             code, out, err = await run(*args, env={"EVENTOPS_TOKEN": "demo-technician-token"})
             if code == 0 or "no fresh reading" not in err:
                 break

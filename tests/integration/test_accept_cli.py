@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 from eventops_hardware.linkprobes import Endpoint, LinkProbesProcess
+from eventops_hardware.ports import free_ports
 
 from eventops.store import SQLiteStore
 from eventops.store.models import HandoverRow
-
-from .simrig import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 # Steps of a second: shorter ones make a few datagrams of pacing slack a whole percent.

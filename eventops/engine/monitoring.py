@@ -178,6 +178,9 @@ class Engine:
         await _handover.load_handovers(self)
         if self.webhook is not None:
             await self.webhook.start()
+        if self.provision is not None:
+            # before any poll: close applies a dead process left running, keep its restores
+            await self.provision.start(watch=poll)
         self._started = True
         if poll:
             self._polling = True

@@ -21,6 +21,14 @@ A rollback re-applies a recorded state wholesale and always needs it.
 One run at a time per engine; the site lock refuses a run on a site that
 someone else (another process) is applying to.
 
+At engine start (:meth:`ProvisionService.start`) the service keeps what a dead
+process promised (:mod:`eventops.provision.recovery`): applies it left
+``running`` are closed as ``interrupted`` with what is known per device
+(audited, and published as ``provision.interrupted``), and a supervised task
+(``pending-restores``) carries out every restore a RESTCONF apply armed and
+never disarmed at its deadline, for the engine's lifetime (each one published
+as ``provision.restored``).
+
 Refusals are domain errors (:mod:`eventops.errors`): a bad device list is
 :class:`InvalidRequest`, a missing apply :class:`NotFound`, a busy engine or
 site :class:`Conflict`, a dangerous change without its typed id
@@ -37,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from eventops.adapters.base import DriverFactory
+from eventops.adapters.base import DeviceDriver, DriverFactory
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
 from eventops.errors import (
     Conflict,
@@ -46,6 +54,7 @@ from eventops.errors import (
     LockBusy,
     NotFound,
 )
+from eventops.provision import recovery
 from eventops.provision.apply import (
     ApplyOptions,
     ApplyReport,
@@ -186,6 +195,7 @@ class ProvisionService:
         options: ApplyOptions | None = None,
         driver_factory: DriverFactory | None = None,
         secrets_base: Path | None = None,
+        restore_scan_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.lock_dir = lock_dir or engine.lock_dir
@@ -196,6 +206,8 @@ class ProvisionService:
         self.secrets_base = secrets_base
         self.run: Run | None = None
         self._starting = False
+        self.restore_scan_s = restore_scan_s
+        """How often the engine looks for restores armed by other processes (that may die)."""
 
     def provisioner(
         self,
@@ -221,6 +233,55 @@ class ProvisionService:
 
     def confirm_phrase(self) -> str:
         return self.engine.profile.event.id
+
+    # -- engine start: what a dead process left --------------------------------------------------
+
+    async def start(self, *, watch: bool = True) -> list[recovery.Interrupted]:
+        """Close the applies a dead process left running; with ``watch``, carry out the
+        restores it left armed at their deadlines (a supervised task). The closed applies."""
+        if self.lock_dir is None:
+            return []
+        closed = await recovery.reconcile_interrupted(
+            self.engine.store, self.lock_dir, clock=self.engine.clock
+        )
+        for c in closed:
+            log.warning("%s", c.note)
+            self._publish(
+                "provision.interrupted",
+                {
+                    "apply_id": c.apply_id,
+                    "kind": c.kind,
+                    "note": c.note,
+                    "devices": [d.model_dump(mode="json") for d in c.devices],
+                },
+            )
+        if watch:
+            self.engine.supervisor.spawn("pending-restores", self._watch_restores)
+        return closed
+
+    def _restore_driver(self, device_id: str) -> DeviceDriver:
+        """A driver for a restore (KeyError: the device is no longer in the profile)."""
+        return self.provisioner()._driver(self.engine.profile.device(device_id))
+
+    async def _watch_restores(self) -> None:
+        lock_dir = self.lock_dir
+        assert lock_dir is not None
+        await recovery.watch_pending_restores(
+            self.engine.store,
+            self._restore_driver,
+            self.engine.clock,
+            lock_dir=lock_dir,
+            every_s=self.restore_scan_s,
+            poll_s=self.options.poll_s,
+            verify_s=self.options.confirm_timeout_s,
+            on_outcome=self._restored,
+        )
+
+    def _restored(self, out: recovery.RestoreOutcome) -> None:
+        log.warning(
+            "%s: restore for apply #%s: %s (%s)", out.device, out.apply_id, out.result, out.reason
+        )
+        self._publish("provision.restored", out.model_dump(mode="json"))
 
     # -- plan ---------------------------------------------------------------------------------
 

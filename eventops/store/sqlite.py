@@ -25,7 +25,7 @@ import aiosqlite
 
 from eventops.errors import AuditChainBroken, StoreError
 from eventops.store.audit import GENESIS, AuditKey, audit_hash, check_row
-from eventops.store.base import Store, WallTx
+from eventops.store.base import OpsTx, Store, WallTx
 from eventops.store.migrations import LATEST, MIGRATIONS
 from eventops.store.models import (
     AlertRow,
@@ -40,6 +40,7 @@ from eventops.store.models import (
     PostRow,
     ProbeResultRow,
     Sample,
+    SilenceRow,
     utc,
 )
 
@@ -341,28 +342,36 @@ class SQLiteStore(Store):
 
         return await self.run_write(job)
 
-    _ALERT_COLUMNS = frozenset(
-        {"severity", "summary", "state", "cleared_at", "acked_by", "ack_note", "labels"}
-    )
-
     async def update_alert(self, alert_id: int, **changes: Any) -> None:
-        unknown = set(changes) - self._ALERT_COLUMNS
-        if unknown:
-            raise ValueError(f"cannot update alert fields {sorted(unknown)}")
-        values = []
-        for k, v in changes.items():
-            if isinstance(v, datetime):
-                v = _ts(v)
-            elif k == "labels":
-                v = _canon(v)
-            values.append(v)
-        sets = ", ".join(f"{k}=?" for k in changes)
+        from eventops.store import sqlite_ops
 
         async def job(c: aiosqlite.Connection) -> None:
-            await c.execute(f"UPDATE alerts SET {sets} WHERE id=?", (*values, alert_id))
+            await sqlite_ops.update_alert(c, alert_id, changes)
 
+        if set(changes) - sqlite_ops.ALERT_COLUMNS:
+            raise ValueError(
+                f"cannot update alert fields {sorted(set(changes) - sqlite_ops.ALERT_COLUMNS)}"
+            )
         if changes:
             await self.run_write(job)
+
+    async def list_silences(self, *, active_at: datetime | None = None) -> list[SilenceRow]:
+        from eventops.store import sqlite_ops
+
+        return await sqlite_ops.list_silences(self._read(), active_at)
+
+    async def ops_transaction(self, fn: Callable[[OpsTx], Awaitable[T]]) -> T:
+        from eventops.store import sqlite_ops
+
+        async def job(c: aiosqlite.Connection) -> T:
+            async def audit(
+                actor: str, action: str, target: str, before: Any, after: Any
+            ) -> AuditEntry:
+                return await self.append_audit(c, actor, action, target, before, after)
+
+            return await fn(sqlite_ops.SQLiteOpsTx(c, audit))
+
+        return await self.run_write(job, durable=True)
 
     async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
         where = "WHERE state != 'cleared'" if open_only else ""
@@ -702,27 +711,10 @@ class SQLiteStore(Store):
 
     # -- provisioning --------------------------------------------------------------
     async def record_apply(self, apply: ApplyRow, devices: Sequence[ApplyDeviceRow]) -> int:
+        from eventops.store import sqlite_ops
+
         async def job(c: aiosqlite.Connection) -> int:
-            cur = await c.execute(
-                "INSERT INTO applies (id, started_at, finished_at, actor, summary) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(id) DO UPDATE SET finished_at=excluded.finished_at, summary=excluded.summary",
-                (
-                    apply.id,
-                    _ts(apply.started_at),
-                    _ts(apply.finished_at) if apply.finished_at else None,
-                    apply.actor,
-                    _canon(apply.summary),
-                ),
-            )
-            apply_id = apply.id if apply.id is not None else cur.lastrowid
-            assert apply_id is not None
-            await c.executemany(
-                "INSERT INTO apply_devices (apply_id, device, result, checksum, detail) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(apply_id, device) DO UPDATE SET result=excluded.result, "
-                "checksum=excluded.checksum, detail=excluded.detail",
-                [(apply_id, d.device, d.result, d.checksum, _canon(d.detail)) for d in devices],
-            )
-            return apply_id
+            return await sqlite_ops.record_apply(c, apply, devices)
 
         return await self.run_write(job, durable=True)
 
@@ -810,11 +802,10 @@ class SQLiteStore(Store):
         await self.run_write(job, durable=True)
 
     async def clear_restore(self, device: str, apply_id: int) -> bool:
+        from eventops.store import sqlite_ops
+
         async def job(c: aiosqlite.Connection) -> bool:
-            cur = await c.execute(
-                "DELETE FROM pending_restores WHERE device=? AND apply_id=?", (device, apply_id)
-            )
-            return cur.rowcount > 0
+            return await sqlite_ops.clear_restore(c, device, apply_id)
 
         return await self.run_write(job, durable=True)
 

@@ -1,10 +1,11 @@
 """SQLite: the operators' audited mutations in one transaction (:class:`~eventops.store.base.OpsTx`).
 
 Acks, silences and apply records are written here on the writer's connection,
-inside the job :meth:`SQLiteStore.ops_transaction` runs, together with their audit
-entries (:func:`eventops.store.sqlite._append_audit`, the chain's one writer).
-The row helpers are module functions so that the store's own single-purpose
-writes (``update_alert``, ``record_apply``, ``clear_restore``) use the same SQL.
+inside the job :meth:`SQLiteOpsMixin.ops_transaction` runs, together with their
+audit entries (:func:`eventops.store.sqlite_audit._append_audit`, the chain's one
+writer). The row helpers are module functions so that the store's own
+single-purpose writes (``update_alert``, ``record_apply``, ``clear_restore``) use
+the same SQL.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -24,39 +25,17 @@ from eventops.store.models import (
     AuditEntry,
     SilenceRow,
 )
+from eventops.store.sqlite_audit import _append_audit
+from eventops.store.sqlite_core import SQLiteCore, _canon, _dt, _ts
+from eventops.store.sqlite_wall import _dicts
 
+T = TypeVar("T")
 Codec = Callable[[Any], str]
 AuditWriter = Callable[[str, str, str, Any, Any], Awaitable[AuditEntry]]
 
 ALERT_COLUMNS = frozenset(
     {"severity", "summary", "state", "cleared_at", "acked_by", "ack_note", "labels"}
 )
-
-
-def _ts(value: datetime) -> str:
-    from eventops.store.sqlite import _ts as ts
-
-    return ts(value)
-
-
-def _dt(value: str) -> datetime:
-    from eventops.store.sqlite import _dt as dt
-
-    return dt(value)
-
-
-def _canon(value: Any) -> str:
-    from eventops.store.sqlite import _canon as canon
-
-    return canon(value)
-
-
-async def _dicts(
-    c: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-) -> list[dict[str, Any]]:
-    async with c.execute(sql, params) as cur:
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
 
 
 # -- row helpers (one SQL for the store's plain writes and the transaction) -------------------
@@ -229,3 +208,25 @@ class SQLiteOpsTx(OpsTx):
         self, actor: str, action: str, target: str, before: Any = None, after: Any = None
     ) -> AuditEntry:
         return await self._audit(actor, action, target, before, after)
+
+
+class SQLiteOpsMixin(SQLiteCore):
+    """Silences and :meth:`ops_transaction` on :class:`~eventops.store.sqlite.SQLiteStore`."""
+
+    async def list_silences(self, *, active_at: datetime | None = None) -> list[SilenceRow]:
+        return await list_silences(self._read(), active_at)
+
+    async def ops_transaction(self, fn: Callable[[OpsTx], Awaitable[T]]) -> T:
+        now, key, has_mac = self._now, self._audit_key, self._has_mac
+
+        async def job(c: aiosqlite.Connection) -> T:
+            async def audit(
+                actor: str, action: str, target: str, before: Any, after: Any
+            ) -> AuditEntry:
+                return await _append_audit(
+                    c, _ts(now()), actor, action, target, before, after, key=key, has_mac=has_mac
+                )
+
+            return await fn(SQLiteOpsTx(c, audit))
+
+        return await self.run_write(job, durable=True)

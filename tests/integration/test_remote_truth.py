@@ -1,0 +1,205 @@
+"""``eventops apply --server`` says what a lost stream means: engine gone, or engine alive.
+
+A real engine runs in a subprocess (the demo profile against the simulated fleet in
+this process) and the CLI in another. The apply waits at "verifying" (the change cut
+the converter's management path); then either the engine is SIGKILLed — the CLI says
+the engine is unreachable and the apply's state unknown, and fails — or only the
+CLI's connections are cut (a proxy between them) — the CLI finds the engine alive,
+says the apply continues, follows it again and prints its report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from eventops_hardware.fleet import SimFleet
+
+from eventops.api.client import EngineClient
+from eventops.profile import load_profile
+from tests.integration.enginekit import (
+    DEVICE,
+    REPO,
+    TECH,
+    engine_child,
+    engine_process,
+    engine_profile,
+    until_verifying,
+    vlans_over_restconf,
+)
+
+CONFIRM_S = 60.0
+"""Long: the apply must still be verifying when the test acts."""
+
+
+class CuttableProxy:
+    """A loopback TCP forwarder whose open connections the test can cut (a network
+    blip between a client and the engine); new connections go through afterwards."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> CuttableProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        self.cut()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cut(self) -> int:
+        """Abort every open connection both ways; how many there were."""
+        pairs, self._pairs = self._pairs, set()
+        for a, b in pairs:
+            a.transport.abort()
+            b.transport.abort()
+        return len(pairs)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_r, up_w = await asyncio.open_connection(*self.target)
+        pair = (writer, up_w)
+        self._pairs.add(pair)
+        for src, dst in ((reader, up_w), (up_r, writer)):
+            task = asyncio.create_task(self._pipe(src, dst))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            dst.transport.abort() if dst.transport.is_closing() else dst.close()
+
+
+async def cli_apply(path: Path, url: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "eventops",
+        "apply",
+        str(path),
+        "--yes",
+        "--device",
+        DEVICE,
+        "--server",
+        url,
+        "--token",
+        "env:EVO_T",
+        cwd=REPO,
+        env={**os.environ, "EVO_T": TECH},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def read_until(stream: asyncio.StreamReader, needle: str, seen: list[str]) -> str:
+    """Lines of ``stream`` until one holds ``needle`` (that line)."""
+    async with asyncio.timeout(60):
+        while True:
+            raw = await stream.readline()
+            assert raw, f"ended before {needle!r}: {seen}"
+            line = raw.decode(errors="replace")
+            seen.append(line)
+            if needle in line:
+                return line
+
+
+async def test_apply_server_says_engine_unreachable_when_the_engine_dies(tmp_path: Path) -> None:
+    path, url = engine_profile(tmp_path)
+    profile = load_profile(path)
+    db = tmp_path / "event.sqlite3"
+    async with SimFleet(profile) as fleet:
+        sw = fleet.switch(DEVICE)
+        cli: list[asyncio.subprocess.Process] = []
+        try:
+            async with (
+                engine_process(*engine_child(path, db, CONFIRM_S)) as engine,
+                EngineClient(url, TECH, timeout_s=30) as api,
+            ):
+
+                async def start() -> None:
+                    cli.append(await cli_apply(path, url))
+
+                apply_id = await until_verifying(api, sw, start)
+                engine.send_signal(signal.SIGKILL)
+                await engine.wait()
+                out, err = await asyncio.wait_for(cli[0].communicate(), 60)
+        finally:
+            sw.clear_faults()
+            for p in cli:
+                if p.returncode is None:
+                    p.kill()
+                    await p.wait()
+        text = err.decode()
+        assert cli[0].returncode == 6, (out, text)
+        assert (
+            f"engine unreachable; apply #{apply_id} state unknown until it returns "
+            f"(then: GET /api/v1/provision/applies/{apply_id})"
+        ) in text, text
+        assert "goes on in the engine" not in text and "continues" not in text
+        assert "Traceback" not in text
+        assert await vlans_over_restconf(profile) == [110]  # left unconfirmed by the dead engine
+
+
+async def test_apply_server_follows_on_when_only_the_stream_was_lost(tmp_path: Path) -> None:
+    path, url = engine_profile(tmp_path)
+    profile = load_profile(path)
+    db = tmp_path / "event.sqlite3"
+    host, port = url.removeprefix("http://").split(":")
+    async with (
+        SimFleet(profile) as fleet,
+        engine_process(*engine_child(path, db, CONFIRM_S)) as engine,
+        EngineClient(url, TECH, timeout_s=30) as api,
+        CuttableProxy(host, int(port)) as proxy,
+    ):
+        sw = fleet.switch(DEVICE)
+        cli: list[asyncio.subprocess.Process] = []
+        try:
+
+            async def start() -> None:
+                cli.append(await cli_apply(path, proxy.url))
+
+            apply_id = await until_verifying(api, sw, start)
+            proc = cli[0]
+            assert proc.stderr is not None and proc.stdout is not None
+            assert proxy.cut() >= 1  # the CLI's stream (and any idle connection) is gone
+            seen: list[str] = []
+            line = await read_until(proc.stderr, "engine alive", seen)
+            assert f"engine alive; apply #{apply_id} continues" in line, seen
+            assert engine.returncode is None
+            sw.clear_faults()  # the converter answers again: the apply verifies and confirms
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+        finally:
+            sw.clear_faults()
+            for p in cli:
+                if p.returncode is None:
+                    p.kill()
+                    await p.wait()
+        text = "".join(seen) + err.decode()
+        assert proc.returncode == 0, (out, text)
+        assert f"{DEVICE}" in out.decode() and "1 applied" in out.decode(), out
+        assert "unreachable" not in text and "Traceback" not in text
+        assert await vlans_over_restconf(profile) == [110]  # confirmed, kept
+        detail = await api.provision_apply_detail(apply_id)
+        assert detail.state == "finished" and detail.results[0].result == "applied"

@@ -101,7 +101,8 @@ class WallTx(ABC):
 
 
 class OpsTx(ABC):
-    """The operators' audited mutations (acks, silences, apply records) in one transaction.
+    """The operators' audited mutations (acks, silences, probe results, apply records) in one
+    transaction.
 
     Handed to the function given to :meth:`Store.ops_transaction`, with the same
     guarantee as :class:`WallTx`: what is read here still holds when the writes
@@ -126,6 +127,10 @@ class OpsTx(ABC):
     @abstractmethod
     async def remove_silence(self, silence_id: int, by: str, at: datetime) -> None:
         """Mark the silence removed (its row stays, with who and when)."""
+
+    @abstractmethod
+    async def add_probe_result(self, result: ProbeResultRow) -> int:
+        """As :meth:`Store.add_probe_result`, inside this transaction."""
 
     @abstractmethod
     async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...

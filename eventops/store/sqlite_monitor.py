@@ -215,18 +215,7 @@ class SQLiteMonitorMixin(SQLiteCore):
 
     async def add_probe_result(self, result: ProbeResultRow) -> int:
         async def job(c: aiosqlite.Connection) -> int:
-            cur = await c.execute(
-                "INSERT INTO probe_results (ts, target, kind, passed, result) VALUES (?,?,?,?,?)",
-                (
-                    _ts(result.ts),
-                    result.target,
-                    result.kind,
-                    None if result.passed is None else int(result.passed),
-                    _canon(result.result),
-                ),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            return await sqlite_ops.add_probe_result(c, result)
 
         return await self.run_write(job)
 

@@ -1,10 +1,11 @@
 """SQLite: the operators' audited mutations in one transaction (:class:`~eventops.store.base.OpsTx`).
 
-Acks, silences and apply records are written here on the writer's connection,
+Acks, silences, probe results and apply records are written here on the writer's connection,
 inside the job :meth:`SQLiteOpsMixin.ops_transaction` runs, together with their
 audit entries (:func:`eventops.store.sqlite_audit._append_audit`, the chain's one
 writer). The row helpers are module functions so that the store's own
-single-purpose writes (``update_alert``, ``record_apply``, ``clear_restore``) use
+single-purpose writes (``update_alert``, ``add_probe_result``, ``record_apply``,
+``clear_restore``) use
 the same SQL.
 """
 
@@ -23,6 +24,7 @@ from eventops.store.models import (
     ApplyDeviceRow,
     ApplyRow,
     AuditEntry,
+    ProbeResultRow,
     SilenceRow,
 )
 from eventops.store.sqlite_audit import _append_audit
@@ -72,6 +74,21 @@ async def update_alert(c: aiosqlite.Connection, alert_id: int, changes: Mapping[
         values.append(v)
     sets = ", ".join(f"{k}=?" for k in changes)
     await c.execute(f"UPDATE alerts SET {sets} WHERE id=?", (*values, alert_id))
+
+
+async def add_probe_result(c: aiosqlite.Connection, result: ProbeResultRow) -> int:
+    cur = await c.execute(
+        "INSERT INTO probe_results (ts, target, kind, passed, result) VALUES (?,?,?,?,?)",
+        (
+            _ts(result.ts),
+            result.target,
+            result.kind,
+            None if result.passed is None else int(result.passed),
+            _canon(result.result),
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
 
 
 def silence_row(r: Mapping[str, Any]) -> SilenceRow:
@@ -188,6 +205,9 @@ class SQLiteOpsTx(OpsTx):
             "UPDATE silences SET removed_at=?, removed_by=? WHERE id=?",
             (_ts(at), by, silence_id),
         )
+
+    async def add_probe_result(self, result: ProbeResultRow) -> int:
+        return await add_probe_result(self._c, result)
 
     async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None:
         rows = await _dicts(self._c, "SELECT * FROM applies WHERE id=?", (apply_id,))

@@ -232,9 +232,11 @@ async def _ask_phrase(phrase: str) -> str:
 async def _start(
     api: EngineClient, args: argparse.Namespace, rollback_to: int | None, confirm: str | None
 ) -> ApplyStarted | RollbackStarted:
+    # --confirm-timeout holds through the engine too (its own setting when not given)
+    timeout: float | None = getattr(args, "confirm_timeout", None)
     if rollback_to is None:
-        return await api.provision_apply(args.device, confirm=confirm)
-    return await api.provision_rollback(rollback_to, confirm=confirm)
+        return await api.provision_apply(args.device, confirm=confirm, confirm_timeout_s=timeout)
+    return await api.provision_rollback(rollback_to, confirm=confirm, confirm_timeout_s=timeout)
 
 
 async def remote_run(

@@ -38,6 +38,7 @@ site :class:`Conflict`, a dangerous change without its typed id
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,13 +215,22 @@ class ProvisionService:
         *,
         progress: Any = None,
         maintenance: EngineMaintenance | None = None,
+        confirm_timeout_s: float | None = None,
     ) -> Provisioner:
+        """A provisioner with the engine's options (``confirm_timeout_s``: this run's own)."""
+        options = self.options
+        if confirm_timeout_s is not None:
+            options = dataclasses.replace(
+                options,
+                confirm_timeout_s=confirm_timeout_s,
+                poll_s=min(options.poll_s, confirm_timeout_s / 10),
+            )
         return Provisioner(
             self.engine.profile,
             self.engine.store,
             lock_dir=self.lock_dir,
             clock=self.engine.clock,
-            options=self.options,
+            options=options,
             driver_factory=self.driver_factory,
             progress=progress,
             maintenance=maintenance,
@@ -297,7 +307,14 @@ class ProvisionService:
     def _publish(self, type_: str, data: dict[str, Any]) -> None:
         self.engine.bus.publish(type_, "", "event", data=data)
 
-    async def apply(self, devices: list[str] | None, *, actor: str, confirm: str | None) -> Run:
+    async def apply(
+        self,
+        devices: list[str] | None,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         """Start an apply; returns once it holds the site lock (or raises why it cannot)."""
         self._check_idle()
         self._starting = True
@@ -312,11 +329,20 @@ class ProvisionService:
                 )
             if not plan.count("change"):
                 raise Conflict("nothing to change")
-            return await self._start("apply", actor, lambda p: p.apply(devices, actor=actor))
+            return await self._start(
+                "apply", actor, lambda p: p.apply(devices, actor=actor), confirm_timeout_s
+            )
         finally:
             self._starting = False
 
-    async def rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
+    async def rollback(
+        self,
+        apply_id: int,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         self._check_idle()
         if confirm != self.confirm_phrase():
             raise ConfirmationNeeded(
@@ -330,7 +356,10 @@ class ProvisionService:
         self._starting = True
         try:
             return await self._start(
-                "rollback", actor, lambda p: p.rollback_to(apply_id, actor=actor)
+                "rollback",
+                actor,
+                lambda p: p.rollback_to(apply_id, actor=actor),
+                confirm_timeout_s,
             )
         finally:
             self._starting = False
@@ -342,7 +371,13 @@ class ProvisionService:
         if self.lock_dir is None:
             raise Conflict("this engine has no lock folder: it cannot apply")
 
-    async def _start(self, kind: Literal["apply", "rollback"], actor: str, go: Any) -> Run:
+    async def _start(
+        self,
+        kind: Literal["apply", "rollback"],
+        actor: str,
+        go: Any,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         loop = asyncio.get_running_loop()
         started: asyncio.Future[int] = loop.create_future()
         holder: list[Run] = []
@@ -375,7 +410,9 @@ class ProvisionService:
             )
 
         prov = self.provisioner(
-            progress=progress, maintenance=EngineMaintenance(self.engine, actor)
+            progress=progress,
+            maintenance=EngineMaintenance(self.engine, actor),
+            confirm_timeout_s=confirm_timeout_s,
         )
         task = asyncio.create_task(go(prov), name=f"provision-{kind}")
         waiters: set[asyncio.Future[Any]] = {task, started}
@@ -454,11 +491,18 @@ class ProvisionService:
         return plan_json(report, dangers, self.confirm_phrase())
 
     async def start_apply(
-        self, devices: list[str] | None, *, actor: str, confirm: str | None
+        self,
+        devices: list[str] | None,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
     ) -> Run:
         """:meth:`apply`; a refusal is audited before it is raised."""
         try:
-            return await self.apply(devices, actor=actor, confirm=confirm)
+            return await self.apply(
+                devices, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
+            )
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,
@@ -468,10 +512,19 @@ class ProvisionService:
             )
             raise
 
-    async def start_rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
+    async def start_rollback(
+        self,
+        apply_id: int,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         """:meth:`rollback`; a refusal is audited before it is raised."""
         try:
-            return await self.rollback(apply_id, actor=actor, confirm=confirm)
+            return await self.rollback(
+                apply_id, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
+            )
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,

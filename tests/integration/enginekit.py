@@ -73,11 +73,6 @@ async def vlans_over_restconf(profile: Profile) -> list[int]:
     return list(config["interfaces"]["eth0"]["vlans"])
 
 
-def engine_child(path: Path, db: Path, confirm_s: float) -> list[str]:
-    """argv of an engine whose applies use a ``confirm_s`` confirm timeout."""
-    return [sys.executable, "-m", "tests.helpers.engine_child", str(path), str(db), str(confirm_s)]
-
-
 def serve(path: Path, db: Path) -> list[str]:
     return [sys.executable, "-m", "eventops", "serve", str(path), "--db", str(db)]
 

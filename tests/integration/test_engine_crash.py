@@ -1,6 +1,6 @@
 """An engine killed mid-apply: the next engine on the same store keeps the dead one's promises.
 
-The engine runs in a subprocess serving the demo profile against the simulated fleet (in
+The engine (``eventops serve``) runs in a subprocess serving the demo profile against the simulated fleet (in
 this process). An apply through its API changes a fibre media converter (RESTCONF: it
 cannot roll back by itself); the change cuts the converter's management path, so the
 apply waits at "verifying" — and the engine is SIGKILLed there. A new engine
@@ -24,7 +24,6 @@ from eventops.store import open_store
 from tests.integration.enginekit import (
     DEVICE,
     TECH,
-    engine_child,
     engine_process,
     engine_profile,
     serve,
@@ -46,13 +45,16 @@ async def test_engine_killed_at_verifying_then_the_next_engine_restores_the_swit
         sw = fleet.switch(DEVICE)
         assert await vlans_over_restconf(profile) == []
         async with (
-            engine_process(*engine_child(path, db, CONFIRM_S)) as first,
+            engine_process(*serve(path, db)) as first,
             EngineClient(url, TECH, timeout_s=30) as api,
         ):
             started: list[int] = []
 
             async def start() -> None:
-                started.append((await api.provision_apply([DEVICE])).apply_id)
+                # the run's own confirm timeout, short so the test is quick
+                started.append(
+                    (await api.provision_apply([DEVICE], confirm_timeout_s=CONFIRM_S)).apply_id
+                )
 
             apply_id = await until_verifying(api, sw, start)
             first.send_signal(signal.SIGKILL)
@@ -64,6 +66,7 @@ async def test_engine_killed_at_verifying_then_the_next_engine_restores_the_swit
         async with open_store(db, profile) as store:
             (armed,) = await store.pending_restores()
             assert (armed.device, armed.apply_id) == (DEVICE, apply_id)
+            assert (armed.deadline - armed.armed_at).total_seconds() == CONFIRM_S
             found = await store.get_apply(apply_id)
             assert found is not None and found[0].summary["state"] == "running"
             assert found[0].finished_at is None

@@ -31,16 +31,13 @@ from tests.integration.enginekit import (
     DEVICE,
     REPO,
     TECH,
-    engine_child,
     engine_process,
     engine_profile,
+    serve,
     until_verifying,
     vlans_over_restconf,
     wait_for,
 )
-
-CONFIRM_S = 60.0
-"""Long: the apply must still be verifying when the test acts."""
 
 
 class CuttableProxy:
@@ -142,7 +139,7 @@ async def test_apply_server_says_engine_unreachable_when_the_engine_dies(tmp_pat
         cli: list[asyncio.subprocess.Process] = []
         try:
             async with (
-                engine_process(*engine_child(path, db, CONFIRM_S)) as engine,
+                engine_process(*serve(path, db)) as engine,
                 EngineClient(url, TECH, timeout_s=30) as api,
             ):
 
@@ -177,7 +174,7 @@ async def test_apply_server_follows_on_when_only_the_stream_was_lost(tmp_path: P
     host, port = url.removeprefix("http://").split(":")
     async with (
         SimFleet(profile) as fleet,
-        engine_process(*engine_child(path, db, CONFIRM_S)) as engine,
+        engine_process(*serve(path, db)) as engine,
         EngineClient(url, TECH, timeout_s=30) as api,
         CuttableProxy(host, int(port)) as proxy,
     ):
@@ -280,7 +277,7 @@ async def test_probe_accept_server_says_what_a_lost_run_means(tmp_path: Path, lo
     try:
         async with (
             SimFleet(load_profile(path)),
-            engine_process(*engine_child(path, tmp_path / "e.sqlite3", CONFIRM_S)) as engine,
+            engine_process(*serve(path, tmp_path / "e.sqlite3")) as engine,
             EngineClient(url, TECH, timeout_s=30) as api,
             CuttableProxy(host, int(port)) as proxy,
         ):

@@ -174,6 +174,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
     (
         7,
+        # An alert's summary as a message id with parameters (eventops.i18n), so that
+        # clients show it in their language; rows from before keep only the English text.
+        """
+        ALTER TABLE alerts ADD COLUMN msg_id TEXT;
+        ALTER TABLE alerts ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
+    (
+        8,
         # Silences survive a restart; a removed one keeps its row (who removed it, when).
         """
         CREATE TABLE silences (

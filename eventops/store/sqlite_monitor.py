@@ -83,7 +83,7 @@ class SQLiteMonitorMixin(SQLiteCore):
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(
                 "INSERT INTO alerts (key, severity, subject, summary, state, raised_at, cleared_at, "
-                "acked_by, ack_note, labels) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "acked_by, ack_note, labels, msg_id, params) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert.key,
                     alert.severity,
@@ -95,6 +95,8 @@ class SQLiteMonitorMixin(SQLiteCore):
                     alert.acked_by,
                     alert.ack_note,
                     _canon(alert.labels),
+                    alert.msg_id,
+                    _canon(alert.params),
                 ),
             )
             assert cur.lastrowid is not None
@@ -131,6 +133,8 @@ class SQLiteMonitorMixin(SQLiteCore):
                 acked_by=r["acked_by"],
                 ack_note=r["ack_note"],
                 labels=json.loads(r["labels"]),
+                msg_id=r["msg_id"],
+                params=json.loads(r["params"]),
             )
             for r in rows
         ]

@@ -36,7 +36,17 @@ Codec = Callable[[Any], str]
 AuditWriter = Callable[[str, str, str, Any, Any], Awaitable[AuditEntry]]
 
 ALERT_COLUMNS = frozenset(
-    {"severity", "summary", "state", "cleared_at", "acked_by", "ack_note", "labels"}
+    {
+        "severity",
+        "summary",
+        "state",
+        "cleared_at",
+        "acked_by",
+        "ack_note",
+        "labels",
+        "msg_id",
+        "params",
+    }
 )
 
 
@@ -56,6 +66,8 @@ def alert_row(r: Mapping[str, Any]) -> AlertRow:
         acked_by=r["acked_by"],
         ack_note=r["ack_note"],
         labels=json.loads(r["labels"]),
+        msg_id=r["msg_id"],
+        params=json.loads(r["params"]),
     )
 
 
@@ -69,7 +81,7 @@ async def update_alert(c: aiosqlite.Connection, alert_id: int, changes: Mapping[
     for k, v in changes.items():
         if isinstance(v, datetime):
             v = _ts(v)
-        elif k == "labels":
+        elif k in ("labels", "params"):
             v = _canon(v)
         values.append(v)
     sets = ", ".join(f"{k}=?" for k in changes)

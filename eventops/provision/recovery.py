@@ -38,12 +38,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from eventops import timefmt
 from eventops.adapters.base import SECRET_KEYS, ConfigTree, DeviceDriver, flatten
 from eventops.clock import Clock
 from eventops.errors import EventOpsError, LockBusy
@@ -182,6 +183,7 @@ async def reconcile_interrupted(
     clock: Clock,
     actor: str = "eventops",
     held: Collection[str] | None = None,
+    tz: tzinfo = UTC,
 ) -> list[Interrupted]:
     """Close every apply a dead process left running; what was closed, oldest first.
 
@@ -197,20 +199,22 @@ async def reconcile_interrupted(
         sites = sorted({str(s) for s in row.summary.get("sites", [])})
         if held is not None:
             if set(sites) & set(held):
-                out.append(await close_interrupted(store, row.id, clock=clock, actor=actor))
+                out.append(await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz))
             continue
         try:
             async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile"):
                 again = await store.get_apply(row.id)
                 if again is not None and again[0].finished_at is None:
-                    out.append(await close_interrupted(store, row.id, clock=clock, actor=actor))
+                    out.append(
+                        await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
+                    )
         except LockBusy:
             log.info("apply #%s is still running in another process", row.id)
     return out
 
 
 async def close_interrupted(
-    store: Store, apply_id: int, *, clock: Clock, actor: str = "eventops"
+    store: Store, apply_id: int, *, clock: Clock, actor: str = "eventops", tz: tzinfo = UTC
 ) -> Interrupted:
     """Close one apply as interrupted: finished now, each device with what is known, audited.
 
@@ -242,7 +246,7 @@ async def close_interrupted(
             if p is not None and p.apply_id == apply_id:
                 reason = (
                     "interrupted while changing it; eventops restores its previous config at "
-                    f"{p.deadline:%Y-%m-%d %H:%M:%S} UTC, the end of its confirm timeout"
+                    f"{timefmt.stamp(p.deadline, tz)}, the end of its confirm timeout"
                 )
             elif r.detail.get("rollback") == "device":
                 reason = (

@@ -132,6 +132,7 @@ async def test_german_tui_and_status_page_show_the_faults_without_english(rig: R
     assert "mast-03 nicht erreichbar" in screen
     assert "Funkmodul" in screen
     assert "fibre-fire ausgefallen" in screen
+    assert "| Alarm |" in screen  # the timeline names the kind of entry in German
     assert "Empfang" in screen  # fibre-police's receive power
     assert not english_in(screen), (english_in(screen), screen)
     for summary in english_summaries:

@@ -59,6 +59,13 @@ def msg_text(
     return i18n.render(msg_id, params, tr.lang, tz or UTC, fallback)
 
 
+def term(tr: Tr, value: str) -> str:
+    """A term of the engine's (probe kind, state …) in the app's language, if the catalogue
+    has it (``term.<value>``), else as it is."""
+    entry = i18n.MESSAGES.get(f"term.{value}")
+    return entry[tr.lang] if entry and tr.lang in entry else value
+
+
 def oper_text(tr: Tr, status: str) -> str:
     """An interface's OpenConfig oper-status (``UP``, ``DOWN`` …) in the app's language."""
     key = f"oper.{status.upper()}"

@@ -389,11 +389,15 @@ class MemoryTransport:
 
 
 class StreamMessage(BaseModel):
-    """One event of the live stream (``type`` is the SSE event name, ``data`` its JSON)."""
+    """One event of the live stream (``type`` is the SSE event name, ``data`` its JSON).
+
+    ``id`` is the engine's event number; ``stream_id`` the id as sent
+    (``<epoch>-<n>``), which is what a reconnect sends back as ``Last-Event-ID``."""
 
     id: int
     type: str
     data: dict[str, Any]
+    stream_id: str = ""
 
     def snapshot(self) -> m.SnapshotView:
         """The ``snapshot`` event's state."""
@@ -402,6 +406,15 @@ class StreamMessage(BaseModel):
     def event(self) -> m.StreamEventView:
         """Any other event's envelope (``id, ts, type, subject, scope, data``)."""
         return m.StreamEventView.model_validate(self.data)
+
+
+def parse_stream_id(raw: str) -> int | None:
+    """The event number of a wire id (``<epoch>-<n>``, or a plain number from an older
+    engine); None when it is neither."""
+    n = raw.rpartition("-")[2]
+    if not (n.isascii() and n.isdigit()) or len(n) > 19:
+        return None
+    return int(n)
 
 
 class StreamResync(ApiError):
@@ -784,7 +797,7 @@ class EngineClient:
     # -- the live stream ------------------------------------------------------------------
     async def stream_once(
         self,
-        last_event_id: int | None = None,
+        last_event_id: str | None = None,
         *,
         idle_timeout_s: float | None = 60.0,
         on_open: Callable[[], Awaitable[None]] | None = None,
@@ -814,20 +827,22 @@ class EngineClient:
                 for ev in decoder.feed(chunk):
                     if ev.event == "resync":
                         raise StreamResync("the live stream fell behind; resynchronising")
+                    event_id = parse_stream_id(ev.id)
                     try:
-                        event_id = int(ev.id)
                         payload = json.loads(ev.data) if ev.data else {}
                     except ValueError:
                         continue
-                    if isinstance(payload, dict):
-                        yield StreamMessage(id=event_id, type=ev.event, data=payload)
+                    if event_id is not None and isinstance(payload, dict):
+                        yield StreamMessage(
+                            id=event_id, type=ev.event, data=payload, stream_id=ev.id
+                        )
         finally:
             await resp.close()
 
     async def stream(
         self,
         *,
-        last_event_id: int | None = None,
+        last_event_id: str | None = None,
         backoff_s: Sequence[float] = (0.5, 1.0, 2.0, 5.0),
         idle_timeout_s: float | None = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -841,7 +856,7 @@ class EngineClient:
             try:
                 async for msg in self.stream_once(last, idle_timeout_s=idle_timeout_s):
                     attempt = 0
-                    last = msg.id
+                    last = msg.stream_id
                     yield msg
             except StreamResync:
                 last = None

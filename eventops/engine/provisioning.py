@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from eventops.adapters.base import DriverFactory
+from eventops.engine.checkpoints import at_apply
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
 from eventops.errors import (
     Conflict,
@@ -395,9 +396,12 @@ class ProvisionService:
     async def start_apply(
         self, devices: list[str] | None, *, actor: str, confirm: str | None
     ) -> Run:
-        """:meth:`apply`; a refusal is audited before it is raised."""
+        """:meth:`apply`; a refusal is audited before it is raised; the audit head is
+        signed as the apply starts (see :mod:`eventops.engine.checkpoints`)."""
         try:
-            return await self.apply(devices, actor=actor, confirm=confirm)
+            run = await self.apply(devices, actor=actor, confirm=confirm)
+            await at_apply(self.engine, f"#{run.apply_id}")
+            return run
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,
@@ -410,7 +414,9 @@ class ProvisionService:
     async def start_rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
         """:meth:`rollback`; a refusal is audited before it is raised."""
         try:
-            return await self.rollback(apply_id, actor=actor, confirm=confirm)
+            run = await self.rollback(apply_id, actor=actor, confirm=confirm)
+            await at_apply(self.engine, f"rollback to #{apply_id}")
+            return run
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,

@@ -32,6 +32,7 @@ from eventops import i18n, timefmt
 from eventops.api import models as m
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
+from eventops.engine import checkpoints as checkpoints
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
 from eventops.monitor.tasks import cancel_and_wait
@@ -53,6 +54,7 @@ from eventops.server.auth import (
 )
 from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
+from eventops.store.audit import embed_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -290,8 +292,12 @@ async def get_timeline(request: web.Request) -> web.Response:
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.HandoverBody)
-    row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
-    return respond(request, m.HandoverView, value=row.model_dump(mode="json"), status=201)
+    engine = _engine(request)
+    row = await engine.handover(request.match_info["id"], body.to, user.name)
+    out = row.model_dump(mode="json")
+    if engine.checkpoints is not None and row.id is not None:
+        out["audit_checkpoint"] = engine.checkpoints.handovers.get(row.id)
+    return respond(request, m.HandoverView, value=out, status=201)
 
 
 async def list_handovers(request: web.Request) -> web.Response:
@@ -314,8 +320,10 @@ async def handover_report(request: web.Request) -> web.Response:
     if row.link not in view.links:
         raise NotFound(f"no handover #{hid}")
     html = pages.handover_report(row.model_dump(mode="json"), engine.profile.event.tz)
+    # the signed audit head goes in after redaction: not one byte of it may change
+    page = embed_checkpoint(view.redact_text(html), await checkpoints.for_report(engine, hid))
     return web.Response(
-        text=view.redact_text(html),
+        text=page,
         content_type="text/html",
         headers={"Content-Security-Policy": pages.report_csp(), **pages.SECURITY_HEADERS},
     )
@@ -330,7 +338,8 @@ async def reload_profile(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
-    body = view.redact_text(render_metrics(view).decode())
+    seq = await checkpoints.head_seq(view.engine)
+    body = view.redact_text(render_metrics(view, seq).decode())
     return web.Response(
         text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
     )

@@ -131,3 +131,27 @@ async def test_verify_with_a_real_handover_report_catches_tampering(
     assert code == exit_code, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert await asyncio.to_thread(_state, db) == before  # verify changed nothing
+
+
+async def test_the_running_engine_signs_its_head_at_intervals(keyed: Keyed) -> None:
+    cps = keyed.engine.checkpoints
+    assert cps is not None and cps.latest is not None  # signed as the engine started
+    first = cps.latest
+    assert first["seq"] == (await keyed.store.audit_head())[0]
+    async with keyed.client.post(
+        "/api/v1/devices/mast-03/maintenance", headers=TECH, json={"on": True}
+    ) as r:
+        assert r.status == 200
+    seq, _ = await keyed.store.audit_head()
+    assert seq > first["seq"] and cps.latest == first  # not yet: the interval has not passed
+    clock = keyed.engine.clock
+    assert isinstance(clock, FakeClock)
+    await run_until(
+        clock,
+        clock.monotonic() + cps.interval_s + 1,
+        len(keyed.engine._pollers) + 4,
+        lambda: keyed.engine._pollers.values(),
+        step=30.0,
+    )
+    latest = cps.latest
+    assert latest is not None and latest["seq"] >= seq and latest["seq"] > first["seq"]

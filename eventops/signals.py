@@ -10,8 +10,6 @@ import signal
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from eventops.monitor.tasks import cancel_and_wait
-
 STOP = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -69,9 +67,10 @@ class StopSignals:
         try:
             await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await cancel_and_wait([waiter])
-            if not task.done():
-                await cancel_and_wait([task])
+            for t in (waiter, task):
+                if not t.done():
+                    t.cancel()
+            await asyncio.wait({task, waiter})
         if self.got is None:
-            task.result()
+            task.result()  # its exception, if it failed
         return self.got

@@ -48,9 +48,16 @@ class MonitorCalls(EngineClientBase):
     async def link(self, link_id: str) -> m.LinkView:
         return await self._json(_A.link, "GET", f"/api/v1/links/{_q(link_id)}")
 
-    async def handover(self, link_id: str, to: str) -> m.HandoverView:
+    async def handover(
+        self, link_id: str, to: str, *, force: bool = False, reason: str | None = None
+    ) -> m.HandoverView:
+        """Hand ``link_id`` over to ``to``; refused (409) without a passing acceptance newer
+        than the last change to its ends, unless ``force`` with a ``reason``."""
         path = f"/api/v1/links/{_q(link_id)}/handover"
-        return await self._json(_A.handover, "POST", path, _make_kw(m.HandoverBody, to=to))
+        kw: dict[str, Any] = {"to": to}
+        if force or reason is not None:
+            kw |= {"force": force, "reason": reason}
+        return await self._json(_A.handover, "POST", path, _make_kw(m.HandoverBody, **kw))
 
     async def handovers(self) -> list[m.HandoverView]:
         return await self._json(_A.handovers, "GET", "/api/v1/handovers")

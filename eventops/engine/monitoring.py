@@ -321,6 +321,10 @@ class Engine:
                 self.devices.pop(dev_id, None)
             for link_id in set(self.links) - {lk.id for lk in profile.links}:
                 self.links.pop(link_id)
+            old_links = {lk.id: lk for lk in self.profile.links}
+            links_changed = sorted(
+                lk.id for lk in profile.links if lk.id in old_links and old_links[lk.id] != lk
+            )
             self.profile = profile
             self.alerts.tol = profile.alerts
             self._init_states(profile)
@@ -329,7 +333,12 @@ class Engine:
                 for dev_id in added + changed:
                     self._start_poller(new[dev_id])
             summary = {"added": added, "removed": removed, "changed": changed}
-            await self.store.audit(actor, "profile.reload", profile.event.id, after=summary)
+            await self.store.audit(
+                actor,
+                "profile.reload",
+                profile.event.id,
+                after={**summary, "links_changed": links_changed},  # voids their acceptance
+            )
             self.bus.publish("reload", "", "event", data=summary)
             return summary
 
@@ -506,10 +515,20 @@ class Engine:
             )
             await self._evaluate_link(self.profile.link(r.target), self.clock.now())
 
-    async def handover(self, link_id: str, authority: str, actor: str) -> HandoverRow:
-        """Record the link's optics as the baseline and hand it to ``authority``; with an
-        audit key, sign the audit head (handover included) for the authority to keep."""
-        row = await _handover.handover(self, link_id, authority, actor)
+    async def handover(
+        self,
+        link_id: str,
+        authority: str,
+        actor: str,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> HandoverRow:
+        """Record the link's optics as the baseline and hand it to ``authority``; only with
+        a passing acceptance newer than the last change to its ends, unless forced with a
+        reason (see :mod:`eventops.engine.handover`). With an audit key, sign the audit
+        head (handover included) for the authority to keep."""
+        row = await _handover.handover(self, link_id, authority, actor, force=force, reason=reason)
         if row.id is not None:
             await _checkpoints.at_handover(self, row.id)
         return row

@@ -253,7 +253,10 @@ class ProvisionService:
         if self.lock_dir is None:
             return []
         closed = await recovery.reconcile_interrupted(
-            self.engine.store, self.lock_dir, clock=self.engine.clock
+            self.engine.store,
+            self.lock_dir,
+            clock=self.engine.clock,
+            tz=self.engine.profile.event.tz,
         )
         for c in closed:
             log.warning("%s", c.note)
@@ -555,7 +558,7 @@ class ProvisionService:
     # -- history -------------------------------------------------------------------------------
 
     async def history(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [_row_json(r) for r in await self.engine.store.list_applies(limit=limit)]
+        return [apply_record_json(r) for r in await self.engine.store.list_applies(limit=limit)]
 
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)
@@ -563,7 +566,7 @@ class ProvisionService:
             raise NotFound(f"no apply #{apply_id} in the event store")
         row, devs = found
         return {
-            **_row_json(row),
+            **apply_record_json(row),
             "results": [
                 {
                     "device": d.device,
@@ -579,7 +582,8 @@ class ProvisionService:
         }
 
 
-def _row_json(r: ApplyRow) -> dict[str, Any]:
+def apply_record_json(r: ApplyRow) -> dict[str, Any]:
+    """One recorded apply as the API lists it (:class:`~eventops.api.models.ApplyRecordView`)."""
     return {
         "id": r.id,
         "kind": r.summary.get("kind", "apply"),

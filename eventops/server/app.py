@@ -55,6 +55,7 @@ from eventops.server.auth import (
 from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 from eventops.store.audit import embed_checkpoint
+from eventops.store.models import HandoverRow
 
 log = logging.getLogger(__name__)
 
@@ -293,11 +294,18 @@ async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.HandoverBody)
     engine = _engine(request)
-    row = await engine.handover(request.match_info["id"], body.to, user.name)
-    out = row.model_dump(mode="json")
+    row = await engine.handover(
+        request.match_info["id"], body.to, user.name, force=body.force, reason=body.reason
+    )
+    out = _handover_json(row)
     if engine.checkpoints is not None and row.id is not None:
         out["audit_checkpoint"] = engine.checkpoints.handovers.get(row.id)
     return respond(request, m.HandoverView, value=out, status=201)
+
+
+def _handover_json(row: HandoverRow) -> dict[str, Any]:
+    """A handover as the API shows it: ``unproven`` first when it was forced without proof."""
+    return {"unproven": row.record.get("unproven"), **row.model_dump(mode="json")}
 
 
 async def list_handovers(request: web.Request) -> web.Response:
@@ -308,7 +316,7 @@ async def list_handovers(request: web.Request) -> web.Response:
         request,
         m.HandoverView,
         many=True,
-        value=[h.model_dump(mode="json") for h in rows if h.link in view.links],
+        value=[_handover_json(h) for h in rows if h.link in view.links],
     )
 
 

@@ -3,7 +3,9 @@
 A request carries its token as ``Authorization: Bearer <token>`` or, for
 browser pages, in the ``evo_token`` cookie (set once from ``?token=`` and
 then stripped from the address bar; set only when the token may open that
-page, so a 401 or 403 answer sets no cookie).
+page, so a 401 or 403 answer sets no cookie; a client that does not ask for
+HTML, such as curl, may give the status page's ``?token=`` for that request
+only).
 
 Cross-site writes: a request that changes something (any method but GET,
 HEAD, OPTIONS) and carries its token only in the cookie must come from the
@@ -47,6 +49,8 @@ PAGES = web.AppKey("eventops_pages", frozenset)
 COOKIE = "evo_token"
 
 PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
+QUERY_TOKEN_PAGES = frozenset({"/status"})
+"""Pages whose ``?token=`` a non-browser client may use for that one request."""
 """Public: static assets, the health check and the wall screens (only approved posts)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -120,15 +124,21 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     engine = request.app[ENGINE]
     qtoken = request.query.get("token")
-    if qtoken and request.method == "GET" and _is_page(request):
+    browser = "text/html" in request.headers.get("Accept", "")
+    if qtoken and request.method == "GET" and browser and _is_page(request):
         return await _token_link(request, handler, engine, qtoken)
-    token = header_token(request)
-    if token is None:
-        token = cookie_token(request)
-        if token is not None and authenticate(engine, token) is not None:
-            refusal = cross_site_refusal(request)
-            if refusal is not None:
-                raise refusal
+    if qtoken and request.method == "GET" and request.path in QUERY_TOKEN_PAGES:
+        # the page's address as README gives it, fetched by a client that is not a browser
+        # (curl): the token answers this request only; no cookie is set
+        token: str | None = qtoken
+    else:
+        token = header_token(request)
+        if token is None:
+            token = cookie_token(request)
+            if token is not None and authenticate(engine, token) is not None:
+                refusal = cross_site_refusal(request)
+                if refusal is not None:
+                    raise refusal
     user = authenticate(engine, token)
     if user is None:
         raise _unauthorized()

@@ -18,7 +18,9 @@ async def test_degrading_optics_drift_then_down_then_repaired(tmp_path: Path) ->
         assert rig.alerts() == []  # a healthy, provisioned site raises nothing
         views = {d: rig.engine.device_view(d) for d in rig.engine.devices}
         assert all(v["health"] == "ok" for v in views.values()), views
-        h = await rig.engine.handover("fibre-police", "police", "technik")
+        h = await rig.engine.handover(
+            "fibre-police", "police", "technik", force=True, reason="set-up: optics only"
+        )
         baseline = h.record["ends"]["b"]["rx_dbm"]
         assert baseline is not None and -19 < baseline < -3
         rig.fleet.degrade_optics("fibre-police", step_db=1.0, every_s=10.0)

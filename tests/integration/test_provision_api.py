@@ -324,7 +324,9 @@ async def test_dangerous_changes_need_the_typed_confirmation(served: Served) -> 
     link = served.profile.link("fibre-police")
     results = await served.engine.poll_now([link.a.device, link.b.device])
     assert all(r.ok for r in results)
-    await served.engine.handover("fibre-police", "police", "tester")
+    await served.engine.handover(
+        "fibre-police", "police", "tester", force=True, reason="set-up: no probe here"
+    )
     status, plan = await served.call("POST", "/api/v1/provision/plan", body={})
     assert {d["device"] for d in plan["dangerous"]} == {"sw-core", "mc-police"}
     assert "handed over to police" in plan["dangerous"][0]["reason"]
@@ -380,7 +382,9 @@ async def test_cli_plan_and_apply_go_through_the_engine(served: Served) -> None:
     # a dangerous change without --confirm is refused with the phrase to type
     link = served.profile.link("fibre-police")
     assert all(r.ok for r in await served.engine.poll_now([link.a.device, link.b.device]))
-    await served.engine.handover("fibre-police", "police", "tester")
+    await served.engine.handover(
+        "fibre-police", "police", "tester", force=True, reason="set-up: no probe here"
+    )
     rc, out, err = await served.cli(
         "apply", str(served.path), "--yes", "--device", "mc-police", env=env
     )

@@ -69,7 +69,9 @@ async def _handover_report(k: Keyed, out: Path) -> tuple[dict[str, object], Path
         ) as r:
             assert r.status == 200, await r.text()
     async with k.client.post(
-        "/api/v1/links/fibre-police/handover", headers=TECH, json={"to": "police"}
+        "/api/v1/links/fibre-police/handover",
+        headers=TECH,
+        json={"to": "police", "force": True, "reason": "proof follows"},
     ) as r:
         assert r.status == 201, await r.text()
         answer = await r.json()

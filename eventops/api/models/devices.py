@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from eventops.api.models.common import (
     Id,
@@ -248,9 +248,16 @@ class LinkView(ResponseModel):
 
 class HandoverBody(RequestModel):
     to: Id
+    force: bool = False
+    """Hand over without a passing acceptance newer than the last change (needs ``reason``)."""
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    """Why a forced handover goes ahead (cleaned to one line; audited, on the report)."""
 
 
 class HandoverView(ResponseModel):
+    unproven: str | None = None
+    """Set when the link was handed over without proof: who forced it, why it was
+    unproven and the reason given (first, so the record's first line says so)."""
     id: int | None = None
     ts: datetime
     link: str

@@ -305,6 +305,36 @@ async def test_handover_via_api_and_report(served: Served) -> None:
     ]
 
 
+async def test_handover_needs_proof_or_a_forced_reason(served: Served) -> None:
+    path = "/api/v1/links/fibre-police/handover"
+    status, body = await served.post(path, "technik", {"to": "police"})
+    assert status == 409 and body["error"]["code"] == "conflict"
+    assert body["error"]["message"].startswith(
+        "fibre-police not handed over: no proof (no acceptance test of the link is recorded)"
+    )
+    for bad in (
+        {"to": "police", "force": True},
+        {"to": "police", "force": True, "reason": "   "},
+        {"to": "police", "force": True, "reason": "x" * 501},
+        {"to": "police", "force": "yes", "reason": "storm"},
+    ):
+        status, body = await served.post(path, "technik", bad)
+        assert status == 400 and body["error"]["code"] == "invalid", bad
+    assert await served.store.list_handovers() == []
+    status, body = await served.post(
+        path, "technik", {"to": "police", "force": True, "reason": "Lage eskaliert"}
+    )
+    assert status == 201
+    assert next(iter(body)) == "unproven" and body["unproven"] == (
+        "HANDED OVER UNPROVEN by technik: no acceptance test of the link is recorded. "
+        "Reason given: Lage eskaliert"
+    )
+    status, hs = await served.get("/api/v1/handovers", "police")
+    assert status == 200 and hs[0]["unproven"] == body["unproven"]
+    entries = [e for e in await served.store.audit_entries() if e.action == "link.handover"]
+    assert [e.after["reason"] for e in entries] == ["Lage eskaliert"]
+
+
 async def test_history_range_query(served: Served) -> None:
     await served.to(30)
     status, h = await served.get(
@@ -325,6 +355,38 @@ def test_tokens_are_the_readme_ones() -> None:
         "demo-fire-token",
         "demo-comms-token",
     }
+
+
+async def test_status_page_address_from_readme_works_for_curl(served: Served) -> None:
+    """curl sends ``Accept: */*``: the page answers the ``?token=`` of that request, sets
+    no cookie and still refuses a wrong token; a browser still gets the cookie only for a
+    valid token."""
+    curl = {"Accept": "*/*", "User-Agent": "curl/8.5.0"}
+    served.http.cookie_jar.clear()
+    async with served.http.get(
+        served.url + "/status?token=demo-police-token", headers=curl, allow_redirects=False
+    ) as r:
+        assert r.status == 200 and "Set-Cookie" not in r.headers
+        assert "Polizeipräsidium" in await r.text()
+    for bad in ("nope", "demo-comms-token"):
+        async with served.http.get(
+            served.url + f"/status?token={bad}", headers=curl, allow_redirects=False
+        ) as r:
+            assert r.status in (401, 403) and "Set-Cookie" not in r.headers, bad
+    # the query token is for that page only: the API still wants the header
+    async with served.http.get(
+        served.url + "/api/v1/status?token=demo-police-token", headers=curl
+    ) as r:
+        assert r.status == 401
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    async with served.http.get(
+        served.url + "/status?token=nope", headers=browser, allow_redirects=False
+    ) as r:
+        assert r.status == 401 and "Set-Cookie" not in r.headers
+    async with served.http.get(
+        served.url + "/status?token=demo-police-token", headers=browser, allow_redirects=False
+    ) as r:
+        assert r.status == 303 and "evo_token=demo-police-token" in r.headers["Set-Cookie"]
 
 
 async def test_concurrent_acks_and_silence_removals_get_one_success_and_409s(

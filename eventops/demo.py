@@ -35,6 +35,7 @@ from eventops.profile.models import Profile
 from eventops.provision.apply import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
+from eventops.signals import StopSignals
 from eventops.store import SQLiteStore, open_store
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
@@ -207,6 +208,7 @@ async def run_demo(
         tmp = tempfile.TemporaryDirectory(prefix="evo-demo-")
         db = Path(tmp.name) / "demo.sqlite3"
     runner: web.AppRunner | None = None
+    stops = StopSignals().install()  # before anyone learns the demo is up
     try:
         async with open_store(db, profile) as store:
             ppath = Path(profile_path) if profile_path else demo_profile_path()
@@ -251,16 +253,22 @@ async def run_demo(
             watcher = asyncio.create_task(_watch(engine, log))
             try:
                 if ui is None:
-                    await _run_faults(planned, done, log, until)
+                    main = _run_faults(planned, done, log, until)
                 else:
-                    await _with_ui(ui, f"http://{host or '127.0.0.1'}:{port}", planned, done, log)
+                    main = _with_ui(ui, f"http://{host or '127.0.0.1'}:{port}", planned, done, log)
+                stopped_by = await stops.run(main)
             finally:
                 await cancel_and_wait([watcher])
+            if stopped_by is not None:
+                print(f"eventops demo: stopped by {stopped_by}", file=out, flush=True)
+                until = min(until, log.t()) if until is not None else None
             summary = _summary(engine, log, done, until if until is not None else log.t())
             print(summary, file=out, flush=True)
             await runner.cleanup()
             runner = None
+        print("eventops demo: store closed", file=out, flush=True)
     finally:
+        stops.remove()
         if runner is not None:
             await runner.cleanup()
         await probes.stop()

@@ -14,9 +14,9 @@ import getpass
 import json
 import logging
 import os
-import signal
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
+from eventops.signals import StopSignals
 from eventops.store import SQLiteStore, audit_key, default_store_path, open_store, write_checkpoint
 from eventops.store.audit import embed_checkpoint
 
@@ -149,6 +150,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
         app = create_app(engine, manage_engine=True, tls=ctx is not None)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
+        stops = StopSignals(on_hup=_reloader(engine)).install()  # before "serving"
         try:
             site = web.TCPSite(runner, host, port, ssl_context=ctx)
             try:
@@ -159,15 +161,23 @@ async def serve_cmd(args: argparse.Namespace) -> int:
             print(
                 f"eventops: serving {profile.event.name} on {scheme}://{host}:{port}/", flush=True
             )
-            await _wait_for_stop(engine)
+            started = asyncio.get_running_loop().time()
+            sig = await stops.wait()
         finally:
+            stops.remove()
             await runner.cleanup()
+    # the store is closed here (the engine stopped with the app, then the store)
+    up = asyncio.get_running_loop().time() - started
+    print(
+        f"eventops: stopped by {sig} after {up:.0f} s; {len(engine.devices)} devices, "
+        f"{len(engine.links)} links, last event #{engine.bus.last_id}; store {store_path} closed",
+        flush=True,
+    )
     return 0
 
 
-async def _wait_for_stop(engine: Engine) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+def _reloader(engine: Engine) -> Callable[[], None]:
+    """SIGHUP: reload the profile in the background, one line on the outcome."""
     reloads: set[asyncio.Task[None]] = set()
 
     async def reload() -> None:
@@ -182,14 +192,7 @@ async def _wait_for_stop(engine: Engine) -> None:
         reloads.add(t)
         t.add_done_callback(reloads.discard)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+    return on_hup
 
 
 # -- handover -------------------------------------------------------------------------------

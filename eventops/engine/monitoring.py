@@ -33,6 +33,7 @@ from eventops.adapters.base import (
 )
 from eventops.clock import Clock, SystemClock
 from eventops.engine import actions as _actions
+from eventops.engine import checkpoints as _checkpoints
 from eventops.engine import evaluate as _evaluate
 from eventops.engine import handover as _handover
 from eventops.engine import views as _views
@@ -137,6 +138,8 @@ class Engine:
         self._caps: dict[str, Capabilities] = {}
         self.probes = ProbeService(self)
         """Link probes (STAMP, throughput, acceptance): one run per link at a time."""
+        self.checkpoints = _checkpoints.setup(self)
+        """Signed checkpoints of the audit head (None without an audit key)."""
         self.provision: ProvisionService | None = None
         """Provisioning (plan, apply, rollback), when the engine may apply (see build_engine)."""
         self.wall: WallService | None = None
@@ -190,6 +193,8 @@ class Engine:
             sv.spawn("downsampler", self._downsampler.run)
             sv.spawn("probe-results", self._watch_probe_results)
             sv.spawn("engine-alerts", self._watch_engine_alerts)
+            if self.checkpoints is not None:
+                sv.spawn("audit-checkpoints", self.checkpoints.run)
             if self.lock_dir is not None:
                 sv.spawn("site-locks", self._watch_site_locks)
         if self.wall is not None:
@@ -521,8 +526,12 @@ class Engine:
     ) -> HandoverRow:
         """Record the link's optics as the baseline and hand it to ``authority``; only with
         a passing acceptance newer than the last change to its ends, unless forced with a
-        reason (see :mod:`eventops.engine.handover`)."""
-        return await _handover.handover(self, link_id, authority, actor, force=force, reason=reason)
+        reason (see :mod:`eventops.engine.handover`). With an audit key, sign the audit
+        head (handover included) for the authority to keep."""
+        row = await _handover.handover(self, link_id, authority, actor, force=force, reason=reason)
+        if row.id is not None:
+            await _checkpoints.at_handover(self, row.id)
+        return row
 
     # -- supervision: the engine's own alerts ----------------------------------------------------
     async def _task_failed(self, name: str, exc: BaseException) -> None:

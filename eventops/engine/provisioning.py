@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from eventops.adapters.base import DeviceDriver, DriverFactory
+from eventops.engine.checkpoints import at_apply
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
 from eventops.errors import (
     Conflict,
@@ -501,11 +502,14 @@ class ProvisionService:
         confirm: str | None,
         confirm_timeout_s: float | None = None,
     ) -> Run:
-        """:meth:`apply`; a refusal is audited before it is raised."""
+        """:meth:`apply`; a refusal is audited before it is raised; the audit head is
+        signed as the apply starts (see :mod:`eventops.engine.checkpoints`)."""
         try:
-            return await self.apply(
+            run = await self.apply(
                 devices, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
             )
+            await at_apply(self.engine, f"#{run.apply_id}")
+            return run
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,
@@ -525,9 +529,11 @@ class ProvisionService:
     ) -> Run:
         """:meth:`rollback`; a refusal is audited before it is raised."""
         try:
-            return await self.rollback(
+            run = await self.rollback(
                 apply_id, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
             )
+            await at_apply(self.engine, f"rollback to #{apply_id}")
+            return run
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,

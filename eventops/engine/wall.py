@@ -267,12 +267,15 @@ class WallService:
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
 
-    async def withdraw(self, actor: str) -> dict[str, Any] | None:
+    async def withdraw(
+        self, actor: str, issuers: frozenset[str] | None = None
+    ) -> dict[str, Any] | None:
+        """``issuers``: withdraw only an announcement one of them issued (else Forbidden)."""
         hub = self.follow_profile()
         if hub.announcement is None:
             raise Conflict("no announcement is on the screens")
         try:
-            return await hub.withdraw(actor)
+            return await hub.withdraw(actor, issuers)
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
 

@@ -2,7 +2,11 @@
 
 Clients of the live stream remember the last id they saw; on reconnect they
 get the events after it from the ring buffer, or — when the gap is older
-than the buffer — a fresh snapshot. Each event carries the authorities it
+than the buffer — a fresh snapshot. On the wire an id is ``<epoch>-<n>``:
+``epoch`` names this run of the engine (ids restart at 1 with every run), so
+an id from another run, one from the future, or an old plain number is
+recognised as such (:meth:`EventBus.resume_point` answers None) and the
+client gets a fresh snapshot instead of silence. Each event carries the authorities it
 concerns, so the server can filter the stream per user without looking
 inside the payload.
 """
@@ -10,6 +14,8 @@ inside the payload.
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,9 +76,16 @@ class Subscription:
         self.close()
 
 
+_WIRE_ID = re.compile(r"([0-9a-f]{1,32})-([0-9]{1,19})")
+
+
 class EventBus:
-    def __init__(self, clock: Clock, *, keep: int = 10_000) -> None:
+    def __init__(self, clock: Clock, *, keep: int = 10_000, epoch: str | None = None) -> None:
         self.clock = clock
+        self.epoch = epoch if epoch is not None else secrets.token_hex(6)
+        """This run of the engine (lowercase hex), the first part of every wire id."""
+        if _WIRE_ID.fullmatch(f"{self.epoch}-0") is None:
+            raise ValueError(f"epoch {self.epoch!r}: 1 to 32 lowercase hex digits")
         self._buffer: deque[BusEvent] = deque(maxlen=keep)
         self._next = 1
         self._subs: set[Subscription] = set()
@@ -108,6 +121,21 @@ class EventBus:
         sub = Subscription(self, maxsize)
         self._subs.add(sub)
         return sub
+
+    def wire_id(self, event_id: int) -> str:
+        """``event_id`` as the live stream writes it: ``<epoch>-<n>``."""
+        return f"{self.epoch}-{event_id}"
+
+    def resume_point(self, raw: str | None) -> int | None:
+        """The event id a client's ``Last-Event-ID`` resumes after, or None when it
+        cannot resume (absent, not ours, from another run, from the future)."""
+        if not raw:
+            return None
+        found = _WIRE_ID.fullmatch(raw.strip())
+        if found is None or found.group(1) != self.epoch:
+            return None
+        n = int(found.group(2))
+        return n if n <= self.last_id else None
 
     def since(self, last_id: int) -> list[BusEvent] | None:
         """Events after ``last_id``, or None when some of them are no longer kept."""

@@ -13,8 +13,9 @@ from eventops.server.auth import View
 
 
 class EngineCollector:
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, audit_head_seq: int | None = None) -> None:
         self.view = view
+        self.audit_head_seq = audit_head_seq
 
     def collect(self) -> Iterator[Metric]:
         engine, view = self.view.engine, self.view
@@ -103,6 +104,27 @@ class EngineCollector:
         yield alerts
         if view.user.role is Role.technician:  # task names carry every device id
             yield from self._supervision()
+        yield from self._audit()
+
+    def _audit(self) -> Iterator[Metric]:
+        """The audit log's head, and the newest signed checkpoint (see engine/checkpoints):
+        a scraper that keeps these sees a log that later shrinks."""
+        if self.audit_head_seq is not None:
+            head = GaugeMetricFamily(
+                "eventops_audit_head_seq", "sequence number of the audit log's newest entry"
+            )
+            head.add_metric([], float(self.audit_head_seq))
+            yield head
+        cps = self.view.engine.checkpoints
+        cp = cps.latest if cps is not None else None
+        if cp is not None:
+            seq = GaugeMetricFamily(
+                "eventops_audit_checkpoint_seq",
+                "audit head sequence number of the newest signed checkpoint",
+                labels=["head", "key_id"],
+            )
+            seq.add_metric([str(cp["head"]), str(cp["key_id"])], float(cp["seq"]))
+            yield seq
 
     def _supervision(self) -> Iterator[Metric]:
         sv = self.view.engine.supervisor
@@ -122,8 +144,8 @@ class EngineCollector:
         yield from (restarts, failures)
 
 
-def render_metrics(view: View) -> bytes:
+def render_metrics(view: View, audit_head_seq: int | None = None) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(view))
+    registry.register(EngineCollector(view, audit_head_seq))
     body: bytes = generate_latest(registry)
     return body

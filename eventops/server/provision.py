@@ -33,7 +33,7 @@ from eventops.engine.provisioning import ProvisionService
 from eventops.errors import InvalidRequest, Unavailable
 from eventops.profile.models import Role
 from eventops.provision.apply import ApplyOptions
-from eventops.server.app import Extension, body_of
+from eventops.server.app import Extension, body_of, path_id
 from eventops.server.auth import ENGINE, require, respond
 
 T = Role.technician
@@ -108,11 +108,7 @@ async def applies(request: web.Request) -> web.Response:
 
 async def apply_detail(request: web.Request) -> web.Response:
     require(request, T)
-    raw = request.match_info["id"]
-    try:
-        apply_id = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"apply id {raw[:20]!r} is not a number") from None
+    apply_id = path_id(request, "apply")
     return respond(request, m.ApplyDetailView, value=await _service(request).detail(apply_id))
 
 

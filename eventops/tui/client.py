@@ -185,7 +185,8 @@ class LiveStream:
         self.backoff_s = backoff_s
         self.idle_timeout_s = idle_timeout_s
         self._sleep = sleep
-        self.last_id: int | None = None
+        self.last_id: str | None = None
+        """The last stream id seen (``<epoch>-<n>``), sent back on reconnect."""
         self.connected = False
 
     async def run(self) -> None:
@@ -226,7 +227,7 @@ class LiveStream:
             raise ApiError(f"the engine refused the token ({status})", status=status) from None
 
     async def _dispatch(self, msg: StreamMessage) -> None:
-        self.last_id = msg.id
+        self.last_id = msg.stream_id
         try:
             await _call(self.on_event, msg)
         except Exception:  # a bug in a consumer must not end the live stream

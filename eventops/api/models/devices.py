@@ -264,6 +264,9 @@ class HandoverView(ResponseModel):
     authority: str
     actor: str
     record: dict[str, Any] = Field(default_factory=dict)
+    audit_checkpoint: dict[str, Any] | None = None
+    """In the answer to a handover, with an audit key: the signed audit head right after
+    it (``eventops audit verify --checkpoint`` reads it from a saved answer or report)."""
 
 
 class StatusLinkView(ResponseModel):

@@ -91,7 +91,7 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
         data=b"{not json",
     ) as r:
         assert r.status == 400
-        assert json.loads(await r.text())["error"]["message"] == "request body is not JSON"
+        assert json.loads(await r.text())["error"]["message"].startswith("request body is not JSON")
     status, _ = await served.post(
         "/api/v1/devices/mast-01/maintenance", "technik", {"on": True, "note": "apply"}
     )
@@ -189,7 +189,7 @@ async def test_authority_stream_never_carries_another_authoritys_link(served: Se
         while True:
             ev = await sse.next()
             seen.append(ev)
-            if ev["id"] == str(mark.id):
+            if ev["id"] == bus_id(served, mark.id):
                 break
     kinds = {e["event"] for e in seen}
     assert {"link", "alert.raised", "device"} <= kinds
@@ -205,21 +205,25 @@ async def test_authority_stream_never_carries_another_authoritys_link(served: Se
     assert tech_events
 
 
+def bus_id(served: Served, n: int) -> str:
+    return served.engine.bus.wire_id(n)
+
+
 async def test_stream_resume_with_last_event_id_or_snapshot(served: Served) -> None:
     bus = served.engine.bus
     start = bus.last_id
     await served.to(20)
-    headers = {**served.auth("technik"), "Last-Event-ID": str(start)}
+    headers = {**served.auth("technik"), "Last-Event-ID": bus.wire_id(start)}
     async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
         sse = SSE(r)
         ev = await sse.next()
-        assert ev["event"] != "snapshot" and int(ev["id"]) == start + 1
+        assert ev["event"] != "snapshot" and ev["id"] == bus.wire_id(start + 1)
     # a gap older than what the bus keeps: a fresh snapshot instead
     await served.to(120)
-    headers = {**served.auth("technik"), "Last-Event-ID": "1"}
+    headers = {**served.auth("technik"), "Last-Event-ID": bus.wire_id(1)}
     async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
         ev = await SSE(r).next()
-        assert ev["event"] == "snapshot" and int(ev["id"]) == bus.last_id
+        assert ev["event"] == "snapshot" and ev["id"] == bus.wire_id(bus.last_id)
 
 
 async def test_reload_revokes_token_and_adds_mast(served: Served) -> None:

@@ -110,6 +110,7 @@ class RestconfDriver(DeviceDriver):
             ssl=self._ssl,
             data=data,
             headers=headers,
+            clock=self.clock,
         )
         return status, raw
 

@@ -183,7 +183,13 @@ class DevicePoller:
                     await self._with_deadline(self.driver.open())
                     self._open = True
                     step = "poll"
+                t1 = self.clock.monotonic()
                 status = await self._with_deadline(self.driver.status())
+                if status.mono is None:  # the driver did not say when it read the counters
+                    t2 = self.clock.monotonic()
+                    status = status.model_copy(
+                        update={"ts": self.clock.now(), "mono": t2, "read_s": t2 - t1}
+                    )
             except DeviceError as exc:
                 return await self._failed(started, t0, exc.message)
             except TimeoutError:

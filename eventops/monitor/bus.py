@@ -2,7 +2,9 @@
 
 Clients of the live stream remember the last id they saw; on reconnect they
 get the events after it from the ring buffer, or — when the gap is older
-than the buffer — a fresh snapshot. Each event carries the authorities it
+than the buffer — a fresh snapshot. The ring is bounded in events and in
+bytes (the size of each event's JSON, measured once when it is published):
+the oldest events are dropped first. Each event carries the authorities it
 concerns, so the server can filter the stream per user without looking
 inside the payload.
 """
@@ -10,6 +12,7 @@ inside the payload.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,11 +74,26 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, clock: Clock, *, keep: int = 10_000) -> None:
+    def __init__(self, clock: Clock, *, keep: int = 10_000, max_bytes: int = 8 << 20) -> None:
         self.clock = clock
-        self._buffer: deque[BusEvent] = deque(maxlen=keep)
+        self.keep = keep
+        self.max_bytes = max_bytes
+        self._buffer: deque[BusEvent] = deque()
+        self._sizes: deque[int] = deque()
+        self.bytes = 0
+        """The JSON size of the events kept now."""
+        self.dropped = 0
+        """Events dropped from the ring so far (oldest first)."""
         self._next = 1
         self._subs: set[Subscription] = set()
+
+    @property
+    def kept(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
 
     @property
     def last_id(self) -> int:
@@ -99,7 +117,17 @@ class EventBus:
             data or {},
         )
         self._next += 1
+        size = len(json.dumps(ev.as_dict(), default=str, separators=(",", ":")))
         self._buffer.append(ev)
+        self._sizes.append(size)
+        self.bytes += size
+        # the newest event is always kept, however large
+        while len(self._buffer) > 1 and (
+            len(self._buffer) > self.keep or self.bytes > self.max_bytes
+        ):
+            self._buffer.popleft()
+            self.bytes -= self._sizes.popleft()
+            self.dropped += 1
         for sub in list(self._subs):
             sub.put(ev)
         return ev

@@ -9,8 +9,9 @@ write and a burst of events) until the event ring has dropped its first
 events, i.e. it is full; after that the writer goes on at a steady rate so
 the ring keeps turning over.
 
-The engine's resident memory (VmRSS of its process) is sampled when the ring
-is full (the start) and every minute for ``--minutes``. Printed: RSS at start
+The engine's resident memory (VmRSS of its process) is sampled once the ring
+is full and its size has settled to the steady mix of events (the start),
+and every minute for ``--minutes``. Printed: RSS at start
 and end, the growth per minute from a least-squares line through all
 samples, the ring's events and bytes, and the events the clients received.
 Exits 1 when the slope is above ``--max-slope`` MB/min.
@@ -193,6 +194,16 @@ async def soak(
         f"ring full after {time.monotonic() - t_fill:.0f} s: {kept:.0f} events, "
         f"{ring / 1e6:.2f} MB of {limit / 1e6:.2f} MB"
     )
+    # the fill's events are not the steady mix: wait until the ring's size settles
+    # (within 2 % over 30 s), so that its turnover is not counted as growth
+    t_settle = time.monotonic()
+    while time.monotonic() - t_settle < args.settle_timeout:
+        await asyncio.sleep(30)
+        now_bytes = await metric(s, base, "eventops_event_ring_bytes")
+        if abs(now_bytes - ring) <= 0.02 * ring:
+            break
+        ring = now_bytes
+    print(f"ring settled at {ring / 1e6:.2f} MB after {time.monotonic() - t_settle:.0f} s")
     t0 = time.monotonic()
     samples = [(0.0, rss_mb(pid))]
     print(f"RSS start {samples[0][1]:.1f} MB")
@@ -205,8 +216,9 @@ async def soak(
                 raise RuntimeError(f"the engine exited ({engine.returncode})")
         samples.append(((time.monotonic() - t0) / 60, rss_mb(pid)))
         subs = await metric(s, base, "eventops_stream_clients")
+        ring_now = await metric(s, base, "eventops_event_ring_bytes")
         print(
-            f"  minute {minute}: RSS {samples[-1][1]:.1f} MB, "
+            f"  minute {minute}: RSS {samples[-1][1]:.1f} MB, ring {ring_now / 1e6:.2f} MB, "
             f"{clients.events} events to clients, {subs:.0f} streams open",
             flush=True,
         )
@@ -304,6 +316,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--writers", type=int, default=8, help="concurrent writers while filling")
     ap.add_argument("--steady-rate", type=float, default=2.0, help="writes/s afterwards")
     ap.add_argument("--fill-timeout", type=float, default=600.0, help="seconds to fill the ring")
+    ap.add_argument(
+        "--settle-timeout", type=float, default=300.0, help="seconds for the ring to settle"
+    )
     ap.add_argument("--ring-mb", type=float, help="the profile's [server] event_ring_mb")
     ap.add_argument("--ring-events", type=int, help="the profile's [server] event_ring_events")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs)")

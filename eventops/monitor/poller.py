@@ -31,7 +31,15 @@ from typing import TypeVar
 
 from eventops.adapters.base import DeviceDriver, DeviceStatus
 from eventops.clock import Clock, within
-from eventops.errors import DeviceError
+from eventops.errors import (
+    AuthenticationFailed,
+    DeviceError,
+    DeviceTimeout,
+    DeviceUnreachable,
+    PermissionDenied,
+    ProtocolError,
+)
+from eventops.i18n import Msg
 from eventops.monitor.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -47,6 +55,8 @@ class PollResult:
     error: str = ""
     failures: int = 0
     """Consecutive failed polls, this one included."""
+    error_msg: Msg | None = None
+    """Why it failed, as a catalogue message (``error`` is the English detail)."""
 
     @property
     def ok(self) -> bool:
@@ -191,22 +201,27 @@ class DevicePoller:
                         update={"ts": self.clock.now(), "mono": t2, "read_s": t2 - t1}
                     )
             except DeviceError as exc:
-                return await self._failed(started, t0, exc.message)
+                return await self._failed(started, t0, exc.message, _why(exc))
             except TimeoutError:
                 return await self._failed(
                     started,
                     t0,
                     f"{step} not finished within {self.poll_deadline_s:g} s "
                     f"(no single request timed out)",
+                    Msg("poll.timeout", {"s": self.poll_deadline_s}),
                 )
             except (OSError, ValueError) as exc:
                 log.warning("%s: poll failed: %r", self.device_id, exc)
-                return await self._failed(started, t0, f"{type(exc).__name__}: {exc}")
+                return await self._failed(
+                    started, t0, f"{type(exc).__name__}: {exc}", Msg("poll.failed")
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a driver bug: the device stays on its schedule
                 await self._report(exc)
-                return await self._failed(started, t0, f"internal error: {type(exc).__name__}")
+                return await self._failed(
+                    started, t0, f"internal error: {type(exc).__name__}", Msg("poll.failed")
+                )
         self.failures = 0
         return PollResult(self.device_id, started, self.clock.monotonic() - t0, status=status)
 
@@ -218,7 +233,9 @@ class DevicePoller:
         finally:
             self.awaiting_device = False
 
-    async def _failed(self, started: datetime, t0: float, error: str) -> PollResult:
+    async def _failed(
+        self, started: datetime, t0: float, error: str, why: Msg | None = None
+    ) -> PollResult:
         self.failures += 1
         await self._close()
         return PollResult(
@@ -227,6 +244,7 @@ class DevicePoller:
             self.clock.monotonic() - t0,
             error=error,
             failures=self.failures,
+            error_msg=why,
         )
 
     async def _close(self) -> None:
@@ -236,3 +254,19 @@ class DevicePoller:
             await self.driver.close()
         except (DeviceError, OSError) as exc:
             log.debug("%s: close failed: %r", self.device_id, exc)
+
+
+def _why(exc: DeviceError) -> Msg:
+    """A device error as a message a client shows in its language (the English
+    detail, with URLs and the device's own words, stays in ``PollResult.error``)."""
+    if isinstance(exc, DeviceTimeout):
+        return Msg("poll.no_answer")
+    if isinstance(exc, DeviceUnreachable):
+        return Msg("poll.no_connection")
+    if isinstance(exc, AuthenticationFailed):
+        return Msg("poll.auth")
+    if isinstance(exc, PermissionDenied):
+        return Msg("poll.denied")
+    if isinstance(exc, ProtocolError):
+        return Msg("poll.protocol")
+    return Msg("poll.failed")

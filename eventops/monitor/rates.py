@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eventops.adapters.base import DeviceStatus, InterfaceStatus
+from eventops.i18n import Msg
 
 MIN_INTERVAL_S = 1.0
 """No rate over less than this between two readings."""
@@ -53,7 +54,12 @@ class PortRates:
 class NoRate:
     """Two readings that give no rate, and why (shown instead of a figure)."""
 
-    reason: str
+    msg: Msg
+
+    @property
+    def reason(self) -> str:
+        """Why, in English (``LinkView.rate_note``)."""
+        return self.msg.text("en")
 
 
 def _uptime(s: DeviceStatus) -> float | None:
@@ -67,30 +73,23 @@ def interval(prev: DeviceStatus, cur: DeviceStatus) -> float | NoRate:
     if cur.mono is not None and prev.mono is not None:
         secs = cur.mono - prev.mono
         if secs <= 0:
-            return NoRate("readings out of order")
+            return NoRate(Msg("rate.out_of_order"))
         if wall <= 0 or abs(wall - secs) > max(CLOCK_SLACK_S, 0.1 * secs):
-            return NoRate(f"clock jumped ({wall:+.0f} s on the wall clock in {secs:.0f} s)")
+            return NoRate(Msg("rate.clock_jump", {"wall": wall, "secs": secs}))
     else:
         secs = wall
         if secs <= 0:
-            return NoRate(f"clock went backwards ({wall:+.0f} s)")
+            return NoRate(Msg("rate.clock_back", {"wall": wall}))
     read = (cur.read_s or 0.0) + (prev.read_s or 0.0)
     if secs < MIN_INTERVAL_S or read > READ_SHARE * secs:
-        return NoRate(
-            f"interval too short for a rate ({secs:.1f} s between readings"
-            + (f" that took {read:.1f} s)" if read else ")")
-        )
+        return NoRate(Msg("rate.short", {"secs": secs, "read": read}))
     before, after = _uptime(prev), _uptime(cur)
     if before is not None and after is not None:
         if after < before:
-            return NoRate("device rebooted (uptime went down)")
+            return NoRate(Msg("rate.rebooted"))
         if after - before > secs + max(CLOCK_SLACK_S, 0.1 * secs):
-            return NoRate(f"device clock jumped (uptime +{after - before:.0f} s in {secs:.0f} s)")
+            return NoRate(Msg("rate.device_clock", {"up": after - before, "secs": secs}))
     return secs
-
-
-def _counter_drop(before: int, after: int) -> str:
-    return "counter wrapped" if before >= WRAP_NEAR else "counter reset"
 
 
 def port_rates(
@@ -115,14 +114,16 @@ def port_rates(
         ("out-octets", prev.out_octets, cur.out_octets),
     ):
         if after < before:
-            return NoRate(f"{_counter_drop(before, after)} ({name})")
+            if before >= WRAP_NEAR:
+                return NoRate(Msg("rate.counter_wrapped", {"counter": name}))
+            return NoRate(Msg("rate.counter_reset", {"counter": name}))
     in_bps = (cur.in_octets - prev.in_octets) * 8 / secs
     out_bps = (cur.out_octets - prev.out_octets) * 8 / secs
     cap = capacity_mbps if capacity_mbps is not None else cur.speed_mbps
     if cap is not None and cap > 0:
         pct = 100.0 * max(in_bps, out_bps) / (cap * 1e6)
         if pct > 100.0:
-            return NoRate(f"impossible rate discarded ({pct:.0f} % of {cap:g} Mb/s)")
+            return NoRate(Msg("rate.impossible", {"pct": pct, "capacity": cap}))
     errs = (cur.in_errors + cur.in_fcs_errors) - (prev.in_errors + prev.in_fcs_errors)
     flaps = cur.carrier_transitions - prev.carrier_transitions
     return PortRates(secs, in_bps, out_bps, max(errs, 0), max(flaps, 0))

@@ -26,13 +26,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from eventops.api.models.acceptance import AcceptanceResult
 from eventops.errors import ApiError
-from eventops.probe.acceptance import AcceptanceResult
 from eventops.tui.client import ProbeRun
 from eventops.tui.core import Host, host
 from eventops.tui.dialogs import InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.state import sparkline
+from eventops.tui.tables import fmt_time
 
 PROBE_ROLES = ("technician",)
 """Roles that get the Probe view (and its keys)."""
@@ -221,7 +222,7 @@ class ProbeView(Vertical):
                     plain(
                         "-"
                         if p is None
-                        else f"{p.kind} {p.ts:%H:%M:%S} "
+                        else f"{p.kind} {fmt_time(p.ts, self.evo.event_tz())} "
                         + ("✓" if p.passed else "✗" if p.passed is False else "·")
                     )
                 )

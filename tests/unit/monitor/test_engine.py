@@ -19,6 +19,7 @@ from eventops.monitor.poller import DevicePoller, PollResult
 from eventops.profile.models import Mast, Profile, Switch
 from eventops.store import SQLiteStore
 from eventops.store.models import ProbeResultRow
+from tests.helpers.wait import eventually
 
 from .factories import T0, demo_profile
 from .scripted import ScriptedDriver, ScriptedFleet, parked, run_until
@@ -153,7 +154,7 @@ async def test_stale_data_is_shown_as_of(rig: Rig) -> None:
     rig.fleet.hang.add("mast-03")
     await rig.to(40)
     v = rig.engine.device_view("mast-03")
-    assert v["stale"] is True and v["stale_label"] == "as of 18:00:10"
+    assert v["stale"] is True and v["stale_label"] == "as of 18:00:10 CEST"
 
 
 async def test_reboot_raises_warning_then_clears(rig: Rig) -> None:
@@ -294,7 +295,7 @@ async def test_poller_bounded_concurrency() -> None:
     ]
     for p in pollers:
         p.start()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: active[0] == 2, what="two polls under way")
     assert active[0] == 2  # the rest wait for the semaphore
     gate.set()
     await parked(clock, len(pollers))
@@ -457,6 +458,6 @@ async def test_reboot_refused_before_any_device_io_when_the_driver_cannot(rig: R
     assert rig.engine.capabilities("sw-core").reboot is False
     assert rig.engine.device_view("sw-core")["capabilities"]["reboot"] is False
     audit = [a for a in await rig.store.audit_entries() if a.action == "device.reboot"]
-    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]  # type: ignore[index]
+    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]
     with pytest.raises(NotFound):
         await rig.engine.reboot("nope", "technik")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from eventops.api.client_base import (
     _A,
@@ -155,7 +155,7 @@ class EngineClient(MonitorCalls, OpsCalls, WallCalls):
         *,
         idle_timeout_s: float | None = 60.0,
         on_open: Callable[[], Awaitable[None]] | None = None,
-    ) -> AsyncIterator[StreamMessage]:
+    ) -> AsyncGenerator[StreamMessage, None]:
         """One connection to the live stream: its events until the server ends it.
 
         Raises the mapped error for a refused connection, :class:`EngineUnreachable`

@@ -110,7 +110,11 @@ class Engine:
         """Spread the first polls over each device's interval instead of polling all at once."""
         self.driver_factory: DriverFactory = driver_factory or self._shared_session_driver
         self._session: aiohttp.ClientSession | None = None
-        self.bus = EventBus(self.clock)
+        self.bus = EventBus(
+            self.clock,
+            keep=profile.server.event_ring_events,
+            max_bytes=int(profile.server.event_ring_mb * 1024 * 1024),
+        )
         self.webhook: AlertmanagerWebhook | None = None
         if profile.alerts.webhook_url:
             self.webhook = AlertmanagerWebhook(profile.alerts.webhook_url, self.clock)

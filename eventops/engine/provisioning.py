@@ -557,8 +557,10 @@ class ProvisionService:
 
     # -- history -------------------------------------------------------------------------------
 
-    async def history(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [apply_record_json(r) for r in await self.engine.store.list_applies(limit=limit)]
+    async def history(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` applies (with ids below ``before``), newest first."""
+        rows = await self.engine.store.list_applies(limit=limit, before=before)
+        return [apply_record_json(r) for r in rows]
 
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)

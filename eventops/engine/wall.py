@@ -154,7 +154,7 @@ class WallService:
 
     async def decisions(self, post_id: str | None) -> list[dict[str, Any]]:
         rows = await self.hub.store.list_decisions(post_id)
-        return [d.model_dump(mode="json") for d in rows[-2000:]]
+        return [d.model_dump(mode="json") for d in rows]  # paged by the API
 
     async def lists(self) -> dict[str, Any]:
         w = self.follow_profile().profile.wall

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from eventops import i18n, timefmt
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
 from eventops.engine import checkpoints as checkpoints
@@ -222,10 +223,23 @@ async def get_link(request: web.Request) -> web.Response:
 async def list_alerts(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
-    rows = await views.alerts(view.engine, include_closed=request.query.get("all") == "1")
-    return respond(
-        request, m.AlertView, many=True, value=[a for a in rows if view.sees(a["subject"])]
+    q = request.query
+    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "alerts")
+    rows = await views.alerts(view.engine, include_closed=q.get("all") == "1")
+    items, nxt = paging.page(
+        [a for a in rows if view.sees(a["subject"])],
+        lambda a: (int(a["id"]),),
+        endpoint="alerts",
+        limit=limit,
+        after=after,
     )
+    return _paged(respond(request, m.AlertView, many=True, value=items), nxt)
+
+
+def _paged(resp: web.Response, next_cursor: str | None) -> web.Response:
+    if next_cursor is not None:
+        resp.headers[paging.NEXT_CURSOR] = next_cursor
+    return resp
 
 
 async def ack_alert(request: web.Request) -> web.Response:
@@ -275,19 +289,43 @@ async def history(request: web.Request) -> web.Response:
     dev, metric = q.get("device", ""), q.get("metric", "")
     if dev and metric:
         _visible_device(view, dev)
+    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "history")
     out = await views.history(
         view.engine, dev, metric, _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
+    pts = list(out["points"])
+    stamped = [
+        ((_iso(t), n), (t, v))
+        for ((_, n), (t, v)) in zip(
+            paging.tie_keys([{"t": _iso(t)} for t, _ in pts], "t"), pts, strict=True
+        )
+    ]
+    chosen, nxt = paging.page(
+        stamped, lambda kv: kv[0], endpoint="history", limit=limit, after=after
+    )
+    out = {**out, "points": [p for _, p in chosen], "next_cursor": nxt}
     return respond(request, m.HistoryView, value=out)
+
+
+def _iso(t: object) -> str:
+    return t.isoformat() if isinstance(t, datetime) else str(t)
 
 
 async def get_timeline(request: web.Request) -> web.Response:
     require(request, T)
     q = request.query
+    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "timeline")
     items = await views.timeline(
         _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
-    return respond(request, m.TimelineEntryView, many=True, value=items)
+    items = sorted(items, key=lambda t: str(t["ts"]))
+    keyed = list(zip(paging.tie_keys(items, "ts"), items, strict=True))
+    chosen, nxt = paging.page(
+        keyed, lambda kv: kv[0], endpoint="timeline", limit=limit, after=after
+    )
+    return _paged(
+        respond(request, m.TimelineEntryView, many=True, value=[t for _, t in chosen]), nxt
+    )
 
 
 async def do_handover(request: web.Request) -> web.Response:

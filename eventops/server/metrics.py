@@ -104,7 +104,28 @@ class EngineCollector:
         yield alerts
         if view.user.role is Role.technician:  # task names carry every device id
             yield from self._supervision()
+            yield from self._ring()
         yield from self._audit()
+
+    def _ring(self) -> Iterator[Metric]:
+        bus = self.view.engine.bus
+        events = GaugeMetricFamily(
+            "eventops_event_ring_events", "live-stream events kept for resuming clients"
+        )
+        events.add_metric([], float(bus.kept))
+        size = GaugeMetricFamily(
+            "eventops_event_ring_bytes", "JSON size of the events kept (bounded)"
+        )
+        size.add_metric([], float(bus.bytes))
+        limit = GaugeMetricFamily("eventops_event_ring_limit_bytes", "the ring's bound in bytes")
+        limit.add_metric([], float(bus.max_bytes))
+        dropped = CounterMetricFamily(
+            "eventops_event_ring_dropped", "events dropped from the ring, oldest first"
+        )
+        dropped.add_metric([], float(bus.dropped))
+        subs = GaugeMetricFamily("eventops_stream_clients", "live-stream connections now")
+        subs.add_metric([], float(bus.subscribers))
+        yield from (events, size, limit, dropped, subs)
 
     def _audit(self) -> Iterator[Metric]:
         """The audit log's head, and the newest signed checkpoint (see engine/checkpoints):

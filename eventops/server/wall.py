@@ -39,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.engine.wall import STATES, WallService
 from eventops.errors import InvalidRequest, NotFound, Unavailable
 from eventops.profile.models import Role, User
@@ -216,12 +217,17 @@ async def undo(request: web.Request) -> web.Response:
 
 async def decisions(request: web.Request) -> web.Response:
     require(request, C, T)
-    return respond(
-        request,
-        m.DecisionView,
-        many=True,
-        value=await _wall(request).decisions(request.query.get("post") or None),
+    q = request.query
+    limit = paging.limit_of(q.get("limit"))
+    after = paging.cursor_of(q.get("cursor"), "decisions")
+    rows = await _wall(request).decisions(q.get("post") or None)
+    items, nxt = paging.page(
+        rows, lambda d: (int(d["id"] or 0),), endpoint="decisions", limit=limit, after=after
     )
+    resp = respond(request, m.DecisionView, many=True, value=items)
+    if nxt is not None:
+        resp.headers[paging.NEXT_CURSOR] = nxt
+    return resp
 
 
 async def lists(request: web.Request) -> web.Response:

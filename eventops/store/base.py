@@ -334,7 +334,7 @@ class Store(ABC):
     async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...
 
     @abstractmethod
-    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
+    async def list_applies(self, limit: int = 100, before: int | None = None) -> list[ApplyRow]:
         """The newest applies first."""
 
     @abstractmethod

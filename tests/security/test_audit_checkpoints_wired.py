@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from eventops.cli import main
@@ -33,7 +34,7 @@ class Keyed:
     db: Path
     engine: Engine
     store: SQLiteStore
-    client: TestClient
+    client: TestClient[web.Request, web.Application]
 
 
 @pytest.fixture
@@ -110,8 +111,9 @@ async def test_handover_report_metrics_and_webhook_carry_the_head(
     assert webhook is not None and webhook.annotations is not None
     body = alertmanager_payload([], annotations=webhook.annotations())
     carried = json.loads(body["commonAnnotations"]["eventops_audit_checkpoint"])
-    assert carried == keyed.engine.checkpoints.latest  # type: ignore[union-attr]
-    assert int(body["commonAnnotations"]["eventops_audit_seq"]) >= cp["seq"]  # type: ignore[operator]
+    assert keyed.engine.checkpoints is not None
+    assert carried == keyed.engine.checkpoints.latest
+    assert int(body["commonAnnotations"]["eventops_audit_seq"]) >= int(cp["seq"])
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

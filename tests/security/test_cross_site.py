@@ -146,7 +146,7 @@ async def test_a_page_on_another_port_changes_nothing(tmp_path: Path, browser: A
 
     @web.middleware
     async def record(request: web.Request, handler: Any) -> web.StreamResponse:
-        resp = await handler(request)
+        resp: web.StreamResponse = await handler(request)
         seen.append((request.method, request.path, resp.status))
         return resp
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from aiohttp import DummyCookieJar
+from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -289,7 +289,9 @@ def batches(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Batch:
 # -- the test -------------------------------------------------------------------------------
 
 
-async def _send(client: TestClient, req: dict[str, Any]) -> tuple[int, str]:
+async def _send(
+    client: TestClient[web.Request, web.Application], req: dict[str, Any]
+) -> tuple[int, str]:
     query = "&".join(f"{quote(k)}={quote(v, safe='')}" for k, v in req["query"].items())
     url = req["path"] + (f"?{query}" if query else "")
     async with client.request(
@@ -312,7 +314,7 @@ def test_every_route_any_input_never_5xx(tmp_path: Path) -> None:
         stack = AsyncExitStack()
         full = runner.run(stack.enter_async_context(full_app(tmp_path)))
 
-        async def make_client() -> TestClient:
+        async def make_client() -> TestClient[web.Request, web.Application]:
             jar = DummyCookieJar()  # every request carries only the cookies it generated
             return await stack.enter_async_context(TestClient(TestServer(full.app), cookie_jar=jar))
 

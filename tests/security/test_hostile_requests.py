@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
+from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.security.conftest import TOKENS, full_app
@@ -18,7 +18,7 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     async with full_app(tmp_path) as full:
         server = TestServer(full.app)
         async with TestClient(server, cookie_jar=DummyCookieJar()) as c:
@@ -26,7 +26,11 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
 
 
 async def _ask(
-    c: TestClient, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    c: TestClient[web.Request, web.Application],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes = b"",
 ) -> tuple[int, Any]:
     async with c.request(
         method, path, headers=headers, data=body, skip_auto_headers=("Content-Type",)
@@ -49,14 +53,18 @@ async def _ask(
         (b"\xff\xfe{}", "not JSON"),
     ],
 )
-async def test_bad_bodies_are_400(client: TestClient, body: bytes, why: str) -> None:
+async def test_bad_bodies_are_400(
+    client: TestClient[web.Request, web.Application], body: bytes, why: str
+) -> None:
     status, err = await _ask(client, "POST", "/api/v1/wall/pause", {**COMMS, **JSON}, body)
     assert status == 400, err
     assert err["error"]["code"] == "invalid" and why in err["error"]["message"]
     assert (await _ask(client, "GET", "/api/v1/wall/announcements", COMMS))[1]["paused"] is None
 
 
-async def test_huge_numbers_in_bodies_are_400(client: TestClient) -> None:
+async def test_huge_numbers_in_bodies_are_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     silence = b'{"matchers": {"subject": "x"}, "duration_s": ' + b"9" * 5000 + b"}"
     status, err = await _ask(client, "POST", "/api/v1/silences", {**TECH, **JSON}, silence)
     assert status == 400, err
@@ -76,14 +84,18 @@ async def test_huge_numbers_in_bodies_are_400(client: TestClient) -> None:
         "multipart/form-data; boundary=x",
     ],
 )
-async def test_bodies_that_are_not_utf8_json_are_415(client: TestClient, ctype: str) -> None:
+async def test_bodies_that_are_not_utf8_json_are_415(
+    client: TestClient[web.Request, web.Application], ctype: str
+) -> None:
     headers = {**COMMS, "Content-Type": ctype}
     status, err = await _ask(client, "POST", "/api/v1/wall/pause", headers, b'{"on": true}')
     assert status == 415 and err["error"]["code"] == "unsupported_media_type", err
     assert (await _ask(client, "GET", "/api/v1/wall/announcements", COMMS))[1]["paused"] is None
 
 
-async def test_a_body_beyond_the_bound_is_413(client: TestClient) -> None:
+async def test_a_body_beyond_the_bound_is_413(
+    client: TestClient[web.Request, web.Application],
+) -> None:
     body = b'{"on": true, "note": "' + b"x" * 400_000 + b'"}'
     status, err = await _ask(client, "POST", "/api/v1/wall/pause", {**COMMS, **JSON}, body)
     assert status == 413 and err["error"]["code"] == "too_large"
@@ -103,7 +115,12 @@ async def test_a_body_beyond_the_bound_is_413(client: TestClient) -> None:
     ],
 )
 async def test_numeric_ids_beyond_the_store_are_404(
-    client: TestClient, pid: str, method: str, path: str, headers: dict[str, str], body: bytes
+    client: TestClient[web.Request, web.Application],
+    pid: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
 ) -> None:
     status, err = await _ask(client, method, path.format(pid), {**headers, **JSON}, body)
     assert status == 404 and err["error"]["code"] == "not_found", err
@@ -120,6 +137,8 @@ async def test_numeric_ids_beyond_the_store_are_404(
         {"Authorization": "Bearer " + "A" * 5000},
     ],
 )
-async def test_any_token_bytes_are_401(client: TestClient, headers: dict[str, str]) -> None:
+async def test_any_token_bytes_are_401(
+    client: TestClient[web.Request, web.Application], headers: dict[str, str]
+) -> None:
     status, err = await _ask(client, "GET", "/api/v1/whoami", headers)
     assert status == 401 and err["error"]["code"] == "unauthenticated"

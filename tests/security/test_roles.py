@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import DummyCookieJar
+from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.security.conftest import OTHER_AUTHORITY, TOKENS, FullApp, full_app, routes_of
@@ -106,7 +106,9 @@ def _path(template: str) -> str:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[tuple[FullApp, TestClient]]:
+async def rig(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[FullApp, TestClient[web.Request, web.Application]]]:
     async with (
         full_app(tmp_path) as full,
         TestClient(TestServer(full.app), cookie_jar=DummyCookieJar()) as c,
@@ -114,7 +116,9 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[FullApp, TestClient]]:
         yield full, c
 
 
-async def _status(c: TestClient, method: str, path: str, token: str | None) -> int:
+async def _status(
+    c: TestClient[web.Request, web.Application], method: str, path: str, token: str | None
+) -> int:
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
@@ -123,7 +127,7 @@ async def _status(c: TestClient, method: str, path: str, token: str | None) -> i
 
 
 async def test_role_matrix_covers_every_route_and_holds(
-    rig: tuple[FullApp, TestClient],
+    rig: tuple[FullApp, TestClient[web.Request, web.Application]],
 ) -> None:
     full, c = rig
     routes = routes_of(full.app)
@@ -159,7 +163,7 @@ NOTE = "rain-check-by-press-office-7f3"
 
 
 async def test_authorities_never_see_comms_names_or_notes(
-    rig: tuple[FullApp, TestClient],
+    rig: tuple[FullApp, TestClient[web.Request, web.Application]],
 ) -> None:
     full, c = rig
     comms_names = [u.name for u in full.engine.profile.users if u.role.value == "comms"]
@@ -201,7 +205,9 @@ async def test_authorities_never_see_comms_names_or_notes(
         assert announcements["paused"]["by"] == "(hidden)"
 
 
-async def test_comms_withdraws_any_announcement(rig: tuple[FullApp, TestClient]) -> None:
+async def test_comms_withdraws_any_announcement(
+    rig: tuple[FullApp, TestClient[web.Request, web.Application]],
+) -> None:
     _, c = rig
 
     def hdr(token: str) -> dict[str, Any]:

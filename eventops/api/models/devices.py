@@ -226,6 +226,8 @@ class LinkView(ResponseModel):
     in_mbps: float | None = None
     out_mbps: float | None = None
     utilisation_pct: float | None = None
+    rate_note: str = ""
+    """Why in/out/utilisation are None though both ends answer (e.g. "counter wrapped")."""
     rx_dbm: dict[str, float | None] = Field(default_factory=dict)
     margin_db: float | None = None
     baseline_dbm: dict[str, float | None] = Field(default_factory=dict)

@@ -226,6 +226,26 @@ async def test_stream_resume_with_last_event_id_or_snapshot(served: Served) -> N
         assert ev["event"] == "snapshot" and ev["id"] == bus.wire_id(bus.last_id)
 
 
+async def test_stream_resume_from_an_id_the_byte_bound_dropped_gets_a_snapshot(
+    served: Served,
+) -> None:
+    bus = served.engine.bus
+    bus.max_bytes = 4_000  # a few events' worth
+    start = bus.last_id
+    for n in range(50):
+        bus.publish("maintenance", "mast-01", "device", data={"n": n, "note": "x" * 200})
+    assert bus.dropped > 0 and bus.bytes <= 4_000
+    headers = {**served.auth("technik"), "Last-Event-ID": str(start)}
+    async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
+        ev = await SSE(r).next()
+        assert ev["event"] == "snapshot" and int(ev["id"]) == bus.last_id
+    # resuming from an id still kept gets the events after it
+    headers = {**served.auth("technik"), "Last-Event-ID": str(bus.last_id - 1)}
+    async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
+        ev = await SSE(r).next()
+        assert ev["event"] == "maintenance" and int(ev["id"]) == bus.last_id
+
+
 async def test_reload_revokes_token_and_adds_mast(served: Served) -> None:
     p = served.engine.profile
     new_token = "evo_new-police-token"

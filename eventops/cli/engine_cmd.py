@@ -24,6 +24,7 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from eventops.cli import serve_ha
 from eventops.engine import Engine, build_engine
 from eventops.errors import ApiError, EventOpsError, InvalidRequest, ProfileError, SecretError
 from eventops.monitor.history import export_event
@@ -45,6 +46,7 @@ def register(sub: Any) -> None:
     s.add_argument("--db", help="store file (default: the event's store)")
     s.add_argument("--tls-cert", help="certificate chain (PEM); default from the profile")
     s.add_argument("--tls-key", help="private key (PEM file); default from the profile")
+    serve_ha.add_arguments(s)
     s.set_defaults(func=serve_cmd)
 
     lk = sub.add_parser("link", help="fibre links")
@@ -136,18 +138,23 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     host, port = _split_listen(args.listen or profile.server.listen)
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
+    address = serve_ha.advertise_url(args, host, port, ctx is not None)
     async with open_store(store_path, profile) as store:
+        ha = await serve_ha.open_ha(args, profile, store, address=address)
         engine = await asyncio.to_thread(
             lambda: build_engine(
                 profile,
-                store,
+                ha.store if ha is not None else store,
                 store_path=store_path,
                 profile_path=path,
                 stagger=True,
                 run_sources=True,
             )
         )
-        app = create_app(engine, manage_engine=True, tls=ctx is not None)
+        extensions = [ha.attach(engine)] if ha is not None else []
+        app = create_app(
+            engine, manage_engine=ha is None, tls=ctx is not None, extensions=extensions
+        )
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         stops = StopSignals(on_hup=_reloader(engine)).install()  # before "serving"
@@ -159,13 +166,28 @@ async def serve_cmd(args: argparse.Namespace) -> int:
                 raise ApiError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
             scheme = "https" if ctx else "http"
             print(
-                f"eventops: serving {profile.event.name} on {scheme}://{host}:{port}/", flush=True
+                f"eventops: serving {profile.event.name} on {scheme}://{host}:{port}/"
+                + (" (standby until it holds the lease)" if ha is not None else ""),
+                flush=True,
             )
             started = asyncio.get_running_loop().time()
-            sig = await stops.wait()
+            if ha is not None and ha.election is not None:
+                sig = await stops.run(_until(ha.election.deposed)) or "deposed"
+            else:
+                sig = await stops.wait()
         finally:
             stops.remove()
             await runner.cleanup()
+            if ha is not None:
+                await ha.lease.close()
+    if sig == "deposed":
+        assert ha is not None and ha.election is not None
+        print(
+            f"eventops: stopped: this engine lost the lease of {profile.event.id} "
+            f"({ha.election.reason}); restart it to stand by",
+            flush=True,
+        )
+        return serve_ha.DEPOSED_EXIT
     # the store is closed here (the engine stopped with the app, then the store)
     up = asyncio.get_running_loop().time() - started
     print(
@@ -174,6 +196,10 @@ async def serve_cmd(args: argparse.Namespace) -> int:
         flush=True,
     )
     return 0
+
+
+async def _until(event: asyncio.Event) -> None:
+    await event.wait()
 
 
 def _reloader(engine: Engine) -> Callable[[], None]:

@@ -176,7 +176,9 @@ class Engine:
     ) -> None:
         await self.stop()
 
-    async def start(self, *, poll: bool = True) -> None:
+    async def start(self, *, poll: bool = True, services: bool = True) -> None:
+        """Store the event, load open alerts, start the services and (``poll``) the pollers.
+        Without ``services`` (a standby) nothing runs until :meth:`start_services`."""
         ev = self.profile.event
         await self.store.put_event(ev.id, ev.name, ev.start, ev.end, ev.timezone)
         await self.store.put_devices([self._device_row(d) for d in self.profile.devices])
@@ -185,10 +187,15 @@ class Engine:
         await _handover.load_handovers(self)
         if self.webhook is not None:
             await self.webhook.start()
+        self._started = True
+        if services:
+            await self.start_services(poll=poll)
+
+    async def start_services(self, *, poll: bool = True) -> None:
+        """Provisioning's recovery, the pollers and tasks (``poll``), and the wall."""
         if self.provision is not None:
             # before any poll: close applies a dead process left running, keep its restores
             await self.provision.start(watch=poll)
-        self._started = True
         if poll:
             self._polling = True
             for d in self.profile.devices:
@@ -206,12 +213,9 @@ class Engine:
 
     async def stop(self) -> None:
         self._started = False
-        self._polling = False
         if self.provision is not None:
             await self.provision.close()
-        await self.supervisor.stop()
-        await asyncio.gather(*(p.stop() for p in self._pollers.values()))
-        self._pollers.clear()
+        await self.stop_polling()
         if self.wall is not None:
             await self.wall.close()
         if self.webhook is not None:
@@ -219,6 +223,16 @@ class Engine:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def stop_polling(self) -> None:
+        """Stop every poller and supervised task at once (the lease is lost; or stop)."""
+        self._polling = False
+        pollers, self._pollers = list(self._pollers.values()), {}
+        await asyncio.gather(self.supervisor.stop(), *(p.stop() for p in pollers))
+
+    @property
+    def polling(self) -> bool:
+        return self._polling
 
     def _init_states(self, profile: Profile) -> None:
         pol = profile.polling

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from eventops.clock import Clock
 from eventops.monitor.tasks import cancel_and_wait
+from eventops.store.lease import Fenced
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,9 @@ class Supervisor:
 
     async def failed(self, name: str, exc: BaseException) -> None:
         """Count and report one failure of ``name`` (a task, or a handler that goes on)."""
+        if isinstance(exc, Fenced):  # the lease is lost: the election stops every task
+            log.warning("engine task %s: %s", name, exc.one_line())
+            return
         log.error("engine task %s failed", name, exc_info=(type(exc), exc, exc.__traceback__))
         self.failures[name] += 1
         self.last_failure[name] = TaskFailure(

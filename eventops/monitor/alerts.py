@@ -252,8 +252,14 @@ class AlertManager:
         self._lock = asyncio.Lock()
 
     async def load(self, now: datetime) -> None:
-        """Pick up alerts left open and silences still in force from an earlier run."""
-        for row in await self.store.list_alerts(open_only=True):
+        """Pick up alerts left open and silences still in force from an earlier run (or,
+        on a standby that takes over, from the engine before it): replaces what was known."""
+        rows = await self.store.list_alerts(open_only=True)
+        silences = await self.store.list_silences(active_at=now)
+        self._tracks.clear()
+        self._by_subject.clear()
+        self._silences.clear()
+        for row in rows:
             cond = Condition(
                 row.key,
                 row.severity,
@@ -265,7 +271,7 @@ class AlertManager:
             )
             self._tracks[row.key] = _Track(True, now, cond, alert=row)
             self._by_subject.setdefault(row.subject, set()).add(row.key)
-        for srow in await self.store.list_silences(active_at=now):
+        for srow in silences:
             assert srow.id is not None
             self._silences[srow.id] = Silence(
                 srow.id, dict(srow.matchers), srow.until, srow.actor, srow.note

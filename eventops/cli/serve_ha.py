@@ -1,0 +1,114 @@
+"""``eventops serve`` under a leader lease: active or standby (see eventops.engine.standby).
+
+With ``--lease postgresql://…`` (the password from ``PGPASSWORD`` or a
+``.pgpass``, never on the command line), ``serve`` takes part in the event's
+election: the first engine to take the lease is active; another ``serve`` of
+the same event (another ``--listen``, usually another machine) is a standby
+that serves reads, answers writes ``503`` naming the active engine, and takes
+over within two poll intervals of the active engine's death. ``--advertise``
+is the address put in the lease for clients sent away by a standby.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventops.engine import Engine
+from eventops.engine.standby import Election, Role
+from eventops.errors import ProfileError
+from eventops.profile.models import Profile
+from eventops.server.standby import election_extension
+from eventops.store import Store
+from eventops.store.fenced import fenced_store
+from eventops.store.lease import LeaderLease
+
+DEPOSED_EXIT = 75
+"""Exit status of a serve whose engine lost its lease (EX_TEMPFAIL: restart it as a standby)."""
+
+
+def add_arguments(s: Any) -> None:
+    s.add_argument(
+        "--lease",
+        metavar="URL",
+        help="run under the event's leader lease in this PostgreSQL database "
+        "(postgresql://user@host/db; password from PGPASSWORD): active or standby",
+    )
+    s.add_argument(
+        "--advertise",
+        metavar="URL",
+        help="this engine's address for clients sent here by a standby (default: http(s)://LISTEN)",
+    )
+    s.add_argument(
+        "--lease-ttl",
+        type=float,
+        metavar="SECONDS",
+        help="how long the lease holds without renewal (default: 3/4 of the shortest "
+        "poll interval, so a standby takes over within two poll intervals)",
+    )
+
+
+def shortest_interval(profile: Profile) -> float:
+    pol = profile.polling
+    found = [pol.mast_interval_s, pol.fibre_interval_s]
+    found += [d.poll_interval_s for d in profile.devices if d.poll_interval_s]
+    return min(found)
+
+
+def advertise_url(args: argparse.Namespace, host: str, port: int, tls: bool) -> str:
+    if args.advertise:
+        url = str(args.advertise).rstrip("/")
+        if not url.startswith(("http://", "https://")) or len(url) > 500 or " " in url:
+            raise ProfileError(f"--advertise {url[:80]!r}: expected http(s)://host:port")
+        return url
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+@dataclass
+class HaServe:
+    """The lease, the fenced store and (once the engine is built) the election."""
+
+    lease: LeaderLease
+    store: Store
+    election: Election | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def attach(self, engine: Engine) -> Any:
+        """The election of ``engine``; returns the app extension that runs it."""
+        self.election = Election(engine, self.lease, on_change=self._said)
+        return election_extension(self.election)
+
+    def _said(self, role: Role, what: str) -> None:
+        event = self.lease.event_id
+        if role is Role.ACTIVE:
+            print(f"eventops: active for {event} at {self.lease.address}: {what}", flush=True)
+        else:
+            print(f"eventops: deposed for {event}: {what}", flush=True)
+
+
+async def open_ha(
+    args: argparse.Namespace, profile: Profile, store: Store, *, address: str
+) -> HaServe | None:
+    """The lease of ``--lease`` (opened), with ``store`` fenced by it; None without ``--lease``."""
+    if not args.lease:
+        return None
+    if not str(args.lease).startswith(("postgresql://", "postgres://")):
+        raise ProfileError("--lease: expected a postgresql:// URL")
+    ttl = args.lease_ttl if args.lease_ttl is not None else 0.75 * shortest_interval(profile)
+    if not 0.2 <= ttl <= 3600:
+        raise ProfileError(f"--lease-ttl {ttl}: expected 0.2 to 3600 seconds")
+    lease = LeaderLease(str(args.lease), profile.event.id, address=address, ttl_s=ttl)
+    await lease.open()
+    ha = HaServe(lease, store)
+
+    def on_fenced(exc: Any) -> None:
+        if ha.election is not None:
+            ha.election.fenced(exc)
+
+    ha.store = fenced_store(store, lease, on_fenced)
+    return ha

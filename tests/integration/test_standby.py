@@ -1,0 +1,262 @@
+"""A standby engine takes over: two ``eventops serve`` children of one event, one lease.
+
+The simulated fleet runs in this process; both engines poll it every second (the
+demo profile, see standbykit). The active engine is SIGKILLed mid-poll (a device
+holds its request) or mid-apply; the standby takes the lease, loads the open alerts
+and raises the next injected fault's alert on its first polls; no alert is raised
+twice and the audit chain verifies. A write to the standby is answered 503 naming
+the active engine; a deposed engine's late write is refused by the fence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from eventops_hardware.fleet import SimFleet
+
+from eventops.api.client import EngineClient
+from eventops.profile import load_profile
+from eventops.profile.models import Profile
+from eventops.store import open_store
+from tests.helpers.pgfixtures import PgDatabase
+from tests.helpers.wait import eventually
+from tests.integration.enginekit import DEVICE, REPO, TECH, until_verifying, vlans_over_restconf
+from tests.integration.standbykit import Pair, standby_pair
+
+POLICE = "link:fibre-police:down"
+FIRE = "link:fibre-fire:down"
+
+
+async def _open_keys(api: EngineClient) -> list[str]:
+    return sorted(a.key for a in await api.alerts())
+
+
+async def _has(api: EngineClient, key: str) -> bool:
+    try:
+        return key in await _open_keys(api)
+    except Exception:
+        return False
+
+
+async def _stored_alerts(pair: Pair) -> list[tuple[str, str]]:
+    async with open_store(pair.db) as store:
+        return sorted((a.key, a.state) for a in await store.list_alerts())
+
+
+async def _polls_between(
+    pair: Pair, pg_db: PgDatabase, devices: tuple[str, ...], until: datetime
+) -> int:
+    """How many polls of any of ``devices`` the current lease holder stored from the
+    moment it took the lease until ``until`` (excluded)."""
+    conn = await asyncpg.connect(pg_db.dsn)
+    try:
+        since = await conn.fetchval("SELECT acquired_at FROM engine_lease")
+    finally:
+        await conn.close()
+    async with open_store(pair.db) as store:
+        found = [
+            s
+            for d in devices
+            for s in await store.query_samples(d, "reachable", since, until)
+            if s.ts < until
+        ]
+    return max((sum(1 for s in found if s.device == d) for d in devices), default=0)
+
+
+def _audit_verify(pair: Pair) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eventops",
+            "audit",
+            "verify",
+            str(pair.profile),
+            "--db",
+            str(pair.db),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_standby_answers_writes_503_and_takes_over_after_sigkill_mid_poll(
+    tmp_path: Path, pg_db: PgDatabase
+) -> None:
+    pair = standby_pair(tmp_path, pg_db)
+    profile = load_profile(pair.profile)
+    async with SimFleet(profile) as fleet, pair.engine(0) as a:
+        await a.said("eventops: active for")
+        async with (
+            pair.engine(1) as b,
+            a.client() as api_a,
+            b.client() as api_b,
+            EngineClient(f"{b.url},{a.url}", TECH, timeout_s=30) as follow,
+        ):
+            # the standby serves reads and names the active engine ...
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{b.url}/healthz") as r,
+            ):
+                assert r.status == 200
+                assert r.headers["X-Eventops-Role"] == "standby"
+                assert r.headers["X-Eventops-Active"] == a.url
+            # ... and answers a write 503 with the active engine's address
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
+                    f"{b.url}/api/v1/devices/mast-01/maintenance",
+                    json={"on": True, "note": "x"},
+                    headers={"Authorization": f"Bearer {TECH}"},
+                ) as r,
+            ):
+                body = json.loads(await r.text())
+                assert r.status == 503, body
+                assert r.headers["X-Eventops-Active"] == a.url
+                assert body["error"]["code"] == "unavailable"
+                assert body["error"]["active"] == a.url
+                assert a.url in body["error"]["message"]
+            assert not (await api_b.device("mast-01")).maintenance
+            # a client given both addresses, the standby's first, follows the active one
+            assert (await follow.whoami()).name
+            assert follow.transport.base_url == a.url
+            # fault 1 on the active engine; the standby's reads show its alert too
+            fleet.link_down("fibre-police")
+            await eventually(lambda: _has(api_a, POLICE), within=60, what="A raises fault 1")
+            await eventually(lambda: _has(api_b, POLICE), within=60, what="B reads fault 1")
+            assert not any("active for" in ln for ln in b.lines), b.lines
+
+            # SIGKILL the active engine while a device holds its poll request
+            held = fleet.mast("mast-02")
+            held.freeze()
+            before = held.requests
+            await eventually(lambda: held.requests > before, within=60, what="a poll in flight")
+            a.proc.send_signal(signal.SIGKILL)
+            await a.proc.wait()
+            held.clear_faults()
+            fleet.link_down("fibre-fire")  # the next fault
+            await b.said("eventops: active for", limit_s=60)
+            await eventually(lambda: _has(api_b, FIRE), within=60, what="B raises fault 2")
+            keys = await _open_keys(api_b)
+            assert keys.count(POLICE) == 1 and keys.count(FIRE) == 1, keys
+            # counted in polls, not seconds: B raised it on its first or second poll of the
+            # link's ends after it took the lease
+            (fire,) = [x for x in await api_b.alerts() if x.key == FIRE]
+            polls = await _polls_between(pair, pg_db, ("sw-core", "mc-fire"), fire.raised_at)
+            assert polls <= 1, polls
+            # the standby, now active, takes writes; the client given both follows it
+            assert (await follow.maintenance("mast-03", True, "after failover")).maintenance
+            assert follow.transport.base_url == b.url
+    stored = await _stored_alerts(pair)
+    assert [k for k, s in stored if k == POLICE] == [POLICE], stored  # raised once, by A
+    assert [k for k, s in stored if k == FIRE] == [FIRE], stored  # raised once, by B
+    done = _audit_verify(pair)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def test_sigkill_mid_apply_the_standby_closes_it_and_restores(
+    tmp_path: Path, pg_db: PgDatabase
+) -> None:
+    pair = standby_pair(tmp_path, pg_db)
+    profile = load_profile(pair.profile)
+    async with SimFleet(profile) as fleet, pair.engine(0) as a:
+        await a.said("eventops: active for")
+        async with pair.engine(1) as b, a.client() as api_a, b.client() as api_b:
+            sw = fleet.switch(DEVICE)
+            before = await vlans_over_restconf(profile)
+
+            async def start() -> None:
+                await api_a.provision_apply([DEVICE], confirm_timeout_s=4.0)
+
+            apply_id = await until_verifying(api_a, sw, start)
+            a.proc.send_signal(signal.SIGKILL)
+            await a.proc.wait()
+            sw.clear_faults()
+            fleet.link_down("fibre-fire")
+            await b.said("eventops: active for", limit_s=60)
+            # the new active engine closed the dead one's apply and keeps its restore
+            detail = await api_b.provision_apply_detail(apply_id)
+            assert detail.state == "interrupted", detail
+            await eventually(
+                lambda: _vlans_are(profile, before), within=60, what="the switch is restored"
+            )
+            await eventually(lambda: _has(api_b, FIRE), within=60, what="B raises the fault")
+            keys = await _open_keys(api_b)
+            assert keys.count(FIRE) == 1, keys
+    done = _audit_verify(pair)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+async def _vlans_are(profile: Profile, want: list[int]) -> bool:
+    try:
+        return await vlans_over_restconf(profile) == want
+    except Exception:
+        return False
+
+
+async def test_a_paused_active_engine_finds_its_term_over_and_stops(
+    tmp_path: Path, pg_db: PgDatabase
+) -> None:
+    pair = standby_pair(tmp_path, pg_db)
+    profile = load_profile(pair.profile)
+    async with SimFleet(profile) as fleet, pair.engine(0) as a:
+        await a.said("eventops: active for")
+        async with pair.engine(1) as b, b.client() as api_b:
+            # the active engine stops dead (a paused VM) with polls in flight
+            a.proc.send_signal(signal.SIGSTOP)
+            await b.said("eventops: active for", limit_s=60)
+            a.proc.send_signal(signal.SIGCONT)
+            # by its own clock the term is over: it stops polling, writes nothing, exits
+            async with asyncio.timeout(60):
+                code = await a.proc.wait()
+            assert code == 75, a.lines
+            line = await a.said("lost the lease")
+            assert "restart it to stand by" in line and "ran out" in line, line
+            # B is still the one and only active engine
+            assert b.proc.returncode is None
+            fleet.link_down("fibre-fire")
+            await eventually(lambda: _has(api_b, FIRE), within=60, what="B raises the fault")
+            keys = await _open_keys(api_b)
+            assert keys.count(FIRE) == 1, keys
+    stored = await _stored_alerts(pair)
+    assert [k for k, _ in stored].count(FIRE) == 1, stored
+
+
+async def test_a_late_write_after_the_lease_was_taken_away_is_refused_by_the_database(
+    tmp_path: Path, pg_db: PgDatabase
+) -> None:
+    """The active engine's own clock says it still holds the lease (30 s), but the row was
+    expired (an operator, or a clock that runs slow) and the standby took it: the
+    database refuses the active engine's next write (or its renewal), and it stops."""
+    pair = standby_pair(tmp_path, pg_db)
+    profile = load_profile(pair.profile)
+    async with SimFleet(profile), pair.engine(0, ttl_s=30.0) as a:
+        await a.said("eventops: active for")
+        async with pair.engine(1, ttl_s=1.5) as b, b.client() as api_b:
+            conn = await asyncpg.connect(pg_db.dsn)
+            try:
+                await conn.execute("UPDATE engine_lease SET expires_at = now()")
+            finally:
+                await conn.close()
+            await b.said("eventops: active for", limit_s=60)
+            async with asyncio.timeout(60):
+                code = await a.proc.wait()
+            assert code == 75, a.lines
+            line = await a.said("lost the lease")
+            # refused by the database (the fence or the renewal's compare-and-set), not by
+            # its own clock, which still gave it most of 30 s
+            assert "a write was fenced" in line or "another engine took the lease" in line, line
+            assert "ran out" not in line, line
+            assert b.proc.returncode is None
+            assert (await api_b.whoami()).name

@@ -50,6 +50,7 @@ from eventops.api.client_errors import (
     _one_line,
     error_from_response,
 )
+from eventops.api.client_failover import FailoverTransport, split_addresses, transport_for
 from eventops.api.client_monitor import MonitorCalls
 from eventops.api.client_ops import OpsCalls
 from eventops.api.client_transport import (
@@ -86,6 +87,7 @@ __all__ = [
     "EngineClient",
     "EngineClientBase",
     "EngineUnreachable",
+    "FailoverTransport",
     "Handler",
     "HttpRequest",
     "HttpResponse",
@@ -117,6 +119,8 @@ __all__ = [
     "_why",
     "error_from_response",
     "parse_stream_id",
+    "split_addresses",
+    "transport_for",
 ]
 
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from eventops.api import models as m
 from eventops.api import paging
 from eventops.api.client_errors import error_from_response
+from eventops.api.client_failover import transport_for
 from eventops.api.client_transport import (
-    AiohttpTransport,
     HttpRequest,
     Transport,
 )
@@ -66,7 +66,8 @@ class EngineClientBase:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
-        self.transport: Transport = transport or AiohttpTransport(self.base_url)
+        self.transport: Transport = transport or transport_for(self.base_url)
+        """One engine's, or for a comma-separated list one that follows the active engine."""
         self.timeout_s = timeout_s
 
     async def close(self) -> None:

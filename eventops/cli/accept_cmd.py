@@ -22,13 +22,13 @@ import os
 import sys
 from pathlib import Path
 from typing import Any, cast
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from eventops.api.client import split_addresses
 from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult
 from eventops.cli.probe_remote import run_via_engine
-from eventops.errors import ApiError, ProbeError, ProfileError
+from eventops.errors import ApiError, InvalidRequest, ProbeError, ProfileError
 from eventops.probe.accept_measure import ProbeMeasure
 from eventops.probe.acceptance import run_acceptance
 from eventops.profile import load_profile
@@ -113,9 +113,10 @@ def _engine_target(args: argparse.Namespace) -> tuple[str, str] | None:
     server = args.server or os.environ.get("EVENTOPS_SERVER")
     if not server or not (args.server or args.token or os.environ.get("EVENTOPS_TOKEN")):
         return None
-    parts = urlsplit(server)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProfileError(f"--server {server!r}: expected http(s)://host:port")
+    try:
+        split_addresses(server)
+    except InvalidRequest as exc:
+        raise ProfileError(f"--server: {exc.one_line()}") from None
     try:
         ref = SecretRef(args.token or "env:EVENTOPS_TOKEN")
     except ValueError:

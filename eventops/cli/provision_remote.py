@@ -18,17 +18,22 @@ import os
 import sys
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from eventops.api.client import EngineClient, EngineUnreachable, RemoteConfirmationNeeded
+from eventops.api.client import (
+    EngineClient,
+    EngineUnreachable,
+    RemoteConfirmationNeeded,
+    split_addresses,
+)
 from eventops.api.models import ApplyStarted, RollbackStarted
 from eventops.errors import (
     ApiError,
     ConfirmationNeeded,
     EventOpsError,
     Forbidden,
+    InvalidRequest,
     NotAuthenticated,
     ProvisioningError,
     SecretError,
@@ -62,9 +67,10 @@ def remote_of(args: argparse.Namespace) -> Remote | None:
     url = getattr(args, "server", None) or os.environ.get(SERVER_ENV)
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ApiError(f"--server {url!r}: expected http(s)://host:port")
+    try:
+        split_addresses(url)
+    except InvalidRequest as exc:
+        raise ApiError(f"--server: {exc.one_line()}") from None
     ref = getattr(args, "token", None) or DEFAULT_TOKEN
     try:
         secret = SecretRef(ref)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from eventops.errors import ProfileError
+from eventops.api.client import split_addresses
+from eventops.errors import InvalidRequest, ProfileError
 from eventops.secrets import LITERAL_HINT, SecretRef
 
 DEFAULT_TOKEN = "env:EVENTOPS_TOKEN"
@@ -20,7 +20,11 @@ DEFAULT_TOKEN = "env:EVENTOPS_TOKEN"
 def register(sub: Any) -> None:
     p = sub.add_parser("tui", help="the terminal app (k9s-style) for a running engine")
     p.add_argument("profile", nargs="?", help="event profile: the engine's address from [server]")
-    p.add_argument("--server", help="engine URL, e.g. http://127.0.0.1:8470")
+    p.add_argument(
+        "--server",
+        help="engine URL, e.g. http://127.0.0.1:8470; several, comma-separated, for an "
+        "active engine and its standbys (the client follows the active one)",
+    )
     p.add_argument(
         "--token", help=f"token reference env:NAME or file:PATH (default: {DEFAULT_TOKEN})"
     )
@@ -37,9 +41,10 @@ def server_url(args: argparse.Namespace, configured: str | None) -> str:
         scheme = "https" if profile.server.tls_cert else "http"
         url = f"{scheme}://{profile.server.listen}"
     url = url or "http://127.0.0.1:8470"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProfileError(f"--server {url!r}: expected http(s)://host:port")
+    try:
+        split_addresses(url)
+    except InvalidRequest as exc:
+        raise ProfileError(f"--server: {exc.one_line()}") from None
     return url
 
 

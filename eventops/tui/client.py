@@ -29,11 +29,11 @@ from pydantic import BaseModel, ConfigDict
 from eventops.api import models as m
 from eventops.api.client import (
     PLAIN_TEXT,
-    AiohttpTransport,
     EngineClient,
     EngineUnreachable,
     StreamMessage,
     StreamResync,
+    transport_for,
 )
 from eventops.errors import ApiError, Forbidden, NotAuthenticated
 
@@ -106,7 +106,7 @@ class Api(EngineClient):
         session: aiohttp.ClientSession | None = None,
         timeout_s: float = 10.0,
     ) -> None:
-        self._aiohttp = AiohttpTransport(base_url, session=session)
+        self._aiohttp = transport_for(base_url, session=session)
         super().__init__(base_url, token, transport=self._aiohttp, timeout_s=timeout_s)
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 5.0))
 

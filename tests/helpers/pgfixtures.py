@@ -7,6 +7,8 @@
   ``.ci/run`` installs it.
 - ``pg_db`` (function): a fresh empty database in that cluster (a :class:`PgDatabase`),
   dropped after the test.
+- ``make_store`` (function, parametrised over ``sqlite`` and ``postgresql``): a
+  :class:`StoreMaker` for tests of the store contract, which then run on both backends.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from eventops.store.postgres import PostgresStore
+from eventops.store.sqlite import SQLiteStore
 from tests.helpers.pgcluster import PASSWORD_ENV, PgCluster, find_bin_dir
 
 
@@ -68,3 +74,41 @@ def pg_db(pg_cluster: PgCluster) -> Iterator[PgDatabase]:
         yield PgDatabase(pg_cluster, name)
     finally:
         pg_cluster.drop_database(name)
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass
+class StoreMaker:
+    """Makes stores of one backend for a test: ``make("e")`` twice opens the same data.
+
+    SQLite: one file per name in the test's folder. PostgreSQL: one event per name in
+    the test's own database (so two names are two events sharing a database).
+    """
+
+    backend: str
+    tmp_path: Path
+    db: PgDatabase | None = None
+
+    def __call__(self, name: str = "demo", **kw: Any) -> SQLiteStore | PostgresStore:
+        if self.backend == "sqlite":
+            return SQLiteStore(self.tmp_path / f"{name}.sqlite3", **kw)
+        assert self.db is not None
+        return PostgresStore(self.db.url, event_id=name, password=self.db.password, **kw)
+
+    @property
+    def pg(self) -> bool:
+        return self.backend == "postgresql"
+
+    def sql(self, sqlite: str, postgresql: str) -> str:
+        """The backend's spelling of a raw statement (PostgreSQL rows carry ``event_id``)."""
+        return postgresql if self.pg else sqlite
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
+    """A :class:`StoreMaker` for each backend: the store contract runs on both."""
+    if request.param == "postgresql":
+        return StoreMaker("postgresql", tmp_path, request.getfixturevalue("pg_db"))
+    return StoreMaker("sqlite", tmp_path)

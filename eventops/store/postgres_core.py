@@ -308,10 +308,10 @@ class PostgresCore(Store):
                     try:
                         async with conn.transaction():  # a savepoint per job
                             value = await p.job(conn)
-                    except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError):
-                        raise  # the connection, not the job: fails the group
-                    except Exception as exc:  # the job's own fault: undo it alone
-                        results.append((p, None, exc))
+                    except Exception as exc:
+                        if conn.is_closed():
+                            raise  # the connection, not the job: fails the group
+                        results.append((p, None, exc))  # the job's own fault: undone alone
                     else:
                         results.append((p, value, None))
         except asyncio.CancelledError:

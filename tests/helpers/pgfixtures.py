@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from eventops.store.postgres import PostgresStore
@@ -100,6 +102,28 @@ class StoreMaker:
     @property
     def pg(self) -> bool:
         return self.backend == "postgresql"
+
+    @property
+    def target(self) -> str:
+        """What a child process opens (tests/helpers/store_child.py ``open_target``): the
+        SQLite file of ``make("demo")`` or the database URL (event ``demo``)."""
+        return self.db.url if self.db is not None else str(self.tmp_path / "demo.sqlite3")
+
+    async def fetch(
+        self, sqlite: str, postgresql: str, name: str = "demo"
+    ) -> list[tuple[Any, ...]]:
+        """Rows of a raw query, past the store (for checks independent of the code under test)."""
+        if self.db is None:
+            con = sqlite3.connect(self.tmp_path / f"{name}.sqlite3")
+            try:
+                return list(con.execute(sqlite).fetchall())
+            finally:
+                con.close()
+        conn = await asyncpg.connect(self.db.dsn)
+        try:
+            return [tuple(r.values()) for r in await conn.fetch(postgresql, name)]
+        finally:
+            await conn.close()
 
     def sql(self, sqlite: str, postgresql: str) -> str:
         """The backend's spelling of a raw statement (PostgreSQL rows carry ``event_id``)."""

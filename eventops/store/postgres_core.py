@@ -194,7 +194,7 @@ class PostgresCore(Store):
         except StoreError:
             await self._close_connections()
             raise
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
             await self._close_connections()
             err = self._connect_error(exc)
             raise err from None

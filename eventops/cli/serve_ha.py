@@ -1,8 +1,8 @@
 """``eventops serve`` under a leader lease: active or standby (see eventops.engine.standby).
 
-With ``--lease postgresql://…`` (the password from ``PGPASSWORD`` or a
-``.pgpass``, never on the command line), ``serve`` takes part in the event's
-election: the first engine to take the lease is active; another ``serve`` of
+When the profile's store is PostgreSQL (``[store] url``), or with ``--lease
+postgresql://…`` (the password from ``PGPASSWORD`` or a ``.pgpass``, never on the
+command line), ``serve`` takes part in the event's election: the first engine to take the lease is active; another ``serve`` of
 the same event (another ``--listen``, usually another machine) is a standby
 that serves reads, answers writes ``503`` naming the active engine, and takes
 over within two poll intervals of the active engine's death. ``--advertise``
@@ -34,7 +34,8 @@ def add_arguments(s: Any) -> None:
         "--lease",
         metavar="URL",
         help="run under the event's leader lease in this PostgreSQL database "
-        "(postgresql://user@host/db; password from PGPASSWORD): active or standby",
+        "(postgresql://user@host/db; password from PGPASSWORD): active or standby "
+        "(default: the store's database when [store] url is PostgreSQL)",
     )
     s.add_argument(
         "--advertise",
@@ -94,15 +95,23 @@ class HaServe:
 async def open_ha(
     args: argparse.Namespace, profile: Profile, store: Store, *, address: str
 ) -> HaServe | None:
-    """The lease of ``--lease`` (opened), with ``store`` fenced by it; None without ``--lease``."""
-    if not args.lease:
+    """The event's lease (opened), with ``store`` fenced by it: in ``--lease``, else in the
+    store's own database when the profile's ``[store] url`` is PostgreSQL (every engine on a
+    shared database takes part, so pollers never run twice); None for an SQLite store."""
+    url = args.lease or profile.store.url
+    if not url:
         return None
-    if not str(args.lease).startswith(("postgresql://", "postgres://")):
+    if not str(url).startswith(("postgresql://", "postgres://")):
         raise ProfileError("--lease: expected a postgresql:// URL")
+    connect: dict[str, Any] = {}
+    if not args.lease and profile.store.password is not None:
+        connect["password"] = profile.store.password.reveal()
     ttl = args.lease_ttl if args.lease_ttl is not None else 0.75 * shortest_interval(profile)
     if not 0.2 <= ttl <= 3600:
         raise ProfileError(f"--lease-ttl {ttl}: expected 0.2 to 3600 seconds")
-    lease = LeaderLease(str(args.lease), profile.event.id, address=address, ttl_s=ttl)
+    lease = LeaderLease(
+        str(url), profile.event.id, address=address, ttl_s=ttl, connect_kwargs=connect
+    )
     await lease.open()
     ha = HaServe(lease, store)
 

@@ -7,16 +7,24 @@
   ``.ci/run`` installs it.
 - ``pg_db`` (function): a fresh empty database in that cluster (a :class:`PgDatabase`),
   dropped after the test.
+- ``make_store`` (function, parametrised over ``sqlite`` and ``postgresql``): a
+  :class:`StoreMaker` for tests of the store contract, which then run on both backends.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
+from eventops.store.postgres import PostgresStore
+from eventops.store.sqlite import SQLiteStore
 from tests.helpers.pgcluster import PASSWORD_ENV, PgCluster, find_bin_dir
 
 
@@ -68,3 +76,63 @@ def pg_db(pg_cluster: PgCluster) -> Iterator[PgDatabase]:
         yield PgDatabase(pg_cluster, name)
     finally:
         pg_cluster.drop_database(name)
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@dataclass
+class StoreMaker:
+    """Makes stores of one backend for a test: ``make("e")`` twice opens the same data.
+
+    SQLite: one file per name in the test's folder. PostgreSQL: one event per name in
+    the test's own database (so two names are two events sharing a database).
+    """
+
+    backend: str
+    tmp_path: Path
+    db: PgDatabase | None = None
+
+    def __call__(self, name: str = "demo", **kw: Any) -> SQLiteStore | PostgresStore:
+        if self.backend == "sqlite":
+            return SQLiteStore(self.tmp_path / f"{name}.sqlite3", **kw)
+        assert self.db is not None
+        return PostgresStore(self.db.url, event_id=name, password=self.db.password, **kw)
+
+    @property
+    def pg(self) -> bool:
+        return self.backend == "postgresql"
+
+    @property
+    def target(self) -> str:
+        """What a child process opens (tests/helpers/store_child.py ``open_target``): the
+        SQLite file of ``make("demo")`` or the database URL (event ``demo``)."""
+        return self.db.url if self.db is not None else str(self.tmp_path / "demo.sqlite3")
+
+    async def fetch(
+        self, sqlite: str, postgresql: str, name: str = "demo"
+    ) -> list[tuple[Any, ...]]:
+        """Rows of a raw query, past the store (for checks independent of the code under test)."""
+        if self.db is None:
+            con = sqlite3.connect(self.tmp_path / f"{name}.sqlite3")
+            try:
+                return list(con.execute(sqlite).fetchall())
+            finally:
+                con.close()
+        conn = await asyncpg.connect(self.db.dsn)
+        try:
+            return [tuple(r.values()) for r in await conn.fetch(postgresql, name)]
+        finally:
+            await conn.close()
+
+    def sql(self, sqlite: str, postgresql: str) -> str:
+        """The backend's spelling of a raw statement (PostgreSQL rows carry ``event_id``)."""
+        return postgresql if self.pg else sqlite
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreMaker:
+    """A :class:`StoreMaker` for each backend: the store contract runs on both."""
+    if request.param == "postgresql":
+        return StoreMaker("postgresql", tmp_path, request.getfixturevalue("pg_db"))
+    return StoreMaker("sqlite", tmp_path)

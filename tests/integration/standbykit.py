@@ -1,8 +1,9 @@
 """Two ``eventops serve`` children of one event under one lease: an active and a standby.
 
-The demo profile on free ports with one-second poll intervals; the lease in the pg_db
-fixture's database (the password in ``PGPASSWORD`` of the children, never on their
-command line); the store shared by both.
+The demo profile on free ports with one-second poll intervals; the store and the lease
+in the pg_db fixture's database (``[store] url``, the password as a reference to the
+fixture's variable), or one SQLite file shared by both children with the lease by
+``--lease`` (the password in ``PGPASSWORD`` of the children, never on their command line).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from eventops_hardware.ports import free_ports
 
 from eventops.api.client import EngineClient
+from eventops.profile import load_profile
+from eventops.store import Store, open_store
 from tests.helpers.pgfixtures import PgDatabase
 from tests.integration.enginekit import REPO, TECH, engine_profile
 
@@ -59,6 +62,13 @@ class Pair:
     lease_url: str
     password: str
     urls: tuple[str, str]
+    backend: str
+    """``postgresql``: the store in the lease's database ([store] url, the lease by default);
+    ``sqlite``: one SQLite file shared by both children, the lease by ``--lease``."""
+
+    def store(self) -> Store:
+        """The event's store, as the children open it."""
+        return open_store(self.db, load_profile(self.profile))
 
     def argv(self, url: str, ttl_s: float | None = None) -> list[str]:
         listen = url.removeprefix("http://")
@@ -73,8 +83,7 @@ class Pair:
             str(self.db),
             "--listen",
             listen,
-            "--lease",
-            self.lease_url,
+            *(["--lease", self.lease_url] if self.backend == "sqlite" else []),
             *ttl,
         ]
 
@@ -108,13 +117,16 @@ class Pair:
             await asyncio.gather(child._reader, return_exceptions=True)
 
 
-def standby_pair(tmp_path: Path, pg_db: PgDatabase) -> Pair:
+def standby_pair(tmp_path: Path, pg_db: PgDatabase, backend: str = "postgresql") -> Pair:
     """The demo profile polled every second, two API ports, one store, one lease."""
     path, url = engine_profile(tmp_path)
     (second,) = free_ports(1)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(f"\n[polling]\nmast_interval_s = {INTERVAL_S}\nfibre_interval_s = {INTERVAL_S}\n")
+        if backend == "postgresql":
+            fh.write(f'\n[store]\nurl = "{pg_db.url}"\npassword = "{pg_db.password_ref}"\n')
     return Pair(
+        backend=backend,
         profile=path,
         db=tmp_path / "event.sqlite3",
         lease_url=pg_db.url,

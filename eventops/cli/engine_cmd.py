@@ -42,6 +42,7 @@ from eventops.store import (
     write_checkpoint,
 )
 from eventops.store.audit import embed_checkpoint
+from eventops.store.lease import new_holder_id
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +147,10 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
     address = serve_ha.advertise_url(args, host, port, ctx is not None)
-    async with open_store(store_path, profile) as store:
+    holder = new_holder_id()
+    async with open_store(store_path, serve_ha.store_profile(args, profile, holder)) as store:
         where = describe_store(store)
-        ha = await serve_ha.open_ha(args, profile, store, address=address)
+        ha = await serve_ha.open_ha(args, profile, store, address=address, holder=holder)
         engine = await asyncio.to_thread(
             lambda: build_engine(
                 profile,

@@ -23,7 +23,7 @@ from eventops.profile.models import Profile
 from eventops.server.standby import election_extension
 from eventops.store import Store
 from eventops.store.fenced import fenced_store
-from eventops.store.lease import LeaderLease
+from eventops.store.lease import LeaderLease, fenced_url
 
 DEPOSED_EXIT = 75
 """Exit status of a serve whose engine lost its lease (EX_TEMPFAIL: restart it as a standby)."""
@@ -92,8 +92,18 @@ class HaServe:
             print(f"eventops: deposed for {event}: {what}", flush=True)
 
 
+def store_profile(args: argparse.Namespace, profile: Profile, holder: str) -> Profile:
+    """The profile to open the store with: when the lease lives in the store's own
+    PostgreSQL database, its connections carry this engine's fence settings, so the
+    database itself refuses a write of a term that is over (see eventops.store.lease)."""
+    if args.lease or not profile.store.url:
+        return profile
+    url = fenced_url(profile.store.url, profile.event.id, holder)
+    return profile.model_copy(update={"store": profile.store.model_copy(update={"url": url})})
+
+
 async def open_ha(
-    args: argparse.Namespace, profile: Profile, store: Store, *, address: str
+    args: argparse.Namespace, profile: Profile, store: Store, *, address: str, holder: str
 ) -> HaServe | None:
     """The event's lease (opened), with ``store`` fenced by it: in ``--lease``, else in the
     store's own database when the profile's ``[store] url`` is PostgreSQL (every engine on a
@@ -110,7 +120,12 @@ async def open_ha(
     if not 0.2 <= ttl <= 3600:
         raise ProfileError(f"--lease-ttl {ttl}: expected 0.2 to 3600 seconds")
     lease = LeaderLease(
-        str(url), profile.event.id, address=address, ttl_s=ttl, connect_kwargs=connect
+        str(url),
+        profile.event.id,
+        address=address,
+        ttl_s=ttl,
+        holder=holder,
+        connect_kwargs=connect,
     )
     await lease.open()
     ha = HaServe(lease, store)

@@ -9,8 +9,12 @@ the server's clock). A deposed engine's late write is refused with
 :class:`~eventops.store.lease.Fenced`, and ``on_fenced`` is told at once so
 that the engine stops polling.
 
-The check and the write are two statements: a write that was checked an
-instant before the lease expired may still land (the window is one database
+The check and the write are two statements. When the store is the lease's own
+PostgreSQL database, its connections carry the engine's fence settings and a
+trigger refuses, in the writing transaction itself, a write of a term that is
+over (:func:`~eventops.store.lease.install_fence`): that refusal comes back
+as :class:`~eventops.store.lease.Fenced` too. On any other store a write checked an
+instant before the lease expired may still land (a window of one database
 round trip, not a poll interval).
 """
 
@@ -20,8 +24,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+from eventops.errors import StoreError
 from eventops.store.base import Store
-from eventops.store.lease import Fenced, LeaderLease
+from eventops.store.lease import FENCE_MARK, Fenced, LeaderLease
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +77,14 @@ class FencedStore:
         try:
             await self._lease.check()
         except Fenced as exc:
-            self.refused += 1
-            log.warning("refused a late %s: %s", name, exc.one_line())
-            if self._on_fenced is not None:
-                self._on_fenced(exc)
+            self._refused(name, exc)
             raise
+
+    def _refused(self, name: str, exc: Fenced) -> None:
+        self.refused += 1
+        log.warning("refused a late %s: %s", name, exc.one_line())
+        if self._on_fenced is not None:
+            self._on_fenced(exc)
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
@@ -86,7 +94,15 @@ class FencedStore:
 
         async def guarded(*args: Any, **kwargs: Any) -> Any:
             await self._check(name)
-            return await method(*args, **kwargs)
+            try:
+                return await method(*args, **kwargs)
+            except StoreError as exc:
+                if isinstance(exc, Fenced) or FENCE_MARK not in str(exc):
+                    raise
+                # checked an instant before the term ended: the database's fence refused it
+                fenced = Fenced(f"the database refused a late {name}: {exc.one_line()}"[:400])
+                self._refused(name, fenced)
+                raise fenced from None
 
         guarded.__name__ = name
         return guarded

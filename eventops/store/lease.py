@@ -31,8 +31,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from eventops.clock import Clock, SystemClock, within
 from eventops.errors import StoreError
@@ -78,6 +80,93 @@ SELECT holder, address, token, expires_at, expires_at > now() AS live,
        extract(epoch FROM expires_at - now()) AS left_s
   FROM engine_lease WHERE event_id = $1
 """
+
+
+# -- the fence in the database ------------------------------------------------------------
+# An engine's store connections carry two settings (``fence_settings``: its event and
+# holder id, as URL query parameters, which asyncpg sends as server settings). A trigger on
+# every leader-only table refuses a statement from such a connection unless the lease row
+# still names that holder and has not expired on the server's clock; it locks the row
+# (FOR SHARE) until the writing transaction ends, so a take-over waits for a write that
+# was allowed, and a write that comes after the take-over is refused. A holder id is one
+# term: a deposed engine never takes the lease again (its process ends). Connections
+# without the settings (store copy, migrations, the CLI) are not fenced.
+FENCE_EVENT = "eventops.lease_event"
+FENCE_HOLDER = "eventops.lease_holder"
+FENCED_TABLES = (
+    "samples",
+    "alerts",
+    "silences",
+    "probe_results",
+    "applies",
+    "apply_devices",
+    "pending_restores",
+    "handovers",
+    "audit",
+    "posts",
+    "decisions",
+    "author_blocks",
+    "cursors",
+)
+"""The tables only the lease holder writes (the event's row and its devices are not)."""
+FENCE_SQLSTATE = "EO001"
+FENCE_MARK = "does not hold the lease of event"
+"""In the database's refusal, whatever the store wraps it in."""
+_FENCE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION eventops_lease_fence() RETURNS trigger
+LANGUAGE plpgsql AS $fence$
+DECLARE
+    ev text := current_setting('{FENCE_EVENT}', true);
+    h text := current_setting('{FENCE_HOLDER}', true);
+BEGIN
+    IF coalesce(ev, '') = '' OR coalesce(h, '') = '' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM engine_lease
+     WHERE event_id = ev AND holder = h AND expires_at > now() FOR SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'fenced: % {FENCE_MARK} % (a take-over)', h, ev
+            USING ERRCODE = '{FENCE_SQLSTATE}';
+    END IF;
+    RETURN NULL;
+END
+$fence$
+"""
+
+
+def fence_settings(event_id: str, holder: str) -> dict[str, str]:
+    """The server settings that make a store connection fenced by ``holder``'s term."""
+    return {FENCE_EVENT: event_id, FENCE_HOLDER: holder}
+
+
+def fenced_url(url: str, event_id: str, holder: str) -> str:
+    """``url`` with :func:`fence_settings` as query parameters (asyncpg passes unknown
+    query parameters to the server as settings)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query = [(k, v) for k, v in query if k not in (FENCE_EVENT, FENCE_HOLDER)]
+    query += list(fence_settings(event_id, holder).items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def install_fence(conn: asyncpg.Connection | PoolConnectionProxy[Any]) -> list[str]:
+    """Create the fence's function and its trigger on every leader-only table there is
+    (the event store's tables must exist); the tables now fenced."""
+    await conn.execute(_FENCE_FUNCTION)
+    present = await conn.fetch(
+        "SELECT c.relname, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid"
+        " AND t.tgname = 'eventops_lease_fence') AS has"
+        " FROM pg_class c WHERE c.relkind = 'r' AND c.relname = ANY($1::text[])"
+        " AND c.relnamespace = to_regnamespace(current_schema())::oid",
+        list(FENCED_TABLES),
+    )
+    for row in present:
+        if not row["has"]:
+            await conn.execute(
+                f'CREATE TRIGGER eventops_lease_fence BEFORE INSERT OR UPDATE OR DELETE ON "'
+                f'{row["relname"]}" FOR EACH STATEMENT EXECUTE FUNCTION eventops_lease_fence()'
+            )
+    return sorted(r["relname"] for r in present)
 
 
 class Fenced(StoreError):
@@ -129,6 +218,7 @@ class LeaderLease:
         clock: Clock | None = None,
         op_timeout_s: float | None = None,
         connect_kwargs: dict[str, Any] | None = None,
+        fence_tables: bool = True,
     ) -> None:
         if not 0.2 <= ttl_s <= 3600.0:
             raise StoreError(f"lease ttl {ttl_s} s is outside 0.2 .. 3600 s")
@@ -144,6 +234,9 @@ class LeaderLease:
         self.clock: Clock = clock or SystemClock()
         self.op_timeout_s = op_timeout_s if op_timeout_s is not None else ttl_s / 3.0
         self._connect_kwargs = connect_kwargs or {}
+        self.fence_tables = fence_tables
+        """Install the fence's trigger on the event store's tables in this database."""
+        self.fenced_tables: list[str] = []
         self._pool: asyncpg.Pool | None = None
         self.token: int | None = None
         """The token of this engine's current term; None when it does not hold the lease."""
@@ -173,6 +266,8 @@ class LeaderLease:
                     "SELECT pg_advisory_xact_lock(hashtext('eventops.engine_lease'))"
                 )
                 await conn.execute(SCHEMA)
+                if self.fence_tables:
+                    self.fenced_tables = await install_fence(conn)
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError) as exc:
             await self.close()
             raise LeaseUnavailable(f"lease database: {_why(exc)}") from None

@@ -8,14 +8,16 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from eventops.clock import FakeClock
 from eventops.errors import StoreError
 from eventops.store import SQLiteStore
 from eventops.store.fenced import FENCED, FencedStore, fenced_store, unwrap
-from eventops.store.lease import Fenced, LeaderLease, LeaseUnavailable
+from eventops.store.lease import Fenced, LeaderLease, LeaseUnavailable, fenced_url
 from eventops.store.models import AlertRow
+from eventops.store.postgres import PostgresStore
 from tests.helpers.pgfixtures import PgDatabase
 from tests.helpers.wait import eventually
 
@@ -146,3 +148,62 @@ def _alert(key: str, now: datetime) -> AlertRow:
         labels={},
         raised_at=now,
     )
+
+
+async def test_the_database_refuses_a_write_of_a_term_that_is_over(pg_db: PgDatabase) -> None:
+    """The backstop under the fenced store's check: a store connection that carries an
+    engine's fence settings can write only while that engine holds the lease, on the
+    server's clock (a trigger on every leader-only table)."""
+    now = datetime.now(UTC)
+    async with lease(pg_db, "http://a:1") as a:
+        url = fenced_url(pg_db.url, EVENT, a.holder)
+        async with (
+            PostgresStore(url, event_id=EVENT, password=pg_db.password) as fenced,
+            PostgresStore(pg_db.url, event_id=EVENT, password=pg_db.password) as plain,
+        ):
+            await fenced.put_event(EVENT, "x", now, now, "UTC")  # not a leader-only table
+            async with lease(pg_db, "http://b:1") as b:  # opening installs the trigger
+                assert "alerts" in b.fenced_tables and "samples" in b.fenced_tables
+                with pytest.raises(StoreError, match="fenced"):  # a has not taken it yet
+                    await fenced.add_alert(_alert("k0", now))
+                assert await a.acquire()
+                await fenced.add_alert(_alert("k1", now))
+                # the lease is taken away (expired, then taken by b): a's next write is
+                # refused by the database, whatever a's own clock believes
+                await _expire(pg_db)
+                assert await b.acquire()
+                assert a.held
+                with pytest.raises(StoreError, match="fenced") as caught:
+                    await fenced.add_alert(_alert("k2", now))
+                assert "k2" not in caught.value.one_line()
+                with pytest.raises(StoreError, match="fenced"):
+                    await fenced.audit("a", "late", EVENT, after={})
+                # a connection without fence settings (store copy, the CLI) is not fenced
+                await plain.add_alert(_alert("k3", now))
+            assert sorted(r.key for r in await plain.list_alerts()) == ["k1", "k3"]
+            assert await plain.verify_audit() >= 0
+
+
+async def _expire(db: PgDatabase) -> None:
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        await conn.execute("UPDATE engine_lease SET expires_at = now()")
+    finally:
+        await conn.close()
+
+
+async def test_the_databases_refusal_comes_back_as_fenced(pg_db: PgDatabase) -> None:
+    # the lease check passes (a holds it) but the store's connections are another term's:
+    # the trigger refuses in the writing transaction and the engine is told
+    told: list[Fenced] = []
+    now = datetime.now(UTC)
+    url = fenced_url(pg_db.url, EVENT, "engine-of-an-earlier-term")
+    async with PostgresStore(url, event_id=EVENT, password=pg_db.password) as inner:
+        # the lease opens after the store, as in serve: the store's tables get the trigger
+        async with lease(pg_db, "http://a:1") as a:
+            assert await a.acquire()
+            store = fenced_store(inner, a, told.append)
+            with pytest.raises(Fenced, match="database refused a late add_alert"):
+                await store.add_alert(_alert("k1", now))
+            assert len(told) == 1
+            assert await store.list_alerts() == []

@@ -2,7 +2,9 @@
 
 Starts a private PostgreSQL cluster (tests/helpers/pgcluster.py; or uses ``--lease
 URL`` with the password in PGPASSWORD), the demo profile's simulated fleet in this
-process, and two ``eventops serve --lease`` children of the same event (one store).
+process, and two ``eventops serve`` children of the same event: the store and the
+lease in that database (``[store] url``), or with ``--backend sqlite`` one SQLite
+file shared by both and the lease by ``--lease``.
 Each round SIGKILLs the active engine at a random moment of its poll cycle, measures
 the time until the first request of the new active engine reaches any simulated
 device (the standby's first poll), restarts the killed engine as the new standby,
@@ -122,6 +124,11 @@ async def main(args: argparse.Namespace) -> int:
                 f"\n[polling]\nmast_interval_s = {args.interval}\n"
                 f"fibre_interval_s = {args.interval}\n"
             )
+            if args.backend == "postgresql":  # the store and the lease in one database
+                env["EVENTOPS_BENCH_PGPASSWORD"] = env.get("PGPASSWORD", "")
+                fh.write(
+                    f'\n[store]\nurl = "{lease_url}"\npassword = "env:EVENTOPS_BENCH_PGPASSWORD"\n'
+                )
         profile = load_profile(path)
         urls = [f"http://127.0.0.1:{p}" for p in free_ports(2)]
         db = tmp / "event.sqlite3"
@@ -129,7 +136,8 @@ async def main(args: argparse.Namespace) -> int:
         def argv(url: str) -> list[str]:
             return [
                 sys.executable, "-m", "eventops", "serve", str(path), "--db", str(db),
-                "--listen", url.removeprefix("http://"), "--lease", lease_url,
+                "--listen", url.removeprefix("http://"),
+                *(["--lease", lease_url] if args.backend == "sqlite" else []),
             ]  # fmt: skip
 
         figures: list[float] = []
@@ -172,7 +180,8 @@ async def main(args: argparse.Namespace) -> int:
         anchor = statistics.mean(anchors)
         worst = max(figures)
         print(
-            f"failover (SIGKILL -> standby's first poll), {len(figures)} rounds, poll interval "
+            f"failover (SIGKILL -> standby's first poll), {args.backend} store, "
+            f"{len(figures)} rounds, poll interval "
             f"{args.interval} s: median {statistics.median(figures):.3f} s, worst {worst:.3f} s; "
             f"ratio to the measured poll period {anchor:.3f} s: median "
             f"{statistics.median(figures) / anchor:.2f}, worst {worst / anchor:.2f} (bound: 2)"
@@ -190,4 +199,10 @@ if __name__ == "__main__":
     ap.add_argument("--interval", type=float, default=1.0, help="poll interval (s)")
     ap.add_argument("--lease", help="postgresql:// URL (default: a private cluster)")
     ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument(
+        "--backend",
+        choices=["postgresql", "sqlite"],
+        default="postgresql",
+        help="the store: in the lease's database, or one SQLite file shared by both engines",
+    )
     sys.exit(asyncio.run(main(ap.parse_args())))

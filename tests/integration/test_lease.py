@@ -198,12 +198,14 @@ async def test_the_databases_refusal_comes_back_as_fenced(pg_db: PgDatabase) -> 
     told: list[Fenced] = []
     now = datetime.now(UTC)
     url = fenced_url(pg_db.url, EVENT, "engine-of-an-earlier-term")
-    async with PostgresStore(url, event_id=EVENT, password=pg_db.password) as inner:
-        # the lease opens after the store, as in serve: the store's tables get the trigger
-        async with lease(pg_db, "http://a:1") as a:
-            assert await a.acquire()
-            store = fenced_store(inner, a, told.append)
-            with pytest.raises(Fenced, match="database refused a late add_alert"):
-                await store.add_alert(_alert("k1", now))
-            assert len(told) == 1
-            assert await store.list_alerts() == []
+    # the lease opens after the store, as in serve: the store's tables get the trigger
+    async with (
+        PostgresStore(url, event_id=EVENT, password=pg_db.password) as inner,
+        lease(pg_db, "http://a:1") as a,
+    ):
+        assert await a.acquire()
+        store = fenced_store(inner, a, told.append)
+        with pytest.raises(Fenced, match="database refused a late add_alert"):
+            await store.add_alert(_alert("k1", now))
+        assert len(told) == 1
+        assert await store.list_alerts() == []

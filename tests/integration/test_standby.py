@@ -138,6 +138,14 @@ async def test_standby_answers_writes_503_and_takes_over_after_sigkill_mid_poll(
                 assert body["error"]["active"] == a.url
                 assert a.url in body["error"]["message"]
             assert not (await api_b.device("mast-01")).maintenance
+            # the status page stays readable on the standby
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"{b.url}/status", params={"token": TECH}) as r,
+            ):
+                page = await r.text()
+                assert r.status == 200 and "<html" in page.lower(), page[:200]
+                assert r.headers["X-Eventops-Role"] == "standby"
             # a client given both addresses, the standby's first, follows the active one
             assert (await follow.whoami()).name
             assert follow.transport.base_url == a.url

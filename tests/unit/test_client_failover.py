@@ -133,3 +133,23 @@ def test_addresses_are_checked() -> None:
         assert "secret" not in caught.value.one_line()
     assert not isinstance(transport_for("http://a:1"), FailoverTransport)
     assert isinstance(transport_for("http://a:1,http://b:1"), FailoverTransport)
+
+
+async def test_the_tui_and_its_command_take_a_list() -> None:
+    import argparse
+
+    from eventops.cli.tui_cmd import server_url
+    from eventops.errors import ProfileError
+    from eventops.tui.client import Api
+
+    both = "http://127.0.0.1:1,http://127.0.0.1:2"
+    args = argparse.Namespace(server=both, profile=None)
+    assert server_url(args, None) == both
+    with pytest.raises(ProfileError, match="--server: engine address 'ftp://x:1'"):
+        server_url(argparse.Namespace(server="http://a:1,ftp://x:1", profile=None), None)
+    api = Api(both, "t")
+    try:
+        assert isinstance(api.transport, FailoverTransport)
+        assert api.transport.urls == both.split(",")
+    finally:
+        await api.close()

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from eventops import sitemap
 from eventops.api import models as m
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
@@ -308,13 +309,20 @@ async def status_page(request: web.Request) -> web.Response:
         if user.role is A
         else "all links (technician)"
     )
+    links = _status_links(view)
+    devices = [engine.device_view(d) for d in engine.devices if d in view.devices]
+    site = sitemap.scene(
+        [m.DeviceView.model_validate(d) for d in devices],
+        [m.LinkView.model_validate(lv) for lv in links],
+    )
     html = pages.status_page(
         p.event.name,
         who,
-        _status_links(view),
+        links,
         p.event.tz,
         engine.clock.now(),
         request.app[STATUS_REFRESH_S],
+        map_svg=sitemap.render_svg(site),
     )
     return web.Response(
         text=view.redact_text(html),

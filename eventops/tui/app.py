@@ -46,6 +46,7 @@ from eventops.tui.screens.alerts import AlertActions, AlertsTable
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.screens.devices import DeviceActions, DevicesTable
 from eventops.tui.screens.links import LinksTable
+from eventops.tui.screens.map import MAP_ROLES, MapView
 from eventops.tui.screens.probe import PROBE_ROLES, ProbeView, bind_probe_keys
 from eventops.tui.screens.provision import ProvisionScreen
 from eventops.tui.screens.pulse import PulseView
@@ -192,6 +193,8 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             self.views = (*(v for v in self.views if v != "none"), "wall")
         if self.who.role in PROBE_ROLES:
             self.views = (*(v for v in self.views if v != "none"), "probe")
+        if self.who.role in MAP_ROLES:
+            self.views = (*self.views, "map")
         switcher = self.query_one("#views", ContentSwitcher)
         args = (self.state, self.tr, self.config.tz(), self.config.thresholds)
         widgets: list[Any] = []
@@ -214,6 +217,8 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
                 )
             elif v == "probe":
                 widgets.append(ProbeView(id="probe"))
+            elif v == "map":
+                widgets.append(MapView(id="map"))
             elif v == "none":
                 widgets.append(Static(plain(self.tr("none.comms")), id="none"))
         for w in widgets:
@@ -299,6 +304,8 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
 
     def flush(self) -> None:
         """One refresh tick: draw what changed since the last one."""
+        if not self.screen_stack:
+            return  # shutting down: a tick after the screens are gone
         dirty = self.state.take_dirty()
         if not dirty:
             return
@@ -321,6 +328,9 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             for pv in self.query(ProbeView):
                 pv.sync_links()
                 pv.redraw()
+        if view == "map" and (dirty.devices or dirty.links or dirty.structure):
+            for mv in self.query(MapView):
+                mv.sync()
         if view == "timeline" and dirty.alerts:
             self.load_timeline()  # alerts are timeline entries: fetch the new ones
         if isinstance(self.screen, DetailScreen):

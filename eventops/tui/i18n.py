@@ -325,6 +325,22 @@ STRINGS: dict[str, dict[str, str]] = {
     "probe.live": {"de": "Verlauf", "en": "Live"},
     "probe.result": {"de": "Ergebnis", "en": "Result"},
     "probe.proof": {"de": "Nachweis der Strecke", "en": "Link's proof"},
+    # the map view (eventops/tui/screens/map.py)
+    "view.map": {"de": "Karte", "en": "Map"},
+    "map.next": {"de": "nächstes", "en": "next"},
+    "map.prev": {"de": "voriges", "en": "previous"},
+    "map.open": {"de": "Details", "en": "details"},
+    "map.empty": {
+        "de": "Keine Koordinaten im Profil: nichts auf der Karte",
+        "en": "No coordinates in the profile: nothing on the map",
+    },
+    "map.unplaced": {"de": "ohne Koordinaten: {ids}", "en": "not placed: {ids}"},
+    "map.hint": {
+        "de": "Pfeiltasten/Tab wählen, Enter öffnet",
+        "en": "arrows/tab select, enter opens",
+    },
+    "map.location": {"de": "Standort", "en": "location"},
+    "map.ends": {"de": "Enden", "en": "ends"},
 }
 
 

@@ -341,6 +341,11 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "map.location": {"de": "Standort", "en": "location"},
     "map.ends": {"de": "Enden", "en": "ends"},
+    # the Pulse's worst items
+    "pulse.worst": {"de": "am schlimmsten", "en": "worst"},
+    "pulse.more": {"de": "… und {n} weitere", "en": "… and {n} more"},
+    "pulse.open": {"de": "öffnen", "en": "open"},
+    "state.unreachable": {"de": "unerreichbar", "en": "unreachable"},
 }
 
 

@@ -45,7 +45,7 @@ from eventops.tui.safe import plain
 from eventops.tui.screens.alerts import AlertActions, AlertsTable
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.screens.devices import DeviceActions, DevicesTable
-from eventops.tui.screens.links import LinksTable
+from eventops.tui.screens.links import HandoverActions, LinksTable
 from eventops.tui.screens.map import MAP_ROLES, MapView
 from eventops.tui.screens.probe import PROBE_ROLES, ProbeView, bind_probe_keys
 from eventops.tui.screens.provision import ProvisionScreen
@@ -98,7 +98,9 @@ class ViewCommands(Provider):
                 yield Hit(score, matcher.highlight(name), cb, help=help_text)
 
 
-class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, CoreApp):
+class EventOpsApp(
+    AlertActions, DeviceActions, HandoverActions, TimelineActions, WallActions, CoreApp
+):
     TITLE = "eventops"
     CSS = """
     #top { height: 1; background: $primary-background; color: $text; }

@@ -29,7 +29,7 @@ from eventops.tui.tables import RowTable, fmt_time, localize_bindings
 TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline", "wall")
 WALL_DECISIONS = ("wall_approve", "wall_reject", "wall_pin", "wall_take_down", "wall_block")
 MUTATIONS: dict[str, frozenset[str]] = {
-    "technician": frozenset({"ack", "silence", "maintenance", "reboot"}),
+    "technician": frozenset({"ack", "silence", "maintenance", "reboot", "handover"}),
     "comms": frozenset({*WALL_DECISIONS, "wall_undo", "announce", "withdraw", "pause_wall"}),
     "authority": frozenset({"announce", "withdraw"}),
 }
@@ -99,6 +99,8 @@ class CoreApp(App[None]):
         """Keys typed behind an enter/esc that closes the bar: handed on once it is closed."""
         self.stream_listeners: list[Callable[[StreamEvent], None]] = []
         """Open screens that follow the live stream themselves (the Provision view)."""
+        self.last_handover_error = ""
+        """The engine's reason for the last refused handover (shown as a notification)."""
         if not animate:
             self.animation_level = "none"
         localize_bindings(self, self.tr)

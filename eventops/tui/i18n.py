@@ -346,6 +346,23 @@ STRINGS: dict[str, dict[str, str]] = {
     "pulse.more": {"de": "… und {n} weitere", "en": "… and {n} more"},
     "pulse.open": {"de": "öffnen", "en": "open"},
     "state.unreachable": {"de": "unerreichbar", "en": "unreachable"},
+    # the handover (links view and a link's detail, technicians)
+    "link.handover": {"de": "übergeben", "en": "hand over"},
+    "handover.pick": {
+        "de": "{link} übergeben an (↑↓, Enter)",
+        "en": "Hand {link} over to (↑↓, enter)",
+    },
+    "handover.current": {"de": "derzeit", "en": "current"},
+    "handover.q": {"de": "{link} an {to} übergeben?", "en": "Hand {link} over to {to}?"},
+    "handover.none": {
+        "de": "{link} ist keiner Behörde zugeordnet",
+        "en": "{link} is tagged for no authority",
+    },
+    "handover.refused": {"de": "Übergabe abgelehnt", "en": "Handover refused"},
+    "handover.done": {
+        "de": "{link} an {to} übergeben (Protokoll #{id})",
+        "en": "{link} handed over to {to} (record #{id})",
+    },
 }
 
 

@@ -52,6 +52,11 @@ class DetailScreen(Screen[None]):
                         )
                     )
             self.refresh_bindings()
+        if self.kind == "link" and app.may("handover"):
+            self._bindings.key_to_bindings.setdefault("h", []).append(
+                Binding("h", "app.handover", app.tr("link.handover"), id="link.handover")
+            )
+            self.refresh_bindings()
         app.paint_top(self)
         self.redraw()
         self.load_history()

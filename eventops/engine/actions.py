@@ -44,6 +44,10 @@ async def silence(
     }
     await engine.store.audit(actor, "alert.silence", str(s.id), after=view)
     engine.bus.publish("silence", "", "event", data=view)
+    now = engine.clock.now()
+    for a in engine.alerts.open_alerts():
+        if s.matches(a, now):  # each alert it covers, now silenced, on the live stream
+            engine._on_alert("silenced", a)
     return view
 
 
@@ -103,9 +107,14 @@ async def reboot(engine: Engine, device_id: str, actor: str) -> None:
 
 
 async def unsilence(engine: Engine, silence_id: int, actor: str) -> dict[str, Any]:
+    now = engine.clock.now()
+    covered = [a for a in engine.alerts.open_alerts() if engine.alerts.silenced(a, now)]
     gone = engine.alerts.remove_silence(silence_id)
     if gone is None:
         raise NotFound(f"no silence #{silence_id}")
     await engine.store.audit(actor, "alert.unsilence", str(silence_id), before=gone.matchers)
     engine.bus.publish("silence.removed", "", "event", data={"id": silence_id, "by": actor})
+    for a in covered:
+        if gone.matches(a, now):  # silenced no more (unless another silence covers it)
+            engine._on_alert("unsilenced", a)
     return {"id": silence_id, "removed": True}

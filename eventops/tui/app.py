@@ -9,8 +9,8 @@ and maintenance and see the wall read-only; comms get the wall's decisions,
 announcements and pause; an authority gets nothing but issuing and withdrawing
 announcements, and the header shows a lock.
 
-The wall (``:wall``) has no moderation stream: its queue and the announcement
-are polled (rescheduled after each run) and re-read right after each action.
+The wall (``:wall``): its queue and the announcement are re-read when the live
+stream says the wall changed (``wall`` events) and right after each action.
 
 Keys: ``:`` command bar (with completion), ``/`` filter (``!`` inverts),
 ``esc`` back, ``?`` help, ``space`` mark rows, ``ctrl+p`` command palette.
@@ -263,6 +263,9 @@ class EventOpsApp(
                 self.refresh_activity()
         elif ev.type in ACTIVITY_EVENTS:
             self.refresh_activity()
+        elif ev.type == "wall" and self.has_wall:
+            self.poll_wall()
+        self.note_timeline_event(ev)
 
     @work(exclusive=True, group="activity", exit_on_error=False)
     async def refresh_activity(self) -> None:
@@ -287,6 +290,8 @@ class EventOpsApp(
         changed = connected != self.connected or error != self.error
         if connected and not self.connected and self.ready:
             self.refresh_activity()  # catch up on what started or ended meanwhile
+            if self.has_wall:
+                self.poll_wall()  # a fresh snapshot carries no wall events
         self.connected, self.error = connected, error
         if changed:
             self.paint()
@@ -333,8 +338,8 @@ class EventOpsApp(
         if view == "map" and (dirty.devices or dirty.links or dirty.structure):
             for mv in self.query(MapView):
                 mv.sync()
-        if view == "timeline" and dirty.alerts:
-            self.load_timeline()  # alerts are timeline entries: fetch the new ones
+        if view == "timeline" and (dirty.alerts or self.timeline_stale):
+            self.load_timeline()  # alerts and actions are timeline entries: fetch the new ones
         if isinstance(self.screen, DetailScreen):
             key = self.screen.key
             if dirty.structure or dirty.alerts or key in dirty.devices or key in dirty.links:
@@ -362,8 +367,8 @@ class EventOpsApp(
         if name == "probe":
             for pv in self.query(ProbeView):
                 pv.shown()
-        if name == "timeline" and not self.timeline_loaded:
-            self.action_reload_timeline()
+        if name == "timeline" and (not self.timeline_loaded or self.timeline_stale):
+            self.load_timeline()  # all of it the first time, then what is new
         self.paint()
         return True
 

@@ -98,6 +98,7 @@ from eventops.api.models.stream import (
     SnapshotView,
     StreamEventView,
     StreamScope,
+    WallChangedData,
 )
 from eventops.api.models.wall import (
     ActiveAnnouncementView,
@@ -225,6 +226,7 @@ __all__ = [
     "UnblockResult",
     "UndoBody",
     "UndoResult",
+    "WallChangedData",
     "WallListsView",
     "WhoAmIView",
     "WithdrawResult",

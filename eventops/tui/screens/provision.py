@@ -262,20 +262,27 @@ class ProvisionScreen(Screen[None]):
         self.load_plan()
 
     @work(exclusive=True, group="provision-plan", exit_on_error=False)
-    async def load_plan(self) -> None:
+    async def load_plan(self, after: str = "") -> None:
+        """Plan (again). ``after``: the status of an apply that just ended — its results
+        stay in the progress column and its status in front of the new summary, while
+        the plan column shows what is left to change now."""
         tr = self.evo.tr
-        self.status = tr("prov.planning")
+        lead = f"{after} · " if after else ""
+        self.status = lead + tr("prov.planning")
         self.redraw()
         try:
             plan = await self.papi.plan()
         except ApiError as exc:
-            self.status = exc.one_line()
+            self.status = lead + exc.one_line()
             self.redraw()
             return
+        if self.running is not None:
+            return  # an apply started meanwhile: its end plans again
         self.plan = plan
-        self.results = {}
-        self.progress = {}
-        self.status = tr(
+        if not after:
+            self.results = {}
+            self.progress = {}
+        self.status = lead + tr(
             "prov.summary",
             change=plan.summary.change,
             unchanged=plan.summary.unchanged,
@@ -436,3 +443,4 @@ class ProvisionScreen(Screen[None]):
                 self.status = f"#{apply_id}: {strip_control(d.get('reason', ''))}"
                 self.evo.notify(self.status[:300], severity="error", markup=False)
             self.redraw()
+            self.load_plan(after=self.status)  # the plan column: what is left to change now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -98,7 +97,8 @@ TableFactory = Callable[..., RowTable[Any]]
 
 
 class WallActions(CoreApp):
-    """The wall: polled queue, decisions (comms), announcements (comms, authorities)."""
+    """The wall: queue (re-read on the stream's ``wall`` events), decisions (comms),
+    announcements (comms, authorities)."""
 
     async def probe_wall(self) -> bool:
         """Whether the engine has the wall mounted (its announcements answer)."""
@@ -125,10 +125,10 @@ class WallActions(CoreApp):
 
     @work(exclusive=True, group="wall-poll", exit_on_error=False)
     async def poll_wall(self) -> None:
-        """The wall has no moderation stream: poll, rescheduled after each run (never overlaps)."""
-        while True:
-            await self.refresh_wall()
-            await asyncio.sleep(self.config.wall_poll_s)
+        """Re-read the queue and the announcement: once the role is known, after a
+        ``wall`` event on the live stream, on a mode change (no timer: the engine
+        tells when the wall changed, also for posts that arrive from the sources)."""
+        await self.refresh_wall()
 
     async def refresh_wall(self) -> None:
         if self.api is None:

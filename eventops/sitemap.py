@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from html import escape
 from typing import Literal
 
+from eventops import i18n
 from eventops.api.models import DeviceView, LinkView
 
 State = Literal["up", "degraded", "down", "unknown"]
@@ -76,15 +78,29 @@ class Scene:
     """Devices without coordinates (listed beside the map, not drawn)."""
 
 
-def scene(devices: Iterable[DeviceView], links: Iterable[LinkView]) -> Scene:
-    """What to draw: placed devices, and links whose two ends have coordinates."""
+def device_reason(d: DeviceView, lang: str = "en", tz: tzinfo = UTC) -> str:
+    """Why the device is in its state, in ``lang``: the poll error when unreachable."""
+    if d.reachable is False and d.error:
+        return i18n.render(d.error_id, d.error_params, lang, tz, d.error)
+    return i18n.render(d.reason_id, d.reason_params, lang, tz, d.reason)
+
+
+def scene(
+    devices: Iterable[DeviceView],
+    links: Iterable[LinkView],
+    *,
+    lang: str = "en",
+    tz: tzinfo = UTC,
+) -> Scene:
+    """What to draw: placed devices, and links whose two ends have coordinates; reasons
+    in ``lang`` (times in them in ``tz``)."""
     out = Scene()
     for d in devices:
         loc = d.location
         if loc is None or loc.lat is None or loc.lon is None:
             out.unplaced.append(d.id)
             continue
-        reason = d.error if d.reachable is False and d.error else d.reason
+        reason = device_reason(d, lang, tz)
         out.nodes[d.id] = Node(
             d.id, loc.lat, loc.lon, device_state(d), d.kind, d.id, loc.description, reason
         )
@@ -103,7 +119,8 @@ def scene(devices: Iterable[DeviceView], links: Iterable[LinkView]) -> Scene:
                     out.nodes[anon[key]] = Node(anon[key], e.lat, e.lon, "unknown")
                 ends.append(anon[key])
         if len(ends) == 2:
-            out.edges.append(Edge(lk.id, ends[0], ends[1], link_state(lk), lk.name, lk.reason))
+            why = i18n.render(lk.reason_id, lk.reason_params, lang, tz, lk.reason)
+            out.edges.append(Edge(lk.id, ends[0], ends[1], link_state(lk), lk.name, why))
     return out
 
 
@@ -309,13 +326,19 @@ def neighbour(cells: dict[str, tuple[int, int]], start: str, direction: str) -> 
 # -- SVG --------------------------------------------------------------------------------------
 
 SVG_COLOUR = {"up": "#4cd07d", "degraded": "#f2c94c", "down": "#ff5c5c", "unknown": "#9fb0bd"}
-SVG_STATE_WORD = {"up": "up", "degraded": "degraded", "down": "down", "unknown": "no data"}
 
 
-def render_svg(sc: Scene, width: int = 640, height: int = 400, pad: int = 40) -> str:
+def render_svg(
+    sc: Scene, width: int = 640, height: int = 400, pad: int = 40, lang: str = "en"
+) -> str:
     """The scene as one inline ``<svg>``: no script, no style element or attribute (only
     presentation attributes, so a strict CSP allows it), no external reference; every
-    text from the profile or a device is escaped. Hover titles say name, state, reason."""
+    text from the profile or a device is escaped. Hover titles say name, state, reason
+    (state words in ``lang``)."""
+
+    def word(state: State) -> str:
+        return i18n.render_strict(f"map.state.{state}", {}, lang)
+
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="sitemap" role="img" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
@@ -325,7 +348,7 @@ def render_svg(sc: Scene, width: int = 640, height: int = 400, pad: int = 40) ->
     if not sc.nodes:
         parts.append(
             f'<text x="{width // 2}" y="{height // 2}" text-anchor="middle" fill="#9fb0bd">'
-            "no coordinates in the profile</text>"
+            f"{escape(i18n.render_strict('map.no_coordinates', {}, lang))}</text>"
         )
         parts.append("</svg>")
         return "\n".join(parts)
@@ -337,7 +360,7 @@ def render_svg(sc: Scene, width: int = 640, height: int = 400, pad: int = 40) ->
         pos[n.id] = (round(pad + off_x + x * s, 1), round(pad + off_y + (fr.height_m - y) * s, 1))
     for e in sc.edges:
         (x0, y0), (x1, y1) = pos[e.a], pos[e.b]
-        title = f"{e.name or e.id} ({e.id}): {SVG_STATE_WORD[e.state]}" + (
+        title = f"{e.name or e.id} ({e.id}): {word(e.state)}" + (
             f", {e.reason}" if e.reason else ""
         )
         parts.append(
@@ -351,7 +374,7 @@ def render_svg(sc: Scene, width: int = 640, height: int = 400, pad: int = 40) ->
         if n.label is None:
             parts.append(f'<circle cx="{x}" cy="{y}" r="5" fill="#55626d"/>')
             continue
-        title = f"{n.id}: {SVG_STATE_WORD[n.state]}" + (f", {n.reason}" if n.reason else "")
+        title = f"{n.id}: {word(n.state)}" + (f", {n.reason}" if n.reason else "")
         if n.description:
             title += f" — {n.description}"
         shape = (

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from eventops import sitemap
+from eventops import i18n, sitemap, timefmt
 from eventops.api import models as m
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
@@ -125,7 +125,12 @@ async def whoami(request: web.Request) -> web.Response:
     return respond(
         request,
         m.WhoAmIView,
-        value={"name": u.name, "role": u.role.value, "authority": u.authority},
+        value={
+            "name": u.name,
+            "role": u.role.value,
+            "authority": u.authority,
+            "timezone": _engine(request).profile.event.timezone,
+        },
     )
 
 
@@ -300,6 +305,16 @@ def _status_links(view: View) -> list[dict[str, Any]]:
     return [engine.link_view(lk) for lk in engine.links if lk in view.links]
 
 
+def _lang(request: web.Request) -> str:
+    """The reader's language: ``?lang=de|en``, else the browser's Accept-Language (else en)."""
+    q = request.query.get("lang")
+    if q is not None:
+        if q not in i18n.LANGUAGES:
+            raise InvalidRequest(f"lang: {q[:20]!r} is not one of de, en", field="lang")
+        return q
+    return i18n.lang_of(request.headers.get("Accept-Language", "")[:200])
+
+
 async def status_page(request: web.Request) -> web.Response:
     user = require(request, T, A)
     view, engine = view_of(request), _engine(request)
@@ -307,13 +322,16 @@ async def status_page(request: web.Request) -> web.Response:
     who = (
         next((a.name for a in p.authorities if a.id == user.authority), user.authority or "")
         if user.role is A
-        else "all links (technician)"
+        else None
     )
     links = _status_links(view)
     devices = [engine.device_view(d) for d in engine.devices if d in view.devices]
+    lang = _lang(request)
     site = sitemap.scene(
         [m.DeviceView.model_validate(d) for d in devices],
         [m.LinkView.model_validate(lv) for lv in links],
+        lang=lang,
+        tz=p.event.tz,
     )
     html = pages.status_page(
         p.event.name,
@@ -322,7 +340,8 @@ async def status_page(request: web.Request) -> web.Response:
         p.event.tz,
         engine.clock.now(),
         request.app[STATUS_REFRESH_S],
-        map_svg=sitemap.render_svg(site),
+        map_svg=sitemap.render_svg(site, lang=lang),
+        lang=lang,
     )
     return web.Response(
         text=view.redact_text(html),
@@ -342,13 +361,13 @@ async def status_json(request: web.Request) -> web.Response:
                 "id": lv["id"],
                 "state": lv["state"],
                 "stale": lv["stale"],
-                "cells": pages.link_cells(lv, tz),
+                "cells": pages.link_cells(lv, tz, _lang(request)),
             }
         )
     return respond(
         request,
         m.StatusView,
-        value={"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links},
+        value={"updated": timefmt.clock(engine.clock.now(), tz), "links": links},
     )
 
 

@@ -198,7 +198,7 @@ class EventOpsApp(
         if self.who.role in MAP_ROLES:
             self.views = (*self.views, "map")
         switcher = self.query_one("#views", ContentSwitcher)
-        args = (self.state, self.tr, self.config.tz(), self.config.thresholds)
+        args = (self.state, self.tr, self.event_tz(), self.config.thresholds)
         widgets: list[Any] = []
         for v in self.views:
             if v == "masts":

@@ -23,7 +23,7 @@ from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.state import sparkline
-from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, num
+from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, link_reason, num
 
 
 class LinksTable(RowTable[LinkView]):
@@ -91,7 +91,8 @@ class LinksTable(RowTable[LinkView]):
         return key
 
     def search_text(self, key: str, lk: LinkView) -> str:
-        return f"{key} {lk.name} {lk.state} {lk.reason} {lk.handed_to or ''}"
+        reason = link_reason(self.tr, self.tz, lk)
+        return f"{key} {lk.name} {lk.state} {reason} {lk.handed_to or ''}"
 
 
 class HandoverActions(CoreApp):

@@ -10,6 +10,7 @@ untrusted: drawn as plain text, never markup.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -69,8 +70,11 @@ class MapView(Widget, can_focus=True):
 
     def sync(self) -> None:
         """Rebuild the scene from the live state (devices or links changed)."""
-        st = self.evo.state
-        self.scene = scene(st.devices.values(), st.links.values())
+        app = self.evo
+        st = app.state
+        self.scene = scene(
+            st.devices.values(), st.links.values(), lang=app.tr.lang, tz=app.config.tz() or UTC
+        )
         self.canvas = None
         if self.selected not in self._order():
             order = self._order()

@@ -7,6 +7,7 @@ degraded); ``up``/``down`` pick one, ``enter`` opens it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -18,7 +19,7 @@ from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.state import LiveState, device_state
-from eventops.tui.tables import HEALTH_STYLE, fmt_time
+from eventops.tui.tables import HEALTH_STYLE, device_reason, fmt_time, link_reason
 
 WORST_SHOWN = 6
 """How many of the worst items the Pulse lists by name."""
@@ -34,21 +35,22 @@ class Worst:
     reason: str
 
 
-def worst_items(state: LiveState) -> list[Worst]:
-    """Devices and links that are down (or unreachable) or degraded, worst first."""
+def worst_items(state: LiveState, tr: Tr, tz: tzinfo | None) -> list[Worst]:
+    """Devices and links that are down (or unreachable) or degraded, worst first, with
+    their reason in the app's language."""
     out: list[tuple[int, str, Worst]] = []
     for d in state.devices.values():
         ds = device_state(d)
         if ds not in ("down", "degraded"):
             continue
         word = "unreachable" if d.reachable is False else ds
-        reason = d.error if d.reachable is False and d.error else d.reason
+        reason = device_reason(tr, tz, d)
         out.append((0 if ds == "down" else 1, d.id, Worst("device", d.id, word, reason)))
     for lk in state.links.values():
         if lk.state not in ("down", "degraded"):
             continue
         rank = 0 if lk.state == "down" else 1
-        out.append((rank, lk.id, Worst("link", lk.id, lk.state, lk.reason)))
+        out.append((rank, lk.id, Worst("link", lk.id, lk.state, link_reason(tr, tz, lk))))
     out.sort(key=lambda x: (x[0], x[1]))
     return [w for _, _, w in out]
 
@@ -83,41 +85,60 @@ class PulseView(Static, can_focus=True):
             w = self.worst[self.picked]
             self.app.push_screen(DetailScreen(w.kind, w.key))
 
-    def _worst_lines(self, t: Text, state: LiveState, tr: Tr) -> None:
+    def _worst_lines(self, t: Text, state: LiveState, tr: Tr, w: int) -> None:
         picked = self.worst[self.picked].key if self.picked < len(self.worst) else None
-        self.worst = worst_items(state)
-        keys = [w.key for w in self.worst]
+        self.worst = worst_items(state, tr, host(self).config.tz())
+        keys = [x.key for x in self.worst]
         self.picked = keys.index(picked) if picked in keys else 0
         if not self.worst:
             return
-        t.append(f"{tr('pulse.worst'):<16}", style="bold")
-        for i, w in enumerate(self.worst[:WORST_SHOWN]):
+        t.append(f"{tr('pulse.worst'):<{w}}", style="bold")
+        for i, item in enumerate(self.worst[:WORST_SHOWN]):
             if i:
-                t.append(" " * 16)
-            style = "bold red" if w.state in ("down", "unreachable") else "yellow"
+                t.append(" " * w)
+            style = "bold red" if item.state in ("down", "unreachable") else "yellow"
             mark = "▶ " if i == self.picked else "  "
             t.append(mark, style="bold")
-            t.append_text(plain(w.key, style + (" reverse" if mark.strip() else "")))
-            word = tr("state." + w.state)
+            t.append_text(plain(item.key, style + (" reverse" if mark.strip() else "")))
+            word = tr("state." + item.state)
             t.append(f" {word}", style=style)
-            if w.reason:
+            if item.reason:
                 # one line each: the reason is cut to what the width leaves
-                room = (self.content_region.width or 80) - 18 - len(w.key) - len(word) - 3
-                reason = f": {w.reason}"
+                room = (self.content_region.width or 80) - w - 2 - len(item.key) - len(word) - 3
+                reason = f": {item.reason}"
                 t.append_text(
                     plain(reason if len(reason) <= room else reason[: max(room - 1, 8)] + "…")
                 )
             t.append("\n")
         if len(self.worst) > WORST_SHOWN:
-            t.append(" " * 18 + tr("pulse.more", n=len(self.worst) - WORST_SHOWN) + "\n", "dim")
+            t.append(
+                " " * (w + 2) + tr("pulse.more", n=len(self.worst) - WORST_SHOWN) + "\n", "dim"
+            )
 
     def show(self, state: LiveState, tr: Tr, app: Host) -> None:
         th = app.config.thresholds
         t = Text(no_wrap=False)
         has_masts = any(d.kind == "mast" for d in state.devices.values())
+        # the widest label plus a space: no label runs into its value in any language
+        w = 1 + max(
+            len(tr(k))
+            for k in (
+                "pulse.masts",
+                "pulse.links",
+                "pulse.margin",
+                "pulse.alerts",
+                "pulse.clients",
+                "pulse.wall",
+                "pulse.announcement",
+                "pulse.apply",
+                "pulse.probe",
+                "pulse.as_of",
+                "pulse.worst",
+            )
+        )
 
         def line(label: str, parts: list[tuple[str, int, str]]) -> None:
-            t.append(f"{label:<16}", style="bold")
+            t.append(f"{label:<{w}}", style="bold")
             for name, n, style in parts:
                 t.append(f"{n:>4} ", style=style if n else "dim")
                 t.append(f"{name}   ", style="dim" if not n else "")
@@ -134,9 +155,9 @@ class PulseView(Static, can_focus=True):
             tr("pulse.links"),
             [(tr(f"state.{k}"), lc[k], HEALTH_STYLE[k]) for k in ("up", "degraded", "down")],
         )
-        self._worst_lines(t, state, tr)
+        self._worst_lines(t, state, tr, w)
         worst = state.min_margin()
-        t.append(f"{tr('pulse.margin'):<16}", style="bold")
+        t.append(f"{tr('pulse.margin'):<{w}}", style="bold")
         if worst is None:
             t.append("-\n", style="dim")
         else:
@@ -157,10 +178,10 @@ class PulseView(Static, can_focus=True):
             [(tr(f"sev.{k}"), ac[k], HEALTH_STYLE[k]) for k in ("critical", "warning", "info")],
         )
         if has_masts:
-            t.append(f"{tr('pulse.clients'):<16}", style="bold")
+            t.append(f"{tr('pulse.clients'):<{w}}", style="bold")
             t.append(f"{state.wlan_clients():>4}\n")
         if state.wall_pending is not None and "wall" in app.views:
-            t.append(f"{tr('pulse.wall'):<16}", style="bold")
+            t.append(f"{tr('pulse.wall'):<{w}}", style="bold")
             t.append(f"{state.wall_pending:>4} ", style="yellow" if state.wall_pending else "dim")
             t.append(tr("wall.state.pending"), style="" if state.wall_pending else "dim")
             if state.wall_paused:
@@ -168,25 +189,25 @@ class PulseView(Static, can_focus=True):
             t.append("\n")
         if state.announcement is not None:
             ann = state.announcement
-            t.append(f"{tr('pulse.announcement'):<16}", style="bold")
+            t.append(f"{tr('pulse.announcement'):<{w}}", style="bold")
             t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold red"))
             t.append_text(plain(f" ({ann.issued_by or '-'})", "dim"))
             t.append("\n")
         run = state.running_apply
         if run is not None:
-            t.append(f"{tr('pulse.apply'):<16}", style="bold")
+            t.append(f"{tr('pulse.apply'):<{w}}", style="bold")
             t.append(f"#{run.apply_id} {tr('pulse.kind.' + run.kind)} ", style="bold cyan")
             t.append(f"{run.done}/{run.total} ")
             t.append_text(plain(f"({run.actor})", "dim"))
             t.append("\n")
         for pr in state.running_probes:
-            t.append(f"{tr('pulse.probe'):<16}", style="bold")
+            t.append(f"{tr('pulse.probe'):<{w}}", style="bold")
             t.append(f"{pr.kind} ", style="bold cyan")
             t.append_text(plain(pr.target))
             t.append_text(plain(f" ({pr.actor})", "dim"))
             t.append("\n")
-        t.append(f"{tr('pulse.as_of'):<16}", style="bold")
-        t.append(fmt_time(state.as_of, app.config.tz()))
+        t.append(f"{tr('pulse.as_of'):<{w}}", style="bold")
+        t.append(fmt_time(state.as_of, app.event_tz()))
         if not app.connected:
             t.append("  " + tr("stale"), style="bold yellow")
         self.update(t)

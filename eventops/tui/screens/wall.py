@@ -76,7 +76,7 @@ class WallTable(RowTable[WallPost]):
     def cells(self, key: str, p: WallPost) -> tuple[Text, ...]:
         state = self.tr(f"wall.state.{p.state}") + (" 📌" if p.pinned else "")
         return (
-            plain(fmt_time(p.created_at, self.tz)),
+            plain(fmt_time(p.created_at, self.tz, zone=False)),
             plain(state, WALL_STYLE.get(p.state, "")),
             plain(p.author.split(":", 1)[-1], "bold"),
             plain(p.text[:60]),
@@ -165,7 +165,7 @@ class WallActions(CoreApp):
             t = Text()
             t.append_text(plain(post.author_name or post.author, "bold"))
             t.append_text(plain(f"  {post.author}  ·  {post.source}  ·  ", "dim"))
-            t.append(fmt_time(post.created_at, self.config.tz()), style="dim")
+            t.append(fmt_time(post.created_at, self.event_tz()), style="dim")
             t.append("  ")
             t.append(tr(f"wall.state.{post.state}") + (" 📌" if post.pinned else ""), style="bold")
             t.append("\n")

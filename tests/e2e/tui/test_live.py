@@ -48,6 +48,12 @@ async def test_the_wall_queue_follows_the_stream_not_a_timer(rig: Rig) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         table = await open_wall(app, pilot, 1)
         assert app.api is not None
+        # the engine's watch has told about the first post (it may tick after the app started)
+        await until(
+            pilot, lambda: any(e.type == "wall" for e in rig.sim.engine.bus), "first wall event"
+        )
+        for _ in range(10):
+            await pilot.pause(0.02)
         calls: list[str] = []
         real = app.api.wall_queue
 

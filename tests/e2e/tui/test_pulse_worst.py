@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.screens.pulse import PulseView
+from eventops.tui.tables import device_reason
 from tests.e2e.tui.conftest import Rig, until
 
 
@@ -27,8 +28,9 @@ async def test_pulse_lists_the_worst_items_by_name_and_jumps_to_them(rig: Rig) -
         lines = text().splitlines()
         mast_line = next(ln for ln in lines if "mast-02 unreachable" in ln)
         assert mast_line.split("mast-02 unreachable", 1)[1].startswith(": ")
-        reason = app.state.devices["mast-02"].error
-        assert reason and reason[:20] in mast_line
+        dev = app.state.devices["mast-02"]
+        reason = device_reason(app.tr, app.config.tz(), dev)  # in the app's language
+        assert dev.error and reason and reason[:20] in mast_line
         # nothing that is up is listed
         assert "mast-01 " not in text() and "fibre-police " not in text()
         keys = [w.key for w in pulse.worst]

@@ -75,3 +75,11 @@ async def test_hostile_location_text_is_escaped(served: Served) -> None:
     assert 'href="//evil"' not in svg
     async with served.http.get(served.url + "/status", headers=served.auth("police")) as r:
         assert r.headers["Content-Security-Policy"] == STATUS_CSP
+
+
+async def test_map_speaks_the_readers_language(served: Served) -> None:
+    _, html = await served.get("/status?lang=de", "police")
+    assert "<h2>Lageplan</h2>" in html
+    assert "mc-police: in Betrieb" in map_of(html)
+    _, html = await served.get("/status?lang=en", "police")
+    assert "<h2>Map</h2>" in html and "mc-police: up" in map_of(html)

@@ -55,6 +55,8 @@ from eventops.tui.screens.wall import WALL_STATES, WallActions, WallTable
 from eventops.tui.tables import RowTable, bind_dangerous_keys
 
 THEMES = {"dark": "textual-dark", "light": "textual-light", "terminal": "ansi-dark"}
+HOLD_BACKSTOP_S = 5.0
+"""Keys typed behind the enter/esc that closes a bar wait at most this long for it."""
 
 VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "technician": ("pulse", "masts", "devices", "links", "alerts", "timeline"),
@@ -407,12 +409,21 @@ class EventOpsApp(
             f = self.focused
             if event.key in ("enter", "escape") and isinstance(f, Input) and f.id in BARS:
                 self.held = []
-                self.set_timer(1.0, self._release_keys)  # never hold on for long
+                self.hold_no += 1
+                no = self.hold_no
+                # a backstop only (the bar's submit or close releases the keys): it
+                # may release only the hold it was set for, or a late timer of an
+                # earlier hold would hand keys to a bar that is still closing
+                self.set_timer(HOLD_BACKSTOP_S, lambda: self._release_stale(no))
         await super().on_event(event)
 
     def _release_soon(self) -> None:
         """After the focus changes already queued: hand on the keys held meanwhile."""
         self.call_later(self._release_keys)
+
+    async def _release_stale(self, no: int) -> None:
+        if no == self.hold_no and self.held is not None:
+            await self._release_keys()
 
     async def _release_keys(self) -> None:
         held, self.held = self.held, None

@@ -252,7 +252,10 @@ class ProvisionService:
         if self.lock_dir is None:
             return []
         closed = await recovery.reconcile_interrupted(
-            self.engine.store, self.lock_dir, clock=self.engine.clock
+            self.engine.store,
+            self.lock_dir,
+            clock=self.engine.clock,
+            tz=self.engine.profile.event.tz,
         )
         for c in closed:
             log.warning("%s", c.note)

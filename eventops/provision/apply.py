@@ -391,7 +391,9 @@ class Provisioner:
                 # armed for switches stay armed: the next start carries them out.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(
-                        recovery.close_interrupted(store, apply_id, clock=self.clock)
+                        recovery.close_interrupted(
+                            store, apply_id, clock=self.clock, tz=self.profile.event.tz
+                        )
                     )
                 raise
             report.devices = [results[d] for d in selected]
@@ -448,7 +450,7 @@ class Provisioner:
         assert self.store is not None
         assert self.lock_dir is not None
         closed = await recovery.reconcile_interrupted(
-            self.store, self.lock_dir, clock=self.clock, held=sites
+            self.store, self.lock_dir, clock=self.clock, held=sites, tz=self.profile.event.tz
         )
         notes = [c.note for c in closed]
         restored = await recovery.restore_now(

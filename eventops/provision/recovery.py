@@ -38,12 +38,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from eventops import timefmt
 from eventops.adapters.base import SECRET_KEYS, ConfigTree, DeviceDriver, flatten
 from eventops.clock import Clock
 from eventops.errors import EventOpsError, LockBusy
@@ -182,6 +183,7 @@ async def reconcile_interrupted(
     clock: Clock,
     actor: str = "eventops",
     held: Collection[str] | None = None,
+    tz: tzinfo = UTC,
 ) -> list[Interrupted]:
     """Close every apply a dead process left running; what was closed, oldest first.
 
@@ -198,11 +200,11 @@ async def reconcile_interrupted(
         closed: Interrupted | None = None
         if held is not None:
             if set(sites) & set(held):
-                closed = await close_interrupted(store, row.id, clock=clock, actor=actor)
+                closed = await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
         else:
             try:
                 async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile"):
-                    closed = await close_interrupted(store, row.id, clock=clock, actor=actor)
+                    closed = await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
             except LockBusy:
                 log.info("apply #%s is still running in another process", row.id)
         if closed is not None:
@@ -211,7 +213,12 @@ async def reconcile_interrupted(
 
 
 async def close_interrupted(
-    store: Store, apply_id: int, *, clock: Clock, actor: str = "eventops"
+    store: Store,
+    apply_id: int,
+    *,
+    clock: Clock,
+    actor: str = "eventops",
+    tz: tzinfo = UTC,
 ) -> Interrupted | None:
     """Close one apply as interrupted: finished now, each device with what is known, audited.
 
@@ -225,7 +232,7 @@ async def close_interrupted(
         found = await tx.get_apply(apply_id)
         if found is None or found[0].finished_at is not None:
             return None
-        return await _close(tx, found[0], found[1], pending, clock.now(), actor)
+        return await _close(tx, found[0], found[1], pending, clock.now(), actor, tz)
 
     return await store.ops_transaction(tx_body)
 
@@ -237,6 +244,7 @@ async def _close(
     pending: Mapping[str, PendingRestoreRow],
     now: datetime,
     actor: str,
+    tz: tzinfo,
 ) -> Interrupted:
     apply_id = row.id
     assert apply_id is not None
@@ -262,7 +270,7 @@ async def _close(
             if p is not None and p.apply_id == apply_id:
                 reason = (
                     "interrupted while changing it; eventops restores its previous config at "
-                    f"{p.deadline:%Y-%m-%d %H:%M:%S} UTC, the end of its confirm timeout"
+                    f"{timefmt.stamp(p.deadline, tz)}, the end of its confirm timeout"
                 )
             elif r.detail.get("rollback") == "device":
                 reason = (

@@ -28,6 +28,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "alert.silence": {"de": "stummschalten", "en": "silence"},
     "timeline.reload": {"de": "neu laden", "en": "reload"},
     "timeline.cleared": {"de": "behoben: {text}", "en": "cleared: {text}"},
+    "tl.alert.raised": {"de": "Alarm", "en": "alert.raised"},
+    "tl.alert.cleared": {"de": "Alarm behoben", "en": "alert.cleared"},
+    "tl.probe": {"de": "Messung", "en": "probe"},
+    "tl.moderation": {"de": "Moderation", "en": "moderation"},
+    "tl.handover": {"de": "Übergabe", "en": "handover"},
     # the Provision view (eventops/tui/provision.py)
     "provision.back": {"de": "zurück", "en": "back"},
     "provision.plan": {"de": "neu planen", "en": "plan again"},
@@ -355,6 +360,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "pulse.more": {"de": "… und {n} weitere", "en": "… and {n} more"},
     "pulse.open": {"de": "öffnen", "en": "open"},
     "state.unreachable": {"de": "unerreichbar", "en": "unreachable"},
+    # history metrics in a device's detail
+    "metric.clients.2g": {"de": "Clients 2,4 GHz", "en": "clients 2.4 GHz"},
+    "metric.clients.5g": {"de": "Clients 5 GHz", "en": "clients 5 GHz"},
+    "metric.load1": {"de": "Systemlast", "en": "system load"},
+    "metric.poll_s": {"de": "Abfragedauer s", "en": "poll time s"},
+    "metric.rx_dbm": {"de": "Empfang {port}", "en": "rx {port}"},
     # the handover (links view and a link's detail, technicians)
     "link.handover": {"de": "übergeben", "en": "hand over"},
     "handover.pick": {

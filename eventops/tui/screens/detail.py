@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 from eventops.errors import ApiError
 from eventops.tui.client import DeviceDetail
 from eventops.tui.core import Host, host
+from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import device_state, sparkline
 from eventops.tui.tables import (
@@ -27,6 +28,7 @@ from eventops.tui.tables import (
     localize_bindings,
     num,
     oper_text,
+    term,
 )
 
 
@@ -178,7 +180,8 @@ class DetailScreen(Screen[None]):
                 verdict = tr("yes") if p.passed else tr("no") if p.passed is False else "-"
                 row(
                     "detail.proof",
-                    f"{fmt_time(p.ts, tz)} {p.kind} {num(p.throughput_mbps)} Mbit/s ✓={verdict}",
+                    f"{fmt_time(p.ts, tz)} {term(tr, p.kind)} {num(p.throughput_mbps)} Mbit/s "
+                    f"✓={verdict}",
                 )
             else:
                 row("detail.proof", "-")
@@ -187,7 +190,7 @@ class DetailScreen(Screen[None]):
         if self.history:
             t.append(f"\n{tr('detail.history')}\n", style="bold underline")
             for metric, vals in self.history.items():
-                t.append(f"  {metric:<10} ")
+                t.append_text(plain(f"  {metric_label(tr, metric):<16} "))
                 t.append(sparkline(vals, 40), style="cyan")
                 t.append("\n")
         t.append(f"\n{tr('detail.checks')}\n", style="bold underline")
@@ -370,3 +373,11 @@ OPTIC_COLS = [
     ("col.margin", 7),
     ("detail.col.link", 16),
 ]
+
+
+def metric_label(tr: Tr, metric: str) -> str:
+    """A history metric's name in the app's language (``rx_dbm.PORT`` names its port)."""
+    if metric.startswith("rx_dbm."):
+        return tr("metric.rx_dbm", port=metric.removeprefix("rx_dbm."))
+    key = f"metric.{metric}"
+    return tr(key) if key in tr.keys else metric

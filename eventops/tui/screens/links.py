@@ -27,6 +27,9 @@ class LinksTable(RowTable[LinkView]):
         ("handed", "col.handed"),
     ]
     SORTS: ClassVar[list[str]] = ["state", "id", "margin"]
+    SHRINK: ClassVar[dict[str, int]] = {"name": 10, "handed": 9}
+    DROP: ClassVar[tuple[str, ...]] = ("rx_trend", "util_trend", "rx")
+    """Margin and Handed-to always stay: they are what a link is handed over on."""
 
     def items(self) -> Mapping[str, LinkView]:
         return self.state.links

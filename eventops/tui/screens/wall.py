@@ -70,6 +70,8 @@ class WallTable(RowTable[WallPost]):
         ("rule", "col.rule"),
     ]
     SORTS: ClassVar[list[str]] = ["time", "author"]
+    SHRINK: ClassVar[dict[str, int]] = {"text": 20, "rule": 10, "author": 10}
+    DROP: ClassVar[tuple[str, ...]] = ("rule", "media")
 
     def items(self) -> Mapping[str, WallPost]:
         return self.state.wall_posts
@@ -186,6 +188,7 @@ class WallActions(CoreApp):
             timeout=2,
             markup=False,
         )
+        self.paint_top(self.screen)  # the header names the list shown
         self.poll_wall()  # restart the poll: the new list at once
 
     def _wall_selection(self) -> list[WallPost]:

@@ -12,93 +12,102 @@ ends with its last probe result.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import IntEnum
 from zoneinfo import ZoneInfo
 
 from eventops.adapters.base import (
     DeviceStatus,
     InterfaceStatus,
-    OpticStatus,
     RadioStatus,
 )
-from eventops.profile.models import AlertTolerances, Link, Mast, Profile, Radio, RxThresholds
+from eventops.monitor.checks_base import (
+    _BAND_SCORE,
+    CheckResult,
+    Health,
+    Level,
+    crit,
+    health,
+    ok,
+    warn,
+)
+from eventops.monitor.checks_fibre import (
+    _MODULE_SEVERITY,
+    MODULE_ALARM_DB,
+    MODULE_WARN_DB,
+    OPTIC_WINDOWS,
+    EndData,
+    OpticWindow,
+    PortRates,
+    ProbeSummary,
+    check_drift,
+    check_errors,
+    check_flaps,
+    check_module_thresholds,
+    check_probe,
+    check_rx_power,
+    check_utilisation,
+    end_checks,
+    find_interface,
+    find_optic,
+    link_checks,
+    link_down_reason,
+    module_default_thresholds,
+    optic_rx,
+    port_rates,
+    rx_margin,
+)
+from eventops.profile.models import Mast, Profile, Radio
 
-
-class Level(IntEnum):
-    ok = 0
-    warning = 1
-    critical = 2
-
-    @property
-    def label(self) -> str:
-        return self.name
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    """Stable check name, e.g. ``radio.5g.channel`` or ``rx_power.a``."""
-    level: Level
-    reason: str
-    value: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "level": self.level.label,
-            "reason": self.reason,
-            "value": self.value,
-        }
-
-
-def ok(name: str, reason: str = "ok", value: float | None = None) -> CheckResult:
-    return CheckResult(name, Level.ok, reason, value)
-
-
-def warn(name: str, reason: str, value: float | None = None) -> CheckResult:
-    return CheckResult(name, Level.warning, reason, value)
-
-
-def crit(name: str, reason: str, value: float | None = None) -> CheckResult:
-    return CheckResult(name, Level.critical, reason, value)
-
-
-@dataclass(frozen=True)
-class Health:
-    level: Level
-    score: int
-    """0-1000: 1000 healthy; the worst check sets the band, each further problem lowers it."""
-    reason: str
-    checks: tuple[CheckResult, ...] = ()
-
-    @property
-    def problems(self) -> list[CheckResult]:
-        return [c for c in self.checks if c.level is not Level.ok]
-
-
-_BAND_SCORE = {Level.ok: 1000, Level.warning: 600, Level.critical: 200}
-
-
-def health(checks: Iterable[CheckResult], *, reachable: bool = True) -> Health:
-    """The worst check wins; the score sorts devices within a level."""
-    items = tuple(checks)
-    if not reachable:
-        return Health(Level.critical, 0, "unreachable", items)
-    if not items:
-        return Health(Level.ok, 1000, "ok", items)
-    worst = max(items, key=lambda c: c.level)
-    rest = [c for c in items if c.level is not Level.ok and c is not worst]
-    others = len(rest)
-    deduct = sum(40 if c.level is Level.critical else 20 for c in rest)
-    floor = {Level.ok: 1000, Level.warning: 301, Level.critical: 1}[worst.level]
-    score = max(floor, _BAND_SCORE[worst.level] - deduct)
-    reason = worst.reason if worst.level else "ok"
-    if others:
-        reason += f" (+{others} more)"
-    return Health(worst.level, score, reason, items)
+__all__ = [
+    "MODULE_ALARM_DB",
+    "MODULE_WARN_DB",
+    "OPTIC_WINDOWS",
+    "UPLINK_NAMES",
+    "_BAND_SCORE",
+    "_MODULE_SEVERITY",
+    "CheckResult",
+    "EndData",
+    "Freshness",
+    "Health",
+    "Level",
+    "MastLimits",
+    "OpticWindow",
+    "PortRates",
+    "ProbeSummary",
+    "_radio_for",
+    "_uptime",
+    "check_drift",
+    "check_errors",
+    "check_flaps",
+    "check_module_thresholds",
+    "check_probe",
+    "check_radio",
+    "check_reboot",
+    "check_rx_power",
+    "check_system",
+    "check_uplink",
+    "check_utilisation",
+    "crit",
+    "end_checks",
+    "find_interface",
+    "find_optic",
+    "freshness",
+    "health",
+    "link_checks",
+    "link_down_reason",
+    "mast_checks",
+    "mast_uplink",
+    "module_default_thresholds",
+    "not_available",
+    "ok",
+    "optic_rx",
+    "port_rates",
+    "provisioned_radios",
+    "rx_margin",
+    "warn",
+]
 
 
 # -- masts ----------------------------------------------------------------------
@@ -308,292 +317,6 @@ def not_available(status: DeviceStatus, obj: str) -> str | None:
     if obj not in status.unsupported:
         return None
     return f"not available: {status.unavailable.get(obj, f'{obj} not offered')}"
-
-
-# -- fibre ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OpticWindow:
-    sensitivity_dbm: float
-    overload_dbm: float
-
-
-#: Receive windows of the standard optics (IEEE 802.3 clauses 38, 52).
-OPTIC_WINDOWS: dict[str, OpticWindow] = {
-    "1000BASE-LX": OpticWindow(-19.0, -3.0),
-    "1000BASE-BX": OpticWindow(-19.5, -3.0),
-    "1000BASE-SX": OpticWindow(-17.0, 0.0),
-    "10GBASE-LR": OpticWindow(-14.4, 0.5),
-    "10GBASE-SR": OpticWindow(-9.9, -1.0),
-}
-
-#: Modules usually alarm this far beyond the window, and warn this far.
-MODULE_ALARM_DB = 2.0
-MODULE_WARN_DB = 1.0
-
-
-def module_default_thresholds(optic: str) -> dict[str, tuple[float, float]]:
-    """What a typical module's own thresholds are: (lower, upper) by severity."""
-    w = OPTIC_WINDOWS[optic]
-    return {
-        "critical": (w.sensitivity_dbm - MODULE_ALARM_DB, w.overload_dbm + MODULE_ALARM_DB),
-        "warning": (w.sensitivity_dbm - MODULE_WARN_DB, w.overload_dbm + MODULE_WARN_DB),
-    }
-
-
-def rx_margin(rx_dbm: float, optic: str) -> float:
-    """Headroom above the optic's receive sensitivity, dB (negative: below it).
-
-    This is what a dirty connector or a bend eats into; overload is checked
-    separately by :func:`check_rx_power`.
-    """
-    return rx_dbm - OPTIC_WINDOWS[optic].sensitivity_dbm
-
-
-def check_rx_power(
-    name: str,
-    rx_dbm: float | None,
-    optic: str,
-    tol: AlertTolerances,
-    rx: RxThresholds | None = None,
-) -> CheckResult:
-    """Receive power against the optic's window, with the profile's margins or thresholds."""
-    if rx_dbm is None:
-        return warn(name, "no rx power reading")
-    w = OPTIC_WINDOWS[optic]
-    rx = rx or RxThresholds()
-    crit_low = (
-        rx.crit_low_dbm
-        if rx.crit_low_dbm is not None
-        else w.sensitivity_dbm + tol.rx_margin_crit_db
-    )
-    warn_low = (
-        rx.warn_low_dbm
-        if rx.warn_low_dbm is not None
-        else w.sensitivity_dbm + tol.rx_margin_warn_db
-    )
-    crit_high = rx.crit_high_dbm if rx.crit_high_dbm is not None else w.overload_dbm
-    warn_high = (
-        rx.warn_high_dbm if rx.warn_high_dbm is not None else w.overload_dbm - tol.rx_margin_crit_db
-    )
-    margin = rx_margin(rx_dbm, optic)
-    text = f"rx {rx_dbm:.1f} dBm, margin {margin:.1f} dB ({optic})"
-    if rx_dbm <= crit_low or rx_dbm >= crit_high:
-        return crit(name, text, rx_dbm)
-    if rx_dbm <= warn_low or rx_dbm >= warn_high:
-        return warn(name, text, rx_dbm)
-    return ok(name, text, rx_dbm)
-
-
-_MODULE_SEVERITY = {
-    "critical": Level.critical,
-    "major": Level.critical,
-    "alarm": Level.critical,
-    "minor": Level.warning,
-    "warning": Level.warning,
-}
-
-
-def check_module_thresholds(name: str, optic: OpticStatus) -> CheckResult:
-    """Receive power against the module's own alarm/warning thresholds."""
-    rx = min(optic.rx_power_dbm) if optic.rx_power_dbm else None
-    if rx is None:
-        return ok(name, "no rx reading")
-    worst = Level.ok
-    why = "within module thresholds"
-    for sev, th in optic.thresholds.items():
-        level = _MODULE_SEVERITY.get(sev.lower())
-        if level is None:
-            continue
-        if th.input_power_lower is not None and rx < th.input_power_lower and level > worst:
-            worst, why = level, f"rx {rx:.1f} dBm below module {sev} {th.input_power_lower:g} dBm"
-        if th.input_power_upper is not None and rx > th.input_power_upper and level > worst:
-            worst, why = level, f"rx {rx:.1f} dBm above module {sev} {th.input_power_upper:g} dBm"
-    return CheckResult(name, worst, why, rx)
-
-
-def check_drift(
-    name: str, rx_dbm: float | None, baseline_dbm: float | None, tol: AlertTolerances
-) -> CheckResult:
-    """A drop from the handover baseline: a bend, a dirty connector, a crushed cable."""
-    if rx_dbm is None or baseline_dbm is None:
-        return ok(name, "no baseline")
-    drop = baseline_dbm - rx_dbm
-    text = f"rx {drop:+.1f} dB below handover baseline {baseline_dbm:.1f} dBm"
-    if drop >= tol.drift_crit_db:
-        return crit(name, text, drop)
-    if drop >= tol.drift_warn_db:
-        return warn(name, text, drop)
-    return ok(name, f"within {max(drop, 0.0):.1f} dB of baseline", drop)
-
-
-@dataclass(frozen=True)
-class PortRates:
-    seconds: float
-    in_bps: float
-    out_bps: float
-    errors: int
-    carrier_transitions: int
-
-
-def port_rates(
-    prev: InterfaceStatus | None, cur: InterfaceStatus, seconds: float
-) -> PortRates | None:
-    """Rates from two counter readings; None when there is no earlier reading or a reset."""
-    if prev is None or seconds <= 0:
-        return None
-    d_in = cur.in_octets - prev.in_octets
-    d_out = cur.out_octets - prev.out_octets
-    if d_in < 0 or d_out < 0:
-        return None  # counters reset (reboot): no rate this round
-    errs = (cur.in_errors + cur.in_fcs_errors) - (prev.in_errors + prev.in_fcs_errors)
-    flaps = cur.carrier_transitions - prev.carrier_transitions
-    return PortRates(seconds, d_in * 8 / seconds, d_out * 8 / seconds, max(errs, 0), max(flaps, 0))
-
-
-def check_errors(name: str, rates: PortRates | None, crit_per_s: float = 10.0) -> CheckResult:
-    if rates is None:
-        return ok(name, "no rate yet")
-    per_s = rates.errors / rates.seconds
-    if rates.errors and per_s >= crit_per_s:
-        return crit(name, f"{rates.errors} input errors in {rates.seconds:.0f} s", per_s)
-    if rates.errors:
-        return warn(name, f"{rates.errors} input errors in {rates.seconds:.0f} s", per_s)
-    return ok(name, "no errors", 0.0)
-
-
-def check_flaps(name: str, rates: PortRates | None) -> CheckResult:
-    """Carrier lost and regained between two polls: a flap oper-status alone never shows.
-
-    A single transition is a plain up or down, which the link state reports.
-    """
-    if rates is None or rates.carrier_transitions < 2:
-        return ok(name, "carrier stable", float(rates.carrier_transitions if rates else 0))
-    n = rates.carrier_transitions
-    return warn(name, f"carrier changed {n} times in {rates.seconds:.0f} s", float(n))
-
-
-def check_utilisation(
-    name: str, rates: PortRates | None, capacity_mbps: float, tol: AlertTolerances
-) -> CheckResult:
-    if rates is None:
-        return ok(name, "no rate yet")
-    pct = 100.0 * max(rates.in_bps, rates.out_bps) / (capacity_mbps * 1e6)
-    text = f"{pct:.0f}% of {capacity_mbps:g} Mb/s"
-    if pct >= tol.utilisation_crit_pct:
-        return crit(name, text, pct)
-    if pct >= tol.utilisation_warn_pct:
-        return warn(name, text, pct)
-    return ok(name, text, pct)
-
-
-def find_interface(status: DeviceStatus | None, port: str) -> InterfaceStatus | None:
-    if status is None:
-        return None
-    return next((i for i in status.interfaces if i.name == port), None)
-
-
-def find_optic(status: DeviceStatus | None, port: str) -> OpticStatus | None:
-    if status is None:
-        return None
-    return next((o for o in status.optics if o.port == port), None)
-
-
-def optic_rx(optic: OpticStatus | None) -> float | None:
-    if optic is None or not optic.present or not optic.rx_power_dbm:
-        return None
-    return min(optic.rx_power_dbm)
-
-
-@dataclass(frozen=True)
-class EndData:
-    """One end of a fibre link as last polled."""
-
-    end: str
-    """``a`` or ``b``."""
-    device: str
-    port: str
-    reachable: bool
-    cur: DeviceStatus | None
-    prev: DeviceStatus | None = None
-    baseline_rx_dbm: float | None = None
-
-
-def end_checks(link: Link, e: EndData, tol: AlertTolerances) -> list[CheckResult]:
-    n = e.end
-    if not e.reachable or e.cur is None:
-        return [crit(f"end.{n}", f"{e.device} unreachable")]
-    iface = find_interface(e.cur, e.port)
-    if iface is None:
-        return [crit(f"oper.{n}", f"{e.device} {e.port} not reported")]
-    out: list[CheckResult] = []
-    if iface.oper_status != "UP":
-        out.append(crit(f"oper.{n}", f"{e.device} {e.port} is {iface.oper_status}"))
-    else:
-        out.append(ok(f"oper.{n}", f"{e.device} {e.port} up"))
-    optic = find_optic(e.cur, e.port)
-    rx = optic_rx(optic)
-    if iface.oper_status == "UP" or rx is not None:
-        out.append(check_rx_power(f"rx_power.{n}", rx, link.optic, tol, link.rx_power))
-    if optic is not None and optic.thresholds:
-        out.append(check_module_thresholds(f"rx_module.{n}", optic))
-    out.append(check_drift(f"drift.{n}", rx, e.baseline_rx_dbm, tol))
-    prev_iface = find_interface(e.prev, e.port)
-    secs = (e.cur.ts - e.prev.ts).total_seconds() if e.prev is not None else 0.0
-    rates = port_rates(prev_iface, iface, secs)
-    out.append(check_errors(f"errors.{n}", rates))
-    out.append(check_flaps(f"flaps.{n}", rates))
-    out.append(check_utilisation(f"utilisation.{n}", rates, link.capacity_mbps, tol))
-    return out
-
-
-def link_down_reason(link: Link, ends: Sequence[EndData]) -> str | None:
-    """Why the link carries no traffic, or None when it is up (or we cannot tell)."""
-    seen = 0
-    for e in ends:
-        if not e.reachable or e.cur is None:
-            continue
-        iface = find_interface(e.cur, e.port)
-        if iface is None:
-            continue
-        seen += 1
-        if iface.oper_status != "UP":
-            return f"{e.device} {e.port} is {iface.oper_status}"
-    if seen == 0:
-        return "both ends unreachable"
-    return None
-
-
-def check_probe(last: ProbeSummary | None) -> CheckResult:
-    if last is None:
-        return ok("probe", "no proof yet")
-    if last.passed is False:
-        return warn("probe", f"last {last.kind} failed at {last.ts:%H:%M:%S}Z")
-    return ok("probe", f"last {last.kind} {'passed' if last.passed else 'ran'}")
-
-
-@dataclass(frozen=True)
-class ProbeSummary:
-    ts: datetime
-    kind: str
-    passed: bool | None
-    throughput_mbps: float | None = None
-
-
-def link_checks(
-    link: Link,
-    ends: Sequence[EndData],
-    tol: AlertTolerances,
-    probe: ProbeSummary | None = None,
-) -> list[CheckResult]:
-    out: list[CheckResult] = []
-    down = link_down_reason(link, ends)
-    out.append(crit("link", f"down: {down}") if down else ok("link", "up"))
-    for e in ends:
-        out.extend(c for c in end_checks(link, e, tol) if not c.name.startswith("oper."))
-    out.append(check_probe(probe))
-    return out
 
 
 # -- staleness --------------------------------------------------------------------

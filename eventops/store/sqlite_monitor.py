@@ -1,0 +1,259 @@
+"""SQLiteStore's events, devices, samples, alerts, handovers and probe results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from eventops.store.models import (
+    AlertRow,
+    DeviceRow,
+    HandoverRow,
+    ProbeResultRow,
+    Sample,
+)
+from eventops.store.sqlite_core import SQLiteCore, _canon, _dt, _ms, _ts
+
+
+class SQLiteMonitorMixin(SQLiteCore):
+    # -- event and devices ---------------------------------------------------------
+    async def put_event(
+        self, event_id: str, name: str, start: datetime, end: datetime, timezone: str
+    ) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(
+                "INSERT INTO events (id, name, start_utc, end_utc, timezone) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET name=excluded.name, start_utc=excluded.start_utc, "
+                "end_utc=excluded.end_utc, timezone=excluded.timezone",
+                (event_id, name, _ts(start), _ts(end), timezone),
+            )
+
+        await self.run_write(job)
+
+    async def put_devices(self, devices: Sequence[DeviceRow]) -> None:
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.executemany(
+                "INSERT INTO devices (id, kind, driver, site, address) VALUES (?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, driver=excluded.driver, "
+                "site=excluded.site, address=excluded.address",
+                [(d.id, d.kind, d.driver, d.site, d.address) for d in devices],
+            )
+
+        await self.run_write(job)
+
+    async def list_devices(self) -> list[DeviceRow]:
+        rows = await self._fetch("SELECT id, kind, driver, site, address FROM devices ORDER BY id")
+        return [DeviceRow(**dict(r)) for r in rows]
+
+    # -- monitoring ---------------------------------------------------------------
+    async def add_samples(self, samples: Sequence[Sample]) -> None:
+        rows = [(s.device, s.metric, _ms(s.ts), s.value) for s in samples]
+
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.executemany(
+                "INSERT INTO samples (device, metric, ts_ms, value) VALUES (?,?,?,?)", rows
+            )
+
+        await self.run_write(job)
+
+    async def query_samples(
+        self, device: str, metric: str, since: datetime, until: datetime
+    ) -> list[Sample]:
+        rows = await self._fetch(
+            "SELECT ts_ms, value FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
+            "ORDER BY ts_ms",
+            (device, metric, _ms(since), _ms(until)),
+        )
+        return [
+            Sample(
+                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
+                device=device,
+                metric=metric,
+                value=r["value"],
+            )
+            for r in rows
+        ]
+
+    async def add_alert(self, alert: AlertRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO alerts (key, severity, subject, summary, state, raised_at, cleared_at, "
+                "acked_by, ack_note, labels) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    alert.key,
+                    alert.severity,
+                    alert.subject,
+                    alert.summary,
+                    alert.state,
+                    _ts(alert.raised_at),
+                    _ts(alert.cleared_at) if alert.cleared_at else None,
+                    alert.acked_by,
+                    alert.ack_note,
+                    _canon(alert.labels),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job)
+
+    _ALERT_COLUMNS = frozenset(
+        {"severity", "summary", "state", "cleared_at", "acked_by", "ack_note", "labels"}
+    )
+
+    async def update_alert(self, alert_id: int, **changes: Any) -> None:
+        unknown = set(changes) - self._ALERT_COLUMNS
+        if unknown:
+            raise ValueError(f"cannot update alert fields {sorted(unknown)}")
+        values = []
+        for k, v in changes.items():
+            if isinstance(v, datetime):
+                v = _ts(v)
+            elif k == "labels":
+                v = _canon(v)
+            values.append(v)
+        sets = ", ".join(f"{k}=?" for k in changes)
+
+        async def job(c: aiosqlite.Connection) -> None:
+            await c.execute(f"UPDATE alerts SET {sets} WHERE id=?", (*values, alert_id))
+
+        if changes:
+            await self.run_write(job)
+
+    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
+        where = "WHERE state != 'cleared'" if open_only else ""
+        rows = await self._fetch(f"SELECT * FROM alerts {where} ORDER BY id")
+        return [
+            AlertRow(
+                id=r["id"],
+                key=r["key"],
+                severity=r["severity"],
+                subject=r["subject"],
+                summary=r["summary"],
+                state=r["state"],
+                raised_at=_dt(r["raised_at"]),
+                cleared_at=_dt(r["cleared_at"]) if r["cleared_at"] else None,
+                acked_by=r["acked_by"],
+                ack_note=r["ack_note"],
+                labels=json.loads(r["labels"]),
+            )
+            for r in rows
+        ]
+
+    async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
+        if bucket_s <= 0:
+            raise ValueError("bucket_s must be positive")
+        cutoff = _ms(before)
+        size = bucket_s * 1000
+
+        async def job(c: aiosqlite.Connection) -> int:
+            # only buckets wholly before the cutoff, and only those not yet reduced
+            end = cutoff - cutoff % size
+            await c.execute("DROP TABLE IF EXISTS temp.ds")
+            await c.execute(
+                "CREATE TEMP TABLE ds AS SELECT device, metric, (ts_ms / ?) AS b, "
+                "COUNT(*) AS n, AVG(value) AS v FROM samples WHERE ts_ms < ? "
+                "GROUP BY device, metric, b HAVING n > 1",
+                (size, end),
+            )
+            cur = await c.execute(
+                "DELETE FROM samples WHERE ts_ms < ? AND EXISTS (SELECT 1 FROM ds WHERE "
+                "ds.device = samples.device AND ds.metric = samples.metric "
+                "AND ds.b = samples.ts_ms / ?)",
+                (end, size),
+            )
+            removed = cur.rowcount
+            await c.execute(
+                "INSERT INTO samples (device, metric, ts_ms, value) "
+                "SELECT device, metric, b * ? + ? / 2, v FROM ds",
+                (size, size),
+            )
+            cur2 = await c.execute("SELECT COUNT(*) FROM ds")
+            row = await cur2.fetchone()
+            await c.execute("DROP TABLE temp.ds")
+            return removed - (int(row[0]) if row else 0)
+
+        return await self.run_write(job)
+
+    async def purge_samples(self, before: datetime) -> int:
+        cutoff = _ms(before)
+
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute("DELETE FROM samples WHERE ts_ms < ?", (cutoff,))
+            return cur.rowcount
+
+        return await self.run_write(job)
+
+    async def add_handover(self, handover: HandoverRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO handovers (ts, link, authority, actor, record) VALUES (?,?,?,?,?)",
+                (
+                    _ts(handover.ts),
+                    handover.link,
+                    handover.authority,
+                    handover.actor,
+                    _canon(handover.record),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job, durable=True)
+
+    async def list_handovers(self, link: str | None = None) -> list[HandoverRow]:
+        if link is None:
+            rows = await self._fetch("SELECT * FROM handovers ORDER BY id")
+        else:
+            rows = await self._fetch("SELECT * FROM handovers WHERE link=? ORDER BY id", (link,))
+        return [
+            HandoverRow(
+                id=r["id"],
+                ts=_dt(r["ts"]),
+                link=r["link"],
+                authority=r["authority"],
+                actor=r["actor"],
+                record=json.loads(r["record"]),
+            )
+            for r in rows
+        ]
+
+    async def add_probe_result(self, result: ProbeResultRow) -> int:
+        async def job(c: aiosqlite.Connection) -> int:
+            cur = await c.execute(
+                "INSERT INTO probe_results (ts, target, kind, passed, result) VALUES (?,?,?,?,?)",
+                (
+                    _ts(result.ts),
+                    result.target,
+                    result.kind,
+                    None if result.passed is None else int(result.passed),
+                    _canon(result.result),
+                ),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        return await self.run_write(job)
+
+    async def list_probe_results(self, target: str | None = None) -> list[ProbeResultRow]:
+        if target is None:
+            rows = await self._fetch("SELECT * FROM probe_results ORDER BY id")
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM probe_results WHERE target=? ORDER BY id", (target,)
+            )
+        return [
+            ProbeResultRow(
+                id=r["id"],
+                ts=_dt(r["ts"]),
+                target=r["target"],
+                kind=r["kind"],
+                passed=None if r["passed"] is None else bool(r["passed"]),
+                result=json.loads(r["result"]),
+            )
+            for r in rows
+        ]

@@ -13,7 +13,12 @@ The wall (``:wall``) has no moderation stream: its queue and the announcement
 are polled (rescheduled after each run) and re-read right after each action.
 
 Keys: ``:`` command bar (with completion), ``/`` filter (``!`` inverts),
-``esc`` back, ``?`` help, ``space`` mark rows, ``ctrl+p`` command palette.
+``esc`` back, ``?`` help (this app's keys by view and role, every ``:``
+command: :mod:`eventops.tui.discover`), ``space`` mark rows, ``ctrl+p`` command
+palette (every view and every action of the role), ``q`` quit. ``q`` quits at
+once — the app is only a client, the engine goes on — except inside ``eventops
+demo`` (``confirm_quit``), where quitting ends the demo and so ``q`` asks first.
+The key hints are :class:`~eventops.tui.keybar.KeyBar`, made for 80×24.
 
 This module is the composition root: the views live in :mod:`eventops.tui.screens`
 (one module each, with their actions as mixins over :class:`~eventops.tui.core.CoreApp`),

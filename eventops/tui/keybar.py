@@ -8,7 +8,8 @@ then the role's actions on the app), the global keys last — and fits them:
 1. one line with full labels, else
 2. one line with short labels (``short.<binding id>`` in the string table), else
 3. two lines with short labels, else
-4. two lines with the global keys left out (``?`` always stays: it lists them).
+4. two lines with the global keys left out, then the common ``s`` sort, then the
+   view's own from the end (``?`` always stays: it lists them all).
 
 Only bindings with a description and ``show=True`` are hints; what is shown
 is exactly what the screen's ``active_bindings`` says the keys do now.
@@ -26,6 +27,8 @@ from eventops.tui.i18n import Tr
 
 GLOBAL_IDS = ("app.command", "app.filter", "app.back", "app.quit", "app.palette", "app.help")
 """The keys every view has, in the order they are shown (after the view's own)."""
+LOW_IDS = ("row.sort",)
+"""View keys every table has: after the view's own actions, and left out before them."""
 KEEP_IDS = frozenset({"app.help"})
 """Never left out: help lists everything that did not fit."""
 MAX_LINES = 2
@@ -62,7 +65,9 @@ def hints_of(screen: Screen[Any], tr: Tr | None) -> list[Hint]:
         short = tr("short.app.palette") if tr is not None else label
         glob["app.palette"] = Hint("^p", label, short, "app.palette")
     taken = {h.key for h in own}  # a screen's own esc (back) over the app's
-    return own + [glob[i] for i in GLOBAL_IDS if i in glob and glob[i].key not in taken]
+    low = [h for h in own if h.id in LOW_IDS]
+    own = [h for h in own if h.id not in LOW_IDS]
+    return own + low + [glob[i] for i in GLOBAL_IDS if i in glob and glob[i].key not in taken]
 
 
 def _width(h: Hint, short: bool) -> int:
@@ -88,14 +93,17 @@ def layout(hints: list[Hint], width: int) -> tuple[list[list[Hint]], bool]:
         lines = _lines(hints, width, short)
         if len(lines) <= max_lines:
             return lines, short
-    # leave out global keys (last first) until it fits; ? always stays
+    # leave out global keys (last first), then the common view keys, then the view's
+    # own from the end, until it fits; ? always stays (it lists everything)
     kept = list(hints)
-    for h in reversed(hints):
-        if h.id in GLOBAL_IDS and h.id not in KEEP_IDS:
-            kept.remove(h)
-            lines = _lines(kept, width, True)
-            if len(lines) <= MAX_LINES:
-                return lines, True
+    order = [h for h in reversed(hints) if h.id in GLOBAL_IDS and h.id not in KEEP_IDS]
+    order += [h for h in reversed(hints) if h.id in LOW_IDS]
+    order += [h for h in reversed(hints) if h.id not in GLOBAL_IDS and h.id not in LOW_IDS]
+    for h in order:
+        kept.remove(h)
+        lines = _lines(kept, width, True)
+        if len(lines) <= MAX_LINES:
+            return lines, True
     return _lines(kept, width, True)[:MAX_LINES], True
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from eventops.tui.app import EventOpsApp
@@ -115,10 +116,11 @@ async def test_authority_every_view_at_80x24(rig: Rig) -> None:
         await check_hints(app, pilot, "authority", {"wall.announce", "wall.withdraw"})
 
 
-async def test_comms_keeps_its_wall_keys_visible_at_80x24(rig: Rig) -> None:
+@pytest.mark.parametrize("lang", ["en", "de"])
+async def test_comms_keeps_its_wall_keys_visible_at_80x24(rig: Rig, lang: str) -> None:
     await rig.add_post("replay:1", "Schönes Fest!", "replay:anna")
     await rig.add_post("replay:2", "Wo ist die Bühne?", "replay:ben")
-    app = rig.app("comms")
+    app = rig.app("comms", config=f'language = "{lang}"\n')
     async with app.run_test(size=(W, H)) as pilot:
         await until(pilot, lambda: app.ready and app.current == "wall", "comms land on the wall")
         await check_view(
@@ -137,9 +139,12 @@ async def test_comms_keeps_its_wall_keys_visible_at_80x24(rig: Rig) -> None:
             },
         )
         # the list shown is named in the header, and follows v
-        assert "[list: pending]" in header(app)
+        tr = app.tr
+        listed = tr("header.list", state=tr("wall.state.pending"))
+        assert f"[{listed}]" in header(app)
         await pilot.press("v")
-        await until(pilot, lambda: "[list: approved]" in header(app), "mode in the header")
+        listed = tr("header.list", state=tr("wall.state.approved"))
+        await until(pilot, lambda: f"[{listed}]" in header(app), "mode in the header")
 
 
 async def test_active_filter_is_shown_in_the_header(rig: Rig) -> None:

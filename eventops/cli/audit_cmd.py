@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from eventops import timefmt
 from eventops.errors import StoreError
 from eventops.profile import Profile, load_profile
 from eventops.profile.text import clean_text
@@ -80,7 +81,7 @@ def verify_cmd(args: argparse.Namespace) -> int:
     if checkpoint is not None:
         line += (
             f"; holds the {checkpoint.seq} entries of the checkpoint of "
-            f"{checkpoint.ts:%Y-%m-%d %H:%M:%S}Z"
+            f"{timefmt.stamp(checkpoint.ts, profile.event.tz)}"
         )
     print(line)
     return 0
@@ -111,11 +112,12 @@ def checkpoint_cmd(args: argparse.Namespace) -> int:
 
 def show_cmd(args: argparse.Namespace) -> int:
     """Print entries, reading the store read-only (like verify)."""
+    tz = load_profile(args.profile).event.tz
     for e in read_entries(store_path(args), since_id=args.since):
         if args.json:
             print(json.dumps(e.model_dump(mode="json"), ensure_ascii=False))
         else:
             # targets can come from hostile input (a post's author): no escapes to the terminal
             actor, action, target = (clean_text(x) for x in (e.actor, e.action, e.target))
-            print(f"{e.id:6d} {e.ts:%Y-%m-%d %H:%M:%S}Z {actor:<16} {action:<20} {target}")
+            print(f"{e.id:6d} {timefmt.stamp(e.ts, tz)} {actor:<16} {action:<20} {target}")
     return 0

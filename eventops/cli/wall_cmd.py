@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from eventops import timefmt
 from eventops.clock import SystemClock
 from eventops.errors import WallError
 from eventops.profile import load_profile
@@ -185,10 +186,10 @@ async def queue_cmd(args: argparse.Namespace) -> int:
 
 
 async def decide_cmd(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    profile, store = _open(args)
     clock = SystemClock()
     async with store:
-        desk = ManualModeration(store, clock)
+        desk = ManualModeration(store, clock, tz=profile.event.tz)
         if args.action == "block_author":
             until = clock.now() + parse_duration(args.duration) if args.duration else None
             did = await desk.block_author(args.post, args.user, args.reason, until=until)
@@ -216,7 +217,7 @@ async def undo_cmd(args: argparse.Namespace) -> int:
 
 
 async def decisions_cmd(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    profile, store = _open(args)
     async with store:
         rows = await store.list_decisions(args.post)
     for d in rows:
@@ -225,7 +226,7 @@ async def decisions_cmd(args: argparse.Namespace) -> int:
         else:
             ts: datetime = d.ts
             print(
-                f"{d.id:6d} {ts:%Y-%m-%d %H:%M:%S}Z {d.post_id:<30} {d.actor:<20} "
+                f"{d.id:6d} {timefmt.stamp(ts, profile.event.tz)} {d.post_id:<30} {d.actor:<20} "
                 f"{d.action:<12} {d.reason}"
             )
     return 0

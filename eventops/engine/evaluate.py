@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from eventops.engine.state import DeviceState, LinkStateName
+from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.alerts import device_conditions, link_conditions
 from eventops.monitor.checks import CheckResult, EndData, Level
@@ -48,6 +49,7 @@ async def evaluate_device(engine: Engine, st: DeviceState, now: datetime) -> Non
         checks=checks,
         upstream_down=upstream,
         error=st.error,
+        error_msg=st.error_msg,
     )
     await engine.alerts.evaluate(st.id, conds, now)
     engine.bus.publish(
@@ -71,9 +73,10 @@ async def evaluate_link(engine: Engine, link: Link, now: datetime) -> None:
                 ls.baseline.get(name),
             )
         )
-    checks = chk.link_checks(link, ends, engine.profile.alerts, ls.proof)
+    checks = chk.link_checks(link, ends, engine.profile.alerts, ls.proof, engine.profile.event.tz)
     reachable = [e for e in ends if e.reachable and e.cur is not None]
-    down = chk.link_down_reason(link, ends)
+    down_msg = chk.link_down_msg(link, ends)
+    down = down_msg.text() if down_msg is not None else None
     health = chk.health(checks)
     state: LinkStateName
     if not reachable:
@@ -96,6 +99,7 @@ async def evaluate_link(engine: Engine, link: Link, now: datetime) -> None:
     prev_state = ls.state
     ls.state, ls.checks, ls.health = state, checks, health
     ls.reason = down or (health.reason if health.level else "up")
+    ls.reason_msg = down_msg or (health.msg if health.level else Msg("link.up"))
     if reachable:
         oks = [t for e in reachable if (t := engine.devices[e.device].last_ok) is not None]
         ls.last_ok = min(oks) if oks else ls.last_ok

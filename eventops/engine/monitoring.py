@@ -337,9 +337,11 @@ class Engine:
         if res.status is not None:
             st.prev, st.cur = st.cur, res.status
             st.reachable, st.error, st.failures = True, "", 0
+            st.error_msg = None
             st.last_ok = now
         else:
             st.reachable, st.error, st.failures = False, res.error, res.failures
+            st.error_msg = res.error_msg
         await self.store.add_samples(samples_of(st, now))
         await self._evaluate_device(st, now)
         if was is not st.reachable:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from eventops.adapters.base import DeviceStatus
+from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.checks import CheckResult, Health, Level, ProbeSummary
 from eventops.profile.models import Mast, Switch
@@ -16,7 +17,7 @@ from eventops.store.models import AlertRow, Sample
 LinkStateName = Literal["up", "degraded", "down", "unknown"]
 
 
-NOT_POLLED = Health(Level.ok, 1000, "not polled yet")
+NOT_POLLED = Health(Level.ok, 1000, "not polled yet", msg=Msg("health.not_polled"))
 
 
 @dataclass
@@ -31,6 +32,8 @@ class DeviceState:
     last_ok: datetime | None = None
     last_poll: datetime | None = None
     error: str = ""
+    error_msg: Msg | None = None
+    """Why the last poll failed, as a message (``error`` in English)."""
     failures: int = 0
     poll_duration_s: float = 0.0
     checks: list[CheckResult] = field(default_factory=list)
@@ -45,6 +48,7 @@ class LinkState:
     state: LinkStateName = "unknown"
     since: datetime | None = None
     reason: str = "not polled yet"
+    reason_msg: Msg | None = NOT_POLLED.msg
     checks: list[CheckResult] = field(default_factory=list)
     health: Health = NOT_POLLED
     rx_dbm: dict[str, float | None] = field(default_factory=dict)

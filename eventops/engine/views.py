@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from eventops.adapters.base import Capabilities, OpticStatus, driver_class
 from eventops.engine.state import alert_view
 from eventops.errors import EventOpsError, InvalidRequest, NotFound
+from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.history import timeline as _timeline
 from eventops.profile.models import Endpoint, Link, Mast, Switch
@@ -25,6 +26,14 @@ def capabilities_of(device: Mast | Switch) -> Capabilities:
         return Capabilities(reboot=False)
 
 
+def _msg_fields(prefix: str, msg: Msg | None) -> dict[str, Any]:
+    """``<prefix>_id`` and ``<prefix>_params`` of a view (clients render them)."""
+    if msg is None:
+        return {f"{prefix}_id": None, f"{prefix}_params": {}}
+    d = msg.as_dict()
+    return {f"{prefix}_id": d["msg_id"], f"{prefix}_params": d["params"]}
+
+
 def device_view(engine: Engine, device_id: str) -> dict[str, Any]:
     st = engine.devices[device_id]
     d = engine.profile.device(device_id)
@@ -37,9 +46,11 @@ def device_view(engine: Engine, device_id: str) -> dict[str, Any]:
         "site": d.site,
         "reachable": st.reachable,
         "error": st.error,
+        **_msg_fields("error", st.error_msg),
         "health": st.health.level.label if st.reachable is not None else "unknown",
         "score": st.health.score,
         "reason": st.health.reason,
+        **_msg_fields("reason", st.health.msg),
         "since": st.since.isoformat() if st.since else None,
         "stale": fresh.stale,
         "as_of": fresh.as_of.isoformat() if fresh.as_of else None,
@@ -120,6 +131,7 @@ def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
         "state": ls.state,
         "since": ls.since.isoformat() if ls.since else None,
         "reason": ls.reason,
+        **_msg_fields("reason", ls.reason_msg),
         "health": ls.health.level.label,
         "score": ls.health.score,
         "capacity_mbps": link.capacity_mbps,

@@ -105,7 +105,9 @@ class WallService:
 
     def desk(self) -> ManualModeration:
         chain = self.pipeline.chain if self.pipeline is not None else None
-        return ManualModeration(self.hub.store, self.hub.clock, chain)
+        return ManualModeration(
+            self.hub.store, self.hub.clock, chain, tz=self.engine.profile.event.tz
+        )
 
     # -- reading ------------------------------------------------------------------------------
 

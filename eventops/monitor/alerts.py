@@ -32,6 +32,7 @@ from typing import Any, Literal
 import aiohttp
 
 from eventops.clock import Clock
+from eventops.i18n import Msg
 from eventops.monitor.checks import CheckResult, Level
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import AlertTolerances
@@ -51,7 +52,24 @@ class Condition:
     severity: Severity
     subject: str
     summary: str
+    """The English text (webhook, scripts)."""
     labels: dict[str, str] = field(default_factory=dict)
+    msg_id: str | None = None
+    """The summary as a catalogue message (:mod:`eventops.i18n`), rendered by clients."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _cond(
+    key: str, severity: Severity, subject: str, labels: dict[str, str], msg: Msg
+) -> Condition:
+    return Condition(
+        key, severity, subject, msg.text(), labels, msg.msg_id, msg.as_dict()["params"]
+    )
+
+
+def _check_msg(c: CheckResult) -> dict[str, Any] | str:
+    """A check's message for nesting in an alert's, or its plain reason if it has none."""
+    return c.msg.as_dict() if c.msg is not None else c.reason
 
 
 # -- conditions from checks (grouping lives here) ---------------------------------
@@ -64,26 +82,35 @@ def device_conditions(
     checks: Sequence[CheckResult] = (),
     upstream_down: str | None = None,
     error: str = "",
+    error_msg: Msg | None = None,
 ) -> list[Condition]:
     """What is wrong with one device right now.
 
     ``upstream_down`` names the fibre link the device hangs off when that link
     is down: an unreachable device behind it is then "upstream down" (info),
-    not an alert of its own.
+    not an alert of its own. ``error`` is why the poll failed in English (kept
+    whole in the summary), ``error_msg`` the same for clients to render.
     """
     base = {"device": device, "kind": "device"}
     if not reachable:
         if upstream_down:
             return [
-                Condition(
+                _cond(
                     f"device:{device}:upstream-down",
                     "info",
                     device,
-                    f"{device} unreachable: upstream {upstream_down} down",
                     {**base, "alertname": "UpstreamDown", "upstream": upstream_down},
+                    Msg("alert.upstream_down", {"device": device, "upstream": upstream_down}),
                 )
             ]
         why = f": {error}" if error else ""
+        msg = (
+            Msg("alert.unreachable_why", {"device": device, "why": error_msg.as_dict()})
+            if error_msg is not None
+            else Msg("alert.unreachable_why", {"device": device, "why": error})
+            if error
+            else Msg("alert.unreachable", {"device": device})
+        )
         return [
             Condition(
                 f"device:{device}:unreachable",
@@ -91,6 +118,8 @@ def device_conditions(
                 device,
                 f"{device} unreachable{why}",
                 {**base, "alertname": "DeviceUnreachable"},
+                msg.msg_id,
+                msg.as_dict()["params"],
             )
         ]
     out = []
@@ -104,6 +133,8 @@ def device_conditions(
                 device,
                 f"{device}: {c.reason}",
                 {**base, "alertname": _alertname(c.name), "check": c.name},
+                "alert.device",
+                {"device": device, "check": _check_msg(c)},
             )
         )
     return out
@@ -114,6 +145,7 @@ def link_conditions(link: str, checks: Sequence[CheckResult]) -> list[Condition]
     base = {"link": link, "kind": "link"}
     down = next((c for c in checks if c.name == "link" and c.level is Level.critical), None)
     if down is not None:
+        why = down.params.get("why") if down.msg_id == "link.down" else None
         return [
             Condition(
                 f"link:{link}:down",
@@ -121,6 +153,8 @@ def link_conditions(link: str, checks: Sequence[CheckResult]) -> list[Condition]
                 link,
                 f"{link} {down.reason}",
                 {**base, "alertname": "LinkDown"},
+                "alert.link_down" if why is not None else None,
+                {"link": link, "why": why} if why is not None else {},
             )
         ]
     out = []
@@ -134,6 +168,8 @@ def link_conditions(link: str, checks: Sequence[CheckResult]) -> list[Condition]
                 link,
                 f"{link}: {c.reason}",
                 {**base, "alertname": _alertname(c.name), "check": c.name},
+                "alert.link",
+                {"link": link, "check": _check_msg(c)},
             )
         )
     return out
@@ -201,7 +237,15 @@ class AlertManager:
     async def load(self, now: datetime) -> None:
         """Pick up alerts left open in the store by an earlier run."""
         for row in await self.store.list_alerts(open_only=True):
-            cond = Condition(row.key, row.severity, row.subject, row.summary, dict(row.labels))
+            cond = Condition(
+                row.key,
+                row.severity,
+                row.subject,
+                row.summary,
+                dict(row.labels),
+                row.msg_id,
+                dict(row.params),
+            )
             self._tracks[row.key] = _Track(True, now, cond, alert=row)
             self._by_subject.setdefault(row.subject, set()).add(row.key)
 
@@ -308,7 +352,13 @@ class AlertManager:
             if t.active and t.cond.severity != t.alert.severity:
                 # escalation or de-escalation; value changes alone are not news
                 await self._update(
-                    t, now, "updated", severity=t.cond.severity, summary=t.cond.summary
+                    t,
+                    now,
+                    "updated",
+                    severity=t.cond.severity,
+                    summary=t.cond.summary,
+                    msg_id=t.cond.msg_id,
+                    params=t.cond.params,
                 )
 
     def _forget(self, key: str) -> None:
@@ -326,6 +376,8 @@ class AlertManager:
             state="flapping" if flapping else "open",
             raised_at=now,
             labels=c.labels,
+            msg_id=c.msg_id,
+            params=c.params,
         )
         alert_id = await self.store.add_alert(row)
         t.alert = row.model_copy(update={"id": alert_id})

@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from eventops import timefmt
 from eventops.adapters.base import (
     DeviceStatus,
     InterfaceStatus,
     RadioStatus,
 )
+from eventops.i18n import Msg
 from eventops.monitor.checks_base import (
     _BAND_SCORE,
     CheckResult,
@@ -52,6 +54,7 @@ from eventops.monitor.checks_fibre import (
     find_interface,
     find_optic,
     link_checks,
+    link_down_msg,
     link_down_reason,
     module_default_thresholds,
     optic_rx,
@@ -96,6 +99,7 @@ __all__ = [
     "freshness",
     "health",
     "link_checks",
+    "link_down_msg",
     "link_down_reason",
     "mast_checks",
     "mast_uplink",
@@ -157,56 +161,64 @@ def check_radio(
 ) -> list[CheckResult]:
     n = f"radio.{want.band}"
     if got is None:
-        return [crit(n, f"{want.band} radio missing")]
+        return [crit(n, "radio.missing", band=want.band)]
     if not got.up:
-        return [crit(n, f"{want.band} radio {got.name} is down")]
-    out = [ok(n, f"{want.band} radio up")]
+        return [crit(n, "radio.down", band=want.band, radio=got.name)]
+    out = [ok(n, "radio.up", band=want.band)]
     if got.channel is not None and got.channel != want.channel:
         out.append(
             warn(
-                f"{n}.channel", f"{want.band} on channel {got.channel}, provisioned {want.channel}"
+                f"{n}.channel",
+                "radio.channel",
+                band=want.band,
+                channel=got.channel,
+                want=want.channel,
             )
         )
     if got.width_mhz is not None and got.width_mhz != want.width:
         out.append(
-            warn(f"{n}.width", f"{want.band} width {got.width_mhz} MHz, provisioned {want.width}")
+            warn(f"{n}.width", "radio.width", band=want.band, width=got.width_mhz, want=want.width)
         )
     if got.tx_power_dbm is not None:
         if got.tx_power_dbm > want.tx_power_dbm + 1:
             out.append(
                 crit(
                     f"{n}.txpower",
-                    f"{want.band} tx power {got.tx_power_dbm:g} dBm above provisioned "
-                    f"{want.tx_power_dbm:g} dBm",
+                    "radio.txpower_high",
                     got.tx_power_dbm,
+                    band=want.band,
+                    dbm=got.tx_power_dbm,
+                    want=want.tx_power_dbm,
                 )
             )
         elif got.tx_power_dbm < want.tx_power_dbm - limits.tx_power_low_db:
             out.append(
                 warn(
                     f"{n}.txpower",
-                    f"{want.band} tx power {got.tx_power_dbm:g} dBm, provisioned "
-                    f"{want.tx_power_dbm:g} dBm",
+                    "radio.txpower_low",
                     got.tx_power_dbm,
+                    band=want.band,
+                    dbm=got.tx_power_dbm,
+                    want=want.tx_power_dbm,
                 )
             )
     clients = len(got.clients)
     if clients >= limits.clients_crit:
-        out.append(crit(f"{n}.clients", f"{clients} clients on {want.band}", clients))
+        out.append(crit(f"{n}.clients", "radio.clients", clients, n=clients, band=want.band))
     elif clients >= limits.clients_warn:
-        out.append(warn(f"{n}.clients", f"{clients} clients on {want.band}", clients))
+        out.append(warn(f"{n}.clients", "radio.clients", clients, n=clients, band=want.band))
     if got.utilisation_pct is not None:
         u = got.utilisation_pct
         if u >= limits.utilisation_crit_pct:
-            out.append(crit(f"{n}.utilisation", f"{want.band} channel {u:.0f}% busy", u))
+            out.append(crit(f"{n}.utilisation", "radio.busy", u, band=want.band, pct=u))
         elif u >= limits.utilisation_warn_pct:
-            out.append(warn(f"{n}.utilisation", f"{want.band} channel {u:.0f}% busy", u))
+            out.append(warn(f"{n}.utilisation", "radio.busy", u, band=want.band, pct=u))
     if got.noise_dbm is not None:
         nz = got.noise_dbm
         if nz >= limits.noise_crit_dbm:
-            out.append(crit(f"{n}.noise", f"{want.band} noise floor {nz:g} dBm", nz))
+            out.append(crit(f"{n}.noise", "radio.noise", nz, band=want.band, dbm=nz))
         elif nz >= limits.noise_warn_dbm:
-            out.append(warn(f"{n}.noise", f"{want.band} noise floor {nz:g} dBm", nz))
+            out.append(warn(f"{n}.noise", "radio.noise", nz, band=want.band, dbm=nz))
     return out
 
 
@@ -228,16 +240,19 @@ def mast_uplink(status: DeviceStatus) -> InterfaceStatus | None:
 
 def check_uplink(iface: InterfaceStatus | None, limits: MastLimits = MastLimits()) -> CheckResult:
     if iface is None:
-        return ok("uplink", "uplink not reported")
+        return ok("uplink", "uplink.unreported")
     if iface.carrier is False or iface.oper_status in ("DOWN", "LOWER_LAYER_DOWN"):
-        return crit("uplink", f"uplink {iface.name} has no carrier")
+        return crit("uplink", "uplink.no_carrier", iface=iface.name)
     if iface.speed_mbps is not None and iface.speed_mbps < limits.uplink_min_mbps:
         return warn(
             "uplink.speed",
-            f"uplink {iface.name} at {iface.speed_mbps:g} Mb/s (expected {limits.uplink_min_mbps:g})",
+            "uplink.slow",
             iface.speed_mbps,
+            iface=iface.name,
+            mbps=iface.speed_mbps,
+            want=limits.uplink_min_mbps,
         )
-    return ok("uplink", f"uplink {iface.name} up")
+    return ok("uplink", "uplink.up", iface=iface.name)
 
 
 def check_system(status: DeviceStatus, limits: MastLimits = MastLimits()) -> list[CheckResult]:
@@ -248,31 +263,31 @@ def check_system(status: DeviceStatus, limits: MastLimits = MastLimits()) -> lis
     if sysinfo.load is not None:
         load1 = sysinfo.load[0]
         if load1 >= limits.load_crit:
-            out.append(crit("cpu", f"load {load1:.2f}", load1))
+            out.append(crit("cpu", "cpu.load", load1, load=load1))
         elif load1 >= limits.load_warn:
-            out.append(warn("cpu", f"load {load1:.2f}", load1))
+            out.append(warn("cpu", "cpu.load", load1, load=load1))
         else:
-            out.append(ok("cpu", f"load {load1:.2f}", load1))
+            out.append(ok("cpu", "cpu.load", load1, load=load1))
     if sysinfo.memory_total and sysinfo.memory_available is not None:
         pct = 100.0 * sysinfo.memory_available / sysinfo.memory_total
         if pct <= limits.mem_crit_pct:
-            out.append(crit("memory", f"{pct:.0f}% memory free", pct))
+            out.append(crit("memory", "memory.free", pct, pct=pct))
         elif pct <= limits.mem_warn_pct:
-            out.append(warn("memory", f"{pct:.0f}% memory free", pct))
+            out.append(warn("memory", "memory.free", pct, pct=pct))
         else:
-            out.append(ok("memory", f"{pct:.0f}% memory free", pct))
+            out.append(ok("memory", "memory.free", pct, pct=pct))
     return out
 
 
 def check_reboot(prev: DeviceStatus | None, cur: DeviceStatus) -> CheckResult:
     """A reboot shows as uptime going backwards between two polls."""
     if prev is None:
-        return ok("reboot", "first poll")
+        return ok("reboot", "reboot.first")
     before, after = _uptime(prev), _uptime(cur)
     elapsed = (cur.ts - prev.ts).total_seconds()
     if after + 1.0 < before + elapsed and after < before:
-        return warn("reboot", f"rebooted (uptime {after:.0f} s, was {before:.0f} s)", after)
-    return ok("reboot", f"up {after:.0f} s", after)
+        return warn("reboot", "reboot.rebooted", after, uptime=after, was=before)
+    return ok("reboot", "reboot.up", after, uptime=after)
 
 
 def _uptime(s: DeviceStatus) -> float:
@@ -296,27 +311,32 @@ def mast_checks(
         if not want.enabled:
             continue
         if radios_na is not None and _radio_for(cur.radios, want.band) is None:
-            out.append(ok(f"radio.{want.band}", radios_na))
+            out.append(ok(f"radio.{want.band}", radios_na.msg_id, **radios_na.params))
         else:
             out.extend(check_radio(want, _radio_for(cur.radios, want.band), lim))
     uplink_na = not_available(cur, "network.interface")
     if uplink_na is not None and not cur.interfaces:
-        out.append(ok("uplink", uplink_na))
+        out.append(ok("uplink", uplink_na.msg_id, **uplink_na.params))
     else:
         out.append(check_uplink(mast_uplink(cur), lim))
     system_na = not_available(cur, "system")
     if system_na is not None and cur.system is None:
-        out.append(ok("system", system_na))
+        out.append(ok("system", system_na.msg_id, **system_na.params))
     out.extend(check_system(cur, lim))
     return out
 
 
-def not_available(status: DeviceStatus, obj: str) -> str | None:
+def not_available(status: DeviceStatus, obj: str) -> Msg | None:
     """``"not available: <reason>"`` if the device does not offer ``obj`` (absent or
-    denied by the ACL): its checks are shown as such, never alerted on."""
+    denied by the ACL): its checks are shown as such, never alerted on. The reason
+    is the device's own answer when it gave one."""
     if obj not in status.unsupported:
         return None
-    return f"not available: {status.unavailable.get(obj, f'{obj} not offered')}"
+    why = status.unavailable.get(obj)
+    return Msg(
+        "check.not_available",
+        {"why": why if why else Msg("check.not_offered", {"obj": obj}).as_dict()},
+    )
 
 
 # -- staleness --------------------------------------------------------------------
@@ -332,10 +352,10 @@ class Freshness:
 def freshness(
     last_ok: datetime | None, now: datetime, interval_s: float, tz: ZoneInfo
 ) -> Freshness:
-    """Data older than two poll intervals is stale and shown "as of hh:mm:ss"."""
+    """Data older than two poll intervals is stale and shown "as of hh:mm:ss CEST"."""
     if last_ok is None:
         return Freshness(True, None, "no data yet")
     age = (now - last_ok).total_seconds()
     if age > 2 * interval_s:
-        return Freshness(True, last_ok, f"as of {last_ok.astimezone(tz):%H:%M:%S}")
+        return Freshness(True, last_ok, f"as of {timefmt.clock(last_ok, tz)}")
     return Freshness(False, last_ok, "")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
+from eventops import timefmt
 from eventops.adapters.base import (
     DeviceStatus,
     InterfaceStatus,
     OpticStatus,
 )
+from eventops.i18n import Msg
 from eventops.monitor.checks_base import (
     CheckResult,
     Level,
     crit,
     ok,
+    result,
     warn,
 )
 from eventops.profile.models import AlertTolerances, Link, RxThresholds
@@ -70,7 +73,7 @@ def check_rx_power(
 ) -> CheckResult:
     """Receive power against the optic's window, with the profile's margins or thresholds."""
     if rx_dbm is None:
-        return warn(name, "no rx power reading")
+        return warn(name, "rx.none")
     w = OPTIC_WINDOWS[optic]
     rx = rx or RxThresholds()
     crit_low = (
@@ -88,12 +91,14 @@ def check_rx_power(
         rx.warn_high_dbm if rx.warn_high_dbm is not None else w.overload_dbm - tol.rx_margin_crit_db
     )
     margin = rx_margin(rx_dbm, optic)
-    text = f"rx {rx_dbm:.1f} dBm, margin {margin:.1f} dB ({optic})"
-    if rx_dbm <= crit_low or rx_dbm >= crit_high:
-        return crit(name, text, rx_dbm)
-    if rx_dbm <= warn_low or rx_dbm >= warn_high:
-        return warn(name, text, rx_dbm)
-    return ok(name, text, rx_dbm)
+    level = (
+        Level.critical
+        if rx_dbm <= crit_low or rx_dbm >= crit_high
+        else Level.warning
+        if rx_dbm <= warn_low or rx_dbm >= warn_high
+        else Level.ok
+    )
+    return result(name, level, "rx.power", rx_dbm, dbm=rx_dbm, margin=margin, optic=optic)
 
 
 _MODULE_SEVERITY = {
@@ -109,18 +114,18 @@ def check_module_thresholds(name: str, optic: OpticStatus) -> CheckResult:
     """Receive power against the module's own alarm/warning thresholds."""
     rx = min(optic.rx_power_dbm) if optic.rx_power_dbm else None
     if rx is None:
-        return ok(name, "no rx reading")
-    worst = Level.ok
-    why = "within module thresholds"
+        return ok(name, "module.no_rx")
+    worst = ok(name, "module.within", rx)
     for sev, th in optic.thresholds.items():
         level = _MODULE_SEVERITY.get(sev.lower())
         if level is None:
             continue
-        if th.input_power_lower is not None and rx < th.input_power_lower and level > worst:
-            worst, why = level, f"rx {rx:.1f} dBm below module {sev} {th.input_power_lower:g} dBm"
-        if th.input_power_upper is not None and rx > th.input_power_upper and level > worst:
-            worst, why = level, f"rx {rx:.1f} dBm above module {sev} {th.input_power_upper:g} dBm"
-    return CheckResult(name, worst, why, rx)
+        lo, hi = th.input_power_lower, th.input_power_upper
+        if lo is not None and rx < lo and level > worst.level:
+            worst = result(name, level, "module.below", rx, dbm=rx, sev=sev, limit=lo)
+        if hi is not None and rx > hi and level > worst.level:
+            worst = result(name, level, "module.above", rx, dbm=rx, sev=sev, limit=hi)
+    return worst
 
 
 def check_drift(
@@ -128,14 +133,13 @@ def check_drift(
 ) -> CheckResult:
     """A drop from the handover baseline: a bend, a dirty connector, a crushed cable."""
     if rx_dbm is None or baseline_dbm is None:
-        return ok(name, "no baseline")
+        return ok(name, "drift.no_baseline")
     drop = baseline_dbm - rx_dbm
-    text = f"rx {drop:+.1f} dB below handover baseline {baseline_dbm:.1f} dBm"
     if drop >= tol.drift_crit_db:
-        return crit(name, text, drop)
+        return crit(name, "drift.drop", drop, drop=drop, baseline=baseline_dbm)
     if drop >= tol.drift_warn_db:
-        return warn(name, text, drop)
-    return ok(name, f"within {max(drop, 0.0):.1f} dB of baseline", drop)
+        return warn(name, "drift.drop", drop, drop=drop, baseline=baseline_dbm)
+    return ok(name, "drift.within", drop, drop=max(drop, 0.0))
 
 
 @dataclass(frozen=True)
@@ -164,13 +168,13 @@ def port_rates(
 
 def check_errors(name: str, rates: PortRates | None, crit_per_s: float = 10.0) -> CheckResult:
     if rates is None:
-        return ok(name, "no rate yet")
+        return ok(name, "rate.none")
     per_s = rates.errors / rates.seconds
     if rates.errors and per_s >= crit_per_s:
-        return crit(name, f"{rates.errors} input errors in {rates.seconds:.0f} s", per_s)
+        return crit(name, "errors.count", per_s, n=rates.errors, secs=rates.seconds)
     if rates.errors:
-        return warn(name, f"{rates.errors} input errors in {rates.seconds:.0f} s", per_s)
-    return ok(name, "no errors", 0.0)
+        return warn(name, "errors.count", per_s, n=rates.errors, secs=rates.seconds)
+    return ok(name, "errors.none", 0.0)
 
 
 def check_flaps(name: str, rates: PortRates | None) -> CheckResult:
@@ -179,23 +183,22 @@ def check_flaps(name: str, rates: PortRates | None) -> CheckResult:
     A single transition is a plain up or down, which the link state reports.
     """
     if rates is None or rates.carrier_transitions < 2:
-        return ok(name, "carrier stable", float(rates.carrier_transitions if rates else 0))
+        return ok(name, "flaps.stable", float(rates.carrier_transitions if rates else 0))
     n = rates.carrier_transitions
-    return warn(name, f"carrier changed {n} times in {rates.seconds:.0f} s", float(n))
+    return warn(name, "flaps.count", float(n), n=n, secs=rates.seconds)
 
 
 def check_utilisation(
     name: str, rates: PortRates | None, capacity_mbps: float, tol: AlertTolerances
 ) -> CheckResult:
     if rates is None:
-        return ok(name, "no rate yet")
+        return ok(name, "rate.none")
     pct = 100.0 * max(rates.in_bps, rates.out_bps) / (capacity_mbps * 1e6)
-    text = f"{pct:.0f}% of {capacity_mbps:g} Mb/s"
     if pct >= tol.utilisation_crit_pct:
-        return crit(name, text, pct)
+        return crit(name, "util.pct", pct, pct=pct, capacity=capacity_mbps)
     if pct >= tol.utilisation_warn_pct:
-        return warn(name, text, pct)
-    return ok(name, text, pct)
+        return warn(name, "util.pct", pct, pct=pct, capacity=capacity_mbps)
+    return ok(name, "util.pct", pct, pct=pct, capacity=capacity_mbps)
 
 
 def find_interface(status: DeviceStatus | None, port: str) -> InterfaceStatus | None:
@@ -233,15 +236,17 @@ class EndData:
 def end_checks(link: Link, e: EndData, tol: AlertTolerances) -> list[CheckResult]:
     n = e.end
     if not e.reachable or e.cur is None:
-        return [crit(f"end.{n}", f"{e.device} unreachable")]
+        return [crit(f"end.{n}", "end.unreachable", device=e.device)]
     iface = find_interface(e.cur, e.port)
     if iface is None:
-        return [crit(f"oper.{n}", f"{e.device} {e.port} not reported")]
+        return [crit(f"oper.{n}", "port.unreported", device=e.device, port=e.port)]
     out: list[CheckResult] = []
     if iface.oper_status != "UP":
-        out.append(crit(f"oper.{n}", f"{e.device} {e.port} is {iface.oper_status}"))
+        out.append(
+            crit(f"oper.{n}", "port.status", device=e.device, port=e.port, status=iface.oper_status)
+        )
     else:
-        out.append(ok(f"oper.{n}", f"{e.device} {e.port} up"))
+        out.append(ok(f"oper.{n}", "port.up", device=e.device, port=e.port))
     optic = find_optic(e.cur, e.port)
     rx = optic_rx(optic)
     if iface.oper_status == "UP" or rx is not None:
@@ -258,7 +263,7 @@ def end_checks(link: Link, e: EndData, tol: AlertTolerances) -> list[CheckResult
     return out
 
 
-def link_down_reason(link: Link, ends: Sequence[EndData]) -> str | None:
+def link_down_msg(link: Link, ends: Sequence[EndData]) -> Msg | None:
     """Why the link carries no traffic, or None when it is up (or we cannot tell)."""
     seen = 0
     for e in ends:
@@ -269,18 +274,27 @@ def link_down_reason(link: Link, ends: Sequence[EndData]) -> str | None:
             continue
         seen += 1
         if iface.oper_status != "UP":
-            return f"{e.device} {e.port} is {iface.oper_status}"
+            return Msg(
+                "port.status", {"device": e.device, "port": e.port, "status": iface.oper_status}
+            )
     if seen == 0:
-        return "both ends unreachable"
+        return Msg("link.both_unreachable")
     return None
 
 
-def check_probe(last: ProbeSummary | None) -> CheckResult:
+def link_down_reason(link: Link, ends: Sequence[EndData]) -> str | None:
+    """:func:`link_down_msg` in English."""
+    m = link_down_msg(link, ends)
+    return None if m is None else m.text()
+
+
+def check_probe(last: ProbeSummary | None, tz: tzinfo = UTC) -> CheckResult:
+    """The link's last proof; a failed one names its time in the event's zone ``tz``."""
     if last is None:
-        return ok("probe", "no proof yet")
+        return ok("probe", "probe.none")
     if last.passed is False:
-        return warn("probe", f"last {last.kind} failed at {last.ts:%H:%M:%S}Z")
-    return ok("probe", f"last {last.kind} {'passed' if last.passed else 'ran'}")
+        return warn("probe", "probe.failed", kind=last.kind, at=timefmt.utc_z(last.ts), tz=tz)
+    return ok("probe", "probe.passed" if last.passed else "probe.ran", kind=last.kind)
 
 
 @dataclass(frozen=True)
@@ -296,11 +310,12 @@ def link_checks(
     ends: Sequence[EndData],
     tol: AlertTolerances,
     probe: ProbeSummary | None = None,
+    tz: tzinfo = UTC,
 ) -> list[CheckResult]:
     out: list[CheckResult] = []
-    down = link_down_reason(link, ends)
-    out.append(crit("link", f"down: {down}") if down else ok("link", "up"))
+    down = link_down_msg(link, ends)
+    out.append(crit("link", "link.down", why=down.as_dict()) if down else ok("link", "link.up"))
     for e in ends:
         out.extend(c for c in end_checks(link, e, tol) if not c.name.startswith("oper."))
-    out.append(check_probe(probe))
+    out.append(check_probe(probe, tz))
     return out

@@ -94,7 +94,14 @@ async def timeline(
                 kind="alert.raised",
                 subject=a.subject,
                 text=f"{a.severity}: {a.summary}",
-                data={"id": a.id, "key": a.key, "state": a.state},
+                data={
+                    "id": a.id,
+                    "key": a.key,
+                    "state": a.state,
+                    "severity": a.severity,
+                    "msg_id": a.msg_id,
+                    "params": a.params,
+                },
             )
         )
         if a.cleared_at is not None:
@@ -104,7 +111,7 @@ async def timeline(
                     kind="alert.cleared",
                     subject=a.subject,
                     text=f"cleared: {a.summary}",
-                    data={"id": a.id, "key": a.key},
+                    data={"id": a.id, "key": a.key, "msg_id": a.msg_id, "params": a.params},
                 )
             )
     for p in await store.list_probe_results():

@@ -23,7 +23,15 @@ from datetime import datetime
 
 from eventops.adapters.base import DeviceDriver, DeviceStatus
 from eventops.clock import Clock
-from eventops.errors import DeviceError
+from eventops.errors import (
+    AuthenticationFailed,
+    DeviceError,
+    DeviceTimeout,
+    DeviceUnreachable,
+    PermissionDenied,
+    ProtocolError,
+)
+from eventops.i18n import Msg
 from eventops.monitor.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,8 @@ class PollResult:
     error: str = ""
     failures: int = 0
     """Consecutive failed polls, this one included."""
+    error_msg: Msg | None = None
+    """Why it failed, as a catalogue message (``error`` is the English detail)."""
 
     @property
     def ok(self) -> bool:
@@ -164,17 +174,26 @@ class DevicePoller:
             try:
                 status = await self._with_timeout(self._status())
             except DeviceError as exc:
-                return await self._failed(started, t0, exc.message)
+                return await self._failed(started, t0, exc.message, _why(exc))
             except TimeoutError:
-                return await self._failed(started, t0, f"no answer within {self.timeout_s:g} s")
+                return await self._failed(
+                    started,
+                    t0,
+                    f"no answer within {self.timeout_s:g} s",
+                    Msg("poll.timeout", {"s": self.timeout_s}),
+                )
             except (OSError, ValueError) as exc:
                 log.warning("%s: poll failed: %r", self.device_id, exc)
-                return await self._failed(started, t0, f"{type(exc).__name__}: {exc}")
+                return await self._failed(
+                    started, t0, f"{type(exc).__name__}: {exc}", Msg("poll.failed")
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a driver bug: the device stays on its schedule
                 await self._report(exc)
-                return await self._failed(started, t0, f"internal error: {type(exc).__name__}")
+                return await self._failed(
+                    started, t0, f"internal error: {type(exc).__name__}", Msg("poll.failed")
+                )
         self.failures = 0
         return PollResult(self.device_id, started, self.clock.monotonic() - t0, status=status)
 
@@ -203,7 +222,9 @@ class DevicePoller:
         await cancel_and_wait([work])
         raise TimeoutError
 
-    async def _failed(self, started: datetime, t0: float, error: str) -> PollResult:
+    async def _failed(
+        self, started: datetime, t0: float, error: str, why: Msg | None = None
+    ) -> PollResult:
         self.failures += 1
         await self._close()
         return PollResult(
@@ -212,6 +233,7 @@ class DevicePoller:
             self.clock.monotonic() - t0,
             error=error,
             failures=self.failures,
+            error_msg=why,
         )
 
     async def _close(self) -> None:
@@ -221,3 +243,19 @@ class DevicePoller:
             await self.driver.close()
         except (DeviceError, OSError) as exc:
             log.debug("%s: close failed: %r", self.device_id, exc)
+
+
+def _why(exc: DeviceError) -> Msg:
+    """A device error as a message a client shows in its language (the English
+    detail, with URLs and the device's own words, stays in ``PollResult.error``)."""
+    if isinstance(exc, DeviceTimeout):
+        return Msg("poll.no_answer")
+    if isinstance(exc, DeviceUnreachable):
+        return Msg("poll.no_connection")
+    if isinstance(exc, AuthenticationFailed):
+        return Msg("poll.auth")
+    if isinstance(exc, PermissionDenied):
+        return Msg("poll.denied")
+    if isinstance(exc, ProtocolError):
+        return Msg("poll.protocol")
+    return Msg("poll.failed")

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from eventops import i18n, timefmt
 from eventops.api import models as m
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
@@ -124,7 +125,12 @@ async def whoami(request: web.Request) -> web.Response:
     return respond(
         request,
         m.WhoAmIView,
-        value={"name": u.name, "role": u.role.value, "authority": u.authority},
+        value={
+            "name": u.name,
+            "role": u.role.value,
+            "authority": u.authority,
+            "timezone": _engine(request).profile.event.timezone,
+        },
     )
 
 
@@ -299,6 +305,16 @@ def _status_links(view: View) -> list[dict[str, Any]]:
     return [engine.link_view(lk) for lk in engine.links if lk in view.links]
 
 
+def _lang(request: web.Request) -> str:
+    """The reader's language: ``?lang=de|en``, else the browser's Accept-Language (else en)."""
+    q = request.query.get("lang")
+    if q is not None:
+        if q not in i18n.LANGUAGES:
+            raise InvalidRequest(f"lang: {q[:20]!r} is not one of de, en", field="lang")
+        return q
+    return i18n.lang_of(request.headers.get("Accept-Language", "")[:200])
+
+
 async def status_page(request: web.Request) -> web.Response:
     user = require(request, T, A)
     view, engine = view_of(request), _engine(request)
@@ -306,7 +322,7 @@ async def status_page(request: web.Request) -> web.Response:
     who = (
         next((a.name for a in p.authorities if a.id == user.authority), user.authority or "")
         if user.role is A
-        else "all links (technician)"
+        else None
     )
     html = pages.status_page(
         p.event.name,
@@ -315,6 +331,7 @@ async def status_page(request: web.Request) -> web.Response:
         p.event.tz,
         engine.clock.now(),
         request.app[STATUS_REFRESH_S],
+        lang=_lang(request),
     )
     return web.Response(
         text=view.redact_text(html),
@@ -334,13 +351,13 @@ async def status_json(request: web.Request) -> web.Response:
                 "id": lv["id"],
                 "state": lv["state"],
                 "stale": lv["stale"],
-                "cells": pages.link_cells(lv, tz),
+                "cells": pages.link_cells(lv, tz, _lang(request)),
             }
         )
     return respond(
         request,
         m.StatusView,
-        value={"updated": f"{engine.clock.now().astimezone(tz):%H:%M:%S}", "links": links},
+        value={"updated": timefmt.clock(engine.clock.now(), tz), "links": links},
     )
 
 

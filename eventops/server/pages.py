@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from eventops import i18n, timefmt
+
 STATUS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
     "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -26,10 +28,11 @@ SECURITY_HEADERS = {
 }
 
 
-def _local(ts: str | None, tz: ZoneInfo, fmt: str = "%H:%M:%S") -> str:
+def _local(ts: str | None, tz: ZoneInfo, *, seconds: bool = True) -> str:
+    """A time within the event's days, in its zone with the zone shown."""
     if not ts:
         return "—"
-    return datetime.fromisoformat(ts).astimezone(tz).strftime(fmt)
+    return timefmt.day_clock(ts, tz, seconds=seconds)
 
 
 def fmt_mbps(v: float | None) -> str:
@@ -38,15 +41,32 @@ def fmt_mbps(v: float | None) -> str:
     return f"{v:,.0f} Mb/s" if v >= 10 else f"{v:.1f} Mb/s"
 
 
-def link_cells(lv: dict[str, Any], tz: ZoneInfo) -> dict[str, str]:
-    """The text of one status-page row (also used by the script, via the JSON API)."""
+def _t(msg_id: str, lang: str, tz: ZoneInfo, **params: Any) -> str:
+    return i18n.render_strict(msg_id, params, lang, tz)
+
+
+def link_cells(lv: dict[str, Any], tz: ZoneInfo, lang: str = "en") -> dict[str, str]:
+    """The text of one status-page row in ``lang`` (also used by the script, via the JSON API)."""
     proof = lv.get("proof")
     if proof:
         verdict = {True: "passed", False: "FAILED", None: "ran"}[proof["passed"]]
         tp = f", {proof['throughput_mbps']:.0f} Mb/s" if proof.get("throughput_mbps") else ""
-        proof_text = f"{proof['kind']} {verdict} {_local(proof['ts'], tz, '%d.%m. %H:%M')}{tp}"
+        proof_text = (
+            _t("page.proof", lang, tz, kind=proof["kind"], verdict=verdict, at=proof["ts"]) + tp
+        )
     else:
-        proof_text = "no proof yet"
+        proof_text = _t("page.no_proof", lang, tz)
+    state = str(lv["state"])
+    why = ""
+    if state != "up":
+        why = i18n.render(lv.get("reason_id"), lv.get("reason_params"), lang, tz, lv["reason"])
+    as_of = ""
+    if lv.get("stale"):
+        as_of = (
+            _t("fresh.as_of", lang, tz, at=lv["as_of"])
+            if lv.get("as_of")
+            else _t("fresh.no_data", lang, tz)
+        )
     util = lv.get("utilisation_pct")
     margin = lv.get("margin_db")
     tput = None
@@ -54,38 +74,34 @@ def link_cells(lv: dict[str, Any], tz: ZoneInfo) -> dict[str, str]:
         tput = max(lv["in_mbps"], lv["out_mbps"] or 0.0)
     return {
         "name": lv["name"],
-        "state": lv["state"].upper(),
-        "since": _local(lv.get("since"), tz, "%d.%m. %H:%M:%S"),
+        "state": _t("term.state", lang, tz, state=state).upper(),
+        "why": why,
+        "since": _local(lv.get("since"), tz),
         "capacity": fmt_mbps(lv["capacity_mbps"]),
         "utilisation": "—" if util is None else f"{util:.0f}% ({fmt_mbps(tput)})",
         "margin": "—" if margin is None else f"{margin:.1f} dB",
         "proof": proof_text,
-        "asof": lv.get("stale_label") or "",
+        "asof": as_of,
     }
 
 
-COLUMNS = [
-    ("name", "Link"),
-    ("state", "State"),
-    ("since", "Since"),
-    ("capacity", "Capacity"),
-    ("utilisation", "Utilisation"),
-    ("margin", "Rx margin"),
-    ("proof", "Last throughput proof"),
-]
+COLUMNS = ["name", "state", "why", "since", "capacity", "utilisation", "margin", "proof"]
 
 
 def status_page(
     title: str,
-    who: str,
+    who: str | None,
     links: list[dict[str, Any]],
     tz: ZoneInfo,
     now: datetime,
     refresh_s: float = 5.0,
+    lang: str = "en",
 ) -> str:
+    """The authority status page in ``lang`` (``who`` None: a technician, all links)."""
     rows = []
+    who = _t("page.all_links", lang, tz) if who is None else who
     for lv in links:
-        cells = link_cells(lv, tz)
+        cells = link_cells(lv, tz, lang)
         cls = f"state-{lv['state']}" + (" stale" if lv.get("stale") else "")
         tds = "".join(
             f'<td class="c-{k}">{escape(cells[k])}'
@@ -95,28 +111,32 @@ def status_page(
                 else ""
             )
             + "</td>"
-            for k, _ in COLUMNS
+            for k in COLUMNS
         )
         rows.append(f'<tr id="link-{escape(lv["id"])}" class="{cls}">{tds}</tr>')
-    head = "".join(f"<th>{escape(label)}</th>" for _, label in COLUMNS)
+    head = "".join(f"<th>{escape(_t('page.col.' + k, lang, tz))}</th>" for k in COLUMNS)
     body = (
         "\n".join(rows)
-        or f'<tr><td colspan="{len(COLUMNS)}">No links for you in this event.</td></tr>'
+        or f'<tr><td colspan="{len(COLUMNS)}">{escape(_t("page.no_links", lang, tz))}</td></tr>'
     )
+    offline = _t("page.offline", lang, tz)
+    updated = _t("page.updated", lang, tz)
+    as_of = _t("page.as_of", lang, tz)
     return f"""<!doctype html>
-<html lang="en">
+<html lang="{lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)} — link status</title>
+<title>{escape(_t("page.title", lang, tz, event=title))}</title>
 <link rel="stylesheet" href="/static/status.css">
 <script src="/static/status.js" defer></script>
 </head>
-<body data-refresh-ms="{int(refresh_s * 1000)}">
+<body data-refresh-ms="{int(refresh_s * 1000)}" data-t-updated="{escape(updated)}"
+ data-t-offline="{escape(offline)}" data-t-asof="{escape(as_of)}">
 <header>
 <h1>{escape(title)}</h1>
 <p class="who">{escape(who)}</p>
-<p id="updated" class="updated">updated {now.astimezone(tz):%H:%M:%S}</p>
+<p id="updated" class="updated">{escape(updated)} {timefmt.clock(now, tz)}</p>
 </header>
 <main>
 <table id="links">
@@ -155,7 +175,7 @@ body.offline tr, body.offline td { color: #6b7680; opacity: .6; }
 STATUS_JS = """
 "use strict";
 (function () {
-  var COLS = ["name", "state", "since", "capacity", "utilisation", "margin", "proof"];
+  var COLS = ["name", "state", "why", "since", "capacity", "utilisation", "margin", "proof"];
   var lastOk = null;
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function hms(d) { return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds()); }
@@ -181,10 +201,10 @@ STATUS_JS = """
       rows.push(tr);
     });
     tbody.replaceChildren.apply(tbody, rows);
-    document.getElementById("updated").textContent = "updated " + data.updated;
+    document.getElementById("updated").textContent = T.updated + " " + data.updated;
   }
   function tick() {
-    fetch("/api/v1/status", { credentials: "same-origin", cache: "no-store" })
+    fetch("/api/v1/status?lang=" + encodeURIComponent(document.documentElement.lang || "en"), { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
       .then(function (data) {
         lastOk = new Date();
@@ -194,10 +214,15 @@ STATUS_JS = """
       .catch(function () {
         document.body.classList.add("offline");
         var u = document.getElementById("updated");
-        u.textContent = "no connection to the engine" + (lastOk ? " — as of " + hms(lastOk) : "");
+        u.textContent = T.offline + (lastOk ? " — " + T.asof + " " + hms(lastOk) : "");
       });
   }
+  var T = { updated: "updated", offline: "no connection to the engine", asof: "as of" };
   document.addEventListener("DOMContentLoaded", function () {
+    var b = document.body;
+    T.updated = b.getAttribute("data-t-updated") || T.updated;
+    T.offline = b.getAttribute("data-t-offline") || T.offline;
+    T.asof = b.getAttribute("data-t-asof") || T.asof;
     var ms = parseInt(document.body.getAttribute("data-refresh-ms"), 10) || 5000;
     setInterval(tick, Math.max(ms, 200));
   });
@@ -311,7 +336,7 @@ def acceptance_html(acc: dict[str, Any] | None, tz: ZoneInfo) -> str:
     res: dict[str, Any] = raw if isinstance(raw, dict) else {}
     ts = acc.get("ts")
     when = (
-        f" at {datetime.fromisoformat(ts).astimezone(tz):%d.%m.%Y %H:%M:%S}"
+        f" at {timefmt.parse(ts).astimezone(tz):%d.%m.%Y} {timefmt.clock(ts, tz)}"
         if isinstance(ts, str)
         else ""
     )
@@ -424,7 +449,7 @@ def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
 <body>
 <h1>Handover of fibre link {escape(link["name"] or link["id"])}</h1>
 <p>{escape(ev["name"])} — handed over to <strong>{escape(auth["name"])}</strong>
-by {escape(h["actor"])} on {when:%d.%m.%Y at %H:%M:%S} ({escape(tz.key)}). Record #{h.get("id") or "—"}.</p>
+by {escape(h["actor"])} on {when:%d.%m.%Y} at {timefmt.clock(when, tz)} ({escape(tz.key)}). Record #{h.get("id") or "—"}.</p>
 <h2>Link</h2>
 <table>
 <tr><th>Link id</th><td>{escape(link["id"])}</td></tr>

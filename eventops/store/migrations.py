@@ -172,6 +172,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        7,
+        # An alert's summary as a message id with parameters (eventops.i18n), so that
+        # clients show it in their language; rows from before keep only the English text.
+        """
+        ALTER TABLE alerts ADD COLUMN msg_id TEXT;
+        ALTER TABLE alerts ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -51,6 +51,9 @@ class AlertRow(Row):
     acked_by: str | None = None
     ack_note: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    msg_id: str | None = None
+    """The summary as a catalogue message (:mod:`eventops.i18n`); None for rows from before."""
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class ProbeResultRow(Row):

@@ -82,7 +82,7 @@ class SQLiteMonitorMixin(SQLiteCore):
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(
                 "INSERT INTO alerts (key, severity, subject, summary, state, raised_at, cleared_at, "
-                "acked_by, ack_note, labels) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "acked_by, ack_note, labels, msg_id, params) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     alert.key,
                     alert.severity,
@@ -94,6 +94,8 @@ class SQLiteMonitorMixin(SQLiteCore):
                     alert.acked_by,
                     alert.ack_note,
                     _canon(alert.labels),
+                    alert.msg_id,
+                    _canon(alert.params),
                 ),
             )
             assert cur.lastrowid is not None
@@ -102,7 +104,17 @@ class SQLiteMonitorMixin(SQLiteCore):
         return await self.run_write(job)
 
     _ALERT_COLUMNS = frozenset(
-        {"severity", "summary", "state", "cleared_at", "acked_by", "ack_note", "labels"}
+        {
+            "severity",
+            "summary",
+            "state",
+            "cleared_at",
+            "acked_by",
+            "ack_note",
+            "labels",
+            "msg_id",
+            "params",
+        }
     )
 
     async def update_alert(self, alert_id: int, **changes: Any) -> None:
@@ -113,7 +125,7 @@ class SQLiteMonitorMixin(SQLiteCore):
         for k, v in changes.items():
             if isinstance(v, datetime):
                 v = _ts(v)
-            elif k == "labels":
+            elif k in ("labels", "params"):
                 v = _canon(v)
             values.append(v)
         sets = ", ".join(f"{k}=?" for k in changes)
@@ -140,6 +152,8 @@ class SQLiteMonitorMixin(SQLiteCore):
                 acked_by=r["acked_by"],
                 ack_note=r["ack_note"],
                 labels=json.loads(r["labels"]),
+                msg_id=r["msg_id"],
+                params=json.loads(r["params"]),
             )
             for r in rows
         ]

@@ -230,7 +230,7 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         if self.who.role in PROBE_ROLES:
             self.views = (*(v for v in self.views if v != "none"), "probe")
         switcher = self.query_one("#views", ContentSwitcher)
-        args = (self.state, self.tr, self.config.tz(), self.config.thresholds)
+        args = (self.state, self.tr, self.event_tz(), self.config.thresholds)
         widgets: list[Any] = []
         for v in self.views:
             if v == "masts":

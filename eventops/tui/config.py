@@ -54,7 +54,8 @@ class TuiConfig(BaseSettings):
     theme: Literal["dark", "light", "terminal"] = "dark"
     """``terminal`` uses the terminal's own 16 colours (for poor terminals)."""
     timezone: str | None = None
-    """Times are shown in this zone (default: the machine's)."""
+    """Only for an engine that does not report its event's zone: times are shown in the
+    event's zone (``/api/v1/whoami``), else in this one, else in the machine's."""
     refresh_s: float = Field(default=0.5, gt=0, le=10)
     """How often coalesced live updates are drawn."""
     wall_poll_s: float = Field(default=2.0, gt=0, le=60)

@@ -9,6 +9,7 @@ use. The per-view action mixins (``screens.*.…Actions``) extend
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol, cast
 
 from rich.text import Text
@@ -19,6 +20,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
+from eventops import timefmt
 from eventops.errors import EventOpsError
 from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
 from eventops.tui.config import TuiConfig
@@ -53,6 +55,8 @@ class Host(Protocol):
     def role(self) -> str | None: ...
 
     def may(self, action: str) -> bool: ...
+
+    def event_tz(self) -> tzinfo: ...
 
     def paint_top(self, screen: Screen[Any]) -> None: ...
 
@@ -132,6 +136,16 @@ class CoreApp(App[None]):
         """
         return not (self.role == "technician" or (self.role == "comms" and self.has_wall))
 
+    def event_tz(self) -> tzinfo:
+        """The event's zone, as the engine reports it: every time shown is in it.
+
+        Before the engine answered (or from an engine that does not say): the
+        config's ``timezone``, else the machine's own zone."""
+        local = datetime.now().astimezone().tzinfo or UTC
+        fallback = self.config.tz() or local
+        tz_name = self.who.timezone if self.who is not None else None
+        return timefmt.zone(tz_name, fallback)
+
     def may(self, action: str) -> bool:
         """The token's role may do this mutating action."""
         return self.role is not None and action in MUTATIONS.get(self.role, frozenset())
@@ -183,7 +197,7 @@ class CoreApp(App[None]):
             t.append(tr("conn.live"), style="green")
         else:
             t.append(tr("conn.lost") if self.who else tr("conn.connecting"), style="bold red")
-        t.append(f" {fmt_time(self.state.as_of, self.config.tz())}")
+        t.append(f" {fmt_time(self.state.as_of, self.event_tz())}")
         if not self.connected and self.state.as_of is not None:
             t.append(f" ({tr('stale')})", style="yellow")
         ann = self.state.announcement
@@ -228,7 +242,7 @@ class CoreApp(App[None]):
             msg.append(tr("banner.lost"))
             msg.append_text(plain(f" ({self.error})" if self.error else ""))
         if self.state.as_of is not None:
-            at = fmt_time(self.state.as_of, self.config.tz())
+            at = fmt_time(self.state.as_of, self.event_tz())
             msg.append(" " + tr("banner.stale", at=at))
         if self.alive is not True:
             msg.append(" " + tr("banner.retry"))

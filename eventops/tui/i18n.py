@@ -27,6 +27,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "alert.ack": {"de": "quittieren", "en": "acknowledge"},
     "alert.silence": {"de": "stummschalten", "en": "silence"},
     "timeline.reload": {"de": "neu laden", "en": "reload"},
+    "timeline.cleared": {"de": "behoben: {text}", "en": "cleared: {text}"},
     # the Provision view (eventops/tui/provision.py)
     "provision.back": {"de": "zurück", "en": "back"},
     "provision.plan": {"de": "neu planen", "en": "plan again"},
@@ -133,6 +134,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "role.authority": {"de": "Behörde", "en": "authority"},
     "role.comms": {"de": "Kommunikation", "en": "comms"},
     "read_only": {"de": "nur lesen", "en": "read-only"},
+    # interface oper-status (OpenConfig), short for the detail's table
+    "oper.UP": {"de": "an", "en": "UP"},
+    "oper.DOWN": {"de": "aus", "en": "DOWN"},
+    "oper.LOWER_LAYER_DOWN": {"de": "o.Träger", "en": "LOWER_LAYER_DOWN"},
+    "oper.TESTING": {"de": "Test", "en": "TESTING"},
+    "oper.DORMANT": {"de": "ruhend", "en": "DORMANT"},
+    "oper.NOT_PRESENT": {"de": "fehlt", "en": "NOT_PRESENT"},
+    "oper.UNKNOWN": {"de": "unbek.", "en": "UNKNOWN"},
     # views
     "view.pulse": {"de": "Überblick", "en": "Pulse"},
     "view.masts": {"de": "Masten", "en": "Masts"},
@@ -159,7 +168,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "pulse.as_of": {"de": "Stand", "en": "as of"},
     "pulse.wall": {"de": "Wall-Warteschlange", "en": "wall queue"},
     "pulse.announcement": {"de": "Durchsage", "en": "announcement"},
-    "header.wall": {"de": "Wall: {n} offen", "en": "wall: {n} pending"},
+    "header.wall": {"de": "Wall: {n} wartend", "en": "wall: {n} pending"},
     "stale": {"de": "veraltet", "en": "stale"},
     # connection
     "conn.live": {"de": "live", "en": "live"},

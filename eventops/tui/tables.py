@@ -13,9 +13,8 @@ filter, a re-sort).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, ClassVar, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.binding import Binding
@@ -23,6 +22,7 @@ from textual.dom import DOMNode
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from eventops import i18n, timefmt
 from eventops.tui.config import Thresholds
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
@@ -44,10 +44,46 @@ HEALTH_STYLE = {
 }
 
 
-def fmt_time(ts: datetime | None, tz: ZoneInfo | None) -> str:
-    if ts is None:
-        return "-"
-    return ts.astimezone(tz).strftime("%H:%M:%S")
+TIME_COLUMNS = frozenset({"since", "ts", "time", "created"})
+"""Columns that show a time of day: their heading names the event's zone."""
+
+
+def fmt_time(ts: datetime | None, tz: tzinfo | None, *, zone: bool = True) -> str:
+    """``14:03:12 CEST`` in the event's zone (``zone=False``: in a column whose heading names it)."""
+    return timefmt.clock(ts, tz or UTC, show_zone=zone)
+
+
+def msg_text(
+    tr: Tr, tz: tzinfo | None, msg_id: str | None, params: Mapping[str, Any], fallback: str
+) -> str:
+    """A check's or alert's message in the app's language (the engine's English text when the
+    engine sent no message id or one this version does not know)."""
+    return i18n.render(msg_id, params, tr.lang, tz or UTC, fallback)
+
+
+def oper_text(tr: Tr, status: str) -> str:
+    """An interface's OpenConfig oper-status (``UP``, ``DOWN`` …) in the app's language."""
+    key = f"oper.{status.upper()}"
+    return tr(key) if key in tr.keys else status
+
+
+def device_reason(tr: Tr, tz: tzinfo | None, d: Any) -> str:
+    """Why a device is in its state: the poll error when unreachable, else its health reason."""
+    if d.reachable is False and d.error:
+        return msg_text(tr, tz, d.error_id, d.error_params, d.error)
+    return msg_text(tr, tz, d.reason_id, d.reason_params, d.reason)
+
+
+def link_reason(tr: Tr, tz: tzinfo | None, lk: Any) -> str:
+    return msg_text(tr, tz, lk.reason_id, lk.reason_params, lk.reason)
+
+
+def alert_text(tr: Tr, tz: tzinfo | None, a: Any) -> str:
+    return msg_text(tr, tz, a.msg_id, a.params, a.summary)
+
+
+def check_text(tr: Tr, tz: tzinfo | None, c: Any) -> str:
+    return msg_text(tr, tz, c.msg_id, c.params, c.reason)
 
 
 def num(v: float | None, fmt: str = "{:.1f}") -> str:
@@ -100,7 +136,7 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         self,
         state: LiveState,
         tr: Tr,
-        tz: ZoneInfo | None,
+        tz: tzinfo | None,
         thresholds: Thresholds,
         *,
         id: str,
@@ -123,10 +159,29 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         """The widest cell (or label) of each column."""
         self._layout: Layout | None = None
         """The columns shown and the widths of the narrowed ones."""
+        self._zone = ""
         localize_bindings(self, tr)
 
     def on_mount(self) -> None:
+        self._zone = ""
+        self._name_zone()
         self.sync(None)
+
+    def _name_zone(self) -> None:
+        """Time columns show hh:mm:ss; their heading names the event's zone as of the data
+        (CEST or CET: the label follows a change of daylight saving time)."""
+        zone = timefmt.zone_label(self.zone_ref() or datetime.now(UTC), self.tz or UTC)
+        if zone == self._zone:
+            return
+        self._zone = zone
+        for key, _ in self.COLUMNS:
+            col = self.columns.get(ColumnKey(key))
+            if key in TIME_COLUMNS and col is not None:
+                col.label = self.label(key)
+                col.content_width = max(col.content_width, col.label.cell_len)
+        self._clear_caches()
+        self._require_update_dimensions = True
+        self.refresh()
 
     def on_resize(self) -> None:
         if self.is_mounted and self._layout is not None and self.fit() != self._layout:
@@ -135,6 +190,8 @@ class RowTable(DataTable[Text], Generic[ItemT]):
     # -- fitting the columns to the width ----------------------------------------------------
     def label(self, col: str) -> Text:
         lab = dict(self.COLUMNS)[col]
+        if col in TIME_COLUMNS and lab and self._zone:
+            return plain(f"{self.tr(lab)} ({self._zone})")
         return plain(self.tr(lab) if lab else "")
 
     def shown_columns(self) -> list[str]:
@@ -185,6 +242,10 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         return grew
 
     # -- what a subclass provides ------------------------------------------------------------
+    def zone_ref(self) -> datetime | None:
+        """The time whose zone (CET or CEST) the time columns name: the data's."""
+        return self.state.as_of
+
     def items(self) -> Mapping[str, ItemT]:
         raise NotImplementedError
 
@@ -222,6 +283,7 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         """
         if not self.is_mounted:
             return
+        self._name_zone()
         order = self.visible_keys()
         items = self.items()
         if order != self._order or self._layout is None:

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from eventops import timefmt
 from eventops.clock import Clock
 from eventops.errors import Conflict, NotFound, WallError
 from eventops.store.base import Store, WallTx
@@ -119,10 +120,19 @@ class _After:
 
 
 class ManualModeration:
-    def __init__(self, store: Store, clock: Clock, chain: ModerationChain | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        chain: ModerationChain | None = None,
+        *,
+        tz: tzinfo = UTC,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.chain = chain
+        self.tz = tz
+        """The event's zone: times in messages are shown in it."""
 
     @staticmethod
     async def _post(tx: WallTx, post_id: str) -> PostRow:
@@ -239,7 +249,8 @@ class ManualModeration:
             await _expect(tx, row, expect)
             if until is not None and until <= now:
                 raise WallError(
-                    f"block of {row.author}: expiry {until:%Y-%m-%d %H:%M}Z is in the past"
+                    f"block of {row.author}: expiry {timefmt.stamp(until, self.tz, seconds=False)} "
+                    "is in the past"
                 )
             block_id = await self._record(tx, row, user, "block_author", reason, "hidden", False)
             await tx.put_author_block(
@@ -281,7 +292,10 @@ class ManualModeration:
         if not author:
             raise WallError("block: give the author, e.g. x:alice")
         if until is not None and until <= now:
-            raise WallError(f"block of {author}: expiry {until:%Y-%m-%d %H:%M}Z is in the past")
+            raise WallError(
+                f"block of {author}: expiry {timefmt.stamp(until, self.tz, seconds=False)} "
+                "is in the past"
+            )
 
         async def tx_body(tx: WallTx) -> None:
             await tx.put_author_block(

@@ -31,6 +31,9 @@ class AlertView(ResponseModel):
     acked_by: str | None = None
     ack_note: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    msg_id: str | None = None
+    """``summary`` as a message id with ``params``: clients render it (eventops.i18n)."""
+    params: dict[str, Any] = Field(default_factory=dict)
     silenced: bool = False
 
 

@@ -83,3 +83,5 @@ class WhoAmIView(ResponseModel):
     name: str
     role: Role
     authority: str | None = None
+    timezone: str | None = None
+    """The event's IANA time zone: clients show every time in it (JSON times stay UTC)."""

@@ -21,7 +21,10 @@ class CheckView(ResponseModel):
     name: str
     level: str
     reason: str
+    """In English, for scripts; clients render ``msg_id`` with ``params`` (eventops.i18n)."""
     value: float | None = None
+    msg_id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class CapabilitiesView(ResponseModel):
@@ -40,9 +43,15 @@ class DeviceView(ResponseModel):
     site: str | None = None
     reachable: bool | None = None
     error: str = ""
+    error_id: str | None = None
+    """Why the last poll failed, as a message id (``error`` is the English detail)."""
+    error_params: dict[str, Any] = Field(default_factory=dict)
     health: str = "unknown"
     score: int = 0
     reason: str = ""
+    reason_id: str | None = None
+    """``reason`` as a message id with ``reason_params`` (eventops.i18n)."""
+    reason_params: dict[str, Any] = Field(default_factory=dict)
     since: datetime | None = None
     stale: bool = False
     as_of: datetime | None = None
@@ -207,6 +216,9 @@ class LinkView(ResponseModel):
     state: str
     since: datetime | None = None
     reason: str = ""
+    reason_id: str | None = None
+    """``reason`` as a message id with ``reason_params`` (eventops.i18n)."""
+    reason_params: dict[str, Any] = Field(default_factory=dict)
     health: str = "unknown"
     score: int = 0
     capacity_mbps: float | None = None
@@ -258,5 +270,5 @@ class StatusLinkView(ResponseModel):
 
 class StatusView(ResponseModel):
     updated: str
-    """The event's local time of day, ``HH:MM:SS``."""
+    """The event's local time of day with its zone, ``HH:MM:SS CEST``."""
     links: list[StatusLinkView]

@@ -15,7 +15,7 @@ from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.screens.detail import DetailScreen
-from eventops.tui.tables import HEALTH_STYLE, RowTable, fmt_time
+from eventops.tui.tables import HEALTH_STYLE, RowTable, alert_text, fmt_time
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
@@ -48,8 +48,8 @@ class AlertsTable(RowTable[AlertView]):
         return (
             plain(sev, HEALTH_STYLE[a.severity]),
             plain(a.subject, "bold"),
-            plain(a.summary[:80]),
-            plain(fmt_time(a.raised_at, self.tz)),
+            plain(alert_text(self.tr, self.tz, a)[:80]),
+            plain(fmt_time(a.raised_at, self.tz, zone=False)),
             plain(
                 f"{a.acked_by}: {a.ack_note}" if a.acked_by and a.ack_note else a.acked_by or "-"
             ),
@@ -63,7 +63,8 @@ class AlertsTable(RowTable[AlertView]):
         return a.subject
 
     def search_text(self, key: str, a: AlertView) -> str:
-        return f"{a.severity} {a.subject} {a.summary} {a.acked_by or ''} {a.ack_note or ''}"
+        text = alert_text(self.tr, self.tz, a)
+        return f"{a.severity} {a.subject} {text} {a.acked_by or ''} {a.ack_note or ''}"
 
 
 class AlertActions(CoreApp):

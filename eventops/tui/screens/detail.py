@@ -18,7 +18,17 @@ from eventops.tui.core import Host, host
 from eventops.tui.keybar import KeyBar
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import device_state, sparkline
-from eventops.tui.tables import HEALTH_STYLE, fmt_time, localize_bindings, num
+from eventops.tui.tables import (
+    HEALTH_STYLE,
+    alert_text,
+    check_text,
+    device_reason,
+    fmt_time,
+    link_reason,
+    localize_bindings,
+    num,
+    oper_text,
+)
 
 DEVICE_VERBS = frozenset({"reboot"})
 """Device actions that are driver verbs: offered only where the driver declares them."""
@@ -126,7 +136,7 @@ class DetailScreen(Screen[None]):
         if not self.query("#detail-body"):
             return  # not composed yet (a refresh tick right after the push)
         app = self.evo
-        tr, tz, st = app.tr, app.config.tz(), app.state
+        tr, tz, st = app.tr, app.event_tz(), app.state
         t = Text()
 
         def row(label: str, value: Text | str) -> None:
@@ -145,7 +155,7 @@ class DetailScreen(Screen[None]):
             row("col.kind", d.kind)
             row("col.site", d.site or "-")
             row("col.state", plain(tr(f"state.{ds}"), HEALTH_STYLE[ds]))
-            row("col.reason", d.error if d.reachable is False and d.error else d.reason)
+            row("col.reason", device_reason(tr, tz, d))
             row("col.since", fmt_time(d.since, tz))
             row("col.clients", "-" if d.clients is None else str(d.clients))
             row("col.uptime", "-" if d.uptime_s is None else f"{d.uptime_s / 3600:.1f} h")
@@ -177,7 +187,7 @@ class DetailScreen(Screen[None]):
                     HEALTH_STYLE.get(lk0.state, "dim"),
                 ),
             )
-            row("col.reason", lk0.reason)
+            row("col.reason", link_reason(tr, tz, lk0))
             row("col.since", fmt_time(lk0.since, tz))
             ends = " ↔ ".join(f"{e.device}:{e.port}" for e in (lk0.a, lk0.b) if e)
             row("detail.ends", ends)
@@ -212,7 +222,10 @@ class DetailScreen(Screen[None]):
                 f"{tr('sev.' + c.level) if c.level != 'ok' else 'ok':<9}",
                 style=HEALTH_STYLE.get(c.level, ""),
             )
-            t.append_text(plain(f"{c.name}: {c.reason}"))
+            # the check's name is an identifier (for silences, scripts): shown in English only
+            named = tr.lang == "en" or not c.msg_id
+            t.append_text(plain(f"{c.name}: " if named else "", "dim"))
+            t.append_text(plain(check_text(tr, tz, c)))
             t.append("\n")
         if self.kind == "device" and self.detail is not None:
             self._status_sections(t)
@@ -233,7 +246,7 @@ class DetailScreen(Screen[None]):
         for a in sorted(mine, key=lambda a: a.raised_at, reverse=True)[:10]:
             t.append(f"  {fmt_time(a.raised_at, tz)} ")
             t.append(f"{tr('sev.' + a.severity):<9}", style=HEALTH_STYLE[a.severity])
-            t.append_text(plain(a.summary))
+            t.append_text(plain(alert_text(tr, tz, a)))
             t.append("\n")
         self.query_one("#detail-body", Static).update(t)
 
@@ -304,7 +317,7 @@ class DetailScreen(Screen[None]):
                 cols(
                     [
                         (i.name, 14),
-                        (i.oper_status, 8),
+                        (oper_text(tr, i.oper_status), 8),
                         (num(i.speed_mbps, "{:.0f}"), 7),
                         (i.in_errors + i.in_fcs_errors, 8),
                         (i.out_errors, 8),

@@ -16,7 +16,7 @@ from eventops.tui.dialogs import ConfirmScreen, InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.screens.detail import DetailScreen, offers
 from eventops.tui.state import device_state, sparkline
-from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable
+from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, device_reason
 
 
 class DevicesTable(RowTable[DeviceView]):
@@ -59,7 +59,7 @@ class DevicesTable(RowTable[DeviceView]):
             if d.uptime_s is None
             else f"{int(d.uptime_s // 3600)}h{int(d.uptime_s % 3600 // 60):02d}"
         )
-        reason = d.error if d.reachable is False and d.error else d.reason
+        reason = device_reason(self.tr, self.tz, d)
         return (
             plain(d.id, "bold"),
             plain(self.tr(f"kind.{d.kind}") if f"kind.{d.kind}" in self.tr.keys else d.kind),
@@ -81,7 +81,7 @@ class DevicesTable(RowTable[DeviceView]):
         return key
 
     def search_text(self, key: str, d: DeviceView) -> str:
-        return f"{key} {d.kind} {d.site or ''} {d.health} {d.reason} {d.error}"
+        return f"{key} {d.kind} {d.site or ''} {d.health} {device_reason(self.tr, self.tz, d)}"
 
 
 class DeviceActions(CoreApp):

@@ -10,7 +10,7 @@ from rich.text import Text
 from eventops.tui.client import LinkView
 from eventops.tui.safe import plain
 from eventops.tui.state import sparkline
-from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, num
+from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, link_reason, num
 
 
 class LinksTable(RowTable[LinkView]):
@@ -78,4 +78,5 @@ class LinksTable(RowTable[LinkView]):
         return key
 
     def search_text(self, key: str, lk: LinkView) -> str:
-        return f"{key} {lk.name} {lk.state} {lk.reason} {lk.handed_to or ''}"
+        reason = link_reason(self.tr, self.tz, lk)
+        return f"{key} {lk.name} {lk.state} {reason} {lk.handed_to or ''}"

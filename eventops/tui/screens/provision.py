@@ -35,7 +35,7 @@ from eventops.tui.core import Host, host
 from eventops.tui.dialogs import ConfirmScreen, InputScreen, PickScreen
 from eventops.tui.keybar import KeyBar
 from eventops.tui.safe import plain, strip_control
-from eventops.tui.tables import localize_bindings
+from eventops.tui.tables import fmt_time, localize_bindings
 
 P = "/api/v1/provision"
 
@@ -357,7 +357,7 @@ class ProvisionScreen(Screen[None]):
         options = []
         for r in records:
             label = plain(
-                f"#{r.id} {r.kind} · {r.actor} · {r.started_at.isoformat()[:19]} · {r.state or ''} · "
+                f"#{r.id} {r.kind} · {r.actor} · {r.started_at.astimezone(app.event_tz()):%Y-%m-%d} {fmt_time(r.started_at, app.event_tz())} · {r.state or ''} · "
                 + ", ".join(f"{v} {k}" for k, v in sorted(r.counts.items()))
             )
             options.append((str(r.id), label))

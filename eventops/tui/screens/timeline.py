@@ -13,7 +13,7 @@ from eventops.errors import ApiError
 from eventops.tui.client import TimelineEntry
 from eventops.tui.core import CoreApp
 from eventops.tui.safe import plain
-from eventops.tui.tables import RowTable, fmt_time
+from eventops.tui.tables import RowTable, fmt_time, msg_text
 
 
 class TimelineTable(RowTable[TimelineEntry]):
@@ -43,10 +43,10 @@ class TimelineTable(RowTable[TimelineEntry]):
 
     def cells(self, key: str, e: TimelineEntry) -> tuple[Text, ...]:
         return (
-            plain(fmt_time(e.ts, self.tz)),
+            plain(fmt_time(e.ts, self.tz, zone=False)),
             plain(e.kind),
             plain(e.subject, "bold"),
-            plain(e.text[:100]),
+            plain(self.entry_text(e)[:100]),
         )
 
     def sort_key(self, key: str, e: TimelineEntry) -> Any:
@@ -55,7 +55,20 @@ class TimelineTable(RowTable[TimelineEntry]):
         return -e.ts.timestamp()
 
     def search_text(self, key: str, e: TimelineEntry) -> str:
-        return f"{e.kind} {e.subject} {e.text}"
+        return f"{e.kind} {e.subject} {self.entry_text(e)}"
+
+    def entry_text(self, e: TimelineEntry) -> str:
+        """An alert's entry in the app's language (other entries as the engine wrote them)."""
+        msg_id, params = e.data.get("msg_id"), e.data.get("params")
+        if e.kind not in ("alert.raised", "alert.cleared") or not isinstance(msg_id, str):
+            return e.text
+        text = msg_text(self.tr, self.tz, msg_id, params if isinstance(params, dict) else {}, "")
+        if not text:
+            return e.text
+        if e.kind == "alert.cleared":
+            return self.tr("timeline.cleared", text=text)
+        sev = e.data.get("severity")
+        return f"{self.tr('sev.' + sev)}: {text}" if isinstance(sev, str) else text
 
 
 class TimelineActions(CoreApp):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -76,10 +77,15 @@ class WallTable(RowTable[WallPost]):
     def items(self) -> Mapping[str, WallPost]:
         return self.state.wall_posts
 
+    def zone_ref(self) -> datetime | None:
+        # comms have no device data: the posts' own times decide CET or CEST
+        posts = self.state.wall_posts.values()
+        return self.state.as_of or max((p.created_at for p in posts), default=None)
+
     def cells(self, key: str, p: WallPost) -> tuple[Text, ...]:
         state = self.tr(f"wall.state.{p.state}") + (" 📌" if p.pinned else "")
         return (
-            plain(fmt_time(p.created_at, self.tz)),
+            plain(fmt_time(p.created_at, self.tz, zone=False)),
             plain(state, WALL_STYLE.get(p.state, "")),
             plain(p.author.split(":", 1)[-1], "bold"),
             plain(p.text[:60]),
@@ -167,7 +173,7 @@ class WallActions(CoreApp):
             t = Text()
             t.append_text(plain(post.author_name or post.author, "bold"))
             t.append_text(plain(f"  {post.author}  ·  {post.source}  ·  ", "dim"))
-            t.append(fmt_time(post.created_at, self.config.tz()), style="dim")
+            t.append(fmt_time(post.created_at, self.event_tz()), style="dim")
             t.append("  ")
             t.append(tr(f"wall.state.{post.state}") + (" 📌" if post.pinned else ""), style="bold")
             t.append("\n")

@@ -183,7 +183,7 @@ def test_staleness_after_two_intervals() -> None:
     fresh = c.freshness(T0, T0 + timedelta(seconds=10), 5.0, tz)
     stale = c.freshness(T0, T0 + timedelta(seconds=10.5), 5.0, tz)
     assert not fresh.stale
-    assert stale.stale and stale.label == "as of 18:00:00"  # Europe/Berlin, summer
+    assert stale.stale and stale.label == "as of 18:00:00 CEST"  # Europe/Berlin, summer
     assert c.freshness(None, T0, 5.0, tz).label == "no data yet"
 
 

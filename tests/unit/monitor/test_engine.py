@@ -153,7 +153,7 @@ async def test_stale_data_is_shown_as_of(rig: Rig) -> None:
     rig.fleet.hang.add("mast-03")
     await rig.to(40)
     v = rig.engine.device_view("mast-03")
-    assert v["stale"] is True and v["stale_label"] == "as of 18:00:10"
+    assert v["stale"] is True and v["stale_label"] == "as of 18:00:10 CEST"
 
 
 async def test_reboot_raises_warning_then_clears(rig: Rig) -> None:

@@ -1,0 +1,201 @@
+"""The message catalogue is complete: every id in German and English with the same fields,
+every place in eventops that creates a message uses a known id and passes exactly the
+fields its templates use, and rendering follows the viewer's language and the event's zone."""
+
+from __future__ import annotations
+
+import ast
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from eventops.i18n import LANGUAGES, MESSAGES, Msg, lang_of, placeholders, render, render_strict
+from eventops.monitor import checks as chk
+from eventops.profile.models import AlertTolerances
+from eventops.tui.i18n import STRINGS
+
+ROOT = Path(__file__).resolve().parents[2] / "eventops"
+BERLIN = ZoneInfo("Europe/Berlin")
+CHECK_HELPERS = {"ok": 1, "warn": 1, "crit": 1, "result": 2}
+"""Function name → index of the positional argument that is the message id."""
+NOT_PARAMS = {"value", "tz"}
+
+
+@pytest.mark.parametrize("msg_id", sorted(MESSAGES))
+def test_every_message_has_both_languages_with_the_same_fields(msg_id: str) -> None:
+    entry = MESSAGES[msg_id]
+    assert set(entry) == set(LANGUAGES), msg_id
+    for lang in LANGUAGES:
+        assert entry[lang].strip(), f"{msg_id}: empty {lang}"
+    assert placeholders(entry["de"]) == placeholders(entry["en"]), msg_id
+
+
+def _constants(node: ast.expr) -> list[str] | None:
+    """The string constants an id argument can be (both arms of ``a if c else b``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        a, b = _constants(node.body), _constants(node.orelse)
+        return None if a is None or b is None else a + b
+    return None
+
+
+def message_sites() -> Iterator[tuple[str, str, set[str] | None]]:
+    """(where, msg_id, field names passed; None when they cannot be read statically)."""
+    for path in sorted(ROOT.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        rel = path.relative_to(ROOT.parent)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+            where = f"{rel}:{node.lineno}"
+            kw = {k.arg for k in node.keywords if k.arg is not None}
+            splat = any(k.arg is None for k in node.keywords)
+            if name in CHECK_HELPERS and len(node.args) > CHECK_HELPERS[name]:
+                ids = _constants(node.args[CHECK_HELPERS[name]])
+                for i in ids or []:
+                    yield where, i, None if splat else kw - NOT_PARAMS
+            elif name in CHECK_HELPERS and name == "ok" and len(node.args) == 1:
+                yield where, "check.ok", kw - NOT_PARAMS
+            elif name == "Msg" and node.args:
+                for i in _constants(node.args[0]) or []:
+                    if len(node.args) == 1 and not kw:
+                        yield where, i, set()
+                    elif len(node.args) > 1 and isinstance(node.args[1], ast.Dict):
+                        keys = node.args[1].keys
+                        if all(isinstance(k, ast.Constant) for k in keys):
+                            yield where, i, {k.value for k in keys if isinstance(k, ast.Constant)}
+                        else:
+                            yield where, i, None
+                    else:
+                        yield where, i, None
+            elif name == "_t" and node.args:  # server pages
+                for i in _constants(node.args[0]) or []:
+                    yield where, i, None if splat else kw
+            elif name == "Condition" and len(node.args) >= 7:
+                ids = _constants(node.args[5])
+                params = node.args[6]
+                for i in ids or []:
+                    if isinstance(params, ast.Dict) and all(
+                        isinstance(k, ast.Constant) for k in params.keys
+                    ):
+                        yield (
+                            where,
+                            i,
+                            {k.value for k in params.keys if isinstance(k, ast.Constant)},
+                        )
+                    else:
+                        yield where, i, None
+
+
+SITES = list(message_sites())
+
+
+def test_the_code_creates_messages() -> None:
+    # the scan itself works: it finds the checks, alerts, polls and pages
+    ids = {i for _, i, _ in SITES}
+    for known in (
+        "radio.missing",
+        "rx.power",
+        "alert.device",
+        "poll.no_connection",
+        "page.no_links",
+    ):
+        assert known in ids, known
+    assert len(SITES) > 60
+
+
+@pytest.mark.parametrize(
+    ("where", "msg_id", "fields"), SITES, ids=[f"{w}:{i}" for w, i, _ in SITES]
+)
+def test_every_message_site_uses_a_known_id_with_its_fields(
+    where: str, msg_id: str, fields: set[str] | None
+) -> None:
+    assert msg_id in MESSAGES, f"{where}: {msg_id} is not in the catalogue"
+    if fields is not None:
+        assert fields == placeholders(MESSAGES[msg_id]["en"]), where
+
+
+def test_every_field_spec_is_one_the_renderer_knows() -> None:
+    for msg_id, entry in MESSAGES.items():
+        for lang in LANGUAGES:
+            for _, field, spec, _ in string.Formatter().parse(entry[lang]):
+                if field is None:
+                    continue
+                assert spec in ("", "t", "time", "day", "stamp") or spec[-1] in "fg", (
+                    msg_id,
+                    field,
+                    spec,
+                )
+
+
+def test_checks_render_in_both_languages_with_a_decimal_comma_in_german() -> None:
+    c = chk.check_drift("drift.a", -14.3, -11.0, AlertTolerances())
+    assert c.reason == "rx +3.3 dB below handover baseline -11.0 dBm"
+    assert c.msg_id == "drift.drop" and c.params == {"drop": pytest.approx(3.3), "baseline": -11.0}
+    de = render(c.msg_id, c.params, "de")
+    assert de == "Empfang +3,3 dB unter dem Übergabe-Referenzwert -11,0 dBm"
+
+
+def test_a_failed_proof_names_its_time_in_the_event_zone() -> None:
+    ts = datetime(2026, 6, 18, 12, 3, 12, tzinfo=UTC)
+    c = chk.check_probe(chk.ProbeSummary(ts, "acceptance", False), BERLIN)
+    assert c.reason == "last acceptance failed at 14:03:12 CEST"
+    assert c.params == {"kind": "acceptance", "at": "2026-06-18T12:03:12Z"}
+    assert render(c.msg_id, c.params, "de", BERLIN) == (
+        "letzte Messung (Abnahme) um 14:03:12 CEST nicht bestanden"
+    )
+
+
+def test_nested_messages_and_health_render_in_place() -> None:
+    checks = [
+        chk.crit("radio.5g", "radio.missing", band="5g"),
+        chk.warn("reboot", "reboot.rebooted", 3.0, uptime=3.0, was=600.0),
+    ]
+    h = chk.health(checks)
+    assert h.reason == "5g radio missing (+1 more)"
+    assert h.msg is not None
+    assert h.msg.text("de") == "Funkmodul 5g fehlt (+1 weitere)"
+
+
+def test_rendering_falls_back_to_the_english_text() -> None:
+    assert render(None, {}, "de", fallback="legacy text") == "legacy text"
+    assert render("no.such.id", {}, "de", fallback="legacy text") == "legacy text"
+    # a stored message whose fields do not match this version's template
+    assert render("radio.missing", {}, "de", fallback="5g radio missing") == "5g radio missing"
+    with pytest.raises(KeyError):
+        render_strict("radio.missing", {}, "de")
+    # nesting is bounded: a loop in stored data cannot hang a client
+    loop: dict[str, object] = {"msg_id": "link.down", "params": {}}
+    loop["params"] = {"why": loop}
+    assert "link.down" in render("link.down", {"why": loop}, "en")
+
+
+def test_languages_from_headers() -> None:
+    assert lang_of("de-DE,de;q=0.9,en;q=0.8") == "de"
+    assert lang_of("fr-FR, en;q=0.5") == "en"
+    assert lang_of("") == "en" and lang_of(None) == "en"
+
+
+def test_one_word_for_one_count_in_german() -> None:
+    # the wall's pending count is "wartend" in the header, the Pulse and the state list
+    assert "wartend" in STRINGS["header.wall"]["de"]
+    assert STRINGS["wall.state.pending"]["de"] == "wartend"
+    assert "offen" not in STRINGS["header.wall"]["de"]
+
+
+def test_msg_as_dict_is_json() -> None:
+    m = Msg("alert.device", {"device": "mast-01", "check": Msg("radio.missing", {"band": "5g"})})
+    assert m.as_dict() == {
+        "msg_id": "alert.device",
+        "params": {
+            "device": "mast-01",
+            "check": {"msg_id": "radio.missing", "params": {"band": "5g"}},
+        },
+    }
+    assert m.text("de") == "mast-01: Funkmodul 5g fehlt"

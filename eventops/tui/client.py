@@ -237,8 +237,8 @@ class LiveStream:
                 err = f"engine unreachable at {self.api.base_url}: {exc.reason}"
             except ApiError as exc:
                 err = exc.one_line()
-            except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-                err = f"the live stream broke ({exc.__class__.__name__})"
+            except (aiohttp.ClientError, TimeoutError, ConnectionError):
+                err = "the connection to the engine broke"  # words, not a class name
             if self.connected:
                 attempt = 0
             self.connected = False

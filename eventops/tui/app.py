@@ -72,6 +72,8 @@ WALL_VIEWERS = ("technician", "comms")
 """Roles that see the wall queue (technicians read-only)."""
 BARS = frozenset({"cmd", "filter"})
 """The command bar and the filter (ids of their Inputs)."""
+HOLD_LIMIT_S = 5.0
+"""Keys held behind a closing bar are released by then at the latest."""
 BAR_ACTIONS = frozenset({"command_bar", "filter"})
 """The ':' and '/' bindings: priority keys, but text inside a text field."""
 ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.failed", "probe.ended"})
@@ -430,7 +432,9 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             f = self.focused
             if event.key in ("enter", "escape") and isinstance(f, Input) and f.id in BARS:
                 self.held = []
-                self.set_timer(1.0, self._release_keys)  # never hold on for long
+                # a safety net only: closing the bar releases them (_release_soon); on a
+                # loaded machine 1 s passed before the bar closed and keys went astray
+                self.set_timer(HOLD_LIMIT_S, self._release_keys)
         await super().on_event(event)
 
     def _release_soon(self) -> None:

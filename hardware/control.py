@@ -22,10 +22,11 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from eventops_hardware.openwrt_mast import OpenWrtMast
+
+from .openwrt_mast import OpenWrtMast
 
 if TYPE_CHECKING:
-    from eventops_hardware.fleet import SimFleet
+    from .fleet import SimFleet
 
 
 def _bad(status: int, message: str) -> web.Response:
@@ -58,7 +59,7 @@ class ControlServer:
         except OSError as exc:
             await self._runner.cleanup()
             self._runner = None
-            from eventops_hardware.simbase import SimPortInUse
+            from .simbase import SimPortInUse
 
             raise SimPortInUse(
                 exc.errno, f"control API: cannot listen on {self.host}:{self.port} ({exc.strerror})"

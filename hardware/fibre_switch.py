@@ -39,10 +39,11 @@ from urllib.parse import quote, unquote
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
-from eventops_hardware.simbase import SimDevice
-from eventops_hardware.tls import SimIdentity
 
 from eventops.clock import Clock
+
+from .simbase import SimDevice
+from .tls import SimIdentity
 
 YANG_JSON = "application/yang-data+json"
 LOS_DBM = -40.0

@@ -25,13 +25,13 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from eventops_hardware.fibre_switch import OPTICS, FibreSwitch, SimPort
-from eventops_hardware.openwrt_mast import OpenWrtMast
-from eventops_hardware.simbase import SimDevice, SimPortInUse
-from eventops_hardware.tls import SimIdentity
-
 from eventops.clock import Clock, SystemClock
 from eventops.profile.models import Link, Profile
+
+from .fibre_switch import OPTICS, FibreSwitch, SimPort
+from .openwrt_mast import OpenWrtMast
+from .simbase import SimDevice, SimPortInUse
+from .tls import SimIdentity
 
 CONNECTOR_LOSS_DB = 0.75
 """Two connectors plus a patch panel on a temporary run."""
@@ -132,7 +132,7 @@ class SimFleet:
 
             await asyncio.gather(*(one(d) for d in self.devices))
             if self.control_addr is not None:
-                from eventops_hardware.control import ControlServer
+                from .control import ControlServer
 
                 host, _, port = self.control_addr.rpartition(":")
                 self.control = ControlServer(self, host or "127.0.0.1", int(port))

@@ -75,7 +75,8 @@ def plan(profile: Profile) -> tuple[list[Endpoint], list[Endpoint]]:
                 order.append(key)
                 users[key] = []
             users[key].append(link.id)
-    local, remote = [], []
+    local: list[Endpoint] = []
+    remote: list[Endpoint] = []
     for role, addr in order:
         ep = Endpoint(role, addr, tuple(users[(role, addr)]))
         (local if is_loopback(split_host_port(addr)[0]) else remote).append(ep)

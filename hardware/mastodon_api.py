@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from aiohttp import typedefs as web_types
 from aiohttp import web
-from eventops_hardware.ports import ServedApps
 
 from eventops.clock import Clock, SystemClock
+
+from .ports import ServedApps
 
 WINDOW_S = 300
 FIRST_ID = 112_000_000_000_000_000
@@ -284,19 +286,19 @@ def make_api_app(state: MastodonState) -> web.Application:
         return auth == f"Bearer {state.token}"
 
     @web.middleware
-    async def limits(req: web.Request, handler: Any) -> web.StreamResponse:
-        if authorised(req) is False:
+    async def limits(request: web.Request, handler: web_types.Handler) -> web.StreamResponse:
+        if authorised(request) is False:
             resp: web.StreamResponse = _error(401, "The access token is invalid")
         else:
             ok, headers = state.take()
             if not ok:
                 resp = _error(429, "Too many requests")
             else:
-                resp = await handler(req)
+                resp = await handler(request)
             if not resp.prepared:
                 resp.headers.update(headers)
         state.requests.append(
-            (state.clock.now().timestamp(), req.path, req.query_string, resp.status)
+            (state.clock.now().timestamp(), request.path, request.query_string, resp.status)
         )
         return resp
 

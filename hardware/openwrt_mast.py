@@ -37,10 +37,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
-from eventops_hardware.simbase import SimDevice
-from eventops_hardware.tls import SimIdentity
 
 from eventops.clock import Clock
+
+from .simbase import SimDevice
+from .tls import SimIdentity
 
 ANON = "0" * 32
 BODY_LIMIT = 64 * 1024

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from abc import ABC, abstractmethod
@@ -49,7 +50,7 @@ async def serve_on_free_port(
         await runner.cleanup()
         raise
     server = site._server
-    assert server is not None and server.sockets
+    assert isinstance(server, asyncio.Server) and server.sockets
     return runner, int(server.sockets[0].getsockname()[1])
 
 

@@ -27,9 +27,10 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
-from eventops_hardware.tls import SimIdentity
 
 from eventops.clock import Clock
+
+from .tls import SimIdentity
 
 
 class SimPortInUse(OSError):

@@ -37,9 +37,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from eventops_hardware.ports import ServedApps
 
 from eventops.clock import Clock, SystemClock
+
+from .ports import ServedApps
 
 FIRST_ID = 1_790_000_000_000_000_000
 WINDOW_S = 15 * 60
@@ -253,7 +254,8 @@ class XState:
                 out["referenced_tweets"] = refs
         # X shows links in the text as t.co short links; entities hold the targets,
         # with positions in the text as sent.
-        text, urls = t.text, []
+        text = t.text
+        urls: list[tuple[str, str]] = []
         for m in reversed(list(_URL.finditer(t.text))):
             short = f"https://t.co/{abs(hash(m.group(0))) % 10**10:010d}"
             text = text[: m.start()] + short + text[m.end() :]

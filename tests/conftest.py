@@ -9,6 +9,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+import pluggy
 import pytest
 
 GUARD_DIR = Path(__file__).parent / "guard"
@@ -30,7 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[Any]
+) -> Generator[None, pluggy.Result[pytest.TestReport]]:
     """Under ``CI=true`` no test may skip: CI installs every tool (iperf3, chromium,
     iproute2, nftables), so a skip there means a missing install step, not an
     optional feature. Outside CI a skip names its reason as usual."""

@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult
+from eventops.cli.probe_remote import run_via_engine
 from eventops.errors import ApiError, ProbeError, ProfileError
 from eventops.probe.accept_measure import ProbeMeasure
-from eventops.probe.acceptance import AcceptanceConfig, AcceptanceResult, run_acceptance
-from eventops.probe.remote import run_via_engine
+from eventops.probe.acceptance import run_acceptance
 from eventops.profile import load_profile
 from eventops.secrets import LITERAL_HINT, SecretRef
 from eventops.store import default_store_path, open_store

@@ -193,6 +193,22 @@ async def cmd_stamp(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iperf3_progress(stream: Any) -> Any:
+    def show(iv: dict[str, Any]) -> None:
+        parts = []
+        if iv["sent_bytes"]:
+            parts.append(f"sent {_human(iv['sent_bps'])}")
+        if iv["received_bytes"]:
+            parts.append(f"received {_human(iv['received_bps'])}")
+        print(
+            f"[{iv['start']:6.2f}-{iv['end']:6.2f} s] {', '.join(parts) or 'no data'}",
+            file=stream,
+            flush=True,
+        )
+
+    return show
+
+
 async def cmd_iperf3(args: argparse.Namespace) -> int:
     rate = (parse_rate(args.bandwidth) or 0.0) if args.bandwidth is not None else None
     r = await run_iperf3(
@@ -206,6 +222,7 @@ async def cmd_iperf3(args: argparse.Namespace) -> int:
         reverse=args.reverse,
         bidir=args.bidir,
         engine=args.engine,
+        on_interval=_iperf3_progress(sys.stderr if args.json else sys.stdout),
     )
     if args.json:
         print(json.dumps(r.iperf3_json(), indent=2))

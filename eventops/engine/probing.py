@@ -22,9 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import Conflict, Forbidden, InvalidRequest, ProbeError
 from eventops.probe.accept_measure import ProbeMeasure, split_hostport
-from eventops.probe.acceptance import AcceptanceConfig, handed_over_to, run_acceptance
+from eventops.probe.acceptance import handed_over_to, run_acceptance
 from eventops.probe.models import Interval, StampInterval
 from eventops.probe.stamp import run_stamp
 from eventops.probe.throughput import run_udp

@@ -26,8 +26,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Literal
 
+from eventops.api.models.acceptance import Figures
 from eventops.errors import ProbeError
-from eventops.probe.acceptance import Figures
 from eventops.probe.models import Interval, StampResult, UdpResult
 from eventops.probe.stamp import run_stamp
 from eventops.probe.throughput import run_udp

@@ -281,6 +281,30 @@ def validate(
         raise ProbeError("choose one of reverse and bidir")
 
 
+def _interval_summary(ios: list[StreamIO]) -> dict[str, Any]:
+    """The interval just sampled, summed over the streams (iperf3's per-second line)."""
+    start = end = 0.0
+    total = {True: 0, False: 0}
+    for st in ios:
+        if not st.samples:
+            continue
+        cur = st.samples[-1]
+        prev_t, prev_b = (
+            (st.samples[-2].t, st.samples[-2].bytes) if len(st.samples) > 1 else (0.0, 0)
+        )
+        start, end = prev_t, cur.t
+        total[st.sender] += cur.bytes - prev_b
+    secs = max(end - start, 1e-9)
+    return {
+        "start": start,
+        "end": end,
+        "sent_bytes": total[True],
+        "received_bytes": total[False],
+        "sent_bps": total[True] * 8 / secs,
+        "received_bps": total[False] * 8 / secs,
+    }
+
+
 async def run_iperf3(
     host: str,
     port: int = IPERF3_PORT,
@@ -302,7 +326,9 @@ async def run_iperf3(
     1 Mbit/s; 0 = unlimited), ``size`` the datagram payload (default: the
     control connection's MSS, else 1460). TCP: ``size`` the write size
     (default 128 KiB), ``rate_bps`` None/0 = unlimited. ``reverse``: the
-    server sends; ``bidir``: both send.
+    server sends; ``bidir``: both send. ``on_interval`` gets each second's
+    figures summed over the streams (start, end, sent/received bytes and bit/s)
+    while the test runs, as iperf3 prints its interval lines.
     """
     check_port(port)
     validate(
@@ -397,6 +423,8 @@ async def run_iperf3(
                 if k * TICK_S < duration:
                     for st in ios:
                         st.sample(time.monotonic() - t0)
+                    if on_interval is not None:
+                        on_interval(_interval_summary(ios))
                     k += 1
             senders = [th for th, st in zip(threads, ios, strict=True) if st.sender]
             stop_flag[0] = 1

@@ -199,6 +199,11 @@ class Sink:
     def address(self) -> tuple[str, int]:
         return self.host, self.port
 
+    @property
+    def busy(self) -> bool:
+        """A test is running; the next one is refused until it ends."""
+        return self._busy
+
     async def start(self) -> None:
         try:
             self._server = await asyncio.start_server(self._handle, self.host, self.port)

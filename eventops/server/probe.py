@@ -34,8 +34,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from eventops.api import models as m
+from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import InvalidRequest
-from eventops.probe.acceptance import AcceptanceConfig
 from eventops.profile.models import Role
 from eventops.server.app import Extension, body_of
 from eventops.server.auth import ENGINE, require, respond

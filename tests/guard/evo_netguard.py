@@ -53,7 +53,7 @@ def permitted(family: int, address: Any) -> bool:
     if isinstance(host, bytes):
         host = host.decode()
     if host in ("localhost", "", "ip6-localhost"):
-        return host != ""
+        return str(host) != ""
     try:
         ip = ipaddress.ip_address(str(host).split("%")[0])
     except ValueError:
@@ -110,7 +110,7 @@ def install() -> None:
             return orig_sendmsg(self, buffers, ancdata, flags)
         return orig_sendmsg(self, buffers, ancdata, flags, address)
 
-    sock_cls.connect = connect  # type: ignore[method-assign]
-    sock_cls.connect_ex = connect_ex  # type: ignore[method-assign]
+    sock_cls.connect = connect  # type: ignore[method-assign,assignment]
+    sock_cls.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     sock_cls.sendto = sendto  # type: ignore[method-assign,assignment]
     sock_cls.sendmsg = sendmsg  # type: ignore[method-assign,assignment]

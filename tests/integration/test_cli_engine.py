@@ -14,10 +14,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from eventops_hardware.ports import free_ports
 
 from eventops.profile import load_profile
 
-from .simrig import REPO, free_ports
+from .simrig import REPO
 
 EVENTOPS = [sys.executable, "-m", "eventops"]
 

@@ -16,10 +16,11 @@ from aiohttp import web
 from eventops_hardware.fleet import SimFleet
 from eventops_hardware.linkprobes import LinkProbes, plan
 
+from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.engine import Engine
 from eventops.errors import ProbeError
 from eventops.probe.accept_measure import ProbeMeasure
-from eventops.probe.acceptance import AcceptanceConfig, run_acceptance
+from eventops.probe.acceptance import run_acceptance
 from eventops.profile import load_profile
 from eventops.server.app import create_app
 from eventops.store import SQLiteStore

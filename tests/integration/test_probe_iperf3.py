@@ -163,3 +163,13 @@ async def test_refused_and_bad_input() -> None:
         await run_iperf3("127.0.0.1", port, duration=0.5)
     with pytest.raises(ProbeError, match="one of reverse and bidir"):
         await run_iperf3("127.0.0.1", port, reverse=True, bidir=True)
+
+
+async def test_intervals_reach_the_caller_while_the_test_runs(server: StockServer) -> None:
+    seen: list[dict[str, float]] = []
+    r = await run_iperf3("127.0.0.1", server.port, duration=2, on_interval=seen.append)
+    assert len(seen) >= 1  # one line per second before the last
+    first = seen[0]
+    assert 0.0 <= first["start"] < first["end"]
+    assert first["sent_bytes"] > 0 and first["received_bytes"] == 0  # forward: we only send
+    assert sum(iv["sent_bytes"] for iv in seen) <= r.sent_bytes

@@ -15,6 +15,7 @@ from scapy.utils import rdpcap
 from eventops.errors import ProbeError
 from eventops.probe import run_stamp, start_reflector
 from eventops.probe.stamp import pack_reflector, parse_sender
+from tests.helpers.wait import eventually
 
 Answer = Callable[[int, bytes], list[bytes]]
 
@@ -148,8 +149,7 @@ async def test_reflector_survives_malformed_requests() -> None:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.sendto(b"abc", ("127.0.0.1", refl.port))
         s.close()
-        await asyncio.sleep(0.05)
-        assert refl.stats.malformed == 1
+        await eventually(lambda: refl.stats.malformed == 1, what="the reflector counted it")
         r = await run_stamp("127.0.0.1", refl.port, count=5, interval=0.001)
         assert r.replies == 5
     finally:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import array
 import socket
 import threading
+from typing import Literal
 
 import pytest
 
 from eventops.errors import ProbeError
 from eventops.probe import run_tcp, run_udp, start_sink
 from eventops.probe.datapath import load_engine
+from tests.helpers.wait import eventually
 
 
 @pytest.mark.parametrize("engine", ["c", "python"])
-async def test_udp_rate_exact_accounting(engine: str) -> None:
-    sink = await start_sink("127.0.0.1", 0, engine=engine)  # type: ignore[arg-type]
+async def test_udp_rate_exact_accounting(engine: Literal["c", "python"]) -> None:
+    sink = await start_sink("127.0.0.1", 0, engine=engine)
     try:
         r = await run_udp(
             "127.0.0.1",
@@ -25,7 +27,7 @@ async def test_udp_rate_exact_accounting(engine: str) -> None:
             duration=0.5,
             engine=engine,
             interval=0.2,
-        )  # type: ignore[arg-type]
+        )
     finally:
         await sink.close()
     assert r.engine == engine and r.sink_engine == engine
@@ -73,7 +75,7 @@ async def test_busy_sink_is_refused() -> None:
         import asyncio
 
         first = asyncio.create_task(run_udp("127.0.0.1", sink.port, rate_bps=1e6, duration=1.0))
-        await asyncio.sleep(0.3)
+        await eventually(lambda: sink.busy, what="the first test is running")
         with pytest.raises(ProbeError, match="sink busy"):
             await run_udp("127.0.0.1", sink.port, rate_bps=1e6, duration=0.2)
         await first
@@ -140,7 +142,7 @@ def test_recorded_trace_matches_counts(name: str) -> None:
     assert datagrams == recorded == acct.counters()["received"] == sent[0]
     rec = trace[:recorded]
     for other in ("c", "python"):
-        a = load_engine(other).Accountant(1 << 16)  # type: ignore[arg-type]
+        a = load_engine(other).Accountant(1 << 16)
         a.feed(rec.tobytes() if other == "c" else rec)
         assert a.counters() == acct.counters()
 

@@ -23,6 +23,7 @@ from eventops.profile.models import Profile
 from eventops.provision.apply import ApplyOptions, Provisioner
 from eventops.provision.render import render, resolve
 from eventops.store.sqlite import SQLiteStore
+from tests.helpers.wait import eventually
 from tests.integration.adapters.conftest import demo_profile_copy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -165,7 +166,9 @@ async def test_apply_killed_mid_run_leaves_every_device_consistent(cli: Cli) -> 
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
     killed = next(m for m in masts if m.pending is not None)
-    await asyncio.sleep(2.2)  # the mast's rollback timer runs out
+    assert killed.pending is not None
+    deadline = killed.pending.deadline
+    await eventually(lambda: killed.clock.monotonic() > deadline, what="the rollback timer ran out")
     for d in cli.fleet.devices:
         d.slow_s = 0.0
     # every mast holds all of the new config or all of the old one
@@ -199,8 +202,8 @@ async def test_apply_killed_mid_run_leaves_every_device_consistent(cli: Cli) -> 
         )
         plan = await prov.plan()
         planned = {d.device: d.state for d in plan.devices}
-        for m, st in states.items():
-            assert planned[m] == ("unchanged" if st == "new" else "change")
+        for dev, st in states.items():
+            assert planned[dev] == ("unchanged" if st == "new" else "change")
         report = await prov.apply(actor="technik")
         assert report.ok
         assert report.notes == [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -16,6 +16,7 @@ from eventops.profile.models import Wall
 from eventops.store import SQLiteStore
 from eventops.wall.service import WallPipeline
 from eventops.wall.sources.mastodon import MastodonSource
+from tests.helpers.wait import eventually
 
 WALL = Wall(hashtags=["fest"], moderation="post", max_posts_per_author_per_hour=1000)
 
@@ -64,14 +65,6 @@ def source(
     )
 
 
-async def until(check: Callable[[], Awaitable[bool]], within_s: float = 5.0) -> None:
-    for _ in range(int(within_s / 0.02)):
-        if await check():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
-
-
 async def test_burst_across_pages_loses_none_and_duplicates_none(
     sim: MastodonSimulator, session: aiohttp.ClientSession, store: SQLiteStore, clock: FakeClock
 ) -> None:
@@ -109,10 +102,11 @@ async def test_429_waits_until_iso_reset(
     sim.state.post("anna", "Hallo #fest")
     sim.state.set_rate_limit(remaining=0, reset_in=90)
     task = asyncio.create_task(source(sim, store, clock, session).poll())
-    await until(lambda: asyncio.sleep(0, bool(clock.pending)))
+    await eventually(lambda: clock.pending > 0, what="the source waits on the clock")
     assert [r[3] for r in sim.state.requests] == [429]
     await clock.advance(80)
-    await asyncio.sleep(0.05)
+    # settled: back asleep on the clock (waiting for the reset) or, wrongly, finished
+    await eventually(lambda: clock.pending > 0 or task.done(), what="the source settled")
     assert not task.done() and len(sim.state.requests) == 1
     await clock.advance(11)
     batch = await asyncio.wait_for(task, 10)
@@ -143,7 +137,7 @@ async def test_stream_delivers_updates_deletions_and_edits(
     pipe = WallPipeline(WALL, store, clock, [src])
     runner = asyncio.create_task(pipe.run())
     try:
-        await until(lambda: asyncio.sleep(0, bool(sim.state.streams)))
+        await eventually(lambda: bool(sim.state.streams), what="the stream is open")
         assert "/api/v2/instance" in [r[1] for r in sim.state.requests]  # asks for the stream URL
         s = sim.state.post("anna", "Live vom Marktplatz #fest")
         pid = f"mastodon:social.example:{s.id}"
@@ -152,19 +146,19 @@ async def test_stream_delivers_updates_deletions_and_edits(
             p = await store.get_post(pid)
             return p is not None and p.state == want
 
-        await until(lambda: state_is("approved"))
+        await eventually(lambda: state_is("approved"))
         sim.state.edit(s.id, "Live vom Marktplatz, jetzt mit Feuerwerk #fest")
 
         async def edited() -> bool:
             return len(await store.list_decisions(pid)) == 3
 
-        await until(edited)
+        await eventually(edited)
         actions = [d.action for d in await store.list_decisions(pid)]
         assert actions == ["approve", "edited", "approve"]
         p = await store.get_post(pid)
         assert p is not None and "Feuerwerk" in p.text and p.state == "approved"
         sim.state.delete(s.id)
-        await until(lambda: state_is("hidden"))
+        await eventually(lambda: state_is("hidden"))
         assert [d.action for d in await store.list_decisions(pid)][-1] == "deleted"
     finally:
         runner.cancel()
@@ -223,7 +217,7 @@ async def test_last_request_of_a_window_makes_the_next_wait(
     src = source(sim, store, clock, session)
     await src.poll()  # uses the window's last request
     task = asyncio.create_task(src.poll())
-    await until(lambda: asyncio.sleep(0, bool(clock.pending)))
+    await eventually(lambda: clock.pending > 0, what="the source waits on the clock")
     assert len(sim.state.requests) == 1  # waits for the reset instead of earning a 429
     await clock.advance(121)
     await asyncio.wait_for(task, 10)

@@ -18,6 +18,7 @@ from eventops.store import SQLiteStore
 from eventops.wall.normalize import NormalPost
 from eventops.wall.service import WallPipeline
 from eventops.wall.sources.x import XSource
+from tests.helpers.wait import eventually
 from tests.integration.wallkit import TestTLS, mapped_session
 
 TLS = TestTLS("api.twitter.com")
@@ -111,11 +112,12 @@ async def test_429_waits_until_reset_on_the_clock(
     assert [r[3] for r in sim.state.requests] == [429]
     reset = int(sim.state.windows["search"][0] + 0.999)
     await clock.advance(100)
-    await asyncio.sleep(0.05)
+    # settled: back asleep on the clock (waiting for the reset) or, wrongly, finished
+    await eventually(lambda: clock.pending > 0 or task.done(), what="the source settled")
     assert not task.done() and len(sim.state.requests) == 1  # no retry before the reset
     await clock.advance(21)
     batch = await asyncio.wait_for(task, 10)
-    assert [i.text for i in batch.items] == ["hello #fest"]
+    assert [i.text if isinstance(i, NormalPost) else i for i in batch.items] == ["hello #fest"]
     retry = sim.state.requests[1]
     assert retry[3] == 200 and retry[0] >= reset
 
@@ -184,7 +186,8 @@ async def test_429_without_reset_header_waits_a_minute_not_at_once(
             break
         await asyncio.sleep(0.01)
     await clock.advance(59)
-    await asyncio.sleep(0.05)
+    # settled: back asleep on the clock (waiting for the reset) or, wrongly, finished
+    await eventually(lambda: clock.pending > 0 or task.done(), what="the source settled")
     assert len(sim.state.requests) == 1 and not task.done()
     await clock.advance(2)
     await asyncio.wait_for(task, 10)

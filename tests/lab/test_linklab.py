@@ -75,6 +75,7 @@ async def test_jitter_spread_and_order(make_lab: MakeLab) -> None:
         assert q3 - q1 == pytest.approx(2.0, rel=0.15)
         assert r.reordered > 50  # 1 ms apart, ±2 ms: jitter reorders
         # Reordered by jitter alone; the forwarder held nothing back on purpose.
+        assert lab.forwarder is not None
         assert (await lab.forwarder.stats())["a_to_b"]["reordered"] == 0
         ordered = spec.a_to_b.model_copy(
             update={"impair": free.model_copy(update={"keep_order": True})}
@@ -130,6 +131,7 @@ async def test_seeded_forwarder_loss_is_exact(make_lab: MakeLab) -> None:
     spec = LinkSpec(a_to_b=Direction(impair=Impairment(drop_pct=2.0)), match="udp", seed=3)
     async with make_lab(spec) as lab:
         r = await udp_stream(lab, count=3000, pps=5000, size=100)
+        assert lab.forwarder is not None
         st = (await lab.forwarder.stats())["a_to_b"]
     assert r.lost == st["dropped"]
     assert r.loss_pct == pytest.approx(2.0, abs=0.8)
@@ -141,7 +143,7 @@ async def test_presets_build_and_carry_traffic(make_lab: MakeLab, preset: str) -
     async with make_lab(spec) as lab:
         assert (lab.forwarder is not None) == spec.needs_forwarder
         for direction in ("a_to_b", "b_to_a"):
-            q = await lab.qdisc_stats(direction)  # type: ignore[arg-type]
+            q = await lab.qdisc_stats(direction)
             rate = getattr(spec, direction).rate_mbps
             assert q["kind"] == "tbf" and q["options"]["rate"] == pytest.approx(rate * 1e6 / 8)
         # 5 ms apart: wider than the WLAN preset's ±3 ms, so keep_order hardly shifts delays.

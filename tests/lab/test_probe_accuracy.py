@@ -18,8 +18,9 @@ import pytest
 from eventops_hardware.linklab import Direction, Impairment, Lab, LinkSpec, NetnsLoop
 
 from eventops import probe
+from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult, Figures
 from eventops.probe.accept_measure import ProbeMeasure
-from eventops.probe.acceptance import AcceptanceConfig, AcceptanceResult, Figures, run_acceptance
+from eventops.probe.acceptance import run_acceptance
 from eventops.profile.models import Endpoint, Link, ProbeTarget, Sla
 from eventops.store import SQLiteStore
 from tests.lab.conftest import MakeLab

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "profiles" / "demo.toml"
 ENTRIES = 30
 
-Tamper = Callable[[sqlite3.Connection], None]
+Tamper = Callable[[sqlite3.Connection], object]
 
 
 def _build(db: Path, out: Path) -> dict[str, Path]:

@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from eventops.api.models.acceptance import AcceptanceConfig, Figures
 from eventops.clock import FakeClock
 from eventops.errors import ProbeError
-from eventops.probe.acceptance import (
-    AcceptanceConfig,
-    Figures,
-    handed_over_to,
-    run_acceptance,
-)
+from eventops.probe.acceptance import handed_over_to, run_acceptance
 from eventops.profile.models import Endpoint, Link, Sla
 from eventops.store import SQLiteStore
 from eventops.store.models import HandoverRow

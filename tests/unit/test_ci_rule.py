@@ -11,12 +11,12 @@ REPO = Path(__file__).resolve().parents[2]
 TARGET = "tests/helpers/skip_always.py"
 
 
-async def run_pytest(ci: str | None) -> tuple[int, str]:
+async def run_pytest(ci: str | None, *args: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     if ci is not None:
         env["CI"] = ci
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsf", TARGET,
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rsf", *(args or [TARGET]),
         cwd=REPO, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()
@@ -34,3 +34,15 @@ async def test_skip_under_ci_fails_with_the_reason() -> None:
     assert code == 1, out
     assert "1 failed" in out
     assert "test skipped under CI=true" in out and "simulated for the CI rule" in out
+
+
+BROWSER = "tests/e2e/test_status_page.py::test_page_without_token_is_401_and_comms_403"
+
+
+async def test_missing_chromium_skips_outside_ci_and_fails_under_ci() -> None:
+    """The browser tests' skip (no Debian chromium) is a failure under CI=true, as the lab's."""
+    code, out = await run_pytest(None, "-p", "tests.helpers.no_chromium", BROWSER)
+    assert code == 0 and "1 skipped" in out and "chromium is not installed" in out, out
+    code, out = await run_pytest("true", "-p", "tests.helpers.no_chromium", BROWSER)
+    assert (code == 1 and "1 error" in out) or "1 failed" in out, out
+    assert "skipped under CI=true" in out and "chromium is not installed" in out, out

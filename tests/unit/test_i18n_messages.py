@@ -69,7 +69,15 @@ def message_sites() -> Iterator[tuple[str, str, set[str] | None]]:
                     elif len(node.args) > 1 and isinstance(node.args[1], ast.Dict):
                         keys = node.args[1].keys
                         if all(isinstance(k, ast.Constant) for k in keys):
-                            yield where, i, {k.value for k in keys if isinstance(k, ast.Constant)}
+                            yield (
+                                where,
+                                i,
+                                {
+                                    k.value
+                                    for k in keys
+                                    if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                                },
+                            )
                         else:
                             yield where, i, None
                     else:
@@ -87,7 +95,11 @@ def message_sites() -> Iterator[tuple[str, str, set[str] | None]]:
                         yield (
                             where,
                             i,
-                            {k.value for k in params.keys if isinstance(k, ast.Constant)},
+                            {
+                                k.value
+                                for k in params.keys
+                                if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                            },
                         )
                     else:
                         yield where, i, None
@@ -127,6 +139,7 @@ def test_every_field_spec_is_one_the_renderer_knows() -> None:
             for _, field, spec, _ in string.Formatter().parse(entry[lang]):
                 if field is None:
                     continue
+                assert spec is not None  # a field always has a (maybe empty) spec
                 assert spec in ("", "t", "time", "day", "stamp") or spec[-1] in "fg", (
                     msg_id,
                     field,

@@ -259,9 +259,8 @@ def test_time_window() -> None:
 
 def test_local_times_take_the_event_zone() -> None:
     p = parse_profile(BASE.replace("+02:00", ""), "p.toml")
-    assert (
-        p.event.start.utcoffset() is not None and p.event.start.utcoffset().total_seconds() == 7200
-    )  # type: ignore[union-attr]
+    offset = p.event.start.utcoffset()
+    assert offset is not None and offset.total_seconds() == 7200
 
 
 def test_structure_errors() -> None:

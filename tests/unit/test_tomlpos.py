@@ -85,7 +85,7 @@ def test_line_of_falls_back_to_ancestor_and_skips_tags() -> None:
             st.one_of(
                 st.integers(),
                 st.text(
-                    st.characters(exclude_characters="\x7f", exclude_categories=("Cs",)),
+                    st.characters(exclude_characters="\x7f", exclude_categories=["Cs"]),
                     max_size=20,
                 ),
                 st.booleans(),

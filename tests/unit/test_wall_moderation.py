@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,7 +98,7 @@ def test_default_blocklist_leaves_ordinary_text(text: str) -> None:
     assert blocked(text) is None, text
 
 
-OBFUSCATIONS = {
+OBFUSCATIONS: dict[str, Callable[[str], str]] = {
     "upper": str.upper,
     "fullwidth": lambda s: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in s),
     "zero-width": lambda s: "\u200b".join(s),

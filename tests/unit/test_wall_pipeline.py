@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from eventops.wall.manual import ManualModeration
 from eventops.wall.normalize import Deletion, NormalPost
 from eventops.wall.service import WallPipeline
 from eventops.wall.sources.replay import ReplaySource, load_replay
+from tests.helpers.wait import eventually
 
 WALL = Wall(hashtags=["fest"], moderation="post", languages=["de", "en"])
 
@@ -81,18 +82,17 @@ async def test_replay_plays_on_the_clock_and_edits_and_deletions_propagate(
     src = ReplaySource(feed(tmp_path, RECORDS), store, clock, loop=False)
     pipe = WallPipeline(WALL, store, clock, [src])
     runner = asyncio.create_task(pipe.run())
-    await asyncio.sleep(0.1)
-    assert {p.id: p.state for p in await store.list_posts()} == {
-        "replay:a": "approved",
-        "replay:b": "approved",
-    }
+
+    async def current() -> dict[str, str]:
+        return {p.id: p.state for p in await store.list_posts()}
+
+    first = {"replay:a": "approved", "replay:b": "approved"}
+    await eventually(lambda: _eq(current(), first), what=f"the posts at 0 s: {first}")
     b = await store.get_post("replay:b")
     assert b is not None and b.text == "Great band at the fest"
     assert b.data["links"] == [{"url": "https://fest.example/", "domain": "fest.example"}]
     await clock.advance(5)
-    await asyncio.sleep(0.05)
-    c = await store.get_post("replay:c")
-    assert c is not None and c.state == "rejected"
+    await eventually(lambda: _eq(current(), {**first, "replay:c": "rejected"}), what="c rejected")
     assert [d.reason for d in await store.list_decisions("replay:c")] == [
         "blocked word '*hurensohn*'"
     ]
@@ -119,10 +119,11 @@ async def test_replay_restart_resumes_without_gaps_or_repeats(
     got = [await anext(it), await anext(it)]  # the two records at 0 s
     assert [x.id for x in got] == ["replay:a", "replay:b"]
     task = asyncio.ensure_future(anext(it))  # asks for more: the first batch is handled
-    await asyncio.sleep(0.05)
+    await eventually(lambda: clock.pending > 0, what="the source waits for 5 s on the clock")
     await clock.advance(5)
     third = await task
     assert third.id == "replay:c"
+    assert isinstance(it, AsyncGenerator)  # ReplaySource.__aiter__ is an async generator
     await it.aclose()  # "crash" after handing out c but before it was handled
     assert await store.get_cursor("wall:replay") == "1:2"
     second = ReplaySource(path, store, clock, loop=False)
@@ -352,3 +353,7 @@ async def test_a_post_stored_without_its_decision_is_moderated_when_seen_again(
     v = await WallPipeline(WALL, store, clock, []).handle(p)
     assert v is not None and v.outcome == "approve"
     assert [d.action for d in await store.list_decisions("half")] == ["approve"]
+
+
+async def _eq(got: Awaitable[dict[str, str]], want: dict[str, str]) -> bool:
+    return await got == want

@@ -26,8 +26,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from eventops.api.models.acceptance import AcceptanceResult
 from eventops.errors import ApiError
-from eventops.probe.acceptance import AcceptanceResult
 from eventops.tui.client import ProbeRun
 from eventops.tui.core import Host, host
 from eventops.tui.dialogs import InputScreen

@@ -153,9 +153,11 @@ async def test_markup_corpus_renders_literally(rig: Rig) -> None:
             # another client (same engine API) writes hostile text into a note
             await rig.sim.engine.ack(alert_id, "technik", note)
             expected = "technik: " + strip_control(note)
-            await until(
-                pilot, lambda e=expected: cell(table, str(alert_id), "acked") == e, repr(note)
-            )
+
+            def acked(e: str = expected) -> bool:
+                return cell(table, str(alert_id), "acked") == e
+
+            await until(pilot, acked, repr(note))
             assert app.is_running
             text = table.get_cell(str(alert_id), "acked")
             assert not text.spans  # no style came out of the content

@@ -196,7 +196,11 @@ async def test_hostile_posts_render_literally(rig: Rig) -> None:
         for pid, text, _ in HOSTILE:
             table.move_cursor(row=table.get_row_index(pid))
             literal = strip_control(text)
-            await until(pilot, lambda s=literal: s in str(preview.render()), f"{pid} literal")
+
+            def on_screen(s: str = literal) -> bool:
+                return s in str(preview.render())
+
+            await until(pilot, on_screen, f"{pid} literal")
             shown = str(preview.render())
             assert "\x1b" not in shown and "\x07" not in shown and "\u202e" not in shown
         assert "[link=https://x.invalid]x[/link]" in str(preview.render())

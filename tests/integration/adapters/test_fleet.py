@@ -244,7 +244,7 @@ async def test_sim_command_with_pinned_certificate(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        seen = []
+        seen: list[str] = []
         while not seen or not seen[-1].startswith("control API: "):
             line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
             assert line, "eventops sim exited early"

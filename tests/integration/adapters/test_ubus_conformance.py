@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from eventops_hardware.openwrt_mast import OpenWrtMast, restricted_acl
 
+from eventops.clock import FakeClock
 from tests.integration.adapters.conftest import PASSWORD
 
 ANON = "0" * 32
@@ -50,16 +51,21 @@ def data(pred: Callable[[Any], bool]) -> Callable[[Any, OpenWrtMast], bool]:
     return lambda r, _m: r.get("result", [None])[0] == 0 and pred(r["result"][1])
 
 
+def _fake(m: OpenWrtMast) -> FakeClock:
+    assert isinstance(m.clock, FakeClock), "the conformance rows run on the fake clock"
+    return m.clock
+
+
 async def restart_rpcd(m: OpenWrtMast, _sids: dict[str, str]) -> None:
     m.restart_rpcd(down_s=5)
 
 
 async def after_restart(m: OpenWrtMast, _sids: dict[str, str]) -> None:
-    await m.clock.advance(6)
+    await _fake(m).advance(6)
 
 
 async def past_timeout(m: OpenWrtMast, _sids: dict[str, str]) -> None:
-    await m.clock.advance(61)
+    await _fake(m).advance(61)
 
 
 async def relogin_root(m: OpenWrtMast, sids: dict[str, str]) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from eventops.api.client import HttpRequest, MemoryResponse, MemoryTransport
 from eventops.api.sse import encode_event
+from eventops.cli.probe_remote import run_via_engine
 from eventops.errors import ApiError, InvalidRequest, NotFound, ProbeError
-from eventops.probe.remote import run_via_engine
 
 ROW = {
     "id": 3,

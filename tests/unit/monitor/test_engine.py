@@ -19,6 +19,7 @@ from eventops.monitor.poller import DevicePoller, PollResult
 from eventops.profile.models import Mast, Profile, Switch
 from eventops.store import SQLiteStore
 from eventops.store.models import ProbeResultRow
+from tests.helpers.wait import eventually
 
 from .factories import T0, demo_profile
 from .scripted import ScriptedDriver, ScriptedFleet, parked, run_until
@@ -294,7 +295,7 @@ async def test_poller_bounded_concurrency() -> None:
     ]
     for p in pollers:
         p.start()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: active[0] == 2, what="two polls under way")
     assert active[0] == 2  # the rest wait for the semaphore
     gate.set()
     await parked(clock, len(pollers))
@@ -457,6 +458,6 @@ async def test_reboot_refused_before_any_device_io_when_the_driver_cannot(rig: R
     assert rig.engine.capabilities("sw-core").reboot is False
     assert rig.engine.device_view("sw-core")["capabilities"]["reboot"] is False
     audit = [a for a in await rig.store.audit_entries() if a.action == "device.reboot"]
-    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]  # type: ignore[index]
+    assert [(a.target, a.after["ok"]) for a in audit] == [("sw-core", False)]
     with pytest.raises(NotFound):
         await rig.engine.reboot("nope", "technik")

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult, Figures
 from eventops.clock import FakeClock
 from eventops.errors import ProbeError
-from eventops.probe.acceptance import AcceptanceConfig, AcceptanceResult, Figures, run_acceptance
+from eventops.probe.acceptance import run_acceptance
 from eventops.server.pages import handover_report
 from eventops.store import SQLiteStore
 from eventops.store.models import ProbeResultRow

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.mark.parametrize("theme", sorted(THEMES))
 async def test_themes(theme: str) -> None:
-    app = EventOpsApp(None, TuiConfig(theme=theme, language="en"))  # type: ignore[arg-type]
+    app = EventOpsApp(None, TuiConfig(theme=theme, language="en"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.theme == THEMES[theme]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.coordinate import Coordinate
+
 from eventops.tui.app import EventOpsApp
 from eventops.tui.client import StreamEvent, WhoAmI
 from eventops.tui.config import TuiConfig
@@ -57,4 +59,4 @@ async def test_incremental_and_deferred_rows() -> None:
         app.flush()
         await pilot.pause()
         assert table.current_key() is not None
-        assert table.coordinate_to_cell_key((0, 0)).row_key.value == "mast-150"
+        assert table.coordinate_to_cell_key(Coordinate(0, 0)).row_key.value == "mast-150"

@@ -1,0 +1,1 @@
+../tests/guard/evo_netguard.py

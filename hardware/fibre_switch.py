@@ -538,14 +538,14 @@ class FibreSwitch(SimDevice):
                 return self._errors(
                     400, "malformed-message", "request body is not valid JSON", etype="protocol"
                 )
-            return self._patch(segments, body)
+            return self._written(self._patch(segments, body))
         if request.method in ("PUT", "POST", "DELETE"):
             if who[1]:
                 return self._errors(
                     403, "access-denied", "user may not write configuration", etype="protocol"
                 )
             if request.method == "DELETE":
-                return self._delete([unquote(s) for s in segments])
+                return self._written(self._delete([unquote(s) for s in segments]))
             ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
             if ctype not in (YANG_JSON, "application/json"):
                 return web.Response(status=415, text="Unsupported Media Type")
@@ -556,9 +556,14 @@ class FibreSwitch(SimDevice):
                     400, "malformed-message", "request body is not valid JSON", etype="protocol"
                 )
             if request.method == "PUT":
-                return self._put([unquote(s) for s in segments], body)
-            return self._post([unquote(s) for s in segments], body)
+                return self._written(self._put([unquote(s) for s in segments], body))
+            return self._written(self._post([unquote(s) for s in segments], body))
         return self._errors(405, "operation-not-supported", "method not allowed", etype="protocol")
+
+    def _written(self, resp: web.Response) -> web.Response:
+        if resp.status < 300:
+            self.wrote()
+        return resp
 
     @staticmethod
     def _json(payload: Any) -> web.Response:

@@ -13,7 +13,11 @@ Transport faults live here, driven from the control API or a test's handle:
 - ``malformed``: answers are cut off mid-JSON;
 - ``http_500``: answers are ``500 Internal Server Error``;
 - a reboot window (``down_until``, on the device clock): connections are
-  dropped without an answer.
+  dropped without an answer;
+- ``freeze()``: requests are accepted but never answered (the device lost
+  its management path, e.g. through a change it just committed) until
+  ``clear_faults()``; a device whose writes are plain HTTP verbs sets
+  ``freeze_after_write`` to freeze right after answering the next write.
 
 A client that hangs up before its answer (it gave up on a slow request) is
 counted in ``hangups``; it is not an error of the simulator and logs nothing.
@@ -59,6 +63,9 @@ class SimDevice:
         self.http_500 = False
         self.unreachable = False
         self.down_until = float("-inf")
+        self.freeze_after_write = False
+        self._thawed = asyncio.Event()
+        self._thawed.set()
         self.requests = 0
         self.hangups = 0
         """Requests whose client disconnected before the answer."""
@@ -120,6 +127,22 @@ class SimDevice:
         self.slow_s = 0.0
         self.malformed = False
         self.http_500 = False
+        self.freeze_after_write = False
+        self._thawed.set()
+
+    def freeze(self) -> None:
+        """Accept requests and never answer them (until :meth:`clear_faults`)."""
+        self._thawed.clear()
+
+    @property
+    def frozen(self) -> bool:
+        return not self._thawed.is_set()
+
+    def wrote(self) -> None:
+        """Called by a device after it answered a write: ``freeze_after_write`` takes effect."""
+        if self.freeze_after_write:
+            self.freeze_after_write = False
+            self.freeze()
 
     # -- requests ----------------------------------------------------------
 
@@ -131,6 +154,7 @@ class SimDevice:
         self.requests += 1
         if self.slow_s > 0:
             await asyncio.sleep(self.slow_s)
+        await self._thawed.wait()
         if self.booting:
             if request.transport is not None:
                 request.transport.abort()
@@ -176,5 +200,6 @@ class SimDevice:
                 "malformed": self.malformed,
                 "http_500": self.http_500,
                 "booting": self.booting,
+                "frozen": self.frozen,
             },
         }

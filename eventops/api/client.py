@@ -127,6 +127,25 @@ class EngineClient(MonitorCalls, OpsCalls, WallCalls):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def alive(self, timeout_s: float = 3.0, *, attempts: int = 2) -> bool:
+        """Whether the engine answers ``GET /healthz`` within ``timeout_s`` (no token needed).
+
+        What a client asks after losing its stream or a request mid-way, to tell a
+        person "engine unreachable" from "engine alive" instead of guessing. A
+        second attempt covers a pooled connection that died with the stream."""
+        req = HttpRequest("GET", "/healthz", {"Accept": "text/plain"}, timeout_s=timeout_s)
+        for _ in range(max(1, attempts)):
+            try:
+                resp = await self.transport.send(req)
+                try:
+                    await resp.read()
+                finally:
+                    await resp.close()
+            except ApiError:
+                continue
+            return resp.status == 200
+        return False
+
     # -- the live stream ------------------------------------------------------------------
     async def stream_once(
         self,

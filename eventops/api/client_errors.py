@@ -28,9 +28,11 @@ class EngineUnreachable(ApiError):
 
     title = "Engine unreachable"
 
-    def __init__(self, base_url: str, reason: str) -> None:
+    def __init__(self, base_url: str, reason: str, *, connected: bool = False) -> None:
         self.base_url = base_url
         self.reason = reason
+        self.connected = connected
+        """The connection was made (a request may have reached the engine) before it failed."""
         super().__init__(f"cannot reach the engine at {base_url}: {reason}")
 
 

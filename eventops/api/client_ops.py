@@ -87,17 +87,33 @@ class OpsCalls(EngineClientBase):
         return await self._json(_A.plan, "POST", "/api/v1/provision/plan", body, timeout_s=None)
 
     async def provision_apply(
-        self, devices: Sequence[str] | None = None, *, confirm: str | None = None
+        self,
+        devices: Sequence[str] | None = None,
+        *,
+        confirm: str | None = None,
+        confirm_timeout_s: float | None = None,
     ) -> m.ApplyStarted:
         body = _make_kw(
-            m.ApplyBody, devices=list(devices) if devices is not None else None, confirm=confirm
+            m.ApplyBody,
+            devices=list(devices) if devices is not None else None,
+            confirm=confirm,
+            confirm_timeout_s=confirm_timeout_s,
         )
         return await self._json(_A.apply_started, "POST", "/api/v1/provision/apply", body)
 
     async def provision_rollback(
-        self, apply_id: int, *, confirm: str | None = None
+        self,
+        apply_id: int,
+        *,
+        confirm: str | None = None,
+        confirm_timeout_s: float | None = None,
     ) -> m.RollbackStarted:
-        body = _make_kw(m.RollbackBody, apply_id=apply_id, confirm=confirm)
+        body = _make_kw(
+            m.RollbackBody,
+            apply_id=apply_id,
+            confirm=confirm,
+            confirm_timeout_s=confirm_timeout_s,
+        )
         return await self._json(_A.rollback_started, "POST", "/api/v1/provision/rollback", body)
 
     async def provision_applies(self, limit: int = 50) -> list[m.ApplyRecordView]:

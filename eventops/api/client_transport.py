@@ -65,7 +65,10 @@ def _why(err: OSError | None) -> str:
 
 
 def _human(base_url: str, exc: BaseException) -> EngineUnreachable:
-    return EngineUnreachable(base_url, _reason(exc))
+    before = isinstance(
+        exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | aiohttp.InvalidURL
+    )
+    return EngineUnreachable(base_url, _reason(exc), connected=not before)
 
 
 def _reason(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from eventops.api.client import EngineClient, Transport
+from eventops.api.client import EngineClient, EngineUnreachable, Transport
 from eventops.api.models import ProbeResultView
 from eventops.api.routes import ROUTES
 from eventops.errors import ApiError, Conflict, Forbidden, InvalidRequest, ProbeError
@@ -58,6 +58,10 @@ async def run_via_engine(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), connect_timeout)
             raw = await api.call("POST", path, request, timeout_s=None)
+        except EngineUnreachable as exc:
+            if not exc.connected:
+                raise  # the run never reached the engine
+            raise ProbeError(await _lost(api, exc, path, link)) from None
         except (Forbidden, Conflict) as exc:
             raise ProbeError(f"engine at {url}: {exc.one_line()}") from None
         except ApiError as exc:
@@ -74,6 +78,19 @@ async def run_via_engine(
         raise ApiError(f"engine at {url}: the answer is not a probe result") from None
     row: dict[str, Any] = json.loads(raw)
     return row
+
+
+_RUNS = {"accept": "acceptance", "stamp": "STAMP"}
+
+
+async def _lost(api: EngineClient, exc: EngineUnreachable, path: str, link: str) -> str:
+    """The run's request broke off mid-way: whether the engine is there decides what we know."""
+    kind = path.rsplit("/", 1)[-1]
+    run = f"the {_RUNS.get(kind, kind)} run on {link}"
+    where = f"GET /api/v1/probe/results?link={link}"
+    if await api.alive():
+        return f"{exc}; engine alive; {run} continues (its result: {where})"
+    return f"{exc}; engine unreachable; {run}: state unknown until it returns (then: {where})"
 
 
 async def _watch(

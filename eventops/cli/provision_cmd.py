@@ -91,9 +91,9 @@ def _applying(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--confirm-timeout",
         type=float,
-        default=60.0,
+        default=None,
         metavar="S",
-        help="the devices' rollback timer in seconds (default 60)",
+        help="the devices' rollback timer in seconds (default 60; through an engine: its own)",
     )
     p.add_argument("--concurrency", type=int, default=32, help="devices changed at once")
     p.add_argument("--actor", help="who applies (default: the login name)")
@@ -106,15 +106,22 @@ def _applying(p: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> ApplyOptions:
-    if args.confirm_timeout < 1:
-        raise ProvisioningError("--confirm-timeout must be at least 1 second")
+    timeout = _confirm_timeout(args)
     if args.concurrency < 1:
         raise ProvisioningError("--concurrency must be at least 1")
     return ApplyOptions(
-        confirm_timeout_s=args.confirm_timeout,
+        confirm_timeout_s=timeout or 60.0,
         concurrency=args.concurrency,
-        poll_s=min(1.0, args.confirm_timeout / 10),
+        poll_s=min(1.0, (timeout or 60.0) / 10),
     )
+
+
+def _confirm_timeout(args: argparse.Namespace) -> float | None:
+    """--confirm-timeout, checked (None: not given)."""
+    t: float | None = args.confirm_timeout
+    if t is not None and not 1 <= t <= 3600:  # NaN fails both
+        raise ProvisioningError("--confirm-timeout must be between 1 and 3600 seconds")
+    return t
 
 
 def _store_path(args: argparse.Namespace, profile: Profile) -> Path:
@@ -231,6 +238,7 @@ async def _run_apply(args: argparse.Namespace, rollback_to: int | None) -> int:
     if not args.yes and not sys.stdin.isatty():
         raise ProvisioningError(NEEDS_YES)
     if remote is not None:
+        _confirm_timeout(args)
         if not args.yes and not await _confirm_remote(args, remote, rollback_to):
             return 0
         report = await remote_run(remote, args, rollback_to=rollback_to, interactive=not args.yes)

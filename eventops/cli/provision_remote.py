@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
 from eventops.api.client import EngineClient, EngineUnreachable, RemoteConfirmationNeeded
 from eventops.api.models import ApplyStarted, RollbackStarted
 from eventops.errors import (
@@ -31,7 +33,13 @@ from eventops.errors import (
     ProvisioningError,
     SecretError,
 )
-from eventops.provision.apply import ApplyReport, DevicePlan, PlanReport, ProgressEvent
+from eventops.provision.apply import (
+    ApplyReport,
+    DevicePlan,
+    DeviceResult,
+    PlanReport,
+    ProgressEvent,
+)
 from eventops.provision.progress import TerminalProgress
 from eventops.secrets import LITERAL_HINT, SecretRef
 
@@ -119,17 +127,22 @@ def _dangers(exc: ConfirmationNeeded) -> dict[str, Any]:
 
 
 class _Stream:
-    """The engine's live stream, read in the background into a queue."""
+    """The engine's live stream, read in the background into a queue.
 
-    def __init__(self, api: EngineClient, remote: Remote) -> None:
+    ``last_id``: the newest event id seen, so that a new stream after a loss
+    resumes where this one ended (the engine replays the gap when it still can)."""
+
+    def __init__(self, api: EngineClient, remote: Remote, last_id: int | None = None) -> None:
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]] | BaseException] = asyncio.Queue()
         self.ready = asyncio.Event()
+        self.last_id = last_id
         self._task = asyncio.create_task(self._read(api, remote))
 
     async def _read(self, api: EngineClient, remote: Remote) -> None:
         try:
-            async for msg in api.stream_once(idle_timeout_s=None):
+            async for msg in api.stream_once(self.last_id, idle_timeout_s=None):
                 self.ready.set()
+                self.last_id = msg.id
                 self.queue.put_nowait((msg.type, msg.data))
             raise ApiError(f"engine at {remote.url}: the stream ended")
         except (NotAuthenticated, Forbidden) as exc:
@@ -155,6 +168,59 @@ class _Stream:
                 raise
 
 
+MAX_STREAM_LOSSES = 3
+"""Losses of the stream in a row (the engine alive each time) before the CLI stops following."""
+
+
+async def _after_loss(
+    api: EngineClient, remote: Remote, lost: BaseException, what: str, apply_id: int, losses: int
+) -> ApplyReport | None:
+    """The stream to the engine is gone: say truthfully what that means for the run.
+
+    The engine does not answer: the run's state is unknown (error). It answers:
+    the run goes on there; if it ended meanwhile, its report (from the engine's
+    record), else None and the caller follows it again."""
+    where = f"GET /api/v1/provision/applies/{apply_id}"
+    if not await api.alive():
+        raise ProvisioningError(
+            f"{lost}; engine unreachable; {what} state unknown until it returns (then: {where})"
+        )
+    if losses > MAX_STREAM_LOSSES:
+        raise ProvisioningError(
+            f"{lost}; engine alive; {what} continues, but its stream keeps failing "
+            f"(its result: {where})"
+        )
+    print(f"eventops: {lost}; engine alive; {what} continues", file=sys.stderr, flush=True)
+    try:
+        detail = await api.provision_apply_detail(apply_id)
+    except ApiError as exc:
+        raise ProvisioningError(
+            f"engine at {remote.url}: {what}: cannot read its record ({exc.one_line()})"
+        ) from None
+    if detail.finished_at is None:
+        return None
+    try:
+        return ApplyReport(
+            apply_id=apply_id,
+            kind="rollback" if detail.kind == "rollback" else "apply",
+            rollback_of=detail.rollback_of,
+            actor=detail.actor,
+            started_at=detail.started_at,
+            finished_at=detail.finished_at,
+            devices=[
+                DeviceResult.model_validate(
+                    {**r.model_dump(mode="json", exclude={"diff"}), "changes": []}
+                )
+                for r in detail.results
+            ],
+        )
+    except ValidationError:
+        raise ProvisioningError(
+            f"engine at {remote.url}: {what} ended {detail.state or ''} while the stream was "
+            f"lost (its result: {where})"
+        ) from None
+
+
 async def _ask_phrase(phrase: str) -> str:
     return (
         await asyncio.to_thread(
@@ -166,9 +232,11 @@ async def _ask_phrase(phrase: str) -> str:
 async def _start(
     api: EngineClient, args: argparse.Namespace, rollback_to: int | None, confirm: str | None
 ) -> ApplyStarted | RollbackStarted:
+    # --confirm-timeout holds through the engine too (its own setting when not given)
+    timeout: float | None = getattr(args, "confirm_timeout", None)
     if rollback_to is None:
-        return await api.provision_apply(args.device, confirm=confirm)
-    return await api.provision_rollback(rollback_to, confirm=confirm)
+        return await api.provision_apply(args.device, confirm=confirm, confirm_timeout_s=timeout)
+    return await api.provision_rollback(rollback_to, confirm=confirm, confirm_timeout_s=timeout)
 
 
 async def remote_run(
@@ -202,17 +270,23 @@ async def remote_run(
             except ApiError as exc:
                 raise ProvisioningError(f"engine at {remote.url}: {exc.one_line()}") from None
             apply_id = started.apply_id
+            what = f"{'rollback' if rollback_to is not None else 'apply'} #{apply_id}"
+            losses = 0
             while True:
                 item = await stream.queue.get()
                 if isinstance(item, BaseException):
-                    raise ProvisioningError(
-                        f"{item}; #{apply_id} goes on in the engine "
-                        "(its result: GET /api/v1/provision/applies)"
-                    )
+                    losses += 1
+                    report = await _after_loss(api, remote, item, what, apply_id, losses)
+                    if report is not None:
+                        return report
+                    await stream.close()
+                    stream = _Stream(api, remote, stream.last_id)
+                    continue
                 kind, ev = item
                 d = ev.get("data", {})
                 if not kind.startswith("provision") or d.get("apply_id") != apply_id:
                     continue
+                losses = 0
                 if kind == "provision":
                     progress(
                         ProgressEvent(

@@ -141,7 +141,7 @@ async def ingest_cmd(args: argparse.Namespace) -> int:
         sources = build_sources(profile, _profile_dir(args.profile), store, clock)
         if not sources:
             raise WallError(f"{args.profile}: [wall] has no sources")
-        pipe = WallPipeline(profile.wall, store, clock, sources)
+        pipe = WallPipeline(profile.wall, store, clock, sources, tz=profile.event.tz)
         try:
             if args.once:
                 counts = await pipe.ingest_once()

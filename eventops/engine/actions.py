@@ -13,19 +13,11 @@ if TYPE_CHECKING:
 
 
 async def ack(engine: Engine, alert_id: int, actor: str, note: str) -> AlertRow:
-    before = engine.alerts.alert(alert_id)
-    if before is None:
+    """Acknowledge an open alert: NotFound when it is not open, Conflict when someone
+    acknowledged it first (checked inside the audited write)."""
+    if engine.alerts.alert(alert_id) is None:
         raise NotFound(f"alert {alert_id} is not open")
-    after = await engine.alerts.ack(alert_id, actor, note)
-    await engine.store.audit(
-        actor,
-        "alert.ack",
-        str(alert_id),
-        before={"acked_by": before.acked_by},
-        after={"note": note},
-    )
-    assert after is not None
-    return after
+    return await engine.alerts.ack(alert_id, actor, note)
 
 
 async def silence(
@@ -33,8 +25,10 @@ async def silence(
 ) -> dict[str, Any]:
     if not matchers:
         raise InvalidRequest("a silence needs at least one matcher")
-    until = engine.clock.now() + timedelta(seconds=duration_s)
-    s = engine.alerts.add_silence(matchers, until, actor, note)
+    now = engine.clock.now()
+    s = await engine.alerts.add_silence(
+        matchers, now + timedelta(seconds=duration_s), actor, note, now
+    )
     view = {
         "id": s.id,
         "matchers": s.matchers,
@@ -42,7 +36,6 @@ async def silence(
         "by": actor,
         "note": note,
     }
-    await engine.store.audit(actor, "alert.silence", str(s.id), after=view)
     engine.bus.publish("silence", "", "event", data=view)
     return view
 
@@ -103,9 +96,8 @@ async def reboot(engine: Engine, device_id: str, actor: str) -> None:
 
 
 async def unsilence(engine: Engine, silence_id: int, actor: str) -> dict[str, Any]:
-    gone = engine.alerts.remove_silence(silence_id)
-    if gone is None:
-        raise NotFound(f"no silence #{silence_id}")
-    await engine.store.audit(actor, "alert.unsilence", str(silence_id), before=gone.matchers)
+    """Remove a silence: NotFound when there is none, Conflict when someone removed it
+    first (checked inside the audited write)."""
+    await engine.alerts.remove_silence(silence_id, actor, engine.clock.now())
     engine.bus.publish("silence.removed", "", "event", data={"id": silence_id, "by": actor})
     return {"id": silence_id, "removed": True}

@@ -63,7 +63,7 @@ from eventops.monitor.poller import DevicePoller, PollResult
 from eventops.profile import load_profile
 from eventops.profile.models import Link, Mast, Profile, Switch
 from eventops.provision.lock import held_sites
-from eventops.store.base import Store
+from eventops.store.base import OpsTx, Store
 from eventops.store.models import AlertRow, DeviceRow, HandoverRow, ProbeResultRow
 
 if TYPE_CHECKING:
@@ -178,6 +178,9 @@ class Engine:
         await _handover.load_handovers(self)
         if self.webhook is not None:
             await self.webhook.start()
+        if self.provision is not None:
+            # before any poll: close applies a dead process left running, keep its restores
+            await self.provision.start(watch=poll)
         self._started = True
         if poll:
             self._polling = True
@@ -458,9 +461,22 @@ class Engine:
         if ls.proof is None or r.ts >= ls.proof.ts:
             ls.proof = ProbeSummary(r.ts, r.kind, r.passed, probe_throughput_mbps(r.result))
 
-    async def record_probe_result(self, r: ProbeResultRow) -> int:
-        """Store a probe result and take it into the link's health."""
-        rid = await self.store.add_probe_result(r)
+    async def record_probe_result(
+        self, r: ProbeResultRow, audit: tuple[str, str, str, dict[str, Any]] | None = None
+    ) -> int:
+        """Store a probe result and take it into the link's health.
+
+        ``audit`` (actor, action, target, after): its audit entry, written in the same
+        transaction, with the result's id added to ``after`` as ``probe_result``."""
+
+        async def tx_body(tx: OpsTx) -> int:
+            rid = await tx.add_probe_result(r)
+            if audit is not None:
+                actor, action, target, after = audit
+                await tx.audit(actor, action, target, after={**after, "probe_result": rid})
+            return rid
+
+        rid = await self.store.ops_transaction(tx_body)
         self._probe_ids.add(rid)
         self._note_probe(r)
         await self.announce_probe(r)

@@ -103,13 +103,19 @@ class ProbeService:
         )
 
     async def _store(
-        self, target: str, kind: str, passed: bool | None, result: dict[str, Any]
+        self,
+        target: str,
+        kind: str,
+        passed: bool | None,
+        result: dict[str, Any],
+        audit: tuple[str, str, str, dict[str, Any]],
     ) -> ProbeResultRow:
+        """Store the result with its audit entry (one transaction)."""
         eng = self.engine
         row = ProbeResultRow(
             ts=eng.clock.now(), target=target, kind=kind, passed=passed, result=result
         )
-        rid = await eng.record_probe_result(row)
+        rid = await eng.record_probe_result(row, audit)
         return row.model_copy(update={"id": rid})
 
     def _link(self, link_id: str) -> Link:
@@ -168,14 +174,18 @@ class ProbeService:
             except asyncio.CancelledError:
                 await self._aborted(actor, "probe.stamp", key, plan)
                 raise
-            row = await self._store(key, "stamp", None, result.model_dump(mode="json"))
             summary = {
-                "probe_result": row.id,
                 "replies": result.replies,
                 "sent": result.sent,
                 "rtt_mean_ms": result.rtt.mean_ms,
             }
-            await eng.store.audit(actor, "probe.stamp", key, after={**plan, **summary})
+            row = await self._store(
+                key,
+                "stamp",
+                None,
+                result.model_dump(mode="json"),
+                (actor, "probe.stamp", key, {**plan, **summary}),
+            )
             publish("done", probe_result=row.id)
         return row
 
@@ -238,13 +248,17 @@ class ProbeService:
             except asyncio.CancelledError:
                 await self._aborted(actor, "probe.throughput", lk.id, plan)
                 raise
-            row = await self._store(lk.id, "throughput", None, result.iperf3_json())
             summary = {
-                "probe_result": row.id,
                 "receiver_bps": result.receiver_bps,
                 "lost_percent": result.lost_percent,
             }
-            await eng.store.audit(actor, "probe.throughput", lk.id, after={**plan, **summary})
+            row = await self._store(
+                lk.id,
+                "throughput",
+                None,
+                result.iperf3_json(),
+                (actor, "probe.throughput", lk.id, {**plan, **summary}),
+            )
             publish("done", probe_result=row.id)
         return row
 

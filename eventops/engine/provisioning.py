@@ -21,6 +21,14 @@ A rollback re-applies a recorded state wholesale and always needs it.
 One run at a time per engine; the site lock refuses a run on a site that
 someone else (another process) is applying to.
 
+At engine start (:meth:`ProvisionService.start`) the service keeps what a dead
+process promised (:mod:`eventops.provision.recovery`): applies it left
+``running`` are closed as ``interrupted`` with what is known per device
+(audited, and published as ``provision.interrupted``), and a supervised task
+(``pending-restores``) carries out every restore a RESTCONF apply armed and
+never disarmed at its deadline, for the engine's lifetime (each one published
+as ``provision.restored``).
+
 Refusals are domain errors (:mod:`eventops.errors`): a bad device list is
 :class:`InvalidRequest`, a missing apply :class:`NotFound`, a busy engine or
 site :class:`Conflict`, a dangerous change without its typed id
@@ -30,6 +38,7 @@ site :class:`Conflict`, a dangerous change without its typed id
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from eventops.adapters.base import DriverFactory
+from eventops.adapters.base import DeviceDriver, DriverFactory
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
 from eventops.errors import (
     Conflict,
@@ -46,6 +55,7 @@ from eventops.errors import (
     LockBusy,
     NotFound,
 )
+from eventops.provision import recovery
 from eventops.provision.apply import (
     ApplyOptions,
     ApplyReport,
@@ -186,6 +196,7 @@ class ProvisionService:
         options: ApplyOptions | None = None,
         driver_factory: DriverFactory | None = None,
         secrets_base: Path | None = None,
+        restore_scan_s: float = 30.0,
     ) -> None:
         self.engine = engine
         self.lock_dir = lock_dir or engine.lock_dir
@@ -196,19 +207,30 @@ class ProvisionService:
         self.secrets_base = secrets_base
         self.run: Run | None = None
         self._starting = False
+        self.restore_scan_s = restore_scan_s
+        """How often the engine looks for restores armed by other processes (that may die)."""
 
     def provisioner(
         self,
         *,
         progress: Any = None,
         maintenance: EngineMaintenance | None = None,
+        confirm_timeout_s: float | None = None,
     ) -> Provisioner:
+        """A provisioner with the engine's options (``confirm_timeout_s``: this run's own)."""
+        options = self.options
+        if confirm_timeout_s is not None:
+            options = dataclasses.replace(
+                options,
+                confirm_timeout_s=confirm_timeout_s,
+                poll_s=min(options.poll_s, confirm_timeout_s / 10),
+            )
         return Provisioner(
             self.engine.profile,
             self.engine.store,
             lock_dir=self.lock_dir,
             clock=self.engine.clock,
-            options=self.options,
+            options=options,
             driver_factory=self.driver_factory,
             progress=progress,
             maintenance=maintenance,
@@ -221,6 +243,58 @@ class ProvisionService:
 
     def confirm_phrase(self) -> str:
         return self.engine.profile.event.id
+
+    # -- engine start: what a dead process left --------------------------------------------------
+
+    async def start(self, *, watch: bool = True) -> list[recovery.Interrupted]:
+        """Close the applies a dead process left running; with ``watch``, carry out the
+        restores it left armed at their deadlines (a supervised task). The closed applies."""
+        if self.lock_dir is None:
+            return []
+        closed = await recovery.reconcile_interrupted(
+            self.engine.store,
+            self.lock_dir,
+            clock=self.engine.clock,
+            tz=self.engine.profile.event.tz,
+        )
+        for c in closed:
+            log.warning("%s", c.note)
+            self._publish(
+                "provision.interrupted",
+                {
+                    "apply_id": c.apply_id,
+                    "kind": c.kind,
+                    "note": c.note,
+                    "devices": [d.model_dump(mode="json") for d in c.devices],
+                },
+            )
+        if watch:
+            self.engine.supervisor.spawn("pending-restores", self._watch_restores)
+        return closed
+
+    def _restore_driver(self, device_id: str) -> DeviceDriver:
+        """A driver for a restore (KeyError: the device is no longer in the profile)."""
+        return self.provisioner()._driver(self.engine.profile.device(device_id))
+
+    async def _watch_restores(self) -> None:
+        lock_dir = self.lock_dir
+        assert lock_dir is not None
+        await recovery.watch_pending_restores(
+            self.engine.store,
+            self._restore_driver,
+            self.engine.clock,
+            lock_dir=lock_dir,
+            every_s=self.restore_scan_s,
+            poll_s=self.options.poll_s,
+            verify_s=self.options.confirm_timeout_s,
+            on_outcome=self._restored,
+        )
+
+    def _restored(self, out: recovery.RestoreOutcome) -> None:
+        log.warning(
+            "%s: restore for apply #%s: %s (%s)", out.device, out.apply_id, out.result, out.reason
+        )
+        self._publish("provision.restored", out.model_dump(mode="json"))
 
     # -- plan ---------------------------------------------------------------------------------
 
@@ -236,7 +310,14 @@ class ProvisionService:
     def _publish(self, type_: str, data: dict[str, Any]) -> None:
         self.engine.bus.publish(type_, "", "event", data=data)
 
-    async def apply(self, devices: list[str] | None, *, actor: str, confirm: str | None) -> Run:
+    async def apply(
+        self,
+        devices: list[str] | None,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         """Start an apply; returns once it holds the site lock (or raises why it cannot)."""
         self._check_idle()
         self._starting = True
@@ -251,11 +332,20 @@ class ProvisionService:
                 )
             if not plan.count("change"):
                 raise Conflict("nothing to change")
-            return await self._start("apply", actor, lambda p: p.apply(devices, actor=actor))
+            return await self._start(
+                "apply", actor, lambda p: p.apply(devices, actor=actor), confirm_timeout_s
+            )
         finally:
             self._starting = False
 
-    async def rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
+    async def rollback(
+        self,
+        apply_id: int,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         self._check_idle()
         if confirm != self.confirm_phrase():
             raise ConfirmationNeeded(
@@ -269,7 +359,10 @@ class ProvisionService:
         self._starting = True
         try:
             return await self._start(
-                "rollback", actor, lambda p: p.rollback_to(apply_id, actor=actor)
+                "rollback",
+                actor,
+                lambda p: p.rollback_to(apply_id, actor=actor),
+                confirm_timeout_s,
             )
         finally:
             self._starting = False
@@ -281,7 +374,13 @@ class ProvisionService:
         if self.lock_dir is None:
             raise Conflict("this engine has no lock folder: it cannot apply")
 
-    async def _start(self, kind: Literal["apply", "rollback"], actor: str, go: Any) -> Run:
+    async def _start(
+        self,
+        kind: Literal["apply", "rollback"],
+        actor: str,
+        go: Any,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         loop = asyncio.get_running_loop()
         started: asyncio.Future[int] = loop.create_future()
         holder: list[Run] = []
@@ -314,7 +413,9 @@ class ProvisionService:
             )
 
         prov = self.provisioner(
-            progress=progress, maintenance=EngineMaintenance(self.engine, actor)
+            progress=progress,
+            maintenance=EngineMaintenance(self.engine, actor),
+            confirm_timeout_s=confirm_timeout_s,
         )
         task = asyncio.create_task(go(prov), name=f"provision-{kind}")
         waiters: set[asyncio.Future[Any]] = {task, started}
@@ -393,11 +494,18 @@ class ProvisionService:
         return plan_json(report, dangers, self.confirm_phrase())
 
     async def start_apply(
-        self, devices: list[str] | None, *, actor: str, confirm: str | None
+        self,
+        devices: list[str] | None,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
     ) -> Run:
         """:meth:`apply`; a refusal is audited before it is raised."""
         try:
-            return await self.apply(devices, actor=actor, confirm=confirm)
+            return await self.apply(
+                devices, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
+            )
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,
@@ -407,10 +515,19 @@ class ProvisionService:
             )
             raise
 
-    async def start_rollback(self, apply_id: int, *, actor: str, confirm: str | None) -> Run:
+    async def start_rollback(
+        self,
+        apply_id: int,
+        *,
+        actor: str,
+        confirm: str | None,
+        confirm_timeout_s: float | None = None,
+    ) -> Run:
         """:meth:`rollback`; a refusal is audited before it is raised."""
         try:
-            return await self.rollback(apply_id, actor=actor, confirm=confirm)
+            return await self.rollback(
+                apply_id, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
+            )
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,

@@ -52,7 +52,9 @@ class WallService:
         self.pipeline: WallPipeline | None = None
         if run_sources and profile.wall.sources:
             sources = build_sources(profile, profile_dir or Path("."), engine.store, engine.clock)
-            self.pipeline = WallPipeline(profile.wall, engine.store, engine.clock, sources)
+            self.pipeline = WallPipeline(
+                profile.wall, engine.store, engine.clock, sources, tz=profile.event.tz
+            )
         self.hub = WallHub(profile, engine.store, engine.clock, self.media, poll_s=hub_poll_s)
         self.retention_every_s = retention_every_s
         self._started = False

@@ -14,6 +14,13 @@ masts behind it say "upstream down" instead of raising their own). The
 - silenced alerts are stored and shown, but not sent to the webhook;
 - every change goes to the store and to the engine's event callback.
 
+A person's changes — acknowledging an alert, adding or removing a silence —
+are one store transaction each (:meth:`~eventops.store.base.Store.ops_transaction`):
+the check that the change is still allowed (not acknowledged yet, not removed
+yet), the row change and its audit entry commit together, so a crash never
+leaves one without the other and two people at once get one success and one
+:class:`~eventops.errors.Conflict`. Silences are stored: they survive a restart.
+
 Time comes from the caller (``now`` on each evaluation), so scripted series
 give exact raise and clear times.
 """
@@ -32,12 +39,13 @@ from typing import Any, Literal
 import aiohttp
 
 from eventops.clock import Clock
+from eventops.errors import Conflict, NotFound
 from eventops.i18n import Msg
 from eventops.monitor.checks import CheckResult, Level
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import AlertTolerances
-from eventops.store.base import Store
-from eventops.store.models import AlertRow
+from eventops.store.base import OpsTx, Store
+from eventops.store.models import AlertRow, SilenceRow
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +207,16 @@ class Silence:
         return all(fields.get(k) == v for k, v in self.matchers.items())
 
 
+def _silence_view(sid: int, row: SilenceRow) -> dict[str, Any]:
+    return {
+        "id": sid,
+        "matchers": row.matchers,
+        "until": row.until.isoformat(),
+        "by": row.actor,
+        "note": row.note,
+    }
+
+
 # -- the manager -----------------------------------------------------------------------
 
 
@@ -231,11 +249,10 @@ class AlertManager:
         self._by_subject: dict[str, set[str]] = {}
         self._maintenance: set[str] = set()
         self._silences: dict[int, Silence] = {}
-        self._next_silence = 1
         self._lock = asyncio.Lock()
 
     async def load(self, now: datetime) -> None:
-        """Pick up alerts left open in the store by an earlier run."""
+        """Pick up alerts left open and silences still in force from an earlier run."""
         for row in await self.store.list_alerts(open_only=True):
             cond = Condition(
                 row.key,
@@ -248,6 +265,11 @@ class AlertManager:
             )
             self._tracks[row.key] = _Track(True, now, cond, alert=row)
             self._by_subject.setdefault(row.subject, set()).add(row.key)
+        for srow in await self.store.list_silences(active_at=now):
+            assert srow.id is not None
+            self._silences[srow.id] = Silence(
+                srow.id, dict(srow.matchers), srow.until, srow.actor, srow.note
+            )
 
     # -- queries ------------------------------------------------------------------
     def open_alerts(self) -> list[AlertRow]:
@@ -280,29 +302,73 @@ class AlertManager:
     def in_maintenance(self, subject: str) -> bool:
         return subject in self._maintenance
 
-    def add_silence(
-        self, matchers: dict[str, str], until: datetime, by: str, note: str = ""
+    async def add_silence(
+        self, matchers: dict[str, str], until: datetime, by: str, note: str, now: datetime
     ) -> Silence:
-        s = Silence(self._next_silence, dict(matchers), until, by, note)
-        self._next_silence += 1
-        self._silences[s.id] = s
+        """Store the silence and its audit entry (one transaction), then apply it."""
+        row = SilenceRow(matchers=dict(matchers), until=until, actor=by, note=note, created_at=now)
+
+        async def tx_body(tx: OpsTx) -> int:
+            sid = await tx.add_silence(row)
+            await tx.audit(by, "alert.silence", str(sid), after=_silence_view(sid, row))
+            return sid
+
+        sid = await self.store.ops_transaction(tx_body)
+        s = Silence(sid, dict(matchers), until, by, note)
+        self._silences[sid] = s
         return s
 
-    def remove_silence(self, silence_id: int) -> Silence | None:
-        return self._silences.pop(silence_id, None)
+    async def remove_silence(self, silence_id: int, by: str, now: datetime) -> Silence:
+        """Remove a silence (audited, one transaction).
+
+        NotFound: no such silence; Conflict: someone removed it already."""
+
+        async def tx_body(tx: OpsTx) -> SilenceRow:
+            row = await tx.get_silence(silence_id)
+            if row is None or (row.removed_at is None and row.until <= now):
+                raise NotFound(f"no silence #{silence_id}")
+            if row.removed_at is not None:
+                raise Conflict(f"silence #{silence_id} was already removed by {row.removed_by}")
+            await tx.remove_silence(silence_id, by, now)
+            await tx.audit(by, "alert.unsilence", str(silence_id), before=row.matchers)
+            return row
+
+        try:
+            row = await self.store.ops_transaction(tx_body)
+        except Conflict:
+            self._silences.pop(silence_id, None)  # follow the store
+            raise
+        self._silences.pop(silence_id, None)
+        return Silence(silence_id, dict(row.matchers), row.until, row.actor, row.note)
 
     def expire_silences(self, now: datetime) -> None:
         for sid in [sid for sid, s in self._silences.items() if now >= s.until]:
             del self._silences[sid]
 
-    async def ack(self, alert_id: int, by: str, note: str) -> AlertRow | None:
+    async def ack(self, alert_id: int, by: str, note: str) -> AlertRow:
+        """Acknowledge an open alert (audited, one transaction).
+
+        NotFound: no open alert with this id; Conflict: acknowledged already."""
+
+        async def tx_body(tx: OpsTx) -> AlertRow:
+            row = await tx.get_alert(alert_id)
+            if row is None or row.state == "cleared":
+                raise NotFound(f"alert {alert_id} is not open")
+            if row.acked_by is not None:
+                raise Conflict(f"alert {alert_id} was already acknowledged by {row.acked_by}")
+            await tx.update_alert(alert_id, acked_by=by, ack_note=note)
+            await tx.audit(
+                by, "alert.ack", str(alert_id), before={"acked_by": None}, after={"note": note}
+            )
+            return row.model_copy(update={"acked_by": by, "ack_note": note})
+
+        stored = await self.store.ops_transaction(tx_body)
         for t in self._tracks.values():
             if t.alert is not None and t.alert.id == alert_id:
                 t.alert = t.alert.model_copy(update={"acked_by": by, "ack_note": note})
-                await self.store.update_alert(alert_id, acked_by=by, ack_note=note)
                 self._emit("acked", t.alert)
                 return t.alert
-        return None
+        return stored
 
     # -- evaluation -----------------------------------------------------------------
     async def evaluate(self, subject: str, conditions: Iterable[Condition], now: datetime) -> None:

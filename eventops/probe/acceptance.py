@@ -45,7 +45,7 @@ from eventops.api.models.acceptance import (
 from eventops.clock import Clock, SystemClock
 from eventops.errors import ProbeError
 from eventops.profile.models import Link
-from eventops.store.base import Store
+from eventops.store.base import OpsTx, Store
 from eventops.store.models import ProbeResultRow
 
 Progress = Callable[[str], None]
@@ -311,8 +311,13 @@ async def run_acceptance(
         passed=result.passed,
         result=result.model_dump(mode="json"),
     )
-    rid = await store.add_probe_result(row)
-    await store.audit(actor, "probe.accept", link.id, after=_audit_summary(result, rid))
+
+    async def stored(tx: OpsTx) -> None:
+        # the result and its audit entry: one transaction
+        rid = await tx.add_probe_result(row)
+        await tx.audit(actor, "probe.accept", link.id, after=_audit_summary(result, rid))
+
+    await store.ops_transaction(stored)
     return result
 
 

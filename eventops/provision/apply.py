@@ -91,7 +91,7 @@ from eventops.provision.reports import (
     Result,
     State,
 )
-from eventops.store.base import Store
+from eventops.store.base import OpsTx, Store
 from eventops.store.models import ApplyDeviceRow, ApplyRow
 
 __all__ = [
@@ -326,15 +326,21 @@ class Provisioner:
             }
             report.notes += await self._recover(sites, selected)
             row = ApplyRow(started_at=report.started_at, actor=actor, summary=summary)
-            apply_id = await store.record_apply(row, [])
+
+            async def started(tx: OpsTx) -> int:
+                # the apply's row and its audit entry: one transaction
+                new_id = await tx.record_apply(row, [])
+                await tx.audit(
+                    actor,
+                    f"provision.{kind}.start",
+                    self.profile.event.id,
+                    after={"apply_id": new_id, "devices": selected, "rollback_of": rollback_of},
+                )
+                return new_id
+
+            apply_id = await store.ops_transaction(started)
             report.apply_id = apply_id
             row = ApplyRow(id=apply_id, started_at=report.started_at, actor=actor, summary=summary)
-            await store.audit(
-                actor,
-                f"provision.{kind}.start",
-                self.profile.event.id,
-                after={"apply_id": apply_id, "devices": selected, "rollback_of": rollback_of},
-            )
             self._emit("start", None, f"{kind} #{apply_id}", total=len(selected), apply_id=apply_id)
             results: dict[str, DeviceResult] = {}
             finished = {d: asyncio.Event() for d in selected}
@@ -385,43 +391,52 @@ class Provisioner:
                 # armed for switches stay armed: the next start carries them out.
                 with contextlib.suppress(Exception):
                     await asyncio.shield(
-                        recovery.close_interrupted(store, apply_id, clock=self.clock)
+                        recovery.close_interrupted(
+                            store, apply_id, clock=self.clock, tz=self.profile.event.tz
+                        )
                     )
                 raise
             report.devices = [results[d] for d in selected]
             report.finished_at = self.clock.now()
             summary = {**summary, "state": "finished", "counts": report.counts()}
-            await store.record_apply(
-                ApplyRow(
-                    id=apply_id,
-                    started_at=report.started_at,
-                    finished_at=report.finished_at,
-                    actor=actor,
-                    summary=summary,
-                ),
-                [],
+            closed_row = ApplyRow(
+                id=apply_id,
+                started_at=report.started_at,
+                finished_at=report.finished_at,
+                actor=actor,
+                summary=summary,
             )
-            await store.audit(
-                actor,
-                f"provision.{kind}",
-                self.profile.event.id,
-                after={
-                    "apply_id": apply_id,
-                    "rollback_of": rollback_of,
-                    "summary": report.summary(),
-                    "devices": [
-                        {
-                            "device": d.device,
-                            "result": d.result,
-                            "state": d.state,
-                            "reason": d.reason,
-                            "checksum": d.checksum,
-                            "changes": _changes_json(d.changes),
-                        }
-                        for d in report.devices
-                    ],
-                },
-            )
+
+            async def finish(tx: OpsTx) -> None:
+                # closed once: the row, checked and changed, and its audit entry commit together
+                found = await tx.get_apply(apply_id)
+                if found is None or found[0].finished_at is not None:
+                    state = found[0].summary.get("state") if found else "gone"
+                    raise ProvisioningError(f"{kind} #{apply_id} was closed meanwhile ({state})")
+                await tx.record_apply(closed_row, [])
+                await tx.audit(
+                    actor,
+                    f"provision.{kind}",
+                    self.profile.event.id,
+                    after={
+                        "apply_id": apply_id,
+                        "rollback_of": rollback_of,
+                        "summary": report.summary(),
+                        "devices": [
+                            {
+                                "device": d.device,
+                                "result": d.result,
+                                "state": d.state,
+                                "reason": d.reason,
+                                "checksum": d.checksum,
+                                "changes": _changes_json(d.changes),
+                            }
+                            for d in report.devices
+                        ],
+                    },
+                )
+
+            await store.ops_transaction(finish)
             self._emit("finish", None, report.summary(), done=len(selected), total=len(selected))
             return report
 
@@ -435,7 +450,7 @@ class Provisioner:
         assert self.store is not None
         assert self.lock_dir is not None
         closed = await recovery.reconcile_interrupted(
-            self.store, self.lock_dir, clock=self.clock, held=sites
+            self.store, self.lock_dir, clock=self.clock, held=sites, tz=self.profile.event.tz
         )
         notes = [c.note for c in closed]
         restored = await recovery.restore_now(

@@ -38,19 +38,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from eventops import timefmt
 from eventops.adapters.base import SECRET_KEYS, ConfigTree, DeviceDriver, flatten
 from eventops.clock import Clock
 from eventops.errors import EventOpsError, LockBusy
 from eventops.provision import steps
 from eventops.provision.lock import SiteLock
 from eventops.provision.render import redact
-from eventops.store.base import Store
+from eventops.store.base import OpsTx, Store
 from eventops.store.models import ApplyDeviceRow, ApplyRow, PendingRestoreRow
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ async def reconcile_interrupted(
     clock: Clock,
     actor: str = "eventops",
     held: Collection[str] | None = None,
+    tz: tzinfo = UTC,
 ) -> list[Interrupted]:
     """Close every apply a dead process left running; what was closed, oldest first.
 
@@ -195,31 +197,57 @@ async def reconcile_interrupted(
         if row.id is None or row.summary.get("state") != "running":
             continue
         sites = sorted({str(s) for s in row.summary.get("sites", [])})
+        closed: Interrupted | None = None
         if held is not None:
             if set(sites) & set(held):
-                out.append(await close_interrupted(store, row.id, clock=clock, actor=actor))
-            continue
-        try:
-            async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile"):
-                again = await store.get_apply(row.id)
-                if again is not None and again[0].finished_at is None:
-                    out.append(await close_interrupted(store, row.id, clock=clock, actor=actor))
-        except LockBusy:
-            log.info("apply #%s is still running in another process", row.id)
+                closed = await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
+        else:
+            try:
+                async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile"):
+                    closed = await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
+            except LockBusy:
+                log.info("apply #%s is still running in another process", row.id)
+        if closed is not None:
+            out.append(closed)
     return out
 
 
 async def close_interrupted(
-    store: Store, apply_id: int, *, clock: Clock, actor: str = "eventops"
-) -> Interrupted:
+    store: Store,
+    apply_id: int,
+    *,
+    clock: Clock,
+    actor: str = "eventops",
+    tz: tzinfo = UTC,
+) -> Interrupted | None:
     """Close one apply as interrupted: finished now, each device with what is known, audited.
 
+    The check that it is still open, the rows and the audit entry are one
+    transaction; None when it was closed already (another process reconciled it).
     The caller makes sure no live process runs it (holds its site locks, or is
     the process that ran it and was cancelled)."""
     pending = {p.device: p for p in await store.pending_restores()}
-    found = await store.get_apply(apply_id)
-    assert found is not None
-    row, rows = found
+
+    async def tx_body(tx: OpsTx) -> Interrupted | None:
+        found = await tx.get_apply(apply_id)
+        if found is None or found[0].finished_at is not None:
+            return None
+        return await _close(tx, found[0], found[1], pending, clock.now(), actor, tz)
+
+    return await store.ops_transaction(tx_body)
+
+
+async def _close(
+    tx: OpsTx,
+    row: ApplyRow,
+    rows: list[ApplyDeviceRow],
+    pending: Mapping[str, PendingRestoreRow],
+    now: datetime,
+    actor: str,
+    tz: tzinfo,
+) -> Interrupted:
+    apply_id = row.id
+    assert apply_id is not None
     summary = row.summary
     kind = str(summary.get("kind", "apply"))
     recorded = {r.device: r for r in rows}
@@ -242,7 +270,7 @@ async def close_interrupted(
             if p is not None and p.apply_id == apply_id:
                 reason = (
                     "interrupted while changing it; eventops restores its previous config at "
-                    f"{p.deadline:%Y-%m-%d %H:%M:%S} UTC, the end of its confirm timeout"
+                    f"{timefmt.stamp(p.deadline, tz)}, the end of its confirm timeout"
                 )
             elif r.detail.get("rollback") == "device":
                 reason = (
@@ -272,15 +300,15 @@ async def close_interrupted(
     closed = ApplyRow(
         id=apply_id,
         started_at=row.started_at,
-        finished_at=clock.now(),
+        finished_at=now,
         actor=row.actor,
         summary={**summary, "state": "interrupted", "counts": counts},
     )
-    await store.record_apply(closed, updates)
+    await tx.record_apply(closed, updates)
     note = f"{kind} #{apply_id} by {row.actor} was interrupted"
     if left:
         note += f" while changing {', '.join(left)}; they are taken as they are now"
-    await store.audit(
+    await tx.audit(
         actor,
         f"provision.{kind}.interrupted",
         str(summary.get("event", "")),
@@ -496,36 +524,42 @@ def _result(p: PendingRestoreRow, o: steps.Outcome) -> RestoreOutcome:
 
 
 async def _settle(store: Store, p: PendingRestoreRow, o: steps.Outcome, actor: str) -> None:
-    """Record what the device ended at on its apply, audit it, then clear the restore."""
+    """Record what the device ended at on its apply, audit it and clear the restore: one
+    transaction, so a crash never leaves a restore done but unrecorded (and carried out
+    twice) or recorded without its audit entry."""
     res = _result(p, o)
-    found = await store.get_apply(p.apply_id)
-    if found is not None:
-        row, rows = found
-        old = next((r for r in rows if r.device == p.device), None)
-        detail: dict[str, Any] = {
-            **(old.detail if old else {}),
-            "state": res.state,
-            "reason": res.reason,
-        }
-        if o.config is not None:
-            detail["config"] = redact(o.config)
-        await store.record_apply(
-            row,
-            [
-                ApplyDeviceRow(
-                    device=p.device, result=res.result, checksum=res.checksum, detail=detail
-                )
-            ],
+
+    async def tx_body(tx: OpsTx) -> None:
+        found = await tx.get_apply(p.apply_id)
+        if found is not None:
+            row, rows = found
+            old = next((r for r in rows if r.device == p.device), None)
+            detail: dict[str, Any] = {
+                **(old.detail if old else {}),
+                "state": res.state,
+                "reason": res.reason,
+            }
+            if o.config is not None:
+                detail["config"] = redact(o.config)
+            await tx.record_apply(
+                row,
+                [
+                    ApplyDeviceRow(
+                        device=p.device, result=res.result, checksum=res.checksum, detail=detail
+                    )
+                ],
+            )
+        await tx.audit(
+            actor,
+            "provision.restore",
+            p.device,
+            before={
+                "apply_id": p.apply_id,
+                "deadline": p.deadline.isoformat(),
+                "paths": sorted(flatten(p.previous)),
+            },
+            after=res.model_dump(mode="json"),
         )
-    await store.audit(
-        actor,
-        "provision.restore",
-        p.device,
-        before={
-            "apply_id": p.apply_id,
-            "deadline": p.deadline.isoformat(),
-            "paths": sorted(flatten(p.previous)),
-        },
-        after=res.model_dump(mode="json"),
-    )
-    await disarm(store, p.device, p.apply_id)
+        await tx.clear_restore(p.device, p.apply_id)
+
+    await store.ops_transaction(tx_body)

@@ -64,7 +64,12 @@ async def plan(request: web.Request) -> web.Response:
 async def apply(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.ApplyBody)
-    run = await _service(request).start_apply(body.devices, actor=user.name, confirm=body.confirm)
+    run = await _service(request).start_apply(
+        body.devices,
+        actor=user.name,
+        confirm=body.confirm,
+        confirm_timeout_s=body.confirm_timeout_s,
+    )
     return respond(
         request,
         m.ApplyStarted,
@@ -77,7 +82,10 @@ async def rollback(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.RollbackBody)
     run = await _service(request).start_rollback(
-        body.apply_id, actor=user.name, confirm=body.confirm
+        body.apply_id,
+        actor=user.name,
+        confirm=body.confirm,
+        confirm_timeout_s=body.confirm_timeout_s,
     )
     return respond(
         request,

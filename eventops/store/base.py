@@ -27,6 +27,7 @@ from eventops.store.models import (
     PostRow,
     ProbeResultRow,
     Sample,
+    SilenceRow,
 )
 
 T = TypeVar("T")
@@ -99,6 +100,56 @@ class WallTx(ABC):
         """Append to the audit chain as part of this transaction."""
 
 
+class OpsTx(ABC):
+    """The operators' audited mutations (acks, silences, probe results, apply records) in one
+    transaction.
+
+    Handed to the function given to :meth:`Store.ops_transaction`, with the same
+    guarantee as :class:`WallTx`: what is read here still holds when the writes
+    commit (no other writer commits in between), and the row changes commit
+    together with their audit entries, or nothing does. The allowed-transition
+    check (an alert not acknowledged twice, a silence not removed twice, an
+    apply not closed twice) belongs inside.
+    """
+
+    @abstractmethod
+    async def get_alert(self, alert_id: int) -> AlertRow | None: ...
+
+    @abstractmethod
+    async def update_alert(self, alert_id: int, **changes: Any) -> None: ...
+
+    @abstractmethod
+    async def add_silence(self, silence: SilenceRow) -> int: ...
+
+    @abstractmethod
+    async def get_silence(self, silence_id: int) -> SilenceRow | None: ...
+
+    @abstractmethod
+    async def remove_silence(self, silence_id: int, by: str, at: datetime) -> None:
+        """Mark the silence removed (its row stays, with who and when)."""
+
+    @abstractmethod
+    async def add_probe_result(self, result: ProbeResultRow) -> int:
+        """As :meth:`Store.add_probe_result`, inside this transaction."""
+
+    @abstractmethod
+    async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...
+
+    @abstractmethod
+    async def record_apply(self, apply: ApplyRow, devices: Sequence[ApplyDeviceRow]) -> int:
+        """As :meth:`Store.record_apply`, inside this transaction."""
+
+    @abstractmethod
+    async def clear_restore(self, device: str, apply_id: int) -> bool:
+        """As :meth:`Store.clear_restore`, inside this transaction."""
+
+    @abstractmethod
+    async def audit(
+        self, actor: str, action: str, target: str, before: Any = None, after: Any = None
+    ) -> AuditEntry:
+        """Append to the audit chain as part of this transaction."""
+
+
 class Store(ABC):
     @abstractmethod
     async def open(self) -> None: ...
@@ -156,6 +207,19 @@ class Store(ABC):
     @abstractmethod
     async def purge_samples(self, before: datetime) -> int:
         """Delete samples older than ``before`` (the event's retention); returns the count."""
+
+    @abstractmethod
+    async def list_silences(self, *, active_at: datetime | None = None) -> list[SilenceRow]:
+        """Silences not removed (and, with ``active_at``, not expired then), oldest first."""
+
+    @abstractmethod
+    async def ops_transaction(self, fn: Callable[[OpsTx], Awaitable[T]]) -> T:
+        """Run ``fn`` in one durable transaction and return its result after commit.
+
+        If ``fn`` raises, nothing it wrote is kept and the exception reaches the
+        caller. Used for every audited operator mutation outside the wall: the
+        check of what is allowed, the change and its audit entry are one write.
+        """
 
     @abstractmethod
     async def add_handover(self, handover: HandoverRow) -> int: ...

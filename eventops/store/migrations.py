@@ -181,6 +181,23 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         ALTER TABLE alerts ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
         """,
     ),
+    (
+        8,
+        # Silences survive a restart; a removed one keeps its row (who removed it, when).
+        """
+        CREATE TABLE silences (
+            id INTEGER PRIMARY KEY,
+            matchers TEXT NOT NULL,
+            until TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            removed_at TEXT,
+            removed_by TEXT
+        );
+        CREATE INDEX silences_active ON silences (removed_at, until);
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -56,6 +56,19 @@ class AlertRow(Row):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class SilenceRow(Row):
+    """A silence: alerts matching every matcher are not sent to the webhook until ``until``."""
+
+    id: int | None = None
+    matchers: dict[str, str]
+    until: datetime
+    actor: str
+    note: str = ""
+    created_at: datetime
+    removed_at: datetime | None = None
+    removed_by: str | None = None
+
+
 class ProbeResultRow(Row):
     id: int | None = None
     ts: datetime

@@ -24,6 +24,7 @@ from eventops.store.sqlite_core import (
     _ts,
 )
 from eventops.store.sqlite_monitor import SQLiteMonitorMixin
+from eventops.store.sqlite_ops import SQLiteOpsMixin
 from eventops.store.sqlite_provision import SQLiteProvisionMixin
 from eventops.store.sqlite_wall import (
     SQLiteWallMixin,
@@ -62,5 +63,11 @@ __all__ = [
 ]
 
 
-class SQLiteStore(SQLiteMonitorMixin, SQLiteWallMixin, SQLiteProvisionMixin, SQLiteAuditMixin):
+class SQLiteStore(
+    SQLiteMonitorMixin,
+    SQLiteOpsMixin,
+    SQLiteWallMixin,
+    SQLiteProvisionMixin,
+    SQLiteAuditMixin,
+):
     """The SQLite :class:`~eventops.store.base.Store`: one domain mixin per concern."""

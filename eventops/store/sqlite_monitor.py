@@ -9,6 +9,7 @@ from typing import Any
 
 import aiosqlite
 
+from eventops.store import sqlite_ops
 from eventops.store.models import (
     AlertRow,
     DeviceRow,
@@ -103,35 +104,15 @@ class SQLiteMonitorMixin(SQLiteCore):
 
         return await self.run_write(job)
 
-    _ALERT_COLUMNS = frozenset(
-        {
-            "severity",
-            "summary",
-            "state",
-            "cleared_at",
-            "acked_by",
-            "ack_note",
-            "labels",
-            "msg_id",
-            "params",
-        }
-    )
+    _ALERT_COLUMNS = sqlite_ops.ALERT_COLUMNS
 
     async def update_alert(self, alert_id: int, **changes: Any) -> None:
         unknown = set(changes) - self._ALERT_COLUMNS
         if unknown:
             raise ValueError(f"cannot update alert fields {sorted(unknown)}")
-        values = []
-        for k, v in changes.items():
-            if isinstance(v, datetime):
-                v = _ts(v)
-            elif k in ("labels", "params"):
-                v = _canon(v)
-            values.append(v)
-        sets = ", ".join(f"{k}=?" for k in changes)
 
         async def job(c: aiosqlite.Connection) -> None:
-            await c.execute(f"UPDATE alerts SET {sets} WHERE id=?", (*values, alert_id))
+            await sqlite_ops.update_alert(c, alert_id, changes)
 
         if changes:
             await self.run_write(job)
@@ -238,18 +219,7 @@ class SQLiteMonitorMixin(SQLiteCore):
 
     async def add_probe_result(self, result: ProbeResultRow) -> int:
         async def job(c: aiosqlite.Connection) -> int:
-            cur = await c.execute(
-                "INSERT INTO probe_results (ts, target, kind, passed, result) VALUES (?,?,?,?,?)",
-                (
-                    _ts(result.ts),
-                    result.target,
-                    result.kind,
-                    None if result.passed is None else int(result.passed),
-                    _canon(result.result),
-                ),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+            return await sqlite_ops.add_probe_result(c, result)
 
         return await self.run_write(job)
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import aiosqlite
 
+from eventops.store import sqlite_ops
 from eventops.store.models import (
     ApplyDeviceRow,
     ApplyRow,
@@ -20,26 +21,7 @@ class SQLiteProvisionMixin(SQLiteCore):
     # -- provisioning --------------------------------------------------------------
     async def record_apply(self, apply: ApplyRow, devices: Sequence[ApplyDeviceRow]) -> int:
         async def job(c: aiosqlite.Connection) -> int:
-            cur = await c.execute(
-                "INSERT INTO applies (id, started_at, finished_at, actor, summary) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(id) DO UPDATE SET finished_at=excluded.finished_at, summary=excluded.summary",
-                (
-                    apply.id,
-                    _ts(apply.started_at),
-                    _ts(apply.finished_at) if apply.finished_at else None,
-                    apply.actor,
-                    _canon(apply.summary),
-                ),
-            )
-            apply_id = apply.id if apply.id is not None else cur.lastrowid
-            assert apply_id is not None
-            await c.executemany(
-                "INSERT INTO apply_devices (apply_id, device, result, checksum, detail) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(apply_id, device) DO UPDATE SET result=excluded.result, "
-                "checksum=excluded.checksum, detail=excluded.detail",
-                [(apply_id, d.device, d.result, d.checksum, _canon(d.detail)) for d in devices],
-            )
-            return apply_id
+            return await sqlite_ops.record_apply(c, apply, devices)
 
         return await self.run_write(job, durable=True)
 
@@ -128,10 +110,7 @@ class SQLiteProvisionMixin(SQLiteCore):
 
     async def clear_restore(self, device: str, apply_id: int) -> bool:
         async def job(c: aiosqlite.Connection) -> bool:
-            cur = await c.execute(
-                "DELETE FROM pending_restores WHERE device=? AND apply_id=?", (device, apply_id)
-            )
-            return cur.rowcount > 0
+            return await sqlite_ops.clear_restore(c, device, apply_id)
 
         return await self.run_write(job, durable=True)
 

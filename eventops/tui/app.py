@@ -62,6 +62,8 @@ from eventops.tui.screens.wall import WALL_STATES, WallActions, WallTable
 from eventops.tui.tables import RowTable, bind_dangerous_keys
 
 THEMES = {"dark": "textual-dark", "light": "textual-light", "terminal": "ansi-dark"}
+HOLD_BACKSTOP_S = 5.0
+"""Keys typed behind the enter/esc that closes a bar wait at most this long for it."""
 
 VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "technician": ("pulse", "masts", "devices", "links", "alerts", "timeline"),
@@ -72,8 +74,6 @@ WALL_VIEWERS = ("technician", "comms")
 """Roles that see the wall queue (technicians read-only)."""
 BARS = frozenset({"cmd", "filter"})
 """The command bar and the filter (ids of their Inputs)."""
-HOLD_LIMIT_S = 5.0
-"""Keys held behind a closing bar are released by then at the latest."""
 BAR_ACTIONS = frozenset({"command_bar", "filter"})
 """The ':' and '/' bindings: priority keys, but text inside a text field."""
 ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.failed", "probe.ended"})
@@ -432,14 +432,21 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             f = self.focused
             if event.key in ("enter", "escape") and isinstance(f, Input) and f.id in BARS:
                 self.held = []
-                # a safety net only: closing the bar releases them (_release_soon); on a
-                # loaded machine 1 s passed before the bar closed and keys went astray
-                self.set_timer(HOLD_LIMIT_S, self._release_keys)
+                self.hold_no += 1
+                no = self.hold_no
+                # a backstop only (the bar's submit or close releases the keys): it
+                # may release only the hold it was set for, or a late timer of an
+                # earlier hold would hand keys to a bar that is still closing
+                self.set_timer(HOLD_BACKSTOP_S, lambda: self._release_stale(no))
         await super().on_event(event)
 
     def _release_soon(self) -> None:
         """After the focus changes already queued: hand on the keys held meanwhile."""
         self.call_later(self._release_keys)
+
+    async def _release_stale(self, no: int) -> None:
+        if no == self.hold_no and self.held is not None:
+            await self._release_keys()
 
     async def _release_keys(self) -> None:
         held, self.held = self.held, None

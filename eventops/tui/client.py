@@ -133,12 +133,13 @@ class Api(EngineClient):
             raise
 
     async def why_down(self) -> str | None:
-        """None when the engine answers ``GET /healthz``, else why not ("connection refused").
-
-        (Through :meth:`call`: the contract's client has no health call of its own yet.)
-        """
+        """None when the engine answers ``GET /healthz`` (:meth:`alive`), else why not
+        ("connection refused"), from one more request that names the reason."""
+        limit = min(self.timeout_s, 5.0)
+        if await self.alive(timeout_s=limit):
+            return None
         try:
-            await self.call("GET", "/healthz", timeout_s=min(self.timeout_s, 5.0))
+            await self.call("GET", "/healthz", timeout_s=limit)
         except EngineUnreachable as exc:
             return exc.reason
         except ApiError as exc:

@@ -116,6 +116,7 @@ class CoreApp(App[None]):
         self.ready = False
         """The role's views are mounted."""
         self.held: list[events.Key] | None = None
+        self.hold_no = 0
         """Keys typed behind an enter/esc that closes the bar: handed on once it is closed."""
         self.stream_listeners: list[Callable[[StreamEvent], None]] = []
         """Open screens that follow the live stream themselves (the Provision view)."""

@@ -28,6 +28,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "alert.silence": {"de": "stummschalten", "en": "silence"},
     "timeline.reload": {"de": "neu laden", "en": "reload"},
     "timeline.cleared": {"de": "behoben: {text}", "en": "cleared: {text}"},
+    "tl.alert.raised": {"de": "Alarm", "en": "alert.raised"},
+    "tl.alert.cleared": {"de": "Alarm behoben", "en": "alert.cleared"},
+    "tl.probe": {"de": "Messung", "en": "probe"},
+    "tl.moderation": {"de": "Moderation", "en": "moderation"},
+    "tl.handover": {"de": "Übergabe", "en": "handover"},
     # the Provision view (eventops/tui/provision.py)
     "provision.back": {"de": "zurück", "en": "back"},
     "provision.plan": {"de": "neu planen", "en": "plan again"},

@@ -56,9 +56,22 @@ def fmt_time(ts: datetime | None, tz: tzinfo | None, *, zone: bool = True) -> st
 def msg_text(
     tr: Tr, tz: tzinfo | None, msg_id: str | None, params: Mapping[str, Any], fallback: str
 ) -> str:
-    """A check's or alert's message in the app's language (the engine's English text when the
-    engine sent no message id or one this version does not know)."""
+    """A check's or alert's message in the app's language.
+
+    In English it is the engine's own text (rendered from the same catalogue, and for a
+    failed poll with the full detail: URL, the device's words); otherwise the catalogue's,
+    and the engine's English when the engine sent no message id or one this version does
+    not know."""
+    if tr.lang == "en" and fallback:
+        return fallback
     return i18n.render(msg_id, params, tr.lang, tz or UTC, fallback)
+
+
+def term(tr: Tr, value: str) -> str:
+    """A term of the engine's (probe kind, state …) in the app's language, if the catalogue
+    has it (``term.<value>``), else as it is."""
+    entry = i18n.MESSAGES.get(f"term.{value}")
+    return entry[tr.lang] if entry and tr.lang in entry else value
 
 
 def oper_text(tr: Tr, status: str) -> str:

@@ -28,9 +28,10 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Literal
 
+from eventops import timefmt
 from eventops.profile.models import Wall
 from eventops.wall.normalize import NormalPost
 from eventops.wall.words import (
@@ -195,9 +196,11 @@ class ChainConfig:
     allow_bots: bool
     max_per_hour: int
     duplicate_threshold: float = 0.8
+    tz: tzinfo = UTC
+    """The event's zone: times in a verdict's reason are shown in it."""
 
     @classmethod
-    def from_wall(cls, wall: Wall) -> ChainConfig:
+    def from_wall(cls, wall: Wall, tz: tzinfo = UTC) -> ChainConfig:
         words = list(wall.blocked_words)
         if wall.use_default_blocklist:
             words = [*DEFAULT_BLOCKLIST, *words]
@@ -214,6 +217,7 @@ class ChainConfig:
             allow_boosts=wall.allow_boosts,
             allow_bots=wall.allow_bots,
             max_per_hour=wall.max_posts_per_author_per_hour,
+            tz=tz,
         )
 
 
@@ -260,7 +264,11 @@ def rule_blocked_user(
         if key in m.blocked_until:
             until = m.blocked_until[key]
             if until is None or until > now:
-                when = "until lifted" if until is None else f"until {until:%Y-%m-%d %H:%M}Z"
+                when = (
+                    "until lifted"
+                    if until is None
+                    else f"until {timefmt.stamp(until, c.tz, seconds=False)}"
+                )
                 return Verdict("reject", "blocked_user", f"author {post.author} is blocked {when}")
     return None
 
@@ -399,8 +407,8 @@ class ModerationChain:
         self._names: dict[str, str | None] = {}
 
     @classmethod
-    def from_wall(cls, wall: Wall) -> ModerationChain:
-        return cls(ChainConfig.from_wall(wall))
+    def from_wall(cls, wall: Wall, tz: tzinfo = UTC) -> ModerationChain:
+        return cls(ChainConfig.from_wall(wall, tz))
 
     def facts(self, post: NormalPost, now: datetime) -> PostFacts:
         words = tokens(fold(post.text))

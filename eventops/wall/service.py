@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 
 import aiohttp
@@ -103,12 +103,14 @@ class WallPipeline:
         clock: Clock,
         sources: Sequence[PostSource] = (),
         chain: ModerationChain | None = None,
+        *,
+        tz: tzinfo = UTC,
     ) -> None:
         self.wall = wall
         self.store = store
         self.clock = clock
         self.sources = list(sources)
-        self.chain = chain or ModerationChain.from_wall(wall)
+        self.chain = chain or ModerationChain.from_wall(wall, tz)
         self._started = False
         self.counts: dict[str, int] = {}
         """What happened, per event: a post edited twice counts twice (see :meth:`outcome`)."""

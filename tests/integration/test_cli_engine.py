@@ -91,6 +91,7 @@ async def test_serve_answers_reloads_on_sighup_and_stops_cleanly(tmp_path: Path)
                 "name": "polizei-lage",
                 "role": "authority",
                 "authority": "police",
+                "timezone": "Europe/Berlin",  # the event's zone: clients show times in it
             }
         proc.send_signal(signal.SIGHUP)
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()

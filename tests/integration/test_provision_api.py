@@ -230,6 +230,12 @@ async def test_plan_shows_the_diff_with_secrets_only_as_changed(served: Served) 
     assert status == 400 and "no device 'nope'" in bad["error"]["message"]
     status, bad = await served.call("POST", "/api/v1/provision/plan", body={"devices": "x"})
     assert status == 400
+    for timeout in (0, 0.5, 3601, "soon"):  # a run's own confirm timeout: 1 s to 1 h
+        status, bad = await served.call(
+            "POST", "/api/v1/provision/apply", body={"confirm_timeout_s": timeout}
+        )
+        assert status == 400 and bad["error"]["field"] == "confirm_timeout_s", bad
+    assert (await served.call("GET", "/api/v1/provision/running"))[1] is None
 
 
 async def test_apply_converges_with_progress_on_the_stream(served: Served) -> None:

@@ -212,3 +212,17 @@ def test_msg_as_dict_is_json() -> None:
         },
     }
     assert m.text("de") == "mast-01: Funkmodul 5g fehlt"
+
+
+def test_the_tui_shows_english_as_the_engine_wrote_it_and_german_from_the_catalogue() -> None:
+    from eventops.tui.i18n import Tr
+    from eventops.tui.tables import msg_text
+
+    why = {"msg_id": "poll.no_connection", "params": {}}
+    params = {"device": "mast-03", "why": why}
+    english = "mast-03 unreachable: cannot connect to http://127.0.0.1:18003 (connection refused)"
+    assert msg_text(Tr("en"), BERLIN, "alert.unreachable_why", params, english) == english
+    de = msg_text(Tr("de"), BERLIN, "alert.unreachable_why", params, english)
+    assert de == "mast-03 nicht erreichbar: keine Verbindung"
+    # an engine that sends no message id: its English text, in either language
+    assert msg_text(Tr("de"), BERLIN, None, {}, english) == english

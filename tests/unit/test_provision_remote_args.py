@@ -38,3 +38,18 @@ def test_bad_server_and_token_references(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("EVENTOPS_TOKEN", raising=False)
     with pytest.raises(SecretError, match="EVENTOPS_TOKEN"):
         remote_of(ns(server="http://127.0.0.1:1"))
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "3601", "nan"])
+def test_a_bad_confirm_timeout_is_one_line_before_anything_is_sent(
+    value: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventops.cli import main
+
+    monkeypatch.setenv("EVENTOPS_TOKEN", "tok")
+    # no engine listens on port 1: the flag is refused before any connection
+    argv = ["apply", "p.toml", "--yes", "--server", "http://127.0.0.1:1", "--confirm-timeout"]
+    assert main([*argv, value]) == 6
+    err = capsys.readouterr().err
+    assert "--confirm-timeout must be between 1 and 3600 seconds" in err
+    assert "Traceback" not in err and "cannot reach" not in err

@@ -22,14 +22,21 @@ class PlanBody(RequestModel):
     devices: list[Id] | None = Field(default=None, max_length=10_000)
 
 
+ConfirmTimeout = Annotated[float, Field(ge=1, le=3600, allow_inf_nan=False)]
+"""Seconds a device keeps an unconfirmed change (the rollback timer); the engine's own
+setting when left out."""
+
+
 class ApplyBody(RequestModel):
     devices: list[Id] | None = Field(default=None, max_length=10_000)
     confirm: Annotated[str, StringConstraints(max_length=200)] | None = None
+    confirm_timeout_s: ConfirmTimeout | None = None
 
 
 class RollbackBody(RequestModel):
     apply_id: RowId
     confirm: Annotated[str, StringConstraints(max_length=200)] | None = None
+    confirm_timeout_s: ConfirmTimeout | None = None
 
 
 class ChangeView(ResponseModel):

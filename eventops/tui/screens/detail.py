@@ -28,6 +28,7 @@ from eventops.tui.tables import (
     localize_bindings,
     num,
     oper_text,
+    term,
 )
 
 DEVICE_VERBS = frozenset({"reboot"})
@@ -203,7 +204,8 @@ class DetailScreen(Screen[None]):
                 verdict = tr("yes") if p.passed else tr("no") if p.passed is False else "-"
                 row(
                     "detail.proof",
-                    f"{fmt_time(p.ts, tz)} {p.kind} {num(p.throughput_mbps)} Mbit/s ✓={verdict}",
+                    f"{fmt_time(p.ts, tz)} {term(tr, p.kind)} {num(p.throughput_mbps)} Mbit/s "
+                    f"✓={verdict}",
                 )
             else:
                 row("detail.proof", "-")

@@ -33,7 +33,7 @@ from eventops.tui.core import Host, host
 from eventops.tui.dialogs import InputScreen
 from eventops.tui.safe import plain
 from eventops.tui.state import sparkline
-from eventops.tui.tables import fmt_time
+from eventops.tui.tables import fmt_time, term
 
 PROBE_ROLES = ("technician",)
 """Roles that get the Probe view (and its keys)."""
@@ -222,7 +222,7 @@ class ProbeView(Vertical):
                     plain(
                         "-"
                         if p is None
-                        else f"{p.kind} {fmt_time(p.ts, self.evo.event_tz())} "
+                        else f"{term(tr, p.kind)} {fmt_time(p.ts, self.evo.event_tz())} "
                         + ("✓" if p.passed else "✗" if p.passed is False else "·")
                     )
                 )

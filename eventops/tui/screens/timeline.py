@@ -44,7 +44,7 @@ class TimelineTable(RowTable[TimelineEntry]):
     def cells(self, key: str, e: TimelineEntry) -> tuple[Text, ...]:
         return (
             plain(fmt_time(e.ts, self.tz, zone=False)),
-            plain(e.kind),
+            plain(self.tr(f"tl.{e.kind}") if f"tl.{e.kind}" in self.tr.keys else e.kind),
             plain(e.subject, "bold"),
             plain(self.entry_text(e)[:100]),
         )

@@ -132,6 +132,7 @@ async def test_german_tui_and_status_page_show_the_faults_without_english(rig: R
     assert "mast-03 nicht erreichbar" in screen
     assert "Funkmodul" in screen
     assert "fibre-fire ausgefallen" in screen
+    assert "| Alarm |" in screen  # the timeline names the kind of entry in German
     assert "Empfang" in screen  # fibre-police's receive power
     assert not english_in(screen), (english_in(screen), screen)
     for summary in english_summaries:
@@ -158,3 +159,24 @@ async def test_german_tui_and_status_page_show_the_faults_without_english(rig: R
     cells = " ".join(" ".join(link["cells"].values()) for link in data["links"])
     assert "ausgefallen" in cells.lower()
     assert not english_in(cells), (english_in(cells), cells)
+
+
+async def test_times_are_in_the_event_zone_whatever_the_config_says(rig: Rig) -> None:
+    # the test config says UTC; the engine's event is in Europe/Berlin (simulated 16:00 UTC)
+    await rig.sim.to(20)
+    rig.sim.fleet.link_down("fibre-fire")
+    await rig.sim.to(40)
+    app = rig.app("technik")
+    assert app.config.timezone == "UTC"
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(pilot, lambda: app.ready and app.state.alerts, "alerts arrived")
+        assert app.who is not None and app.who.timezone == "Europe/Berlin"
+        top = str(app.top_text())
+        assert re.search(r"as of 18:00:\d\d CEST", top), top
+        await pilot.press("colon", *"alerts", "enter")
+        table = next(t for t in app.query(RowTable) if t.id == "alerts")
+        await until(pilot, lambda: table.row_count > 0, "alerts listed")
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "Since (CEST)" in labels, labels
+        since = str(table.get_row_at(0)[4])  # mark, severity, subject, summary, since
+        assert since.startswith("18:00:"), since  # local time, not 16:00 UTC

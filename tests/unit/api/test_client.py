@@ -133,6 +133,26 @@ async def test_connection_refused_is_worded_for_people() -> None:
     assert "ClientConnectorError" not in msg
 
 
+async def test_alive_asks_healthz_without_the_token() -> None:
+    asked: list[HttpRequest] = []
+
+    async def handler(req: HttpRequest) -> MemoryResponse:
+        asked.append(req)
+        return MemoryResponse(200 if req.path == "/healthz" else 404, b"ok\n")
+
+    async with EngineClient("http://e", "secret", transport=MemoryTransport(handler)) as api:
+        assert await api.alive()
+    assert [(r.method, r.path) for r in asked] == [("GET", "/healthz")]
+    assert "Authorization" not in asked[0].headers
+    async with EngineClient("http://e", "t", transport=answer(503, b"starting")) as api:
+        assert not await api.alive()
+    with socket.socket() as s:  # nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    async with EngineClient(f"http://127.0.0.1:{port}", "t") as api:
+        assert not await api.alive(timeout_s=2.0)
+
+
 def _events(*parts: bytes) -> AsyncIterator[bytes]:
     async def gen() -> AsyncIterator[bytes]:
         for p in parts:

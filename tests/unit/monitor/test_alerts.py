@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from eventops.clock import FakeClock
+from eventops.errors import Conflict
 from eventops.monitor.alerts import (
     AlertManager,
     AlertmanagerWebhook,
@@ -128,7 +129,7 @@ async def test_ack_silence_and_maintenance(store: SQLiteStore, tmp_path: Path) -
     am = AlertManager(
         store, AlertTolerances(), notifier=Capture("http://127.0.0.1:9/", FakeClock())
     )
-    am.add_silence({"link": "l2"}, T0 + timedelta(minutes=10), "technik", "splicing")
+    await am.add_silence({"link": "l2"}, T0 + timedelta(minutes=10), "technik", "splicing", T0)
     c2 = Condition("link:l2:down", "critical", "l2", "l2 down", {"link": "l2"})
     await am.evaluate("l1", [cond()], T0)
     await am.evaluate("l2", [c2], T0)
@@ -139,6 +140,20 @@ async def test_ack_silence_and_maintenance(store: SQLiteStore, tmp_path: Path) -
     acked = await am.ack(first.id, "technik", "on it")
     assert acked is not None and acked.acked_by == "technik"
     assert (await store.list_alerts())[0].ack_note == "on it"
+    with pytest.raises(Conflict, match="already acknowledged by technik"):
+        await am.ack(first.id, "anna", "me too")
+    assert (await store.list_alerts())[0].acked_by == "technik"
+    assert [(e.actor, e.action) for e in await store.audit_entries()] == [
+        ("technik", "alert.silence"),
+        ("technik", "alert.ack"),
+    ]
+    # the silence is stored: a restarted manager still holds it back
+    am2 = AlertManager(store, AlertTolerances())
+    await am2.load(T0 + timedelta(minutes=5))
+    assert [s.matchers for s in am2.silences] == [{"link": "l2"}]
+    am3 = AlertManager(store, AlertTolerances())
+    await am3.load(T0 + timedelta(minutes=10))  # expired by then
+    assert am3.silences == []
     # maintenance: nothing new raised for the subject
     am.set_maintenance("mast-9", True)
     cm = Condition("device:mast-9:unreachable", "critical", "mast-9", "gone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from eventops.profile.models import Profile, User
@@ -111,6 +112,11 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
         assert r.status == 200
     async with served.http.delete(
         served.url + f"/api/v1/silences/{sil['id']}", headers=served.auth("technik")
+    ) as r:
+        assert r.status == 409  # removed already: says by whom
+        assert "silence #1 was already removed by technik" in (await r.json())["error"]["message"]
+    async with served.http.delete(
+        served.url + "/api/v1/silences/99", headers=served.auth("technik")
     ) as r:
         assert r.status == 404
     # fire sees its alert; police does not
@@ -315,3 +321,44 @@ def test_tokens_are_the_readme_ones() -> None:
         "demo-fire-token",
         "demo-comms-token",
     }
+
+
+async def test_concurrent_acks_and_silence_removals_get_one_success_and_409s(
+    served: Served,
+) -> None:
+    served.fleet.ports[("mc-fire", "sfp0")] = {"oper": "DOWN", "rx": None}
+    await served.to(15)
+    _, alerts = await served.get("/api/v1/alerts", "technik")
+    (fire,) = [a for a in alerts if a["key"] == "link:fibre-fire:down"]
+    acks = await asyncio.gather(
+        *(
+            served.post(f"/api/v1/alerts/{fire['id']}/ack", "technik", {"note": f"n{n}"})
+            for n in range(4)
+        )
+    )
+    assert sorted(status for status, _ in acks) == [200, 409, 409, 409]
+    for status, body in acks:
+        if status == 409:
+            assert body["error"]["code"] == "conflict"
+            assert (
+                f"alert {fire['id']} was already acknowledged by technik"
+                in (body["error"]["message"])
+            )
+    _, sil = await served.post(
+        "/api/v1/silences", "technik", {"matchers": {"link": "fibre-fire"}, "duration_s": 600}
+    )
+
+    async def remove() -> int:
+        async with served.http.delete(
+            served.url + f"/api/v1/silences/{sil['id']}", headers=served.auth("technik")
+        ) as r:
+            return r.status
+
+    assert sorted(await asyncio.gather(*(remove() for _ in range(4)))) == [200, 409, 409, 409]
+    assert (await served.get("/api/v1/silences", "technik"))[1] == []
+    actions = [(e.action, e.target) for e in await served.store.audit_entries()]
+    assert actions == [
+        ("alert.ack", str(fire["id"])),
+        ("alert.silence", str(sil["id"])),
+        ("alert.unsilence", str(sil["id"])),
+    ]

@@ -255,6 +255,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "error": {"de": "Fehler", "en": "Error"},
     # tui16a: header, key bar, help, palette, quitting, connection in words
     "view.device": {"de": "Gerät", "en": "Device"},
+    "metric.clients.2g": {"de": "Clients 2,4 GHz", "en": "clients 2.4 GHz"},
+    "metric.clients.5g": {"de": "Clients 5 GHz", "en": "clients 5 GHz"},
+    "metric.load1": {"de": "Systemlast", "en": "system load"},
+    "metric.poll_s": {"de": "Abfragedauer", "en": "poll time s"},
+    "metric.rx_dbm": {"de": "Empfang {port}", "en": "rx dBm {port}"},
     "detail.caps": {"de": "Kann", "en": "Offers"},
     "cap.rollback_on_device": {"de": "Rückfall am Gerät", "en": "rollback on device"},
     "cap.confirm_timeout": {"de": "Bestätigungsfrist", "en": "confirm timeout"},

@@ -15,6 +15,7 @@ from textual.widgets import Static
 from eventops.errors import ApiError
 from eventops.tui.client import DeviceDetail, DeviceView
 from eventops.tui.core import Host, host
+from eventops.tui.i18n import Tr
 from eventops.tui.keybar import KeyBar
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import device_state, sparkline
@@ -30,6 +31,16 @@ from eventops.tui.tables import (
     oper_text,
     term,
 )
+
+
+def metric_label(tr: Tr, metric: str) -> str:
+    """A history series' name in the app's language (``rx_dbm.<port>`` names its port)."""
+    name, _, port = metric.partition(".")
+    if name == "rx_dbm" and port:
+        return tr("metric.rx_dbm", port=strip_control(port)[:8])
+    key = f"metric.{metric}"
+    return tr(key) if key in tr.keys else strip_control(metric)[:14]
+
 
 DEVICE_VERBS = frozenset({"reboot"})
 """Device actions that are driver verbs: offered only where the driver declares them."""
@@ -214,7 +225,7 @@ class DetailScreen(Screen[None]):
         if self.history:
             t.append(f"\n{tr('detail.history')}\n", style="bold underline")
             for metric, vals in self.history.items():
-                t.append(f"  {metric:<10} ")
+                t.append(f"  {metric_label(tr, metric):<14} ")
                 t.append(sparkline(vals, 40), style="cyan")
                 t.append("\n")
         t.append(f"\n{tr('detail.checks')}\n", style="bold underline")

@@ -214,7 +214,8 @@ class LiveStream:
         self.backoff_s = backoff_s
         self.idle_timeout_s = idle_timeout_s
         self._sleep = sleep
-        self.last_id: int | None = None
+        self.last_id: str | None = None
+        """The last stream id seen (``<epoch>-<n>``), sent back on reconnect."""
         self.connected = False
         self.alive: bool | None = None
         """After a drop: whether the engine still answers ``/healthz`` (None: not asked)."""
@@ -268,7 +269,7 @@ class LiveStream:
             raise token_refused(self.api.base_url, exc) from None
 
     async def _dispatch(self, msg: StreamMessage) -> None:
-        self.last_id = msg.id
+        self.last_id = msg.stream_id
         try:
             await _call(self.on_event, msg)
         except Exception:  # a bug in a consumer must not end the live stream

@@ -203,10 +203,13 @@ class DetailScreen(Screen[None]):
             row("col.since", fmt_time(lk0.since, tz))
             ends = " ↔ ".join(f"{e.device}:{e.port}" for e in (lk0.a, lk0.b) if e)
             row("detail.ends", ends)
-            row(
-                "detail.traffic",
-                f"{num(lk0.in_mbps)} / {num(lk0.out_mbps)} Mbit/s, {num(lk0.utilisation_pct, '{:.0f}')} %",
+            traffic = (
+                f"{num(lk0.in_mbps)} / {num(lk0.out_mbps)} Mbit/s, "
+                f"{num(lk0.utilisation_pct, '{:.0f}')} %"
             )
+            if lk0.rate_note:  # marked: why there is no figure (a reset, a clock jump ...)
+                traffic += f" (no rate: {lk0.rate_note})"
+            row("detail.traffic", traffic)
             row("col.rx", f"{num(lk0.rx_min)} dBm  {sparkline(st.rx.get(lk0.id, []), 20)}")
             row("col.margin", f"{num(lk0.margin_db)} dB")
             row("col.handed", lk0.handed_to or "-")

@@ -3,11 +3,14 @@
 The simulators (``eventops_hardware``) listen at the profile's loopback
 addresses and speak the devices' own protocols; the engine polls them
 exactly as it would poll real masts and switches. Each link's probe far end
-(STAMP reflector, throughput sink) runs in-process at the loopback addresses
-its ``probe`` entry names, so the links can be accepted while the demo runs.
-On a schedule the demo injects faults — a fibre link whose optics degrade
-until it drops, a mast that reboots — and, headless, prints what the engine
-saw: every alert with the time it was raised and cleared, and how long
+(STAMP reflector, throughput sink) runs at the loopback addresses its
+``probe`` entry names, in a child process of its own (never in the process of
+the engine and the terminal app, whose work would cost the far end packets),
+so the links can be accepted while the demo runs.
+On a repeating cycle (one fault a minute until quit, or a fifth of a
+shorter run apart) the demo injects faults — a fibre link whose optics
+degrade until it drops, a mast that reboots, the link repaired, interference
+on a mast's radio and its end — and, headless, prints what the engine saw: every alert with the time it was raised and cleared, and how long
 detection took.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +35,7 @@ from eventops.profile.models import Profile
 from eventops.provision.apply import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
+from eventops.signals import StopSignals
 from eventops.store import SQLiteStore, open_store
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
@@ -110,28 +114,60 @@ class DemoLog:
             print(f"[{self.t():6.1f}s] {text}", file=self.out, flush=True)
 
 
-def _schedule(fleet: Any, duration: float) -> list[Fault]:
+CYCLE_S = 60.0
+"""Seconds between two faults of the demo's cycle when it runs until quit."""
+
+
+def fault_step(duration: float | None) -> float:
+    """Seconds between faults: a minute, or a fifth of a shorter run (so a 30 s headless
+    run still shows the degrading optics, the reboot and the repair)."""
+    return CYCLE_S if duration is None else min(CYCLE_S, duration * 0.2)
+
+
+def _cycle(fleet: Any, step: float) -> list[tuple[str, str, Callable[[], Any], Any]]:
+    """One round of the demo's faults: (label, subject, action, expect or None)."""
+
     def degrade() -> None:
-        fleet.degrade_optics("fibre-police", step_db=1.5, every_s=max(duration * 0.02, 0.5))
+        fleet.degrade_optics("fibre-police", step_db=1.5, every_s=max(step * 0.1, 0.5))
 
     def reboot() -> None:
-        fleet.mast("mast-02").boot_s = max(duration * 0.08, 2.0)
+        fleet.mast("mast-02").boot_s = max(step * 0.4, 2.0)
         fleet.reboot("mast-02")
 
     def repair() -> None:
         fleet.restore_link("fibre-police")
 
+    def interference(db: float) -> Callable[[], None]:
+        return lambda: fleet.mast("mast-01").interference("5g", db)
+
+    def link_up(e: BusEvent) -> bool:
+        return e.type == "link.state" and e.data.get("to") == "up"
+
+    def cleared(e: BusEvent) -> bool:
+        return e.type == "alert.cleared"
+
     return [
-        Fault(duration * 0.15, "optics of fibre-police start to degrade", "fibre-police", degrade),
-        Fault(duration * 0.35, "mast-02 reboots", "mast-02", reboot),
-        Fault(
-            duration * 0.60,
-            "fibre-police cleaned and re-patched",
-            "fibre-police",
-            repair,
-            expect=lambda e: e.type == "link.state" and e.data.get("to") == "up",
-        ),
+        ("optics of fibre-police start to degrade", "fibre-police", degrade, None),
+        ("mast-02 reboots", "mast-02", reboot, None),
+        ("fibre-police cleaned and re-patched", "fibre-police", repair, link_up),
+        ("radio fault: interference on mast-01's 5 GHz radio", "mast-01", interference(25.0), None),
+        ("mast-01's interference gone", "mast-01", interference(0.0), cleared),
     ]
+
+
+def faults(fleet: Any, duration: float | None) -> Iterator[Fault]:
+    """The demo's faults, one every :func:`fault_step` seconds, round after round until
+    ``duration`` (forever without one)."""
+    step = fault_step(duration)
+    rounds = _cycle(fleet, step)
+    at, k = min(step * 0.75, 10.0), 0
+    while duration is None or at <= duration - step * 0.5:  # time to notice the last
+        label, subject, action, expect = rounds[k % len(rounds)]
+        f = Fault(at, label, subject, action)
+        if expect is not None:
+            f.expect = expect
+        yield f
+        at, k = at + step, k + 1
 
 
 async def run_demo(
@@ -149,7 +185,8 @@ async def run_demo(
 
     hw = importlib.import_module("eventops_hardware.fleet")  # the simulators: not part of the core
     SimFleet, SimPortInUse = hw.SimFleet, hw.SimPortInUse
-    LinkProbes = importlib.import_module("eventops_hardware.linkprobes").LinkProbes
+    # the far ends run in a child process: never in the process that measures and shows
+    LinkProbes = importlib.import_module("eventops_hardware.linkprobes").LinkProbesProcess
 
     base = await asyncio.to_thread(load_profile, profile_path or demo_profile_path())
     profile = fast(base)
@@ -171,6 +208,7 @@ async def run_demo(
         tmp = tempfile.TemporaryDirectory(prefix="evo-demo-")
         db = Path(tmp.name) / "demo.sqlite3"
     runner: web.AppRunner | None = None
+    stops = StopSignals().install()  # before anyone learns the demo is up
     try:
         async with open_store(db, profile) as store:
             ppath = Path(profile_path) if profile_path else demo_profile_path()
@@ -209,22 +247,28 @@ async def run_demo(
             if probes.running or probes.skipped:
                 print(f"link probes ({len(probes.running)} on loopback):", file=out)
                 print("\n".join(probes.lines()), file=out, flush=True)
-            faults = _schedule(fleet, dur)
+            until = dur if (headless or duration is not None) and ui is None else None
+            planned = faults(fleet, until)
+            done: list[Fault] = []
             watcher = asyncio.create_task(_watch(engine, log))
             try:
                 if ui is None:
-                    await _run_faults(
-                        faults, log, dur if (headless or duration is not None) else None
-                    )
+                    main = _run_faults(planned, done, log, until)
                 else:
-                    await _with_ui(ui, f"http://{host or '127.0.0.1'}:{port}", faults, log)
+                    main = _with_ui(ui, f"http://{host or '127.0.0.1'}:{port}", planned, done, log)
+                stopped_by = await stops.run(main)
             finally:
                 await cancel_and_wait([watcher])
-            summary = _summary(engine, log, faults, dur)
+            if stopped_by is not None:
+                print(f"eventops demo: stopped by {stopped_by}", file=out, flush=True)
+                until = min(until, log.t()) if until is not None else None
+            summary = _summary(engine, log, done, until if until is not None else log.t())
             print(summary, file=out, flush=True)
             await runner.cleanup()
             runner = None
+        print("eventops demo: store closed", file=out, flush=True)
     finally:
+        stops.remove()
         if runner is not None:
             await runner.cleanup()
         await probes.stop()
@@ -235,10 +279,14 @@ async def run_demo(
 
 
 async def _with_ui(
-    ui: Callable[[str], Awaitable[None]], url: str, faults: list[Fault], log: DemoLog
+    ui: Callable[[str], Awaitable[None]],
+    url: str,
+    planned: Iterator[Fault],
+    done: list[Fault],
+    log: DemoLog,
 ) -> None:
     """The faults run in the background while the UI runs; the demo ends with the UI."""
-    task = asyncio.create_task(_run_faults(faults, log, None))
+    task = asyncio.create_task(_run_faults(planned, done, log, None))
     try:
         await ui(url)
     finally:
@@ -259,8 +307,12 @@ async def _watch(engine: Engine, log: DemoLog) -> None:
                 )
 
 
-async def _run_faults(faults: list[Fault], log: DemoLog, duration: float | None) -> None:
-    for f in faults:
+async def _run_faults(
+    planned: Iterator[Fault], done: list[Fault], log: DemoLog, duration: float | None
+) -> None:
+    """Inject each planned fault at its time (into ``done``); then wait out ``duration``
+    (without one the plan never ends: until interrupted)."""
+    for f in planned:
         wait = f.at_s - log.t()
         if wait > 0:
             await asyncio.sleep(wait)
@@ -268,6 +320,7 @@ async def _run_faults(faults: list[Fault], log: DemoLog, duration: float | None)
         if res is not None:
             await res
         f.done_at = log.t()
+        done.append(f)
         log.note(f"FAULT: {f.label}")
     if duration is None:
         await asyncio.Event().wait()  # until interrupted

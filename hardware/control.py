@@ -4,7 +4,8 @@ Plain HTTP + JSON, separate from every device-facing port::
 
     GET  /                          fleet overview (devices, faults, links, time)
     GET  /devices/{id}
-    POST /devices/{id}/faults       {"unreachable": bool, "slow_s": float, "malformed": bool,
+    POST /devices/{id}/faults       {"unreachable": bool, "slow_s": float, "lag_s": float,
+                                     "malformed": bool,
                                      "http_500": bool, "wrong_credentials": bool,
                                      "reboot": true, "expire_sessions": true,
                                      "fire_rollback": true, "clear": true,
@@ -109,6 +110,7 @@ class ControlServer:
         known = {
             "unreachable",
             "slow_s",
+            "lag_s",
             "malformed",
             "http_500",
             "wrong_credentials",
@@ -132,6 +134,14 @@ class ControlServer:
             if not isinstance(body["slow_s"], int | float) or body["slow_s"] < 0:
                 return _bad(400, "slow_s must be a number of seconds >= 0")
             d.slow_s = float(body["slow_s"])
+        if "lag_s" in body:
+            if (
+                not isinstance(body["lag_s"], int | float)
+                or isinstance(body["lag_s"], bool)
+                or not 0 <= body["lag_s"] <= 3600
+            ):
+                return _bad(400, "lag_s must be a number of seconds from 0 to 3600")
+            d.lag_s = float(body["lag_s"])
         if "malformed" in body:
             d.malformed = bool(body["malformed"])
         if "http_500" in body:

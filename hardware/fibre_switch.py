@@ -306,7 +306,7 @@ class FibreSwitch(SimDevice):
             "mtu": 9216,
         }
         counters = {
-            k: str(int(c.get(k, 0.0)))
+            k: str(int(c.get(k, 0.0)) % 2**64)  # 64-bit counters wrap, as on the device
             for k in (
                 "in-octets",
                 "in-unicast-pkts",

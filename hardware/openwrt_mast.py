@@ -149,6 +149,8 @@ class Client:
 class RadioState:
     noise: float
     utilisation: float
+    interference_db: float = 0.0
+    """Injected fault: a nearby transmitter lifts the noise floor by this much."""
     active_ms: float = 0.0
     busy_ms: float = 0.0
     clients: dict[str, list[Client]] = field(default_factory=dict)
@@ -1053,6 +1055,12 @@ class OpenWrtMast(SimDevice):
                 return i
         return None
 
+    def interference(self, band: str, db: float) -> None:
+        """Fault: lift the noise floor of the mast's ``band`` radio by ``db`` (0 clears)."""
+        for name, sec in self.uci.get("wireless", {}).items():
+            if sec.get(".type") == "wifi-device" and sec.get("band") == band:
+                self._radio_state(name).interference_db = db
+
     def _radio_state(self, radio: str) -> RadioState:
         r = self._radios.get(radio)
         if r is None:
@@ -1187,7 +1195,7 @@ class OpenWrtMast(SimDevice):
             "quality": max(0, min(70, signal + 110)) if clients else 0,
             "quality_max": 70,
             "signal": signal,
-            "noise": int(r.noise),
+            "noise": int(r.noise + r.interference_db),
             "bitrate": int(sum(c.tx_rate for c in clients) / len(clients)) if clients else 0,
             "encryption": encryption,
             "htmodes": ["HT20", "HT40", "VHT20", "VHT40", "VHT80", "HE20", "HE40", "HE80"],
@@ -1209,7 +1217,7 @@ class OpenWrtMast(SimDevice):
                     "mac": c.mac.upper(),
                     "signal": int(c.signal),
                     "signal_avg": int(c.signal),
-                    "noise": int(r.noise),
+                    "noise": int(r.noise + r.interference_db),
                     "inactive": self.rng.randint(0, 3000),
                     "connected_time": int(now - c.connected_at),
                     "thr": c.tx_rate // 2,
@@ -1256,7 +1264,7 @@ class OpenWrtMast(SimDevice):
                 out.append(
                     {
                         "mhz": f,
-                        "noise": int(r.noise),
+                        "noise": int(r.noise + r.interference_db),
                         "active_time": int(r.active_ms),
                         "busy_time": int(r.busy_ms),
                         "busy_time_ext": 0,
@@ -1266,7 +1274,12 @@ class OpenWrtMast(SimDevice):
                 )
             else:
                 out.append(
-                    {"mhz": f, "noise": int(r.noise) - 1, "active_time": 120, "busy_time": 30}
+                    {
+                        "mhz": f,
+                        "noise": int(r.noise + r.interference_db) - 1,
+                        "active_time": 120,
+                        "busy_time": 30,
+                    }
                 )
         return 0, {"results": out}
 

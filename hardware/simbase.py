@@ -10,6 +10,9 @@ Transport faults live here, driven from the control API or a test's handle:
 - ``set_unreachable(True)``: the listener and every open connection close
   (connection refused) until ``set_unreachable(False)``;
 - ``slow_s``: every answer is delayed by that many (real) seconds;
+- ``lag_s``: every answer is delayed by that many seconds on the device
+  clock (simulated time: with a test's fake clock, the delay ends when the
+  test moves the clock; ``lagging`` counts the answers held back now);
 - ``malformed``: answers are cut off mid-JSON;
 - ``http_500``: answers are ``500 Internal Server Error``;
 - a reboot window (``down_until``, on the device clock): connections are
@@ -59,6 +62,9 @@ class SimDevice:
         self.port = port
         self.tls = tls
         self.slow_s = 0.0
+        self.lag_s = 0.0
+        self.lagging = 0
+        """Answers held back by ``lag_s`` right now."""
         self.malformed = False
         self.http_500 = False
         self.unreachable = False
@@ -125,6 +131,7 @@ class SimDevice:
 
     def clear_faults(self) -> None:
         self.slow_s = 0.0
+        self.lag_s = 0.0
         self.malformed = False
         self.http_500 = False
         self.freeze_after_write = False
@@ -154,6 +161,12 @@ class SimDevice:
         self.requests += 1
         if self.slow_s > 0:
             await asyncio.sleep(self.slow_s)
+        if self.lag_s > 0:
+            self.lagging += 1
+            try:
+                await self.clock.sleep(self.lag_s)
+            finally:
+                self.lagging -= 1
         await self._thawed.wait()
         if self.booting:
             if request.transport is not None:
@@ -197,6 +210,7 @@ class SimDevice:
             "faults": {
                 "unreachable": self.unreachable,
                 "slow_s": self.slow_s,
+                "lag_s": self.lag_s,
                 "malformed": self.malformed,
                 "http_500": self.http_500,
                 "booting": self.booting,

@@ -152,6 +152,12 @@ class SystemStatus(BaseModel):
 class DeviceStatus(BaseModel):
     device: str
     ts: datetime
+    """When the counters were read (the middle of that request), on the wall clock."""
+    mono: float | None = None
+    """The same moment as ``ts`` on the driver clock's monotonic clock: rates are taken
+    over this, and a wall clock that moved differently has jumped."""
+    read_s: float | None = None
+    """How long the request that read the counters took (how well ``mono`` is known)."""
     facts: Facts
     system: SystemStatus | None = None
     radios: list[RadioStatus] = Field(default_factory=list)

@@ -4,16 +4,31 @@ Both drivers go through :func:`exchange`: a refused connection, a TLS pin
 mismatch, a dropped connection and a timeout each become the matching
 :class:`~eventops.errors.DeviceError` with a one-line message naming the
 device and its address.
+
+Every request has its own timeout (the device's ``timeout_s``), on the
+driver's clock: a device that answers each request in time is never
+"unreachable" because a whole poll of several requests took longer. A
+timeout names the request that got no answer, e.g. ``no answer to GET
+…/openconfig-interfaces:interfaces within 2 s``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from eventops.clock import Clock, SystemClock, within
 from eventops.errors import DeviceTimeout, DeviceUnreachable
+
+
+def request_name(method: str, url: str) -> str:
+    """``GET …/openconfig-interfaces:interfaces``: the method and the path's last segment."""
+    path = urlsplit(url).path.rstrip("/") or "/"
+    head, _, last = path.rpartition("/")
+    return f"{method} {'…/' if head else '/'}{last}"
 
 
 async def exchange(
@@ -26,9 +41,17 @@ async def exchange(
     ssl: aiohttp.Fingerprint | bool,
     data: bytes | None = None,
     headers: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    what: str | None = None,
 ) -> tuple[int, CIMultiDictProxy[str], bytes]:
-    """Send one request and read the whole answer: (status, headers, body)."""
-    try:
+    """Send one request and read the whole answer: (status, headers, body).
+
+    ``timeout_s`` bounds this one request, on ``clock`` (and on the wall
+    clock in the transport); ``what`` names it in a timeout's message
+    (default: the method and the last segment of the URL's path).
+    """
+
+    async def send() -> tuple[int, CIMultiDictProxy[str], bytes]:
         async with session.request(
             method,
             url,
@@ -40,6 +63,9 @@ async def exchange(
         ) as resp:
             body = await resp.read()
             return resp.status, resp.headers, body
+
+    try:
+        return await within(clock or SystemClock(), timeout_s, send())
     except aiohttp.ServerFingerprintMismatch as exc:
         raise DeviceUnreachable(
             device,
@@ -55,7 +81,8 @@ async def exchange(
             reason = exc.os_error.strerror or str(exc.os_error) or exc.__class__.__name__
         raise DeviceUnreachable(device, f"cannot connect to {url} ({reason})") from None
     except TimeoutError:
-        raise DeviceTimeout(device, f"no answer from {url} within {timeout_s:g} s") from None
+        name = what or request_name(method, url)
+        raise DeviceTimeout(device, f"no answer to {name} within {timeout_s:g} s") from None
     except aiohttp.ClientSSLError as exc:
         raise DeviceUnreachable(device, f"TLS handshake with {url} failed ({exc})") from None
     except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError):

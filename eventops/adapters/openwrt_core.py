@@ -151,6 +151,8 @@ class OpenWrtCore(DeviceDriver):
                 ssl=self._ssl,
                 data=data,
                 headers={"Content-Type": "application/json"},
+                clock=self.clock,
+                what=ubus.request_name(body),
             )
         except DeviceUnreachable:
             self._answering = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,7 +118,11 @@ class OpenWrtStatusMixin(OpenWrtCore):
             ubus.UbusCall("network.device", "status"),
             ubus.UbusCall("iwinfo", "devices"),
         ]
-        parts = await self._settle(await self.batch(first), first, unavailable)
+        t0 = self.clock.monotonic()
+        answered = await self.batch(first)  # the counters (network.device) are read here
+        t1 = self.clock.monotonic()
+        read_at = self.clock.now() - timedelta(seconds=(t1 - t0) / 2)
+        parts = await self._settle(answered, first, unavailable)
         board, info, ifdump, devs, iw = (self._ok(p) for p in parts)
         devs = devs or {}
         mac = ""
@@ -168,7 +172,9 @@ class OpenWrtStatusMixin(OpenWrtCore):
                 )
         return DeviceStatus(
             device=self.device_id,
-            ts=self.clock.now(),
+            ts=read_at,
+            mono=(t0 + t1) / 2,
+            read_s=t1 - t0,
             facts=facts,
             system=system,
             radios=radios,
@@ -261,7 +267,10 @@ class OpenWrtStatusMixin(OpenWrtCore):
             noise_dbm=_num(info.get("noise")),
             signal_dbm=signal if signal else None,
             bitrate_kbps=_num(info.get("bitrate")),
-            utilisation_pct=None if util is None else round(min(100.0, max(0.0, util)), 2),
+            # busy > active is impossible: no figure rather than a clamped 100 %
+            utilisation_pct=None
+            if util is None or not -0.5 <= util <= 100.5
+            else round(min(100.0, max(0.0, util)), 2),
             clients=clients,
         )
 

@@ -21,7 +21,7 @@ import base64
 import contextlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -110,6 +110,7 @@ class RestconfDriver(DeviceDriver):
             ssl=self._ssl,
             data=data,
             headers=headers,
+            clock=self.clock,
         )
         return status, raw
 
@@ -220,12 +221,17 @@ class RestconfDriver(DeviceDriver):
 
     async def status(self) -> DeviceStatus:
         unsupported: list[str] = []
+        t0 = self.clock.monotonic()
         interfaces = rc.unwrap(await self.get(IF_PATH), IF_PATH)
+        t1 = self.clock.monotonic()
+        read_at = self.clock.now() - timedelta(seconds=(t1 - t0) / 2)
         facts, components = await self._facts_from(unsupported)
         ifs = rc.interfaces_from(interfaces)
         return DeviceStatus(
             device=self.device_id,
-            ts=self.clock.now(),
+            ts=read_at,
+            mono=(t0 + t1) / 2,
+            read_s=t1 - t0,
             facts=facts,
             system=SystemStatus(uptime_s=facts.uptime_s) if facts.uptime_s else None,
             interfaces=ifs,

@@ -160,6 +160,20 @@ def list_request(req_id: int, objects: Sequence[str] = ()) -> dict[str, Any]:
     return req
 
 
+def request_name(body: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> str:
+    """What a request asks, for messages: ``ubus call system board (+4 more)``."""
+    items = [body] if isinstance(body, Mapping) else list(body)
+    if not items:
+        return "ubus (empty batch)"
+    first = items[0]
+    params = first.get("params")
+    if first.get("method") == "call" and isinstance(params, list) and len(params) >= 3:
+        name = f"ubus call {params[1]} {params[2]}"
+    else:
+        name = f"ubus {first.get('method', '?')}"
+    return name + (f" (+{len(items) - 1} more)" if len(items) > 1 else "")
+
+
 def login_call(username: str, password: str, timeout: int | None = None) -> UbusCall:
     args: dict[str, Any] = {"username": username, "password": password}
     if timeout is not None:

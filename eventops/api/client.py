@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 
 from eventops.api.client_base import (
     _A,
@@ -66,6 +66,7 @@ from eventops.api.client_transport import (
     _human,
     _reason,
     _why,
+    parse_stream_id,
 )
 from eventops.api.client_wall import WallCalls
 from eventops.api.sse import SSEDecoder
@@ -115,6 +116,7 @@ __all__ = [
     "_reason",
     "_why",
     "error_from_response",
+    "parse_stream_id",
 ]
 
 
@@ -149,11 +151,11 @@ class EngineClient(MonitorCalls, OpsCalls, WallCalls):
     # -- the live stream ------------------------------------------------------------------
     async def stream_once(
         self,
-        last_event_id: int | None = None,
+        last_event_id: str | None = None,
         *,
         idle_timeout_s: float | None = 60.0,
         on_open: Callable[[], Awaitable[None]] | None = None,
-    ) -> AsyncIterator[StreamMessage]:
+    ) -> AsyncGenerator[StreamMessage, None]:
         """One connection to the live stream: its events until the server ends it.
 
         Raises the mapped error for a refused connection, :class:`EngineUnreachable`
@@ -179,20 +181,22 @@ class EngineClient(MonitorCalls, OpsCalls, WallCalls):
                 for ev in decoder.feed(chunk):
                     if ev.event == "resync":
                         raise StreamResync("the live stream fell behind; resynchronising")
+                    event_id = parse_stream_id(ev.id)
                     try:
-                        event_id = int(ev.id)
                         payload = json.loads(ev.data) if ev.data else {}
                     except ValueError:
                         continue
-                    if isinstance(payload, dict):
-                        yield StreamMessage(id=event_id, type=ev.event, data=payload)
+                    if event_id is not None and isinstance(payload, dict):
+                        yield StreamMessage(
+                            id=event_id, type=ev.event, data=payload, stream_id=ev.id
+                        )
         finally:
             await resp.close()
 
     async def stream(
         self,
         *,
-        last_event_id: int | None = None,
+        last_event_id: str | None = None,
         backoff_s: Sequence[float] = (0.5, 1.0, 2.0, 5.0),
         idle_timeout_s: float | None = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -206,7 +210,7 @@ class EngineClient(MonitorCalls, OpsCalls, WallCalls):
             try:
                 async for msg in self.stream_once(last, idle_timeout_s=idle_timeout_s):
                     attempt = 0
-                    last = msg.id
+                    last = msg.stream_id
                     yield msg
             except StreamResync:
                 last = None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.api.client_errors import error_from_response
 from eventops.api.client_transport import (
     AiohttpTransport,
@@ -84,6 +86,18 @@ class EngineClientBase:
         timeout_s: float | None = -1.0,
     ) -> bytes:
         """One request; the raw body of a 2xx answer, else the mapped error."""
+        raw, _headers = await self.call_with_headers(method, path, body, timeout_s=timeout_s)
+        return raw
+
+    async def call_with_headers(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        *,
+        timeout_s: float | None = -1.0,
+    ) -> tuple[bytes, Mapping[str, str]]:
+        """:meth:`call`, with the answer's headers."""
         headers = self.headers
         data = None
         if body is not None:
@@ -100,7 +114,31 @@ class EngineClientBase:
         raw = await resp.read()
         if resp.status >= 400:
             raise error_from_response(resp.status, raw, f"{method} {path.split('?')[0]}")
-        return raw
+        return raw, resp.headers
+
+    async def _pages(self, adapter: TypeAdapter[list[T]], path: str) -> list[T]:
+        """Every page of a paged list (``limit``/``cursor``, see eventops.api.paging)."""
+        out: list[T] = []
+        cursor: str | None = None
+        for _ in range(100_000):  # a server that never ends its pages is a bug, not a hang
+            sep = "&" if "?" in path else "?"
+            url = path + (f"{sep}limit={paging.MAX_LIMIT}")
+            if cursor is not None:
+                url += "&cursor=" + quote(cursor, safe="")
+            raw, headers = await self.call_with_headers("GET", url)
+            try:
+                out.extend(adapter.validate_json(raw))
+            except ValidationError as exc:
+                e = exc.errors()[0]
+                where = ".".join(str(p) for p in e["loc"]) or "body"
+                raise ApiError(
+                    f"GET {path.split('?')[0]}: unexpected answer from the engine "
+                    f"({where}: {e['msg']})"
+                ) from None
+            cursor = headers.get(paging.NEXT_CURSOR)
+            if not cursor:
+                return out
+        raise ApiError(f"GET {path.split('?')[0]}: the engine's pages never end")
 
     async def _json(
         self,

@@ -48,9 +48,16 @@ class MonitorCalls(EngineClientBase):
     async def link(self, link_id: str) -> m.LinkView:
         return await self._json(_A.link, "GET", f"/api/v1/links/{_q(link_id)}")
 
-    async def handover(self, link_id: str, to: str) -> m.HandoverView:
+    async def handover(
+        self, link_id: str, to: str, *, force: bool = False, reason: str | None = None
+    ) -> m.HandoverView:
+        """Hand ``link_id`` over to ``to``; refused (409) without a passing acceptance newer
+        than the last change to its ends, unless ``force`` with a ``reason``."""
         path = f"/api/v1/links/{_q(link_id)}/handover"
-        return await self._json(_A.handover, "POST", path, _make_kw(m.HandoverBody, to=to))
+        kw: dict[str, Any] = {"to": to}
+        if force or reason is not None:
+            kw |= {"force": force, "reason": reason}
+        return await self._json(_A.handover, "POST", path, _make_kw(m.HandoverBody, **kw))
 
     async def handovers(self) -> list[m.HandoverView]:
         return await self._json(_A.handovers, "GET", "/api/v1/handovers")
@@ -62,9 +69,7 @@ class MonitorCalls(EngineClientBase):
 
     # -- alerts -------------------------------------------------------------------------
     async def alerts(self, *, include_closed: bool = False) -> list[m.AlertView]:
-        return await self._json(
-            _A.alerts, "GET", "/api/v1/alerts" + ("?all=1" if include_closed else "")
-        )
+        return await self._pages(_A.alerts, "/api/v1/alerts" + ("?all=1" if include_closed else ""))
 
     async def ack(self, alert_id: int, note: str = "") -> m.AlertView:
         path = f"/api/v1/alerts/{int(alert_id)}/ack"
@@ -98,7 +103,16 @@ class MonitorCalls(EngineClientBase):
             since=since.isoformat() if since else None,
             until=until.isoformat() if until else None,
         )
-        return await self._json(_A.history, "GET", "/api/v1/history" + q)
+        first = await self._json(_A.history, "GET", "/api/v1/history" + q)
+        points = list(first.points)
+        cursor = first.next_cursor
+        while cursor:  # every page of points, as one answer
+            more = await self._json(
+                _A.history, "GET", "/api/v1/history" + q + _query(cursor=cursor).replace("?", "&")
+            )
+            points.extend(more.points)
+            cursor = more.next_cursor
+        return first.model_copy(update={"points": points, "next_cursor": None})
 
     async def timeline(
         self, *, since: datetime | None = None, until: datetime | None = None
@@ -107,7 +121,7 @@ class MonitorCalls(EngineClientBase):
             since=since.isoformat() if since else None,
             until=until.isoformat() if until else None,
         )
-        return await self._json(_A.timeline, "GET", "/api/v1/timeline" + q)
+        return await self._pages(_A.timeline, "/api/v1/timeline" + q)
 
     async def reload(self) -> m.ReloadResult:
         return await self._json(_A.reload, "POST", "/api/v1/reload")

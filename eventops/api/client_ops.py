@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.api.client_base import (
     _A,
     EngineClientBase,
@@ -117,8 +118,19 @@ class OpsCalls(EngineClientBase):
         return await self._json(_A.rollback_started, "POST", "/api/v1/provision/rollback", body)
 
     async def provision_applies(self, limit: int = 50) -> list[m.ApplyRecordView]:
-        path = "/api/v1/provision/applies" + _query(limit=limit)
-        return await self._json(_A.applies, "GET", path)
+        """The newest ``limit`` applies, newest first (pages followed past 1000)."""
+        out: list[m.ApplyRecordView] = []
+        cursor: str | None = None
+        while len(out) < limit:
+            path = "/api/v1/provision/applies" + _query(
+                limit=min(limit - len(out), paging.MAX_LIMIT), cursor=cursor
+            )
+            raw, headers = await self.call_with_headers("GET", path)
+            out.extend(_A.applies.validate_json(raw))
+            cursor = headers.get(paging.NEXT_CURSOR)
+            if not cursor:
+                break
+        return out
 
     async def provision_apply_detail(self, apply_id: int) -> m.ApplyDetailView:
         path = f"/api/v1/provision/applies/{int(apply_id)}"

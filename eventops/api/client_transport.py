@@ -210,11 +210,15 @@ class MemoryTransport:
 
 
 class StreamMessage(BaseModel):
-    """One event of the live stream (``type`` is the SSE event name, ``data`` its JSON)."""
+    """One event of the live stream (``type`` is the SSE event name, ``data`` its JSON).
+
+    ``id`` is the engine's event number; ``stream_id`` the id as sent
+    (``<epoch>-<n>``), which is what a reconnect sends back as ``Last-Event-ID``."""
 
     id: int
     type: str
     data: dict[str, Any]
+    stream_id: str = ""
 
     def snapshot(self) -> m.SnapshotView:
         """The ``snapshot`` event's state."""
@@ -223,6 +227,15 @@ class StreamMessage(BaseModel):
     def event(self) -> m.StreamEventView:
         """Any other event's envelope (``id, ts, type, subject, scope, data``)."""
         return m.StreamEventView.model_validate(self.data)
+
+
+def parse_stream_id(raw: str) -> int | None:
+    """The event number of a wire id (``<epoch>-<n>``, or a plain number from an older
+    engine); None when it is neither."""
+    n = raw.rpartition("-")[2]
+    if not (n.isascii() and n.isdigit()) or len(n) > 19:
+        return None
+    return int(n)
 
 
 class StreamResync(ApiError):

@@ -51,9 +51,7 @@ class WallCalls(EngineClientBase):
         return await self._json(_A.undo, "POST", path, _make_kw(m.UndoBody, reason=reason))
 
     async def wall_decisions(self, post_id: str | None = None) -> list[m.DecisionView]:
-        return await self._json(
-            _A.decisions, "GET", "/api/v1/wall/decisions" + _query(post=post_id)
-        )
+        return await self._pages(_A.decisions, "/api/v1/wall/decisions" + _query(post=post_id))
 
     async def wall_lists(self) -> m.WallListsView:
         return await self._json(_A.lists, "GET", "/api/v1/wall/lists")

@@ -60,6 +60,12 @@ def _r(*roles: str) -> frozenset[str]:
 V = "/api/v1"
 SINCE = Param("since", "ISO 8601 time (UTC if no offset)", schema_type="string")
 UNTIL = Param("until", "ISO 8601 time (UTC if no offset)", schema_type="string")
+LIMIT = Param("limit", "items per page, 1..1000 (default 200)", schema_type="integer")
+CURSOR = Param(
+    "cursor",
+    "the next page: the X-Next-Cursor header of the previous answer (opaque)",
+)
+PAGED = " (paged: limit and cursor; X-Next-Cursor names the next page)"
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -158,11 +164,11 @@ ROUTES: tuple[Route, ...] = (
         "alerts",
         "GET",
         f"{V}/alerts",
-        "Open alerts (all=1: every stored alert)",
+        "Open alerts (all=1: every stored alert)" + PAGED,
         _r(TECH, AUTH),
         response=m.AlertView,
         many=True,
-        query=(Param("all", "1: closed alerts too"),),
+        query=(Param("all", "1: closed alerts too"), LIMIT, CURSOR),
     ),
     Route(
         "ack",
@@ -205,7 +211,8 @@ ROUTES: tuple[Route, ...] = (
         "history",
         "GET",
         f"{V}/history",
-        "A device metric's samples (default: the last hour)",
+        "A device metric's samples (default: the last hour; paged: limit and cursor, "
+        "next_cursor names the next page)",
         _r(TECH, AUTH),
         response=m.HistoryView,
         query=(
@@ -213,17 +220,19 @@ ROUTES: tuple[Route, ...] = (
             Param("metric", "metric name", required=True),
             SINCE,
             UNTIL,
+            LIMIT,
+            Param("cursor", "the next page: next_cursor of the previous answer (opaque)"),
         ),
     ),
     Route(
         "timeline",
         "GET",
         f"{V}/timeline",
-        "What happened, in order",
+        "What happened, in order" + PAGED,
         _r(TECH),
         response=m.TimelineEntryView,
         many=True,
-        query=(SINCE, UNTIL),
+        query=(SINCE, UNTIL, LIMIT, CURSOR),
     ),
     Route(
         "reload",
@@ -328,11 +337,11 @@ ROUTES: tuple[Route, ...] = (
         "provision_applies",
         "GET",
         f"{V}/provision/applies",
-        "Applies, newest first",
+        "Applies, newest first" + PAGED,
         _r(TECH),
         response=m.ApplyRecordView,
         many=True,
-        query=(Param("limit", "1..1000 (default 50)", schema_type="integer"),),
+        query=(LIMIT, CURSOR),
     ),
     Route(
         "provision_apply_detail",
@@ -400,11 +409,11 @@ ROUTES: tuple[Route, ...] = (
         "wall_decisions",
         "GET",
         f"{V}/wall/decisions",
-        "Decisions (of one post)",
+        "Decisions (of one post)" + PAGED,
         _r(COMMS, TECH),
         response=m.DecisionView,
         many=True,
-        query=(Param("post", "post id"),),
+        query=(Param("post", "post id"), LIMIT, CURSOR),
     ),
     Route(
         "wall_lists",

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.devices_cmd",
     "eventops.cli.sim_cmd",
     "eventops.cli.provision_cmd",
+    "eventops.cli.applies_cmd",
     "eventops.cli.probe_cmd",
     "eventops.cli.wall_cmd",
     "eventops.cli.accept_cmd",

@@ -8,6 +8,9 @@ unreachable device is a normal row carrying its reason.
 device offers (login, each ubus object and method, the user's ACL grants,
 the packages that provide them, firmware release, time sync) and prints a
 one-line fix for each gap; it exits 1 when any gap is found.
+
+Exit status: 0 when every device answered, 3 when one or more are
+unreachable (the list and ``--json`` still show every device).
 """
 
 from __future__ import annotations
@@ -24,9 +27,18 @@ from eventops.errors import EventOpsError
 from eventops.profile import load_profile
 from eventops.profile.models import Mast, Profile, Switch
 
+UNREACHABLE_EXIT = 3
+"""``devices`` exit status when any device did not answer (as a DeviceError's)."""
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("devices", help="list every device with reachability, facts and status")
+    p = sub.add_parser(
+        "devices",
+        help="list every device with reachability, facts and status",
+        description="Ask every device of the profile for its facts and status.",
+        epilog=f"exit status: 0 every device answered; {UNREACHABLE_EXIT} one or more devices "
+        "unreachable (listed with the reason); with --preflight, 1 when a gap is found",
+    )
     p.add_argument("profile", help="the event profile (TOML)")
     p.add_argument("--json", action="store_true", help="one JSON document for scripts")
     p.add_argument(
@@ -181,9 +193,11 @@ async def devices_cmd(args: argparse.Namespace) -> int:
             print_preflight(pre)
         return 0 if all(r["ready"] for r in pre) else 1
     rows = await collect(profile)
+    down = sum(1 for r in rows if not r["reachable"])
+    code = UNREACHABLE_EXIT if down else 0
     if args.json:
         print(json.dumps({"event": profile.event.id, "devices": rows}, indent=2))
-        return 0
+        return code
     header = f"{'DEVICE':<16} {'KIND':<15} {'STATE':<11} {'MODEL':<18} {'FIRMWARE':<24} {'UPTIME':<7} STATUS"
     print(header)
     for r in rows:
@@ -194,6 +208,5 @@ async def devices_cmd(args: argparse.Namespace) -> int:
             f"{r['id']:<16} {r['kind']:<15} {state:<11} {f.get('model', '-')[:18]:<18} "
             f"{f.get('firmware', '-')[:24]:<24} {_uptime(f['uptime_s']) if f else '-':<7} {detail}"
         )
-    down = sum(1 for r in rows if not r["reachable"])
     print(f"{len(rows) - down} of {len(rows)} devices reachable")
-    return 0
+    return code

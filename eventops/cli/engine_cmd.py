@@ -14,22 +14,24 @@ import getpass
 import json
 import logging
 import os
-import signal
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
 
 from eventops.engine import Engine, build_engine
-from eventops.errors import ApiError, EventOpsError, ProfileError, SecretError
+from eventops.errors import ApiError, EventOpsError, InvalidRequest, ProfileError, SecretError
 from eventops.monitor.history import export_event
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
+from eventops.signals import StopSignals
 from eventops.store import SQLiteStore, audit_key, default_store_path, open_store, write_checkpoint
 from eventops.store.audit import embed_checkpoint
 
@@ -62,6 +64,14 @@ def register(sub: Any) -> None:
     h.add_argument("--report", help="write the printable HTML report here")
     h.add_argument("--db", help="store file (default: the event's store)")
     h.add_argument("--engine", help="URL of a running engine (default: the profile's listen)")
+    h.add_argument(
+        "--force",
+        action="store_true",
+        help="hand over without a passing acceptance test newer than the last change to "
+        "either end (needs --reason; audited, and the report's first line says so)",
+    )
+    h.add_argument("--reason", metavar="TEXT", help="why a forced handover goes ahead")
+    h.add_argument("--json", action="store_true", help="print the handover record as JSON")
     h.set_defaults(func=handover_cmd)
 
     e = sub.add_parser("export", help="write the event's record (JSON) for the archive")
@@ -140,6 +150,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
         app = create_app(engine, manage_engine=True, tls=ctx is not None)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
+        stops = StopSignals(on_hup=_reloader(engine)).install()  # before "serving"
         try:
             site = web.TCPSite(runner, host, port, ssl_context=ctx)
             try:
@@ -150,15 +161,23 @@ async def serve_cmd(args: argparse.Namespace) -> int:
             print(
                 f"eventops: serving {profile.event.name} on {scheme}://{host}:{port}/", flush=True
             )
-            await _wait_for_stop(engine)
+            started = asyncio.get_running_loop().time()
+            sig = await stops.wait()
         finally:
+            stops.remove()
             await runner.cleanup()
+    # the store is closed here (the engine stopped with the app, then the store)
+    up = asyncio.get_running_loop().time() - started
+    print(
+        f"eventops: stopped by {sig} after {up:.0f} s; {len(engine.devices)} devices, "
+        f"{len(engine.links)} links, last event #{engine.bus.last_id}; store {store_path} closed",
+        flush=True,
+    )
     return 0
 
 
-async def _wait_for_stop(engine: Engine) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+def _reloader(engine: Engine) -> Callable[[], None]:
+    """SIGHUP: reload the profile in the background, one line on the outcome."""
     reloads: set[asyncio.Task[None]] = set()
 
     async def reload() -> None:
@@ -173,14 +192,7 @@ async def _wait_for_stop(engine: Engine) -> None:
         reloads.add(t)
         t.add_done_callback(reloads.discard)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
+    return on_hup
 
 
 # -- handover -------------------------------------------------------------------------------
@@ -206,12 +218,37 @@ async def _engine_url(args: argparse.Namespace, profile: Profile) -> str | None:
 async def handover_cmd(args: argparse.Namespace) -> int:
     if not args.profile:
         raise ProfileError("link handover needs --profile (or $EVENTOPS_PROFILE)")
+    if args.force and not (args.reason or "").strip():
+        raise InvalidRequest("--force needs --reason TEXT (why the link goes over unproven)")
+    if args.reason is not None and not args.force:
+        raise InvalidRequest("--reason goes with --force only")
     profile = load_profile(args.profile)
     url = await _engine_url(args, profile)
     if url is not None:
         record = await _handover_via_api(url, args)
     else:
         record = await _handover_in_process(profile, args)
+    unproven = record["record"].get("unproven")
+    if args.json:
+        print(json.dumps({"unproven": unproven, **record}, indent=2, ensure_ascii=False))
+    else:
+        _print_handover(record, unproven, args)
+    if args.report:
+        html = embed_checkpoint(
+            handover_report(record, profile.event.tz), record.get("audit_checkpoint")
+        )
+        try:
+            await asyncio.to_thread(Path(args.report).write_text, html, "utf-8")
+        except OSError as exc:
+            raise ApiError(f"{args.report}: cannot write report ({exc.strerror})") from None
+        if not args.json:
+            print(f"report written to {args.report}")
+    return 0
+
+
+def _print_handover(record: dict[str, Any], unproven: str | None, args: argparse.Namespace) -> None:
+    if unproven:
+        print(unproven)
     ends = record["record"]["ends"]
     print(
         f"handed {args.link} over to {args.to} (record #{record['id']}); baseline rx "
@@ -222,18 +259,13 @@ async def handover_cmd(args: argparse.Namespace) -> int:
     )
     acc = record["record"].get("acceptance")
     print(
-        "acceptance: " + ("none recorded" if not acc else ("passed" if acc["passed"] else "FAILED"))
-    )
-    if args.report:
-        html = embed_checkpoint(
-            handover_report(record, profile.event.tz), record.get("audit_checkpoint")
+        "acceptance: "
+        + (
+            "none recorded"
+            if not acc
+            else (f"#{acc['id']} passed" if acc["passed"] else f"#{acc['id']} FAILED")
         )
-        try:
-            await asyncio.to_thread(Path(args.report).write_text, html, "utf-8")
-        except OSError as exc:
-            raise ApiError(f"{args.report}: cannot write report ({exc.strerror})") from None
-        print(f"report written to {args.report}")
-    return 0
+    )
 
 
 async def _handover_via_api(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -246,7 +278,9 @@ async def _handover_via_api(url: str, args: argparse.Namespace) -> dict[str, Any
     async with (
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as s,
         s.post(
-            f"{url}/api/v1/links/{args.link}/handover", json={"to": args.to}, headers=headers
+            f"{url}/api/v1/links/{quote(args.link, safe='')}/handover",
+            json={"to": args.to, "force": bool(args.force), "reason": args.reason},
+            headers=headers,
         ) as r,
     ):
         text = await r.text()
@@ -281,7 +315,13 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
             for r in results:
                 if not r.ok:
                     raise ApiError(f"{r.device}: {r.error}: cannot take a baseline")
-            row = await engine.handover(args.link, args.to, args.by or getpass.getuser())
+            row = await engine.handover(
+                args.link,
+                args.to,
+                args.by or getpass.getuser(),
+                force=args.force,
+                reason=args.reason,
+            )
             out = row.model_dump(mode="json")
             if store.audit_key is not None:  # the report carries the head, handover included
                 out["audit_checkpoint"] = await write_checkpoint(

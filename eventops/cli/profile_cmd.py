@@ -36,6 +36,24 @@ def summary(profile: Profile) -> str:
     )
 
 
+SHOWN = 8
+
+
+def logins(profile: Profile) -> list[str]:
+    """One line per login user the devices are reached with (``management.username``),
+    saying which devices leave it at the driver's default."""
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for dev in profile.devices:
+        m = dev.management
+        groups.setdefault((m.username, "username" not in m.model_fields_set), []).append(dev.id)
+    out = []
+    for (user, default), ids in groups.items():
+        shown = ", ".join(ids[:SHOWN]) + (f", … (+{len(ids) - SHOWN})" if len(ids) > SHOWN else "")
+        how = " (the default; set management.username to change it)" if default else ""
+        out.append(f"  login {user!r}{how}: {shown}")
+    return out
+
+
 def check_cmd(args: argparse.Namespace) -> int:
     """Structure, rules and secrets; warnings on stderr (errors with ``--strict``)."""
     profile, warnings = check_profile(args.file)
@@ -44,6 +62,8 @@ def check_cmd(args: argparse.Namespace) -> int:
     for w in warnings:
         print(f"eventops: warning: {w}", file=sys.stderr)
     print(f"ok {args.file}: {summary(profile)}")
+    for line in logins(profile):
+        print(line)
     return 0
 
 

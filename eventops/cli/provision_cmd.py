@@ -1,7 +1,8 @@
 """``eventops plan|apply|drift|rollback PROFILE``: provisioning from the profile.
 
-- ``plan PROFILE [--device ID ...] [--json]``: reads every device and prints
-  what an apply would change (secrets only as "changed"); changes nothing.
+- ``plan PROFILE [--device ID ...] [--json] [--summary]``: reads every device and
+  prints what an apply would change (secrets only as "changed"); changes nothing.
+  ``--summary``: one line per device (its number of changes) and the totals.
 - ``apply PROFILE [--yes]``: shows the plan, asks, applies with the
   devices' rollback timers and confirms each device only once it answers
   with the new config. Without a terminal it refuses at once unless ``--yes``.
@@ -56,6 +57,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("plan", help="show what an apply would change on each device")
     _common(p)
     p.add_argument("--json", action="store_true", help="one JSON document for scripts")
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="one line per device (its number of changes, or no change) and the totals",
+    )
     add_remote_args(p)
     p.set_defaults(func=plan_cmd)
 
@@ -156,6 +162,27 @@ def _print_plan(d: DevicePlan) -> None:
         print(f"    note: {note}")
 
 
+def _print_plan_summary(d: DevicePlan) -> None:
+    if d.state == "unchanged":
+        print(f"  {d.device}: no change")
+    elif d.state in ("unreachable", "error"):
+        print(f"! {d.device}: {d.state.upper()}: {d.reason}")
+    else:
+        print(f"~ {d.device}: {len(d.changes)} change{'s' if len(d.changes) != 1 else ''}")
+
+
+def _print_plan_devices(plan: PlanReport, args: argparse.Namespace) -> str:
+    """Print the devices (and notes); return the totals line."""
+    for d in plan.devices:
+        (_print_plan_summary if args.summary else _print_plan)(d)
+    if not args.summary:
+        for note in plan.notes:
+            print(f"note: {note}")
+    total = sum(len(d.changes) for d in plan.devices if d.state == "change")
+    tail = f"; {total} change{'s' if total != 1 else ''} in all" if args.summary else ""
+    return f"plan: {plan.summary()}{tail}"
+
+
 def _plan_json(plan: PlanReport) -> dict[str, Any]:
     return {
         "summary": {
@@ -178,12 +205,9 @@ async def plan_cmd(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(data, indent=2, ensure_ascii=False))
         else:
-            for d in plan.devices:
-                _print_plan(d)
-            for note in plan.notes:
-                print(f"note: {note}")
+            totals = _print_plan_devices(plan, args)
             print_dangers(data)
-            print(f"plan: {plan.summary()} (engine at {remote.url})")
+            print(f"{totals} (engine at {remote.url})")
         return 3 if plan.count("unreachable") or plan.count("error") else 0
     profile = load_profile(args.profile)
     prov = Provisioner(profile, None, secrets_base=_base(args))
@@ -191,11 +215,7 @@ async def plan_cmd(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_plan_json(plan), indent=2, ensure_ascii=False))
     else:
-        for d in plan.devices:
-            _print_plan(d)
-        for note in plan.notes:
-            print(f"note: {note}")
-        print(f"plan: {plan.summary()}")
+        print(_print_plan_devices(plan, args))
     return 3 if plan.count("unreachable") or plan.count("error") else 0
 
 

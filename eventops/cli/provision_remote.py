@@ -129,10 +129,11 @@ def _dangers(exc: ConfirmationNeeded) -> dict[str, Any]:
 class _Stream:
     """The engine's live stream, read in the background into a queue.
 
-    ``last_id``: the newest event id seen, so that a new stream after a loss
-    resumes where this one ended (the engine replays the gap when it still can)."""
+    ``last_id``: the newest stream id seen (``<epoch>-<n>``), so that a new stream
+    after a loss resumes where this one ended (the engine replays the gap when it
+    still can, and sends a fresh snapshot after a restart)."""
 
-    def __init__(self, api: EngineClient, remote: Remote, last_id: int | None = None) -> None:
+    def __init__(self, api: EngineClient, remote: Remote, last_id: str | None = None) -> None:
         self.queue: asyncio.Queue[tuple[str, dict[str, Any]] | BaseException] = asyncio.Queue()
         self.ready = asyncio.Event()
         self.last_id = last_id
@@ -142,7 +143,7 @@ class _Stream:
         try:
             async for msg in api.stream_once(self.last_id, idle_timeout_s=None):
                 self.ready.set()
-                self.last_id = msg.id
+                self.last_id = msg.stream_id
                 self.queue.put_nowait((msg.type, msg.data))
             raise ApiError(f"engine at {remote.url}: the stream ended")
         except (NotAuthenticated, Forbidden) as exc:

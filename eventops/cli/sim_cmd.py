@@ -3,8 +3,8 @@
 Every mast and switch of the profile gets a simulator listening at exactly
 the address its ``management.url`` names (nothing overrides it), with the
 credentials its secret references resolve to. Every link whose ``probe``
-names loopback addresses gets a STAMP reflector and a throughput sink there,
-so the links can be probed and accepted (``eventops probe accept``); a probe
+names loopback addresses gets a STAMP reflector and a throughput sink there
+(in a child process of their own, stopped with the simulators), so the links can be probed and accepted (``eventops probe accept``); a probe
 address that is not loopback is left to the real far end. Faults and
 simulated time go through the control API printed at start. Runs until Ctrl-C.
 """
@@ -52,7 +52,7 @@ def register(sub: Any) -> None:
 
 async def sim_cmd(args: argparse.Namespace) -> int:
     from eventops_hardware.fleet import SimFleet
-    from eventops_hardware.linkprobes import LinkProbes
+    from eventops_hardware.linkprobes import LinkProbesProcess
     from eventops_hardware.simbase import SimPortInUse
     from eventops_hardware.simclock import SkipClock
 
@@ -66,7 +66,7 @@ async def sim_cmd(args: argparse.Namespace) -> int:
         await fleet.start()
     except SimPortInUse as exc:
         raise SimError(exc.strerror or str(exc)) from None
-    probes = LinkProbes(profile)
+    probes = LinkProbesProcess(profile)  # a child process of their own
     try:
         await probes.start()
     except BaseException as exc:

@@ -10,6 +10,7 @@ from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.alerts import device_conditions, link_conditions
 from eventops.monitor.checks import CheckResult, EndData, Level
+from eventops.monitor.rates import NoRate, PortRates, port_rates
 from eventops.profile.models import Link, Mast
 
 if TYPE_CHECKING:
@@ -109,18 +110,24 @@ async def evaluate_link(engine: Engine, link: Link, now: datetime) -> None:
     margins = [chk.rx_margin(v, link.optic) for v in ls.rx_dbm.values() if v is not None]
     ls.margin_db = min(margins) if margins else None
     ctl = ends[0] if link.controller_end == "a" else ends[1]
-    rates = None
+    rates: PortRates | NoRate | None = None
     if ctl.cur is not None and ctl.prev is not None:
         cur_if = chk.find_interface(ctl.cur, ctl.port)
         if cur_if is not None:
-            rates = chk.port_rates(
+            rates = port_rates(
+                ctl.prev,
                 chk.find_interface(ctl.prev, ctl.port),
+                ctl.cur,
                 cur_if,
-                (ctl.cur.ts - ctl.prev.ts).total_seconds(),
+                link.capacity_mbps,
             )
-    if rates is not None:
+    if isinstance(rates, PortRates):
         ls.in_bps, ls.out_bps = rates.in_bps, rates.out_bps
         ls.utilisation_pct = 100.0 * max(rates.in_bps, rates.out_bps) / (link.capacity_mbps * 1e6)
+        ls.rate_note = ""
+    elif isinstance(rates, NoRate):  # marked, not a figure: never a utilisation above 100 %
+        ls.in_bps = ls.out_bps = ls.utilisation_pct = None
+        ls.rate_note = rates.reason
     await engine.alerts.evaluate(link.id, link_conditions(link.id, checks), now)
     engine.bus.publish("link", link.id, "link", link.authorities, engine.link_view(link.id))
     if prev_state != state:

@@ -1,12 +1,26 @@
-"""Handing a fibre link over to an authority, with an optical baseline."""
+"""Handing a fibre link over to an authority, with an optical baseline.
+
+A link is handed over only with proof: a passing acceptance test of the
+link that started after the last change to either end — the last apply
+(or rollback) that touched an endpoint device, or a profile reload that
+changed the link or an endpoint device. Without it the handover is refused
+with the reason; ``force`` with a ``reason`` overrides, and the record, its
+audit entry and the report's first line say it was handed over unproven.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from eventops.errors import Conflict, InvalidRequest, NotFound
 from eventops.monitor import checks as chk
-from eventops.store.models import HandoverRow
+from eventops.profile.models import Link
+from eventops.profile.text import clean_text
+from eventops.store.models import HandoverRow, ProbeResultRow
+from eventops.timefmt import stamp
 
 if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
@@ -26,8 +40,141 @@ def note_handover(engine: Engine, h: HandoverRow) -> None:
     ls.baseline = {k: v.get("rx_dbm") for k, v in ends.items() if isinstance(v, dict)}
 
 
-async def handover(engine: Engine, link_id: str, authority: str, actor: str) -> HandoverRow:
-    """Record the link's optics as the baseline and hand it to ``authority``."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_REASON = 500
+"""Characters of a forced handover's reason."""
+UNCHANGED = frozenset({"unchanged", "skipped", "unreachable"})
+"""Per-device apply results that left the device as it was."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """The last change to a link's ends that an acceptance test must be newer than."""
+
+    ts: datetime | None
+    """None: still going on (an apply that has not finished)."""
+    what: str
+
+
+@dataclass(frozen=True)
+class Proof:
+    acceptance: ProbeResultRow | None
+    """The passing acceptance that proves the link, or None."""
+    problem: str | None
+    """Why the link is unproven (None when ``acceptance`` proves it)."""
+    change: Change | None
+
+
+def clean_reason(reason: str | None) -> str:
+    """A forced handover's reason as one clean, bounded line ('' when blank)."""
+    text = " ".join(clean_text(reason or "").split())
+    if len(text) > MAX_REASON:
+        raise InvalidRequest(f"reason: at most {MAX_REASON} characters", field="reason")
+    return text
+
+
+def _when(ts: datetime, tz: ZoneInfo) -> str:
+    return stamp(ts, tz)  # the event's zone, shown
+
+
+def _started(r: ProbeResultRow) -> datetime:
+    """When an acceptance run began (its stored ``started_at``; the row's time otherwise)."""
+    raw = r.result.get("started_at") if isinstance(r.result, dict) else None
+    if isinstance(raw, str):
+        try:
+            ts = datetime.fromisoformat(raw)
+        except ValueError:
+            return r.ts
+        return ts if ts.tzinfo is not None else r.ts
+    return r.ts
+
+
+async def last_change(engine: Engine, link: Link) -> Change | None:
+    """The newest change to either end of ``link`` the engine has on record."""
+    tz = engine.profile.event.tz
+    ends = [link.a.device, link.b.device]
+    found: list[Change] = []
+    store = engine.store
+    for dev in ends:
+        for apply_id, row in await store.device_applies(dev):  # newest first
+            if row.result in UNCHANGED:
+                continue
+            got = await store.get_apply(apply_id)
+            if got is None:
+                continue
+            ap = got[0]
+            kind = str(ap.summary.get("kind") or "apply")
+            if ap.finished_at is None:
+                return Change(None, f"{kind} #{apply_id} on {dev} has not finished")
+            what = f"{kind} #{apply_id} changed {dev} ({row.result})"
+            found.append(Change(ap.finished_at, f"{what} at {_when(ap.finished_at, tz)}"))
+            break
+    for ap in await store.unfinished_applies():
+        devs = ap.summary.get("devices") or []
+        hit = [d for d in ends if d in devs]
+        if hit:
+            kind = str(ap.summary.get("kind") or "apply")
+            return Change(None, f"{kind} #{ap.id} on {hit[0]} has not finished")
+    for e in reversed(await store.audit_entries(limit=1_000_000, action="profile.reload")):
+        after = e.after if isinstance(e.after, dict) else {}
+        devs = [d for d in ends if d in (after.get("changed") or []) + (after.get("added") or [])]
+        if link.id in (after.get("links_changed") or []) or devs:
+            what = f"link {link.id}" if not devs else devs[0]
+            found.append(Change(e.ts, f"a profile reload changed {what} at {_when(e.ts, tz)}"))
+            break
+    return max(found, key=lambda c: c.ts or _EPOCH) if found else None
+
+
+async def proof(engine: Engine, link: Link) -> Proof:
+    """The passing acceptance of ``link`` newer than the last change to its ends, or why not."""
+    tz = engine.profile.event.tz
+    for r in await engine.sync_probe_results():  # a run just now, from another process
+        await engine.announce_probe(r)
+    runs = [r for r in await engine.store.list_probe_results(link.id) if r.kind == "acceptance"]
+    change = await last_change(engine, link)
+    if change is not None and change.ts is None:
+        return Proof(None, change.what, change)
+    if not runs:
+        return Proof(None, "no acceptance test of the link is recorded", change)
+    latest = max(runs, key=lambda r: (r.ts, r.id or 0))
+    if change is not None and change.ts is not None and _started(latest) < change.ts:
+        return Proof(
+            None,
+            f"the latest acceptance test (#{latest.id}, {_when(latest.ts, tz)}) is older than "
+            f"the last change: {change.what}",
+            change,
+        )
+    if not latest.passed:
+        step = latest.result.get("failed_step") if isinstance(latest.result, dict) else None
+        return Proof(
+            None,
+            f"the latest acceptance test (#{latest.id}, {_when(latest.ts, tz)}) failed"
+            + (f" at step {step}" if step else ""),
+            change,
+        )
+    return Proof(latest, None, change)
+
+
+async def handover(
+    engine: Engine,
+    link_id: str,
+    authority: str,
+    actor: str,
+    *,
+    force: bool = False,
+    reason: str | None = None,
+) -> HandoverRow:
+    """Record the link's optics as the baseline and hand it to ``authority``.
+
+    Raises Conflict when the link has no passing acceptance newer than the
+    last change to its ends, unless ``force`` with a ``reason`` (InvalidRequest
+    without one).
+    """
+    why = clean_reason(reason)
+    if force and not why:
+        raise InvalidRequest("a forced handover needs a reason", field="reason")
+    if why and not force:
+        raise InvalidRequest("a reason goes with force only", field="reason")
     try:
         link = engine.profile.link(link_id)
     except KeyError:
@@ -37,6 +184,12 @@ async def handover(engine: Engine, link_id: str, authority: str, actor: str) -> 
     if authority not in link.authorities:
         raise InvalidRequest(
             f"link {link_id} is not tagged for {authority} (add it to the link's authorities)"
+        )
+    found = await proof(engine, link)
+    if found.problem is not None and not force:
+        raise Conflict(
+            f"{link_id} not handed over: no proof ({found.problem}); run an acceptance test "
+            f"first, or force it with a reason"
         )
     now = engine.clock.now()
     ends: dict[str, Any] = {}
@@ -64,13 +217,17 @@ async def handover(engine: Engine, link_id: str, authority: str, actor: str) -> 
             else None,
             "read_at": ds.last_ok.isoformat() if ds.last_ok else None,
         }
-    for r in await engine.sync_probe_results():  # a run just now, from another process
-        await engine.announce_probe(r)
     acceptance = [
         r for r in await engine.store.list_probe_results(link_id) if r.kind == "acceptance"
     ]
-    latest = acceptance[-1] if acceptance else None
-    record = {
+    latest = found.acceptance or (acceptance[-1] if acceptance else None)
+    unproven = (
+        None
+        if found.problem is None
+        else f"HANDED OVER UNPROVEN by {actor}: {found.problem}. Reason given: {why}"
+    )
+    record: dict[str, Any] = {"unproven": unproven} if unproven else {}
+    record |= {
         "link": {
             "id": link.id,
             "name": link.name,
@@ -98,14 +255,33 @@ async def handover(engine: Engine, link_id: str, authority: str, actor: str) -> 
             "result": latest.result,
         },
         "link_state": engine.links[link_id].state,
+        "proof": {
+            "proven": found.problem is None,
+            "acceptance": found.acceptance.id if found.acceptance else None,
+            "last_change": None
+            if found.change is None
+            else {
+                "ts": found.change.ts.isoformat() if found.change.ts else None,
+                "what": found.change.what,
+            },
+            "forced": found.problem is not None,
+            "problem": found.problem,
+            "reason": why or None,
+        },
     }
     row = HandoverRow(ts=now, link=link_id, authority=authority, actor=actor, record=record)
-    hid = await engine.store.add_handover(row)
+    after: dict[str, Any] = {"to": authority}
+    if found.problem is not None:
+        after |= {"forced": True, "unproven": found.problem, "reason": why}
+    else:
+        after["acceptance"] = found.acceptance.id if found.acceptance else None
+    hid = await engine.store.add_handover(
+        row,
+        audit_action="link.handover",
+        audit_after=after,
+    )
     row = row.model_copy(update={"id": hid})
     note_handover(engine, row)
-    await engine.store.audit(
-        actor, "link.handover", link_id, after={"to": authority, "handover": hid}
-    )
     engine.bus.publish(
         "handover", link_id, "link", link.authorities, {"id": hid, "to": authority, "by": actor}
     )

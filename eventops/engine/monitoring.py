@@ -33,6 +33,7 @@ from eventops.adapters.base import (
 )
 from eventops.clock import Clock, SystemClock
 from eventops.engine import actions as _actions
+from eventops.engine import checkpoints as _checkpoints
 from eventops.engine import evaluate as _evaluate
 from eventops.engine import handover as _handover
 from eventops.engine import views as _views
@@ -109,7 +110,11 @@ class Engine:
         """Spread the first polls over each device's interval instead of polling all at once."""
         self.driver_factory: DriverFactory = driver_factory or self._shared_session_driver
         self._session: aiohttp.ClientSession | None = None
-        self.bus = EventBus(self.clock)
+        self.bus = EventBus(
+            self.clock,
+            keep=profile.server.event_ring_events,
+            max_bytes=int(profile.server.event_ring_mb * 1024 * 1024),
+        )
         self.webhook: AlertmanagerWebhook | None = None
         if profile.alerts.webhook_url:
             self.webhook = AlertmanagerWebhook(profile.alerts.webhook_url, self.clock)
@@ -137,6 +142,8 @@ class Engine:
         self._caps: dict[str, Capabilities] = {}
         self.probes = ProbeService(self)
         """Link probes (STAMP, throughput, acceptance): one run per link at a time."""
+        self.checkpoints = _checkpoints.setup(self)
+        """Signed checkpoints of the audit head (None without an audit key)."""
         self.provision: ProvisionService | None = None
         """Provisioning (plan, apply, rollback), when the engine may apply (see build_engine)."""
         self.wall: WallService | None = None
@@ -190,6 +197,8 @@ class Engine:
             sv.spawn("downsampler", self._downsampler.run)
             sv.spawn("probe-results", self._watch_probe_results)
             sv.spawn("engine-alerts", self._watch_engine_alerts)
+            if self.checkpoints is not None:
+                sv.spawn("audit-checkpoints", self.checkpoints.run)
             if self.lock_dir is not None:
                 sv.spawn("site-locks", self._watch_site_locks)
         if self.wall is not None:
@@ -316,6 +325,10 @@ class Engine:
                 self.devices.pop(dev_id, None)
             for link_id in set(self.links) - {lk.id for lk in profile.links}:
                 self.links.pop(link_id)
+            old_links = {lk.id: lk for lk in self.profile.links}
+            links_changed = sorted(
+                lk.id for lk in profile.links if lk.id in old_links and old_links[lk.id] != lk
+            )
             self.profile = profile
             self.alerts.tol = profile.alerts
             self._init_states(profile)
@@ -324,7 +337,12 @@ class Engine:
                 for dev_id in added + changed:
                     self._start_poller(new[dev_id])
             summary = {"added": added, "removed": removed, "changed": changed}
-            await self.store.audit(actor, "profile.reload", profile.event.id, after=summary)
+            await self.store.audit(
+                actor,
+                "profile.reload",
+                profile.event.id,
+                after={**summary, "links_changed": links_changed},  # voids their acceptance
+            )
             self.bus.publish("reload", "", "event", data=summary)
             return summary
 
@@ -501,9 +519,23 @@ class Engine:
             )
             await self._evaluate_link(self.profile.link(r.target), self.clock.now())
 
-    async def handover(self, link_id: str, authority: str, actor: str) -> HandoverRow:
-        """Record the link's optics as the baseline and hand it to ``authority``."""
-        return await _handover.handover(self, link_id, authority, actor)
+    async def handover(
+        self,
+        link_id: str,
+        authority: str,
+        actor: str,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+    ) -> HandoverRow:
+        """Record the link's optics as the baseline and hand it to ``authority``; only with
+        a passing acceptance newer than the last change to its ends, unless forced with a
+        reason (see :mod:`eventops.engine.handover`). With an audit key, sign the audit
+        head (handover included) for the authority to keep."""
+        row = await _handover.handover(self, link_id, authority, actor, force=force, reason=reason)
+        if row.id is not None:
+            await _checkpoints.at_handover(self, row.id)
+        return row
 
     # -- supervision: the engine's own alerts ----------------------------------------------------
     async def _task_failed(self, name: str, exc: BaseException) -> None:

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel
 
 from eventops.adapters.base import DeviceDriver, DriverFactory
+from eventops.engine.checkpoints import at_apply
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
 from eventops.errors import (
     Conflict,
@@ -501,11 +502,14 @@ class ProvisionService:
         confirm: str | None,
         confirm_timeout_s: float | None = None,
     ) -> Run:
-        """:meth:`apply`; a refusal is audited before it is raised."""
+        """:meth:`apply`; a refusal is audited before it is raised; the audit head is
+        signed as the apply starts (see :mod:`eventops.engine.checkpoints`)."""
         try:
-            return await self.apply(
+            run = await self.apply(
                 devices, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
             )
+            await at_apply(self.engine, f"#{run.apply_id}")
+            return run
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,
@@ -525,9 +529,11 @@ class ProvisionService:
     ) -> Run:
         """:meth:`rollback`; a refusal is audited before it is raised."""
         try:
-            return await self.rollback(
+            run = await self.rollback(
                 apply_id, actor=actor, confirm=confirm, confirm_timeout_s=confirm_timeout_s
             )
+            await at_apply(self.engine, f"rollback to #{apply_id}")
+            return run
         except EventOpsError as exc:
             await self.engine.store.audit(
                 actor,
@@ -551,8 +557,10 @@ class ProvisionService:
 
     # -- history -------------------------------------------------------------------------------
 
-    async def history(self, limit: int = 50) -> list[dict[str, Any]]:
-        return [_row_json(r) for r in await self.engine.store.list_applies(limit=limit)]
+    async def history(self, limit: int = 50, before: int | None = None) -> list[dict[str, Any]]:
+        """The newest ``limit`` applies (with ids below ``before``), newest first."""
+        rows = await self.engine.store.list_applies(limit=limit, before=before)
+        return [apply_record_json(r) for r in rows]
 
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)
@@ -560,7 +568,7 @@ class ProvisionService:
             raise NotFound(f"no apply #{apply_id} in the event store")
         row, devs = found
         return {
-            **_row_json(row),
+            **apply_record_json(row),
             "results": [
                 {
                     "device": d.device,
@@ -576,7 +584,8 @@ class ProvisionService:
         }
 
 
-def _row_json(r: ApplyRow) -> dict[str, Any]:
+def apply_record_json(r: ApplyRow) -> dict[str, Any]:
+    """One recorded apply as the API lists it (:class:`~eventops.api.models.ApplyRecordView`)."""
     return {
         "id": r.id,
         "kind": r.summary.get("kind", "apply"),

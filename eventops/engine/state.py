@@ -11,6 +11,7 @@ from eventops.adapters.base import DeviceStatus
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.checks import CheckResult, Health, Level, ProbeSummary
+from eventops.monitor.rates import PortRates, port_rates
 from eventops.profile.models import Mast, Switch
 from eventops.store.models import AlertRow, Sample
 
@@ -56,6 +57,8 @@ class LinkState:
     in_bps: float | None = None
     out_bps: float | None = None
     utilisation_pct: float | None = None
+    rate_note: str = ""
+    """Why there is no rate (in/out/utilisation None), e.g. "counter wrapped (in-octets)"."""
     last_ok: datetime | None = None
     proof: ProbeSummary | None = None
     baseline: dict[str, float | None] = field(default_factory=dict)
@@ -97,7 +100,6 @@ def samples_of(st: DeviceState, now: datetime) -> list[Sample]:
             if r.noise_dbm is not None:
                 out.append(Sample(ts=now, device=st.id, metric=f"noise.{tag}", value=r.noise_dbm))
         prev = {i.name: i for i in st.prev.interfaces} if st.prev else {}
-        secs = (s.ts - st.prev.ts).total_seconds() if st.prev else 0.0
         for i in s.interfaces:
             out.append(
                 Sample(
@@ -107,8 +109,8 @@ def samples_of(st: DeviceState, now: datetime) -> list[Sample]:
                     value=float(i.oper_status == "UP"),
                 )
             )
-            rates = chk.port_rates(prev.get(i.name), i, secs)
-            if rates is not None:
+            rates = port_rates(st.prev, prev.get(i.name), s, i)
+            if isinstance(rates, PortRates):  # no sample where the readings give no rate
                 out.append(
                     Sample(ts=now, device=st.id, metric=f"in_bps.{i.name}", value=rates.in_bps)
                 )

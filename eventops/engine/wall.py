@@ -189,7 +189,7 @@ class WallService:
 
     async def decisions(self, post_id: str | None) -> list[dict[str, Any]]:
         rows = await self.hub.store.list_decisions(post_id)
-        return [d.model_dump(mode="json") for d in rows[-2000:]]
+        return [d.model_dump(mode="json") for d in rows]  # paged by the API
 
     async def lists(self) -> dict[str, Any]:
         w = self.follow_profile().profile.wall
@@ -308,12 +308,15 @@ class WallService:
         self.changed("announcement")
         return out
 
-    async def withdraw(self, actor: str) -> dict[str, Any] | None:
+    async def withdraw(
+        self, actor: str, issuers: frozenset[str] | None = None
+    ) -> dict[str, Any] | None:
+        """``issuers``: withdraw only an announcement one of them issued (else Forbidden)."""
         hub = self.follow_profile()
         if hub.announcement is None:
             raise Conflict("no announcement is on the screens")
         try:
-            out = await hub.withdraw(actor)
+            out = await hub.withdraw(actor, issuers)
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         self.changed("announcement")

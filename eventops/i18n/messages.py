@@ -94,6 +94,42 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "within {drop:.1f} dB of baseline",
     },
     "rate.none": {"de": "noch keine Rate", "en": "no rate yet"},
+    "rate.unavailable": {"de": "keine Rate: {why}", "en": "no rate: {why}"},
+    "rate.out_of_order": {"de": "Messwerte in falscher Reihenfolge", "en": "readings out of order"},
+    "rate.clock_jump": {
+        "de": "Uhr gesprungen ({wall:+.0f} s Uhrzeit in {secs:.0f} s)",
+        "en": "clock jumped ({wall:+.0f} s on the wall clock in {secs:.0f} s)",
+    },
+    "rate.clock_back": {
+        "de": "Uhr zurückgestellt ({wall:+.0f} s)",
+        "en": "clock went backwards ({wall:+.0f} s)",
+    },
+    "rate.short": {
+        "de": "Abstand zu kurz für eine Rate ({secs:.1f} s zwischen Messungen, "
+        "die {read:.1f} s dauerten)",
+        "en": "interval too short for a rate ({secs:.1f} s between readings "
+        "that took {read:.1f} s)",
+    },
+    "rate.rebooted": {
+        "de": "Gerät neu gestartet (Laufzeit gesunken)",
+        "en": "device rebooted (uptime went down)",
+    },
+    "rate.device_clock": {
+        "de": "Geräteuhr gesprungen (Laufzeit +{up:.0f} s in {secs:.0f} s)",
+        "en": "device clock jumped (uptime +{up:.0f} s in {secs:.0f} s)",
+    },
+    "rate.counter_wrapped": {
+        "de": "Zähler übergelaufen ({counter})",
+        "en": "counter wrapped ({counter})",
+    },
+    "rate.counter_reset": {
+        "de": "Zähler zurückgesetzt ({counter})",
+        "en": "counter reset ({counter})",
+    },
+    "rate.impossible": {
+        "de": "unmögliche Rate verworfen ({pct:.0f} % von {capacity:g} Mb/s)",
+        "en": "impossible rate discarded ({pct:.0f} % of {capacity:g} Mb/s)",
+    },
     "errors.count": {
         "de": "{n} Eingangsfehler in {secs:.0f} s",
         "en": "{n} input errors in {secs:.0f} s",

@@ -31,7 +31,7 @@ import asyncio
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -509,9 +509,14 @@ def alertmanager_alert(alert: AlertRow, external_url: str = "") -> dict[str, Any
 
 
 def alertmanager_payload(
-    alerts: Sequence[AlertRow], *, receiver: str = "eventops", external_url: str = ""
+    alerts: Sequence[AlertRow],
+    *,
+    receiver: str = "eventops",
+    external_url: str = "",
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A body in the format Alertmanager posts to its webhook receivers (version 4)."""
+    """A body in the format Alertmanager posts to its webhook receivers (version 4);
+    ``annotations``: the common ones (the engine's newest audit checkpoint)."""
     items = [alertmanager_alert(a, external_url) for a in alerts]
     firing = any(i["status"] == "firing" for i in items)
     common = dict(items[0]["labels"]) if items else {}
@@ -526,7 +531,7 @@ def alertmanager_payload(
         "receiver": receiver,
         "groupLabels": group,
         "commonLabels": common,
-        "commonAnnotations": {},
+        "commonAnnotations": dict(annotations or {}),
         "externalURL": external_url,
         "alerts": items,
     }
@@ -555,6 +560,8 @@ class AlertmanagerWebhook:
         self.timeout_s = timeout_s
         self._queue: asyncio.Queue[AlertRow] = asyncio.Queue(maxsize=10_000)
         self._task: asyncio.Task[None] | None = None
+        self.annotations: Callable[[], Mapping[str, str]] | None = None
+        """Common annotations of every body (the engine sets its audit checkpoint here)."""
         self.sent = 0
         self.failed = 0
 
@@ -593,7 +600,8 @@ class AlertmanagerWebhook:
                         self._queue.task_done()
 
     async def _post(self, session: aiohttp.ClientSession, batch: list[AlertRow]) -> None:
-        body = alertmanager_payload(batch, external_url=self.external_url)
+        common = self.annotations() if self.annotations is not None else None
+        body = alertmanager_payload(batch, external_url=self.external_url, annotations=common)
         delay = 1.0
         for attempt in range(1, self.attempts + 1):
             try:

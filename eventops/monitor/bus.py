@@ -2,7 +2,13 @@
 
 Clients of the live stream remember the last id they saw; on reconnect they
 get the events after it from the ring buffer, or — when the gap is older
-than the buffer — a fresh snapshot. Each event carries the authorities it
+than the buffer — a fresh snapshot. The ring is bounded in events and in
+bytes (the size of each event's JSON, measured once when it is published):
+the oldest events are dropped first. On the wire an id is ``<epoch>-<n>``:
+``epoch`` names this run of the engine (ids restart at 1 with every run), so
+an id from another run, one from the future, or an old plain number is
+recognised as such (:meth:`EventBus.resume_point` answers None) and the
+client gets a fresh snapshot instead of silence. Each event carries the authorities it
 concerns, so the server can filter the stream per user without looking
 inside the payload.
 """
@@ -10,6 +16,9 @@ inside the payload.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import secrets
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,12 +79,41 @@ class Subscription:
         self.close()
 
 
+_WIRE_ID = re.compile(r"([0-9a-f]{1,32})-([0-9]{1,19})")
+
+
 class EventBus:
-    def __init__(self, clock: Clock, *, keep: int = 10_000) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        keep: int = 10_000,
+        max_bytes: int = 8 << 20,
+        epoch: str | None = None,
+    ) -> None:
         self.clock = clock
-        self._buffer: deque[BusEvent] = deque(maxlen=keep)
+        self.epoch = epoch if epoch is not None else secrets.token_hex(6)
+        """This run of the engine (lowercase hex), the first part of every wire id."""
+        if _WIRE_ID.fullmatch(f"{self.epoch}-0") is None:
+            raise ValueError(f"epoch {self.epoch!r}: 1 to 32 lowercase hex digits")
+        self.keep = keep
+        self.max_bytes = max_bytes
+        self._buffer: deque[BusEvent] = deque()
+        self._sizes: deque[int] = deque()
+        self.bytes = 0
+        """The JSON size of the events kept now."""
+        self.dropped = 0
+        """Events dropped from the ring so far (oldest first)."""
         self._next = 1
         self._subs: set[Subscription] = set()
+
+    @property
+    def kept(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subs)
 
     @property
     def last_id(self) -> int:
@@ -99,7 +137,17 @@ class EventBus:
             data or {},
         )
         self._next += 1
+        size = len(json.dumps(ev.as_dict(), default=str, separators=(",", ":")))
         self._buffer.append(ev)
+        self._sizes.append(size)
+        self.bytes += size
+        # the newest event is always kept, however large
+        while len(self._buffer) > 1 and (
+            len(self._buffer) > self.keep or self.bytes > self.max_bytes
+        ):
+            self._buffer.popleft()
+            self.bytes -= self._sizes.popleft()
+            self.dropped += 1
         for sub in list(self._subs):
             sub.put(ev)
         return ev
@@ -108,6 +156,21 @@ class EventBus:
         sub = Subscription(self, maxsize)
         self._subs.add(sub)
         return sub
+
+    def wire_id(self, event_id: int) -> str:
+        """``event_id`` as the live stream writes it: ``<epoch>-<n>``."""
+        return f"{self.epoch}-{event_id}"
+
+    def resume_point(self, raw: str | None) -> int | None:
+        """The event id a client's ``Last-Event-ID`` resumes after, or None when it
+        cannot resume (absent, not ours, from another run, from the future)."""
+        if not raw:
+            return None
+        found = _WIRE_ID.fullmatch(raw.strip())
+        if found is None or found.group(1) != self.epoch:
+            return None
+        n = int(found.group(2))
+        return n if n <= self.last_id else None
 
     def since(self, last_id: int) -> list[BusEvent] | None:
         """Events after ``last_id``, or None when some of them are no longer kept."""

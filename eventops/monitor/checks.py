@@ -41,7 +41,6 @@ from eventops.monitor.checks_fibre import (
     OPTIC_WINDOWS,
     EndData,
     OpticWindow,
-    PortRates,
     ProbeSummary,
     check_drift,
     check_errors,
@@ -57,10 +56,11 @@ from eventops.monitor.checks_fibre import (
     link_down_msg,
     link_down_reason,
     module_default_thresholds,
+    no_rate,
     optic_rx,
-    port_rates,
     rx_margin,
 )
+from eventops.monitor.rates import NoRate, PortRates, port_rates
 from eventops.profile.models import Mast, Profile, Radio
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "Health",
     "Level",
     "MastLimits",
+    "NoRate",
     "OpticWindow",
     "PortRates",
     "ProbeSummary",
@@ -104,6 +105,7 @@ __all__ = [
     "mast_checks",
     "mast_uplink",
     "module_default_thresholds",
+    "no_rate",
     "not_available",
     "ok",
     "optic_rx",
@@ -284,8 +286,13 @@ def check_reboot(prev: DeviceStatus | None, cur: DeviceStatus) -> CheckResult:
     if prev is None:
         return ok("reboot", "reboot.first")
     before, after = _uptime(prev), _uptime(cur)
-    elapsed = (cur.ts - prev.ts).total_seconds()
-    if after + 1.0 < before + elapsed and after < before:
+    if cur.mono is not None and prev.mono is not None:
+        elapsed = cur.mono - prev.mono
+    else:
+        elapsed = (cur.ts - prev.ts).total_seconds()
+    # a device that rebooted since the last poll has been up for less than the time since;
+    # an uptime that only went down (the device's clock was set back) is no reboot
+    if after + 1.0 < before + elapsed and after < before and after <= elapsed + 5.0:
         return warn("reboot", "reboot.rebooted", after, uptime=after, was=before)
     return ok("reboot", "reboot.up", after, uptime=after)
 

@@ -21,6 +21,7 @@ from eventops.monitor.checks_base import (
     result,
     warn,
 )
+from eventops.monitor.rates import NoRate, PortRates, port_rates
 from eventops.profile.models import AlertTolerances, Link, RxThresholds
 
 # -- fibre ------------------------------------------------------------------------
@@ -142,33 +143,18 @@ def check_drift(
     return ok(name, "drift.within", drop, drop=max(drop, 0.0))
 
 
-@dataclass(frozen=True)
-class PortRates:
-    seconds: float
-    in_bps: float
-    out_bps: float
-    errors: int
-    carrier_transitions: int
-
-
-def port_rates(
-    prev: InterfaceStatus | None, cur: InterfaceStatus, seconds: float
-) -> PortRates | None:
-    """Rates from two counter readings; None when there is no earlier reading or a reset."""
-    if prev is None or seconds <= 0:
-        return None
-    d_in = cur.in_octets - prev.in_octets
-    d_out = cur.out_octets - prev.out_octets
-    if d_in < 0 or d_out < 0:
-        return None  # counters reset (reboot): no rate this round
-    errs = (cur.in_errors + cur.in_fcs_errors) - (prev.in_errors + prev.in_fcs_errors)
-    flaps = cur.carrier_transitions - prev.carrier_transitions
-    return PortRates(seconds, d_in * 8 / seconds, d_out * 8 / seconds, max(errs, 0), max(flaps, 0))
-
-
-def check_errors(name: str, rates: PortRates | None, crit_per_s: float = 10.0) -> CheckResult:
+def no_rate(name: str, rates: NoRate | None) -> CheckResult:
+    """The check's result when the readings give no rate (marked, never an alert)."""
     if rates is None:
         return ok(name, "rate.none")
+    return ok(name, "rate.unavailable", why=rates.msg)
+
+
+def check_errors(
+    name: str, rates: PortRates | NoRate | None, crit_per_s: float = 10.0
+) -> CheckResult:
+    if not isinstance(rates, PortRates):
+        return no_rate(name, rates)
     per_s = rates.errors / rates.seconds
     if rates.errors and per_s >= crit_per_s:
         return crit(name, "errors.count", per_s, n=rates.errors, secs=rates.seconds)
@@ -177,11 +163,13 @@ def check_errors(name: str, rates: PortRates | None, crit_per_s: float = 10.0) -
     return ok(name, "errors.none", 0.0)
 
 
-def check_flaps(name: str, rates: PortRates | None) -> CheckResult:
+def check_flaps(name: str, rates: PortRates | NoRate | None) -> CheckResult:
     """Carrier lost and regained between two polls: a flap oper-status alone never shows.
 
     A single transition is a plain up or down, which the link state reports.
     """
+    if isinstance(rates, NoRate):
+        return ok(name, "rate.unavailable", why=rates.msg)
     if rates is None or rates.carrier_transitions < 2:
         return ok(name, "flaps.stable", float(rates.carrier_transitions if rates else 0))
     n = rates.carrier_transitions
@@ -189,10 +177,10 @@ def check_flaps(name: str, rates: PortRates | None) -> CheckResult:
 
 
 def check_utilisation(
-    name: str, rates: PortRates | None, capacity_mbps: float, tol: AlertTolerances
+    name: str, rates: PortRates | NoRate | None, capacity_mbps: float, tol: AlertTolerances
 ) -> CheckResult:
-    if rates is None:
-        return ok(name, "rate.none")
+    if not isinstance(rates, PortRates):
+        return no_rate(name, rates)
     pct = 100.0 * max(rates.in_bps, rates.out_bps) / (capacity_mbps * 1e6)
     if pct >= tol.utilisation_crit_pct:
         return crit(name, "util.pct", pct, pct=pct, capacity=capacity_mbps)
@@ -254,9 +242,7 @@ def end_checks(link: Link, e: EndData, tol: AlertTolerances) -> list[CheckResult
     if optic is not None and optic.thresholds:
         out.append(check_module_thresholds(f"rx_module.{n}", optic))
     out.append(check_drift(f"drift.{n}", rx, e.baseline_rx_dbm, tol))
-    prev_iface = find_interface(e.prev, e.port)
-    secs = (e.cur.ts - e.prev.ts).total_seconds() if e.prev is not None else 0.0
-    rates = port_rates(prev_iface, iface, secs)
+    rates = port_rates(e.prev, find_interface(e.prev, e.port), e.cur, iface, link.capacity_mbps)
     out.append(check_errors(f"errors.{n}", rates))
     out.append(check_flaps(f"flaps.{n}", rates))
     out.append(check_utilisation(f"utilisation.{n}", rates, link.capacity_mbps, tol))

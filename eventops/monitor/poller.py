@@ -2,10 +2,17 @@
 
 Polls of one device never overlap (the next is scheduled when the last has
 finished); a semaphore bounds how many devices are polled at once across
-the fleet; each poll has a timeout on the injected clock; a device that
-fails is retried with backoff (interval, 2x, 4x, capped), and is reported
-as failed on its first failed poll so that it shows unreachable within two
-intervals of going silent.
+the fleet; a device that fails is retried with backoff (interval, 2x, 4x,
+capped), and is reported as failed on its first failed poll so that it
+shows unreachable within two intervals of going silent.
+
+Timeouts are per request: the driver gives each request to the device its
+own ``timeout_s`` on the injected clock and names the request that got no
+answer. Opening the driver (login, RESTCONF discovery: done once and cached
+by the driver) is a step of its own before the poll, so a first poll after
+an engine start is not slower than any other. A whole-poll deadline
+(``poll_deadline_s``, by default the interval or ten request timeouts,
+whichever is longer) only catches a driver that hangs between requests.
 
 The poll loop never dies of one bad result: a result handler that raises
 (or a driver that fails in a way no adapter should) is logged with its
@@ -20,9 +27,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from eventops.adapters.base import DeviceDriver, DeviceStatus
-from eventops.clock import Clock
+from eventops.clock import Clock, within
 from eventops.errors import (
     AuthenticationFailed,
     DeviceError,
@@ -35,6 +43,7 @@ from eventops.i18n import Msg
 from eventops.monitor.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -75,11 +84,17 @@ class DevicePoller:
         max_backoff: float = 4.0,
         first_delay: float = 0.0,
         on_error: ErrorHandler | None = None,
+        poll_deadline_s: float | None = None,
     ) -> None:
         self.device_id = device_id
         self.driver = driver
         self.interval_s = interval_s
         self.timeout_s = timeout_s
+        """The timeout of each request (the driver applies it); used here only for the deadline."""
+        self.poll_deadline_s = (
+            poll_deadline_s if poll_deadline_s is not None else max(interval_s, 10 * timeout_s)
+        )
+        """A backstop for a driver that hangs between requests, not a budget for the poll."""
         self.clock = clock
         self.limit = limit
         self.on_result = on_result
@@ -171,16 +186,29 @@ class DevicePoller:
         t0 = self.clock.monotonic()
         self.polls += 1
         async with self.limit:
+            step = "poll"
             try:
-                status = await self._with_timeout(self._status())
+                if not self._open:
+                    step = "login and discovery"
+                    await self._with_deadline(self.driver.open())
+                    self._open = True
+                    step = "poll"
+                t1 = self.clock.monotonic()
+                status = await self._with_deadline(self.driver.status())
+                if status.mono is None:  # the driver did not say when it read the counters
+                    t2 = self.clock.monotonic()
+                    status = status.model_copy(
+                        update={"ts": self.clock.now(), "mono": t2, "read_s": t2 - t1}
+                    )
             except DeviceError as exc:
                 return await self._failed(started, t0, exc.message, _why(exc))
             except TimeoutError:
                 return await self._failed(
                     started,
                     t0,
-                    f"no answer within {self.timeout_s:g} s",
-                    Msg("poll.timeout", {"s": self.timeout_s}),
+                    f"{step} not finished within {self.poll_deadline_s:g} s "
+                    f"(no single request timed out)",
+                    Msg("poll.timeout", {"s": self.poll_deadline_s}),
                 )
             except (OSError, ValueError) as exc:
                 log.warning("%s: poll failed: %r", self.device_id, exc)
@@ -197,30 +225,13 @@ class DevicePoller:
         self.failures = 0
         return PollResult(self.device_id, started, self.clock.monotonic() - t0, status=status)
 
-    async def _status(self) -> DeviceStatus:
-        if not self._open:
-            await self.driver.open()
-            self._open = True
-        return await self.driver.status()
-
-    async def _with_timeout(self, coro: Awaitable[DeviceStatus]) -> DeviceStatus:
-        """Await ``coro`` but give up after ``timeout_s`` on the injected clock."""
-        work = asyncio.ensure_future(coro)
-        timer = asyncio.ensure_future(self.clock.sleep(self.timeout_s))
+    async def _with_deadline(self, coro: Awaitable[T]) -> T:
+        """Await ``coro`` but give up after ``poll_deadline_s`` on the injected clock."""
         self.awaiting_device = True
         try:
-            done, _ = await asyncio.wait({work, timer}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            work.cancel()
-            timer.cancel()
-            raise
+            return await within(self.clock, self.poll_deadline_s, coro)
         finally:
             self.awaiting_device = False
-        if work in done:
-            timer.cancel()
-            return work.result()
-        await cancel_and_wait([work])
-        raise TimeoutError
 
     async def _failed(
         self, started: datetime, t0: float, error: str, why: Msg | None = None

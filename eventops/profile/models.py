@@ -439,6 +439,12 @@ class Server(Model):
     listen: str = Field(default="127.0.0.1:8470", pattern=r"^[^\s]+:\d{1,5}$")
     tls_cert: str | None = None
     tls_key: SecretRef | None = None
+    event_ring_mb: Float = Field(default=8.0, gt=0, le=1024)
+    """How much of the live stream's recent events the engine keeps for clients that
+    resume (Last-Event-ID), in MB of their JSON; older events are dropped, and a client
+    resuming from a dropped id gets a fresh snapshot."""
+    event_ring_events: int = Field(default=10_000, ge=100, le=1_000_000)
+    """... and at most this many events."""
 
 
 class AuditSettings(Model):

@@ -9,15 +9,17 @@ REST (JSON, ``/api/v1``): whoami, devices (one device with its last polled
 radios, clients, interfaces and optics of both ends; reboot, technicians only),
 links, alerts (+ ack), silences, maintenance, history, timeline, handovers
 (+ printable report), reload, and
-``/api/v1/stream`` — Server-Sent Events whose ids are the engine's event
-ids: reconnect with ``Last-Event-ID`` to get the gap, or a fresh snapshot
-when the gap is no longer kept.
+``/api/v1/stream`` — Server-Sent Events whose ids are ``<epoch>-<n>`` (the
+engine run and its event id): reconnect with ``Last-Event-ID`` to get the
+gap, or a fresh snapshot when the gap is no longer kept or the id is not of
+this run; a keep-alive comment on every connection idle for ``heartbeat_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -28,8 +30,10 @@ from pydantic import BaseModel, ValidationError
 
 from eventops import i18n, sitemap, timefmt
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.api.openapi import build_openapi
 from eventops.engine import Engine, alert_view
+from eventops.engine import checkpoints as checkpoints
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
 from eventops.monitor.tasks import cancel_and_wait
@@ -37,6 +41,7 @@ from eventops.profile.models import Role
 from eventops.server import pages
 from eventops.server.auth import (
     ENGINE,
+    PAGES,
     TLS,
     View,
     auth_middleware,
@@ -50,6 +55,8 @@ from eventops.server.auth import (
 )
 from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
+from eventops.store.audit import embed_checkpoint
+from eventops.store.models import HandoverRow
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +73,45 @@ T = Role.technician
 A = Role.authority
 
 
+MAX_ID = 2**63 - 1
+"""Numeric ids are SQLite integers: a path id beyond this names nothing (404)."""
+_ID = re.compile(r"[0-9]{1,19}")
+_JSON_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_NOT_JSON_TYPES = ("application/x-www-form-urlencoded", "multipart/", "text/")
+
+
+def check_json_type(request: web.Request) -> None:
+    """415 for a body that declares itself something JSON cannot be: a form, text, or a
+    charset other than UTF-8 (or its ASCII subset)."""
+    ctype = request.content_type.lower()
+    if ctype.startswith(_NOT_JSON_TYPES):
+        raise web.HTTPUnsupportedMediaType(
+            text=f"request body must be JSON (Content-Type: application/json), not {ctype[:40]}"
+        )
+    charset = request.charset
+    if charset is not None and charset.strip().lower() not in _JSON_CHARSETS:
+        raise web.HTTPUnsupportedMediaType(
+            text=f"request body must be UTF-8 JSON; charset {charset[:40]!r} is not supported"
+        )
+
+
 async def body_of(request: web.Request, model: type[M]) -> M:
     """The request's JSON body parsed by ``model`` (one of :mod:`eventops.api.models`:
-    strict, closed, finite); InvalidRequest names what is wrong."""
+    strict, closed, finite); InvalidRequest names what is wrong.
+
+    The body is bounded by the app's ``client_max_size`` (413); the parser
+    (pydantic-core's) bounds nesting depth and reads any integer without
+    Python's digit limit, so neither reaches a handler; the models bound
+    their numbers."""
+    check_json_type(request)
     raw = await request.read()
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         if first["type"] == "json_invalid" or not raw.strip():
-            raise InvalidRequest("request body is not JSON") from None
+            why = str(first.get("ctx", {}).get("error", ""))[:80]
+            raise InvalidRequest("request body is not JSON" + (f": {why}" if why else "")) from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
 
@@ -84,12 +120,16 @@ def _engine(request: web.Request) -> Engine:
     return request.app[ENGINE]
 
 
-def _int_id(request: web.Request, what: str) -> int:
-    raw = request.match_info["id"]
-    try:
-        return int(raw)
-    except ValueError:
-        raise NotFound(f"no {what} {raw[:40]!r}") from None
+def path_id(request: web.Request, what: str, key: str = "id") -> int:
+    """The numeric id in the path: ASCII digits, at most :data:`MAX_ID`; anything else
+    names nothing (NotFound), so no store ever sees an integer it cannot hold."""
+    raw = request.match_info[key]
+    if _ID.fullmatch(raw) is None or int(raw) > MAX_ID:
+        raise NotFound(f"no {what} {raw[:40]!r}")
+    return int(raw)
+
+
+_int_id = path_id
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -183,10 +223,23 @@ async def get_link(request: web.Request) -> web.Response:
 async def list_alerts(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
-    rows = await views.alerts(view.engine, include_closed=request.query.get("all") == "1")
-    return respond(
-        request, m.AlertView, many=True, value=[a for a in rows if view.sees(a["subject"])]
+    q = request.query
+    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "alerts")
+    rows = await views.alerts(view.engine, include_closed=q.get("all") == "1")
+    items, nxt = paging.page(
+        [a for a in rows if view.sees(a["subject"])],
+        lambda a: (int(a["id"]),),
+        endpoint="alerts",
+        limit=limit,
+        after=after,
     )
+    return _paged(respond(request, m.AlertView, many=True, value=items), nxt)
+
+
+def _paged(resp: web.Response, next_cursor: str | None) -> web.Response:
+    if next_cursor is not None:
+        resp.headers[paging.NEXT_CURSOR] = next_cursor
+    return resp
 
 
 async def ack_alert(request: web.Request) -> web.Response:
@@ -236,26 +289,61 @@ async def history(request: web.Request) -> web.Response:
     dev, metric = q.get("device", ""), q.get("metric", "")
     if dev and metric:
         _visible_device(view, dev)
+    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "history")
     out = await views.history(
         view.engine, dev, metric, _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
+    pts = list(out["points"])
+    stamped = [
+        ((_iso(t), n), (t, v))
+        for ((_, n), (t, v)) in zip(
+            paging.tie_keys([{"t": _iso(t)} for t, _ in pts], "t"), pts, strict=True
+        )
+    ]
+    chosen, nxt = paging.page(
+        stamped, lambda kv: kv[0], endpoint="history", limit=limit, after=after
+    )
+    out = {**out, "points": [p for _, p in chosen], "next_cursor": nxt}
     return respond(request, m.HistoryView, value=out)
+
+
+def _iso(t: object) -> str:
+    return t.isoformat() if isinstance(t, datetime) else str(t)
 
 
 async def get_timeline(request: web.Request) -> web.Response:
     require(request, T)
     q = request.query
+    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "timeline")
     items = await views.timeline(
         _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
-    return respond(request, m.TimelineEntryView, many=True, value=items)
+    items = sorted(items, key=lambda t: str(t["ts"]))
+    keyed = list(zip(paging.tie_keys(items, "ts"), items, strict=True))
+    chosen, nxt = paging.page(
+        keyed, lambda kv: kv[0], endpoint="timeline", limit=limit, after=after
+    )
+    return _paged(
+        respond(request, m.TimelineEntryView, many=True, value=[t for _, t in chosen]), nxt
+    )
 
 
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.HandoverBody)
-    row = await _engine(request).handover(request.match_info["id"], body.to, user.name)
-    return respond(request, m.HandoverView, value=row.model_dump(mode="json"), status=201)
+    engine = _engine(request)
+    row = await engine.handover(
+        request.match_info["id"], body.to, user.name, force=body.force, reason=body.reason
+    )
+    out = _handover_json(row)
+    if engine.checkpoints is not None and row.id is not None:
+        out["audit_checkpoint"] = engine.checkpoints.handovers.get(row.id)
+    return respond(request, m.HandoverView, value=out, status=201)
+
+
+def _handover_json(row: HandoverRow) -> dict[str, Any]:
+    """A handover as the API shows it: ``unproven`` first when it was forced without proof."""
+    return {"unproven": row.record.get("unproven"), **row.model_dump(mode="json")}
 
 
 async def list_handovers(request: web.Request) -> web.Response:
@@ -266,7 +354,7 @@ async def list_handovers(request: web.Request) -> web.Response:
         request,
         m.HandoverView,
         many=True,
-        value=[h.model_dump(mode="json") for h in rows if h.link in view.links],
+        value=[_handover_json(h) for h in rows if h.link in view.links],
     )
 
 
@@ -278,8 +366,10 @@ async def handover_report(request: web.Request) -> web.Response:
     if row.link not in view.links:
         raise NotFound(f"no handover #{hid}")
     html = pages.handover_report(row.model_dump(mode="json"), engine.profile.event.tz)
+    # the signed audit head goes in after redaction: not one byte of it may change
+    page = embed_checkpoint(view.redact_text(html), await checkpoints.for_report(engine, hid))
     return web.Response(
-        text=view.redact_text(html),
+        text=page,
         content_type="text/html",
         headers={"Content-Security-Policy": pages.report_csp(), **pages.SECURITY_HEADERS},
     )
@@ -294,7 +384,8 @@ async def reload_profile(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
-    body = view.redact_text(render_metrics(view).decode())
+    seq = await checkpoints.head_seq(view.engine)
+    body = view.redact_text(render_metrics(view, seq).decode())
     return web.Response(
         text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
     )
@@ -397,13 +488,22 @@ def _snapshot(view: View) -> dict[str, Any]:
     }
 
 
-def _sse(event_id: int, kind: str, data: str) -> bytes:
-    return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n".encode()
+def _sse(wire_id: str, kind: str, data: str) -> bytes:
+    return f"id: {wire_id}\nevent: {kind}\ndata: {data}\n\n".encode()
+
+
+KEEP_ALIVE = b": keep-alive\n\n"
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
+    """The live stream. Ids are ``<epoch>-<n>`` (see :class:`~eventops.monitor.bus.EventBus`):
+    a ``Last-Event-ID`` of this run gets the gap (or a snapshot when the gap is no
+    longer kept); any other (another run, the future, a plain number) a snapshot.
+    Every connection gets a keep-alive comment when nothing was written *to it* for
+    the heartbeat interval, whatever the other clients receive."""
     current_user(request)
     engine = _engine(request)
+    bus = engine.bus
     last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     resp = web.StreamResponse(
         headers={
@@ -417,35 +517,40 @@ async def stream(request: web.Request) -> web.StreamResponse:
     assert task is not None
     request.app[STREAMS].add(task)
     heartbeat = request.app[HEARTBEAT_S]
+    loop = asyncio.get_running_loop()
+    written = loop.time()
+
+    async def write(chunk: bytes) -> None:
+        nonlocal written
+        await resp.write(chunk)
+        written = loop.time()
+
     try:
-        with engine.bus.subscribe() as sub:
+        with bus.subscribe() as sub:
             view = view_of(request)
-            backlog = None
-            if last is not None:
-                try:
-                    backlog = engine.bus.since(int(last))
-                except ValueError:
-                    backlog = None
+            point = bus.resume_point(last)
+            backlog = bus.since(point) if point is not None else None
             if backlog is None:
-                snap_id = engine.bus.last_id
-                await resp.write(_sse(snap_id, "snapshot", view.dumps(_snapshot(view))))
+                snap_id = bus.last_id
+                await write(_sse(bus.wire_id(snap_id), "snapshot", view.dumps(_snapshot(view))))
                 # events already in the queue up to the snapshot are in it
                 drop_upto = snap_id
             else:
                 for ev in backlog:
                     if view.sees_event(ev.scope, ev.subject, ev.authorities):
-                        await resp.write(_sse(ev.id, ev.type, view.dumps(ev.as_dict())))
-                drop_upto = backlog[-1].id if backlog else int(last or 0)
+                        await write(_sse(bus.wire_id(ev.id), ev.type, view.dumps(ev.as_dict())))
+                drop_upto = backlog[-1].id if backlog else (point or 0)
             while True:
+                wait = max(0.0, written + heartbeat - loop.time())
                 try:
-                    ev = await asyncio.wait_for(sub.get(), timeout=heartbeat)
+                    ev = await asyncio.wait_for(sub.get(), timeout=wait)
                 except TimeoutError:
                     if not still_valid(request):
                         break
-                    await resp.write(b": keep-alive\n\n")
+                    await write(KEEP_ALIVE)
                     continue
                 if sub.overflowed:
-                    await resp.write(_sse(ev.id, "resync", "{}"))
+                    await write(_sse(bus.wire_id(ev.id), "resync", "{}"))
                     break
                 if ev.id <= drop_upto:
                     continue
@@ -454,7 +559,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                         break  # token revoked by the reload
                     view = view_of(request)
                 if view.sees_event(ev.scope, ev.subject, ev.authorities):
-                    await resp.write(_sse(ev.id, ev.type, view.dumps(ev.as_dict())))
+                    await write(_sse(bus.wire_id(ev.id), ev.type, view.dumps(ev.as_dict())))
     except ConnectionResetError:
         pass  # the client went away
     finally:
@@ -485,6 +590,7 @@ def create_app(
     app[HEARTBEAT_S] = heartbeat_s
     app[STATUS_REFRESH_S] = status_refresh_s
     app[OPENAPI] = build_openapi()
+    app[PAGES] = frozenset({"/status", "/api/v1/handovers/{id}/report"})
     app.cleanup_ctx.append(_engine_ctx)
     app.on_shutdown.append(_close_streams)
     r = app.router

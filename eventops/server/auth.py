@@ -2,7 +2,18 @@
 
 A request carries its token as ``Authorization: Bearer <token>`` or, for
 browser pages, in the ``evo_token`` cookie (set once from ``?token=`` and
-then stripped from the address bar). Tokens are matched in constant time
+then stripped from the address bar; set only when the token may open that
+page, so a 401 or 403 answer sets no cookie; a client that does not ask for
+HTML, such as curl, may give the status page's ``?token=`` for that request
+only).
+
+Cross-site writes: a request that changes something (any method but GET,
+HEAD, OPTIONS) and carries its token only in the cookie must come from the
+same origin (``Sec-Fetch-Site: same-origin``, or an ``Origin`` equal to the
+server's own) *and* send ``Content-Type: application/json`` (which no form
+and no ``no-cors`` fetch can send); anything else is refused with 403
+before the handler runs. The ``Authorization`` header is never sent by a
+browser on its own, so requests carrying it need neither. Tokens are matched in constant time
 against the SHA-256 hashes in the engine's *current* profile, so a token
 revoked by a profile reload stops working at once. Missing or unknown
 tokens get 401, a known user without the role gets 403; neither says more.
@@ -33,9 +44,13 @@ ENGINE = web.AppKey("eventops_engine", Engine)
 TLS = web.AppKey("eventops_tls", bool)
 USER_KEY = web.RequestKey("eventops_user", User)
 TOKEN_KEY = web.RequestKey("eventops_token", str)
+PAGES = web.AppKey("eventops_pages", frozenset)
+"""Route templates that answer HTML pages (``?token=`` links may open them)."""
 COOKIE = "evo_token"
 
 PUBLIC_PREFIXES = ("/static/", "/healthz", "/wall/")
+QUERY_TOKEN_PAGES = frozenset({"/status"})
+"""Pages whose ``?token=`` a non-browser client may use for that one request."""
 """Public: static assets, the health check and the wall screens (only approved posts)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,11 +64,52 @@ def forbidden() -> Forbidden:
     return Forbidden("forbidden: your role may not do this")
 
 
-def token_of(request: web.Request) -> str | None:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def header_token(request: web.Request) -> str | None:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
-    return request.cookies.get(COOKIE) or None
+    return None
+
+
+def cookie_token(request: web.Request) -> str | None:
+    try:
+        return request.cookies.get(COOKIE) or None
+    except (ValueError, UnicodeError):  # a cookie header no parser can read is no token
+        return None
+
+
+def token_of(request: web.Request) -> str | None:
+    return header_token(request) or cookie_token(request)
+
+
+def same_origin(request: web.Request) -> bool:
+    """Whether a browser says this request comes from a page of this server."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    return origin == f"{request.scheme}://{request.host}"
+
+
+def cross_site_refusal(request: web.Request) -> Forbidden | None:
+    """Why a cookie-authenticated write is refused (None: it may go on)."""
+    if request.method in SAFE_METHODS:
+        return None
+    if not same_origin(request):
+        return Forbidden(
+            "forbidden: a write with the cookie must come from this server's own pages "
+            "(or send the Authorization header)"
+        )
+    if request.content_type.lower() != "application/json":
+        return Forbidden(
+            "forbidden: a write with the cookie must send Content-Type: application/json"
+        )
+    return None
 
 
 def authenticate(engine: Engine, token: str | None) -> User | None:
@@ -68,29 +124,60 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     engine = request.app[ENGINE]
     qtoken = request.query.get("token")
-    if qtoken and request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
-        # a browser opening a page link with its token: keep it in a cookie, drop it from the URL
-        if authenticate(engine, qtoken) is None:
-            raise _unauthorized()
-        query = {k: v for k, v in request.query.items() if k != "token"}
-        target = request.rel_url.with_query(query)
-        resp = web.HTTPSeeOther(location=str(target))
-        resp.set_cookie(
-            COOKIE,
-            qtoken,
-            httponly=True,
-            samesite="Strict",
-            secure=request.app.get(TLS, False),
-            path="/",
-        )
-        raise resp
-    token = token_of(request)
+    browser = "text/html" in request.headers.get("Accept", "")
+    if qtoken and request.method == "GET" and browser and _is_page(request):
+        return await _token_link(request, handler, engine, qtoken)
+    if qtoken and request.method == "GET" and request.path in QUERY_TOKEN_PAGES:
+        # the page's address as README gives it, fetched by a client that is not a browser
+        # (curl): the token answers this request only; no cookie is set
+        token: str | None = qtoken
+    else:
+        token = header_token(request)
+        if token is None:
+            token = cookie_token(request)
+            if token is not None and authenticate(engine, token) is not None:
+                refusal = cross_site_refusal(request)
+                if refusal is not None:
+                    raise refusal
     user = authenticate(engine, token)
     if user is None:
         raise _unauthorized()
     request[USER_KEY] = user
     request[TOKEN_KEY] = token or ""
     return await handler(request)
+
+
+def _is_page(request: web.Request) -> bool:
+    """A route that answers a browser page (HTML), which a link with ``?token=`` may open."""
+    resource = request.match_info.route.resource
+    return resource is not None and resource.canonical in request.app.get(PAGES, frozenset())
+
+
+async def _token_link(
+    request: web.Request, handler: Handler, engine: Engine, qtoken: str
+) -> web.StreamResponse:
+    """A browser opening a page link with its token: when that token may open this page,
+    keep it in a cookie and send the browser to the address without it; otherwise the
+    page's own refusal (401, 403, 404) and no cookie."""
+    user = authenticate(engine, qtoken)
+    if user is None:
+        raise _unauthorized()
+    request[USER_KEY] = user
+    request[TOKEN_KEY] = qtoken
+    answer = await handler(request)  # raises (and sets nothing) when the page refuses
+    if answer.status >= 400:
+        return answer
+    query = {k: v for k, v in request.query.items() if k != "token"}
+    resp = web.Response(status=303, headers={"Location": str(request.rel_url.with_query(query))})
+    resp.set_cookie(
+        COOKIE,
+        qtoken,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app.get(TLS, False),
+        path="/",
+    )
+    return resp
 
 
 def current_user(request: web.Request) -> User:

@@ -13,8 +13,9 @@ from eventops.server.auth import View
 
 
 class EngineCollector:
-    def __init__(self, view: View) -> None:
+    def __init__(self, view: View, audit_head_seq: int | None = None) -> None:
         self.view = view
+        self.audit_head_seq = audit_head_seq
 
     def collect(self) -> Iterator[Metric]:
         engine, view = self.view.engine, self.view
@@ -103,6 +104,48 @@ class EngineCollector:
         yield alerts
         if view.user.role is Role.technician:  # task names carry every device id
             yield from self._supervision()
+            yield from self._ring()
+        yield from self._audit()
+
+    def _ring(self) -> Iterator[Metric]:
+        bus = self.view.engine.bus
+        events = GaugeMetricFamily(
+            "eventops_event_ring_events", "live-stream events kept for resuming clients"
+        )
+        events.add_metric([], float(bus.kept))
+        size = GaugeMetricFamily(
+            "eventops_event_ring_bytes", "JSON size of the events kept (bounded)"
+        )
+        size.add_metric([], float(bus.bytes))
+        limit = GaugeMetricFamily("eventops_event_ring_limit_bytes", "the ring's bound in bytes")
+        limit.add_metric([], float(bus.max_bytes))
+        dropped = CounterMetricFamily(
+            "eventops_event_ring_dropped", "events dropped from the ring, oldest first"
+        )
+        dropped.add_metric([], float(bus.dropped))
+        subs = GaugeMetricFamily("eventops_stream_clients", "live-stream connections now")
+        subs.add_metric([], float(bus.subscribers))
+        yield from (events, size, limit, dropped, subs)
+
+    def _audit(self) -> Iterator[Metric]:
+        """The audit log's head, and the newest signed checkpoint (see engine/checkpoints):
+        a scraper that keeps these sees a log that later shrinks."""
+        if self.audit_head_seq is not None:
+            head = GaugeMetricFamily(
+                "eventops_audit_head_seq", "sequence number of the audit log's newest entry"
+            )
+            head.add_metric([], float(self.audit_head_seq))
+            yield head
+        cps = self.view.engine.checkpoints
+        cp = cps.latest if cps is not None else None
+        if cp is not None:
+            seq = GaugeMetricFamily(
+                "eventops_audit_checkpoint_seq",
+                "audit head sequence number of the newest signed checkpoint",
+                labels=["head", "key_id"],
+            )
+            seq.add_metric([str(cp["head"]), str(cp["key_id"])], float(cp["seq"]))
+            yield seq
 
     def _supervision(self) -> Iterator[Metric]:
         sv = self.view.engine.supervisor
@@ -122,8 +165,8 @@ class EngineCollector:
         yield from (restarts, failures)
 
 
-def render_metrics(view: View) -> bytes:
+def render_metrics(view: View, audit_head_seq: int | None = None) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(view))
+    registry.register(EngineCollector(view, audit_head_seq))
     body: bytes = generate_latest(registry)
     return body

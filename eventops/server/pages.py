@@ -239,6 +239,7 @@ STATUS_JS = """
 
 REPORT_CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #000; background: #fff; }
+.unproven { border: 3px solid #b00; color: #b00; padding: .5rem; font-size: 1.1rem; }
 h1 { font-size: 1.6rem; margin-bottom: .2rem; }
 h2 { font-size: 1.2rem; margin-top: 1.5rem; border-bottom: 1px solid #888; }
 table { border-collapse: collapse; width: 100%; }
@@ -431,6 +432,14 @@ def acceptance_html(acc: dict[str, Any] | None, tz: ZoneInfo) -> str:
     return "\n".join(parts)
 
 
+def _unproven_banner(rec: dict[str, Any]) -> str:
+    """The report's first line when the link went over without proof (forced)."""
+    text = rec.get("unproven")
+    if not text:
+        return ""
+    return f'<p class="unproven"><strong>{escape(str(text))}</strong></p>\n'
+
+
 def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
     """A printable HTML report of one handover record (as stored)."""
     rec = h["record"]
@@ -454,7 +463,7 @@ def handover_report(h: dict[str, Any], tz: ZoneInfo) -> str:
 <style>{REPORT_CSS}</style>
 </head>
 <body>
-<h1>Handover of fibre link {escape(link["name"] or link["id"])}</h1>
+{_unproven_banner(rec)}<h1>Handover of fibre link {escape(link["name"] or link["id"])}</h1>
 <p>{escape(ev["name"])} — handed over to <strong>{escape(auth["name"])}</strong>
 by {escape(h["actor"])} on {when:%d.%m.%Y} at {timefmt.clock(when, tz)} ({escape(tz.key)}). Record #{h.get("id") or "—"}.</p>
 <h2>Link</h2>

@@ -29,11 +29,12 @@ from aiohttp import web
 
 from eventops.adapters.base import DriverFactory
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.engine.provisioning import ProvisionService
-from eventops.errors import InvalidRequest, Unavailable
+from eventops.errors import Unavailable
 from eventops.profile.models import Role
 from eventops.provision.apply import ApplyOptions
-from eventops.server.app import Extension, body_of
+from eventops.server.app import Extension, body_of, path_id
 from eventops.server.auth import ENGINE, require, respond
 
 T = Role.technician
@@ -97,22 +98,27 @@ async def rollback(request: web.Request) -> web.Response:
 
 async def applies(request: web.Request) -> web.Response:
     require(request, T)
-    try:
-        limit = max(1, min(1000, int(request.query.get("limit", "50"))))
-    except ValueError:
-        raise InvalidRequest("limit: not a number") from None
-    return respond(
-        request, m.ApplyRecordView, many=True, value=await _service(request).history(limit)
+    q = request.query
+    limit = paging.limit_of(q.get("limit"))
+    after = paging.cursor_of(q.get("cursor"), "applies")
+    rows = await _service(request).history(limit + 1, before=int(after[0]) if after else None)
+    items, nxt = paging.page(
+        rows,
+        lambda r: (int(r["id"]),),
+        endpoint="applies",
+        limit=limit,
+        after=after,
+        descending=True,
     )
+    resp = respond(request, m.ApplyRecordView, many=True, value=items)
+    if nxt is not None:
+        resp.headers[paging.NEXT_CURSOR] = nxt
+    return resp
 
 
 async def apply_detail(request: web.Request) -> web.Response:
     require(request, T)
-    raw = request.match_info["id"]
-    try:
-        apply_id = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"apply id {raw[:20]!r} is not a number") from None
+    apply_id = path_id(request, "apply")
     return respond(request, m.ApplyDetailView, value=await _service(request).detail(apply_id))
 
 

@@ -39,10 +39,11 @@ from typing import Any
 from aiohttp import web
 
 from eventops.api import models as m
+from eventops.api import paging
 from eventops.engine.wall import STATES, WallService
 from eventops.errors import InvalidRequest, NotFound, Unavailable
 from eventops.profile.models import Role, User
-from eventops.server.app import STREAMS, Extension, body_of
+from eventops.server.app import STREAMS, Extension, body_of, path_id
 from eventops.server.auth import ENGINE, require, respond
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
 from eventops.wall.display import sse
@@ -208,11 +209,7 @@ async def undo(request: web.Request) -> web.Response:
     user = require(request, C)
     ws = _wall(request)
     body = await body_of(request, m.UndoBody)
-    raw = request.match_info["id"]
-    try:
-        decision = int(raw)
-    except ValueError:
-        raise NotFound(f"decision {raw[:20]}: no such decision") from None
+    decision = path_id(request, "decision")
     return respond(
         request, m.UndoResult, value=await ws.undo(decision, user.name, body.reason), status=201
     )
@@ -220,12 +217,17 @@ async def undo(request: web.Request) -> web.Response:
 
 async def decisions(request: web.Request) -> web.Response:
     require(request, C, T)
-    return respond(
-        request,
-        m.DecisionView,
-        many=True,
-        value=await _wall(request).decisions(request.query.get("post") or None),
+    q = request.query
+    limit = paging.limit_of(q.get("limit"))
+    after = paging.cursor_of(q.get("cursor"), "decisions")
+    rows = await _wall(request).decisions(q.get("post") or None)
+    items, nxt = paging.page(
+        rows, lambda d: (int(d["id"] or 0),), endpoint="decisions", limit=limit, after=after
     )
+    resp = respond(request, m.DecisionView, many=True, value=items)
+    if nxt is not None:
+        resp.headers[paging.NEXT_CURSOR] = nxt
+    return resp
 
 
 async def lists(request: web.Request) -> web.Response:
@@ -285,9 +287,21 @@ async def issue(request: web.Request) -> web.Response:
     )
 
 
+def _own_issuers(request: web.Request, user: User) -> frozenset[str] | None:
+    """Whose announcements ``user`` may withdraw: an authority only its own (issued by a
+    user of the same authority); comms any (None)."""
+    if user.role is not A:
+        return None
+    users = request.app[ENGINE].profile.users
+    return frozenset(u.name for u in users if u.role is A and u.authority == user.authority) | {
+        user.name
+    }
+
+
 async def withdraw(request: web.Request) -> web.Response:
     user = require(request, C, A)
-    withdrawn = _for_viewer(user, await _wall(request).withdraw(user.name))
+    issuers = _own_issuers(request, user)
+    withdrawn = _for_viewer(user, await _wall(request).withdraw(user.name, issuers))
     return respond(request, m.WithdrawResult, value={"withdrawn": withdrawn})
 
 

@@ -222,7 +222,11 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def add_handover(self, handover: HandoverRow) -> int: ...
+    async def add_handover(
+        self, handover: HandoverRow, *, audit_action: str | None = None, audit_after: Any = None
+    ) -> int:
+        """Store a handover; with ``audit_action``, its audit entry (actor: the handover's,
+        target: the link, after: ``audit_after`` plus the new row's id) in the same transaction."""
 
     @abstractmethod
     async def list_handovers(self, link: str | None = None) -> list[HandoverRow]: ...
@@ -330,7 +334,7 @@ class Store(ABC):
     async def get_apply(self, apply_id: int) -> tuple[ApplyRow, list[ApplyDeviceRow]] | None: ...
 
     @abstractmethod
-    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
+    async def list_applies(self, limit: int = 100, before: int | None = None) -> list[ApplyRow]:
         """The newest applies first."""
 
     @abstractmethod
@@ -365,7 +369,10 @@ class Store(ABC):
         """The newest entry's (id, hash); ``(0, GENESIS)`` for an empty log."""
 
     @abstractmethod
-    async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
+    async def audit_entries(
+        self, since_id: int = 0, limit: int = 1000, *, action: str | None = None
+    ) -> list[AuditEntry]:
+        """Entries after ``since_id`` in order; with ``action``, only that action's."""
 
     @abstractmethod
     async def verify_audit(self) -> int:

@@ -58,10 +58,18 @@ class SQLiteAuditMixin(SQLiteCore):
         rows = await self._fetch("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         return (int(rows[0]["id"]), str(rows[0]["hash"])) if rows else (0, GENESIS)
 
-    async def audit_entries(self, since_id: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        rows = await self._fetch(
-            "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (since_id, limit)
-        )
+    async def audit_entries(
+        self, since_id: int = 0, limit: int = 1000, *, action: str | None = None
+    ) -> list[AuditEntry]:
+        if action is None:
+            rows = await self._fetch(
+                "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (since_id, limit)
+            )
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM audit WHERE id > ? AND action = ? ORDER BY id LIMIT ?",
+                (since_id, action, limit),
+            )
         return [
             AuditEntry(
                 id=r["id"],

@@ -17,6 +17,7 @@ from eventops.store.models import (
     ProbeResultRow,
     Sample,
 )
+from eventops.store.sqlite_audit import _append_audit
 from eventops.store.sqlite_core import SQLiteCore, _canon, _dt, _ms, _ts
 
 
@@ -183,7 +184,9 @@ class SQLiteMonitorMixin(SQLiteCore):
 
         return await self.run_write(job)
 
-    async def add_handover(self, handover: HandoverRow) -> int:
+    async def add_handover(
+        self, handover: HandoverRow, *, audit_action: str | None = None, audit_after: Any = None
+    ) -> int:
         async def job(c: aiosqlite.Connection) -> int:
             cur = await c.execute(
                 "INSERT INTO handovers (ts, link, authority, actor, record) VALUES (?,?,?,?,?)",
@@ -196,6 +199,19 @@ class SQLiteMonitorMixin(SQLiteCore):
                 ),
             )
             assert cur.lastrowid is not None
+            if audit_action is not None:  # the row and its audit entry commit together
+                after = {**audit_after, "handover": cur.lastrowid} if audit_after else None
+                await _append_audit(
+                    c,
+                    _ts(self._now()),
+                    handover.actor,
+                    audit_action,
+                    handover.link,
+                    None,
+                    after,
+                    key=self._audit_key,
+                    has_mac=self._has_mac,
+                )
             return cur.lastrowid
 
         return await self.run_write(job, durable=True)

@@ -60,8 +60,13 @@ class SQLiteProvisionMixin(SQLiteCore):
             summary=json.loads(r["summary"]),
         )
 
-    async def list_applies(self, limit: int = 100) -> list[ApplyRow]:
-        rows = await self._fetch("SELECT * FROM applies ORDER BY id DESC LIMIT ?", (limit,))
+    async def list_applies(self, limit: int = 100, before: int | None = None) -> list[ApplyRow]:
+        if before is None:
+            rows = await self._fetch("SELECT * FROM applies ORDER BY id DESC LIMIT ?", (limit,))
+        else:
+            rows = await self._fetch(
+                "SELECT * FROM applies WHERE id < ? ORDER BY id DESC LIMIT ?", (before, limit)
+            )
         return [self._apply_row(r) for r in rows]
 
     async def device_applies(self, device: str) -> list[tuple[int, ApplyDeviceRow]]:

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 from eventops.clock import Clock
-from eventops.errors import WallError
+from eventops.errors import Forbidden, WallError
 from eventops.profile.models import Announcement, Profile
 from eventops.store.base import Store, WallTx
 from eventops.store.models import PostRow
@@ -50,6 +50,13 @@ MAX_SHOWN = 200
 
 def sse(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+def screen_announcement(active: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the public screens get of an announcement: not who issued it."""
+    if active is None:
+        return None
+    return {k: v for k, v in active.items() if k != "issued_by"}
 
 
 class Screen:
@@ -254,17 +261,25 @@ class WallHub:
 
         await self.store.wall_transaction(tx_body)
         self.announcement = active
-        self.broadcast("announcement", active)
+        self.broadcast("announcement", screen_announcement(active))
         return active
 
-    async def withdraw(self, user: str) -> dict[str, Any] | None:
-        """Take the announcement off the screens (audited, one transaction)."""
+    async def withdraw(
+        self, user: str, issuers: frozenset[str] | None = None
+    ) -> dict[str, Any] | None:
+        """Take the announcement off the screens (audited, one transaction).
+
+        ``issuers``: the announcement is withdrawn only when one of them issued
+        it (an authority's own); otherwise :class:`~eventops.errors.Forbidden`
+        and nothing changes (checked in the same transaction)."""
 
         async def tx_body(tx: WallTx) -> dict[str, Any]:
             raw = await tx.get_cursor(ANNOUNCEMENT_KEY)
             if not raw:
                 raise WallConflict("no announcement is on the screens")
             before: dict[str, Any] = json.loads(raw)
+            if issuers is not None and before.get("issued_by") not in issuers:
+                raise Forbidden("forbidden: an authority withdraws only its own announcements")
             await tx.set_cursor(ANNOUNCEMENT_KEY, "")
             await tx.audit(
                 user, "wall.announcement.withdraw", before["id"], before={"id": before["id"]}
@@ -305,7 +320,7 @@ class WallHub:
         return {
             "event": {"id": ev.id, "name": ev.name, "venue": ev.venue, "hashtags": wall.hashtags},
             "posts": sorted(self.posts.values(), key=_order),
-            "announcement": self.announcement,
+            "announcement": screen_announcement(self.announcement),
             "paused": self.paused is not None,
             "blank_s": wall.screen_offline_blank_s,
             "rotate_s": wall.screen_rotate_s,

@@ -43,7 +43,9 @@ async def test_provisioning_round_trip_through_the_client(tmp_path: Path) -> Non
         try:
             link = profile.link("fibre-police")
             assert all(r.ok for r in await engine.poll_now([link.a.device, link.b.device]))
-            await engine.handover("fibre-police", "police", "tester")
+            await engine.handover(
+                "fibre-police", "police", "tester", force=True, reason="set-up: no probe here"
+            )
             async with EngineClient(url, WHO["technician"]) as api:
                 plan = await api.provision_plan()
                 assert plan.summary.change > 0 and plan.order

@@ -161,7 +161,8 @@ async def wall_scenario(name: str, rig: Rig) -> Call:
     if name == "wall_issue":
         return "/api/v1/wall/announcements", {"id": "storm"}, None
     if name == "wall_withdraw":
-        await rig.call("POST", "/api/v1/wall/announcements", "comms", {"id": "storm"})
+        # issued by the authority: it may withdraw its own, comms any
+        await rig.call("POST", "/api/v1/wall/announcements", "authority", {"id": "storm"})
         return "/api/v1/wall/announcements/active", None, None
     if name == "wall_pause":
         return "/api/v1/wall/pause", {"on": True, "note": "rain"}, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -129,29 +130,39 @@ async def test_serve_errors_are_one_line(tmp_path: Path) -> None:
 async def test_handover_in_process_report_and_export(fleet: Path, tmp_path: Path) -> None:
     db = str(tmp_path / "h.sqlite3")
     report = tmp_path / "handover.html"
-    code, out, err = await run(
-        "link",
-        "handover",
-        "fibre-police",
-        "--to",
-        "police",
-        "--profile",
-        str(fleet),
-        "--db",
-        db,
-        "--by",
-        "technik",
-        "--report",
-        str(report),
-    )
+    base = ["link", "handover", "fibre-police", "--to", "police", "--profile", str(fleet)]
+    base += ["--db", db, "--by", "technik", "--report", str(report)]
+    # never accepted: refused with the reason, in one line, nothing written
+    code, out, err = await run(*base)
+    assert code == 9 and out == "" and not report.exists()
+    assert err.splitlines() == [
+        "eventops: error: fibre-police not handed over: no proof (no acceptance test of the "
+        "link is recorded); run an acceptance test first, or force it with a reason"
+    ]
+    code, out, err = await run(*base, "--force")
+    assert code == 9 and err.splitlines() == [
+        "eventops: error: --force needs --reason TEXT (why the link goes over unproven)"
+    ]
+    code, out, err = await run(*base, "--force", "--reason", "Einsatz läuft, Test folgt")
     assert code == 0, err
+    unproven = (
+        "HANDED OVER UNPROVEN by technik: no acceptance test of the link is recorded. "
+        "Reason given: Einsatz läuft, Test folgt"
+    )
+    lines = out.splitlines()
+    assert lines[0] == unproven
     assert re.match(
         r"handed fibre-police over to police \(record #1\); baseline rx a: -\d+\.\d\d dBm, b: -\d+\.\d\d dBm",
-        out,
+        lines[1],
     )
     assert "acceptance: none recorded" in out
     html = report.read_text(encoding="utf-8")
     assert "Polizeipräsidium, Führungsstab" in html and "by technik" in html
+    assert (
+        html.split("<body>", 1)[1]
+        .lstrip()
+        .startswith(f'<p class="unproven"><strong>{unproven}</strong></p>')
+    )
     code, out, err = await run(
         "link", "handover", "fibre-police", "--to", "fire", "--profile", str(fleet), "--db", db
     )
@@ -222,6 +233,7 @@ async def test_demo_headless_summary(tmp_path: Path) -> None:
 
 
 async def test_handover_goes_through_the_running_engine(fleet: Path, tmp_path: Path) -> None:
+    listen = load_profile(fleet).server.listen
     proc = await asyncio.create_subprocess_exec(
         *EVENTOPS,
         "serve",
@@ -241,13 +253,25 @@ async def test_handover_goes_through_the_running_engine(fleet: Path, tmp_path: P
         assert code == 2 and "set EVENTOPS_TOKEN to a technician token" in err
         code, _, err = await run(*args, env={"EVENTOPS_TOKEN": "demo-fire-token"})
         assert code == 9 and "refused the handover: 403 forbidden" in err
+        tech = {"EVENTOPS_TOKEN": "demo-technician-token"}
+        code, _, err = await run(*args, env=tech)
+        assert code == 9 and err.splitlines() == [
+            f"eventops: error: engine at http://{listen} refused the handover: 409 fibre-fire "
+            "not handed over: no proof (no acceptance test of the link is recorded); run an "
+            "acceptance test first, or force it with a reason"
+        ]
+        args += ["--force", "--reason", "storm coming", "--json"]
         for _ in range(20):
-            code, out, err = await run(*args, env={"EVENTOPS_TOKEN": "demo-technician-token"})
+            code, out, err = await run(*args, env=tech)
             if code == 0 or "no fresh reading" not in err:
                 break
             await asyncio.sleep(0.5)
         assert code == 0, err
-        assert out.startswith("handed fibre-fire over to fire (record #1)")
+        doc = json.loads(out)
+        assert next(iter(doc)) == "unproven" and doc["unproven"].endswith(
+            "Reason given: storm coming"
+        )
+        assert doc["id"] == 1 and doc["record"]["proof"]["forced"] is True
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0

@@ -18,7 +18,9 @@ async def test_degrading_optics_drift_then_down_then_repaired(tmp_path: Path) ->
         assert rig.alerts() == []  # a healthy, provisioned site raises nothing
         views = {d: rig.engine.device_view(d) for d in rig.engine.devices}
         assert all(v["health"] == "ok" for v in views.values()), views
-        h = await rig.engine.handover("fibre-police", "police", "technik")
+        h = await rig.engine.handover(
+            "fibre-police", "police", "technik", force=True, reason="set-up: optics only"
+        )
         baseline = h.record["ends"]["b"]["rx_dbm"]
         assert baseline is not None and -19 < baseline < -3
         rig.fleet.degrade_optics("fibre-police", step_db=1.0, every_s=10.0)
@@ -78,3 +80,32 @@ async def test_crc_errors_and_link_cut(tmp_path: Path) -> None:
         rig.fleet.link_up("fibre-stage")
         await rig.to(60)
         assert rig.engine.alerts.open_alerts() == []
+
+
+async def test_clock_jumps_and_a_counter_wrap_give_no_rate_and_no_alert(tmp_path: Path) -> None:
+    async with sim_rig(tmp_path, clear_after_s=20) as rig:
+        await rig.to(20)
+        port = rig.fleet.switch("sw-core").ports["Ethernet1/1"]  # fibre-police, controller end
+        # the 64-bit in-octets counter set to 7.5 s of traffic below its top: the poll at 25
+        # reads it near the top (an impossible jump up), the poll at 30 after its wrap
+        assert port.rate_bps > 0
+        port.counters["in-octets"] = float(2**64) - port.rate_bps / 8 * 7.5
+        await rig.to(40)
+        rig.clock.jump(3600)  # our wall clock (and the devices') set an hour forward
+        await rig.to(60)
+        rig.clock.jump(-7200)  # ... and two hours back
+        await rig.to(80)
+        views = [e.data for e in rig.engine.bus if e.type == "link" and e.subject == "fibre-police"]
+        utils = [v["utilisation_pct"] for v in views if v["utilisation_pct"] is not None]
+        assert utils and max(utils) <= 100.0
+        notes = [v["rate_note"] for v in views if v["rate_note"]]
+        assert any(n.startswith("impossible rate discarded") for n in notes), notes
+        assert any(n.startswith("counter wrapped (in-octets)") for n in notes), notes
+        assert any(n.startswith("clock jumped (+3605 s") for n in notes), notes
+        assert any(n.startswith("clock jumped (-7195 s") for n in notes), notes
+        for v in views:  # a marked "no rate" has no figure
+            if v["rate_note"]:
+                assert v["utilisation_pct"] is None and v["in_mbps"] is None
+        assert rig.alerts() == []  # no utilisation alert, no false reboot, nothing
+        # the rate comes back once two clean readings follow each other
+        assert rig.engine.link_view("fibre-police")["utilisation_pct"] is not None

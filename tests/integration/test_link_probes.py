@@ -212,6 +212,10 @@ async def test_eventops_sim_serves_the_link_probes(tmp_path: Path) -> None:
             "  note: fibre-stage: reflector 10.99.0.2:862 is not loopback; "
             "not simulated (the real far end answers there)"
         ) in lines
+        far = re.search(r"^  \(far ends in their own process, pid (\d+)\)$", out, re.M)
+        assert far is not None, out
+        child = int(far.group(1))
+        assert child != proc.pid and _ppid(child) == proc.pid
         code, sout, serr = await _eventops(
             "probe", "stamp", "127.0.0.1", "--port", str(fire_refl), "-c", "20", "-i", "0.01"
         )
@@ -221,6 +225,7 @@ async def test_eventops_sim_serves_the_link_probes(tmp_path: Path) -> None:
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         rest = (await proc.stdout.read()).decode()
         assert rest.strip().endswith("stopped")
+        assert not _alive(child)  # stopped with the simulators
         assert "Traceback" not in (await proc.stderr.read()).decode()
     finally:
         if proc.returncode is None:
@@ -250,3 +255,67 @@ async def test_sim_and_demo_refuse_a_probe_port_in_use_with_one_line(tmp_path: P
             ), argv
             assert line.lower().endswith("address already in use"), argv
             assert "Traceback" not in out + err
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for init to reap it counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+PARENT = """
+import asyncio, sys
+from eventops.profile import load_profile
+from eventops_hardware.linkprobes import LinkProbesProcess
+
+async def main():
+    probes = LinkProbesProcess(load_profile(sys.argv[1]))
+    await probes.start()
+    print(probes.pid, flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_far_ends_run_in_a_child_that_never_outlives_its_parent(tmp_path: Path) -> None:
+    """A parent that dies without stopping them (SIGKILL) leaves no far end behind."""
+    path, _, ports = probe_demo_copy(tmp_path)
+    parent = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PARENT, str(path), stdout=asyncio.subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    try:
+        child = int(await asyncio.wait_for(parent.stdout.readline(), 60))
+        assert child != parent.pid and _ppid(child) == parent.pid
+        refl, _sink = ports["fibre-police"]
+        code, out, err = await _eventops(
+            "probe", "stamp", "127.0.0.1", "--port", str(refl), "-c", "5", "-i", "0.01"
+        )
+        assert code == 0 and "5/5 replies" in out, out + err
+        parent.kill()
+        await parent.wait()
+        for _ in range(300):  # wait until the child noticed (stdin EOF) and ended
+            if not _alive(child):
+                break
+            await asyncio.sleep(0.1)
+        assert not _alive(child), "the far ends outlived their parent"
+    finally:
+        if parent.returncode is None:
+            parent.kill()
+            await parent.wait()
+    for refl, sink in ports.values():  # every far end's ports are free again
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket() as t:
+            u.bind(("127.0.0.1", refl))
+            t.bind(("127.0.0.1", sink))

@@ -32,6 +32,7 @@ from eventops.provision.apply import ApplyOptions, ApplyReport
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
 from eventops.server.provision import PROVISION, provision_extension
+from eventops.store import audit_key
 from eventops.store.sqlite import SQLiteStore
 from tests.integration.adapters.conftest import demo_profile_copy
 
@@ -136,7 +137,8 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     profile = load_profile(path)
     db = tmp_path / "demo.sqlite3"
     gate = Gate()
-    async with SimFleet(profile) as fleet, SQLiteStore(db) as store:
+    key = audit_key(profile)  # a keyed store: the engine signs its audit head (apply start)
+    async with SimFleet(profile) as fleet, SQLiteStore(db, audit_key=key) as store:
         engine = Engine(profile, store, profile_path=path, lock_dir=lock_dir_for(db))
         await engine.start(poll=False)
         ext = provision_extension(
@@ -243,8 +245,12 @@ async def test_apply_converges_with_progress_on_the_stream(served: Served) -> No
     try:
         await asyncio.wait_for(stream.ready.wait(), 10)  # the snapshot
         await asyncio.wait_for(police.ready.wait(), 10)
+        cps = served.engine.checkpoints
+        assert cps is not None and cps.latest is None  # not polling: no interval checkpoint
         status, started = await served.call("POST", "/api/v1/provision/apply", body={})
         assert status == 202, started
+        # the audit head was signed as the apply started
+        assert cps.latest is not None and cps.latest["event"] == served.profile.event.id
         apply_id = started["apply_id"]
         fin = await stream.until("provision.finished")
         assert fin["data"]["apply_id"] == apply_id and fin["data"]["ok"] is True
@@ -318,7 +324,9 @@ async def test_dangerous_changes_need_the_typed_confirmation(served: Served) -> 
     link = served.profile.link("fibre-police")
     results = await served.engine.poll_now([link.a.device, link.b.device])
     assert all(r.ok for r in results)
-    await served.engine.handover("fibre-police", "police", "tester")
+    await served.engine.handover(
+        "fibre-police", "police", "tester", force=True, reason="set-up: no probe here"
+    )
     status, plan = await served.call("POST", "/api/v1/provision/plan", body={})
     assert {d["device"] for d in plan["dangerous"]} == {"sw-core", "mc-police"}
     assert "handed over to police" in plan["dangerous"][0]["reason"]
@@ -374,7 +382,9 @@ async def test_cli_plan_and_apply_go_through_the_engine(served: Served) -> None:
     # a dangerous change without --confirm is refused with the phrase to type
     link = served.profile.link("fibre-police")
     assert all(r.ok for r in await served.engine.poll_now([link.a.device, link.b.device]))
-    await served.engine.handover("fibre-police", "police", "tester")
+    await served.engine.handover(
+        "fibre-police", "police", "tester", force=True, reason="set-up: no probe here"
+    )
     rc, out, err = await served.cli(
         "apply", str(served.path), "--yes", "--device", "mc-police", env=env
     )

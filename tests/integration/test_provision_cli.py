@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import pty
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -80,6 +81,14 @@ async def test_plan_apply_plan_drift_rollback(cli: Cli) -> None:
     assert "+ wireless.evo_altstadtfest_staff_2g.key: (secret)" in out
     assert "note: 5g channel 100 is a DFS channel" in out
     assert out.strip().endswith("plan: 7 to change, 0 unchanged, 0 unreachable")
+    changes = {d: int(n) for d, n in re.findall(r"^~ (\S+): (\d+) changes?$", out, re.M)}
+    rc, out, err = await cli.run("plan", str(cli.path), "--summary")
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert lines[:-1] == [f"~ {d}: {n} change{'s' if n != 1 else ''}" for d, n in changes.items()]
+    assert len(lines) == 8 and lines[-1] == (
+        f"plan: 7 to change, 0 unchanged, 0 unreachable; {sum(changes.values())} changes in all"
+    )
     rc, out, _ = await cli.run("plan", str(cli.path), "--json", "--device", "mast-01")
     doc = json.loads(out)
     assert doc["summary"] == {"change": 1, "unchanged": 0, "unreachable": 0, "error": 0}
@@ -92,6 +101,9 @@ async def test_plan_apply_plan_drift_rollback(cli: Cli) -> None:
     assert KEY not in out + err
     rc, out, _ = await cli.run("plan", str(cli.path))
     assert rc == 0 and "plan: 0 to change, 7 unchanged, 0 unreachable" in out
+    rc, out, _ = await cli.run("plan", str(cli.path), "--summary")
+    assert rc == 0 and out.splitlines()[0] == "  mast-01: no change"
+    assert out.splitlines()[-1] == "plan: 0 to change, 7 unchanged, 0 unreachable; 0 changes in all"
     rc, out, _ = await cli.run("drift", str(cli.path))
     assert rc == 0 and "drift: 0 drifted, 0 not readable, 7 devices" in out
 
@@ -106,6 +118,25 @@ async def test_plan_apply_plan_drift_rollback(cli: Cli) -> None:
     assert cli.fleet.mast("mast-01").committed("wireless")["radio1"]["channel"] == "36"
     rc, out, err = await cli.run("rollback", str(cli.path), "--to", "42", "--yes")
     assert rc == 6 and err.strip() == "eventops: error: no apply #42 in the event store"
+    # the applies a rollback can name, newest first, in the event's time zone
+    rc, out, err = await cli.run("applies", str(cli.path))
+    assert rc == 0, err
+    devs = "mast-01, mast-02, mast-03, sw-core, … (+3)"
+    assert re.fullmatch(
+        rf"#2     \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d CES?T  \S+ +rollback to #1 +{re.escape(devs)}  "
+        r"finished: 1 applied, 6 unchanged\n"
+        rf"#1     \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d CES?T  technik +apply +{re.escape(devs)}  "
+        r"finished: 7 applied\n",
+        out,
+    ), out
+    rc, out, _ = await cli.run("applies", str(cli.path), "--json", "--limit", "1")
+    [doc] = json.loads(out)
+    assert doc["id"] == 2 and doc["kind"] == "rollback" and doc["rollback_of"] == 1
+    assert len(doc["devices"]) == 7 and doc["started_at"].endswith("+00:00")
+    rc, _, err = await cli.run("applies", str(cli.path), "--limit", "0")
+    assert rc == 9 and err == "eventops: error: --limit must be 1..10000\n"
+    rc, _, err = await cli.run("applies", str(cli.path), "--db", str(cli.tmp / "none.sqlite3"))
+    assert rc == 4 and "no event store here yet" in err and err.count("\n") == 1
     rc, out, _ = await cli.run("audit", "show", str(cli.path))
     assert "provision.apply" in out and "provision.rollback" in out
 

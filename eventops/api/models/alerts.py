@@ -67,6 +67,8 @@ class HistoryView(ResponseModel):
     device: str
     metric: str
     points: list[tuple[datetime, float]]
+    next_cursor: str | None = None
+    """More points follow: ask again with ``cursor`` set to this (see eventops.api.paging)."""
 
 
 class TimelineEntryView(ResponseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from eventops.api.models.common import (
     Id,
@@ -239,6 +239,8 @@ class LinkView(ResponseModel):
     in_mbps: float | None = None
     out_mbps: float | None = None
     utilisation_pct: float | None = None
+    rate_note: str = ""
+    """Why in/out/utilisation are None though both ends answer (e.g. "counter wrapped")."""
     rx_dbm: dict[str, float | None] = Field(default_factory=dict)
     margin_db: float | None = None
     baseline_dbm: dict[str, float | None] = Field(default_factory=dict)
@@ -261,15 +263,25 @@ class LinkView(ResponseModel):
 
 class HandoverBody(RequestModel):
     to: Id
+    force: bool = False
+    """Hand over without a passing acceptance newer than the last change (needs ``reason``)."""
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    """Why a forced handover goes ahead (cleaned to one line; audited, on the report)."""
 
 
 class HandoverView(ResponseModel):
+    unproven: str | None = None
+    """Set when the link was handed over without proof: who forced it, why it was
+    unproven and the reason given (first, so the record's first line says so)."""
     id: int | None = None
     ts: datetime
     link: str
     authority: str
     actor: str
     record: dict[str, Any] = Field(default_factory=dict)
+    audit_checkpoint: dict[str, Any] | None = None
+    """In the answer to a handover, with an audit key: the signed audit head right after
+    it (``eventops audit verify --checkpoint`` reads it from a saved answer or report)."""
 
 
 class StatusLinkView(ResponseModel):

@@ -43,6 +43,9 @@ class LinksTable(RowTable[LinkView]):
     DANGEROUS: ClassVar[list[Binding]] = [
         Binding("h", "app.handover", "hand over", id="link.handover"),
     ]
+    SHRINK: ClassVar[dict[str, int]] = {"name": 10, "handed": 9}
+    DROP: ClassVar[tuple[str, ...]] = ("rx_trend", "util_trend", "rx")
+    """Margin and Handed-to always stay: they are what a link is handed over on."""
 
     def items(self) -> Mapping[str, LinkView]:
         return self.state.links

@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from eventops.api import models as m
@@ -33,6 +33,7 @@ from eventops.errors import ApiError
 from eventops.tui.client import Api, StreamEvent
 from eventops.tui.core import Host, host
 from eventops.tui.dialogs import ConfirmScreen, InputScreen, PickScreen
+from eventops.tui.keybar import KeyBar
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.tables import fmt_time, localize_bindings
 
@@ -132,6 +133,9 @@ class ProvisionScreen(Screen[None]):
     def evo(self) -> Host:
         return host(self)
 
+    def view_title(self) -> str:
+        return self.evo.tr("view.provision")
+
     @property
     def papi(self) -> ProvisionApi:
         assert self.evo.api is not None
@@ -145,7 +149,7 @@ class ProvisionScreen(Screen[None]):
             yield DataTable(id="prov-devices", cursor_type="row", zebra_stripes=False)
             with VerticalScroll(id="prov-diff-box"):
                 yield Static(id="prov-diff")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         app = self.evo

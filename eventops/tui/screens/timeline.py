@@ -37,6 +37,7 @@ class TimelineTable(RowTable[TimelineEntry]):
         ("text", "col.text"),
     ]
     SORTS: ClassVar[list[str]] = ["ts", "subject"]
+    SHRINK: ClassVar[dict[str, int]] = {"text": 20, "kind": 10, "subject": 10}
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -69,9 +70,16 @@ class WallTable(RowTable[WallPost]):
         ("rule", "col.rule"),
     ]
     SORTS: ClassVar[list[str]] = ["time", "author"]
+    SHRINK: ClassVar[dict[str, int]] = {"text": 20, "rule": 10, "author": 10}
+    DROP: ClassVar[tuple[str, ...]] = ("rule", "media")
 
     def items(self) -> Mapping[str, WallPost]:
         return self.state.wall_posts
+
+    def zone_ref(self) -> datetime | None:
+        # comms have no device data: the posts' own times decide CET or CEST
+        posts = self.state.wall_posts.values()
+        return self.state.as_of or max((p.created_at for p in posts), default=None)
 
     def cells(self, key: str, p: WallPost) -> tuple[Text, ...]:
         state = self.tr(f"wall.state.{p.state}") + (" 📌" if p.pinned else "")
@@ -186,6 +194,7 @@ class WallActions(CoreApp):
             timeout=2,
             markup=False,
         )
+        self.paint_top(self.screen)  # the header names the list shown
         self.poll_wall()  # restart the poll: the new list at once
 
     def _wall_selection(self) -> list[WallPost]:

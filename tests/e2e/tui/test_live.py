@@ -114,6 +114,8 @@ async def test_the_timeline_appends_and_keeps_the_cursor(rig: Rig) -> None:
         )
         assert under_cursor() == entry
         n = table.row_count
+        for _ in range(10):  # let the screen settle (the key bar, a scroll bar)
+            await pilot.pause(0.02)
         rebuilds = table.rebuilds
         await pilot.press("r")  # a full reload: same entries, no jump
         await until(pilot, lambda: not app.timeline_stale, "reloaded")

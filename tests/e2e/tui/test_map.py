@@ -80,11 +80,9 @@ async def test_map_moves_with_the_arrow_keys_and_follows_the_stream(rig: Rig) ->
         await pilot.press("right")
         assert mv.selected != "mast-01"
         c0 = cv.cells["mast-01"][0]
-        c1 = (
-            cv.cells[mv.selected][0]
-            if mv.selected in cv.cells
-            else cv.edge_cells[mv.selected][0][0]
-        )
+        sel = mv.selected
+        assert sel is not None
+        c1 = cv.cells[sel][0] if sel in cv.cells else cv.edge_cells[sel][0][0]
         assert c1 > c0
         rig.sim.fleet.link_down("fibre-fire")
         await rig.sim.to(50)

@@ -111,7 +111,9 @@ def test_plan_states_have_strings() -> None:
 
 async def test_dangerous_apply_needs_the_typed_event_id_and_rollback(prig: Rig) -> None:
     engine = prig.sim.engine
-    await engine.handover("fibre-police", "police", "tester")
+    await engine.handover(
+        "fibre-police", "police", "tester", force=True, reason="set-up: no probe here"
+    )
     app = prig.app("technik")
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: app.ready and app.connected, "connected")

@@ -130,9 +130,11 @@ async def test_devices_command(tmp_path: Path) -> None:
     path = demo_profile_copy(tmp_path)
     profile = load_profile(path)
     async with SimFleet(profile) as fleet:
+        rc, out, err = await _cli("devices", str(path))
+        assert rc == 0 and out.splitlines()[-1] == "7 of 7 devices reachable", err
         await fleet.mast("mast-02").set_unreachable(True)
         rc, out, err = await _cli("devices", str(path), "--json")
-        assert rc == 0, err
+        assert rc == 3, err  # one device unreachable: exit 3 (documented in --help)
         rows = {r["id"]: r for r in json.loads(out)["devices"]}
         assert (
             rows["mast-01"]["reachable"]
@@ -142,7 +144,7 @@ async def test_devices_command(tmp_path: Path) -> None:
         assert rows["mast-02"]["reason"].startswith("mast-02: cannot connect to http://127.0.0.1:")
         assert rows["sw-core"]["status"]["optics"][0]["rx_power_dbm"]
         rc, out, err = await _cli("devices", str(path))
-        assert rc == 0 and err == ""
+        assert rc == 3 and err == ""
         lines = out.splitlines()
         assert lines[0].startswith("DEVICE") and lines[-1] == "6 of 7 devices reachable"
         assert any(line.startswith("mast-02") and "UNREACHABLE" in line for line in lines)

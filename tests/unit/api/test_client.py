@@ -215,3 +215,46 @@ async def test_stream_reconnects_with_last_event_id_and_resyncs() -> None:
     assert got[1].event().subject == "mast-01" and got[0].snapshot().devices == []
     assert seen_ids == [None, "6", None, "9"]
     assert sleeps == [0.5, 0.5, 0.5]
+
+
+async def test_stream_resumes_with_the_run_and_number_it_was_given() -> None:
+    """Ids are ``<epoch>-<n>``: the client sends back exactly what it got, and a snapshot
+    after an engine restart (a new epoch) is just the next message."""
+    snap = json.dumps({"devices": [], "links": [], "alerts": []})
+    ev = json.dumps(
+        {
+            "id": 8,
+            "ts": "2026-06-01T10:00:00+00:00",
+            "type": "device",
+            "subject": "mast-01",
+            "scope": "device",
+            "data": {},
+        }
+    )
+    script = [
+        [encode_event(snap, event="snapshot", id="a1b2-7"), encode_event(ev, id="a1b2-8")],
+        [encode_event(snap, event="snapshot", id="c3d4-2")],  # the engine restarted
+    ]
+    seen_ids: list[str | None] = []
+
+    async def handler(req: HttpRequest) -> MemoryResponse:
+        seen_ids.append(req.headers.get("Last-Event-ID"))
+        if not script:
+            body = {"error": {"code": "unauthenticated", "message": "gone"}}
+            return MemoryResponse(401, json.dumps(body).encode())
+        return MemoryResponse(200, stream=_events(*script.pop(0)))
+
+    async def sleep(s: float) -> None:
+        return None
+
+    api = EngineClient("http://e", "t", transport=MemoryTransport(handler))
+    got: list[StreamMessage] = []
+    with pytest.raises(NotAuthenticated):
+        async for msg in api.stream(sleep=sleep):
+            got.append(msg)
+    assert [(m.id, m.stream_id, m.type) for m in got] == [
+        (7, "a1b2-7", "snapshot"),
+        (8, "a1b2-8", "message"),
+        (2, "c3d4-2", "snapshot"),
+    ]
+    assert seen_ids == [None, "a1b2-8", "c3d4-2"]

@@ -18,8 +18,8 @@ from eventops.adapters.base import (
     DeviceStatus,
     Facts,
 )
-from eventops.clock import Clock, FakeClock
-from eventops.errors import DeviceUnreachable
+from eventops.clock import Clock, FakeClock, within
+from eventops.errors import DeviceTimeout, DeviceUnreachable
 from eventops.monitor.checks import provisioned_radios
 from eventops.monitor.poller import DevicePoller
 from eventops.profile.models import Mast, Profile, Switch
@@ -41,7 +41,7 @@ class ScriptedFleet:
     max_in_flight: dict[str, int] = field(default_factory=dict)
 
     def factory(self, device: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
-        return ScriptedDriver(self, device.id, device.management, clock=clock)
+        return ScriptedDriver(self, device.id, device.management, clock=clock, timeout=timeout)
 
     def status(self, device_id: str) -> DeviceStatus:
         t = self.clock.monotonic()
@@ -73,8 +73,15 @@ class ScriptedFleet:
 class ScriptedDriver(DeviceDriver):
     name = "scripted"
 
-    def __init__(self, fleet: ScriptedFleet, device_id: str, management: Any, clock: Clock) -> None:
-        super().__init__(device_id, management, clock=clock)
+    def __init__(
+        self,
+        fleet: ScriptedFleet,
+        device_id: str,
+        management: Any,
+        clock: Clock,
+        timeout: float | None = None,
+    ) -> None:
+        super().__init__(device_id, management, clock=clock, timeout=timeout)
         self.fleet = fleet
 
     async def open(self) -> None:
@@ -99,7 +106,13 @@ class ScriptedDriver(DeviceDriver):
         )
         try:
             if self.device_id in f.hang:
-                await asyncio.Event().wait()
+                # a request that never gets an answer: the per-request timeout, as in exchange()
+                try:
+                    await within(self.clock, self.timeout, asyncio.Event().wait())
+                except TimeoutError:
+                    raise DeviceTimeout(
+                        self.device_id, f"no answer to GET …/status within {self.timeout:g} s"
+                    ) from None
             if self.device_id in f.down:
                 raise DeviceUnreachable(self.device_id, "connection refused")
             return f.status(self.device_id)

@@ -8,6 +8,7 @@ import pytest
 
 from eventops.monitor import checks as c
 from eventops.monitor.checks import EndData, Level, ProbeSummary
+from eventops.monitor.rates import NoRate
 from eventops.profile.models import AlertTolerances, RxThresholds
 
 from .factories import T0, demo_profile, lx_thresholds, mast_status, switch_status
@@ -148,7 +149,8 @@ def test_counters_give_rates_errors_flaps_utilisation() -> None:
     assert got["flaps.a"].reason == "carrier changed 2 times in 5 s"
     # a counter reset gives no rate rather than a negative one
     reset = switch_status("sw-core", {"Ethernet1/1": {"rx": -8.0, "in_octets": 10}}, at=10)
-    assert c.port_rates(cur.interfaces[0], reset.interfaces[0], 5) is None
+    got_reset = c.port_rates(cur, cur.interfaces[0], reset, reset.interfaces[0])
+    assert isinstance(got_reset, NoRate) and got_reset.reason == "counter reset (in-octets)"
 
 
 def test_link_combines_both_ends_and_probe() -> None:

@@ -143,7 +143,7 @@ async def test_hanging_device_times_out_on_the_clock(rig: Rig) -> None:
     rig.fleet.hang.add("mc-fire")
     await rig.to(20)
     st = rig.engine.devices["mc-fire"]
-    assert st.reachable is False and st.error == "no answer within 4 s"
+    assert st.reachable is False and st.error == "no answer to GET …/status within 4 s"
     times = rig.alert_times()
     # mc-fire's poll at 10 hangs, times out at 14 -> the device and the link alert at 14
     assert ("alert.raised", "device:mc-fire:unreachable", 14.0) in times

@@ -91,7 +91,7 @@ async def test_mutations_are_audited_and_validated(served: Served) -> None:
         data=b"{not json",
     ) as r:
         assert r.status == 400
-        assert json.loads(await r.text())["error"]["message"] == "request body is not JSON"
+        assert json.loads(await r.text())["error"]["message"].startswith("request body is not JSON")
     status, _ = await served.post(
         "/api/v1/devices/mast-01/maintenance", "technik", {"on": True, "note": "apply"}
     )
@@ -189,7 +189,7 @@ async def test_authority_stream_never_carries_another_authoritys_link(served: Se
         while True:
             ev = await sse.next()
             seen.append(ev)
-            if ev["id"] == str(mark.id):
+            if ev["id"] == bus_id(served, mark.id):
                 break
     kinds = {e["event"] for e in seen}
     assert {"link", "alert.raised", "device"} <= kinds
@@ -205,21 +205,45 @@ async def test_authority_stream_never_carries_another_authoritys_link(served: Se
     assert tech_events
 
 
+def bus_id(served: Served, n: int) -> str:
+    return served.engine.bus.wire_id(n)
+
+
 async def test_stream_resume_with_last_event_id_or_snapshot(served: Served) -> None:
     bus = served.engine.bus
     start = bus.last_id
     await served.to(20)
-    headers = {**served.auth("technik"), "Last-Event-ID": str(start)}
+    headers = {**served.auth("technik"), "Last-Event-ID": bus.wire_id(start)}
     async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
         sse = SSE(r)
         ev = await sse.next()
-        assert ev["event"] != "snapshot" and int(ev["id"]) == start + 1
+        assert ev["event"] != "snapshot" and ev["id"] == bus.wire_id(start + 1)
     # a gap older than what the bus keeps: a fresh snapshot instead
     await served.to(120)
-    headers = {**served.auth("technik"), "Last-Event-ID": "1"}
+    headers = {**served.auth("technik"), "Last-Event-ID": bus.wire_id(1)}
+    async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
+        ev = await SSE(r).next()
+        assert ev["event"] == "snapshot" and ev["id"] == bus.wire_id(bus.last_id)
+
+
+async def test_stream_resume_from_an_id_the_byte_bound_dropped_gets_a_snapshot(
+    served: Served,
+) -> None:
+    bus = served.engine.bus
+    bus.max_bytes = 4_000  # a few events' worth
+    start = bus.last_id
+    for n in range(50):
+        bus.publish("maintenance", "mast-01", "device", data={"n": n, "note": "x" * 200})
+    assert bus.dropped > 0 and bus.bytes <= 4_000
+    headers = {**served.auth("technik"), "Last-Event-ID": str(start)}
     async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
         ev = await SSE(r).next()
         assert ev["event"] == "snapshot" and int(ev["id"]) == bus.last_id
+    # resuming from an id still kept gets the events after it
+    headers = {**served.auth("technik"), "Last-Event-ID": str(bus.last_id - 1)}
+    async with served.http.get(served.url + "/api/v1/stream", headers=headers) as r:
+        ev = await SSE(r).next()
+        assert ev["event"] == "maintenance" and int(ev["id"]) == bus.last_id
 
 
 async def test_reload_revokes_token_and_adds_mast(served: Served) -> None:
@@ -301,6 +325,36 @@ async def test_handover_via_api_and_report(served: Served) -> None:
     ]
 
 
+async def test_handover_needs_proof_or_a_forced_reason(served: Served) -> None:
+    path = "/api/v1/links/fibre-police/handover"
+    status, body = await served.post(path, "technik", {"to": "police"})
+    assert status == 409 and body["error"]["code"] == "conflict"
+    assert body["error"]["message"].startswith(
+        "fibre-police not handed over: no proof (no acceptance test of the link is recorded)"
+    )
+    for bad in (
+        {"to": "police", "force": True},
+        {"to": "police", "force": True, "reason": "   "},
+        {"to": "police", "force": True, "reason": "x" * 501},
+        {"to": "police", "force": "yes", "reason": "storm"},
+    ):
+        status, body = await served.post(path, "technik", bad)
+        assert status == 400 and body["error"]["code"] == "invalid", bad
+    assert await served.store.list_handovers() == []
+    status, body = await served.post(
+        path, "technik", {"to": "police", "force": True, "reason": "Lage eskaliert"}
+    )
+    assert status == 201
+    assert next(iter(body)) == "unproven" and body["unproven"] == (
+        "HANDED OVER UNPROVEN by technik: no acceptance test of the link is recorded. "
+        "Reason given: Lage eskaliert"
+    )
+    status, hs = await served.get("/api/v1/handovers", "police")
+    assert status == 200 and hs[0]["unproven"] == body["unproven"]
+    entries = [e for e in await served.store.audit_entries() if e.action == "link.handover"]
+    assert [e.after["reason"] for e in entries] == ["Lage eskaliert"]
+
+
 async def test_history_range_query(served: Served) -> None:
     await served.to(30)
     status, h = await served.get(
@@ -321,6 +375,38 @@ def test_tokens_are_the_readme_ones() -> None:
         "demo-fire-token",
         "demo-comms-token",
     }
+
+
+async def test_status_page_address_from_readme_works_for_curl(served: Served) -> None:
+    """curl sends ``Accept: */*``: the page answers the ``?token=`` of that request, sets
+    no cookie and still refuses a wrong token; a browser still gets the cookie only for a
+    valid token."""
+    curl = {"Accept": "*/*", "User-Agent": "curl/8.5.0"}
+    served.http.cookie_jar.clear()
+    async with served.http.get(
+        served.url + "/status?token=demo-police-token", headers=curl, allow_redirects=False
+    ) as r:
+        assert r.status == 200 and "Set-Cookie" not in r.headers
+        assert "Polizeipräsidium" in await r.text()
+    for bad in ("nope", "demo-comms-token"):
+        async with served.http.get(
+            served.url + f"/status?token={bad}", headers=curl, allow_redirects=False
+        ) as r:
+            assert r.status in (401, 403) and "Set-Cookie" not in r.headers, bad
+    # the query token is for that page only: the API still wants the header
+    async with served.http.get(
+        served.url + "/api/v1/status?token=demo-police-token", headers=curl
+    ) as r:
+        assert r.status == 401
+    browser = {"Accept": "text/html,application/xhtml+xml"}
+    async with served.http.get(
+        served.url + "/status?token=nope", headers=browser, allow_redirects=False
+    ) as r:
+        assert r.status == 401 and "Set-Cookie" not in r.headers
+    async with served.http.get(
+        served.url + "/status?token=demo-police-token", headers=browser, allow_redirects=False
+    ) as r:
+        assert r.status == 303 and "evo_token=demo-police-token" in r.headers["Set-Cookie"]
 
 
 async def test_concurrent_acks_and_silence_removals_get_one_success_and_409s(

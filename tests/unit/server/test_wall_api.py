@@ -153,7 +153,7 @@ async def test_screens_get_snapshot_then_changes_and_share_one_state(wserved: Wa
         assert st == 201
         for sc in screens:
             got = json.loads((await _until(sc, "announcement"))["data"])
-            assert got["title_de"] == "Unwetterwarnung" and got["issued_by"] == "polizei-lage"
+            assert got["title_de"] == "Unwetterwarnung" and "issued_by" not in got
     # a new screen (a reload) catches up: the taken-down post is not there, the overlay is
     async with s.http.get(s.url + "/wall/demo/stream") as r3:
         snap = json.loads((await SSE(r3).next())["data"])
@@ -193,11 +193,15 @@ async def test_announcement_and_pause_survive_a_restart(wserved: WallServed) -> 
         snap = json.loads((await SSE(r).next())["data"])
     assert snap["announcement"]["title_en"] == "Please clear the market square"
     assert snap["paused"] is True
-    assert (await s.delete(f"{API}/announcements/active", "police"))[0] == 200
+    # police may not withdraw fire's announcement; fire may
+    assert (await s.delete(f"{API}/announcements/active", "police"))[0] == 403
+    assert (await s.get(f"{API}/announcements", "fire"))[1]["active"]["id"] == "evacuate-square"
+    assert (await s.delete(f"{API}/announcements/active", "fire"))[0] == 200
     assert (await s.post(f"{API}/pause", "comms", {"on": False}))[0] == 200
     actions = [(e.actor, e.action) for e in await s.store.audit_entries()]
     assert ("feuerwehr-el", "wall.announcement.issue") in actions
-    assert ("polizei-lage", "wall.announcement.withdraw") in actions
+    assert ("feuerwehr-el", "wall.announcement.withdraw") in actions
+    assert ("polizei-lage", "wall.announcement.withdraw") not in actions
     assert ("presse", "wall.pause") in actions and ("presse", "wall.resume") in actions
 
 

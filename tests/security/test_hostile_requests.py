@@ -1,0 +1,144 @@
+"""The requests of issue 15 that gave 500 or were wrongly accepted, one by one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import DummyCookieJar, web
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.security.conftest import TOKENS, full_app
+
+TECH = {"Authorization": f"Bearer {TOKENS['technician']}"}
+COMMS = {"Authorization": f"Bearer {TOKENS['comms']}"}
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    async with full_app(tmp_path) as full:
+        server = TestServer(full.app)
+        async with TestClient(server, cookie_jar=DummyCookieJar()) as c:
+            yield c
+
+
+async def _ask(
+    c: TestClient[web.Request, web.Application],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes = b"",
+) -> tuple[int, Any]:
+    async with c.request(
+        method, path, headers=headers, data=body, skip_auto_headers=("Content-Type",)
+    ) as r:
+        payload = await r.json() if r.content_type == "application/json" else await r.text()
+        return r.status, payload
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"[" * 100_000, "not JSON"),
+        (b'{"on": ' + b"[" * 100_000, "not JSON"),
+        (b'{"on": true, "note": ' + b"9" * 5000 + b"}", "number out of range"),
+        (b'{"on": NaN}', "on"),
+        (b'{"on": Infinity}', "on"),
+        (b'{"on": "yes"}', "on"),
+        (b'{"on": 1}', "on"),
+        (b'{"on": true, "extra": 1}', "extra"),
+        (b"\xff\xfe{}", "not JSON"),
+    ],
+)
+async def test_bad_bodies_are_400(
+    client: TestClient[web.Request, web.Application], body: bytes, why: str
+) -> None:
+    status, err = await _ask(client, "POST", "/api/v1/wall/pause", {**COMMS, **JSON}, body)
+    assert status == 400, err
+    assert err["error"]["code"] == "invalid" and why in err["error"]["message"]
+    assert (await _ask(client, "GET", "/api/v1/wall/announcements", COMMS))[1]["paused"] is None
+
+
+async def test_huge_numbers_in_bodies_are_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    silence = b'{"matchers": {"subject": "x"}, "duration_s": ' + b"9" * 5000 + b"}"
+    status, err = await _ask(client, "POST", "/api/v1/silences", {**TECH, **JSON}, silence)
+    assert status == 400, err
+    long = b'{"matchers": {"subject": "' + b"x" * 10_000 + b'"}, "duration_s": 60}'
+    status, err = await _ask(client, "POST", "/api/v1/silences", {**TECH, **JSON}, long)
+    assert status == 400 and "matchers" in err["error"]["message"], err
+
+
+@pytest.mark.parametrize(
+    "ctype",
+    [
+        "application/json; charset=x-unknown",
+        "application/json; charset=latin-1",
+        "application/json; charset=utf-16",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+    ],
+)
+async def test_bodies_that_are_not_utf8_json_are_415(
+    client: TestClient[web.Request, web.Application], ctype: str
+) -> None:
+    headers = {**COMMS, "Content-Type": ctype}
+    status, err = await _ask(client, "POST", "/api/v1/wall/pause", headers, b'{"on": true}')
+    assert status == 415 and err["error"]["code"] == "unsupported_media_type", err
+    assert (await _ask(client, "GET", "/api/v1/wall/announcements", COMMS))[1]["paused"] is None
+
+
+async def test_a_body_beyond_the_bound_is_413(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    body = b'{"on": true, "note": "' + b"x" * 400_000 + b'"}'
+    status, err = await _ask(client, "POST", "/api/v1/wall/pause", {**COMMS, **JSON}, body)
+    assert status == 413 and err["error"]["code"] == "too_large"
+
+
+@pytest.mark.parametrize(
+    "pid", ["99999999999999999999999", "9223372036854775808", "9" * 5000, "-1", "1e3", "١"]
+)
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        ("POST", "/api/v1/alerts/{}/ack", TECH, b"{}"),
+        ("DELETE", "/api/v1/silences/{}", TECH, b""),
+        ("GET", "/api/v1/handovers/{}/report", TECH, b""),
+        ("GET", "/api/v1/provision/applies/{}", TECH, b""),
+        ("POST", "/api/v1/wall/decisions/{}/undo", COMMS, b"{}"),
+    ],
+)
+async def test_numeric_ids_beyond_the_store_are_404(
+    client: TestClient[web.Request, web.Application],
+    pid: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> None:
+    status, err = await _ask(client, method, path.format(pid), {**headers, **JSON}, body)
+    assert status == 404 and err["error"]["code"] == "not_found", err
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer d\udce9mo-technician-token"},
+        {"Authorization": "Bearer \udcff\udcfe"},
+        {"Authorization": "Bearer démo-technician-token"},
+        {"Cookie": "evo_token=d\udce9mo-technician-token"},
+        {"Cookie": "evo_token=\udcff"},
+        {"Authorization": "Bearer " + "A" * 5000},
+    ],
+)
+async def test_any_token_bytes_are_401(
+    client: TestClient[web.Request, web.Application], headers: dict[str, str]
+) -> None:
+    status, err = await _ask(client, "GET", "/api/v1/whoami", headers)
+    assert status == 401 and err["error"]["code"] == "unauthenticated"

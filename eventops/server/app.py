@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from eventops import i18n, timefmt
+from eventops import i18n, sitemap, timefmt
 from eventops.api import models as m
 from eventops.api import paging
 from eventops.api.openapi import build_openapi
@@ -415,14 +415,24 @@ async def status_page(request: web.Request) -> web.Response:
         if user.role is A
         else None
     )
+    links = _status_links(view)
+    devices = [engine.device_view(d) for d in engine.devices if d in view.devices]
+    lang = _lang(request)
+    site = sitemap.scene(
+        [m.DeviceView.model_validate(d) for d in devices],
+        [m.LinkView.model_validate(lv) for lv in links],
+        lang=lang,
+        tz=p.event.tz,
+    )
     html = pages.status_page(
         p.event.name,
         who,
-        _status_links(view),
+        links,
         p.event.tz,
         engine.clock.now(),
         request.app[STATUS_REFRESH_S],
-        lang=_lang(request),
+        map_svg=sitemap.render_svg(site, lang=lang),
+        lang=lang,
     )
     return web.Response(
         text=view.redact_text(html),

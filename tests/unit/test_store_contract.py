@@ -60,6 +60,10 @@ def _post(n: int, author: str, text: str, **kw: Any) -> PostRow:
     )
 
 
+def ids(rows: list[PostRow]) -> list[str]:
+    return [p.id for p in rows]
+
+
 async def test_wall_queries(make_store: StoreMaker) -> None:
     async with make_store() as s:
         await s.upsert_posts(
@@ -70,7 +74,6 @@ async def test_wall_queries(make_store: StoreMaker) -> None:
                 _post(4, "carl", "x", name="Hello Carl", state="hidden"),
             ]
         )
-        ids = lambda rows: [p.id for p in rows]  # noqa: E731
         assert ids(await s.find_posts()) == ["x:4", "x:3", "x:2", "x:1"]  # newest first
         assert ids(await s.find_posts(["approved"])) == ["x:3", "x:2"]
         assert ids(await s.find_posts(["approved", "hidden"], limit=2)) == ["x:4", "x:3"]

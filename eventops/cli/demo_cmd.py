@@ -44,7 +44,11 @@ def tui_ui(config: Path | None) -> Callable[[str], Awaitable[None]]:
         from eventops.tui.client import Api
         from eventops.tui.config import load_config
 
-        await EventOpsApp(Api(url, DEMO_TOKEN), load_config(config)).run_async()
+        # q asks first here: quitting the app ends the whole demo
+        app = EventOpsApp(Api(url, DEMO_TOKEN), load_config(config), confirm_quit=True)
+        await app.run_async()
+        if app.fatal is not None:
+            raise app.fatal
 
     return ui
 

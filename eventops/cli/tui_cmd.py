@@ -64,4 +64,6 @@ async def tui_cmd(args: argparse.Namespace) -> int:
 
     app = EventOpsApp(Api(url, token), config)
     await app.run_async()
+    if app.fatal is not None:
+        raise app.fatal  # one line on stderr (a refused token), non-zero exit
     return 0

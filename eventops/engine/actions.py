@@ -37,6 +37,9 @@ async def silence(
         "note": note,
     }
     engine.bus.publish("silence", "", "event", data=view)
+    for a in engine.alerts.open_alerts():
+        if s.matches(a, now):  # each alert it covers, now silenced, on the live stream
+            engine._on_alert("silenced", a)
     return view
 
 
@@ -98,6 +101,11 @@ async def reboot(engine: Engine, device_id: str, actor: str) -> None:
 async def unsilence(engine: Engine, silence_id: int, actor: str) -> dict[str, Any]:
     """Remove a silence: NotFound when there is none, Conflict when someone removed it
     first (checked inside the audited write)."""
-    await engine.alerts.remove_silence(silence_id, actor, engine.clock.now())
+    now = engine.clock.now()
+    covered = [a for a in engine.alerts.open_alerts() if engine.alerts.silenced(a, now)]
+    gone = await engine.alerts.remove_silence(silence_id, actor, now)
     engine.bus.publish("silence.removed", "", "event", data={"id": silence_id, "by": actor})
+    for a in covered:
+        if gone.matches(a, now):  # silenced no more (unless another silence covers it)
+            engine._on_alert("unsilenced", a)
     return {"id": silence_id, "removed": True}

@@ -62,6 +62,7 @@ def device_view(engine: Engine, device_id: str) -> dict[str, Any]:
         "checks": [c.as_dict() for c in st.checks],
         "uplink": d.uplink if isinstance(d, Mast) else None,
         "capabilities": engine.capabilities(device_id).model_dump(mode="json"),
+        "location": d.location.model_dump(mode="json"),
     }
 
 
@@ -155,11 +156,17 @@ def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
         "stale": fresh.stale,
         "as_of": fresh.as_of.isoformat() if fresh.as_of else None,
         "stale_label": fresh.label,
-        "a": {"device": link.a.device, "port": link.a.port},
-        "b": {"device": link.b.device, "port": link.b.port},
+        "a": end_view(engine, link.a),
+        "b": end_view(engine, link.b),
         "authorities": list(link.authorities),
         "checks": [c.as_dict() for c in ls.checks],
     }
+
+
+def end_view(engine: Engine, end: Endpoint) -> dict[str, Any]:
+    """One end of a link: device, port and where the device stands (no description)."""
+    loc = engine.profile.device(end.device).location
+    return {"device": end.device, "port": end.port, "lat": loc.lat, "lon": loc.lon}
 
 
 # -- reads the API serves (the caller's view filters them) ------------------------------------

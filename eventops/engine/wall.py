@@ -10,11 +10,19 @@ state forbids is :class:`~eventops.errors.Conflict`.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from eventops.errors import Conflict, InvalidRequest, NotFound, RequestError, WallError
+from eventops.errors import (
+    Conflict,
+    EventOpsError,
+    InvalidRequest,
+    NotFound,
+    RequestError,
+    WallError,
+)
 from eventops.wall.display import WallHub
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts
@@ -25,8 +33,12 @@ if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
 
 STATES = ("pending", "approved", "rejected", "hidden", "taken_down")
-TASKS = ("wall-hub", "wall-pipeline", "wall-retention")
+TASKS = ("wall-hub", "wall-pipeline", "wall-retention", "wall-watch")
 """The wall's supervised tasks."""
+WALL_EVENT = "wall"
+"""The live stream's event (scope ``wall``) when the queue, the announcement or the
+pause changed; ``data.what`` says which (``queue``, ``announcement``, ``pause``) and
+nothing else: clients re-read what they may see."""
 
 
 class WallService:
@@ -57,7 +69,9 @@ class WallService:
             )
         self.hub = WallHub(profile, engine.store, engine.clock, self.media, poll_s=hub_poll_s)
         self.retention_every_s = retention_every_s
+        self.watch_s = hub_poll_s
         self._started = False
+        self._last_decision: int | None = None
 
     # -- lifecycle (the engine's) -------------------------------------------------------------
 
@@ -81,7 +95,28 @@ class WallService:
             )
 
         sv.spawn(TASKS[2], retention)
+        self._last_decision = await eng.store.last_decision_id()
+        sv.spawn(TASKS[3], self._watch)
         self._started = True
+
+    def changed(self, what: str) -> None:
+        """Tell the live stream that the wall's ``what`` changed."""
+        self.engine.bus.publish(WALL_EVENT, "", "wall", data={"what": what})
+
+    async def _watch(self) -> None:
+        """Posts and decisions that arrive without a verb of this service (the sources'
+        pipeline, ``eventops wall ingest`` in another process): every new decision — a
+        post's queueing by a rule included — is one ``wall`` event, at most one per
+        ``watch_s``. Server-side, so clients follow the stream instead of polling."""
+        while True:
+            await asyncio.sleep(self.watch_s)
+            try:
+                last = await self.engine.store.last_decision_id()
+            except EventOpsError:
+                continue  # the store hiccuped: the next round tells
+            if last != self._last_decision:
+                self._last_decision = last
+                self.changed("queue")
 
     @property
     def started(self) -> bool:
@@ -215,6 +250,7 @@ class WallService:
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         await self.hub.refresh()
+        self.changed("queue")
         post = await self.hub.store.get_post(post_id)
         return {"decision": did, "post": post.model_dump(mode="json") if post else None}
 
@@ -226,6 +262,7 @@ class WallService:
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         await self.hub.refresh()
+        self.changed("queue")
         return {"decision": did}
 
     async def block(
@@ -250,11 +287,13 @@ class WallService:
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         await hub.refresh()
+        self.changed("queue")
         return {"author": author, "blocked": True, "decision": did, "posts": len(posts)}
 
     async def unblock(self, author: str, actor: str, reason: str) -> dict[str, Any]:
         if not await self.desk().unblock(author, actor, reason):
             raise NotFound(f"{author}: not blocked")
+        self.changed("queue")
         return {"author": author, "blocked": False}
 
     async def issue(self, announcement_id: str, actor: str) -> dict[str, Any]:
@@ -263,9 +302,11 @@ class WallService:
             known = ", ".join(a.id for a in hub.profile.wall.announcements) or "none"
             raise NotFound(f"announcement {announcement_id!r}: not in the profile (known: {known})")
         try:
-            return await hub.issue(announcement_id, actor)
+            out = await hub.issue(announcement_id, actor)
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
+        self.changed("announcement")
+        return out
 
     async def withdraw(
         self, actor: str, issuers: frozenset[str] | None = None
@@ -275,12 +316,15 @@ class WallService:
         if hub.announcement is None:
             raise Conflict("no announcement is on the screens")
         try:
-            return await hub.withdraw(actor, issuers)
+            out = await hub.withdraw(actor, issuers)
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
+        self.changed("announcement")
+        return out
 
     async def set_paused(self, on: bool, actor: str, note: str) -> dict[str, Any]:
         await self.follow_profile().set_paused(on, actor, note)
+        self.changed("pause")
         return {"paused": on}
 
     async def forget(self, author: str, actor: str, reason: str) -> dict[str, Any]:
@@ -292,4 +336,5 @@ class WallService:
             self.pipeline.chain.unblock(author)
         self.hub.forget_posts(res["ids"])
         await self.hub.refresh()
+        self.changed("queue")
         return {"posts": res["posts"], "media": res["media"]}

@@ -209,6 +209,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "page.col.utilisation": {"de": "Auslastung", "en": "Utilisation"},
     "page.col.margin": {"de": "Empfangsreserve", "en": "Rx margin"},
     "page.col.proof": {"de": "letzter Durchsatznachweis", "en": "Last throughput proof"},
+    # -- the site map (eventops.sitemap: the status page's SVG) -------------------------------
+    "page.map": {"de": "Lageplan", "en": "Map"},
+    "map.state.up": {"de": "in Betrieb", "en": "up"},
+    "map.state.degraded": {"de": "gestört", "en": "degraded"},
+    "map.state.down": {"de": "ausgefallen", "en": "down"},
+    "map.state.unknown": {"de": "keine Daten", "en": "no data"},
+    "map.no_coordinates": {
+        "de": "keine Koordinaten im Profil",
+        "en": "no coordinates in the profile",
+    },
     "page.proof": {"de": "{kind:t} {verdict:t} {at:day}", "en": "{kind} {verdict} {at:day}"},
     "page.no_proof": {"de": "noch kein Nachweis", "en": "no proof yet"},
     "page.as_of": {"de": "Stand", "en": "as of"},

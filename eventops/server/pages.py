@@ -96,8 +96,12 @@ def status_page(
     now: datetime,
     refresh_s: float = 5.0,
     lang: str = "en",
+    *,
+    map_svg: str = "",
 ) -> str:
-    """The authority status page in ``lang`` (``who`` None: a technician, all links)."""
+    """The authority status page in ``lang`` (``who`` None: a technician, all links);
+    ``map_svg`` is :func:`eventops.sitemap.render_svg`'s output (already escaped, no
+    script or style: allowed by :data:`STATUS_CSP`), shown below the table."""
     rows = []
     who = _t("page.all_links", lang, tz) if who is None else who
     for lv in links:
@@ -145,6 +149,7 @@ def status_page(
 {body}
 </tbody>
 </table>
+{f'<section id="map"><h2>{escape(_t("page.map", lang, tz))}</h2>{map_svg}</section>' if map_svg else ""}
 </main>
 </body>
 </html>
@@ -167,6 +172,8 @@ tr.state-down .c-state { color: #ff5c5c; font-weight: 700; }
 tr.state-unknown .c-state { color: #9fb0bd; font-weight: 700; }
 tr.stale, tr.stale td, tr.stale .c-state { color: #6b7680; filter: grayscale(1); opacity: .6; }
 .asof { font-size: 1rem; font-weight: 400; }
+#map h2 { font-size: 1.2rem; color: #9fb0bd; font-weight: 600; }
+#map svg { max-width: 100%; height: auto; border: 1px solid #26313a; }
 body.offline header { background: #3a2a10; }
 body.offline tr, body.offline td { color: #6b7680; opacity: .6; }
 @media print { body { background: #fff; color: #000; } header { background: #fff; } }

@@ -9,11 +9,16 @@ and maintenance and see the wall read-only; comms get the wall's decisions,
 announcements and pause; an authority gets nothing but issuing and withdrawing
 announcements, and the header shows a lock.
 
-The wall (``:wall``) has no moderation stream: its queue and the announcement
-are polled (rescheduled after each run) and re-read right after each action.
+The wall (``:wall``): its queue and the announcement are re-read when the live
+stream says the wall changed (``wall`` events) and right after each action.
 
 Keys: ``:`` command bar (with completion), ``/`` filter (``!`` inverts),
-``esc`` back, ``?`` help, ``space`` mark rows, ``ctrl+p`` command palette.
+``esc`` back, ``?`` help (this app's keys by view and role, every ``:``
+command: :mod:`eventops.tui.discover`), ``space`` mark rows, ``ctrl+p`` command
+palette (every view and every action of the role), ``q`` quit. ``q`` quits at
+once — the app is only a client, the engine goes on — except inside ``eventops
+demo`` (``confirm_quit``), where quitting ends the demo and so ``q`` asks first.
+The key hints are :class:`~eventops.tui.keybar.KeyBar`, made for 80×24.
 
 This module is the composition root: the views live in :mod:`eventops.tui.screens`
 (one module each, with their actions as mixins over :class:`~eventops.tui.core.CoreApp`),
@@ -27,25 +32,30 @@ from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from eventops.errors import ApiError, EventOpsError
-from eventops.tui.client import LiveStream, StreamEvent
+from eventops.api.client import EngineUnreachable
+from eventops.errors import ApiError, EventOpsError, Forbidden, NotAuthenticated
+from eventops.tui import discover
+from eventops.tui.client import LiveStream, StreamEvent, TokenRefused, token_refused
 from eventops.tui.core import ALL_MUTATIONS, MUTATIONS, WALL_DECISIONS, CoreApp
-from eventops.tui.dialogs import HelpScreen
+from eventops.tui.dialogs import ConfirmScreen, HelpScreen
+from eventops.tui.keybar import KeyBar
+from eventops.tui.keyhold import KeyHold
 from eventops.tui.safe import plain
 from eventops.tui.screens.alerts import AlertActions, AlertsTable
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.screens.devices import DeviceActions, DevicesTable
-from eventops.tui.screens.links import LinksTable
+from eventops.tui.screens.links import HandoverActions, LinksTable
+from eventops.tui.screens.map import MAP_ROLES, MapView
 from eventops.tui.screens.probe import PROBE_ROLES, ProbeView, bind_probe_keys
 from eventops.tui.screens.provision import ProvisionScreen
 from eventops.tui.screens.pulse import PulseView
@@ -54,8 +64,6 @@ from eventops.tui.screens.wall import WALL_STATES, WallActions, WallTable
 from eventops.tui.tables import RowTable, bind_dangerous_keys
 
 THEMES = {"dark": "textual-dark", "light": "textual-light", "terminal": "ansi-dark"}
-HOLD_BACKSTOP_S = 5.0
-"""Keys typed behind the enter/esc that closes a bar wait at most this long for it."""
 
 VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
     "technician": ("pulse", "masts", "devices", "links", "alerts", "timeline"),
@@ -64,8 +72,6 @@ VIEWS_BY_ROLE: dict[str, tuple[str, ...]] = {
 }
 WALL_VIEWERS = ("technician", "comms")
 """Roles that see the wall queue (technicians read-only)."""
-BARS = frozenset({"cmd", "filter"})
-"""The command bar and the filter (ids of their Inputs)."""
 BAR_ACTIONS = frozenset({"command_bar", "filter"})
 """The ':' and '/' bindings: priority keys, but text inside a text field."""
 ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.failed", "probe.ended"})
@@ -73,18 +79,28 @@ ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.faile
 
 
 class ViewCommands(Provider):
-    """The views and commands in the command palette."""
+    """The command palette: every view and ``:`` command, and every action the role may take
+    (read from the keys bound for it, so the palette offers nothing the role cannot do)."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
         app = self.app
         assert isinstance(app, EventOpsApp)
+        tr = app.tr
         out: list[tuple[str, str, Callable[[], Any]]] = [
-            (f"{app.tr('view.' + v)} (:{v})", app.tr("palette.view"), partial(app.show_view, v))
+            (f"{tr('view.' + v)} (:{v})", tr("palette.view"), partial(app.show_view, v))
             for v in app.views
             if v != "none"
         ]
+        if app.role == "technician":
+            out.append(
+                (f"{tr('view.provision')} (:provision)", tr("palette.view"), app.open_provision)
+            )
+        for label, key, view in discover.palette_actions(app, self.screen):
+            out.append((label, tr("palette.action"), partial(app.palette_run, key, view)))
+        out.append((f"{tr('app.help')} (:help, ?)", "", app.action_help))
+        out.append((f"{tr('app.quit')} (:quit, q)", "", app.action_quit))
         for theme in THEMES:
-            out.append((f"{app.tr('palette.theme')}: {theme}", "", partial(app.set_theme, theme)))
+            out.append((f"{tr('palette.theme')}: {theme}", "", partial(app.set_theme, theme)))
         return out
 
     async def discover(self) -> Hits:
@@ -99,7 +115,9 @@ class ViewCommands(Provider):
                 yield Hit(score, matcher.highlight(name), cb, help=help_text)
 
 
-class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, CoreApp):
+class EventOpsApp(
+    AlertActions, DeviceActions, HandoverActions, TimelineActions, WallActions, KeyHold, CoreApp
+):
     TITLE = "eventops"
     CSS = """
     #top { height: 1; background: $primary-background; color: $text; }
@@ -140,7 +158,7 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             yield PulseView(id="pulse")
         yield Input(id="cmd", placeholder=":", disabled=True)
         yield Input(id="filter", placeholder="/", disabled=True)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.theme = THEMES[self.config.theme]
@@ -169,22 +187,41 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
     # -- connecting ------------------------------------------------------------------------------
     @work(exclusive=True, group="connect", exit_on_error=False)
     async def connect(self) -> None:
+        """Who am I, then the live stream; a refused token stops the app (:meth:`stop_fatal`)."""
         assert self.api is not None
         attempt = 0
-        while self.who is None:
-            try:
-                self.who = await self.api.whoami()
-            except ApiError as exc:
-                self.on_stream_state(False, exc.one_line())
-                await asyncio.sleep(
-                    self.config.backoff_s[min(attempt, len(self.config.backoff_s) - 1)]
-                )
-                attempt += 1
-        await self.setup_role()
-        self.stream = LiveStream(
-            self.api, self.on_stream_event, self.on_stream_state, backoff_s=self.config.backoff_s
-        )
-        await self.stream.run()
+        try:
+            while self.who is None:
+                try:
+                    self.who = await self.api.whoami()
+                except (NotAuthenticated, Forbidden) as exc:
+                    raise token_refused(self.api.base_url, exc) from None
+                except EngineUnreachable as exc:
+                    self.alive, self.down_reason = False, exc.reason
+                    self.on_stream_state(False, exc.reason)
+                except ApiError as exc:
+                    self.alive = None
+                    self.on_stream_state(False, exc.one_line())
+                if self.who is None:
+                    await asyncio.sleep(
+                        self.config.backoff_s[min(attempt, len(self.config.backoff_s) - 1)]
+                    )
+                    attempt += 1
+            await self.setup_role()
+            self.stream = LiveStream(
+                self.api,
+                self.on_stream_event,
+                self.on_stream_state,
+                backoff_s=self.config.backoff_s,
+            )
+            await self.stream.run()
+        except TokenRefused as exc:
+            self.stop_fatal(exc)
+
+    def stop_fatal(self, exc: EventOpsError) -> None:
+        """Stop with one line (the command prints ``fatal`` and exits non-zero): no retry loop."""
+        self.fatal = exc
+        self.exit(return_code=exc.exit_code)
 
     async def setup_role(self) -> None:
         assert self.who is not None
@@ -194,6 +231,8 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             self.views = (*(v for v in self.views if v != "none"), "wall")
         if self.who.role in PROBE_ROLES:
             self.views = (*(v for v in self.views if v != "none"), "probe")
+        if self.who.role in MAP_ROLES:
+            self.views = (*self.views, "map")
         switcher = self.query_one("#views", ContentSwitcher)
         args = (self.state, self.tr, self.event_tz(), self.config.thresholds)
         widgets: list[Any] = []
@@ -216,6 +255,8 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
                 )
             elif v == "probe":
                 widgets.append(ProbeView(id="probe"))
+            elif v == "map":
+                widgets.append(MapView(id="map"))
             elif v == "none":
                 widgets.append(Static(plain(self.tr("none.comms")), id="none"))
         for w in widgets:
@@ -258,6 +299,9 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
                 self.refresh_activity()
         elif ev.type in ACTIVITY_EVENTS:
             self.refresh_activity()
+        elif ev.type == "wall" and self.has_wall:
+            self.poll_wall()
+        self.note_timeline_event(ev)
 
     @work(exclusive=True, group="activity", exit_on_error=False)
     async def refresh_activity(self) -> None:
@@ -279,9 +323,13 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         self.state.set_activity(apply, probes)
 
     def on_stream_state(self, connected: bool, error: str) -> None:
+        if self.stream is not None:
+            self.alive, self.down_reason = self.stream.alive, self.stream.down_reason
         changed = connected != self.connected or error != self.error
         if connected and not self.connected and self.ready:
             self.refresh_activity()  # catch up on what started or ended meanwhile
+            if self.has_wall:
+                self.poll_wall()  # a fresh snapshot carries no wall events
         self.connected, self.error = connected, error
         if changed:
             self.paint()
@@ -301,6 +349,8 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
 
     def flush(self) -> None:
         """One refresh tick: draw what changed since the last one."""
+        if not self.screen_stack:
+            return  # shutting down: a tick after the screens are gone
         dirty = self.state.take_dirty()
         if not dirty:
             return
@@ -323,8 +373,11 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
             for pv in self.query(ProbeView):
                 pv.sync_links()
                 pv.redraw()
-        if view == "timeline" and dirty.alerts:
-            self.load_timeline()  # alerts are timeline entries: fetch the new ones
+        if view == "map" and (dirty.devices or dirty.links or dirty.structure):
+            for mv in self.query(MapView):
+                mv.sync()
+        if view == "timeline" and (dirty.alerts or self.timeline_stale):
+            self.load_timeline()  # alerts and actions are timeline entries: fetch the new ones
         if isinstance(self.screen, DetailScreen):
             key = self.screen.key
             if dirty.structure or dirty.alerts or key in dirty.devices or key in dirty.links:
@@ -352,8 +405,9 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         if name == "probe":
             for pv in self.query(ProbeView):
                 pv.shown()
-        if name == "timeline" and not self.timeline_loaded:
-            self.action_reload_timeline()
+        if name == "timeline" and (not self.timeline_loaded or self.timeline_stale):
+            self.load_timeline()  # all of it the first time, then what is new
+        self.refresh_bindings()  # the key bar: e.g. "/" only where a table is in front
         self.paint()
         return True
 
@@ -381,41 +435,6 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         f.value = table.filter_text
         self._open_input(f)
 
-    async def on_event(self, event: events.Event) -> None:
-        """Keys typed right behind the enter or esc that closes the bar (one burst from
-        tmux send-keys, a paste) wait until it is closed and the view has the focus,
-        instead of going into the closing bar."""
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            if self.held is not None:
-                self.held.append(event)
-                return
-            f = self.focused
-            if event.key in ("enter", "escape") and isinstance(f, Input) and f.id in BARS:
-                self.held = []
-                self.hold_no += 1
-                no = self.hold_no
-                # a backstop only (the bar's submit or close releases the keys): it
-                # may release only the hold it was set for, or a late timer of an
-                # earlier hold would hand keys to a bar that is still closing
-                self.set_timer(HOLD_BACKSTOP_S, lambda: self._release_stale(no))
-        await super().on_event(event)
-
-    def _release_soon(self) -> None:
-        """After the focus changes already queued: hand on the keys held meanwhile."""
-        self.call_later(self._release_keys)
-
-    async def _release_stale(self, no: int) -> None:
-        if no == self.hold_no and self.held is not None:
-            await self._release_keys()
-
-    async def _release_keys(self) -> None:
-        held, self.held = self.held, None
-        while held:
-            await self.on_event(held.pop(0))
-            if self.held is not None:  # that key closes the bar again: keep the order
-                self.held[:0] = held
-                return
-
     def _hide_inputs(self) -> bool:
         hidden = False
         for inp in self.query("#cmd, #filter"):
@@ -439,6 +458,7 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         table = self.current_table()
         if table is not None and table.filter_text:
             table.set_filter("")
+            self.paint()
             return
         if self.history:
             self.show_view(self.history.pop(), remember=False)
@@ -458,7 +478,7 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         word, _, arg = text.partition(" ")
         word = word.lower()
         if word in ("q", "quit"):
-            self.exit()
+            self.call_later(self.action_quit)
         elif word == "help":
             self.action_help()
         elif word == "theme" and arg in THEMES:
@@ -481,6 +501,7 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         table = self.current_table()
         if table is not None:
             table.set_filter(event.value)
+            self.paint()  # the header shows the active filter
 
     @on(Input.Submitted, "#filter")
     def filter_done(self, event: Input.Submitted) -> None:
@@ -493,20 +514,30 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
         self._release_soon()
 
     def action_help(self) -> None:
-        lines: list[tuple[str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for active in self.screen.active_bindings.values():
-            b = active.binding
-            if not b.description:
-                continue
-            item = (self.get_key_display(b), b.description)
-            if item not in seen:
-                seen.add(item)
-                lines.append(item)
-        lines.append(("ctrl+p", self.tr("help.palette")))
-        cmds = ", ".join(f":{v}" for v in self.views if v != "none")
-        lines.append((":", cmds))
-        self.push_screen(HelpScreen(lines, self.tr("help.title")))
+        """This app's keys: this view's, the role's, everywhere, the commands, the other views."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(discover.help_sections(self), self.tr("help.title")))
+
+    def palette_run(self, key: discover.Key, view: str | None) -> None:
+        """Run an action chosen in the palette, in its view (shown first)."""
+        if view is not None and view != self.current:
+            self.show_view(view)
+        self.call_later(self.run_action, key.action, key.node)
+
+    async def action_quit(self) -> None:
+        """q: quits; inside ``eventops demo`` it asks first (quitting ends the demo)."""
+        if not self.confirm_quit:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(self.tr("quit.demo_q") + " " + self.tr("confirm.yn")), done)
 
     @on(DataTable.RowSelected)
     def row_selected(self, event: DataTable.RowSelected) -> None:
@@ -525,7 +556,12 @@ class EventOpsApp(AlertActions, DeviceActions, TimelineActions, WallActions, Cor
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in BAR_ACTIONS:
             # ':' and '/' typed into a text field (the bar itself, a note) are text
-            return not isinstance(self.focused, Input) and not isinstance(self.screen, ModalScreen)
+            if isinstance(self.focused, Input) or isinstance(self.screen, ModalScreen):
+                return False
+            # a filter only where a table of the main screen is in front
+            return action != "filter" or (
+                self.screen is self.screen_stack[0] and self.current_table() is not None
+            )
         return action not in ALL_MUTATIONS or self.may(action)
 
 

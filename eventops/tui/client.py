@@ -125,12 +125,26 @@ class Api(EngineClient):
         try:
             return await super().call(method, path, body, timeout_s=timeout_s)
         except EngineUnreachable as exc:
-            exc.args = (f"engine at {self.base_url} unreachable: {exc.reason}",)
+            exc.args = (f"engine unreachable at {self.base_url}: {exc.reason}",)
             raise
         except ApiError as exc:
             if exc.status is not None and getattr(exc, PLAIN_TEXT, False):
                 exc.args = (f"{method} {path.split('?')[0]}: {exc.status} {exc}",)
             raise
+
+    async def why_down(self) -> str | None:
+        """None when the engine answers ``GET /healthz`` (:meth:`alive`), else why not
+        ("connection refused"), from one more request that names the reason."""
+        limit = min(self.timeout_s, 5.0)
+        if await self.alive(timeout_s=limit):
+            return None
+        try:
+            await self.call("GET", "/healthz", timeout_s=limit)
+        except EngineUnreachable as exc:
+            return exc.reason
+        except ApiError as exc:
+            return f"it answers {exc.status}" if exc.status else exc.one_line()
+        return None
 
     async def _request(self, method: str, path: str, body: BaseModel | None = None) -> Any:
         """One call, its JSON answer unparsed (for screens with their own models)."""
@@ -154,6 +168,21 @@ class Api(EngineClient):
 
     async def wall_announcements(self) -> Announcements:  # type: ignore[override]
         return Announcements.of(await super().wall_announcements())
+
+
+class TokenRefused(ApiError):
+    """The engine refused the token (401/403): retrying cannot help, the app stops."""
+
+    title = "Token refused"
+
+
+def token_refused(base_url: str, exc: ApiError | NotAuthenticated | Forbidden) -> TokenRefused:
+    status = getattr(exc, "status", None) or (403 if isinstance(exc, Forbidden) else 401)
+    return TokenRefused(
+        f"the engine at {base_url} refused the token ({status}): "
+        "check --token (default env:EVENTOPS_TOKEN) or the config's token",
+        status=status,
+    )
 
 
 OnEvent = Callable[[StreamEvent], Awaitable[None] | None]
@@ -188,28 +217,42 @@ class LiveStream:
         self.last_id: str | None = None
         """The last stream id seen (``<epoch>-<n>``), sent back on reconnect."""
         self.connected = False
+        self.alive: bool | None = None
+        """After a drop: whether the engine still answers ``/healthz`` (None: not asked)."""
+        self.down_reason = ""
+        """Why the engine does not answer (when ``alive`` is False)."""
 
     async def run(self) -> None:
-        """Run until cancelled."""
+        """Run until cancelled, or until the engine refuses the token (:class:`TokenRefused`,
+        after telling ``on_state``: a wrong token does not get better by retrying)."""
         attempt = 0
         while True:
             err = ""
             try:
                 await self._follow()
                 err = "the engine closed the stream"
+            except TokenRefused as exc:
+                self.connected, self.alive = False, True
+                await _call(self.on_state, False, exc.one_line())
+                raise
+            except EngineUnreachable as exc:
+                err = f"engine unreachable at {self.api.base_url}: {exc.reason}"
             except ApiError as exc:
                 err = exc.one_line()
-            except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-                err = f"connection to the engine lost ({exc.__class__.__name__})"
+            except (aiohttp.ClientError, TimeoutError, ConnectionError):
+                err = "the connection to the engine broke"  # words, not a class name
             if self.connected:
                 attempt = 0
             self.connected = False
+            # is the engine gone, or only the stream? (says which in the banner)
+            why = await self.api.why_down()
+            self.alive, self.down_reason = why is None, why or ""
             await _call(self.on_state, False, err)
             await self._sleep(self.backoff_s[min(attempt, len(self.backoff_s) - 1)])
             attempt += 1
 
     async def _opened(self) -> None:
-        self.connected = True
+        self.connected, self.alive, self.down_reason = True, True, ""
         await _call(self.on_state, True, "")
 
     async def _follow(self) -> None:
@@ -223,8 +266,7 @@ class LiveStream:
             self.last_id = None
             raise
         except (NotAuthenticated, Forbidden) as exc:
-            status = getattr(exc, "status", None)
-            raise ApiError(f"the engine refused the token ({status})", status=status) from None
+            raise token_refused(self.api.base_url, exc) from None
 
     async def _dispatch(self, msg: StreamMessage) -> None:
         self.last_id = msg.stream_id

@@ -59,7 +59,8 @@ class TuiConfig(BaseSettings):
     refresh_s: float = Field(default=0.5, gt=0, le=10)
     """How often coalesced live updates are drawn."""
     wall_poll_s: float = Field(default=2.0, gt=0, le=60)
-    """How often the wall queue and the announcement are fetched (the queue has no stream)."""
+    """Unused: the wall follows the live stream's ``wall`` events (kept so that
+    existing config files still load)."""
     series_len: int = Field(default=30, ge=2, le=500)
     """Points kept per sparkline."""
     keymap: dict[str, str] = Field(default_factory=dict)

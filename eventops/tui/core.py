@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from eventops import timefmt
+from eventops.errors import EventOpsError
 from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
 from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
@@ -31,7 +32,7 @@ from eventops.tui.tables import RowTable, fmt_time, localize_bindings
 TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline", "wall")
 WALL_DECISIONS = ("wall_approve", "wall_reject", "wall_pin", "wall_take_down", "wall_block")
 MUTATIONS: dict[str, frozenset[str]] = {
-    "technician": frozenset({"ack", "silence", "maintenance", "reboot"}),
+    "technician": frozenset({"ack", "silence", "maintenance", "reboot", "handover"}),
     "comms": frozenset({*WALL_DECISIONS, "wall_undo", "announce", "withdraw", "pause_wall"}),
     "authority": frozenset({"announce", "withdraw"}),
 }
@@ -78,8 +79,23 @@ def host(node: DOMNode) -> Host:
 class CoreApp(App[None]):
     """The app's state and what every view and action asks of it."""
 
-    def __init__(self, api: Api | None, config: TuiConfig, *, animate: bool = False) -> None:
+    def __init__(
+        self,
+        api: Api | None,
+        config: TuiConfig,
+        *,
+        animate: bool = False,
+        confirm_quit: bool = False,
+    ) -> None:
         super().__init__()
+        self.confirm_quit = confirm_quit
+        """q asks first (inside ``eventops demo``, where quitting ends the demo)."""
+        self.alive: bool | None = None
+        """While disconnected: whether the engine answers its health check (None: unknown)."""
+        self.down_reason = ""
+        """Why the engine does not answer (``alive`` False)."""
+        self.fatal: EventOpsError | None = None
+        """Why the app stopped by itself (a refused token): the command prints it."""
         self.api = api
         self.config = config
         self.tr = Tr(config.lang())
@@ -104,6 +120,8 @@ class CoreApp(App[None]):
         """Keys typed behind an enter/esc that closes the bar: handed on once it is closed."""
         self.stream_listeners: list[Callable[[StreamEvent], None]] = []
         """Open screens that follow the live stream themselves (the Provision view)."""
+        self.last_handover_error = ""
+        """The engine's reason for the last refused handover (shown as a notification)."""
         if not animate:
             self.animation_level = "none"
         localize_bindings(self, self.tr)
@@ -140,55 +158,98 @@ class CoreApp(App[None]):
         actions = [b.action.removeprefix("app.") for b in type(table).DANGEROUS]
         return bool(actions) and all(self.may(a) for a in actions)
 
-    def top_text(self) -> Text:
+    def view_title(self, screen: Screen[Any] | None = None) -> str:
+        """The name of what the screen shows: its own ``view_title()``, else the current view."""
+        title = getattr(screen, "view_title", None)
+        if callable(title):
+            return str(title())
+        return self.tr("view." + self.current)
+
+    def indicators(self, screen: Screen[Any] | None = None) -> list[str]:
+        """What narrows the view on the main screen: the wall's list, an active filter."""
+        if screen is not None and screen is not self.screen_stack[0]:
+            return []
+        out: list[str] = []
+        if self.current == "wall":
+            out.append(self.tr("header.list", state=self.tr(f"wall.state.{self.wall_state}")))
+        table = self.current_table()
+        if table is not None and table.filter_text:
+            out.append(
+                self.tr(
+                    "header.filter",
+                    text=table.filter_text[:24],
+                    n=table.row_count,
+                    total=len(table.items()),
+                )
+            )
+        return out
+
+    def top_text(self, screen: Screen[Any] | None = None) -> Text:
+        """One line, most important first, so a narrow terminal cuts only the end:
+        the view's name and what narrows it, the connection, then who and the wall."""
         tr = self.tr
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" eventops ", style="bold reverse")
-        if self.who is not None:
+        t.append(" ")
+        t.append_text(plain(self.view_title(screen), "bold"))
+        for ind in self.indicators(screen):
             t.append(" ")
-            t.append_text(plain(self.who.name, "bold"))
-            t.append(f" · {tr('role.' + self.who.role)}")
-            if self.read_only:
-                t.append(f" 🔒 {tr('read_only')}", style="bold yellow")
-        ann = self.state.announcement
-        if ann is not None:
-            t.append(" · ")
-            t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold white on red"))
-        if self.state.wall_pending is not None and "wall" in self.views:
-            t.append(f" · {tr('header.wall', n=self.state.wall_pending)}")
-            if self.state.wall_paused:
-                t.append(f" ⏸ {tr('wall.paused')}", style="bold yellow")
+            t.append_text(plain(f"[{ind}]", "bold yellow"))
         t.append(" · ")
         if self.connected:
             t.append(tr("conn.live"), style="green")
         else:
             t.append(tr("conn.lost") if self.who else tr("conn.connecting"), style="bold red")
-        t.append(f" · {tr('pulse.as_of')} {fmt_time(self.state.as_of, self.event_tz())}")
+        t.append(f" {fmt_time(self.state.as_of, self.event_tz())}")
         if not self.connected and self.state.as_of is not None:
             t.append(f" ({tr('stale')})", style="yellow")
-        t.append(f" · {tr('view.' + self.current)}", style="bold")
+        ann = self.state.announcement
+        if ann is not None:
+            t.append(" · ")
+            t.append_text(plain(f"📣 {ann.title(tr.lang)}", "bold white on red"))
+        if self.who is not None:
+            t.append(" · ")
+            t.append_text(plain(self.who.name, "bold"))
+            t.append(f" · {tr('role.' + self.who.role)}")
+            if self.read_only:
+                t.append(f" 🔒 {tr('read_only')}", style="bold yellow")
+        if self.state.wall_pending is not None and "wall" in self.views:
+            t.append(f" · {tr('header.wall', n=self.state.wall_pending)}")
+            if self.state.wall_paused:
+                t.append(f" ⏸ {tr('wall.paused')}", style="bold yellow")
         return t
 
     def paint_top(self, screen: Screen[Any]) -> None:
         for top in screen.query("#top"):
             assert isinstance(top, Static)
-            top.update(self.top_text())
+            top.update(self.top_text(screen))
         for banner in screen.query("#banner"):
             assert isinstance(banner, Static)
             if self.connected or (self.who is None and not self.error):
                 banner.remove_class("shown")
             else:
-                msg = Text(" ⚠ ", style="bold")
-                msg.append(self.tr("banner.lost"))
-                msg.append_text(plain(f" ({self.error})" if self.error else ""))
-                if self.state.as_of is not None:
-                    msg.append(
-                        " "
-                        + self.tr("banner.stale", at=fmt_time(self.state.as_of, self.event_tz()))
-                    )
-                msg.append(" " + self.tr("banner.retry"))
-                banner.update(msg)
+                banner.update(self.banner_text())
                 banner.add_class("shown")
+
+    def banner_text(self) -> Text:
+        """Why there is no live data, in words: is the engine gone, or only the stream?"""
+        tr = self.tr
+        msg = Text(" ⚠ ", style="bold")
+        url = self.api.base_url if self.api is not None else "-"
+        if self.alive is False:
+            msg.append_text(plain(tr("banner.down", url=url, reason=self.down_reason)))
+        elif self.alive is True:
+            msg.append(tr("banner.alive"))
+            msg.append_text(plain(f" ({self.error})" if self.error else ""))
+        else:
+            msg.append(tr("banner.lost"))
+            msg.append_text(plain(f" ({self.error})" if self.error else ""))
+        if self.state.as_of is not None:
+            at = fmt_time(self.state.as_of, self.event_tz())
+            msg.append(" " + tr("banner.stale", at=at))
+        if self.alive is not True:
+            msg.append(" " + tr("banner.retry"))
+        return msg
 
     def _table_in(self, name: str) -> RowTable[Any] | None:
         """The view's table (the view itself, or the table in it)."""

@@ -110,9 +110,11 @@ class HelpScreen(Localized, ModalScreen[None]):
         Binding("escape,question_mark,q", "app.pop_screen", "close", id="help.close")
     ]
 
-    def __init__(self, lines: list[tuple[str, str]], title: str) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]], title: str) -> None:
         super().__init__()
-        self.lines = lines
+        self.sections = sections
+        self.lines = sections[0][1] if sections else []
+        """The first section's keys (those of the view in front)."""
         self.title_text = title
 
     def on_mount(self) -> None:
@@ -120,10 +122,21 @@ class HelpScreen(Localized, ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         t = Text()
-        t.append(self.title_text + "\n\n", style="bold")
-        for key, desc in self.lines:
-            t.append(f"{key:>10}  ", style="bold cyan")
-            t.append_text(plain(desc))
+        t.append(self.title_text + "\n", style="bold")
+        for head, lines in self.sections:
             t.append("\n")
+            t.append_text(plain(head, "bold underline"))
+            t.append("\n")
+            width = max(len(k) for k, _ in lines)
+            for key, desc in lines:
+                t.append(f"  {key:>{min(width, 12)}}  ", style="bold cyan")
+                t.append_text(plain(desc))
+                t.append("\n")
         with VerticalScroll(id="dialog"):
             yield Static(t, id="help-body")
+
+    def text(self) -> str:
+        """Everything the help says, as plain text (tests)."""
+        return "\n".join(
+            f"{head}\n" + "\n".join(f"{k} {d}" for k, d in lines) for head, lines in self.sections
+        )

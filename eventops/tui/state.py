@@ -204,6 +204,11 @@ class LiveState:
                 dev = self.devices[ev.data["subject"]]
                 on = bool(ev.data.get("data", {}).get("on", not dev.maintenance))
                 self.put_device(dev.model_copy(update={"maintenance": on}))
+            elif ev.type == "handover" and ev.data.get("subject") in self.links:
+                lk = self.links[ev.data["subject"]]
+                to = ev.data.get("data", {}).get("to")
+                if isinstance(to, str):
+                    self.put_link(lk.model_copy(update={"handed_to": to}))
         except (ValidationError, KeyError, TypeError):
             self.skipped += 1
             return

@@ -29,6 +29,8 @@ from eventops.tui.safe import plain
 from eventops.tui.state import LiveState
 
 ItemT = TypeVar("ItemT")
+Layout = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
+"""The columns shown, and the widths of those narrowed to fit."""
 
 HEALTH_STYLE = {
     "ok": "green",
@@ -135,6 +137,12 @@ class RowTable(DataTable[Text], Generic[ItemT]):
     DANGEROUS: ClassVar[list[Binding]] = []
     COLUMNS: ClassVar[list[tuple[str, str]]] = []
     """(column key, i18n key of the label)."""
+    SHRINK: ClassVar[dict[str, int]] = {}
+    """Text columns that may be narrowed (to at least this many cells) when the table
+    is wider than the terminal; their text is cut."""
+    DROP: ClassVar[tuple[str, ...]] = ()
+    """Columns left out, first to last, when narrowing is not enough (low priority first);
+    the others always stay."""
     SORTS: ClassVar[list[str]] = ["id"]
 
     def __init__(
@@ -160,12 +168,14 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         self._pending: set[str] = set()
         """Changed rows not drawn yet because they are out of sight."""
         self.rebuilds = 0
+        self._natural: dict[str, int] = {}
+        """The widest cell (or label) of each column."""
+        self._layout: Layout | None = None
+        """The columns shown and the widths of the narrowed ones."""
         self._zone = ""
         localize_bindings(self, tr)
 
     def on_mount(self) -> None:
-        for key, label in self.COLUMNS:
-            self.add_column(plain(self.tr(label) if label else ""), key=key)
         self._zone = ""
         self._name_zone()
         self.sync(None)
@@ -173,20 +183,82 @@ class RowTable(DataTable[Text], Generic[ItemT]):
     def _name_zone(self) -> None:
         """Time columns show hh:mm:ss; their heading names the event's zone as of the data
         (CEST or CET: the label follows a change of daylight saving time)."""
-        zone = timefmt.zone_label(self.state.as_of or datetime.now(UTC), self.tz or UTC)
+        zone = timefmt.zone_label(self.zone_ref() or datetime.now(UTC), self.tz or UTC)
         if zone == self._zone:
             return
         self._zone = zone
-        for key, label in self.COLUMNS:
+        for key, _ in self.COLUMNS:
             col = self.columns.get(ColumnKey(key))
-            if key in TIME_COLUMNS and label and col is not None:
-                col.label = plain(f"{self.tr(label)} ({zone})")
+            if key in TIME_COLUMNS and col is not None:
+                col.label = self.label(key)
                 col.content_width = max(col.content_width, col.label.cell_len)
         self._clear_caches()
         self._require_update_dimensions = True
         self.refresh()
 
+    def on_resize(self) -> None:
+        if self.is_mounted and self._layout is not None and self.fit() != self._layout:
+            self._rebuild(self._order, self.items())
+
+    # -- fitting the columns to the width ----------------------------------------------------
+    def label(self, col: str) -> Text:
+        lab = dict(self.COLUMNS)[col]
+        if col in TIME_COLUMNS and lab and self._zone:
+            return plain(f"{self.tr(lab)} ({self._zone})")
+        return plain(self.tr(lab) if lab else "")
+
+    def shown_columns(self) -> list[str]:
+        """The columns on screen (the others were left out for want of width)."""
+        return [] if self._layout is None else list(self._layout[0])
+
+    def fit(self) -> Layout:
+        """Which columns are shown, and how wide the narrowed ones are, at this width."""
+        cols = [c for c, _ in self.COLUMNS]
+        width = self.size.width
+        if width <= 0:
+            return (tuple(cols), ())
+        if len(self._order) + 1 > self.size.height:
+            width -= self.styles.scrollbar_size_vertical
+        pad = 2 * self.cell_padding
+        nat = {c: max(self._natural.get(c, 0), self.label(c).cell_len, 1) for c in cols}
+
+        def least(c: str) -> int:
+            return min(nat[c], self.SHRINK[c]) if c in self.SHRINK else nat[c]
+
+        if sum(nat[c] + pad for c in cols) <= width:
+            return (tuple(cols), ())
+        for drop in (None, *self.drop_order()):
+            if drop is not None:
+                cols.remove(drop)
+            if sum(least(c) + pad for c in cols) <= width:
+                break
+        shrink = [c for c in cols if c in self.SHRINK]
+        widths = {c: least(c) for c in shrink}
+        spare = width - sum((widths.get(c) or nat[c]) + pad for c in cols)
+        while spare > 0 and any(widths[c] < nat[c] for c in shrink):
+            for c in shrink:
+                if spare > 0 and widths[c] < nat[c]:
+                    widths[c] += 1
+                    spare -= 1
+        return (tuple(cols), tuple(sorted(widths.items())))
+
+    def drop_order(self) -> tuple[str, ...]:
+        return self.DROP
+
+    def _measure(self, row: tuple[Text, ...]) -> bool:
+        """Note the row's cell widths; whether a column got wider."""
+        grew = False
+        for (col, _), cell in zip(self.COLUMNS, row, strict=True):
+            if cell.cell_len > self._natural.get(col, 0):
+                self._natural[col] = cell.cell_len
+                grew = True
+        return grew
+
     # -- what a subclass provides ------------------------------------------------------------
+    def zone_ref(self) -> datetime | None:
+        """The time whose zone (CET or CEST) the time columns name: the data's."""
+        return self.state.as_of
+
     def items(self) -> Mapping[str, ItemT]:
         raise NotImplementedError
 
@@ -227,7 +299,7 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         self._name_zone()
         order = self.visible_keys()
         items = self.items()
-        if order != self._order:
+        if order != self._order or self._layout is None:
             self._rebuild(order, items)
             return
         lo, hi = self.window()
@@ -249,13 +321,18 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         self._pending.discard(key)
         new = (self.mark_cell(key), *self.cells(key, item))
         old = self._cells[key]
+        self._cells[key] = new
+        if self._measure(new) and self.fit() != self._layout:
+            self._rebuild(self._order, self.items())  # a wider cell changes what fits
+            return
+        shown = self.shown_columns()
         for (col, _), a, b in zip(self.COLUMNS, old, new, strict=True):
-            if a != b:
+            if a != b and col in shown:
                 # grow the column only past its widest cell: for anything else
                 # textual re-measures the whole column (quadratic on big tables)
-                grow = b.cell_len > self.columns[ColumnKey(col)].content_width
+                column = self.columns[ColumnKey(col)]
+                grow = column.auto_width and b.cell_len > column.content_width
                 self.update_cell(key, col, b, update_width=grow)
-        self._cells[key] = new
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -272,13 +349,26 @@ class RowTable(DataTable[Text], Generic[ItemT]):
     def _rebuild(self, order: list[str], items: Mapping[str, ItemT]) -> None:
         self.rebuilds += 1
         cur = self.current_key()
-        self.clear()
         self._cells = {}
+        self._natural = {}
         for key in order:
             row = (self.mark_cell(key), *self.cells(key, items[key]))
             self._cells[key] = row
-            self.add_row(*row, key=key)
+            self._measure(row)
         self._order = order
+        layout = self.fit()
+        if layout != self._layout:
+            self.clear(columns=True)
+            widths = dict(layout[1])
+            for col in layout[0]:
+                self.add_column(self.label(col), key=col, width=widths.get(col))
+            self._layout = layout
+        else:
+            self.clear()
+        index = [i for i, (col, _) in enumerate(self.COLUMNS) if col in layout[0]]
+        for key in order:
+            row = self._cells[key]
+            self.add_row(*(row[i] for i in index), key=key)
         self._index = {k: i for i, k in enumerate(order)}
         self._pending.clear()
         if cur in self._cells:

@@ -55,6 +55,7 @@ from eventops.api.models.devices import (
     InterfaceView,
     LinkEndView,
     LinkView,
+    LocationView,
     MaintenanceBody,
     MaintenanceResult,
     OpticThresholdsView,
@@ -97,6 +98,7 @@ from eventops.api.models.stream import (
     SnapshotView,
     StreamEventView,
     StreamScope,
+    WallChangedData,
 )
 from eventops.api.models.wall import (
     ActiveAnnouncementView,
@@ -172,6 +174,7 @@ __all__ = [
     "IssueBody",
     "LinkEndView",
     "LinkView",
+    "LocationView",
     "MaintenanceBody",
     "MaintenanceResult",
     "ManualAction",
@@ -223,6 +226,7 @@ __all__ = [
     "UnblockResult",
     "UndoBody",
     "UndoResult",
+    "WallChangedData",
     "WallListsView",
     "WhoAmIView",
     "WithdrawResult",

@@ -37,6 +37,14 @@ class CapabilitiesView(ResponseModel):
     partial_config: bool = True
 
 
+class LocationView(ResponseModel):
+    """Where a device stands, from the profile (WGS 84 degrees; either may be unset)."""
+
+    lat: float | None = None
+    lon: float | None = None
+    description: str = ""
+
+
 class DeviceView(ResponseModel):
     id: str
     kind: Literal["mast", "switch", "media-converter"]
@@ -64,6 +72,8 @@ class DeviceView(ResponseModel):
     uplink: str | None = None
     capabilities: CapabilitiesView | None = None
     """The driver's verbs; None only from an engine that predates capabilities."""
+    location: LocationView | None = None
+    """The profile's location (None from an engine that predates it)."""
 
 
 class DeviceFactsView(ResponseModel):
@@ -201,6 +211,9 @@ class RebootResult(ResponseModel):
 class LinkEndView(ResponseModel):
     device: str
     port: str
+    lat: float | None = None
+    lon: float | None = None
+    """Where the end's device stands (for drawing the link on a map; no description)."""
 
 
 class ProofView(ResponseModel):

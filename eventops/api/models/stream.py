@@ -16,7 +16,7 @@ from eventops.api.models.devices import (
 
 # -- the live stream ----------------------------------------------------------------------
 
-StreamScope = Literal["device", "link", "event"]
+StreamScope = Literal["device", "link", "event", "wall"]
 
 
 class StreamEventView(ResponseModel):
@@ -26,7 +26,8 @@ class StreamEventView(ResponseModel):
     id: int
     ts: datetime
     type: str
-    """device, link, alert, handover, maintenance, reload, silence, probe.progress …"""
+    """device, link, alert.* (alert.silenced and alert.unsilenced when a silence is added
+    or removed), handover, maintenance, reload, silence, probe.progress, wall …"""
     subject: str
     """Device or link id, or "" for event-wide changes."""
     scope: StreamScope
@@ -39,6 +40,12 @@ class SnapshotView(ResponseModel):
     devices: list[DeviceView]
     links: list[LinkView]
     alerts: list[AlertView]
+
+
+class WallChangedData(ResponseModel):
+    """``data`` of a ``wall`` event (scope ``wall``): which part of the wall changed."""
+
+    what: Literal["queue", "announcement", "pause"]
 
 
 class ResyncView(ResponseModel):

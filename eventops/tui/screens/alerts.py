@@ -37,6 +37,8 @@ class AlertsTable(RowTable[AlertView]):
         ("acked", "col.acked"),
     ]
     SORTS: ClassVar[list[str]] = ["severity", "since", "subject"]
+    SHRINK: ClassVar[dict[str, int]] = {"summary": 20, "acked": 8, "subject": 12}
+    DROP: ClassVar[tuple[str, ...]] = ("acked",)
 
     def items(self) -> Mapping[str, AlertView]:
         return {str(k): a for k, a in self.state.alerts.items()}

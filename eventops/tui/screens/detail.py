@@ -10,11 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from eventops.errors import ApiError
-from eventops.tui.client import DeviceDetail
+from eventops.tui.client import DeviceDetail, DeviceView
 from eventops.tui.core import Host, host
+from eventops.tui.i18n import Tr
+from eventops.tui.keybar import KeyBar
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.state import device_state, sparkline
 from eventops.tui.tables import (
@@ -29,6 +31,38 @@ from eventops.tui.tables import (
     oper_text,
     term,
 )
+
+
+def metric_label(tr: Tr, metric: str) -> str:
+    """A history series' name in the app's language (``rx_dbm.<port>`` names its port)."""
+    name, _, port = metric.partition(".")
+    if name == "rx_dbm" and port:
+        return tr("metric.rx_dbm", port=strip_control(port)[:8])
+    key = f"metric.{metric}"
+    return tr(key) if key in tr.keys else strip_control(metric)[:14]
+
+
+DEVICE_VERBS = frozenset({"reboot"})
+"""Device actions that are driver verbs: offered only where the driver declares them."""
+
+
+def offers(device: DeviceView | None, action: str) -> bool:
+    """The device's driver offers this action (actions that are not driver verbs: always).
+
+    A device view without capabilities (an engine older than them) offers no verb: the
+    TUI binds only what it knows the device can do."""
+    if action not in DEVICE_VERBS:
+        return True
+    caps = device.capabilities if device is not None else None
+    return caps is not None and bool(getattr(caps, action, False))
+
+
+def capability_names(device: DeviceView) -> list[str]:
+    """The verbs the device's driver declares, by their field names."""
+    caps = device.capabilities
+    if caps is None:
+        return []
+    return [name for name, on in caps.model_dump().items() if on is True]
 
 
 class DetailScreen(Screen[None]):
@@ -49,19 +83,25 @@ class DetailScreen(Screen[None]):
         yield Static(id="banner")
         with VerticalScroll():
             yield Static(id="detail-body")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         app = self.evo
         localize_bindings(self, app.tr)
         if self.kind == "device":
             for key, action in (("m", "maintenance"), ("R", "reboot")):
-                if app.may(action):  # dangerous: absent for roles that may not
+                # dangerous: absent for roles that may not, and for devices that cannot
+                if app.may(action) and offers(app.state.devices.get(self.key), action):
                     self._bindings.key_to_bindings.setdefault(key, []).append(
                         Binding(
                             key, f"app.{action}", app.tr(f"device.{action}"), id=f"device.{action}"
                         )
                     )
+            self.refresh_bindings()
+        if self.kind == "link" and app.may("handover"):
+            self._bindings.key_to_bindings.setdefault("h", []).append(
+                Binding("h", "app.handover", app.tr("link.handover"), id="link.handover")
+            )
             self.refresh_bindings()
         app.paint_top(self)
         self.redraw()
@@ -83,6 +123,10 @@ class DetailScreen(Screen[None]):
     @property
     def evo(self) -> Host:
         return host(self)
+
+    def view_title(self) -> str:
+        """The header's view name: what this is and which."""
+        return f"{self.evo.tr('view.' + self.kind)} {strip_control(self.key)[:32]}"
 
     @work(exclusive=True, group="history")
     async def load_history(self) -> None:
@@ -134,6 +178,8 @@ class DetailScreen(Screen[None]):
             row("col.uptime", "-" if d.uptime_s is None else f"{d.uptime_s / 3600:.1f} h")
             row("detail.uplink", d.uplink or "-")
             row("detail.maintenance", tr("yes") if d.maintenance else tr("no"))
+            caps = capability_names(d)
+            row("detail.caps", ", ".join(tr(f"cap.{c}") for c in caps) or "-")
             row("detail.as_of", fmt_time(d.as_of, tz) + (f"  {tr('stale')}" if d.stale else ""))
             checks = d.checks
             links = [
@@ -187,7 +233,7 @@ class DetailScreen(Screen[None]):
         if self.history:
             t.append(f"\n{tr('detail.history')}\n", style="bold underline")
             for metric, vals in self.history.items():
-                t.append(f"  {metric:<10} ")
+                t.append_text(plain(f"  {metric_label(tr, metric):<16} "))
                 t.append(sparkline(vals, 40), style="cyan")
                 t.append("\n")
         t.append(f"\n{tr('detail.checks')}\n", style="bold underline")

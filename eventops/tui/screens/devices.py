@@ -14,7 +14,7 @@ from eventops.tui.client import DeviceView
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, InputScreen
 from eventops.tui.safe import plain
-from eventops.tui.screens.detail import DetailScreen
+from eventops.tui.screens.detail import DetailScreen, offers
 from eventops.tui.state import device_state, sparkline
 from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, device_reason
 
@@ -35,10 +35,16 @@ class DevicesTable(RowTable[DeviceView]):
         ("reason", "col.reason"),
     ]
     SORTS: ClassVar[list[str]] = ["state", "id", "site", "clients"]
+    SHRINK: ClassVar[dict[str, int]] = {"reason": 16, "site": 8, "kind": 6}
+    DROP: ClassVar[tuple[str, ...]] = ("trend", "uptime", "clients")
 
     def __init__(self, *args: Any, kinds: frozenset[str] | None = None, **kw: Any) -> None:
         self.kinds = kinds
         super().__init__(*args, **kw)
+
+    def drop_order(self) -> tuple[str, ...]:
+        # one kind only (the masts view): its column says nothing, it goes first
+        return self.DROP if self.kinds is None or len(self.kinds) > 1 else ("kind", *self.DROP)
 
     def items(self) -> Mapping[str, DeviceView]:
         if self.kinds is None:
@@ -108,6 +114,9 @@ class DeviceActions(CoreApp):
         if self.screen.kind != "device":
             return
         dev = self.screen.key
+        if not offers(self.state.devices.get(dev), "reboot"):
+            self.notify(self.tr("cap.missing", dev=dev, verb=self.tr("cap.reboot")), markup=False)
+            return
 
         def done(typed: str | None) -> None:
             if typed is None:

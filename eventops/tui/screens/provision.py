@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from eventops.api import models as m
@@ -33,6 +33,7 @@ from eventops.errors import ApiError
 from eventops.tui.client import Api, StreamEvent
 from eventops.tui.core import Host, host
 from eventops.tui.dialogs import ConfirmScreen, InputScreen, PickScreen
+from eventops.tui.keybar import KeyBar
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.tables import fmt_time, localize_bindings
 
@@ -132,6 +133,9 @@ class ProvisionScreen(Screen[None]):
     def evo(self) -> Host:
         return host(self)
 
+    def view_title(self) -> str:
+        return self.evo.tr("view.provision")
+
     @property
     def papi(self) -> ProvisionApi:
         assert self.evo.api is not None
@@ -145,7 +149,7 @@ class ProvisionScreen(Screen[None]):
             yield DataTable(id="prov-devices", cursor_type="row", zebra_stripes=False)
             with VerticalScroll(id="prov-diff-box"):
                 yield Static(id="prov-diff")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         app = self.evo
@@ -262,20 +266,27 @@ class ProvisionScreen(Screen[None]):
         self.load_plan()
 
     @work(exclusive=True, group="provision-plan", exit_on_error=False)
-    async def load_plan(self) -> None:
+    async def load_plan(self, after: str = "") -> None:
+        """Plan (again). ``after``: the status of an apply that just ended — its results
+        stay in the progress column and its status in front of the new summary, while
+        the plan column shows what is left to change now."""
         tr = self.evo.tr
-        self.status = tr("prov.planning")
+        lead = f"{after} · " if after else ""
+        self.status = lead + tr("prov.planning")
         self.redraw()
         try:
             plan = await self.papi.plan()
         except ApiError as exc:
-            self.status = exc.one_line()
+            self.status = lead + exc.one_line()
             self.redraw()
             return
+        if self.running is not None:
+            return  # an apply started meanwhile: its end plans again
         self.plan = plan
-        self.results = {}
-        self.progress = {}
-        self.status = tr(
+        if not after:
+            self.results = {}
+            self.progress = {}
+        self.status = lead + tr(
             "prov.summary",
             change=plan.summary.change,
             unchanged=plan.summary.unchanged,
@@ -436,3 +447,4 @@ class ProvisionScreen(Screen[None]):
                 self.status = f"#{apply_id}: {strip_control(d.get('reason', ''))}"
                 self.evo.notify(self.status[:300], severity="error", markup=False)
             self.redraw()
+            self.load_plan(after=self.status)  # the plan column: what is left to change now

@@ -1,8 +1,17 @@
-"""The timeline view: alerts, decisions and actions in order."""
+"""The timeline view: alerts, decisions and actions in order, live.
+
+Entries are keyed by what they are (time, kind, subject, text), not by their
+position: a reload or a new entry keeps the cursor on the entry it was on. The
+first load fetches everything; after that, stream events that make timeline
+entries (alerts, probes, handovers, silences, maintenance, reboots, applies,
+moderation, reloads) fetch only what is newer than the newest entry shown, and
+append it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -10,7 +19,7 @@ from textual import work
 from textual.binding import Binding
 
 from eventops.errors import ApiError
-from eventops.tui.client import TimelineEntry
+from eventops.tui.client import StreamEvent, TimelineEntry
 from eventops.tui.core import CoreApp
 from eventops.tui.safe import plain
 from eventops.tui.tables import RowTable, fmt_time, msg_text
@@ -28,14 +37,27 @@ class TimelineTable(RowTable[TimelineEntry]):
         ("text", "col.text"),
     ]
     SORTS: ClassVar[list[str]] = ["ts", "subject"]
+    SHRINK: ClassVar[dict[str, int]] = {"text": 20, "kind": 10, "subject": 10}
 
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.entries: dict[str, TimelineEntry] = {}
 
     def set_entries(self, entries: list[TimelineEntry]) -> None:
-        self.entries = {f"{i:06d}": e for i, e in enumerate(entries)}
+        """Replace every entry (a full reload)."""
+        self.entries = {entry_key(e): e for e in entries}
         self.sync(None)
+
+    def add_entries(self, entries: list[TimelineEntry]) -> int:
+        """Add the entries not shown yet; how many were new."""
+        new = {k: e for e in entries if (k := entry_key(e)) not in self.entries}
+        if new:
+            self.entries.update(new)
+            self.sync(None)
+        return len(new)
+
+    def newest(self) -> TimelineEntry | None:
+        return max(self.entries.values(), key=lambda e: e.ts, default=None)
 
     def items(self) -> Mapping[str, TimelineEntry]:
         return self.entries
@@ -70,21 +92,64 @@ class TimelineTable(RowTable[TimelineEntry]):
         return f"{self.tr('sev.' + sev)}: {text}" if isinstance(sev, str) else text
 
 
+def entry_key(e: TimelineEntry) -> str:
+    """What an entry is, as its row key (stable across reloads)."""
+    return f"{e.ts.isoformat()}|{e.kind}|{e.subject}|{e.text}"
+
+
+TIMELINE_EVENTS = frozenset(
+    {
+        "handover",
+        "silence",
+        "silence.removed",
+        "maintenance",
+        "device.reboot",
+        "probe",
+        "reload",
+        "wall",
+        "provision.finished",
+        "provision.failed",
+    }
+)
+"""Stream events (besides ``alert.*``) after which the timeline has new entries."""
+OVERLAP = timedelta(seconds=1)
+"""An incremental fetch starts this much before the newest entry shown (entries
+written in the same instant); duplicates are dropped by key."""
+
+
 class TimelineActions(CoreApp):
-    """Loading the timeline (on first show, ``r``, and when alerts change)."""
+    """Loading the timeline: all of it on first show and on ``r``; the new entries after
+    stream events that make some (:data:`TIMELINE_EVENTS`, ``alert.*``)."""
+
+    timeline_stale = False
+    """A stream event made new entries that are not fetched yet."""
+
+    def note_timeline_event(self, ev: StreamEvent) -> None:
+        if ev.type in TIMELINE_EVENTS or ev.type.startswith("alert."):
+            self.timeline_stale = True
 
     def action_reload_timeline(self) -> None:
-        self.load_timeline()
+        self.load_timeline(full=True)
 
     @work(exclusive=True, group="timeline", exit_on_error=False)
-    async def load_timeline(self) -> None:
+    async def load_timeline(self, full: bool = False) -> None:
         if self.api is None or "timeline" not in self.views:
             return
+        tables = list(self.query(TimelineTable))
+        newest = tables[0].newest() if tables and self.timeline_loaded and not full else None
+        self.timeline_stale = False
         try:
-            entries = await self.api.timeline()
+            if newest is None:
+                entries = await self.api.timeline()
+            else:
+                entries = await self.api.timeline(since=newest.ts - OVERLAP)
         except ApiError as exc:
+            self.timeline_stale = True
             self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
             return
         self.timeline_loaded = True
-        for table in self.query(TimelineTable):
-            table.set_entries(entries)
+        for table in tables:
+            if newest is None:
+                table.set_entries(entries)
+            else:
+                table.add_entries(entries)

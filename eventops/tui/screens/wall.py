@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
@@ -70,9 +70,16 @@ class WallTable(RowTable[WallPost]):
         ("rule", "col.rule"),
     ]
     SORTS: ClassVar[list[str]] = ["time", "author"]
+    SHRINK: ClassVar[dict[str, int]] = {"text": 20, "rule": 10, "author": 10}
+    DROP: ClassVar[tuple[str, ...]] = ("rule", "media")
 
     def items(self) -> Mapping[str, WallPost]:
         return self.state.wall_posts
+
+    def zone_ref(self) -> datetime | None:
+        # comms have no device data: the posts' own times decide CET or CEST
+        posts = self.state.wall_posts.values()
+        return self.state.as_of or max((p.created_at for p in posts), default=None)
 
     def cells(self, key: str, p: WallPost) -> tuple[Text, ...]:
         state = self.tr(f"wall.state.{p.state}") + (" 📌" if p.pinned else "")
@@ -98,7 +105,8 @@ TableFactory = Callable[..., RowTable[Any]]
 
 
 class WallActions(CoreApp):
-    """The wall: polled queue, decisions (comms), announcements (comms, authorities)."""
+    """The wall: queue (re-read on the stream's ``wall`` events), decisions (comms),
+    announcements (comms, authorities)."""
 
     async def probe_wall(self) -> bool:
         """Whether the engine has the wall mounted (its announcements answer)."""
@@ -125,10 +133,10 @@ class WallActions(CoreApp):
 
     @work(exclusive=True, group="wall-poll", exit_on_error=False)
     async def poll_wall(self) -> None:
-        """The wall has no moderation stream: poll, rescheduled after each run (never overlaps)."""
-        while True:
-            await self.refresh_wall()
-            await asyncio.sleep(self.config.wall_poll_s)
+        """Re-read the queue and the announcement: once the role is known, after a
+        ``wall`` event on the live stream, on a mode change (no timer: the engine
+        tells when the wall changed, also for posts that arrive from the sources)."""
+        await self.refresh_wall()
 
     async def refresh_wall(self) -> None:
         if self.api is None:
@@ -186,6 +194,7 @@ class WallActions(CoreApp):
             timeout=2,
             markup=False,
         )
+        self.paint_top(self.screen)  # the header names the list shown
         self.poll_wall()  # restart the poll: the new list at once
 
     def _wall_selection(self) -> list[WallPost]:

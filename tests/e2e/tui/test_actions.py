@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eventops.tui.client import Api
+from eventops.tui.client import Api, TokenRefused
 from eventops.tui.config import load_config
 from eventops.tui.dialogs import ConfirmScreen, InputScreen
 from eventops.tui.screens.alerts import AlertsTable
@@ -109,8 +109,11 @@ async def test_refused_token_is_a_visible_state(rig: Rig) -> None:
 
     app = EventOpsApp(Api(rig.url, "not-a-token"), load_config(rig.config_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        banner = app.query_one("#banner")
-        await until(pilot, lambda: banner.has_class("shown"), "banner")
-        # the engine's 401 error body, its one-line message shown as it is
-        assert "unauthorized: a valid token is needed" in str(banner.render())
-        assert app.is_running and app.who is None
+        await until(pilot, lambda: app.fatal is not None, "the app stops by itself")
+    # one clear line for the command to print, a non-zero exit, no retry loop
+    assert isinstance(app.fatal, TokenRefused) and app.who is None
+    assert app.fatal.one_line() == (
+        f"the engine at {rig.url} refused the token (401): "
+        "check --token (default env:EVENTOPS_TOKEN) or the config's token"
+    )
+    assert app.return_code == app.fatal.exit_code != 0

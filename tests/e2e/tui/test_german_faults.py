@@ -172,7 +172,7 @@ async def test_times_are_in_the_event_zone_whatever_the_config_says(rig: Rig) ->
         await until(pilot, lambda: app.ready and app.state.alerts, "alerts arrived")
         assert app.who is not None and app.who.timezone == "Europe/Berlin"
         top = str(app.top_text())
-        assert re.search(r"as of 18:00:\d\d CEST", top), top
+        assert re.search(r" · live 18:00:\d\d CEST · ", top), top  # the header's data time
         await pilot.press("colon", *"alerts", "enter")
         table = next(t for t in app.query(RowTable) if t.id == "alerts")
         await until(pilot, lambda: table.row_count > 0, "alerts listed")

@@ -86,6 +86,6 @@ async def test_enter_opens_device_detail(rig: Rig) -> None:
         await until(pilot, lambda: "Checks" in str(body.render()), "detail drawn")
         text = str(body.render())
         assert "mast-03" in text and "fibre-stage" in text
-        await until(pilot, lambda: "load1" in str(body.render()), "history chart")
+        await until(pilot, lambda: "system load" in str(body.render()), "history chart")
         await pilot.press("escape")
         await until(pilot, lambda: len(app.screen_stack) == 1, "back to the table")

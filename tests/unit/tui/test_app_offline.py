@@ -59,3 +59,22 @@ def test_only_the_tui_imports_textual() -> None:
             if s.startswith(("import textual", "from textual")):
                 offenders.append(f"{path.relative_to(REPO)}: {s}")
     assert not offenders, offenders
+
+
+def test_banner_says_whether_the_engine_or_only_the_stream_is_gone() -> None:
+    from eventops.tui.client import Api
+
+    app = EventOpsApp(Api("http://127.0.0.1:8470", "t"), TuiConfig(language="en"))
+    app.who = WhoAmI(name="t", role="technician")
+    app.error = "the engine closed the stream"
+    app.alive = True
+    alive = str(app.banner_text())
+    assert "engine alive; reconnecting the live stream" in alive
+    assert "(the engine closed the stream)" in alive and "Retrying" not in alive
+    app.alive, app.down_reason = False, "connection refused"
+    down = str(app.banner_text())
+    assert "engine unreachable at http://127.0.0.1:8470: connection refused; state unknown" in down
+    assert "Retrying" in down
+    de = EventOpsApp(Api("http://127.0.0.1:8470", "t"), TuiConfig(language="de"))
+    de.alive, de.down_reason = False, "connection refused"
+    assert "Engine nicht erreichbar unter http://127.0.0.1:8470" in str(de.banner_text())

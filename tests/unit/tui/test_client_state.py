@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from eventops.errors import ApiError
-from eventops.tui.client import Api, LiveStream, StreamEvent
+from eventops.tui.client import Api, LiveStream, StreamEvent, TokenRefused
 from eventops.tui.state import LiveState, sparkline
 
 
@@ -23,6 +23,7 @@ class SSEServer:
     def __init__(self) -> None:
         self.seen_last_ids: list[str | None] = []
         self.script: list[list[bytes]] = []
+        self.healthy = True
 
     async def stream(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Authorization") != "Bearer tok":
@@ -36,6 +37,11 @@ class SSEServer:
         if not self.script:
             await asyncio.sleep(3600)  # hold the last connection open
         return resp
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        if not self.healthy:
+            raise web.HTTPServiceUnavailable(text="starting\n")
+        return web.Response(text="ok\n")
 
     async def whoami(self, request: web.Request) -> web.Response:
         return web.json_response({"name": "n", "role": "nonsense"})
@@ -51,6 +57,7 @@ async def server() -> AsyncIterator[tuple[SSEServer, str]]:
     app = web.Application()
     app.router.add_get("/api/v1/stream", s.stream)
     app.router.add_get("/api/v1/whoami", s.whoami)
+    app.router.add_get("/healthz", s.healthz)
     runner = web.AppRunner(app, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -103,22 +110,19 @@ async def test_stream_reconnects_with_last_event_id(server: tuple[SSEServer, str
     assert state.as_of is not None and state.as_of.second == 8
 
 
-async def test_refused_token_is_a_state_not_a_crash(server: tuple[SSEServer, str]) -> None:
-    _, url = server
+async def test_refused_token_ends_the_stream_with_one_line(
+    server: tuple[SSEServer, str],
+) -> None:
+    s, url = server
     api = Api(url, "wrong")
     states: list[tuple[bool, str]] = []
     stream = LiveStream(api, lambda e: None, lambda c, e: states.append((c, e)), backoff_s=(0.01,))
-    task = asyncio.create_task(stream.run())
-    try:
-        for _ in range(500):
-            if states:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    assert states[0] == (False, "the engine refused the token (401)")
+    with pytest.raises(TokenRefused) as caught:
+        await stream.run()  # ends by itself: no retry loop
+    line = f"the engine at {url} refused the token (401): check --token"
+    assert caught.value.one_line().startswith(line)
+    assert len(states) == 1 and states[0][0] is False and states[0][1].startswith(line)
+    assert s.seen_last_ids == []  # never got in; asked once, not again
     with pytest.raises(ApiError, match="unexpected answer"):
         await api.whoami()  # role "nonsense" does not validate
     await api.close()
@@ -126,9 +130,54 @@ async def test_refused_token_is_a_state_not_a_crash(server: tuple[SSEServer, str
 
 async def test_unreachable_engine_is_one_line() -> None:
     api = Api("http://127.0.0.1:9", "tok", timeout_s=2)
-    with pytest.raises(ApiError, match=r"engine at http://127.0.0.1:9 unreachable"):
+    with pytest.raises(ApiError) as caught:
         await api.devices()
+    assert caught.value.one_line() == (
+        "engine unreachable at http://127.0.0.1:9: connection refused"
+    )
+    assert await api.why_down() == "connection refused"
     await api.close()
+
+
+async def follow_until_dropped(api: Api) -> tuple[LiveStream, list[tuple[bool, str]]]:
+    states: list[tuple[bool, str]] = []
+    stream = LiveStream(api, lambda e: None, lambda c, e: states.append((c, e)), backoff_s=(5.0,))
+    task = asyncio.create_task(stream.run())
+    try:
+        for _ in range(500):
+            if any(not c for c, _ in states):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await api.close()
+    return stream, states
+
+
+async def test_dropped_stream_asks_whether_the_engine_is_alive(
+    server: tuple[SSEServer, str],
+) -> None:
+    s, url = server
+    # the first connection ends after one event (the engine closed it); /healthz answers
+    s.script = [[ev(1, "snapshot", {"devices": [], "links": [], "alerts": []})], []]
+    stream, states = await follow_until_dropped(Api(url, "tok"))
+    assert states[0] == (True, "") and states[1] == (False, "the engine closed the stream")
+    assert stream.alive is True and stream.down_reason == ""
+
+
+async def test_dropped_stream_of_a_gone_engine_says_unreachable(
+    server: tuple[SSEServer, str],
+) -> None:
+    s, url = server
+    s.healthy = False  # /healthz now refuses: the engine is as good as gone
+    s.script = [[ev(1, "snapshot", {"devices": [], "links": [], "alerts": []})], []]
+    stream, states = await follow_until_dropped(Api(url, "tok"))
+    assert stream.alive is False and stream.down_reason == "it answers 503"
+    stream, states = await follow_until_dropped(Api("http://127.0.0.1:9", "tok"))
+    assert states[0][0] is False and "engine unreachable at http://127.0.0.1:9" in states[0][1]
+    assert stream.alive is False and stream.down_reason == "connection refused"
 
 
 def test_dirty_tracking_coalesces() -> None:

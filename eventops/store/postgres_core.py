@@ -46,6 +46,11 @@ T = TypeVar("T")
 PgJob = Callable[[asyncpg.Connection], Awaitable[T]]
 
 MAX_GROUP = 256
+SampleColumns = tuple[list[str], list[str], list[int], list[float]]
+INSERT_SAMPLES = (
+    "INSERT INTO samples (event_id, device, metric, ts_ms, value) "
+    "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::float8[])"
+)
 CONNECT_TIMEOUT_S = 10.0
 _MIGRATION_LOCK = 0x6576_6F70_735F_6D67  # "evops_mg": one migrator per database at a time
 
@@ -99,6 +104,8 @@ def check_url(url: str) -> None:
 @dataclass
 class _Pending:
     job: PgJob[Any]
+    samples: SampleColumns | None = None
+    """A plain samples insert: merged with the group's others into one statement."""
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -257,11 +264,15 @@ class PostgresCore(Store):
         return int(await self._fetchval("SELECT version FROM eventops_schema") or 0)
 
     # -- the writer ------------------------------------------------------------
-    async def run_write(self, job: PgJob[T], *, durable: bool = False) -> T:
+    async def run_write(
+        self, job: PgJob[T], *, durable: bool = False, samples: SampleColumns | None = None
+    ) -> T:
         """Run ``job`` on the write connection inside the event's transaction; return after
-        commit. (Every commit is durable here; ``durable`` is kept for the SQLite signature.)"""
+        commit. (Every commit is durable here; ``durable`` is kept for the SQLite signature.)
+        ``samples``: the job only inserts these samples, so the writer may merge it with the
+        group's other sample inserts (the job itself runs if the merged insert fails)."""
         self._check_open()
-        pending = _Pending(job)
+        pending = _Pending(job, samples)
         await self._queue.put(pending)
         result: T = await pending.future
         return result
@@ -304,7 +315,8 @@ class PostgresCore(Store):
             conn = await self._writable()
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
-                for p in group:
+                rest = await self._merged_samples(conn, group, results)
+                for p in rest:
                     try:
                         async with conn.transaction():  # a savepoint per job
                             value = await p.job(conn)
@@ -340,6 +352,37 @@ class PostgresCore(Store):
                 p.future.set_exception(StoreError(f"{self.where}: {_one_line(failure)}"))
             else:
                 p.future.set_exception(failure)
+
+    async def _merged_samples(
+        self,
+        conn: asyncpg.Connection,
+        group: list[_Pending],
+        results: list[tuple[_Pending, Any, BaseException | None]],
+    ) -> list[_Pending]:
+        """Insert the group's sample batches as one statement; the jobs left to run one by one."""
+        batches = [p for p in group if p.samples is not None]
+        if len(batches) < 2:
+            return group
+        devices: list[str] = []
+        metrics: list[str] = []
+        stamps: list[int] = []
+        values: list[float] = []
+        for p in batches:
+            assert p.samples is not None
+            devices += p.samples[0]
+            metrics += p.samples[1]
+            stamps += p.samples[2]
+            values += p.samples[3]
+        cols: SampleColumns = (devices, metrics, stamps, values)
+        try:
+            async with conn.transaction():
+                await conn.execute(INSERT_SAMPLES, self.event_id, *cols)
+        except Exception:
+            if conn.is_closed():
+                raise
+            return group  # one bad batch: each runs alone, in its own savepoint
+        results.extend((p, None, None) for p in batches)
+        return [p for p in group if p.samples is None]
 
     # -- reads -------------------------------------------------------------------------
     def _readers(self) -> asyncpg.Pool:

@@ -3,6 +3,7 @@ database, one-line errors for a bad server, password or database."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -191,3 +192,21 @@ def test_urls_with_a_password_are_refused_and_never_shown() -> None:
         "postgresql://u@h:5433/db?host=/s"
     )
     assert "pw" not in repr(PostgresStore("postgresql://u@h/db", event_id="e", password="pw"))
+
+
+async def test_a_bad_sample_batch_does_not_spoil_the_merged_insert(pg_db: PgDatabase) -> None:
+    """The writer merges a group's sample batches into one INSERT; when that fails (here: a NUL,
+    which PostgreSQL's text refuses), each batch runs alone and only the bad one fails."""
+    async with _store(pg_db, "e") as s:
+        good = [s.add_samples([Sample(ts=T0, device="d", metric="m", value=i)]) for i in range(20)]
+        bad = s.add_samples([Sample(ts=T0, device="bad\x00", metric="m", value=99)])
+        results = await asyncio.gather(*good, bad, return_exceptions=True)
+        assert isinstance(results[20], StoreError) and "0x00" in str(results[20])
+        assert results[:20] == [None] * 20
+        got = await s.query_samples("d", "m", T0, T0)
+        assert sorted(x.value for x in got) == list(range(20))
+        # and merged batches land as well as single ones
+        await asyncio.gather(
+            *(s.add_samples([Sample(ts=T0, device="e", metric="m", value=i)]) for i in range(50))
+        )
+        assert len(await s.query_samples("e", "m", T0, T0)) == 50

@@ -147,6 +147,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
     address = serve_ha.advertise_url(args, host, port, ctx is not None)
+    serve_ha.lease_settings(args, profile)  # bad lease settings: one line, nothing opened
     holder = new_holder_id()
     async with open_store(store_path, serve_ha.store_profile(args, profile, holder)) as store:
         where = describe_store(store)

@@ -102,23 +102,43 @@ def store_profile(args: argparse.Namespace, profile: Profile, holder: str) -> Pr
     return profile.model_copy(update={"store": profile.store.model_copy(update={"url": url})})
 
 
+@dataclass(frozen=True)
+class LeaseSettings:
+    url: str
+    ttl_s: float
+    from_store: bool
+    """The lease lives in the store's own database (``[store] url``)."""
+
+
+def lease_settings(args: argparse.Namespace, profile: Profile) -> LeaseSettings | None:
+    """The lease's database and ttl, checked before anything is opened: in ``--lease``, else
+    in the store's own database when the profile's ``[store] url`` is PostgreSQL (every
+    engine on a shared database takes part, so pollers never run twice); None for SQLite."""
+    url = args.lease or profile.store.url
+    if not url:
+        if args.lease_ttl is not None:
+            raise ProfileError("--lease-ttl needs a lease: --lease URL or a PostgreSQL store")
+        return None
+    if not str(url).startswith(("postgresql://", "postgres://")) or len(str(url)) > 2000:
+        raise ProfileError("--lease: expected a postgresql:// URL")
+    ttl = args.lease_ttl if args.lease_ttl is not None else 0.75 * shortest_interval(profile)
+    if not 0.2 <= ttl <= 3600:
+        raise ProfileError(f"--lease-ttl {ttl:g}: expected 0.2 to 3600 seconds")
+    return LeaseSettings(str(url), ttl, from_store=not args.lease)
+
+
 async def open_ha(
     args: argparse.Namespace, profile: Profile, store: Store, *, address: str, holder: str
 ) -> HaServe | None:
-    """The event's lease (opened), with ``store`` fenced by it: in ``--lease``, else in the
-    store's own database when the profile's ``[store] url`` is PostgreSQL (every engine on a
-    shared database takes part, so pollers never run twice); None for an SQLite store."""
-    url = args.lease or profile.store.url
-    if not url:
+    """The event's lease (opened), with ``store`` fenced by it (see :func:`lease_settings`);
+    None for an SQLite store without ``--lease``."""
+    settings = lease_settings(args, profile)
+    if settings is None:
         return None
-    if not str(url).startswith(("postgresql://", "postgres://")):
-        raise ProfileError("--lease: expected a postgresql:// URL")
     connect: dict[str, Any] = {}
-    if not args.lease and profile.store.password is not None:
+    if settings.from_store and profile.store.password is not None:
         connect["password"] = profile.store.password.reveal()
-    ttl = args.lease_ttl if args.lease_ttl is not None else 0.75 * shortest_interval(profile)
-    if not 0.2 <= ttl <= 3600:
-        raise ProfileError(f"--lease-ttl {ttl}: expected 0.2 to 3600 seconds")
+    url, ttl = settings.url, settings.ttl_s
     lease = LeaderLease(
         str(url),
         profile.event.id,

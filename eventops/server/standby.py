@@ -71,11 +71,14 @@ async def _standby_writes(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     active = active_url(election)
     if active:
-        message = f"this engine is a {election.role.value}: the active engine answers at {active}"
+        message = (
+            f"this engine is not the active one ({election.role.value}): "
+            f"the active engine answers at {active}"
+        )
     else:
         message = (
-            f"this engine is a {election.role.value} and no engine holds the event's lease "
-            "yet; try again shortly"
+            f"this engine is not the active one ({election.role.value}) and no engine holds "
+            "the event's lease yet; try again shortly"
         )
     resp = error_response(503, error_body("unavailable", message, active=active))
     resp.headers["Retry-After"] = str(max(1, math.ceil(election.renew_s)))

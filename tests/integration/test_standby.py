@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ import pytest
 from eventops_hardware.fleet import SimFleet
 
 from eventops.api.client import EngineClient
+from eventops.cli import build_parser, serve_ha
+from eventops.errors import ProfileError
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from tests.helpers.pgfixtures import PgDatabase
@@ -259,7 +262,7 @@ async def test_a_late_write_after_the_lease_was_taken_away_is_refused_by_the_dat
     profile = load_profile(pair.profile)
     async with SimFleet(profile), pair.engine(0, ttl_s=30.0) as a:
         await a.said("eventops: active for")
-        async with pair.engine(1, ttl_s=1.5) as b, b.client() as api_b:
+        async with pair.engine(1, ttl_s=3.0) as b, b.client() as api_b:
             conn = await asyncpg.connect(pg_db.dsn)
             try:
                 await conn.execute("UPDATE engine_lease SET expires_at = now()")
@@ -276,3 +279,40 @@ async def test_a_late_write_after_the_lease_was_taken_away_is_refused_by_the_dat
             assert "ran out" not in line, line
             assert b.proc.returncode is None
             assert (await api_b.whoami()).name
+
+
+async def test_bad_lease_settings_are_one_line(tmp_path: Path, pg_db: PgDatabase) -> None:
+    pair = standby_pair(tmp_path, pg_db, "sqlite")
+    profile = load_profile(pair.profile)
+    parse = build_parser()
+
+    def settings(*extra: str) -> object:
+        args = parse.parse_args(["serve", str(pair.profile), *extra])
+        serve_ha.advertise_url(args, "127.0.0.1", 1, False)
+        return serve_ha.lease_settings(args, profile)
+
+    for extra, line in [
+        (["--lease", pg_db.url, "--lease-ttl", "0.01"], "--lease-ttl 0.01: expected 0.2 to 3600"),
+        (["--lease", pg_db.url, "--advertise", "ftp://x"], "--advertise 'ftp://x': expected"),
+        (["--lease", "mysql://x/db"], "--lease: expected a postgresql:// URL"),
+        (["--lease-ttl", "5"], "--lease-ttl needs a lease"),
+    ]:
+        with pytest.raises(ProfileError) as caught:
+            settings(*extra)
+        assert caught.value.one_line().startswith(line), caught.value.one_line()
+    assert settings() is None  # SQLite without --lease: one engine, no election
+    # through the command: a refused password is one line (never the password), exit 4
+    env = {**os.environ, "PGPASSWORD": "wrong-secret"}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        pair.argv(pair.urls[0]),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out = (done.stdout + done.stderr).strip()
+    assert done.returncode == 4, out
+    assert out == "eventops: error: lease database: password refused", out

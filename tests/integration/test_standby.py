@@ -24,7 +24,7 @@ import asyncpg
 import pytest
 from eventops_hardware.fleet import SimFleet
 
-from eventops.api.client import EngineClient
+from eventops.api.client import EngineClient, StreamMessage
 from eventops.cli import build_parser, serve_ha
 from eventops.errors import ProfileError
 from eventops.profile import load_profile
@@ -52,6 +52,10 @@ async def _has(api: EngineClient, key: str) -> bool:
 async def _stored_alerts(pair: Pair) -> list[tuple[str, str]]:
     async with pair.store() as store:
         return sorted((a.key, a.state) for a in await store.list_alerts())
+
+
+def _raised(msg: StreamMessage, subject: str) -> bool:
+    return msg.type == "alert.raised" and msg.data.get("subject") == subject
 
 
 async def _polls_between(
@@ -158,6 +162,16 @@ async def test_standby_answers_writes_503_and_takes_over_after_sigkill_mid_poll(
             await eventually(lambda: _has(api_b, POLICE), within=60, what="B reads fault 1")
             assert not any("active for" in ln for ln in b.lines), b.lines
 
+            # a live stream through the address list, on the active engine for now
+            seen: list[StreamMessage] = []
+
+            async def follow_stream() -> None:
+                async with EngineClient(f"{b.url},{a.url}", TECH, timeout_s=30) as watcher:
+                    async for msg in watcher.stream(backoff_s=(0.2,), idle_timeout_s=5.0):
+                        seen.append(msg)
+
+            streaming = asyncio.create_task(follow_stream())
+            await eventually(lambda: bool(seen), within=60, what="the stream's snapshot")
             # SIGKILL the active engine while a device holds its poll request
             held = fleet.mast("mast-02")
             held.freeze()
@@ -176,6 +190,12 @@ async def test_standby_answers_writes_503_and_takes_over_after_sigkill_mid_poll(
             (fire,) = [x for x in await api_b.alerts() if x.key == FIRE]
             polls = await _polls_between(pair, pg_db, ("sw-core", "mc-fire"), fire.raised_at)
             assert polls <= 1, polls
+            # the stream followed: the new active engine's alert came through it
+            await eventually(
+                lambda: any(_raised(m, "fibre-fire") for m in seen), within=60, what="streamed"
+            )
+            streaming.cancel()
+            await asyncio.gather(streaming, return_exceptions=True)
             # the standby, now active, takes writes; the client given both follows it
             assert (await follow.maintenance("mast-03", True, "after failover")).maintenance
             assert follow.transport.base_url == b.url

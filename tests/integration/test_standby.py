@@ -336,3 +336,18 @@ async def test_bad_lease_settings_are_one_line(tmp_path: Path, pg_db: PgDatabase
     out = (done.stdout + done.stderr).strip()
     assert done.returncode == 4, out
     assert out == "eventops: error: lease database: password refused", out
+
+
+async def test_a_clean_stop_hands_over_at_once(tmp_path: Path, pg_db: PgDatabase) -> None:
+    pair = standby_pair(tmp_path, pg_db)
+    profile = load_profile(pair.profile)
+    async with SimFleet(profile), pair.engine(0, ttl_s=300.0) as a:
+        await a.said("eventops: active for")
+        async with pair.engine(1) as b:
+            a.proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(60):
+                assert await a.proc.wait() == 0, a.lines
+            assert await a.said("stopped by SIGTERM")
+            # a released its lease: b need not wait for its 300 s to run out
+            line = await b.said("eventops: active for", limit_s=60)
+            assert "token 2" in line, line

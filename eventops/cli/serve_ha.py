@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from eventops.engine import Engine
@@ -77,7 +77,6 @@ class HaServe:
     lease: LeaderLease
     store: Store
     election: Election | None = None
-    lines: list[str] = field(default_factory=list)
 
     def attach(self, engine: Engine) -> Any:
         """The election of ``engine``; returns the app extension that runs it."""

@@ -32,13 +32,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
 
 from eventops.engine import handover as _handover
 from eventops.engine.monitoring import ENGINE_SUBJECT, Engine
 from eventops.errors import StoreError
 from eventops.monitor.tasks import cancel_and_wait
-from eventops.store.lease import Fenced, LeaderLease, LeaseUnavailable
+from eventops.store.lease import Fenced, LeaderLease, LeaseHolder, LeaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +107,6 @@ class Election:
             except LeaseUnavailable as exc:
                 log.warning("could not release the lease: %s", exc.one_line())
 
-    def view(self) -> dict[str, Any]:
-        """The election as the status answers show it."""
-        return {
-            "role": self.role.value,
-            "address": self.address,
-            "active": self.address if self.active else self.active_address,
-            "token": self.lease.token,
-            "terms": self.terms,
-        }
-
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
         clock = self.engine.clock
@@ -179,6 +168,10 @@ class Election:
         except Fenced as exc:  # the term ended while taking over
             await self._depose(exc.one_line())
             return
+        except Exception as exc:  # half started is no state to poll in: stop, restart clean
+            log.exception("taking over failed")
+            await self._depose(f"taking over failed: {type(exc).__name__}: {exc}"[:300])
+            return
         eng.bus.publish(
             "engine.active",
             ENGINE_SUBJECT,
@@ -216,7 +209,7 @@ class Election:
             self.on_change(role, what)
 
 
-async def _quiet_current(lease: LeaderLease) -> Any:
+async def _quiet_current(lease: LeaderLease) -> LeaseHolder | None:
     try:
         return await lease.current()
     except LeaseUnavailable:

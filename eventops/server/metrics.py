@@ -102,6 +102,11 @@ class EngineCollector:
         for sev in ("critical", "warning", "info"):
             alerts.add_metric([sev], float(counts.get(sev, 0)))
         yield alerts
+        polling = GaugeMetricFamily(
+            "eventops_engine_polling", "1 while this engine polls (active; 0 on a standby)"
+        )
+        polling.add_metric([], 1.0 if engine.polling else 0.0)
+        yield polling
         if view.user.role is Role.technician:  # task names carry every device id
             yield from self._supervision()
             yield from self._ring()

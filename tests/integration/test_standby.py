@@ -54,6 +54,17 @@ async def _stored_alerts(pair: Pair) -> list[tuple[str, str]]:
         return sorted((a.key, a.state) for a in await store.list_alerts())
 
 
+async def _polling_metric(url: str) -> float:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{url}/metrics", headers={"Authorization": f"Bearer {TECH}"}) as r,
+    ):
+        text = await r.text()
+    assert r.status == 200, text[:200]
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("eventops_engine_polling ")]
+    return float(line.split()[1])
+
+
 def _raised(msg: StreamMessage, subject: str) -> bool:
     return msg.type == "alert.raised" and msg.data.get("subject") == subject
 
@@ -132,6 +143,9 @@ async def test_standby_answers_writes_503_and_takes_over_after_sigkill_mid_poll(
                 assert body["error"]["active"] == a.url
                 assert a.url in body["error"]["message"]
             assert not (await api_b.device("mast-01")).maintenance
+            # Prometheus sees which engine polls
+            assert await _polling_metric(a.url) == 1.0
+            assert await _polling_metric(b.url) == 0.0
             # the status page stays readable on the standby
             async with (
                 aiohttp.ClientSession() as http,
@@ -172,6 +186,7 @@ async def test_standby_answers_writes_503_and_takes_over_after_sigkill_mid_poll(
             await eventually(lambda: _has(api_b, FIRE), within=60, what="B raises fault 2")
             keys = await _open_keys(api_b)
             assert keys.count(POLICE) == 1 and keys.count(FIRE) == 1, keys
+            assert await _polling_metric(b.url) == 1.0
             # counted in polls, not seconds: B raised it on its first or second poll of the
             # link's ends after it took the lease
             (fire,) = [x for x in await api_b.alerts() if x.key == FIRE]

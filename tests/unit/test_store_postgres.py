@@ -210,3 +210,23 @@ async def test_a_bad_sample_batch_does_not_spoil_the_merged_insert(pg_db: PgData
             *(s.add_samples([Sample(ts=T0, device="e", metric="m", value=i)]) for i in range(50))
         )
         assert len(await s.query_samples("e", "m", T0, T0)) == 50
+
+
+async def test_the_store_connects_again_after_the_server_dropped_its_sessions(
+    pg_db: PgDatabase,
+) -> None:
+    """A restart or failover ends the server's sessions: the next write and read go through
+    on new connections, and the chain goes on where it was."""
+    async with _store(pg_db, "e") as s:
+        await s.audit("anna", "before", "x")
+        assert await s.list_alerts() == []
+        ended = pg_db.cluster.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{pg_db.name}' AND pid <> pg_backend_pid()",
+            db="postgres",
+        )
+        assert int(ended) >= 2  # the writer's and the readers' sessions
+        entry = await s.audit("anna", "after", "x")
+        assert entry.id == 2
+        assert [e.action for e in await s.audit_entries()] == ["before", "after"]
+        assert await s.verify_audit() == 2

@@ -216,10 +216,11 @@ def test_bad_store_settings_are_one_line(
     monkeypatch.setenv("EVO_WRONG_PW", "hunter22")
     text = store.format(url=pg_db.url, url_nodb=pg_db.url.replace(pg_db.name, "nodb"), pw=PW)
     profile = _profile(tmp_path, "[store]\n" + text)
-    assert main(["store", "migrate", str(profile)]) != 0
-    err = capsys.readouterr().err
-    assert says in err and "hunter22" not in err and pg_db.password not in err, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    for command in (["store", "migrate"], ["serve"], ["applies"]):
+        assert main([*command, str(profile)]) != 0
+        err = capsys.readouterr().err
+        assert says in err and "hunter22" not in err and pg_db.password not in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
 
 
 def test_audit_verify_show_and_checkpoint_read_the_profiles_database(

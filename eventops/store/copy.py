@@ -148,13 +148,12 @@ async def _copy(
                 "SELECT id, name, start_utc, end_utc, timezone FROM events WHERE id=?", (event_id,)
             ).fetchone()
         )
-        if ev is None:
-            raise StoreError(f"{source}: holds no event {event_id!r}")
-        await conn.execute(
-            "INSERT INTO events (id, name, start_utc, end_utc, timezone) VALUES ($1,$2,$3,$4,$5) "
-            "ON CONFLICT (id) DO NOTHING",
-            *ev,
-        )
+        if ev is not None:  # (a store only provisioned from the CLI has none yet)
+            await conn.execute(
+                "INSERT INTO events (id, name, start_utc, end_utc, timezone) VALUES ($1,$2,$3,$4,$5) "
+                "ON CONFLICT (id) DO NOTHING",
+                *ev,
+            )
         for table in TABLES:
             if table == "events":
                 continue

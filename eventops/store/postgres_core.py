@@ -27,7 +27,8 @@ import asyncio
 import hashlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -287,6 +288,19 @@ class PostgresCore(Store):
         await self._queue.put(pending)
         result: T = await pending.future
         return result
+
+    @asynccontextmanager
+    async def locked_transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction on a connection of its own that holds the event's write lock, for
+        bulk work outside the writer (``store copy``): this event's writers, here and in
+        other processes, wait until it commits or rolls back."""
+        conn = await self._connect()
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
+                yield conn
+        finally:
+            await conn.close()
 
     def _check_open(self) -> None:
         if self._writer is None or self._writer.done():

@@ -227,10 +227,13 @@ class PostgresCore(Store):
         assert conn is not None
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS eventops_schema ("
-                "one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), version INTEGER NOT NULL)"
-            )
+            if await conn.fetchval("SELECT to_regclass('eventops_schema') IS NULL"):
+                # (only then: a role that may write rows but not create tables opens a
+                # database an administrator migrated)
+                await conn.execute(
+                    "CREATE TABLE eventops_schema ("
+                    "one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), version INTEGER NOT NULL)"
+                )
             current = await conn.fetchval("SELECT version FROM eventops_schema") or 0
             known = self._migrations[-1][0] if self._migrations else 0
             if current > max(known, PG_LATEST):

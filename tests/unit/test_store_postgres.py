@@ -230,3 +230,42 @@ async def test_the_store_connects_again_after_the_server_dropped_its_sessions(
         assert entry.id == 2
         assert [e.action for e in await s.audit_entries()] == ["before", "after"]
         assert await s.verify_audit() == 2
+
+
+async def test_an_engine_role_without_ddl_rights_uses_a_migrated_database(
+    pg_db: PgDatabase,
+) -> None:
+    """An administrator migrates (``eventops store migrate`` as the owner); the engines run as
+    a role that may read and write rows only."""
+    async with _store(pg_db, "e") as s:  # the owner creates the schema
+        await s.audit("admin", "migrate", "db")
+    role = f"engine_{pg_db.name}"
+    pg_db.cluster.psql(
+        f"CREATE ROLE {role} LOGIN PASSWORD 'engine-pw-123';\n"
+        f"GRANT CONNECT ON DATABASE {pg_db.name} TO {role};\n",
+        db="postgres",
+    )
+    pg_db.cluster.psql(
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};\n"
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};\n",
+        db=pg_db.name,
+    )
+    url = pg_db.url.replace("eventops@", f"{role}@")
+    try:
+        async with PostgresStore(url, event_id="e", password="engine-pw-123") as s:
+            await s.add_alert(
+                AlertRow(key="k", severity="info", subject="m", summary="s", raised_at=T0)
+            )
+            entry = await s.audit("engine", "write", "x")
+            assert entry.id == 2 and await s.verify_audit() == 2
+        conn = await asyncpg.connect(url, password="engine-pw-123")
+        try:
+            with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
+                await conn.execute("DELETE FROM audit")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+        finally:
+            await conn.close()
+    finally:
+        pg_db.cluster.drop_database(pg_db.name)
+        pg_db.cluster.psql(f"DROP ROLE {role}", db="postgres")

@@ -27,6 +27,7 @@ from eventops.store.models import (
 )
 from eventops.store.postgres import PostgresStore, redact_url
 from tests.helpers.pgfixtures import PgDatabase
+from tests.helpers.wait import eventually
 
 T0 = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 
@@ -269,3 +270,36 @@ async def test_an_engine_role_without_ddl_rights_uses_a_migrated_database(
     finally:
         pg_db.cluster.drop_database(pg_db.name)
         pg_db.cluster.psql(f"DROP ROLE {role}", db="postgres")
+
+
+async def test_one_events_writers_wait_for_each_other_and_no_other_event(
+    pg_db: PgDatabase,
+) -> None:
+    """The write lock is per event: while a transaction of event A holds it, another
+    process's write to A waits (so a check made in a transaction still holds at commit)
+    and event B's writes go on."""
+    async with (
+        _store(pg_db, "a") as a1,
+        _store(pg_db, "a") as a2,
+        _store(pg_db, "b") as b,
+    ):
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND application_name = 'eventops'"
+        )
+        async with a1.locked_transaction() as conn:
+            await conn.execute(
+                "INSERT INTO cursors (event_id, name, value) VALUES ('a', 'held', '1')"
+            )
+            blocked = asyncio.create_task(a2.set_cursor("c", "from a2"))
+            await eventually(lambda: _count(conn, waiting, 1), what="a2 waits for the lock")
+            await b.set_cursor("c", "from b")  # another event: not held up
+            assert await b.get_cursor("c") == "from b"
+            assert not blocked.done()
+            assert await a2.get_cursor("held") is None  # not committed yet
+        await blocked
+        assert await a2.get_cursor("c") == "from a2" and await a2.get_cursor("held") == "1"
+
+
+async def _count(conn: asyncpg.Connection, sql: str, want: int) -> bool:
+    return bool(await conn.fetchval(sql) == want)

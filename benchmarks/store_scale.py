@@ -12,7 +12,11 @@ PostgreSQL is a throw-away cluster started here (initdb + pg_ctl on a Unix
 socket, ``fsync`` on, as a server runs), unless ``--pg-url`` names one (its
 password in ``$PGPASSWORD``). The SQLite store is a file in a temporary folder.
 
-Run: ``python benchmarks/store_scale.py [--masts 500] [--rounds 20]``
+Then, in the same run, the standby engine's failover time (SIGKILL of the active
+engine to the standby's first poll, against the poll period measured alongside),
+from ``benchmarks/failover.py`` (``--failover-rounds 0`` leaves it out).
+
+Run: ``python benchmarks/store_scale.py [--masts 500] [--rounds 20] [--failover-rounds 3]``
 """
 
 from __future__ import annotations
@@ -95,10 +99,26 @@ async def main(masts: int, rounds: int, pg_url: str | None) -> None:
     print(f"  ratio postgresql/sqlite: {rate['postgresql'] / rate['sqlite']:.2f}")
 
 
+async def failover_time(rounds: int) -> None:
+    """The standby engine's failover time (benchmarks/failover.py), in this same run."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        import failover  # type: ignore[import-not-found]
+    except ImportError as exc:
+        print(f"failover: not measured (benchmarks/failover.py: {exc})")
+        return
+    args = failover.parser().parse_args(["--rounds", str(rounds)])
+    figures, anchors = await failover.measure(args)
+    print(failover.summary(args, figures, anchors))
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--masts", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--pg-url", help="an existing database (password in $PGPASSWORD)")
+    ap.add_argument("--failover-rounds", type=int, default=3, help="0: no failover rounds")
     a = ap.parse_args()
     asyncio.run(main(a.masts, a.rounds, a.pg_url))
+    if a.failover_rounds > 0:
+        asyncio.run(failover_time(a.failover_rounds))

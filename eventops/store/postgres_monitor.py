@@ -294,7 +294,8 @@ class PostgresMonitorMixin(PostgresCore):
         if not rows:
             return None
         devs = await self._fetch(
-            "SELECT * FROM apply_devices WHERE event_id=$1 AND apply_id=$2 ORDER BY device",
+            "SELECT * FROM apply_devices WHERE event_id=$1 AND apply_id=$2 "
+            'ORDER BY device COLLATE "C"',
             self.event_id,
             apply_id,
         )
@@ -360,7 +361,8 @@ class PostgresMonitorMixin(PostgresCore):
 
     async def pending_restores(self) -> list[PendingRestoreRow]:
         rows = await self._fetch(
-            "SELECT * FROM pending_restores WHERE event_id=$1 ORDER BY deadline, device",
+            "SELECT * FROM pending_restores WHERE event_id=$1 "
+            'ORDER BY deadline COLLATE "C", device COLLATE "C"',
             self.event_id,
         )
         return [

@@ -216,10 +216,11 @@ def test_bad_store_settings_are_one_line(
     monkeypatch.setenv("EVO_WRONG_PW", "hunter22")
     text = store.format(url=pg_db.url, url_nodb=pg_db.url.replace(pg_db.name, "nodb"), pw=PW)
     profile = _profile(tmp_path, "[store]\n" + text)
-    assert main(["store", "migrate", str(profile)]) != 0
-    err = capsys.readouterr().err
-    assert says in err and "hunter22" not in err and pg_db.password not in err, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    for command in (["store", "migrate"], ["serve"], ["applies"]):
+        assert main([*command, str(profile)]) != 0
+        err = capsys.readouterr().err
+        assert says in err and "hunter22" not in err and pg_db.password not in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
 
 
 def test_audit_verify_show_and_checkpoint_read_the_profiles_database(
@@ -267,3 +268,26 @@ def test_audit_verify_show_and_checkpoint_read_the_profiles_database(
     other.write_text(other.read_text(encoding="utf-8").replace('"fest"', '"other"'), "utf-8")
     assert main(["audit", "verify", str(other)]) == 0
     assert "audit chain of 0 entries verifies" in capsys.readouterr().out
+
+
+def test_copy_of_a_store_without_its_event_row_needs_the_event_named(
+    pg_db: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store only provisioned from the CLI has rows but no event row (the engine writes it)."""
+    path = tmp_path / "apply-only.sqlite3"
+
+    async def provisioned() -> None:
+        async with SQLiteStore(path) as s:
+            await s.record_apply(ApplyRow(started_at=T0, actor="t"), [])
+
+    asyncio.run(provisioned())
+    assert _copy(pg_db, path) == 4
+    assert "holds 0 events (none); name one with --event" in capsys.readouterr().err
+    assert _copy(pg_db, path, "--event", "fest") == 0
+    assert "copied event fest" in capsys.readouterr().out
+
+    async def applies() -> int:
+        async with PostgresStore(pg_db.url, event_id="fest", password=pg_db.password) as s:
+            return len(await s.list_applies())
+
+    assert asyncio.run(applies()) == 1

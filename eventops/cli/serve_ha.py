@@ -153,5 +153,5 @@ async def open_ha(
         if ha.election is not None:
             ha.election.fenced(exc)
 
-    ha.store = fenced_store(store, lease, on_fenced)
+    ha.store = fenced_store(store, lease, on_fenced, fenced_in_database=settings.from_store)
     return ha

@@ -360,13 +360,19 @@ class LeaderLease:
             left_s=float(row["left_s"]),
         )
 
-    async def check(self) -> int:
-        """The current term's token if this engine still holds the lease on the server's
-        clock; :class:`Fenced` otherwise (and the term is over)."""
+    def check_local(self) -> int:
+        """The current term's token if this engine holds the lease by its own clock;
+        :class:`Fenced` otherwise (no database call: for a store the database fences)."""
         token = self.token
         if token is None or not self.held:
             self.token = None
             raise Fenced(f"this engine does not hold the lease of event {self.event_id!r}")
+        return token
+
+    async def check(self) -> int:
+        """The current term's token if this engine still holds the lease on the server's
+        clock; :class:`Fenced` otherwise (and the term is over)."""
+        token = self.check_local()
         found = await self._call("fetchval", _CHECK, self.event_id, self.holder, token)
         if found is None:
             if self.token == token:

@@ -209,3 +209,29 @@ async def test_the_databases_refusal_comes_back_as_fenced(pg_db: PgDatabase) -> 
             await store.add_alert(_alert("k1", now))
         assert len(told) == 1
         assert await store.list_alerts() == []
+
+
+async def test_a_store_fenced_in_the_database_needs_no_check_per_write(pg_db: PgDatabase) -> None:
+    # as serve runs on a PostgreSQL store: the local clock is checked before a write, the
+    # database refuses a write of a term that is over; a's clock stands still (paused)
+    told: list[Fenced] = []
+    now = datetime.now(UTC)
+    frozen = FakeClock()
+    a = LeaderLease(pg_db.dsn, EVENT, address="http://a:1", ttl_s=30, clock=frozen)
+    url = fenced_url(pg_db.url, EVENT, a.holder)
+    async with (
+        PostgresStore(url, event_id=EVENT, password=pg_db.password) as inner,
+        a,
+        lease(pg_db, "http://b:1") as b,
+    ):
+        store = fenced_store(inner, a, told.append, fenced_in_database=True)
+        with pytest.raises(Fenced, match="does not hold"):  # no term yet: refused locally
+            await store.add_alert(_alert("k0", now))
+        assert await a.acquire()
+        await store.add_alert(_alert("k1", now))
+        await _expire(pg_db)
+        assert await b.acquire()
+        with pytest.raises(Fenced, match="database refused a late add_alert"):
+            await store.add_alert(_alert("k2", now))
+        assert len(told) == 2
+        assert [r.key for r in await store.list_alerts()] == ["k1"]

@@ -318,13 +318,19 @@ async def get_timeline(request: web.Request) -> web.Response:
     items = await views.timeline(
         _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
     )
-    items = sorted(items, key=lambda t: str(t["ts"]))
-    keyed = list(zip(paging.tie_keys(items, "ts"), items, strict=True))
-    chosen, nxt = paging.page(
-        keyed, lambda kv: kv[0], endpoint="timeline", limit=limit, after=after
-    )
-    return _paged(
-        respond(request, m.TimelineEntryView, many=True, value=[t for _, t in chosen]), nxt
+    chosen, nxt = paging.page(items, _timeline_key, endpoint="timeline", limit=limit, after=after)
+    return _paged(respond(request, m.TimelineEntryView, many=True, value=chosen), nxt)
+
+
+def _timeline_key(item: dict[str, Any]) -> paging.Key:
+    """(time, kind, row id): unique and fixed for each entry, so a page never shifts when
+    entries are added with the same time (a coarse clock, one transaction's rows)."""
+    ts = datetime.fromisoformat(str(item["ts"])).astimezone(UTC)
+    row = item.get("data", {}).get("id")
+    return (
+        ts.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        str(item["kind"]),
+        row if isinstance(row, int) else 0,
     )
 
 

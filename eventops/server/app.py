@@ -33,6 +33,7 @@ from eventops.engine import Engine, alert_view
 from eventops.engine import checkpoints as checkpoints
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
+from eventops.monitor.history import TimelineEntry
 from eventops.profile.models import Role
 from eventops.server import pages
 from eventops.server.auth import (
@@ -253,17 +254,17 @@ async def get_timeline(request: web.Request) -> web.Response:
         engine_of(request), parse_time(q.get("since")), parse_time(q.get("until"))
     )
     chosen, nxt = paging.page(items, _timeline_key, endpoint="timeline", limit=limit, after=after)
-    return _paged(respond(request, m.TimelineEntryView, many=True, value=chosen), nxt)
+    page = [t.model_dump(mode="json") for t in chosen]  # only the page, not every entry
+    return _paged(respond(request, m.TimelineEntryView, many=True, value=page), nxt)
 
 
-def _timeline_key(item: dict[str, Any]) -> paging.Key:
+def _timeline_key(entry: TimelineEntry) -> paging.Key:
     """(time, kind, row id): unique and fixed for each entry, so a page never shifts when
     entries are added with the same time (a coarse clock, one transaction's rows)."""
-    ts = datetime.fromisoformat(str(item["ts"])).astimezone(UTC)
-    row = item.get("data", {}).get("id")
+    row = entry.data.get("id")
     return (
-        ts.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-        str(item["kind"]),
+        entry.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        entry.kind,
         row if isinstance(row, int) else 0,
     )
 

@@ -228,11 +228,13 @@ async def history(request: web.Request) -> web.Response:
     out = await views.history(
         view.engine, dev, metric, parse_time(q.get("since")), parse_time(q.get("until"))
     )
-    pts = list(out["points"])
+    # (time, value, n-th such point): the same order and keys whatever order a store
+    # returns points of one time in (SQLite: as written; PostgreSQL: unspecified)
+    pts = sorted(out["points"], key=lambda p: (_iso(p[0]), repr(p[1])))
     stamped = [
-        ((_iso(t), n), (t, v))
+        ((_iso(t), repr(v), n), (t, v))
         for ((_, n), (t, v)) in zip(
-            paging.tie_keys([{"t": _iso(t)} for t, _ in pts], "t"), pts, strict=True
+            paging.tie_keys([{"k": (_iso(t), repr(v))} for t, v in pts], "k"), pts, strict=True
         )
     ]
     chosen, nxt = paging.page(

@@ -9,6 +9,7 @@ seen exactly once, no row is seen twice, and the pages come in the list's order.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
@@ -168,3 +169,36 @@ async def test_walking_the_pages_while_rows_are_written_sees_each_row_once(
     keys = [key(e) for e in walked]
     assert keys == sorted(keys, reverse=descending), f"{name}: pages out of order"
     assert writer.n > ROWS  # rows were really written during the walk
+
+
+async def test_history_pages_do_not_depend_on_the_stores_order_of_equal_times(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store may return the samples of one time in any order (PostgreSQL: no tiebreak);
+    the pages come out the same, each point once."""
+    now = rig.clock.now()
+    await rig.store.add_samples(
+        [
+            Sample(ts=now + timedelta(seconds=k // 7), device="sw-core", metric="probe.walk",
+                   value=float(k))
+            for k in range(ROWS)
+        ]
+    )  # fmt: skip
+    real = rig.store.query_samples
+    calls = 0
+
+    async def shuffled(*args: Any, **kw: Any) -> list[Sample]:
+        nonlocal calls
+        calls += 1
+        got = await real(*args, **kw)
+        random.Random(calls).shuffle(got)
+        return sorted(got, key=lambda s: s.ts)  # in time order, ties in a new order each call
+
+    monkeypatch.setattr(rig.store, "query_samples", shuffled)
+
+    async def nothing() -> None:
+        return None
+
+    walked, pages = await walk(rig, HISTORY, nothing)
+    assert pages == -(-ROWS // LIMIT) and calls >= pages
+    assert sorted(p[1] for p in walked) == [float(k) for k in range(ROWS)]

@@ -17,13 +17,21 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
 
 import aiohttp
 from eventops_hardware.fleet import SimFleet
 
 from eventops.profile import load_profile
-from tests.integration.enginekit import REPO, TECH, engine_process, engine_profile, serve
+from tests.integration.enginekit import (
+    REPO,
+    TECH,
+    engine_process,
+    engine_profile,
+    serve,
+    wait_for,
+)
 
 POLICE = "demo-police-token"
 TUI_CONFIG = 'language = "en"\ntimezone = "UTC"\nrefresh_s = 0.1\nbackoff_s = [0.2, 0.5]\n'
@@ -53,6 +61,10 @@ def reset(writer: asyncio.StreamWriter) -> None:
     sock = writer.get_extra_info("socket")
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+async def _is_zero(value: Awaitable[float]) -> bool:
+    return await value == 0
 
 
 async def read_some(reader: asyncio.StreamReader, needle: bytes) -> bytes:
@@ -151,8 +163,15 @@ async def test_clients_hanging_up_leave_no_traceback_in_the_engine_log(tmp_path:
         # everyone else was served all along, and the engine still answers
         async with http.get(f"{url}/api/v1/devices", headers=tech) as r:
             assert r.status == 200
-        async with http.get(f"{url}/metrics", headers=tech) as r:
-            metrics = await r.text()
+
+        async def streams_open() -> float:
+            async with http.get(f"{url}/metrics", headers=tech) as r:
+                text = await r.text()
+            (line,) = [ln for ln in text.splitlines() if ln.startswith("eventops_stream_clients ")]
+            return float(line.split()[1])
+
+        # every hung-up stream ended in the engine, the one stuck in a write too
+        await wait_for(lambda: _is_zero(streams_open()))
         engine.send_signal(signal.SIGTERM)
         async with asyncio.timeout(60):
             await engine.wait()
@@ -161,4 +180,3 @@ async def test_clients_hanging_up_leave_no_traceback_in_the_engine_log(tmp_path:
     assert engine.returncode == 0, text[-3000:]
     for bad in BAD:
         assert bad not in text, text[-4000:]
-    assert "eventops_stream_clients" in metrics

@@ -4,12 +4,15 @@ The route list comes from the app's router, so a route added later is fuzzed
 without touching this file. Each hypothesis example is a batch of requests
 (generated method/route pairs, path ids, query strings, headers, bodies) sent
 through an aiohttp test client to the app in this process; ``FUZZ_EXAMPLES``
-x ``BATCH`` requests in the normal run.
+x ``BATCH`` requests in the normal run. Query strings use each route's own
+parameters from the route table half the time, with hostile values and forged
+paging cursors (base64 JSON naming the list and a key of any shape).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import os
@@ -177,31 +180,67 @@ HEADER_EXTRAS = st.fixed_dictionaries(
         "Accept-Encoding": st.sampled_from(["gzip", "br", "identity;q=0", "x"]),
     },
 ).map(lambda h: {k: _sendable(v) for k, v in h.items()})
-QUERY_KEYS = [
-    "limit",
-    "since",
-    "until",
-    "device",
-    "metric",
-    "all",
-    "link",
-    "kind",
-    "token",
-    "last_event_id",
-    "reason",
-    "state",
-    "site",
-    "before",
+
+
+def _cursor(endpoint: str, key: list[Any]) -> str:
+    raw = json.dumps([endpoint, key]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+CURSOR_KEYS: list[list[Any]] = [
+    [1],
+    ["abc"],
+    [10**30],
+    [-(10**30)],
+    [],
+    [1.5],
+    [None],
+    [True],
+    [[1]],
+    ["2026-06-18T16:00:00+00:00", 0],
+    ["2026-06-18T16:00:00+00:00", "x"],
+    ["2026-06-18T16:00:00+00:00", "alert", 1],
 ]
-QUERY = st.dictionaries(
-    st.sampled_from(QUERY_KEYS),
-    st.one_of(
-        st.text(max_size=20),
-        st.sampled_from(["1", "-1", "9" * 5000, "2026-06-18T16:00:00Z", "mast-01", "rx_dbm"]),
-        st.sampled_from(list(TOKENS.values())),
+CURSORS = [
+    _cursor(endpoint, key)
+    for endpoint in ("alerts", "applies", "decisions", "history", "timeline", "x")
+    for key in CURSOR_KEYS
+] + ["", "=", "!!", "W10", "e30", "x" * 600]
+"""Cursors a client can forge: base64 JSON naming any list and a key of any shape."""
+QUERY_VALUES = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "1",
+            "0",
+            "-1",
+            "1000",
+            "1001",
+            "99999999999999999999",
+            "9" * 5000,
+            "1e3",
+            "2026-06-18T16:00:00Z",
+            "2026-06-18T16:00:00+99:00",
+            "mast-01",
+            "load1",
+            "rx_dbm",
+            "fibre-police",
+            "all",
+            "pending",
+        ]
     ),
-    max_size=3,
+    st.sampled_from(CURSORS),
+    st.sampled_from(list(TOKENS.values())),
 )
+_PARAMS: dict[tuple[str, str], list[str]] = {
+    (r.method, r.path): [q.name for q in r.query] for r in ROUTES if r.query
+}
+"""Each route's own query parameters (from the route table), to reach its parsing."""
+QUERY_KEYS = sorted(
+    {name for names in _PARAMS.values() for name in names}
+    | {"limit", "since", "until", "token", "last_event_id", "reason", "site", "before", "lang"}
+)
+QUERY = st.dictionaries(st.sampled_from(QUERY_KEYS), QUERY_VALUES, max_size=3)
 
 
 class Batch:
@@ -254,6 +293,9 @@ def batches(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Batch:
     headers = draw(st.lists(HEADERS, min_size=POOL, max_size=POOL))
     bodies = draw(st.lists(ANY_BODY, min_size=POOL, max_size=POOL))
     values = draw(st.lists(FIELD_VALUES, min_size=POOL, max_size=POOL))
+    qvalues = draw(
+        st.lists(st.lists(QUERY_VALUES, min_size=3, max_size=3), min_size=POOL, max_size=POOL)
+    )
     rnd = random.Random(draw(PLAN))
     out = []
     for _ in range(BATCH):
@@ -280,9 +322,15 @@ def batches(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Batch:
         if method in ("POST", "PUT", "PATCH", "DELETE") and var % 5 != 2:
             body = bodies[b] if var % 2 else _model_body(method, template, values[b], var)
             hdrs["Content-Type"] = ctype
-        out.append(
-            {"method": method, "path": path, "query": queries[i], "headers": hdrs, "body": body}
-        )
+        query = queries[i]
+        own = _PARAMS.get((method, template))
+        if own and var % 3 == 0:  # the route's own parameters, some of them, hostile values
+            query = {own[(r + k) % len(own)]: qvalues[i][k] for k in range(1 + r % 3)}
+            if "cursor" in own and var % 2 == 0:
+                # a forged cursor naming this list (its path's last part) and a key of any shape
+                name = template.rstrip("/").rsplit("/", 1)[-1]
+                query["cursor"] = _cursor(name, CURSOR_KEYS[r % len(CURSOR_KEYS)])
+        out.append({"method": method, "path": path, "query": query, "headers": hdrs, "body": body})
     return Batch(out)
 
 
@@ -338,7 +386,10 @@ def test_every_route_any_input_never_5xx(tmp_path: Path) -> None:
 
                 stats["requests"] += 1
                 if status >= 500:
-                    failures.append(f"{status} {req['method']} {req['path'][:80]}: {text[:200]}")
+                    failures.append(
+                        f"{status} {req['method']} {req['path'][:80]} {req['query']!r:.200}: "
+                        f"{text[:200]}"
+                    )
 
             await asyncio.gather(*(one(r) for r in reqs))
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eventops.errors import ProfileError
+from eventops.errors import ProfileError, SecretError
 from eventops.profile import load_profile, parse_profile
 from eventops.profile.models import Profile
+from eventops.secrets import SecretRef
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -430,6 +431,36 @@ def test_file_secrets_are_checked_at_check_time(
     f = tmp_path / "c.toml"
     f.write_text(BASE.replace(mast_pw, 'password = "file:nope" }\nuplink'))
     assert load_profile(f).masts[0].management.password.ref == "file:nope"
+
+
+def test_secret_files_that_cannot_be_secrets_fail_at_check_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable, not UTF-8 or too big: an error at check time, as it would be at run time,
+    one line naming the reference and never the content."""
+    monkeypatch.setenv("P", "x")
+    mast_pw = 'password = "env:P" }\nuplink'
+    bad = tmp_path / "latin1"
+    bad.write_bytes(b"geheim\xe4\xff")
+    bad.chmod(0o600)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (64 * 1024 + 1))
+    big.chmod(0o600)
+    cases = [
+        ("file:latin1", "not UTF-8 text (byte 6)"),
+        ("file:big", "file is larger than 64 KiB"),
+        ("file:/proc/self/mem", "cannot read file (Input/output error)"),  # exists, unreadable
+    ]
+    for ref, message in cases:
+        errors, _ = _check(tmp_path, BASE.replace(mast_pw, f'password = "{ref}" }}\nuplink'))
+        assert len(errors) == 1 and f"secret {ref}: {message}" in errors[0], (ref, errors)
+        assert "geheim" not in errors[0]
+        with pytest.raises(SecretError, match=re.escape(message)):
+            SecretRef(ref, tmp_path).reveal()
+    ok = tmp_path / "ok"
+    ok.write_bytes("pässwort\n".encode())
+    ok.chmod(0o600)
+    assert SecretRef("file:ok", tmp_path).reveal() == "pässwort"
 
 
 def test_world_readable_secret_is_a_warning(

@@ -280,7 +280,7 @@ async def issue(request: web.Request) -> web.Response:
     return respond(
         request,
         m.ActiveAnnouncementView,
-        value=await _wall(request).issue(body.id, user.name),
+        value=await _wall(request).issue(body.id, user.name, _own_issuers(request, user)),
         status=201,
     )
 

@@ -394,6 +394,31 @@ def test_unknown_site_adds_no_follow_on_radio_errors() -> None:
     assert len(lines) == 1 and "masts[2].site: site 'nowhere' does not exist" in lines[0], lines
 
 
+def test_country_without_radio_rules_is_one_error_per_place() -> None:
+    """A country the checks have no rules for fails at check time (the radios were checked
+    against Germany's and the device got the unknown code), with no radio faults after it."""
+    demo = (REPO / "profiles" / "demo.toml").read_text()
+    # a mast with its own radios that break DE's EIRP limit: no DE fault may follow the error
+    broken = demo.replace(
+        'hostname = "mast-02"', 'hostname = "mast-02"\ncountry = "FR"', 1
+    ).replace(
+        "channel = 44\nwidth = 40\ntx_power_dbm = 20", "channel = 44\nwidth = 40\ntx_power_dbm = 30"
+    )
+    assert broken.count('country = "FR"') == 1 and "tx_power_dbm = 30" in broken
+    with pytest.raises(ProfileError) as info:
+        parse_profile(broken, "demo.toml", REPO / "profiles")
+    lines = info.value.lines()
+    assert len(lines) == 1, lines
+    assert "masts[1].country: country 'FR': no radio rules for it here (known: DE)" in lines[0]
+    every = demo.replace('country = "DE"', 'country = "XX"')
+    with pytest.raises(ProfileError) as info:
+        parse_profile(every, "demo.toml", REPO / "profiles")
+    assert [x.split(": ", 1)[1] for x in info.value.lines()] == [
+        "defaults.mast.country: country 'XX': no radio rules for it here (known: DE)",
+        "sites[1].mast.country: country 'XX': no radio rules for it here (known: DE)",
+    ]
+
+
 def _check(tmp_path: Path, text: str) -> tuple[list[str], list[str]]:
     from eventops.profile.loader import check_profile
 

@@ -198,3 +198,25 @@ async def test_limits_out_of_range_are_400(
             assert status == 400 and "limit" in err["error"]["message"], (path, raw, err)
         status, _ = await _ask(client, "GET", f"{path}?limit=5", TECH)
         assert status == 200
+
+
+async def test_times_at_the_edge_of_the_calendar_are_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    """``0001-01-01T00:00+14:00`` is before year 1 in UTC: an OverflowError gave a 500."""
+    for name in ("since", "until"):
+        for raw in (
+            "0001-01-01T00:00:00%2B14:00",
+            "9999-12-31T23:59:59-14:00",
+            "0001-01-01T00:00:00",
+            "9999-12-31T23:59:59Z",
+        ):
+            for path in ("/api/v1/history?device=mast-01&metric=load1&", "/api/v1/timeline?"):
+                status, err = await _ask(client, "GET", f"{path}{name}={raw}", TECH)
+                assert status == 400 and "time out of range" in err["error"]["message"], (
+                    path,
+                    raw,
+                    err,
+                )
+        status, _ = await _ask(client, "GET", f"/api/v1/timeline?{name}=2026-06-18T16:00:00Z", TECH)
+        assert status == 200

@@ -57,7 +57,7 @@ def cursor_of(raw: str | None, endpoint: str, shape: tuple[type, ...] | None = N
     """The sort key a cursor names, or None for the first page; a 400 for any other cursor.
 
     ``shape``: the types of the key this list makes (``(int,)`` for a row id,
-    ``(str, int)`` for a time and its tiebreak); a key of another length or
+    ``(str, str, int)`` for a time, a kind and a row id); a key of another length or
     type, or an integer beyond SQLite's, is not a cursor this list gave.
     """
     if raw is None or raw == "":

@@ -132,6 +132,7 @@ async def timeline(
                 kind="moderation",
                 subject=d.post_id,
                 text=f"{d.actor}: {d.action}" + (f" ({d.reason})" if d.reason else ""),
+                data={"id": d.id},
             )
         )
     for h in await store.list_handovers():

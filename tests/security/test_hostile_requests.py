@@ -155,8 +155,8 @@ PAGED: list[tuple[str, str, list[Any]]] = [
     ("/api/v1/alerts", "alerts", [7]),
     ("/api/v1/provision/applies", "applies", [7]),
     ("/api/v1/wall/decisions", "decisions", [7]),
-    ("/api/v1/timeline", "timeline", ["2026-06-18T16:00:00+00:00", 0]),
-    ("/api/v1/history?device=mast-01&metric=load1", "history", ["2026-06-18T16:00:00+00:00", 0]),
+    ("/api/v1/timeline", "timeline", ["2026-06-18T16:00:00.000000", "alert", 0]),
+    ("/api/v1/history?device=mast-01&metric=load1", "history", ["2026-06-18T16:00:00", "0.5", 0]),
 ]
 
 
@@ -182,6 +182,8 @@ async def test_cursors_of_another_shape_or_beyond_sqlite_are_400(
             [None],
             [[1]],
             ["2026-06-18T16:00:00+00:00", "x"],
+            ["2026-06-18T16:00:00+00:00", "x", "y"],
+            ["2026-06-18T16:00:00+00:00", 1, 1],
         ):
             for cursor in (_cursor(endpoint, key), _cursor(other, good)):
                 status, err = await _ask(client, "GET", f"{path}{sep}cursor={cursor}", TECH)

@@ -3,7 +3,10 @@
 A link is handed over only with proof: a passing acceptance test of the
 link that started after the last change to either end — the last apply
 (or rollback) that touched an endpoint device, or a profile reload that
-changed the link or an endpoint device. Without it the handover is refused
+changed the link or an endpoint device — and neither end may have restarted
+since the test began (a device's restart, ordered or a power cut, rebuilds its
+forwarding state from its saved configuration and may be a swapped unit: the
+test no longer proves what runs now). Without it the handover is refused
 with the reason; ``force`` with a ``reason`` overrides, and the record, its
 audit entry and the report's first line say it was handed over unproven.
 """
@@ -152,7 +155,33 @@ async def proof(engine: Engine, link: Link) -> Proof:
             + (f" at step {step}" if step else ""),
             change,
         )
+    restart = restarted_since(engine, link, _started(latest))
+    if restart is not None:
+        return Proof(
+            None,
+            f"{restart.what}, after the latest acceptance test (#{latest.id}, "
+            f"{_when(latest.ts, tz)}) began",
+            restart,
+        )
     return Proof(latest, None, change)
+
+
+REBOOT_SLACK_S = 5.0
+"""How much later than a test's start a device's computed start may be and still be the
+same boot (its uptime is read whole seconds, and a poll takes a while)."""
+
+
+def restarted_since(engine: Engine, link: Link, since: datetime) -> Change | None:
+    """An end of ``link`` that started again after ``since`` (its uptime, as last read,
+    is shorter than the time since): its running state was rebuilt after the test, so
+    the test no longer proves it. None when neither end did, or an end reports no uptime."""
+    tz = engine.profile.event.tz
+    for ep in (link.a, link.b):
+        ds = engine.devices.get(ep.device)
+        boot = chk.booted_at(ds.cur) if ds is not None and ds.cur is not None else None
+        if boot is not None and (boot - since).total_seconds() > REBOOT_SLACK_S:
+            return Change(boot, f"{ep.device} restarted at {_when(boot, tz)}")
+    return None
 
 
 async def handover(

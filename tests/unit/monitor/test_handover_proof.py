@@ -22,8 +22,10 @@ from .scripted import ScriptedFleet, run_until
 
 
 class Rig:
-    def __init__(self, engine: Engine, clock: FakeClock, store: SQLiteStore) -> None:
-        self.engine, self.clock, self.store = engine, clock, store
+    def __init__(
+        self, engine: Engine, clock: FakeClock, store: SQLiteStore, fleet: ScriptedFleet
+    ) -> None:
+        self.engine, self.clock, self.store, self.fleet = engine, clock, store, fleet
 
     async def to(self, t: float) -> None:
         sleepers = len(self.engine._pollers) + 3
@@ -45,13 +47,15 @@ class Rig:
             )
         )
 
-    async def apply(self, device: str, result: str = "applied", *, done: bool = True) -> int:
+    async def apply(
+        self, device: str, result: str = "applied", *, done: bool = True, kind: str = "apply"
+    ) -> int:
         now = self.clock.now()
         row = ApplyRow(
             started_at=now - timedelta(seconds=3),
             finished_at=now if done else None,
             actor="anna",
-            summary={"kind": "apply", "devices": [device]},
+            summary={"kind": kind, "devices": [device]},
         )
         return await self.store.record_apply(row, [ApplyDeviceRow(device=device, result=result)])
 
@@ -65,7 +69,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
         await engine.start()
         try:
-            r = Rig(engine, clock, store)
+            r = Rig(engine, clock, store, fleet)
             await r.to(10)
             yield r
         finally:
@@ -103,6 +107,34 @@ async def test_refused_when_an_apply_on_an_end_is_newer_than_the_proof(rig: Rig)
     await rig.apply("mast-01")
     h = await rig.engine.handover("fibre-police", "police", "technik")
     assert h.record["proof"]["proven"] is True and "unproven" not in h.record
+
+
+async def test_a_rollback_on_an_end_voids_the_proof(rig: Rig) -> None:
+    await rig.accept(True)
+    await rig.to(15)
+    rid = await rig.apply("sw-core", "rolled_back", kind="rollback")
+    with pytest.raises(
+        Conflict, match=rf"older than the last change: rollback #{rid} changed sw-core"
+    ):
+        await rig.engine.handover("fibre-police", "police", "technik")
+
+
+async def test_a_restart_of_an_end_after_the_test_voids_the_proof(rig: Rig) -> None:
+    """A reboot counts as a change: the device rebuilt what runs from its saved config
+    (or is a swapped unit), which the test did not see. Seen from the end's uptime."""
+    await rig.accept(True)
+    await rig.to(15)
+    h = await rig.engine.handover("fibre-police", "police", "technik")  # proven so far
+    assert h.record["proof"]["proven"] is True
+    await rig.to(20)
+    rig.fleet.boot_at["mc-police"] = rig.clock.monotonic()  # power cut at the far end
+    await rig.to(40)  # polled again: it is back, with a short uptime
+    with pytest.raises(Conflict, match=r"no proof \(mc-police restarted at .* CEST, after the"):
+        await rig.engine.handover("fibre-police", "police", "technik")
+    await rig.to(45)
+    await rig.accept(True)  # a new test after the restart proves it again
+    h = await rig.engine.handover("fibre-police", "police", "technik")
+    assert h.record["proof"]["proven"] is True
 
 
 async def test_refused_while_an_apply_on_an_end_has_not_finished(rig: Rig) -> None:

@@ -33,6 +33,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "tl.probe": {"de": "Messung", "en": "probe"},
     "tl.moderation": {"de": "Moderation", "en": "moderation"},
     "tl.handover": {"de": "Übergabe", "en": "handover"},
+    "tl.audit": {"de": "Protokoll", "en": "audit"},
     # the Provision view (eventops/tui/provision.py)
     "provision.back": {"de": "zurück", "en": "back"},
     "provision.plan": {"de": "neu planen", "en": "plan again"},

@@ -3,6 +3,7 @@ to either end; forcing needs a reason, is audited and heads the report."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,12 +14,15 @@ import pytest
 from eventops.clock import FakeClock
 from eventops.engine import Engine
 from eventops.errors import Conflict, InvalidRequest
+from eventops.i18n import render_strict
 from eventops.server.pages import handover_report
 from eventops.store import SQLiteStore
 from eventops.store.models import ApplyDeviceRow, ApplyRow, ProbeResultRow
 
 from .factories import T0, demo_profile
 from .scripted import ScriptedFleet, run_until
+
+TZ = ZoneInfo("Europe/Berlin")
 
 
 class Rig:
@@ -202,6 +206,32 @@ async def test_forced_with_reason_says_so_first(rig: Rig) -> None:
     html = handover_report(h.model_dump(mode="json"), ZoneInfo("Europe/Berlin"))
     body = html.split("<body>", 1)[1].lstrip()
     assert body.startswith('<p class="unproven"><strong>HANDED OVER UNPROVEN by technik')
+    # the German report says the same in German, the engine's reason included
+    html = handover_report(h.model_dump(mode="json"), ZoneInfo("Europe/Berlin"), "de")
+    body = html.split("<body>", 1)[1].lstrip()
+    assert body.startswith(
+        '<p class="unproven"><strong>OHNE NACHWEIS ÜBERGEBEN von technik: keine Abnahme der '
+        "Strecke aufgezeichnet. Angegebener Grund: Einsatz [31mläuft, keine Zeit</strong>"
+    )
+
+
+async def test_the_reason_is_a_message_in_both_languages(rig: Rig) -> None:
+    """The refusal's reason is kept as a message id too: the German report and clients
+    render it in German, with the time in the event's zone."""
+    await rig.accept(True)
+    await rig.to(15)
+    aid = await rig.apply("mc-police")
+    h = await rig.engine.handover("fibre-police", "police", "technik", force=True, reason="x")
+    proof = h.record["proof"]
+    assert proof["problem_msg"]["msg_id"] == "proof.older"
+    de = render_strict(proof["problem_msg"]["msg_id"], proof["problem_msg"]["params"], "de", TZ)
+    assert re.fullmatch(
+        rf"die letzte Abnahme \(Nr\. \d+, 2026-\S+ \S+ CEST\) ist älter als die letzte "
+        rf"Änderung: Anwenden Nr\. {aid} hat mc-police geändert \(angewendet\) um .* CEST",
+        de,
+    ), de
+    en = render_strict(proof["problem_msg"]["msg_id"], proof["problem_msg"]["params"], "en", TZ)
+    assert en == proof["problem"]
 
 
 async def test_force_needs_a_bounded_reason(rig: Rig) -> None:

@@ -247,7 +247,11 @@ def audit_actions() -> Iterator[tuple[str, str]]:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                 yield where, arg.value
             elif isinstance(arg, ast.JoinedStr):
-                names = [v.value.id for v in arg.values if isinstance(v, ast.FormattedValue)]
+                names = [
+                    getattr(v.value, "id", "?")
+                    for v in arg.values
+                    if isinstance(v, ast.FormattedValue)
+                ]
                 assert len(names) == 1 and names[0] in EXPANSIONS, (where, names)
                 for value in EXPANSIONS[names[0]]:
                     yield (

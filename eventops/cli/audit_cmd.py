@@ -72,7 +72,7 @@ def verify_cmd(args: argparse.Namespace) -> int:
     path = _store_path(args, profile)
     key = audit_key(profile)
     checkpoint = read_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
-    result = verify_store(path, key, checkpoint, event=profile.event.id)
+    result = verify_store(path, key, checkpoint, event=profile.event.id, tz=profile.event.tz)
     line = f"ok {path}: audit chain of {result.entries} entries verifies"
     if key is not None:
         line += f", every entry keyed ({key.key_id})"

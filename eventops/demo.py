@@ -36,7 +36,7 @@ from eventops.provision.apply import Provisioner
 from eventops.provision.lock import lock_dir_for
 from eventops.server.app import create_app
 from eventops.signals import StopSignals
-from eventops.store import SQLiteStore, open_store
+from eventops.store import Store, open_store
 
 DEMO_PROFILE = Path(__file__).resolve().parent.parent / "profiles" / "demo.toml"
 
@@ -64,7 +64,7 @@ def fast(
     return profile.model_copy(update={"polling": polling, "alerts": alerts})
 
 
-async def preset_site(profile: Profile, store: SQLiteStore, lock_dir: Path) -> list[str]:
+async def preset_site(profile: Profile, store: Store, lock_dir: Path) -> list[str]:
     """Apply the profile to the simulated devices, exactly as ``eventops apply`` does.
 
     The demo starts from a site as it is after provisioning (the profile's

@@ -18,6 +18,9 @@ sys.path.insert(0, str(GUARD_DIR))
 
 import evo_netguard  # noqa: E402
 
+# pg_cluster / pg_db: a real PostgreSQL server for the store tests (tests/helpers/pgfixtures.py)
+pytest_plugins = ["tests.helpers.pgfixtures"]
+
 _LOG = Path(tempfile.mkdtemp(prefix="evo-netguard-")) / "violations.log"
 
 

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "eventops.cli.token_cmd",
     "eventops.cli.audit_cmd",
     "eventops.cli.engine_cmd",
+    "eventops.cli.store_cmd",
     "eventops.cli.demo_cmd",
     "eventops.cli.devices_cmd",
     "eventops.cli.sim_cmd",

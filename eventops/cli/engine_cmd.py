@@ -33,7 +33,14 @@ from eventops.profile.models import Profile
 from eventops.server.app import create_app
 from eventops.server.pages import handover_report
 from eventops.signals import StopSignals
-from eventops.store import SQLiteStore, audit_key, default_store_path, open_store, write_checkpoint
+from eventops.store import (
+    SQLiteStore,
+    audit_key,
+    default_store_path,
+    describe_store,
+    open_store,
+    write_checkpoint,
+)
 from eventops.store.audit import embed_checkpoint
 
 log = logging.getLogger(__name__)
@@ -144,6 +151,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     ctx = await asyncio.to_thread(_tls, profile, path, args)
     store_path = _store_path(profile, args.db)
     async with open_store(store_path, profile) as store:
+        where = describe_store(store)
         engine = await asyncio.to_thread(
             lambda: build_engine(
                 profile,
@@ -177,7 +185,7 @@ async def serve_cmd(args: argparse.Namespace) -> int:
     up = asyncio.get_running_loop().time() - started
     print(
         f"eventops: stopped by {sig} after {up:.0f} s; {len(engine.devices)} devices, "
-        f"{len(engine.links)} links, last event #{engine.bus.last_id}; store {store_path} closed",
+        f"{len(engine.links)} links, last event #{engine.bus.last_id}; store {where} closed",
         flush=True,
     )
     return 0
@@ -331,10 +339,9 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
                 reason=args.reason,
             )
             out = row.model_dump(mode="json")
-            if store.audit_key is not None:  # the report carries the head, handover included
-                out["audit_checkpoint"] = await write_checkpoint(
-                    store, store.audit_key, profile.event.id
-                )
+            key = audit_key(profile)
+            if key is not None:  # the report carries the head, handover included
+                out["audit_checkpoint"] = await write_checkpoint(store, key, profile.event.id)
         finally:
             await engine.stop()
     return out

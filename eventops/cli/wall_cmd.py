@@ -25,7 +25,7 @@ from eventops.clock import SystemClock
 from eventops.errors import WallError
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
-from eventops.store import SQLiteStore, default_store_path, open_store
+from eventops.store import Store, default_store_path, open_store
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts, default_media_dir
 from eventops.wall.retention import forget, purge
@@ -117,7 +117,7 @@ def register(sub: Any) -> None:
     a.set_defaults(func=forget_cmd)
 
 
-def _open(args: argparse.Namespace) -> tuple[Profile, SQLiteStore]:
+def _open(args: argparse.Namespace) -> tuple[Profile, Store]:
     profile = load_profile(args.profile)
     path = Path(args.db) if args.db else default_store_path(profile.event.id)
     return profile, open_store(path, profile)

@@ -52,11 +52,8 @@ from eventops.errors import (
     NotFound,
     ProfileError,
 )
-from eventops.monitor.alerts import (
-    AlertManager,
-    AlertmanagerWebhook,
-    Condition,
-)
+from eventops.monitor.alertmanager import AlertmanagerWebhook
+from eventops.monitor.alerts import AlertManager, Condition
 from eventops.monitor.bus import EventBus
 from eventops.monitor.checks import ProbeSummary
 from eventops.monitor.history import Downsampler

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -457,6 +458,37 @@ class AuditSettings(Model):
     """How often the engine signs a checkpoint of the log's head."""
 
 
+class StoreSettings(Model):
+    """Where the event's store lives: SQLite in the data folder (default), or PostgreSQL."""
+
+    url: str | None = Field(default=None, max_length=2000)
+    """``postgresql://USER@HOST[:PORT]/DATABASE`` (or ``?host=/socket/dir``): a PostgreSQL
+    database that several events may share (every row carries the event id). Without it
+    the store is an SQLite file in $EVENTOPS_DATA_DIR."""
+    password: SecretRef | None = None
+    """The database password as a secret reference (env:NAME or file:PATH), never in ``url``."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"not a URL ({exc})") from None
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must start with postgresql:// (leave it out for SQLite)")
+        if parts.password is not None or "password=" in parts.query.lower():
+            raise ValueError(
+                "must not carry the password: put it in [store] password as env:NAME or file:PATH"
+            )
+        if not parts.path.strip("/"):
+            raise ValueError("names no database (postgresql://user@host/DATABASE)")
+        return v
+
+
 class Profile(Model):
     event: Event
     defaults: Defaults = Defaults()
@@ -471,6 +503,7 @@ class Profile(Model):
     users: list[User] = Field(default_factory=list)
     server: Server = Server()
     audit: AuditSettings = AuditSettings()
+    store: StoreSettings = StoreSettings()
 
     @model_validator(mode="after")
     def _semantics(self, info: Any) -> Profile:

@@ -17,16 +17,13 @@ this run; a keep-alive comment on every connection idle for ``heartbeat_s``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from eventops import i18n, sitemap, timefmt
 from eventops.api import models as m
@@ -36,7 +33,6 @@ from eventops.engine import Engine, alert_view
 from eventops.engine import checkpoints as checkpoints
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
-from eventops.monitor.tasks import cancel_and_wait
 from eventops.profile.models import Role
 from eventops.server import pages
 from eventops.server.auth import (
@@ -50,96 +46,34 @@ from eventops.server.auth import (
     redact_for,
     require,
     respond,
-    still_valid,
     view_of,
+)
+from eventops.server.common import (
+    HEARTBEAT_S,
+    STREAMS,
+    Extension,
+    body_of,
+    engine_of,
+    parse_time,
+    path_id,
 )
 from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
+from eventops.server.probe import mount_probes
+from eventops.server.provision import PROVISION, mount_provisioning
+from eventops.server.stream import close_streams, stream
+from eventops.server.wall import WALL, mount_wall
 from eventops.store.audit import embed_checkpoint
 from eventops.store.models import HandoverRow
 
 log = logging.getLogger(__name__)
 
-STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
 MANAGE = web.AppKey("eventops_manage_engine", bool)
-HEARTBEAT_S = web.AppKey("eventops_heartbeat_s", float)
 STATUS_REFRESH_S = web.AppKey("eventops_status_refresh_s", float)
 OPENAPI = web.AppKey("eventops_openapi", dict)
 
-Extension = Callable[[web.Application], None]
-
-M = TypeVar("M", bound=BaseModel)
 T = Role.technician
 A = Role.authority
-
-
-MAX_ID = 2**63 - 1
-"""Numeric ids are SQLite integers: a path id beyond this names nothing (404)."""
-_ID = re.compile(r"[0-9]{1,19}")
-_JSON_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
-_NOT_JSON_TYPES = ("application/x-www-form-urlencoded", "multipart/", "text/")
-
-
-def check_json_type(request: web.Request) -> None:
-    """415 for a body that declares itself something JSON cannot be: a form, text, or a
-    charset other than UTF-8 (or its ASCII subset)."""
-    ctype = request.content_type.lower()
-    if ctype.startswith(_NOT_JSON_TYPES):
-        raise web.HTTPUnsupportedMediaType(
-            text=f"request body must be JSON (Content-Type: application/json), not {ctype[:40]}"
-        )
-    charset = request.charset
-    if charset is not None and charset.strip().lower() not in _JSON_CHARSETS:
-        raise web.HTTPUnsupportedMediaType(
-            text=f"request body must be UTF-8 JSON; charset {charset[:40]!r} is not supported"
-        )
-
-
-async def body_of(request: web.Request, model: type[M]) -> M:
-    """The request's JSON body parsed by ``model`` (one of :mod:`eventops.api.models`:
-    strict, closed, finite); InvalidRequest names what is wrong.
-
-    The body is bounded by the app's ``client_max_size`` (413); the parser
-    (pydantic-core's) bounds nesting depth and reads any integer without
-    Python's digit limit, so neither reaches a handler; the models bound
-    their numbers."""
-    check_json_type(request)
-    raw = await request.read()
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        if first["type"] == "json_invalid" or not raw.strip():
-            why = str(first.get("ctx", {}).get("error", ""))[:80]
-            raise InvalidRequest("request body is not JSON" + (f": {why}" if why else "")) from None
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
-
-
-def _engine(request: web.Request) -> Engine:
-    return request.app[ENGINE]
-
-
-def path_id(request: web.Request, what: str, key: str = "id") -> int:
-    """The numeric id in the path: ASCII digits, at most :data:`MAX_ID`; anything else
-    names nothing (NotFound), so no store ever sees an integer it cannot hold."""
-    raw = request.match_info[key]
-    if _ID.fullmatch(raw) is None or int(raw) > MAX_ID:
-        raise NotFound(f"no {what} {raw[:40]!r}")
-    return int(raw)
-
-
-_int_id = path_id
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidRequest(f"not an ISO 8601 time: {value[:40]!r}") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def _visible_device(view: View, device_id: str) -> str:
@@ -169,14 +103,14 @@ async def whoami(request: web.Request) -> web.Response:
             "name": u.name,
             "role": u.role.value,
             "authority": u.authority,
-            "timezone": _engine(request).profile.event.timezone,
+            "timezone": engine_of(request).profile.event.timezone,
         },
     )
 
 
 async def list_devices(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
+    view, engine = view_of(request), engine_of(request)
     return respond(
         request,
         m.DeviceView,
@@ -202,7 +136,7 @@ async def get_device(request: web.Request) -> web.Response:
 
 async def list_links(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
+    view, engine = view_of(request), engine_of(request)
     return respond(
         request,
         m.LinkView,
@@ -213,7 +147,7 @@ async def list_links(request: web.Request) -> web.Response:
 
 async def get_link(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
+    view, engine = view_of(request), engine_of(request)
     link = request.match_info["id"]
     if link not in view.links or link not in engine.links:
         raise NotFound(f"no link {link[:63]!r}")
@@ -245,25 +179,25 @@ def _paged(resp: web.Response, next_cursor: str | None) -> web.Response:
 async def ack_alert(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.AckBody)
-    row = await _engine(request).ack(_int_id(request, "alert"), user.name, body.note)
+    row = await engine_of(request).ack(path_id(request, "alert"), user.name, body.note)
     return respond(request, m.AlertView, value=alert_view(row))
 
 
 async def list_silences(request: web.Request) -> web.Response:
     require(request, T)
-    return respond(request, m.SilenceView, many=True, value=views.silences(_engine(request)))
+    return respond(request, m.SilenceView, many=True, value=views.silences(engine_of(request)))
 
 
 async def add_silence(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.SilenceBody)
-    view = await _engine(request).silence(body.matchers, body.duration_s, user.name, body.note)
+    view = await engine_of(request).silence(body.matchers, body.duration_s, user.name, body.note)
     return respond(request, m.SilenceView, value=view, status=201)
 
 
 async def delete_silence(request: web.Request) -> web.Response:
     user = require(request, T)
-    gone = await _engine(request).unsilence(_int_id(request, "silence"), user.name)
+    gone = await engine_of(request).unsilence(path_id(request, "silence"), user.name)
     return respond(request, m.SilenceRemoved, value=gone)
 
 
@@ -271,14 +205,14 @@ async def set_maintenance(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.MaintenanceBody)
     dev = request.match_info["id"]
-    await _engine(request).set_maintenance(dev, body.on, user.name, body.note)
+    await engine_of(request).set_maintenance(dev, body.on, user.name, body.note)
     return respond(request, m.MaintenanceResult, value={"device": dev, "maintenance": body.on})
 
 
 async def reboot_device(request: web.Request) -> web.Response:
     user = require(request, T)
     dev = request.match_info["id"]
-    await _engine(request).reboot(dev, user.name)
+    await engine_of(request).reboot(dev, user.name)
     return respond(request, m.RebootResult, value={"device": dev, "rebooting": True}, status=202)
 
 
@@ -291,7 +225,7 @@ async def history(request: web.Request) -> web.Response:
         _visible_device(view, dev)
     limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "history")
     out = await views.history(
-        view.engine, dev, metric, _parse_time(q.get("since")), _parse_time(q.get("until"))
+        view.engine, dev, metric, parse_time(q.get("since")), parse_time(q.get("until"))
     )
     pts = list(out["points"])
     stamped = [
@@ -316,7 +250,7 @@ async def get_timeline(request: web.Request) -> web.Response:
     q = request.query
     limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "timeline")
     items = await views.timeline(
-        _engine(request), _parse_time(q.get("since")), _parse_time(q.get("until"))
+        engine_of(request), parse_time(q.get("since")), parse_time(q.get("until"))
     )
     items = sorted(items, key=lambda t: str(t["ts"]))
     keyed = list(zip(paging.tie_keys(items, "ts"), items, strict=True))
@@ -331,7 +265,7 @@ async def get_timeline(request: web.Request) -> web.Response:
 async def do_handover(request: web.Request) -> web.Response:
     user = require(request, T)
     body = await body_of(request, m.HandoverBody)
-    engine = _engine(request)
+    engine = engine_of(request)
     row = await engine.handover(
         request.match_info["id"], body.to, user.name, force=body.force, reason=body.reason
     )
@@ -360,8 +294,8 @@ async def list_handovers(request: web.Request) -> web.Response:
 
 async def handover_report(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
-    hid = _int_id(request, "handover")
+    view, engine = view_of(request), engine_of(request)
+    hid = path_id(request, "handover")
     row = await views.handover_record(engine, hid)
     if row.link not in view.links:
         raise NotFound(f"no handover #{hid}")
@@ -379,7 +313,7 @@ async def handover_report(request: web.Request) -> web.Response:
 
 async def reload_profile(request: web.Request) -> web.Response:
     user = require(request, T)
-    summary = await _engine(request).reload(actor=user.name)
+    summary = await engine_of(request).reload(actor=user.name)
     return respond(request, m.ReloadResult, value=summary)
 
 
@@ -410,7 +344,7 @@ def _lang(request: web.Request) -> str:
 
 async def status_page(request: web.Request) -> web.Response:
     user = require(request, T, A)
-    view, engine = view_of(request), _engine(request)
+    view, engine = view_of(request), engine_of(request)
     p = engine.profile
     who = (
         next((a.name for a in p.authorities if a.id == user.authority), user.authority or "")
@@ -445,7 +379,7 @@ async def status_page(request: web.Request) -> web.Response:
 
 async def status_json(request: web.Request) -> web.Response:
     require(request, T, A)
-    view, engine = view_of(request), _engine(request)
+    view, engine = view_of(request), engine_of(request)
     tz = engine.profile.event.tz
     links = []
     for lv in _status_links(view):
@@ -476,99 +410,6 @@ def _static(body: str, ctype: str) -> Callable[[web.Request], Any]:
 # -- the live stream ---------------------------------------------------------------------
 
 
-def _snapshot(view: View) -> dict[str, Any]:
-    engine = view.engine
-    now = engine.clock.now()
-    return {
-        "devices": [engine.device_view(d) for d in engine.devices if d in view.devices],
-        "links": [engine.link_view(lk) for lk in engine.links if lk in view.links],
-        "alerts": [
-            alert_view(a, silenced=engine.alerts.silenced(a, now))
-            for a in engine.alerts.open_alerts()
-            if view.sees(a.subject)
-        ],
-    }
-
-
-def _sse(wire_id: str, kind: str, data: str) -> bytes:
-    return f"id: {wire_id}\nevent: {kind}\ndata: {data}\n\n".encode()
-
-
-KEEP_ALIVE = b": keep-alive\n\n"
-
-
-async def stream(request: web.Request) -> web.StreamResponse:
-    """The live stream. Ids are ``<epoch>-<n>`` (see :class:`~eventops.monitor.bus.EventBus`):
-    a ``Last-Event-ID`` of this run gets the gap (or a snapshot when the gap is no
-    longer kept); any other (another run, the future, a plain number) a snapshot.
-    Every connection gets a keep-alive comment when nothing was written *to it* for
-    the heartbeat interval, whatever the other clients receive."""
-    current_user(request)
-    engine = _engine(request)
-    bus = engine.bus
-    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await resp.prepare(request)
-    task = asyncio.current_task()
-    assert task is not None
-    request.app[STREAMS].add(task)
-    heartbeat = request.app[HEARTBEAT_S]
-    loop = asyncio.get_running_loop()
-    written = loop.time()
-
-    async def write(chunk: bytes) -> None:
-        nonlocal written
-        await resp.write(chunk)
-        written = loop.time()
-
-    try:
-        with bus.subscribe() as sub:
-            view = view_of(request)
-            point = bus.resume_point(last)
-            backlog = bus.since(point) if point is not None else None
-            if backlog is None:
-                snap_id = bus.last_id
-                await write(_sse(bus.wire_id(snap_id), "snapshot", view.dumps(_snapshot(view))))
-                # events already in the queue up to the snapshot are in it
-                drop_upto = snap_id
-            else:
-                for ev in backlog:
-                    if view.sees_event(ev.scope, ev.subject, ev.authorities):
-                        await write(_sse(bus.wire_id(ev.id), ev.type, view.dumps(ev.as_dict())))
-                drop_upto = backlog[-1].id if backlog else (point or 0)
-            while True:
-                wait = max(0.0, written + heartbeat - loop.time())
-                try:
-                    ev = await asyncio.wait_for(sub.get(), timeout=wait)
-                except TimeoutError:
-                    if not still_valid(request):
-                        break
-                    await write(KEEP_ALIVE)
-                    continue
-                if sub.overflowed:
-                    await write(_sse(bus.wire_id(ev.id), "resync", "{}"))
-                    break
-                if ev.id <= drop_upto:
-                    continue
-                if ev.type == "reload":
-                    if not still_valid(request):
-                        break  # token revoked by the reload
-                    view = view_of(request)
-                if view.sees_event(ev.scope, ev.subject, ev.authorities):
-                    await write(_sse(bus.wire_id(ev.id), ev.type, view.dumps(ev.as_dict())))
-    except ConnectionResetError:
-        pass  # the client went away
-    finally:
-        request.app[STREAMS].discard(task)
-    return resp
-
-
 # -- the app -------------------------------------------------------------------------------
 
 
@@ -594,7 +435,7 @@ def create_app(
     app[OPENAPI] = build_openapi()
     app[PAGES] = frozenset({"/status", "/api/v1/handovers/{id}/report"})
     app.cleanup_ctx.append(_engine_ctx)
-    app.on_shutdown.append(_close_streams)
+    app.on_shutdown.append(close_streams)
     r = app.router
     r.add_get("/healthz", healthz)
     r.add_get("/static/status.css", _static(pages.STATUS_CSS, "text/css"))
@@ -630,10 +471,6 @@ def create_app(
 
 def _mount_services(app: web.Application, engine: Engine) -> None:
     """The routes of the services the engine carries (see eventops.engine.build_engine)."""
-    from eventops.server.probe import mount_probes
-    from eventops.server.provision import PROVISION, mount_provisioning
-    from eventops.server.wall import WALL, mount_wall
-
     mount_probes(app)
     if engine.provision is not None:
         app[PROVISION] = engine.provision
@@ -652,13 +489,6 @@ async def _engine_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         if app[MANAGE]:
             await engine.stop()
-
-
-async def _close_streams(app: web.Application) -> None:
-    streams: set[asyncio.Task[Any]] = app[STREAMS]
-    tasks = [*streams]
-    streams.clear()
-    await cancel_and_wait(tasks)
 
 
 def ssl_context(cert: str, key: str) -> ssl.SSLContext:

@@ -37,8 +37,8 @@ from eventops.api import models as m
 from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import InvalidRequest
 from eventops.profile.models import Role
-from eventops.server.app import Extension, body_of
 from eventops.server.auth import ENGINE, require, respond
+from eventops.server.common import Extension, body_of
 
 T = Role.technician
 MOUNTED = web.AppKey("eventops_probe_mounted", bool)

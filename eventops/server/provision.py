@@ -34,8 +34,8 @@ from eventops.engine.provisioning import ProvisionService
 from eventops.errors import Unavailable
 from eventops.profile.models import Role
 from eventops.provision.apply import ApplyOptions
-from eventops.server.app import Extension, body_of, path_id
 from eventops.server.auth import ENGINE, require, respond
+from eventops.server.common import Extension, body_of, path_id
 
 T = Role.technician
 PROVISION = web.AppKey("eventops_provision", ProvisionService)

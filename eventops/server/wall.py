@@ -43,8 +43,8 @@ from eventops.api import paging
 from eventops.engine.wall import STATES, WallService
 from eventops.errors import InvalidRequest, NotFound, Unavailable
 from eventops.profile.models import Role, User
-from eventops.server.app import STREAMS, Extension, body_of, path_id
 from eventops.server.auth import ENGINE, require, respond
+from eventops.server.common import STREAMS, Extension, body_of, path_id
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
 from eventops.wall.display import sse
 

@@ -1,6 +1,7 @@
 """Child process for the operators' kill and race tests: a technician at work.
 
-``python -m tests.helpers.ops_child STORE LOCKS SEED COUNT USER`` raises alerts and
+``python -m tests.helpers.ops_child STORE LOCKS SEED COUNT USER`` (STORE: an SQLite path or a
+``postgresql://`` URL, see :func:`tests.helpers.store_child.open_target`) raises alerts and
 acknowledges them, adds and removes silences, and runs (empty) applies, through
 the code the engine uses (:class:`~eventops.monitor.alerts.AlertManager`,
 :class:`~eventops.provision.apply.Provisioner`), and prints one line per audited
@@ -21,8 +22,8 @@ from eventops.errors import Conflict, NotFound
 from eventops.monitor.alerts import AlertManager, Condition
 from eventops.profile.models import AlertTolerances, Profile
 from eventops.provision.apply import Provisioner
-from eventops.store import SQLiteStore
 from eventops.store.base import Store
+from tests.helpers.store_child import open_target
 
 EPOCH = datetime(2026, 6, 18, 18, tzinfo=UTC)
 PROFILE = {
@@ -76,7 +77,7 @@ async def one(
 async def main(path: str, locks: str, seed: int, count: int, user: str) -> None:
     rng = random.Random(seed)
     profile = Profile.model_validate(PROFILE)
-    async with SQLiteStore(path) as store:
+    async with open_target(path) as store:
         am = AlertManager(store, AlertTolerances())
         prov = Provisioner(profile, store, lock_dir=Path(locks))
         done = 0

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from eventops.clock import SystemClock
 from eventops.errors import Conflict
-from eventops.store import SQLiteStore
 from eventops.store.base import Store
 from eventops.store.models import DecisionRow, PostRow
 from eventops.wall.manual import ManualModeration
+from tests.helpers.store_child import open_target
 
 AUTHORS = ("x:anna", "x:ben", "x:cem")
 POSTS = tuple(f"x:{i}" for i in range(6))
@@ -60,7 +60,7 @@ async def moderate(desk: ManualModeration, rng: random.Random, user: str) -> int
 
 async def main(path: str, seed: int, count: int, user: str) -> None:
     rng = random.Random(seed)
-    async with SQLiteStore(path) as store:
+    async with open_target(path) as store:
         desk = ManualModeration(store, SystemClock())
         done = 0
         while count == 0 or done < count:

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from eventops.cli import main
 from eventops.clock import FakeClock
 from eventops.engine import Engine
-from eventops.monitor.alerts import alertmanager_payload
+from eventops.monitor.alertmanager import alertmanager_payload
 from eventops.server.app import create_app
 from eventops.store import SQLiteStore, audit_key
 from eventops.store.audit import read_checkpoint

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,13 +26,14 @@ import pytest
 from eventops.errors import Conflict
 from eventops.monitor.alerts import AlertManager, Condition
 from eventops.profile.models import AlertTolerances
-from eventops.store import SQLiteStore
+from eventops.store.base import Store
 from tests.helpers.ops_child import EPOCH
+from tests.helpers.pgfixtures import StoreMaker
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def check_ops(store: SQLiteStore) -> Counter[str]:
+async def check_ops(store: Store, make_store: StoreMaker) -> Counter[str]:
     """The invariants in the module doc; how many of each audited change there are."""
     audit = await store.audit_entries(limit=1_000_000)
     assert await store.verify_audit() == len(audit)
@@ -47,11 +47,10 @@ async def check_ops(store: SQLiteStore) -> Counter[str]:
         assert n == 1, f"{n} audit entries {action} {target}"
     acked = {str(a.id) for a in await store.list_alerts() if a.acked_by is not None}
     assert {t for a, t in seen if a == "alert.ack"} == acked
-    con = sqlite3.connect(store.path)
-    try:
-        silences = con.execute("SELECT id, removed_at FROM silences").fetchall()
-    finally:
-        con.close()
+    silences = await make_store.fetch(
+        "SELECT id, removed_at FROM silences",
+        "SELECT id, removed_at FROM silences WHERE event_id=$1",
+    )
     assert {t for a, t in seen if a == "alert.silence"} == {str(i) for i, _ in silences}
     removed = {str(i) for i, gone in silences if gone is not None}
     assert {t for a, t in seen if a == "alert.unsilence"} == removed
@@ -77,18 +76,21 @@ def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Even
 
 
 @pytest.mark.slow
-def test_sigkill_mid_change_leaves_no_row_without_its_audit_entry(tmp_path: Path) -> None:
-    path = tmp_path / "kill.sqlite3"
+def test_sigkill_mid_change_leaves_no_row_without_its_audit_entry(
+    make_store: StoreMaker, tmp_path: Path
+) -> None:
     rng = random.Random(20261206)
     committed: set[str] = set()
     done: Counter[str] = Counter()
-    for round_ in range(20):
+    # each round is mostly a child's start-up; PostgreSQL repeats the SQLite rounds' kinds of
+    # kill points in fewer rounds to keep the suite's time
+    for round_ in range(8 if make_store.pg else 20):
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "tests.helpers.ops_child",
-                str(path),
+                make_store.target,
                 str(tmp_path / "locks"),
                 str(round_),
                 "0",
@@ -113,18 +115,14 @@ def test_sigkill_mid_change_leaves_no_row_without_its_audit_entry(tmp_path: Path
             proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         committed |= {line for line in lines if line != "C"}
-        con = sqlite3.connect(path)
-        try:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        finally:
-            con.close()
-        done = asyncio.run(_check_after_kill(path, frozenset(committed)))
+        done = asyncio.run(_check_after_kill(make_store, frozenset(committed)))
     assert len(committed) >= 20
     assert {"alert.ack", "alert.silence", "alert.unsilence", "provision.apply"} <= set(done), done
 
 
-async def _check_after_kill(path: Path, committed: frozenset[str]) -> Counter[str]:
-    async with SQLiteStore(path) as store:
+async def _check_after_kill(make_store: StoreMaker, committed: frozenset[str]) -> Counter[str]:
+    async with make_store() as store:
+        assert await store.integrity_check() == "ok"
         audit = await store.audit_entries(limit=1_000_000)
         names = {
             "ack": "alert.ack",
@@ -139,7 +137,7 @@ async def _check_after_kill(path: Path, committed: frozenset[str]) -> Counter[st
         for line in committed:  # what a child was told committed is there
             kind, ident = line.split()
             assert (names[kind], ident) in have, line
-        return await check_ops(store)
+        return await check_ops(store, make_store)
 
 
 # -- races ------------------------------------------------------------------------------------
@@ -147,10 +145,9 @@ async def _check_after_kill(path: Path, committed: frozenset[str]) -> Counter[st
 
 @pytest.mark.parametrize("connections", [1, 8], ids=["one-store", "eight-connections"])
 async def test_eight_technicians_ack_one_alert_and_remove_one_silence_once(
-    tmp_path: Path, connections: int
+    make_store: StoreMaker, connections: int
 ) -> None:
-    path = tmp_path / "race.sqlite3"
-    stores = [SQLiteStore(path) for _ in range(connections)]
+    stores = [make_store() for _ in range(connections)]
     for s in stores:
         await s.open()
     try:
@@ -190,15 +187,15 @@ async def test_eight_technicians_ack_one_alert_and_remove_one_silence_once(
         assert all(am.silences == [] for am in managers)  # every engine follows the store
         assert await stores[0].list_silences() == []
 
-        done = await check_ops(stores[0])
+        done = await check_ops(stores[0], make_store)
         assert done == Counter({"alert.ack": 1, "alert.silence": 1, "alert.unsilence": 1})
     finally:
         for s in stores:
             await s.close()
 
 
-async def test_a_refused_change_writes_nothing(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.sqlite3") as store:
+async def test_a_refused_change_writes_nothing(make_store: StoreMaker) -> None:
+    async with make_store() as store:
         am = AlertManager(store, AlertTolerances())
         sil = await am.add_silence({"link": "l1"}, EPOCH, "anna", "", EPOCH - timedelta(hours=1))
         before = len(await store.audit_entries())
@@ -208,4 +205,4 @@ async def test_a_refused_change_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(Exception, match="alert 42 is not open"):
             await am.ack(42, "ben", "")
         assert len(await store.audit_entries()) == before
-        await check_ops(store)
+        await check_ops(store, make_store)

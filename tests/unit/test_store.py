@@ -1,4 +1,8 @@
-"""The SQLite store: migrations, writes, reads, audit chain, crash safety."""
+"""The store contract on SQLite and PostgreSQL: writes, reads, audit chain, crash safety.
+
+Tests taking ``make_store`` run on both backends; the others are SQLite internals
+(file format, PRAGMAs, triggers edited in the file).
+"""
 
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from eventops.store.models import (
     ProbeResultRow,
     Sample,
 )
+from tests.helpers.pgfixtures import StoreMaker
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
@@ -75,8 +80,8 @@ async def test_not_a_database(tmp_path: Path) -> None:
             pass
 
 
-async def test_rows_round_trip(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+async def test_rows_round_trip(make_store: StoreMaker) -> None:
+    async with make_store() as s:
         await s.put_event("demo", "Demo", T0, T0 + timedelta(hours=8), "Europe/Berlin")
         await s.put_devices([DeviceRow(id="m1", kind="mast", driver="openwrt", address="http://x")])
         assert [d.id for d in await s.list_devices()] == ["m1"]
@@ -123,8 +128,8 @@ async def test_times_are_stored_in_utc(tmp_path: Path) -> None:
     )
 
 
-async def test_failing_job_does_not_spoil_its_group(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+async def test_failing_job_does_not_spoil_its_group(make_store: StoreMaker) -> None:
+    async with make_store() as s:
 
         async def bad(c: object) -> None:
             await c.execute("INSERT INTO nowhere VALUES (1)")  # type: ignore[attr-defined]
@@ -137,34 +142,42 @@ async def test_failing_job_does_not_spoil_its_group(tmp_path: Path) -> None:
         assert sorted(x.value for x in got) == list(range(20))
 
 
-async def test_write_after_close_is_refused(tmp_path: Path) -> None:
-    s = SQLiteStore(tmp_path / "e.sqlite3")
+async def test_write_after_close_is_refused(make_store: StoreMaker) -> None:
+    s = make_store()
     await s.open()
     await s.close()
     with pytest.raises(StoreError, match="not open"):
         await s.add_samples([])
 
 
-async def test_apply_is_all_or_nothing(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "e.sqlite3") as s:
+async def test_apply_is_all_or_nothing(make_store: StoreMaker) -> None:
+    async with make_store() as s:
         rows = [ApplyDeviceRow(device="m1", result="ok"), ApplyDeviceRow(device="m1", result="dup")]
         # A duplicate device is an upsert, fine; a foreign-key violation is not.
         aid = await s.record_apply(ApplyRow(started_at=T0, actor="a"), rows)
         got = await s.get_apply(aid)
         assert got is not None and [d.result for d in got[1]] == ["dup"]
+
         # An apply whose device rows cannot be written leaves no apply behind.
-        with pytest.raises(StoreError, match="FOREIGN KEY"):
-            await s.run_write(_broken_apply)
+        async def broken_apply(c: Any) -> None:
+            await c.execute(
+                make_store.sql(
+                    "INSERT INTO applies (id, started_at, actor) VALUES (999, '2026-01-01', 'a')",
+                    "INSERT INTO applies (event_id, id, started_at, actor) "
+                    "VALUES ('demo', 999, '2026-01-01', 'a')",
+                )
+            )
+            await c.execute(
+                make_store.sql(
+                    "INSERT INTO apply_devices (apply_id, device, result) VALUES (12345, 'm1', 'ok')",
+                    "INSERT INTO apply_devices (event_id, apply_id, device, result) "
+                    "VALUES ('demo', 12345, 'm1', 'ok')",
+                )
+            )
+
+        with pytest.raises(StoreError, match=r"(?i)FOREIGN KEY"):
+            await s.run_write(broken_apply)
         assert await s.get_apply(999) is None
-
-
-async def _broken_apply(c: object) -> None:
-    await c.execute(  # type: ignore[attr-defined]
-        "INSERT INTO applies (id, started_at, actor) VALUES (999, '2026-01-01', 'a')"
-    )
-    await c.execute(  # type: ignore[attr-defined]
-        "INSERT INTO apply_devices (apply_id, device, result) VALUES (12345, 'm1', 'ok')"
-    )
 
 
 async def test_audit_chain_detects_tampering(tmp_path: Path) -> None:
@@ -213,17 +226,38 @@ def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Even
 
 
 @pytest.mark.slow
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+def test_acknowledged_writes_survive_sigkill(make_store: StoreMaker) -> None:
     """Kill a writing child at random points; every acknowledged write survives."""
-    path = tmp_path / "kill.sqlite3"
+    target = (
+        make_store.db.url
+        if make_store.db is not None
+        else str(make_store.tmp_path / "demo.sqlite3")
+    )
     rng = random.Random(20260618)
     acked_samples: set[int] = set()
     acked_applies: set[int] = set()
     acked_audit = 0
     next_i = 0
+
+    async def stored() -> tuple[str, set[int], dict[int, int], int]:
+        async with make_store() as s:
+            values = await s.query_samples("kill", "n", T0 - timedelta(days=365), T0)
+            applies = {}
+            for a in await s.list_applies(limit=100_000):
+                assert a.id is not None
+                got = await s.get_apply(a.id)
+                assert got is not None
+                applies[a.id] = len(got[1])
+            return (
+                await s.integrity_check(),
+                {int(x.value) for x in values},
+                applies,
+                (await s.audit_head())[0],
+            )
+
     for _round in range(12):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.store_child", str(path), str(next_i)],
+            [sys.executable, "-m", "tests.helpers.store_child", target, str(next_i)],
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
@@ -251,37 +285,27 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
             elif kind == "U":
                 acked_audit = max(acked_audit, int(value))
         next_i += 1  # a write may have committed without its ack being printed
-        con = sqlite3.connect(path)
-        try:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            stored = {
-                int(v) for (v,) in con.execute("SELECT value FROM samples WHERE device='kill'")
-            }
-            assert acked_samples <= stored, sorted(acked_samples - stored)[:5]
-            counts = dict(
-                con.execute("SELECT apply_id, COUNT(*) FROM apply_devices GROUP BY apply_id")
-            )
-            applies = {aid for (aid,) in con.execute("SELECT id FROM applies")}
-            assert acked_applies <= applies
-            # All or nothing: every stored apply has all of its device rows.
-            assert all(counts.get(aid) == 8 for aid in applies), counts
-            assert (con.execute("SELECT MAX(id) FROM audit").fetchone()[0] or 0) >= acked_audit
-        finally:
-            con.close()
+        integrity, samples, applies, head = asyncio.run(stored())
+        assert integrity == "ok"
+        assert acked_samples <= samples, sorted(acked_samples - samples)[:5]
+        assert acked_applies <= set(applies)
+        # All or nothing: every stored apply has all of its device rows.
+        assert all(n == 8 for n in applies.values()), applies
+        assert head >= acked_audit
     assert len(acked_samples) > 12
 
     async def verify() -> int:
-        async with SQLiteStore(path) as s:
+        async with make_store() as s:
             return await s.verify_audit()
 
     assert asyncio.run(verify()) >= acked_audit
 
 
-async def test_keyed_chain_and_head(tmp_path: Path) -> None:
+async def test_keyed_chain_and_head(make_store: StoreMaker) -> None:
     from eventops.store.audit import GENESIS, AuditKey
 
     key = AuditKey.from_secret("k" * 32)
-    async with SQLiteStore(tmp_path / "k.sqlite3", audit_key=key) as s:
+    async with make_store(audit_key=key) as s:
         assert await s.audit_head() == (0, GENESIS)
         first = await s.audit("anna", "create", "event")
         second = await s.audit("bert", "approve", "x:1")
@@ -296,14 +320,19 @@ async def test_keyed_chain_and_head(tmp_path: Path) -> None:
             await s.verify_audit()
 
 
-async def test_audit_entry_commits_with_its_job(tmp_path: Path) -> None:
+async def test_audit_entry_commits_with_its_job(make_store: StoreMaker) -> None:
     """append_audit inside a write job: the entry and the job's rows commit or fail together."""
     from eventops.store.audit import AuditKey
 
-    async with SQLiteStore(tmp_path / "j.sqlite3", audit_key=AuditKey.from_secret("k" * 32)) as s:
+    async with make_store(audit_key=AuditKey.from_secret("k" * 32)) as s:
 
         async def ok(c: Any) -> None:
-            await c.execute("INSERT INTO cursors (name, value) VALUES ('a', '1')")
+            await c.execute(
+                make_store.sql(
+                    "INSERT INTO cursors (name, value) VALUES ('a', '1')",
+                    "INSERT INTO cursors (event_id, name, value) VALUES ('demo', 'a', '1')",
+                )
+            )
             await s.append_audit(c, "anna", "cursor.set", "a")
 
         async def fails(c: Any) -> None:
@@ -326,7 +355,7 @@ def test_short_audit_secret_is_refused() -> None:
     assert "k" * 32 not in repr(AuditKey.from_secret("k" * 32))
 
 
-async def test_checkpoint_keeper_signs_when_the_head_moves(tmp_path: Path) -> None:
+async def test_checkpoint_keeper_signs_when_the_head_moves(make_store: StoreMaker) -> None:
     from eventops.store.audit import AuditKey, Checkpoint, CheckpointKeeper, checkpoint_annotations
 
     key = AuditKey.from_secret("k" * 32)
@@ -342,7 +371,7 @@ async def test_checkpoint_keeper_signs_when_the_head_moves(tmp_path: Path) -> No
     async def sink(cp: dict[str, Any]) -> None:
         sent.append(cp)
 
-    async with SQLiteStore(tmp_path / "c.sqlite3", audit_key=key) as s:
+    async with make_store(audit_key=key) as s:
         keeper = CheckpointKeeper(s, key, "demo", on_checkpoint=sink, now=lambda: T0)
         task = asyncio.create_task(keeper.run(60, sleep))
         try:

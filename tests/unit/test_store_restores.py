@@ -8,6 +8,7 @@ from pathlib import Path
 from eventops.store.migrations import MIGRATIONS
 from eventops.store.models import ApplyRow, PendingRestoreRow
 from eventops.store.sqlite import SQLiteStore
+from tests.helpers.pgfixtures import StoreMaker
 
 T = datetime(2026, 6, 18, 16, 0, tzinfo=UTC)
 
@@ -25,8 +26,8 @@ def restore(device: str, apply_id: int, deadline_s: float) -> PendingRestoreRow:
     )
 
 
-async def test_arm_replace_and_clear(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db") as store:
+async def test_arm_replace_and_clear(make_store: StoreMaker) -> None:
+    async with make_store() as store:
         assert await store.pending_restores() == []
         await store.arm_restore(restore("sw-b", 1, 60))
         await store.arm_restore(restore("sw-a", 1, 90))
@@ -41,12 +42,12 @@ async def test_arm_replace_and_clear(tmp_path: Path) -> None:
         assert await store.clear_restore("sw-b", 2)
         assert not await store.clear_restore("sw-b", 2)
         assert [p.device for p in await store.pending_restores()] == ["sw-a"]
-    async with SQLiteStore(tmp_path / "s.db") as again:  # durable across a reopen
+    async with make_store() as again:  # durable across a reopen
         assert [p.device for p in await again.pending_restores()] == ["sw-a"]
 
 
-async def test_unfinished_applies(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db") as store:
+async def test_unfinished_applies(make_store: StoreMaker) -> None:
+    async with make_store() as store:
         a = await store.record_apply(ApplyRow(started_at=T, actor="x", summary={"n": 1}), [])
         b = await store.record_apply(
             ApplyRow(started_at=T, finished_at=T, actor="x", summary={"n": 2}), []

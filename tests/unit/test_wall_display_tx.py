@@ -17,12 +17,13 @@ from eventops.clock import FakeClock
 from eventops.errors import Conflict
 from eventops.profile import load_profile
 from eventops.profile.models import Profile, Wall
-from eventops.store import SQLiteStore
+from eventops.store.base import Store
 from eventops.wall.display import WallHub
 from eventops.wall.media import MediaCache
 from eventops.wall.normalize import Deletion
 from eventops.wall.retention import forget
 from eventops.wall.service import WallPipeline
+from tests.helpers.pgfixtures import StoreMaker
 from tests.helpers.wall_child import POSTS, seed_posts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,25 +35,23 @@ def profile() -> Profile:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    async with SQLiteStore(tmp_path / "wall.sqlite3") as s:
+async def store(make_store: StoreMaker) -> AsyncIterator[Store]:
+    async with make_store() as s:
         yield s
 
 
-async def _hubs(profile: Profile, store: SQLiteStore, n: int) -> list[WallHub]:
+async def _hubs(profile: Profile, store: Store, n: int) -> list[WallHub]:
     hubs = [WallHub(profile, store, FakeClock()) for _ in range(n)]
     for hub in hubs:
         await hub.start(poll=False)
     return hubs
 
 
-async def _actions(store: SQLiteStore) -> list[str]:
+async def _actions(store: Store) -> list[str]:
     return [e.action for e in await store.audit_entries()]
 
 
-async def test_withdraw_follows_the_store_and_happens_once(
-    profile: Profile, store: SQLiteStore
-) -> None:
+async def test_withdraw_follows_the_store_and_happens_once(profile: Profile, store: Store) -> None:
     a, b = await _hubs(profile, store, 2)
     await a.issue("storm", "polizei")
     assert b.announcement is None  # b's memory is stale ...
@@ -70,9 +69,7 @@ async def test_withdraw_follows_the_store_and_happens_once(
     assert await store.verify_audit() == 2
 
 
-async def test_issue_records_what_it_replaced_as_stored(
-    profile: Profile, store: SQLiteStore
-) -> None:
+async def test_issue_records_what_it_replaced_as_stored(profile: Profile, store: Store) -> None:
     a, b = await _hubs(profile, store, 2)
     await a.issue("storm", "polizei")
     await b.issue("evacuate-square", "polizei")  # b never saw "storm" in memory
@@ -80,7 +77,7 @@ async def test_issue_records_what_it_replaced_as_stored(
     assert entries[-1].before == {"id": "storm"} and entries[-1].after == {"id": "evacuate-square"}
 
 
-async def test_concurrent_pause_is_one_change(profile: Profile, store: SQLiteStore) -> None:
+async def test_concurrent_pause_is_one_change(profile: Profile, store: Store) -> None:
     hubs = await _hubs(profile, store, 4)
     await asyncio.gather(*(h.set_paused(True, f"comms{i}") for i, h in enumerate(hubs)))
     await asyncio.gather(*(h.set_paused(False, f"comms{i}") for i, h in enumerate(hubs)))
@@ -88,7 +85,7 @@ async def test_concurrent_pause_is_one_change(profile: Profile, store: SQLiteSto
     assert await store.get_cursor("wall.paused") == ""
 
 
-async def test_a_source_deletion_is_one_write(store: SQLiteStore) -> None:
+async def test_a_source_deletion_is_one_write(store: Store) -> None:
     await seed_posts(store)
     pipe = WallPipeline(Wall(), store, FakeClock())
     await pipe.handle(Deletion(id=POSTS[0], source="x"))
@@ -108,7 +105,7 @@ class _BrokenDisk(MediaCache):
         raise OSError(5, "Input/output error")
 
 
-async def test_forget_is_all_or_nothing(tmp_path: Path, store: SQLiteStore) -> None:
+async def test_forget_is_all_or_nothing(tmp_path: Path, store: Store) -> None:
     """If the pictures cannot be deleted, the posts stay and nothing is audited: run it again."""
     await seed_posts(store)
     broken = _BrokenDisk(tmp_path / "media", frozenset())

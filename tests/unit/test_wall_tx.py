@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,10 @@ import pytest
 
 from eventops.clock import FakeClock, SystemClock
 from eventops.errors import Conflict, NotFound, WallError
-from eventops.store import SQLiteStore
+from eventops.store.base import Store
 from eventops.store.models import DecisionRow
 from eventops.wall.manual import ManualModeration, undoable
+from tests.helpers.pgfixtures import StoreMaker
 from tests.helpers.wall_child import POSTS, moderate, seed_posts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,7 +60,7 @@ RESULT: dict[str, tuple[str | None, bool | None]] = {
 }
 
 
-async def check_wall(store: SQLiteStore) -> Counter[str]:
+async def check_wall(store: Store) -> Counter[str]:
     """Replay every post's history; return how many of each person's action stood."""
     entries = await store.audit_entries(limit=1_000_000)
     assert await store.verify_audit() == len(entries)
@@ -102,7 +103,7 @@ async def check_wall(store: SQLiteStore) -> Counter[str]:
     return done
 
 
-async def _action(store: SQLiteStore, did: int) -> str:
+async def _action(store: Store, did: int) -> str:
     d = await store.get_decision(did)
     assert d is not None, f"audit entry names decision {did}, which does not exist"
     return d.action
@@ -112,19 +113,19 @@ async def _action(store: SQLiteStore, did: int) -> str:
 
 
 @pytest.fixture
-async def seeded(tmp_path: Path) -> Any:
-    async with SQLiteStore(tmp_path / "wall.sqlite3") as store:
+async def seeded(make_store: StoreMaker) -> Any:
+    async with make_store() as store:
         await seed_posts(store)
         yield store
 
 
-async def _state(store: SQLiteStore, post_id: str) -> tuple[str, bool]:
+async def _state(store: Store, post_id: str) -> tuple[str, bool]:
     row = await store.get_post(post_id)
     assert row is not None
     return row.state, row.pinned
 
 
-async def test_undo_walks_back_and_an_undo_can_be_undone(seeded: SQLiteStore) -> None:
+async def test_undo_walks_back_and_an_undo_can_be_undone(seeded: Store) -> None:
     desk = ManualModeration(seeded, FakeClock())
     p = POSTS[0]
     approve = await desk.decide(p, "approve", "maria")
@@ -155,7 +156,7 @@ async def test_undo_walks_back_and_an_undo_can_be_undone(seeded: SQLiteStore) ->
     assert (await check_wall(seeded))["undo"] == 5
 
 
-async def test_block_undo_restores_only_posts_not_decided_on_since(seeded: SQLiteStore) -> None:
+async def test_block_undo_restores_only_posts_not_decided_on_since(seeded: Store) -> None:
     desk = ManualModeration(seeded, FakeClock())
     for p in (POSTS[0], POSTS[3]):  # both anna's
         await desk.decide(p, "approve", "maria")
@@ -183,7 +184,7 @@ async def test_block_undo_restores_only_posts_not_decided_on_since(seeded: SQLit
     await check_wall(seeded)
 
 
-async def test_undoing_a_lift_restores_the_block_with_its_end(seeded: SQLiteStore) -> None:
+async def test_undoing_a_lift_restores_the_block_with_its_end(seeded: Store) -> None:
     clock = FakeClock()
     desk = ManualModeration(seeded, clock)
     await desk.decide(POSTS[0], "approve", "maria")
@@ -202,7 +203,7 @@ async def test_undoing_a_lift_restores_the_block_with_its_end(seeded: SQLiteStor
     await check_wall(seeded)
 
 
-async def test_refusals_name_the_post_and_its_state(seeded: SQLiteStore) -> None:
+async def test_refusals_name_the_post_and_its_state(seeded: Store) -> None:
     desk = ManualModeration(seeded, FakeClock())
     p = POSTS[1]
     await desk.decide(p, "approve", "maria")
@@ -220,7 +221,7 @@ async def test_refusals_name_the_post_and_its_state(seeded: SQLiteStore) -> None
     await check_wall(seeded)
 
 
-async def test_expect_refuses_a_decision_made_on_a_stale_view(seeded: SQLiteStore) -> None:
+async def test_expect_refuses_a_decision_made_on_a_stale_view(seeded: Store) -> None:
     """A approves what she saw pending while B rejected it: A is told, B's decision stands."""
     a, b = ManualModeration(seeded, FakeClock()), ManualModeration(seeded, FakeClock())
     seen = (await seeded.list_decisions(POSTS[5]))[-1].id
@@ -237,7 +238,7 @@ async def test_expect_refuses_a_decision_made_on_a_stale_view(seeded: SQLiteStor
     await check_wall(seeded)
 
 
-async def test_a_failed_decision_writes_nothing(seeded: SQLiteStore) -> None:
+async def test_a_failed_decision_writes_nothing(seeded: Store) -> None:
     """A refusal inside the transaction leaves neither a decision nor an audit entry."""
     desk = ManualModeration(seeded, FakeClock())
     before = (len(await seeded.list_decisions()), len(await seeded.audit_entries()))
@@ -259,20 +260,23 @@ def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Even
 
 
 @pytest.mark.slow
-def test_sigkill_during_moderation_leaves_no_decision_without_audit(tmp_path: Path) -> None:
-    path = tmp_path / "kill.sqlite3"
+def test_sigkill_during_moderation_leaves_no_decision_without_audit(
+    make_store: StoreMaker,
+) -> None:
+    path = make_store.target
 
     async def seed() -> None:
-        async with SQLiteStore(path) as store:
+        async with make_store() as store:
             await seed_posts(store)
 
     asyncio.run(seed())
     rng = random.Random(20261206)
     acked: set[int] = set()
     done: Counter[str] = Counter()
-    for round_ in range(20):
+    # each round is mostly a child's start-up: fewer rounds on PostgreSQL keep the suite's time
+    for round_ in range(8 if make_store.pg else 20):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.wall_child", str(path), str(round_), "0", "m"],
+            [sys.executable, "-m", "tests.helpers.wall_child", path, str(round_), "0", "m"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             text=True,
@@ -292,19 +296,14 @@ def test_sigkill_during_moderation_leaves_no_decision_without_audit(tmp_path: Pa
             proc.stdout.close()
         assert proc.returncode == -signal.SIGKILL
         acked |= {int(line.split()[1]) for line in acks if line.startswith("D ")}
-        con = sqlite3.connect(path)
-        try:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        finally:
-            con.close()
-
-        done = asyncio.run(_check_after_kill(path, frozenset(acked)))
+        done = asyncio.run(_check_after_kill(make_store, frozenset(acked)))
     assert len(acked) >= 20
     assert {"approve", "pin", "take_down", "undo"} <= set(done), done
 
 
-async def _check_after_kill(path: Path, acked: frozenset[int]) -> Counter[str]:
-    async with SQLiteStore(path) as store:
+async def _check_after_kill(make_store: StoreMaker, acked: frozenset[int]) -> Counter[str]:
+    async with make_store() as store:
+        assert await store.integrity_check() == "ok"
         stored = {d.id for d in await store.list_decisions()}
         assert acked <= stored, sorted(acked - stored)[:5]
         return await check_wall(store)
@@ -313,7 +312,7 @@ async def _check_after_kill(path: Path, acked: frozenset[int]) -> Counter[str]:
 # -- concurrent moderators (issue 19) -------------------------------------------------------
 
 
-async def _moderators(stores: list[SQLiteStore], rounds: int) -> Counter[str]:
+async def _moderators(stores: Sequence[Store], rounds: int) -> Counter[str]:
     outcome: Counter[str] = Counter()
 
     async def moderator(n: int) -> None:
@@ -331,10 +330,9 @@ async def _moderators(stores: list[SQLiteStore], rounds: int) -> Counter[str]:
 
 @pytest.mark.parametrize("connections", [1, 8], ids=["one-store", "eight-connections"])
 async def test_eight_concurrent_moderators_never_break_the_rules(
-    tmp_path: Path, connections: int
+    make_store: StoreMaker, connections: int
 ) -> None:
-    path = tmp_path / "race.sqlite3"
-    stores = [SQLiteStore(path) for _ in range(connections)]
+    stores = [make_store() for _ in range(connections)]
     for s in stores:
         await s.open()
     try:
@@ -349,17 +347,17 @@ async def test_eight_concurrent_moderators_never_break_the_rules(
 
 
 @pytest.mark.slow
-def test_eight_moderator_processes_never_break_the_rules(tmp_path: Path) -> None:
-    path = tmp_path / "race.sqlite3"
+def test_eight_moderator_processes_never_break_the_rules(make_store: StoreMaker) -> None:
+    path = make_store.target
 
     async def seed() -> None:
-        async with SQLiteStore(path) as store:
+        async with make_store() as store:
             await seed_posts(store)
 
     asyncio.run(seed())
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.wall_child", str(path), str(n), "40", f"p{n}"],
+            [sys.executable, "-m", "tests.helpers.wall_child", path, str(n), "40", f"p{n}"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -377,7 +375,7 @@ def test_eight_moderator_processes_never_break_the_rules(tmp_path: Path) -> None
     assert decided > 20 and len(lines) - decided > 20
 
     async def check() -> Counter[str]:
-        async with SQLiteStore(path) as store:
+        async with make_store() as store:
             assert len({d.id for d in await store.list_decisions()}) >= decided
             return await check_wall(store)
 
@@ -386,7 +384,7 @@ def test_eight_moderator_processes_never_break_the_rules(tmp_path: Path) -> None
 
 
 async def test_decision_row_from_outside_a_transaction_is_still_readable(
-    seeded: SQLiteStore,
+    seeded: Store,
 ) -> None:
     """The store's plain ``decide`` (the rule chain's path) and the wall transaction agree."""
     desk = ManualModeration(seeded, FakeClock())

@@ -13,11 +13,10 @@ from aiohttp import web
 
 from eventops.clock import FakeClock
 from eventops.errors import Conflict
+from eventops.monitor.alertmanager import AlertmanagerWebhook, alertmanager_payload
 from eventops.monitor.alerts import (
     AlertManager,
-    AlertmanagerWebhook,
     Condition,
-    alertmanager_payload,
     device_conditions,
     link_conditions,
 )

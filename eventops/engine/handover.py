@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from eventops.errors import Conflict, InvalidRequest, NotFound
+from eventops.errors import Conflict, InvalidRequest, NotFound, Refused
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.profile.models import Link
@@ -233,11 +233,9 @@ async def handover(
             f"link {link_id} is not tagged for {authority} (add it to the link's authorities)"
         )
     found = await proof(engine, link)
-    if found.problem is not None and not force:
-        raise Conflict(
-            f"{link_id} not handed over: no proof ({found.problem}); run an acceptance test "
-            f"first, or force it with a reason"
-        )
+    if found.problem_msg is not None and not force:
+        refusal = Msg("handover.unproven", {"link": link_id, "problem": found.problem_msg})
+        raise Refused(refusal.text("en", found.tz), refusal.msg_id, refusal.as_dict()["params"])
     now = engine.clock.now()
     ends: dict[str, Any] = {}
     for name, ep in (("a", link.a), ("b", link.b)):

@@ -249,6 +249,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "de": "{change}, nach Beginn der letzten Abnahme (Nr. {id}, {at:stamp})",
         "en": "{change}, after the latest acceptance test (#{id}, {at:stamp}) began",
     },
+    "handover.unproven": {
+        "de": "{link} nicht übergeben: kein Nachweis ({problem}); zuerst eine Abnahme "
+        "durchführen oder mit Begründung erzwingen",
+        "en": "{link} not handed over: no proof ({problem}); run an acceptance test first, "
+        "or force it with a reason",
+    },
     "change.unfinished": {
         "de": "{kind:t} Nr. {id} auf {device} ist nicht abgeschlossen",
         "en": "{kind} #{id} on {device} has not finished",

@@ -39,12 +39,22 @@ def register(sub: Any) -> None:
 
 async def _from_store(args: argparse.Namespace, profile: Profile) -> list[dict[str, Any]]:
     from eventops.engine.provisioning import apply_record_json
-    from eventops.store import SQLiteStore, default_store_path
+    from eventops.store import PostgresStore, SQLiteStore, default_store_path
 
-    path = Path(args.db) if args.db else default_store_path(profile.event.id)
-    if not path.exists():
-        raise StoreError(f"{path}: no event store here yet (nothing applied)")
-    async with SQLiteStore(path) as store:
+    store: SQLiteStore | PostgresStore
+    if profile.store.url is not None and not args.db:  # the profile's PostgreSQL database
+        ref = profile.store.password
+        store = PostgresStore(
+            profile.store.url,
+            event_id=profile.event.id,
+            password=ref.reveal() if ref is not None else None,
+        )
+    else:
+        path = Path(args.db) if args.db else default_store_path(profile.event.id)
+        if not path.exists():
+            raise StoreError(f"{path}: no event store here yet (nothing applied)")
+        store = SQLiteStore(path)
+    async with store:
         return [apply_record_json(r) for r in await store.list_applies(limit=args.limit)]
 
 

@@ -6,12 +6,15 @@ the profile's ``[audit] key``) and, with ``--checkpoint``, that nothing was cut
 off or rewritten below a signed checkpoint taken from a file, an export or a
 handover report. Exit codes: 0 ok, 2 profile or key unusable, 4 no store or
 not SQLite, 5 tampered, 10 empty file or no event-store schema, 11 audit
-table missing, 12 checkpoint unusable.
+table missing, 12 checkpoint unusable. With ``[store] url`` in the profile (and no
+``--db``) the event's log in that PostgreSQL database is read, over a read-only
+connection, with the same checks and exit codes.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -23,12 +26,16 @@ from eventops.profile import Profile, load_profile
 from eventops.profile.text import clean_text
 from eventops.store import default_store_path
 from eventops.store.audit import (
+    AuditKey,
+    Checkpoint,
+    VerifyResult,
     audit_key,
     read_checkpoint,
     read_entries,
     sign_checkpoint,
     verify_store,
 )
+from eventops.store.models import AuditEntry
 
 
 def register(sub: Any) -> None:
@@ -67,12 +74,38 @@ def store_path(args: argparse.Namespace) -> Path:
     return default_store_path(load_profile(args.profile).event.id)
 
 
+def _postgres(args: argparse.Namespace, profile: Profile) -> tuple[str, str | None] | None:
+    """The profile's PostgreSQL URL and password, unless ``--db`` names an SQLite file."""
+    if args.db or profile.store.url is None:
+        return None
+    ref = profile.store.password
+    return profile.store.url, ref.reveal() if ref is not None else None
+
+
+def _verify(
+    args: argparse.Namespace,
+    profile: Profile,
+    key: AuditKey | None,
+    checkpoint: Checkpoint | None,
+) -> tuple[str, VerifyResult]:
+    pg = _postgres(args, profile)
+    if pg is None:
+        path = _store_path(args, profile)
+        return str(path), verify_store(
+            path, key, checkpoint, event=profile.event.id, tz=profile.event.tz
+        )
+    from eventops.store.postgres_core import redact_url
+    from eventops.store.postgres_verify import verify_postgres
+
+    result = asyncio.run(verify_postgres(*pg, profile.event.id, key, checkpoint, profile.event.tz))
+    return f"{redact_url(pg[0])} (event {profile.event.id})", result
+
+
 def verify_cmd(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
-    path = _store_path(args, profile)
     key = audit_key(profile)
     checkpoint = read_checkpoint(Path(args.checkpoint)) if args.checkpoint else None
-    result = verify_store(path, key, checkpoint, event=profile.event.id, tz=profile.event.tz)
+    path, result = _verify(args, profile, key, checkpoint)
     line = f"ok {path}: audit chain of {result.entries} entries verifies"
     if key is not None:
         line += f", every entry keyed ({key.key_id})"
@@ -89,11 +122,10 @@ def verify_cmd(args: argparse.Namespace) -> int:
 
 def checkpoint_cmd(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
-    path = _store_path(args, profile)
     key = audit_key(profile)
     if key is None:
         raise StoreError(f"{args.profile}: no [audit] key in the profile; nothing to sign with")
-    result = verify_store(path, key, None, event=profile.event.id)
+    _, result = _verify(args, profile, key, None)
     cp = sign_checkpoint(key, profile.event.id, result.head_seq, result.head)
     text = json.dumps(cp, indent=1, sort_keys=True) + "\n"
     if not args.out:
@@ -112,8 +144,17 @@ def checkpoint_cmd(args: argparse.Namespace) -> int:
 
 def show_cmd(args: argparse.Namespace) -> int:
     """Print entries, reading the store read-only (like verify)."""
-    tz = load_profile(args.profile).event.tz
-    for e in read_entries(store_path(args), since_id=args.since):
+    profile = load_profile(args.profile)
+    tz = profile.event.tz
+    pg = _postgres(args, profile)
+    entries: list[AuditEntry]
+    if pg is None:
+        entries = read_entries(store_path(args), since_id=args.since)
+    else:
+        from eventops.store.postgres_verify import read_postgres_entries
+
+        entries = asyncio.run(read_postgres_entries(*pg, profile.event.id, args.since))
+    for e in entries:
         if args.json:
             print(json.dumps(e.model_dump(mode="json"), ensure_ascii=False))
         else:

@@ -353,11 +353,12 @@ async def _handover_in_process(profile: Profile, args: argparse.Namespace) -> di
 async def export_cmd(args: argparse.Namespace) -> int:
     profile = load_profile(args.profile)
     path = _store_path(profile, args.db)
-    if not path.exists():
+    pg = profile.store.url is not None and not args.db  # the profile's PostgreSQL database
+    if not pg and not path.exists():
         raise ApiError(f"{path}: no event store here yet")
     out = Path(args.out or f"{profile.event.id}-export.json")
     ev = profile.event
-    async with SQLiteStore(path) as store:
+    async with open_store(path, profile) if pg else SQLiteStore(path) as store:
         counts = await export_event(
             store,
             out,

@@ -10,6 +10,7 @@ from eventops.engine.state import alert_view
 from eventops.errors import EventOpsError, InvalidRequest, NotFound
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
+from eventops.monitor.history import TimelineEntry
 from eventops.monitor.history import timeline as _timeline
 from eventops.profile.models import Endpoint, Link, Mast, Switch
 from eventops.store.models import HandoverRow
@@ -208,13 +209,13 @@ async def history(
 
 async def timeline(
     engine: Engine, since: datetime | None, until: datetime | None
-) -> list[dict[str, Any]]:
-    items = await _timeline(
+) -> list[TimelineEntry]:
+    """The timeline's entries, in time order (the server pages them, then dumps the page)."""
+    return await _timeline(
         engine.store,
         since or datetime(1970, 1, 1, tzinfo=UTC),
         until or datetime(9999, 1, 1, tzinfo=UTC),
     )
-    return [t.model_dump(mode="json") for t in items]
 
 
 async def handovers(engine: Engine) -> list[HandoverRow]:

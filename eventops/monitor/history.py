@@ -144,7 +144,7 @@ async def timeline(
                 kind="moderation",
                 subject=d.post_id,
                 text=f"{d.actor}: {d.action}" + (f" ({d.reason})" if d.reason else ""),
-                data=msg.as_dict(),
+                data={"id": d.id, **msg.as_dict()},
             )
         )
     for h in await store.list_handovers():

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -33,6 +33,7 @@ from eventops.engine import Engine, alert_view
 from eventops.engine import checkpoints as checkpoints
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
+from eventops.monitor.history import TimelineEntry
 from eventops.profile.models import Role
 from eventops.server import pages
 from eventops.server.auth import (
@@ -227,11 +228,13 @@ async def history(request: web.Request) -> web.Response:
     out = await views.history(
         view.engine, dev, metric, parse_time(q.get("since")), parse_time(q.get("until"))
     )
-    pts = list(out["points"])
+    # (time, value, n-th such point): the same order and keys whatever order a store
+    # returns points of one time in (SQLite: as written; PostgreSQL: unspecified)
+    pts = sorted(out["points"], key=lambda p: (_iso(p[0]), repr(p[1])))
     stamped = [
-        ((_iso(t), n), (t, v))
+        ((_iso(t), repr(v), n), (t, v))
         for ((_, n), (t, v)) in zip(
-            paging.tie_keys([{"t": _iso(t)} for t, _ in pts], "t"), pts, strict=True
+            paging.tie_keys([{"k": (_iso(t), repr(v))} for t, v in pts], "k"), pts, strict=True
         )
     ]
     chosen, nxt = paging.page(
@@ -252,13 +255,19 @@ async def get_timeline(request: web.Request) -> web.Response:
     items = await views.timeline(
         engine_of(request), parse_time(q.get("since")), parse_time(q.get("until"))
     )
-    items = sorted(items, key=lambda t: str(t["ts"]))
-    keyed = list(zip(paging.tie_keys(items, "ts"), items, strict=True))
-    chosen, nxt = paging.page(
-        keyed, lambda kv: kv[0], endpoint="timeline", limit=limit, after=after
-    )
-    return _paged(
-        respond(request, m.TimelineEntryView, many=True, value=[t for _, t in chosen]), nxt
+    chosen, nxt = paging.page(items, _timeline_key, endpoint="timeline", limit=limit, after=after)
+    page = [t.model_dump(mode="json") for t in chosen]  # only the page, not every entry
+    return _paged(respond(request, m.TimelineEntryView, many=True, value=page), nxt)
+
+
+def _timeline_key(entry: TimelineEntry) -> paging.Key:
+    """(time, kind, row id): unique and fixed for each entry, so a page never shifts when
+    entries are added with the same time (a coarse clock, one transaction's rows)."""
+    row = entry.data.get("id")
+    return (
+        entry.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        entry.kind,
+        row if isinstance(row, int) else 0,
     )
 
 

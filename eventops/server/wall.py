@@ -103,7 +103,10 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
-    await resp.prepare(request)
+    try:
+        await resp.prepare(request)
+    except ConnectionResetError:
+        return resp  # the client hung up before the headers (aiohttp logs no error for it)
     task = asyncio.current_task()
     assert task is not None
     request.app[STREAMS].add(task)

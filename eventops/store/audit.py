@@ -413,20 +413,7 @@ def verify_store(
       without the key.
     """
     _exists(path)
-    if checkpoint is not None:
-        if event is not None and checkpoint.event != event:
-            raise AuditCheckpointError(
-                f"checkpoint is for event {checkpoint.event!r}, not {event!r}"
-            )
-        if key is None:
-            raise AuditCheckpointError(
-                "checkpoint given but the profile names no [audit] key to trust it with"
-            )
-        if checkpoint.key_id != key.key_id:
-            raise AuditCheckpointError(
-                f"checkpoint is signed by {checkpoint.key_id}, not by this event's audit key "
-                f"({key.key_id})"
-            )
+    checkpoint_applies(checkpoint, key, event)
     wal = path.with_name(path.name + "-wal")
     had_wal = wal.exists()
     result = _verify(path, key, checkpoint, tz)
@@ -434,6 +421,25 @@ def verify_store(
         # an engine opened the store while we read it immutable: read again, properly
         result = _verify(path, key, checkpoint, tz)
     return result
+
+
+def checkpoint_applies(
+    checkpoint: Checkpoint | None, key: AuditKey | None, event: str | None
+) -> None:
+    """Raise :class:`AuditCheckpointError` unless ``checkpoint`` is this event's, by its key."""
+    if checkpoint is None:
+        return
+    if event is not None and checkpoint.event != event:
+        raise AuditCheckpointError(f"checkpoint is for event {checkpoint.event!r}, not {event!r}")
+    if key is None:
+        raise AuditCheckpointError(
+            "checkpoint given but the profile names no [audit] key to trust it with"
+        )
+    if checkpoint.key_id != key.key_id:
+        raise AuditCheckpointError(
+            f"checkpoint is signed by {checkpoint.key_id}, not by this event's audit key "
+            f"({key.key_id})"
+        )
 
 
 def _checked(path: Path) -> tuple[sqlite3.Connection, bool]:
@@ -522,7 +528,11 @@ def _exists(path: Path) -> None:
 
 
 def _walk(
-    path: Path, rows: Any, key: AuditKey | None, checkpoint: Checkpoint | None, tz: tzinfo = UTC
+    path: Path | str,
+    rows: Any,
+    key: AuditKey | None,
+    checkpoint: Checkpoint | None,
+    tz: tzinfo = UTC,
 ) -> VerifyResult:
     prev, prev_mac, expected, count, keyed = GENESIS, GENESIS, 1, 0, 0
     first_keyed: int | None = None

@@ -105,10 +105,8 @@ async def copy_sqlite_to_postgres(
     event_id = event if event is not None else await asyncio.to_thread(source_event, source)
     target = PostgresStore(url, event_id=event_id, password=password)
     async with target:  # connects, creates or migrates the schema
-        conn = await target._writable()
         try:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", target._lock_key)
+            async with target.locked_transaction() as conn:
                 report = await _copy(conn, source, event_id, append, progress)
                 for table in _IDENTITY:  # ids handed out later follow the copied ones
                     await conn.execute(
@@ -116,7 +114,7 @@ async def copy_sqlite_to_postgres(
                         f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), "
                         f"(SELECT last_value FROM {table}_id_seq)))"
                     )
-        except asyncpg.PostgresError as exc:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise StoreError(
                 f"{target.where}: copy failed, nothing written ({_one_line(exc)})"
             ) from None
@@ -148,13 +146,12 @@ async def _copy(
                 "SELECT id, name, start_utc, end_utc, timezone FROM events WHERE id=?", (event_id,)
             ).fetchone()
         )
-        if ev is None:
-            raise StoreError(f"{source}: holds no event {event_id!r}")
-        await conn.execute(
-            "INSERT INTO events (id, name, start_utc, end_utc, timezone) VALUES ($1,$2,$3,$4,$5) "
-            "ON CONFLICT (id) DO NOTHING",
-            *ev,
-        )
+        if ev is not None:  # (a store only provisioned from the CLI has none yet)
+            await conn.execute(
+                "INSERT INTO events (id, name, start_utc, end_utc, timezone) VALUES ($1,$2,$3,$4,$5) "
+                "ON CONFLICT (id) DO NOTHING",
+                *ev,
+            )
         for table in TABLES:
             if table == "events":
                 continue

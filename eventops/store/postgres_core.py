@@ -27,7 +27,8 @@ import asyncio
 import hashlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -46,7 +47,20 @@ T = TypeVar("T")
 PgJob = Callable[[asyncpg.Connection], Awaitable[T]]
 
 MAX_GROUP = 256
+SampleColumns = tuple[list[str], list[str], list[int], list[float]]
+INSERT_SAMPLES = (
+    "INSERT INTO samples (event_id, device, metric, ts_ms, value) "
+    "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::float8[])"
+)
 CONNECT_TIMEOUT_S = 10.0
+# the server closed or is closing the session: nothing of a statement sent on it took effect
+# unless it was a COMMIT (never retried)
+LOST = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    OSError,
+)
 _MIGRATION_LOCK = 0x6576_6F70_735F_6D67  # "evops_mg": one migrator per database at a time
 
 
@@ -99,6 +113,8 @@ def check_url(url: str) -> None:
 @dataclass
 class _Pending:
     job: PgJob[Any]
+    samples: SampleColumns | None = None
+    """A plain samples insert: merged with the group's others into one statement."""
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -150,6 +166,9 @@ class PostgresCore(Store):
                     "application_name": "eventops",
                     "synchronous_commit": "on",
                     "TimeZone": "UTC",
+                    # a writer stopped mid-transaction (SIGSTOP, a hung host) must not hold
+                    # the event's lock for ever: the server ends its session
+                    "idle_in_transaction_session_timeout": "60000",
                 },
             )
         except BaseException as exc:
@@ -208,10 +227,13 @@ class PostgresCore(Store):
         assert conn is not None
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS eventops_schema ("
-                "one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), version INTEGER NOT NULL)"
-            )
+            if await conn.fetchval("SELECT to_regclass('eventops_schema') IS NULL"):
+                # (only then: a role that may write rows but not create tables opens a
+                # database an administrator migrated)
+                await conn.execute(
+                    "CREATE TABLE eventops_schema ("
+                    "one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one), version INTEGER NOT NULL)"
+                )
             current = await conn.fetchval("SELECT version FROM eventops_schema") or 0
             known = self._migrations[-1][0] if self._migrations else 0
             if current > max(known, PG_LATEST):
@@ -257,14 +279,31 @@ class PostgresCore(Store):
         return int(await self._fetchval("SELECT version FROM eventops_schema") or 0)
 
     # -- the writer ------------------------------------------------------------
-    async def run_write(self, job: PgJob[T], *, durable: bool = False) -> T:
+    async def run_write(
+        self, job: PgJob[T], *, durable: bool = False, samples: SampleColumns | None = None
+    ) -> T:
         """Run ``job`` on the write connection inside the event's transaction; return after
-        commit. (Every commit is durable here; ``durable`` is kept for the SQLite signature.)"""
+        commit. (Every commit is durable here; ``durable`` is kept for the SQLite signature.)
+        ``samples``: the job only inserts these samples, so the writer may merge it with the
+        group's other sample inserts (the job itself runs if the merged insert fails)."""
         self._check_open()
-        pending = _Pending(job)
+        pending = _Pending(job, samples)
         await self._queue.put(pending)
         result: T = await pending.future
         return result
+
+    @asynccontextmanager
+    async def locked_transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction on a connection of its own that holds the event's write lock, for
+        bulk work outside the writer (``store copy``): this event's writers, here and in
+        other processes, wait until it commits or rolls back."""
+        conn = await self._connect()
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
+                yield conn
+        finally:
+            await conn.close()
 
     def _check_open(self) -> None:
         if self._writer is None or self._writer.done():
@@ -298,13 +337,34 @@ class PostgresCore(Store):
             self._w = await self._connect()
         return self._w
 
+    async def _begin(self) -> tuple[asyncpg.Connection, Any]:
+        """A transaction holding the event's lock, on a live connection.
+
+        A connection the server dropped while idle (restart, failover, an idle timeout)
+        shows only when used: then nothing of the group has run yet, so it is retried
+        once on a new connection.
+        """
+        for attempt in (1, 2):
+            conn = await self._writable()
+            tx = conn.transaction()
+            try:
+                await tx.start()
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
+            except LOST:
+                if not conn.is_closed() or attempt == 2:
+                    raise
+                log.warning("store %s: connection lost, connecting again", self.where)
+                continue
+            return conn, tx
+        raise AssertionError("unreachable")
+
     async def _commit_group(self, group: list[_Pending]) -> None:
         results: list[tuple[_Pending, Any, BaseException | None]] = []
         try:
-            conn = await self._writable()
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._lock_key)
-                for p in group:
+            conn, tx = await self._begin()
+            try:
+                rest = await self._merged_samples(conn, group, results)
+                for p in rest:
                     try:
                         async with conn.transaction():  # a savepoint per job
                             value = await p.job(conn)
@@ -314,6 +374,11 @@ class PostgresCore(Store):
                         results.append((p, None, exc))  # the job's own fault: undone alone
                     else:
                         results.append((p, value, None))
+            except BaseException:
+                if not conn.is_closed():
+                    await tx.rollback()
+                raise
+            await tx.commit()  # a failure here: not known to be committed, so not acknowledged
         except asyncio.CancelledError:
             for p in group:
                 if not p.future.done():
@@ -341,24 +406,62 @@ class PostgresCore(Store):
             else:
                 p.future.set_exception(failure)
 
+    async def _merged_samples(
+        self,
+        conn: asyncpg.Connection,
+        group: list[_Pending],
+        results: list[tuple[_Pending, Any, BaseException | None]],
+    ) -> list[_Pending]:
+        """Insert the group's sample batches as one statement; the jobs left to run one by one."""
+        batches = [p for p in group if p.samples is not None]
+        if len(batches) < 2:
+            return group
+        devices: list[str] = []
+        metrics: list[str] = []
+        stamps: list[int] = []
+        values: list[float] = []
+        for p in batches:
+            assert p.samples is not None
+            devices += p.samples[0]
+            metrics += p.samples[1]
+            stamps += p.samples[2]
+            values += p.samples[3]
+        cols: SampleColumns = (devices, metrics, stamps, values)
+        try:
+            async with conn.transaction():
+                await conn.execute(INSERT_SAMPLES, self.event_id, *cols)
+        except Exception:
+            if conn.is_closed():
+                raise
+            return group  # one bad batch: each runs alone, in its own savepoint
+        results.extend((p, None, None) for p in batches)
+        return [p for p in group if p.samples is None]
+
     # -- reads -------------------------------------------------------------------------
     def _readers(self) -> asyncpg.Pool:
         if self._pool is None:
             raise StoreError(f"{self.where}: store is not open")
         return self._pool
 
+    async def _read_call(self, how: str, sql: str, params: tuple[Any, ...]) -> Any:
+        """One read on the pool; once more on a fresh connection if the server dropped the
+        pooled one (reads change nothing, so a retry is safe)."""
+        for attempt in (1, 2):
+            try:
+                return await getattr(self._readers(), how)(sql, *params)
+            except LOST as exc:
+                if attempt == 2:
+                    raise StoreError(f"{self.where}: read failed ({_one_line(exc)})") from None
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"{self.where}: read failed ({_one_line(exc)})") from None
+        raise AssertionError("unreachable")
+
     async def _fetch(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        try:
-            rows = await self._readers().fetch(sql, *params)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise StoreError(f"{self.where}: read failed ({_one_line(exc)})") from None
+        rows = await self._read_call("fetch", sql, params)
         return [dict(r.items()) for r in rows]
 
     async def _fetchval(self, sql: str, *params: Any) -> Any:
-        try:
-            return await self._readers().fetchval(sql, *params)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise StoreError(f"{self.where}: read failed ({_one_line(exc)})") from None
+        return await self._read_call("fetchval", sql, params)
 
     async def integrity_check(self) -> str:
         """``ok`` when the server answers and every table of the schema is there."""

@@ -22,11 +22,9 @@ from eventops.store.models import (
     Sample,
 )
 from eventops.store.postgres_audit import pg_append_audit
-from eventops.store.postgres_core import PostgresCore
+from eventops.store.postgres_core import INSERT_SAMPLES, PostgresCore, SampleColumns
 from eventops.store.sqlite_core import _canon, _dt, _ms, _ts
 from eventops.store.sqlite_ops import alert_row, apply_device_row, apply_row
-
-SAMPLE_COLUMNS = ("event_id", "device", "metric", "ts_ms", "value")
 
 
 class PostgresMonitorMixin(PostgresCore):
@@ -80,12 +78,17 @@ class PostgresMonitorMixin(PostgresCore):
         if not samples:
             self._check_open()
             return
-        rows = [(self.event_id, s.device, s.metric, _ms(s.ts), s.value) for s in samples]
+        cols: SampleColumns = (
+            [s.device for s in samples],
+            [s.metric for s in samples],
+            [_ms(s.ts) for s in samples],
+            [s.value for s in samples],
+        )
 
         async def job(c: asyncpg.Connection) -> None:
-            await c.copy_records_to_table("samples", records=rows, columns=SAMPLE_COLUMNS)
+            await c.execute(INSERT_SAMPLES, self.event_id, *cols)
 
-        await self.run_write(job)
+        await self.run_write(job, samples=cols)
 
     async def query_samples(
         self, device: str, metric: str, since: datetime, until: datetime
@@ -291,7 +294,8 @@ class PostgresMonitorMixin(PostgresCore):
         if not rows:
             return None
         devs = await self._fetch(
-            "SELECT * FROM apply_devices WHERE event_id=$1 AND apply_id=$2 ORDER BY device",
+            "SELECT * FROM apply_devices WHERE event_id=$1 AND apply_id=$2 "
+            'ORDER BY device COLLATE "C"',
             self.event_id,
             apply_id,
         )
@@ -357,7 +361,8 @@ class PostgresMonitorMixin(PostgresCore):
 
     async def pending_restores(self) -> list[PendingRestoreRow]:
         rows = await self._fetch(
-            "SELECT * FROM pending_restores WHERE event_id=$1 ORDER BY deadline, device",
+            "SELECT * FROM pending_restores WHERE event_id=$1 "
+            'ORDER BY deadline COLLATE "C", device COLLATE "C"',
             self.event_id,
         )
         return [

@@ -194,7 +194,8 @@ class PostgresOpsTx(OpsTx):
             return None
         devs = await dicts(
             self._c,
-            "SELECT * FROM apply_devices WHERE event_id=$1 AND apply_id=$2 ORDER BY device",
+            "SELECT * FROM apply_devices WHERE event_id=$1 AND apply_id=$2 "
+            'ORDER BY device COLLATE "C"',
             self._e,
             apply_id,
         )

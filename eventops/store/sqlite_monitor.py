@@ -67,7 +67,7 @@ class SQLiteMonitorMixin(SQLiteCore):
     ) -> list[Sample]:
         rows = await self._fetch(
             "SELECT ts_ms, value FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
-            "ORDER BY ts_ms",
+            "ORDER BY ts_ms, rowid",  # equal times in the order written (stable pages)
             (device, metric, _ms(since), _ms(until)),
         )
         return [

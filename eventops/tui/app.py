@@ -331,6 +331,8 @@ class EventOpsApp(
             if self.has_wall:
                 self.poll_wall()  # a fresh snapshot carries no wall events
         self.connected, self.error = connected, error
+        for listener in list(self.state_listeners):
+            listener()
         if changed:
             self.paint()
 

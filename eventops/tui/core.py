@@ -49,7 +49,10 @@ class Host(Protocol):
     state: LiveState
     views: tuple[str, ...]
     connected: bool
+    alive: bool | None
+    down_reason: str
     stream_listeners: list[Callable[[StreamEvent], None]]
+    state_listeners: list[Callable[[], None]]
 
     @property
     def role(self) -> str | None: ...
@@ -120,6 +123,9 @@ class CoreApp(App[None]):
         """Keys typed behind an enter/esc that closes the bar: handed on once it is closed."""
         self.stream_listeners: list[Callable[[StreamEvent], None]] = []
         """Open screens that follow the live stream themselves (the Provision view)."""
+        self.state_listeners: list[Callable[[], None]] = []
+        """Open screens told each time the stream is lost, the engine checked, or it is back
+        (``connected``, ``alive``, ``down_reason`` hold the news)."""
         self.last_handover_error = ""
         """The engine's reason for the last refused handover (shown as a notification)."""
         if not animate:

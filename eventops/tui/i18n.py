@@ -71,6 +71,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "de": "#{id}: {done}/{total} Geräte fertig",
         "en": "#{id}: {done}/{total} devices done",
     },
+    "prov.what.apply": {"de": "Anwenden", "en": "apply"},
+    "prov.what.rollback": {"de": "Zurückrollen", "en": "rollback"},
+    "prov.lost": {
+        "de": "Live-Verbindung verloren; {what} #{id}: prüfe, ob die Engine noch antwortet …",
+        "en": "live stream lost; {what} #{id}: checking whether the engine still answers …",
+    },
+    "prov.lost_alive": {
+        "de": "Live-Verbindung verloren; Engine lebt: {what} #{id} läuft dort weiter (verbinde neu …)",
+        "en": "live stream lost; engine alive: {what} #{id} continues (reconnecting …)",
+    },
+    "prov.lost_down": {
+        "de": "Engine nicht erreichbar unter {url}: {reason}; {what} #{id}: Zustand unbekannt, bis sie wieder antwortet",
+        "en": "engine unreachable at {url}: {reason}; {what} #{id} state unknown until it returns",
+    },
+    "prov.back": {
+        "de": "wieder verbunden; {what} #{id}: frage die Engine nach dem Stand …",
+        "en": "reconnected; {what} #{id}: asking the engine where it is …",
+    },
+    "prov.ended_meanwhile": {
+        "de": "{what} #{id} endete, während die Verbindung fehlte: {state} ({counts})",
+        "en": "{what} #{id} ended while the stream was lost: {state} ({counts})",
+    },
     "prov.no_applies": {"de": "Noch nichts angewendet", "en": "Nothing applied yet"},
     "prov.rollback_pick": {
         "de": "Zu welchem Stand zurück?",

@@ -65,6 +65,8 @@ class PgCluster:
     user: str = USER
     password: str = field(default_factory=lambda: secrets.token_hex(16))
     admin_password: str = field(default_factory=lambda: secrets.token_hex(16))
+    fsync: bool = False
+    """True for a cluster whose commits reach the disk (benchmarks); tests need not wait."""
     _counter: itertools.count[int] = field(default_factory=itertools.count)
     _running: bool = False
 
@@ -136,9 +138,8 @@ class PgCluster:
                     f"unix_socket_directories = '{self.host}'\n"
                     "unix_socket_permissions = 0777\n"
                     f"port = {self.port}\n"
-                    "fsync = off\n"
-                    "full_page_writes = off\n"
-                    "max_connections = 200\n"
+                    + ("" if self.fsync else "fsync = off\nfull_page_writes = off\n")
+                    + "max_connections = 200\n"
                     "shared_buffers = 64MB\n"
                     "log_min_messages = warning\n"
                 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from eventops.cli import main
@@ -214,7 +216,78 @@ def test_bad_store_settings_are_one_line(
     monkeypatch.setenv("EVO_WRONG_PW", "hunter22")
     text = store.format(url=pg_db.url, url_nodb=pg_db.url.replace(pg_db.name, "nodb"), pw=PW)
     profile = _profile(tmp_path, "[store]\n" + text)
-    assert main(["store", "migrate", str(profile)]) != 0
+    for command in (["store", "migrate"], ["serve"], ["applies"]):
+        assert main([*command, str(profile)]) != 0
+        err = capsys.readouterr().err
+        assert says in err and "hunter22" not in err and pg_db.password not in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+
+
+def test_audit_verify_show_and_checkpoint_read_the_profiles_database(
+    pg_db: PgDatabase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "fest.sqlite3"
+    asyncio.run(_laptop(path, 1))
+    assert _copy(pg_db, path) == 0
+    monkeypatch.setenv("EVO_AUDIT_KEY", "k" * 32)
+    profile = _profile(
+        tmp_path,
+        f'[store]\nurl = "{pg_db.url}"\npassword = "{PW}"\n[audit]\nkey = "env:EVO_AUDIT_KEY"\n',
+    )
+    capsys.readouterr()
+    assert main(["audit", "verify", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"ok {pg_db.url} (event fest): audit chain of 3 entries verifies, every entry keyed" in out
+    )
+    assert main(["audit", "show", str(profile), "--json"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert [json.loads(x)["target"] for x in shown] == ["t0", "t1", "t2"]
+    cp = tmp_path / "cp.json"
+    assert main(["audit", "checkpoint", str(profile), "--out", str(cp)]) == 0
+    assert main(["audit", "verify", str(profile), "--checkpoint", str(cp)]) == 0
+    capsys.readouterr()
+
+    async def tamper() -> None:
+        conn = await asyncpg.connect(pg_db.dsn)
+        try:  # the owner switches the guard off and edits an entry
+            await conn.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+            await conn.execute("UPDATE audit SET actor='mallory' WHERE event_id='fest' AND id=2")
+        finally:
+            await conn.close()
+
+    asyncio.run(tamper())
+    assert main(["audit", "verify", str(profile), "--checkpoint", str(cp)]) == 5
     err = capsys.readouterr().err
-    assert says in err and "hunter22" not in err and pg_db.password not in err, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    assert "audit entry 2 was altered" in err and len(err.strip().splitlines()) == 1
+    # another event in the same database has no store there yet: its log is empty, not broken
+    other = _profile(tmp_path, f'[store]\nurl = "{pg_db.url}"\npassword = "{PW}"\n')
+    other.write_text(other.read_text(encoding="utf-8").replace('"fest"', '"other"'), "utf-8")
+    assert main(["audit", "verify", str(other)]) == 0
+    assert "audit chain of 0 entries verifies" in capsys.readouterr().out
+
+
+def test_copy_of_a_store_without_its_event_row_needs_the_event_named(
+    pg_db: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store only provisioned from the CLI has rows but no event row (the engine writes it)."""
+    path = tmp_path / "apply-only.sqlite3"
+
+    async def provisioned() -> None:
+        async with SQLiteStore(path) as s:
+            await s.record_apply(ApplyRow(started_at=T0, actor="t"), [])
+
+    asyncio.run(provisioned())
+    assert _copy(pg_db, path) == 4
+    assert "holds 0 events (none); name one with --event" in capsys.readouterr().err
+    assert _copy(pg_db, path, "--event", "fest") == 0
+    assert "copied event fest" in capsys.readouterr().out
+
+    async def applies() -> int:
+        async with PostgresStore(pg_db.url, event_id="fest", password=pg_db.password) as s:
+            return len(await s.list_applies())
+
+    assert asyncio.run(applies()) == 1

@@ -3,6 +3,7 @@ database, one-line errors for a bad server, password or database."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -26,6 +27,7 @@ from eventops.store.models import (
 )
 from eventops.store.postgres import PostgresStore, redact_url
 from tests.helpers.pgfixtures import PgDatabase
+from tests.helpers.wait import eventually
 
 T0 = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 
@@ -191,3 +193,113 @@ def test_urls_with_a_password_are_refused_and_never_shown() -> None:
         "postgresql://u@h:5433/db?host=/s"
     )
     assert "pw" not in repr(PostgresStore("postgresql://u@h/db", event_id="e", password="pw"))
+
+
+async def test_a_bad_sample_batch_does_not_spoil_the_merged_insert(pg_db: PgDatabase) -> None:
+    """The writer merges a group's sample batches into one INSERT; when that fails (here: a NUL,
+    which PostgreSQL's text refuses), each batch runs alone and only the bad one fails."""
+    async with _store(pg_db, "e") as s:
+        good = [s.add_samples([Sample(ts=T0, device="d", metric="m", value=i)]) for i in range(20)]
+        bad = s.add_samples([Sample(ts=T0, device="bad\x00", metric="m", value=99)])
+        results = await asyncio.gather(*good, bad, return_exceptions=True)
+        assert isinstance(results[20], StoreError) and "0x00" in str(results[20])
+        assert results[:20] == [None] * 20
+        got = await s.query_samples("d", "m", T0, T0)
+        assert sorted(x.value for x in got) == list(range(20))
+        # and merged batches land as well as single ones
+        await asyncio.gather(
+            *(s.add_samples([Sample(ts=T0, device="e", metric="m", value=i)]) for i in range(50))
+        )
+        assert len(await s.query_samples("e", "m", T0, T0)) == 50
+
+
+async def test_the_store_connects_again_after_the_server_dropped_its_sessions(
+    pg_db: PgDatabase,
+) -> None:
+    """A restart or failover ends the server's sessions: the next write and read go through
+    on new connections, and the chain goes on where it was."""
+    async with _store(pg_db, "e") as s:
+        await s.audit("anna", "before", "x")
+        assert await s.list_alerts() == []
+        ended = pg_db.cluster.psql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{pg_db.name}' AND pid <> pg_backend_pid()",
+            db="postgres",
+        )
+        assert int(ended) >= 2  # the writer's and the readers' sessions
+        entry = await s.audit("anna", "after", "x")
+        assert entry.id == 2
+        assert [e.action for e in await s.audit_entries()] == ["before", "after"]
+        assert await s.verify_audit() == 2
+
+
+async def test_an_engine_role_without_ddl_rights_uses_a_migrated_database(
+    pg_db: PgDatabase,
+) -> None:
+    """An administrator migrates (``eventops store migrate`` as the owner); the engines run as
+    a role that may read and write rows only."""
+    async with _store(pg_db, "e") as s:  # the owner creates the schema
+        await s.audit("admin", "migrate", "db")
+    role = f"engine_{pg_db.name}"
+    pg_db.cluster.psql(
+        f"CREATE ROLE {role} LOGIN PASSWORD 'engine-pw-123';\n"
+        f"GRANT CONNECT ON DATABASE {pg_db.name} TO {role};\n",
+        db="postgres",
+    )
+    pg_db.cluster.psql(
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};\n"
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};\n",
+        db=pg_db.name,
+    )
+    url = pg_db.url.replace("eventops@", f"{role}@")
+    try:
+        async with PostgresStore(url, event_id="e", password="engine-pw-123") as s:
+            await s.add_alert(
+                AlertRow(key="k", severity="info", subject="m", summary="s", raised_at=T0)
+            )
+            entry = await s.audit("engine", "write", "x")
+            assert entry.id == 2 and await s.verify_audit() == 2
+        conn = await asyncpg.connect(url, password="engine-pw-123")
+        try:
+            with pytest.raises(asyncpg.RestrictViolationError, match="append-only"):
+                await conn.execute("DELETE FROM audit")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("ALTER TABLE audit DISABLE TRIGGER USER")
+        finally:
+            await conn.close()
+    finally:
+        pg_db.cluster.drop_database(pg_db.name)
+        pg_db.cluster.psql(f"DROP ROLE {role}", db="postgres")
+
+
+async def test_one_events_writers_wait_for_each_other_and_no_other_event(
+    pg_db: PgDatabase,
+) -> None:
+    """The write lock is per event: while a transaction of event A holds it, another
+    process's write to A waits (so a check made in a transaction still holds at commit)
+    and event B's writes go on."""
+    async with (
+        _store(pg_db, "a") as a1,
+        _store(pg_db, "a") as a2,
+        _store(pg_db, "b") as b,
+    ):
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND application_name = 'eventops'"
+        )
+        async with a1.locked_transaction() as conn:
+            await conn.execute(
+                "INSERT INTO cursors (event_id, name, value) VALUES ('a', 'held', '1')"
+            )
+            blocked = asyncio.create_task(a2.set_cursor("c", "from a2"))
+            await eventually(lambda: _count(conn, waiting, 1), what="a2 waits for the lock")
+            await b.set_cursor("c", "from b")  # another event: not held up
+            assert await b.get_cursor("c") == "from b"
+            assert not blocked.done()
+            assert await a2.get_cursor("held") is None  # not committed yet
+        await blocked
+        assert await a2.get_cursor("c") == "from a2" and await a2.get_cursor("held") == "1"
+
+
+async def _count(conn: asyncpg.Connection, sql: str, want: int) -> bool:
+    return bool(await conn.fetchval(sql) == want)

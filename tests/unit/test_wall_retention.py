@@ -16,6 +16,7 @@ from eventops.store.models import DecisionRow, PostRow
 from eventops.wall.display import WallHub
 from eventops.wall.media import MediaCache, default_media_dir, media_key
 from eventops.wall.retention import author_ref
+from tests.helpers.pgfixtures import StoreMaker
 from tests.unit.monitor.factories import demo_profile
 
 REPO = Path(__file__).resolve().parents[2]
@@ -107,10 +108,10 @@ def test_purge_and_forget_commands(data_dir: Path, capsys: pytest.CaptureFixture
     assert len(err.strip().splitlines()) == 1
 
 
-async def test_hub_sees_decisions_made_elsewhere(tmp_path: Path) -> None:
+async def test_hub_sees_decisions_made_elsewhere(tmp_path: Path, make_store: StoreMaker) -> None:
     clock = FakeClock()
     profile = demo_profile()
-    async with SQLiteStore(tmp_path / "h.sqlite3", now=clock.now) as store:
+    async with make_store(now=clock.now) as store:
         hub = WallHub(profile, store, clock, MediaCache(tmp_path / "m", []), poll_s=1.0)
         await hub.start()
         try:

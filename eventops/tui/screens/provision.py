@@ -120,6 +120,10 @@ class ProvisionScreen(Screen[None]):
         self.plan: Plan | None = None
         self.running: int | None = None
         """The apply this screen started and follows."""
+        self.kind = "apply"
+        """What ``running`` is: an apply or a rollback."""
+        self.lost = False
+        """The live stream was lost while ``running`` ran (its end may have been missed)."""
         self.progress: dict[str, str] = {}
         """device → its last step or result in the running/last apply."""
         self.results: dict[str, str] = {}
@@ -170,6 +174,7 @@ class ProvisionScreen(Screen[None]):
         ):
             table.add_column(tr(label), key=key)
         app.stream_listeners.append(self.on_stream)
+        app.state_listeners.append(self.on_connection)
         app.paint_top(self)
         self.status = tr("prov.planning")
         self.redraw()
@@ -179,6 +184,8 @@ class ProvisionScreen(Screen[None]):
         listeners = self.evo.stream_listeners
         if self.on_stream in listeners:
             listeners.remove(self.on_stream)
+        if self.on_connection in self.evo.state_listeners:
+            self.evo.state_listeners.remove(self.on_connection)
 
     # -- drawing ---------------------------------------------------------------------------------
     def _danger_of(self, device: str) -> list[PlanDanger]:
@@ -333,11 +340,13 @@ class ProvisionScreen(Screen[None]):
             return
         self._started(apply_id, tr("prov.applying", id=apply_id))
 
-    def _started(self, apply_id: int, status: str) -> None:
+    def _started(self, apply_id: int, status: str, kind: str = "apply") -> None:
         if apply_id in self.ended:
             return
         if self.running != apply_id:
             self.running = apply_id
+            self.kind = kind
+            self.lost = False
             self.progress = {}
             self.results = {}
             self.done = 0
@@ -398,7 +407,7 @@ class ProvisionScreen(Screen[None]):
         except ApiError as exc:
             app.notify(exc.one_line()[:300], severity="error", markup=False)
             return
-        self._started(run_id, tr("prov.rolling_back", id=run_id, of=apply_id))
+        self._started(run_id, tr("prov.rolling_back", id=run_id, of=apply_id), "rollback")
 
     # -- the live stream ----------------------------------------------------------------------------
     def on_stream(self, ev: StreamEvent) -> None:
@@ -412,7 +421,8 @@ class ProvisionScreen(Screen[None]):
         if ev.type == "provision":
             if d.get("phase") == "start" and isinstance(apply_id, int) and self.running is None:
                 # an apply started elsewhere (the CLI through this engine, a colleague)
-                self._started(apply_id, tr("prov.applying", id=apply_id))
+                kind = "rollback" if d.get("kind") == "rollback" else "apply"
+                self._started(apply_id, tr("prov.applying", id=apply_id), kind)
             if apply_id != self.running and self.running is not None:
                 return
             dev = d.get("device")
@@ -437,6 +447,7 @@ class ProvisionScreen(Screen[None]):
         ):
             self.ended.add(apply_id)
             self.running = None
+            self.lost = False
             if ev.type == "provision.finished":
                 self.status = f"#{apply_id}: {strip_control(d.get('summary', ''))}"
                 ok = bool(d.get("ok"))
@@ -448,3 +459,65 @@ class ProvisionScreen(Screen[None]):
                 self.evo.notify(self.status[:300], severity="error", markup=False)
             self.redraw()
             self.load_plan(after=self.status)  # the plan column: what is left to change now
+
+    # -- the stream lost during a run: say what that means for it ------------------------------------
+    def on_connection(self) -> None:
+        """The stream was lost, the engine checked, or the stream is back (the app's
+        ``connected``/``alive`` say which): a run in progress says truthfully what is known
+        of it — "engine unreachable; state unknown" or "engine alive; it continues" — and
+        once the stream is back, the engine's record says whether it ended meanwhile."""
+        app, tr = self.evo, self.evo.tr
+        if self.running is None:
+            return
+        what = tr(f"prov.what.{self.kind}")
+        if not app.connected:
+            self.lost = True
+            if app.alive is False:
+                url = app.api.base_url if app.api is not None else "-"
+                self.status = tr(
+                    "prov.lost_down", what=what, id=self.running, url=url, reason=app.down_reason
+                )
+            elif app.alive is True:
+                self.status = tr("prov.lost_alive", what=what, id=self.running)
+            else:
+                self.status = tr("prov.lost", what=what, id=self.running)
+            self._draw_status()
+        elif self.lost:
+            self.lost = False
+            self.status = tr("prov.back", what=what, id=self.running)
+            self._draw_status()
+            self.catch_up(self.running)
+
+    @work(exclusive=True, group="provision-catch-up", exit_on_error=False)
+    async def catch_up(self, apply_id: int) -> None:
+        """After a lost stream: did the run end meanwhile? (Its end event may be gone.)"""
+        app, tr = self.evo, self.evo.tr
+        assert app.api is not None
+        try:
+            detail = await app.api.provision_apply_detail(apply_id)
+        except ApiError as exc:
+            if self.running == apply_id:
+                self.status = f"#{apply_id}: {exc.one_line()}"
+                self._draw_status()
+            return
+        if self.running != apply_id or apply_id in self.ended:
+            return  # the stream told its end meanwhile (or another run is followed)
+        if detail.finished_at is None:
+            self.status = tr("prov.progress", id=apply_id, done=self.done, total=self.total)
+            self._draw_status()
+            return
+        self.ended.add(apply_id)
+        self.running = None
+        for r in detail.results:
+            self.results[r.device] = strip_control(r.result)
+        counts = ", ".join(f"{v} {strip_control(k)}" for k, v in sorted(detail.counts.items()))
+        self.status = tr(
+            "prov.ended_meanwhile",
+            what=tr(f"prov.what.{self.kind}"),
+            id=apply_id,
+            state=strip_control(detail.state or ""),
+            counts=counts,
+        )
+        app.notify(self.status[:300], markup=False)
+        self.redraw()
+        self.load_plan(after=self.status)

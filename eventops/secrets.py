@@ -22,6 +22,19 @@ _ENV = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _FILE = re.compile(r"^file:(.+)$")
 
 LITERAL_HINT = "a literal secret is not allowed here; write env:NAME or file:PATH"
+MAX_SECRET_BYTES = 64 * 1024
+"""A password, token, key or PEM private key is far smaller; a bigger file is a wrong path."""
+
+
+def _content_problem(raw: bytes) -> str | None:
+    """Why a secret file's bytes cannot be a secret (too big, not UTF-8), or None."""
+    if len(raw) > MAX_SECRET_BYTES:
+        return f"file is larger than {MAX_SECRET_BYTES // 1024} KiB (not a secret; wrong path?)"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte {exc.start})"
+    return None
 
 
 class SecretRef:
@@ -82,11 +95,14 @@ class SecretRef:
             return ("error", f"secret {self.ref}: not a regular file ({path})")
         try:
             with path.open("rb") as fh:
-                head = fh.read(1)
+                head = fh.read(MAX_SECRET_BYTES + 1)
         except OSError as exc:
             return ("error", f"secret {self.ref}: cannot read file ({exc.strerror})")
         if not head:
             return ("error", f"secret {self.ref}: file is empty")
+        problem = _content_problem(head)
+        if problem:
+            return ("error", f"secret {self.ref}: {problem}")
         if st.st_mode & stat.S_IROTH:
             return (
                 "warning",
@@ -105,11 +121,14 @@ class SecretRef:
         path = self.path()
         assert path is not None
         try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
+            with path.open("rb") as fh:
+                raw = fh.read(MAX_SECRET_BYTES + 1)
         except OSError as exc:
             raise SecretError(f"secret {self.ref}: cannot read file ({exc.strerror})") from None
-        except UnicodeDecodeError as exc:
-            raise SecretError(f"secret {self.ref}: not UTF-8 text (byte {exc.start})") from None
+        problem = _content_problem(raw)
+        if problem:
+            raise SecretError(f"secret {self.ref}: {problem}")
+        return raw.decode("utf-8").rstrip("\r\n")
 
     def __repr__(self) -> str:
         return f"SecretRef({self.ref!r})"

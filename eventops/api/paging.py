@@ -49,8 +49,17 @@ def make_cursor(endpoint: str, key: Key) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode("ascii").rstrip("=")
 
 
-def cursor_of(raw: str | None, endpoint: str) -> Key | None:
-    """The sort key a cursor names, or None for the first page; a 400 for any other cursor."""
+MAX_KEY_INT = 2**63 - 1
+"""Integers in a cursor's key stay within SQLite's INTEGER (row ids, counters)."""
+
+
+def cursor_of(raw: str | None, endpoint: str, shape: tuple[type, ...] | None = None) -> Key | None:
+    """The sort key a cursor names, or None for the first page; a 400 for any other cursor.
+
+    ``shape``: the types of the key this list makes (``(int,)`` for a row id,
+    ``(str, str, int)`` for a time, a kind and a row id); a key of another length or
+    type, or an integer beyond SQLite's, is not a cursor this list gave.
+    """
     if raw is None or raw == "":
         return None
     bad = InvalidRequest("cursor: not a cursor this list gave (start again without one)")
@@ -66,6 +75,12 @@ def cursor_of(raw: str | None, endpoint: str) -> Key | None:
         or data[0] != endpoint
         or not isinstance(data[1], list)
         or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in data[1])
+        or any(isinstance(v, int) and abs(v) > MAX_KEY_INT for v in data[1])
+    ):
+        raise bad
+    if shape is not None and (
+        len(data[1]) != len(shape)
+        or not all(isinstance(v, t) for v, t in zip(data[1], shape, strict=True))
     ):
         raise bad
     return tuple(data[1])

@@ -296,13 +296,17 @@ class WallService:
         self.changed("queue")
         return {"author": author, "blocked": False}
 
-    async def issue(self, announcement_id: str, actor: str) -> dict[str, Any]:
+    async def issue(
+        self, announcement_id: str, actor: str, issuers: frozenset[str] | None = None
+    ) -> dict[str, Any]:
+        """``issuers``: replace an announcement on the screens only when one of them issued
+        it (an authority's own; else Forbidden)."""
         hub = self.follow_profile()
         if hub.template(announcement_id) is None:
             known = ", ".join(a.id for a in hub.profile.wall.announcements) or "none"
             raise NotFound(f"announcement {announcement_id!r}: not in the profile (known: {known})")
         try:
-            out = await hub.issue(announcement_id, actor)
+            out = await hub.issue(announcement_id, actor, issuers)
         except WallError as exc:
             raise Conflict(exc.one_line()) from None
         self.changed("announcement")

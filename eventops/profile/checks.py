@@ -10,6 +10,7 @@ path.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 
 from eventops.errors import Problem
 from eventops.profile.models import Radio
-from eventops.profile.regulatory import check_radio
+from eventops.profile.regulatory import COUNTRIES, check_radio
 
 MAX_EVENT_DAYS = 60
 
@@ -205,6 +206,8 @@ def _regulatory(c: _Collector, data: Mapping[str, Any]) -> None:
         gain = m.get("antenna_gain_dbi", 0.0)
         gain = float(gain) if isinstance(gain, int | float) and not isinstance(gain, bool) else 0.0
         mid = _str(m, "id") or f"masts[{i}]"
+        if _country_of(m, sites, default_mast) not in COUNTRIES:
+            continue  # the country is reported; other rules would add misleading faults
         if "radios" in m:
             base: Path = ("masts", i, "radios")
             radios = _radios_at(m)
@@ -240,6 +243,36 @@ def _regulatory(c: _Collector, data: Mapping[str, Any]) -> None:
                 if key not in reported:
                     reported.add(key)
                     c.add(*key)
+
+
+def _country_of(
+    mast: Mapping[str, Any], sites: Mapping[str, Any], default_mast: object
+) -> str | None:
+    """The country a mast's radios follow: its own, its site's, the event's default."""
+    site = sites.get(_str(mast, "site") or "")
+    site_mast = site.get("mast") if isinstance(site, Mapping) else None
+    for level in (mast, site_mast, default_mast):
+        if isinstance(level, Mapping) and isinstance(level.get("country"), str):
+            return str(level["country"])
+    return "DE"  # no country set: the rules checked are Germany's
+
+
+def _countries(c: _Collector, data: Mapping[str, Any]) -> None:
+    """A well-formed country code these checks have no radio rules for (the pattern
+    itself is the structural pass's)."""
+    places: list[tuple[Path, object]] = []
+    defaults = data.get("defaults")
+    if isinstance(defaults, Mapping) and isinstance(defaults.get("mast"), Mapping):
+        places.append((("defaults", "mast", "country"), defaults["mast"].get("country")))
+    for i, s in _list(data, "sites"):
+        if isinstance(s.get("mast"), Mapping):
+            places.append((("sites", i, "mast", "country"), s["mast"].get("country")))
+    for i, m in _list(data, "masts"):
+        places.append((("masts", i, "country"), m.get("country")))
+    known = ", ".join(sorted(COUNTRIES))
+    for path, value in places:
+        if isinstance(value, str) and re.fullmatch(r"[A-Z]{2}", value) and value not in COUNTRIES:
+            c.add(path, f"country {value!r}: no radio rules for it here (known: {known})")
 
 
 def _loopback(host: str) -> bool:
@@ -297,6 +330,7 @@ def semantic_problems(data: Mapping[str, Any], source: str) -> list[Problem]:
     c = _Collector(source)
     ids = _ids(c, data)
     _references(c, data, ids)
+    _countries(c, data)
     _regulatory(c, data)
     _management(c, data)
     _time_window(c, data)

@@ -235,10 +235,17 @@ def text_problems(text: str, source: str) -> list[Problem]:
 
 
 def _read(p: Path) -> str:
+    """The file's text, read at most to the size bound (``/dev/zero`` or a pipe that never
+    ends is refused, not read forever); a UTF-8 byte-order mark is dropped."""
+    too_big = ProfileError(f"{p}: larger than {MAX_PROFILE_BYTES // 2**20} MiB; not a profile")
     try:
         if p.is_file() and p.stat().st_size > MAX_PROFILE_BYTES:
-            raise ProfileError(f"{p}: larger than {MAX_PROFILE_BYTES // 2**20} MiB; not a profile")
-        return p.read_text(encoding="utf-8")
+            raise too_big
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_PROFILE_BYTES + 1)
+        if len(raw) > MAX_PROFILE_BYTES:
+            raise too_big
+        return raw.decode("utf-8").removeprefix("\ufeff")
     except FileNotFoundError:
         raise ProfileError(f"{p}: no such file") from None
     except IsADirectoryError:

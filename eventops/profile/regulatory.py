@@ -15,6 +15,9 @@ from typing import Literal
 
 Band = Literal["2g", "5g"]
 
+COUNTRIES = frozenset({"DE"})
+"""Countries whose radio rules these checks know; a mast set to another is refused."""
+
 BAND_NAMES: dict[str, str] = {"2g": "2.4 GHz", "5g": "5 GHz"}
 WIDTHS: dict[str, tuple[int, ...]] = {"2g": (20, 40), "5g": (20, 40, 80, 160)}
 

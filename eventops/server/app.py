@@ -159,7 +159,10 @@ async def list_alerts(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
     q = request.query
-    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "alerts")
+    limit, after = (
+        paging.limit_of(q.get("limit")),
+        paging.cursor_of(q.get("cursor"), "alerts", (int,)),
+    )
     rows = await views.alerts(view.engine, include_closed=q.get("all") == "1")
     items, nxt = paging.page(
         [a for a in rows if view.sees(a["subject"])],
@@ -224,7 +227,10 @@ async def history(request: web.Request) -> web.Response:
     dev, metric = q.get("device", ""), q.get("metric", "")
     if dev and metric:
         _visible_device(view, dev)
-    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "history")
+    limit, after = (
+        paging.limit_of(q.get("limit")),
+        paging.cursor_of(q.get("cursor"), "history", (str, str, int)),
+    )
     out = await views.history(
         view.engine, dev, metric, parse_time(q.get("since")), parse_time(q.get("until"))
     )
@@ -251,7 +257,10 @@ def _iso(t: object) -> str:
 async def get_timeline(request: web.Request) -> web.Response:
     require(request, T)
     q = request.query
-    limit, after = paging.limit_of(q.get("limit")), paging.cursor_of(q.get("cursor"), "timeline")
+    limit, after = (
+        paging.limit_of(q.get("limit")),
+        paging.cursor_of(q.get("cursor"), "timeline", (str, str, int)),
+    )
     items = await views.timeline(
         engine_of(request), parse_time(q.get("since")), parse_time(q.get("until"))
     )

@@ -85,6 +85,15 @@ def parse_time(value: str | None) -> datetime | None:
         return None
     try:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise InvalidRequest(f"not an ISO 8601 time: {value[:40]!r}") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        ts = datetime.min.replace(tzinfo=UTC)
+    if not TIME_RANGE[0] <= ts <= TIME_RANGE[1]:
+        raise InvalidRequest(f"time out of range (1970-01-01 to 9999-01-01): {value[:40]!r}")
+    return ts
+
+
+TIME_RANGE = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC))
+"""Times a query may name: later arithmetic (a window, a bucket) stays within datetime's."""

@@ -100,7 +100,7 @@ async def applies(request: web.Request) -> web.Response:
     require(request, T)
     q = request.query
     limit = paging.limit_of(q.get("limit"))
-    after = paging.cursor_of(q.get("cursor"), "applies")
+    after = paging.cursor_of(q.get("cursor"), "applies", (int,))
     rows = await _service(request).history(limit + 1, before=int(after[0]) if after else None)
     items, nxt = paging.page(
         rows,

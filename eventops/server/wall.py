@@ -41,7 +41,7 @@ from aiohttp import web
 from eventops.api import models as m
 from eventops.api import paging
 from eventops.engine.wall import STATES, WallService
-from eventops.errors import InvalidRequest, NotFound, Unavailable
+from eventops.errors import NotFound, Unavailable
 from eventops.profile.models import Role, User
 from eventops.server.auth import ENGINE, require, respond
 from eventops.server.common import STREAMS, Extension, body_of, path_id
@@ -172,11 +172,9 @@ async def _no_icon(request: web.Request) -> web.Response:
 # -- moderation API: request -> one engine call -> response ------------------------------
 
 
-def _limit(raw: str) -> int:
-    try:
-        return min(max(int(raw), 1), 1000)
-    except ValueError:
-        raise InvalidRequest("limit: not a number") from None
+def _limit(raw: str | None) -> int:
+    """1 to 1000 posts (100 by default); anything else is a 400, as for the paged lists."""
+    return paging.limit_of(raw, default=100)
 
 
 async def queue(request: web.Request) -> web.Response:
@@ -187,7 +185,7 @@ async def queue(request: web.Request) -> web.Response:
         source=q.get("source") or None,
         author=q.get("author") or None,
         contains=q.get("q") or None,
-        limit=_limit(q.get("limit", "100")),
+        limit=_limit(q.get("limit")),
     )
     return respond(request, m.QueuedPostView, many=True, value=out)
 
@@ -222,7 +220,7 @@ async def decisions(request: web.Request) -> web.Response:
     require(request, C, T)
     q = request.query
     limit = paging.limit_of(q.get("limit"))
-    after = paging.cursor_of(q.get("cursor"), "decisions")
+    after = paging.cursor_of(q.get("cursor"), "decisions", (int,))
     rows = await _wall(request).decisions(q.get("post") or None)
     items, nxt = paging.page(
         rows, lambda d: (int(d["id"] or 0),), endpoint="decisions", limit=limit, after=after
@@ -285,7 +283,7 @@ async def issue(request: web.Request) -> web.Response:
     return respond(
         request,
         m.ActiveAnnouncementView,
-        value=await _wall(request).issue(body.id, user.name),
+        value=await _wall(request).issue(body.id, user.name, _own_issuers(request, user)),
         status=201,
     )
 

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -58,6 +57,7 @@ from eventops.errors import (
     StoreError,
 )
 from eventops.store.models import AuditEntry
+from eventops.store.readonly import open_ro as _open_ro
 
 if TYPE_CHECKING:
     from eventops.profile.models import Profile
@@ -383,17 +383,6 @@ class VerifyResult:
     checkpoint: Checkpoint | None
 
 
-def _open_ro(path: Path) -> sqlite3.Connection:
-    """The store, opened read-only; a clean WAL store opens immutable (no side files)."""
-    wal = path.with_name(path.name + "-wal")
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    if not wal.exists():
-        uri += "&immutable=1"
-    con = sqlite3.connect(uri, uri=True, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    return con
-
-
 def verify_store(
     path: Path,
     key: AuditKey | None = None,
@@ -446,7 +435,7 @@ def _checked(path: Path) -> tuple[sqlite3.Connection, bool]:
     """The store opened read-only with its audit table present, and whether rows have ``mac``."""
     try:
         con = _open_ro(path)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"{path}: cannot open event store ({exc})") from None
     try:
         try:
@@ -554,7 +543,7 @@ def _walk(
         else:
             if first_keyed is None:
                 first_keyed = r["id"]
-            if key is not None and not hmac.compare_digest(key.mac(prev_mac, r["hash"]), str(mac)):
+            if key is not None and not _same_mac(key.mac(prev_mac, r["hash"]), mac):
                 raise AuditChainBroken(
                     f"{path}: audit entry {r['id']} fails its MAC: written or rewritten "
                     "without the audit key"
@@ -576,6 +565,12 @@ def _walk(
     if checkpoint is not None and checkpoint.seq == 0 and checkpoint.head != GENESIS:
         raise AuditChainBroken(f"{path}: the checkpoint's empty head is not the genesis hash")
     return VerifyResult(count, keyed, count, prev, checkpoint)
+
+
+def _same_mac(expected: str, stored: object) -> bool:
+    """Constant-time comparison with whatever the row holds (text, a blob, a number)."""
+    raw = stored if isinstance(stored, bytes) else str(stored).encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(expected.encode("ascii"), raw)
 
 
 def check_row(path: Path | str, r: Any, expected: int, prev: str) -> None:

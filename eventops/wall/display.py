@@ -235,8 +235,15 @@ class WallHub:
     def templates(self) -> list[dict[str, Any]]:
         return [a.model_dump() for a in self.profile.wall.announcements]
 
-    async def issue(self, ann_id: str, user: str) -> dict[str, Any]:
-        """Put an announcement on every screen; stored and audited in one transaction."""
+    async def issue(
+        self, ann_id: str, user: str, issuers: frozenset[str] | None = None
+    ) -> dict[str, Any]:
+        """Put an announcement on every screen; stored and audited in one transaction.
+
+        ``issuers`` (an authority's own users): an announcement already on the
+        screens is replaced only when one of them issued it, since replacing
+        it withdraws it; otherwise :class:`~eventops.errors.Forbidden` and
+        nothing changes (checked in the same transaction)."""
         tpl = self.template(ann_id)
         if tpl is None:
             known = ", ".join(a.id for a in self.profile.wall.announcements) or "none"
@@ -250,6 +257,11 @@ class WallHub:
         async def tx_body(tx: WallTx) -> None:
             raw = await tx.get_cursor(ANNOUNCEMENT_KEY)
             before = json.loads(raw) if raw else None
+            if issuers is not None and before and before.get("issued_by") not in issuers:
+                raise Forbidden(
+                    "forbidden: another announcement is on the screens; an authority replaces "
+                    "only its own (comms or its issuer withdraws it)"
+                )
             await tx.set_cursor(ANNOUNCEMENT_KEY, json.dumps(active))
             await tx.audit(
                 user,

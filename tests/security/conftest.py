@@ -19,6 +19,7 @@ from eventops.clock import FakeClock
 from eventops.engine import Engine
 from eventops.engine.build import build_engine
 from eventops.monitor.bus import EventBus
+from eventops.profile import Profile
 from eventops.server.app import create_app
 from eventops.store import SQLiteStore
 from tests.unit.monitor.factories import T0, demo_profile
@@ -42,9 +43,11 @@ class FullApp:
 
 
 @asynccontextmanager
-async def full_app(tmp_path: Path, *, heartbeat_s: float = 15.0) -> AsyncIterator[FullApp]:
+async def full_app(
+    tmp_path: Path, *, heartbeat_s: float = 15.0, profile: Profile | None = None
+) -> AsyncIterator[FullApp]:
     clock = FakeClock(T0)
-    profile = demo_profile()
+    profile = profile or demo_profile()
     fleet = ScriptedFleet(profile, clock)
     path = tmp_path / "engine.sqlite3"
     async with SQLiteStore(path, now=clock.now) as store:

@@ -137,6 +137,26 @@ async def test_verify_with_a_real_handover_report_catches_tampering(
     assert await asyncio.to_thread(_state, db) == before  # verify changed nothing
 
 
+async def test_verify_with_a_real_handover_report_catches_an_emptied_file(
+    keyed: Keyed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sixth case: the store file cut to nothing. One line, its own exit code, and the
+    file stays empty (no schema written into it)."""
+    _, report, _ = await _handover_report(keyed, tmp_path)
+    db = keyed.db
+    await keyed.engine.stop()
+    await keyed.store.close()
+    args = ["audit", "verify", str(DEMO), "--db", str(db), "--checkpoint", str(report)]
+    assert await asyncio.to_thread(main, args) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    db.write_bytes(b"")
+    before = await asyncio.to_thread(_state, db)
+    assert await asyncio.to_thread(main, args) == 10
+    err = capsys.readouterr().err
+    assert err.strip() == f"eventops: error: {db}: empty file, not an event store", err
+    assert await asyncio.to_thread(_state, db) == before and db.stat().st_size == 0
+
+
 async def test_the_running_engine_signs_its_head_at_intervals(keyed: Keyed) -> None:
     cps = keyed.engine.checkpoints
     assert cps is not None and cps.latest is not None  # signed as the engine started

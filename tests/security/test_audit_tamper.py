@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -71,10 +72,12 @@ def rig(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
 
 def _tamper(db: Path, fn: Tamper) -> None:
     con = sqlite3.connect(db, isolation_level=None)
-    con.execute("DROP TRIGGER IF EXISTS audit_no_update")
-    con.execute("DROP TRIGGER IF EXISTS audit_no_delete")
-    fn(con)
-    con.close()
+    try:
+        con.execute("DROP TRIGGER IF EXISTS audit_no_update")
+        con.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+        fn(con)
+    finally:
+        con.close()
 
 
 def _state(db: Path) -> tuple[str, list[str]]:
@@ -322,3 +325,72 @@ def test_show_is_read_only_too(
     empty.touch()
     assert main(["audit", "show", str(DEMO), "--db", str(empty)]) == 10
     assert empty.stat().st_size == 0
+
+
+HOSTILE_VALUES: list[object] = [None, b"\xff\x00", 2**63 - 1, -1, 1.5, "", "\u202e", "x" * 64]
+COLUMNS = ["id", "ts", "actor", "action", "target", "before", "after", "prev_hash", "hash", "mac"]
+
+
+def test_any_value_in_any_column_is_caught_in_one_line(
+    rig: tuple[Path, dict[str, Path]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row edited to any type SQLite holds (a blob MAC, a non-ASCII MAC, a float id ...)
+    is tampering (exit 5) or an unreadable table (exit 4), in one line, never a traceback."""
+    db, carriers = rig
+    work = tmp_path / "work" / "demo.sqlite3"
+    work.parent.mkdir()
+    seen = set()
+    for column in COLUMNS:
+        for value in HOSTILE_VALUES:
+            shutil.copy(db, work)
+
+            changed: list[bool] = []
+
+            def edit(
+                c: sqlite3.Connection,
+                column: str = column,
+                value: object = value,
+                changed: list[bool] = changed,
+            ) -> None:
+                (old,) = c.execute(f"SELECT {column} FROM audit WHERE id=5").fetchone()
+                c.execute(f"UPDATE audit SET {column}=? WHERE id=5", (value,))
+                changed.append(old != value)
+
+            try:
+                _tamper(work, edit)
+            except sqlite3.IntegrityError:
+                continue  # the id column refuses a duplicate or a non-integer: nothing to verify
+            if not changed[0]:
+                continue  # the row held this value already (``before`` is NULL here)
+            code, out, err = _verify(work, carriers["report"], capsys)
+            assert code in (4, 5) and out == "", (column, value, code, err)
+            assert err.startswith("eventops: error: ") and str(work) in err, (column, value, err)
+            seen.add(column)
+    assert seen == set(COLUMNS)
+
+
+def test_verify_after_a_crash_leaves_the_wal_and_creates_no_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An engine that died leaves the store and its -wal (committed entries not yet in the
+    main file) and no -shm: verify reads every entry and creates no file next to them."""
+    key = audit_key(load_profile(DEMO))
+    live, crashed = tmp_path / "live" / "demo.sqlite3", tmp_path / "crashed" / "demo.sqlite3"
+    live.parent.mkdir()
+    crashed.parent.mkdir()
+
+    async def run() -> None:
+        async with SQLiteStore(live, audit_key=key) as s:
+            for i in range(7):
+                await s.audit("technik", "x", str(i))
+            # the files as a power cut leaves them: store and WAL, no index
+            shutil.copyfile(live, crashed)
+            shutil.copyfile(f"{live}-wal", f"{crashed}-wal")
+
+    asyncio.run(run())
+    assert sorted(p.name for p in crashed.parent.iterdir()) == ["demo.sqlite3", "demo.sqlite3-wal"]
+    code, out, err = _verify(crashed, None, capsys)  # _verify: bytes and listing unchanged
+    assert code == 0 and "audit chain of 7 entries verifies" in out, err
+    assert main(["audit", "show", str(DEMO), "--db", str(crashed), "--json"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 7
+    assert sorted(p.name for p in crashed.parent.iterdir()) == ["demo.sqlite3", "demo.sqlite3-wal"]

@@ -4,12 +4,17 @@ The route list comes from the app's router, so a route added later is fuzzed
 without touching this file. Each hypothesis example is a batch of requests
 (generated method/route pairs, path ids, query strings, headers, bodies) sent
 through an aiohttp test client to the app in this process; ``FUZZ_EXAMPLES``
-x ``BATCH`` requests in the normal run.
+x ``BATCH`` requests in the normal run. For a route with query parameters (from
+the route table), two requests in three send a valid query with one or two of
+them made hostile: values shaped for the parameter's name (times at the edges
+of the calendar, huge numbers, forged paging cursors naming the list with a key
+of any shape), so the hostile value gets past the other parameters' checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import os
@@ -177,31 +182,116 @@ HEADER_EXTRAS = st.fixed_dictionaries(
         "Accept-Encoding": st.sampled_from(["gzip", "br", "identity;q=0", "x"]),
     },
 ).map(lambda h: {k: _sendable(v) for k, v in h.items()})
-QUERY_KEYS = [
-    "limit",
-    "since",
-    "until",
-    "device",
-    "metric",
-    "all",
-    "link",
-    "kind",
-    "token",
-    "last_event_id",
-    "reason",
-    "state",
-    "site",
-    "before",
+
+
+def _cursor(endpoint: str, key: list[Any]) -> str:
+    raw = json.dumps([endpoint, key]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+CURSOR_KEYS: list[list[Any]] = [
+    [1],
+    ["abc"],
+    [10**30],
+    [-(10**30)],
+    [],
+    [1.5],
+    [None],
+    [True],
+    [[1]],
+    ["2026-06-18T16:00:00+00:00", 0],
+    ["2026-06-18T16:00:00+00:00", "x"],
+    ["2026-06-18T16:00:00+00:00", "alert", 1],
+    ["2026-06-18T16:00:00", "0.5", 10**30],
 ]
-QUERY = st.dictionaries(
-    st.sampled_from(QUERY_KEYS),
-    st.one_of(
-        st.text(max_size=20),
-        st.sampled_from(["1", "-1", "9" * 5000, "2026-06-18T16:00:00Z", "mast-01", "rx_dbm"]),
-        st.sampled_from(list(TOKENS.values())),
+CURSORS = [
+    _cursor(endpoint, key)
+    for endpoint in ("alerts", "applies", "decisions", "history", "timeline", "x")
+    for key in CURSOR_KEYS
+] + ["", "=", "!!", "W10", "e30", "x" * 600]
+"""Cursors a client can forge: base64 JSON naming any list and a key of any shape."""
+QUERY_VALUES = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from(
+        [
+            "1",
+            "0",
+            "-1",
+            "1000",
+            "1001",
+            "99999999999999999999",
+            "9" * 5000,
+            "1e3",
+            "2026-06-18T16:00:00Z",
+            "2026-06-18T16:00:00+99:00",
+            "0001-01-01T00:00:00+14:00",
+            "9999-12-31T23:59:59-14:00",
+            "mast-01",
+            "load1",
+            "rx_dbm",
+            "fibre-police",
+            "all",
+            "pending",
+        ]
     ),
-    max_size=3,
+    st.sampled_from(CURSORS),
+    st.sampled_from(list(TOKENS.values())),
 )
+OFFSETS = st.sampled_from(["", "Z", "+00:00", "+14:00", "-14:00", "+05:30", "+99:00"])
+EDGE_TIMES = st.sampled_from(
+    [
+        "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+        "0001-01-01T00:00:00.000001+00:01",
+        "9999-12-31T23:59:59.999999-14:00",  # after year 9999 in UTC
+        "9999-12-31T23:59:59-00:01",
+    ]
+)
+TIMES = st.one_of(
+    EDGE_TIMES,
+    EDGE_TIMES,
+    st.tuples(st.datetimes(), OFFSETS).map(lambda t: t[0].isoformat() + t[1]),
+    st.tuples(st.dates(), OFFSETS).map(lambda t: f"{t[0].isoformat()}T00:00:00{t[1]}"),
+    QUERY_VALUES,
+)
+"""Any calendar time with any offset (the edges of year 1 and 9999 included)."""
+NUMBERS = st.one_of(
+    st.sampled_from(["1", "5", "200", "1000"]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    QUERY_VALUES,
+)
+DEVICES = st.one_of(st.sampled_from(["mast-01", "mast-03", "sw-core", "mc-police"]), QUERY_VALUES)
+METRICS = st.one_of(st.sampled_from(["load1", "rx_dbm", "poll_s", "clients_5g"]), QUERY_VALUES)
+TYPED: dict[str, st.SearchStrategy[str]] = {
+    "device": DEVICES,
+    "metric": METRICS,
+    "link": st.one_of(st.sampled_from(["fibre-police", "fibre-fire"]), QUERY_VALUES),
+    "since": TIMES,
+    "until": TIMES,
+    "limit": NUMBERS,
+    "last_event_id": NUMBERS,
+}
+"""Values shaped for a parameter of that name, to reach past its first parse."""
+GOOD_QUERY = {
+    "device": "mc-police",  # visible to the technician and the police alike
+    "metric": "rx_dbm",
+    "since": "2026-06-18T15:00:00Z",
+    "until": "2026-06-18T17:00:00Z",
+    "limit": "5",
+    "link": "fibre-police",
+    "kind": "stamp",
+    "state": "pending",
+    "all": "1",
+}
+"""A query each route accepts (the rest of its parameters empty)."""
+_PARAMS: dict[tuple[str, str], list[str]] = {
+    (r.method, r.path): [q.name for q in r.query] for r in ROUTES if r.query
+}
+"""Each route's own query parameters (from the route table), to reach its parsing."""
+QUERY_KEYS = sorted(
+    {name for names in _PARAMS.values() for name in names}
+    | {"limit", "since", "until", "token", "last_event_id", "reason", "site", "before", "lang"}
+)
+QUERY = st.dictionaries(st.sampled_from(QUERY_KEYS), QUERY_VALUES, max_size=3)
 
 
 class Batch:
@@ -254,6 +344,13 @@ def batches(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Batch:
     headers = draw(st.lists(HEADERS, min_size=POOL, max_size=POOL))
     bodies = draw(st.lists(ANY_BODY, min_size=POOL, max_size=POOL))
     values = draw(st.lists(FIELD_VALUES, min_size=POOL, max_size=POOL))
+    qvalues = draw(
+        st.lists(st.lists(QUERY_VALUES, min_size=3, max_size=3), min_size=POOL, max_size=POOL)
+    )
+    typed = {
+        name: draw(st.lists(strategy, min_size=POOL, max_size=POOL))
+        for name, strategy in TYPED.items()
+    }
     rnd = random.Random(draw(PLAN))
     out = []
     for _ in range(BATCH):
@@ -261,7 +358,7 @@ def batches(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Batch:
         h, b, i = rnd.randrange(POOL), rnd.randrange(POOL), rnd.randrange(POOL)
         method, template = routes[r % len(routes)]
         if var == 0:
-            method = ("PUT", "PATCH", "OPTIONS", "GET", "POST", "DELETE")[r % 6]
+            method = ("PUT", "PATCH", "OPTIONS", "GET", "POST", "DELETE")[rnd.randrange(6)]
         path, n = template, 0
         while "{" in path:
             start, end = path.index("{"), path.index("}")
@@ -273,16 +370,30 @@ def batches(draw: st.DrawFn, routes: list[tuple[str, str]]) -> Batch:
             hdrs["Authorization"] = authz
         allowed = _ROLES.get((method, template))
         if allowed and var % 2 == 0:
-            hdrs["Authorization"] = f"Bearer {TOKENS[allowed[r % len(allowed)]]}"
+            # any of the roles allowed (r picks the route: r % len(allowed) would tie a route
+            # to one role whenever the route count is a multiple of len(allowed))
+            hdrs["Authorization"] = f"Bearer {TOKENS[allowed[rnd.randrange(len(allowed))]]}"
         if cookie is not None:
             hdrs["Cookie"] = cookie
         body = b""
         if method in ("POST", "PUT", "PATCH", "DELETE") and var % 5 != 2:
             body = bodies[b] if var % 2 else _model_body(method, template, values[b], var)
             hdrs["Content-Type"] = ctype
-        out.append(
-            {"method": method, "path": path, "query": queries[i], "headers": hdrs, "body": body}
-        )
+        query = queries[i]
+        own = _PARAMS.get((method, template))
+        if own and rnd.randrange(3) != 0:
+            # the route's own parameters: a valid query with one or two of them made hostile,
+            # so the hostile value gets past the others' checks
+            query = {name: GOOD_QUERY.get(name, "") for name in own}
+            for _ in range(1 + r % 2):
+                name = own[rnd.randrange(len(own))]
+                pool = typed[name] if name in typed else qvalues[i]
+                query[name] = pool[rnd.randrange(len(pool))]
+                if name == "cursor" and rnd.randrange(2):
+                    # a forged cursor naming this list (its path's last part), any key shape
+                    last = template.rstrip("/").rsplit("/", 1)[-1]
+                    query[name] = _cursor(last, CURSOR_KEYS[rnd.randrange(len(CURSOR_KEYS))])
+        out.append({"method": method, "path": path, "query": query, "headers": hdrs, "body": body})
     return Batch(out)
 
 
@@ -338,7 +449,10 @@ def test_every_route_any_input_never_5xx(tmp_path: Path) -> None:
 
                 stats["requests"] += 1
                 if status >= 500:
-                    failures.append(f"{status} {req['method']} {req['path'][:80]}: {text[:200]}")
+                    failures.append(
+                        f"{status} {req['method']} {req['path'][:80]} {req['query']!r:.200}: "
+                        f"{text[:200]}"
+                    )
 
             await asyncio.gather(*(one(r) for r in reqs))
 

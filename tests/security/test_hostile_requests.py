@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +144,81 @@ async def test_any_token_bytes_are_401(
 ) -> None:
     status, err = await _ask(client, "GET", "/api/v1/whoami", headers)
     assert status == 401 and err["error"]["code"] == "unauthenticated"
+
+
+def _cursor(endpoint: str, key: list[Any]) -> str:
+    raw = json.dumps([endpoint, key]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+PAGED: list[tuple[str, str, list[Any]]] = [
+    ("/api/v1/alerts", "alerts", [7]),
+    ("/api/v1/provision/applies", "applies", [7]),
+    ("/api/v1/wall/decisions", "decisions", [7]),
+    ("/api/v1/timeline", "timeline", ["2026-06-18T16:00:00.000000", "alert", 0]),
+    ("/api/v1/history?device=mast-01&metric=load1", "history", ["2026-06-18T16:00:00", "0.5", 0]),
+]
+
+
+async def test_cursors_of_another_shape_or_beyond_sqlite_are_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    """A cursor is base64 JSON a client can forge: its key must be the list's own shape
+    (``["abc"]`` for a row id gave a 500 on the applies, ``[10**30]`` an OverflowError)."""
+    for path, endpoint, good in PAGED:
+        sep = "&" if "?" in path else "?"
+        status, body = await _ask(
+            client, "GET", f"{path}{sep}cursor={_cursor(endpoint, good)}", TECH
+        )
+        assert status == 200, (path, body)
+        other = "alerts" if endpoint != "alerts" else "applies"
+        for key in (
+            ["abc"],
+            [10**30],
+            [-(2**63) - 1],
+            [],
+            [*good, 1],
+            [1.5],
+            [None],
+            [[1]],
+            ["2026-06-18T16:00:00+00:00", "x"],
+            ["2026-06-18T16:00:00+00:00", "x", "y"],
+            ["2026-06-18T16:00:00+00:00", 1, 1],
+        ):
+            for cursor in (_cursor(endpoint, key), _cursor(other, good)):
+                status, err = await _ask(client, "GET", f"{path}{sep}cursor={cursor}", TECH)
+                assert status == 400, (path, key, status, err)
+                assert err["error"]["message"].startswith("cursor: "), err
+
+
+async def test_limits_out_of_range_are_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    for path in ("/api/v1/wall/queue", "/api/v1/alerts", "/api/v1/probe/results"):
+        for raw in ("0", "-1", "99999999999999999999", "9" * 5000, "x", "1e3"):
+            status, err = await _ask(client, "GET", f"{path}?limit={raw}", TECH)
+            assert status == 400 and "limit" in err["error"]["message"], (path, raw, err)
+        status, _ = await _ask(client, "GET", f"{path}?limit=5", TECH)
+        assert status == 200
+
+
+async def test_times_at_the_edge_of_the_calendar_are_400(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    """``0001-01-01T00:00+14:00`` is before year 1 in UTC: an OverflowError gave a 500."""
+    for name in ("since", "until"):
+        for raw in (
+            "0001-01-01T00:00:00%2B14:00",
+            "9999-12-31T23:59:59-14:00",
+            "0001-01-01T00:00:00",
+            "9999-12-31T23:59:59Z",
+        ):
+            for path in ("/api/v1/history?device=mast-01&metric=load1&", "/api/v1/timeline?"):
+                status, err = await _ask(client, "GET", f"{path}{name}={raw}", TECH)
+                assert status == 400 and "time out of range" in err["error"]["message"], (
+                    path,
+                    raw,
+                    err,
+                )
+        status, _ = await _ask(client, "GET", f"/api/v1/timeline?{name}=2026-06-18T16:00:00Z", TECH)
+        assert status == 200

@@ -97,3 +97,29 @@ def test_any_text_is_a_profile_or_a_profile_error(text: str) -> None:
         parse_profile(HEAD + text, "p.toml")
     except ProfileError as exc:
         assert all(line.startswith("p.toml") for line in exc.lines())
+
+
+def test_an_endless_file_is_refused_at_the_bound() -> None:
+    """``/dev/zero`` reports size 0 and never ends: read to the bound, then refused."""
+    r = subprocess.run(
+        [sys.executable, "-m", "eventops", "profile", "check", "/dev/zero"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "eventops: error: /dev/zero: larger than 8 MiB; not a profile\n"
+
+
+def test_a_byte_order_mark_is_not_a_syntax_error(tmp_path: Path) -> None:
+    """Editors on Windows save UTF-8 with a BOM; tomllib alone calls it an invalid statement."""
+    text = (REPO / "profiles" / "demo.toml").read_text(encoding="utf-8")
+    f = tmp_path / "bom.toml"
+    f.write_bytes(
+        b"\xef\xbb\xbf"
+        + text.replace("file:demo-secrets/", f"file:{REPO}/profiles/demo-secrets/").encode()
+    )
+    from eventops.profile import load_profile
+
+    assert load_profile(f).event.id == "demo"

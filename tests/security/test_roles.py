@@ -224,3 +224,38 @@ async def test_comms_withdraws_any_announcement(
         assert r.status == 201
     async with c.delete("/api/v1/wall/announcements/active", headers=hdr(TOKENS["comms"])) as r:
         assert r.status == 200  # comms: any author's
+
+
+async def test_an_authority_replaces_only_its_own_announcement(
+    rig: tuple[FullApp, TestClient[web.Request, web.Application]],
+) -> None:
+    """Issuing over an announcement on the screens withdraws it: an authority may do that
+    only to its own (fire could take police's warning off the screens by issuing its own)."""
+    _, c = rig
+
+    def hdr(token: str) -> dict[str, Any]:
+        return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    police, fire, comms = hdr(TOKENS["authority"]), hdr(OTHER_AUTHORITY), hdr(TOKENS["comms"])
+
+    async def active() -> str | None:
+        async with c.get("/api/v1/wall/announcements", headers=comms) as r:
+            body = await r.json()
+        return (
+            None
+            if body["active"] is None
+            else f"{body['active']['id']}/{body['active']['issued_by']}"
+        )
+
+    async def issue(who: dict[str, Any], ann: str) -> int:
+        async with c.post("/api/v1/wall/announcements", headers=who, json={"id": ann}) as r:
+            return r.status
+
+    assert await issue(police, "storm") == 201
+    assert await issue(fire, "evacuate-square") == 403  # police's stays on the screens
+    assert await active() == "storm/polizei-lage"
+    assert await issue(police, "evacuate-square") == 201  # its own: replaced
+    assert await active() == "evacuate-square/polizei-lage"
+    assert await issue(comms, "storm") == 201  # comms: over anyone's
+    assert await issue(police, "evacuate-square") == 403  # comms' stays
+    assert await active() == "storm/presse"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from eventops.errors import ProfileError
+from eventops.errors import ProfileError, SecretError
 from eventops.profile import load_profile, parse_profile
 from eventops.profile.models import Profile
+from eventops.secrets import SecretRef
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -393,6 +394,31 @@ def test_unknown_site_adds_no_follow_on_radio_errors() -> None:
     assert len(lines) == 1 and "masts[2].site: site 'nowhere' does not exist" in lines[0], lines
 
 
+def test_country_without_radio_rules_is_one_error_per_place() -> None:
+    """A country the checks have no rules for fails at check time (the radios were checked
+    against Germany's and the device got the unknown code), with no radio faults after it."""
+    demo = (REPO / "profiles" / "demo.toml").read_text()
+    # a mast with its own radios that break DE's EIRP limit: no DE fault may follow the error
+    broken = demo.replace(
+        'hostname = "mast-02"', 'hostname = "mast-02"\ncountry = "FR"', 1
+    ).replace(
+        "channel = 44\nwidth = 40\ntx_power_dbm = 20", "channel = 44\nwidth = 40\ntx_power_dbm = 30"
+    )
+    assert broken.count('country = "FR"') == 1 and "tx_power_dbm = 30" in broken
+    with pytest.raises(ProfileError) as info:
+        parse_profile(broken, "demo.toml", REPO / "profiles")
+    lines = info.value.lines()
+    assert len(lines) == 1, lines
+    assert "masts[1].country: country 'FR': no radio rules for it here (known: DE)" in lines[0]
+    every = demo.replace('country = "DE"', 'country = "XX"')
+    with pytest.raises(ProfileError) as info:
+        parse_profile(every, "demo.toml", REPO / "profiles")
+    assert [x.split(": ", 1)[1] for x in info.value.lines()] == [
+        "defaults.mast.country: country 'XX': no radio rules for it here (known: DE)",
+        "sites[1].mast.country: country 'XX': no radio rules for it here (known: DE)",
+    ]
+
+
 def _check(tmp_path: Path, text: str) -> tuple[list[str], list[str]]:
     from eventops.profile.loader import check_profile
 
@@ -430,6 +456,36 @@ def test_file_secrets_are_checked_at_check_time(
     f = tmp_path / "c.toml"
     f.write_text(BASE.replace(mast_pw, 'password = "file:nope" }\nuplink'))
     assert load_profile(f).masts[0].management.password.ref == "file:nope"
+
+
+def test_secret_files_that_cannot_be_secrets_fail_at_check_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unreadable, not UTF-8 or too big: an error at check time, as it would be at run time,
+    one line naming the reference and never the content."""
+    monkeypatch.setenv("P", "x")
+    mast_pw = 'password = "env:P" }\nuplink'
+    bad = tmp_path / "latin1"
+    bad.write_bytes(b"geheim\xe4\xff")
+    bad.chmod(0o600)
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * (64 * 1024 + 1))
+    big.chmod(0o600)
+    cases = [
+        ("file:latin1", "not UTF-8 text (byte 6)"),
+        ("file:big", "file is larger than 64 KiB"),
+        ("file:/proc/self/mem", "cannot read file (Input/output error)"),  # exists, unreadable
+    ]
+    for ref, message in cases:
+        errors, _ = _check(tmp_path, BASE.replace(mast_pw, f'password = "{ref}" }}\nuplink'))
+        assert len(errors) == 1 and f"secret {ref}: {message}" in errors[0], (ref, errors)
+        assert "geheim" not in errors[0]
+        with pytest.raises(SecretError, match=re.escape(message)):
+            SecretRef(ref, tmp_path).reveal()
+    ok = tmp_path / "ok"
+    ok.write_bytes("pässwort\n".encode())
+    ok.chmod(0o600)
+    assert SecretRef("file:ok", tmp_path).reveal() == "pässwort"
 
 
 def test_world_readable_secret_is_a_warning(

@@ -203,6 +203,9 @@ class ApiError(EventOpsError):
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         self.status = status
+        self.msg_id: str | None = None
+        """The engine's message id for it (with :attr:`params`), when it sent one."""
+        self.params: dict[str, object] = {}
         super().__init__(message)
 
 
@@ -250,6 +253,19 @@ class NotFound(RequestError):
 class Conflict(RequestError):
     title = "Conflict"
     code = "conflict"
+
+
+class Refused(Conflict):
+    """A conflict whose reason is also a message id with parameters (:mod:`eventops.i18n`):
+    the API's error body carries ``msg_id`` and ``params`` next to the English message,
+    so a client shows it in its reader's language."""
+
+    def __init__(self, message: str, msg_id: str, params: dict[str, object]) -> None:
+        self.msg_id, self.params = msg_id, params
+        super().__init__(message)
+
+    def details(self) -> dict[str, object]:
+        return {"msg_id": self.msg_id, "params": self.params}
 
 
 class ConfirmationNeeded(Conflict):

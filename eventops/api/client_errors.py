@@ -134,6 +134,8 @@ def error_from_response(status: int, body: bytes, what: str) -> ApiError:
     message = detail.message or f"HTTP {status}"
     exc = _error_of(status, detail, message, what)
     setattr(exc, PLAIN_TEXT, detail.code == "")
+    if detail.msg_id is not None:
+        exc.msg_id, exc.params = detail.msg_id, dict(detail.params or {})
     return exc
 
 

@@ -91,11 +91,13 @@ def _verify(
     pg = _postgres(args, profile)
     if pg is None:
         path = _store_path(args, profile)
-        return str(path), verify_store(path, key, checkpoint, event=profile.event.id)
+        return str(path), verify_store(
+            path, key, checkpoint, event=profile.event.id, tz=profile.event.tz
+        )
     from eventops.store.postgres_core import redact_url
     from eventops.store.postgres_verify import verify_postgres
 
-    result = asyncio.run(verify_postgres(*pg, profile.event.id, key, checkpoint))
+    result = asyncio.run(verify_postgres(*pg, profile.event.id, key, checkpoint, profile.event.tz))
     return f"{redact_url(pg[0])} (event {profile.event.id})", result
 
 

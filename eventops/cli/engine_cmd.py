@@ -27,6 +27,7 @@ from aiohttp import web
 from eventops.cli import serve_ha
 from eventops.engine import Engine, build_engine
 from eventops.errors import ApiError, EventOpsError, InvalidRequest, ProfileError, SecretError
+from eventops.i18n import LANGUAGES, lang_of
 from eventops.monitor.history import export_event
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
@@ -72,6 +73,12 @@ def register(sub: Any) -> None:
     )
     h.add_argument("--by", help="who hands over (default: your login name)")
     h.add_argument("--report", help="write the printable HTML report here")
+    h.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="the report's language (default: from $LANG, else en)",
+    )
     h.add_argument("--db", help="store file (default: the event's store)")
     h.add_argument("--engine", help="URL of a running engine (default: the profile's listen)")
     h.add_argument(
@@ -272,7 +279,8 @@ async def handover_cmd(args: argparse.Namespace) -> int:
         _print_handover(record, unproven, args)
     if args.report:
         html = embed_checkpoint(
-            handover_report(record, profile.event.tz), record.get("audit_checkpoint")
+            handover_report(record, profile.event.tz, args.lang or lang_of(os.environ.get("LANG"))),
+            record.get("audit_checkpoint"),
         )
         try:
             await asyncio.to_thread(Path(args.report).write_text, html, "utf-8")

@@ -87,8 +87,9 @@ def register(sub: Any) -> None:
         description="Put a post back as it was before a person's decision, if the post was "
         "not decided on since (a decision and its undo cancel out, so decisions can be undone "
         "one after another, newest first). An undo can itself be undone, which redoes what it "
-        "undid; to redo an undone block, decide block_author again. Undoing a block lifts it "
-        "and restores the posts it hid.",
+        "undid. Undoing a block lifts it and restores the posts it hid; undoing that puts the "
+        "block back with its original end (refused once the end has passed) and hides the "
+        "author's shown and queued posts again.",
     )
     common(a)
     a.add_argument("decision", type=int, help="decision id (see `wall decisions`)")

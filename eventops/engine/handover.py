@@ -3,7 +3,10 @@
 A link is handed over only with proof: a passing acceptance test of the
 link that started after the last change to either end — the last apply
 (or rollback) that touched an endpoint device, or a profile reload that
-changed the link or an endpoint device. Without it the handover is refused
+changed the link or an endpoint device — and neither end may have restarted
+since the test began (a device's restart, ordered or a power cut, rebuilds its
+forwarding state from its saved configuration and may be a swapped unit: the
+test no longer proves what runs now). Without it the handover is refused
 with the reason; ``force`` with a ``reason`` overrides, and the record, its
 audit entry and the report's first line say it was handed over unproven.
 """
@@ -15,12 +18,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from eventops.errors import Conflict, InvalidRequest, NotFound
+from eventops.errors import Conflict, InvalidRequest, NotFound, Refused
+from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.profile.models import Link
 from eventops.profile.text import clean_text
 from eventops.store.models import HandoverRow, ProbeResultRow
-from eventops.timefmt import stamp
 
 if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
@@ -53,16 +56,28 @@ class Change:
 
     ts: datetime | None
     """None: still going on (an apply that has not finished)."""
-    what: str
+    msg: Msg
+    """What it was, as a message (:mod:`eventops.i18n`); :attr:`what` is its English."""
+    tz: ZoneInfo
+
+    @property
+    def what(self) -> str:
+        return self.msg.text("en", self.tz)
 
 
 @dataclass(frozen=True)
 class Proof:
     acceptance: ProbeResultRow | None
     """The passing acceptance that proves the link, or None."""
-    problem: str | None
-    """Why the link is unproven (None when ``acceptance`` proves it)."""
+    problem_msg: Msg | None
+    """Why the link is unproven (None when ``acceptance`` proves it), as a message."""
     change: Change | None
+    tz: ZoneInfo
+
+    @property
+    def problem(self) -> str | None:
+        """:attr:`problem_msg` in English (the API's and the audit log's text)."""
+        return None if self.problem_msg is None else self.problem_msg.text("en", self.tz)
 
 
 def clean_reason(reason: str | None) -> str:
@@ -71,10 +86,6 @@ def clean_reason(reason: str | None) -> str:
     if len(text) > MAX_REASON:
         raise InvalidRequest(f"reason: at most {MAX_REASON} characters", field="reason")
     return text
-
-
-def _when(ts: datetime, tz: ZoneInfo) -> str:
-    return stamp(ts, tz)  # the event's zone, shown
 
 
 def _started(r: ProbeResultRow) -> datetime:
@@ -105,22 +116,36 @@ async def last_change(engine: Engine, link: Link) -> Change | None:
             ap = got[0]
             kind = str(ap.summary.get("kind") or "apply")
             if ap.finished_at is None:
-                return Change(None, f"{kind} #{apply_id} on {dev} has not finished")
-            what = f"{kind} #{apply_id} changed {dev} ({row.result})"
-            found.append(Change(ap.finished_at, f"{what} at {_when(ap.finished_at, tz)}"))
+                return Change(None, _unfinished(kind, apply_id, dev), tz)
+            msg = Msg(
+                "change.apply",
+                {
+                    "kind": kind,
+                    "id": apply_id,
+                    "device": dev,
+                    "result": row.result,
+                    "at": ap.finished_at.isoformat(),
+                },
+            )
+            found.append(Change(ap.finished_at, msg, tz))
             break
     for ap in await store.unfinished_applies():
         devs = ap.summary.get("devices") or []
         hit = [d for d in ends if d in devs]
         if hit:
             kind = str(ap.summary.get("kind") or "apply")
-            return Change(None, f"{kind} #{ap.id} on {hit[0]} has not finished")
+            return Change(None, _unfinished(kind, ap.id, hit[0]), tz)
     for e in reversed(await store.audit_entries(limit=1_000_000, action="profile.reload")):
         after = e.after if isinstance(e.after, dict) else {}
         devs = [d for d in ends if d in (after.get("changed") or []) + (after.get("added") or [])]
         if link.id in (after.get("links_changed") or []) or devs:
-            what = f"link {link.id}" if not devs else devs[0]
-            found.append(Change(e.ts, f"a profile reload changed {what} at {_when(e.ts, tz)}"))
+            at = e.ts.isoformat()
+            msg = (
+                Msg("change.reload_link", {"link": link.id, "at": at})
+                if not devs
+                else Msg("change.reload_device", {"device": devs[0], "at": at})
+            )
+            found.append(Change(e.ts, msg, tz))
             break
     return max(found, key=lambda c: c.ts or _EPOCH) if found else None
 
@@ -133,26 +158,48 @@ async def proof(engine: Engine, link: Link) -> Proof:
     runs = [r for r in await engine.store.list_probe_results(link.id) if r.kind == "acceptance"]
     change = await last_change(engine, link)
     if change is not None and change.ts is None:
-        return Proof(None, change.what, change)
+        return Proof(None, change.msg, change, tz)
     if not runs:
-        return Proof(None, "no acceptance test of the link is recorded", change)
+        return Proof(None, Msg("proof.none"), change, tz)
     latest = max(runs, key=lambda r: (r.ts, r.id or 0))
+    test = {"id": latest.id, "at": latest.ts.isoformat()}
     if change is not None and change.ts is not None and _started(latest) < change.ts:
-        return Proof(
-            None,
-            f"the latest acceptance test (#{latest.id}, {_when(latest.ts, tz)}) is older than "
-            f"the last change: {change.what}",
-            change,
-        )
+        return Proof(None, Msg("proof.older", {**test, "change": change.msg}), change, tz)
     if not latest.passed:
         step = latest.result.get("failed_step") if isinstance(latest.result, dict) else None
-        return Proof(
-            None,
-            f"the latest acceptance test (#{latest.id}, {_when(latest.ts, tz)}) failed"
-            + (f" at step {step}" if step else ""),
-            change,
+        msg = (
+            Msg("proof.failed_step", {**test, "step": str(step)})
+            if step
+            else Msg("proof.failed", test)
         )
-    return Proof(latest, None, change)
+        return Proof(None, msg, change, tz)
+    restart = restarted_since(engine, link, _started(latest))
+    if restart is not None:
+        return Proof(None, Msg("proof.restarted", {**test, "change": restart.msg}), restart, tz)
+    return Proof(latest, None, change, tz)
+
+
+REBOOT_SLACK_S = 5.0
+"""How much later than a test's start a device's computed start may be and still be the
+same boot (its uptime is read whole seconds, and a poll takes a while)."""
+
+
+def restarted_since(engine: Engine, link: Link, since: datetime) -> Change | None:
+    """An end of ``link`` that started again after ``since`` (its uptime, as last read,
+    is shorter than the time since): its running state was rebuilt after the test, so
+    the test no longer proves it. None when neither end did, or an end reports no uptime."""
+    tz = engine.profile.event.tz
+    for ep in (link.a, link.b):
+        ds = engine.devices.get(ep.device)
+        boot = chk.booted_at(ds.cur) if ds is not None and ds.cur is not None else None
+        if boot is not None and (boot - since).total_seconds() > REBOOT_SLACK_S:
+            msg = Msg("change.restarted", {"device": ep.device, "at": boot.isoformat()})
+            return Change(boot, msg, tz)
+    return None
+
+
+def _unfinished(kind: str, apply_id: int | None, device: str) -> Msg:
+    return Msg("change.unfinished", {"kind": kind, "id": apply_id, "device": device})
 
 
 async def handover(
@@ -186,11 +233,9 @@ async def handover(
             f"link {link_id} is not tagged for {authority} (add it to the link's authorities)"
         )
     found = await proof(engine, link)
-    if found.problem is not None and not force:
-        raise Conflict(
-            f"{link_id} not handed over: no proof ({found.problem}); run an acceptance test "
-            f"first, or force it with a reason"
-        )
+    if found.problem_msg is not None and not force:
+        refusal = Msg("handover.unproven", {"link": link_id, "problem": found.problem_msg})
+        raise Refused(refusal.text("en", found.tz), refusal.msg_id, refusal.as_dict()["params"])
     now = engine.clock.now()
     ends: dict[str, Any] = {}
     for name, ep in (("a", link.a), ("b", link.b)):
@@ -266,6 +311,7 @@ async def handover(
             },
             "forced": found.problem is not None,
             "problem": found.problem,
+            "problem_msg": None if found.problem_msg is None else found.problem_msg.as_dict(),
             "reason": why or None,
         },
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from eventops import timefmt
@@ -299,6 +299,13 @@ def check_reboot(prev: DeviceStatus | None, cur: DeviceStatus) -> CheckResult:
 
 def _uptime(s: DeviceStatus) -> float:
     return s.system.uptime_s if s.system is not None else s.facts.uptime_s
+
+
+def booted_at(s: DeviceStatus) -> datetime | None:
+    """When the device last started, on our clock (the reading's time less its uptime);
+    None when it reports no uptime."""
+    up = _uptime(s)
+    return s.ts - timedelta(seconds=up) if up > 0 else None
 
 
 def mast_checks(

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from eventops.clock import Clock
 from eventops.errors import StoreError
+from eventops.i18n import Msg
 from eventops.store.audit import GENESIS, AuditKey, sign_checkpoint
 from eventops.store.base import Store
 
@@ -77,6 +78,8 @@ class TimelineEntry(BaseModel):
     """alert.raised, alert.cleared, probe, moderation, handover, audit:<action>"""
     subject: str
     text: str
+    """In English, for scripts; clients show ``data``'s ``msg_id`` with its ``params``
+    (:mod:`eventops.i18n`) in the reader's language."""
     data: dict[str, Any] = {}
 
 
@@ -122,17 +125,26 @@ async def timeline(
                 kind="probe",
                 subject=p.target,
                 text=f"{p.kind} {verdict}",
-                data={"id": p.id, "result": p.result},
+                data={
+                    "id": p.id,
+                    "result": p.result,
+                    **Msg("tl.probe", {"kind": p.kind, "verdict": verdict}).as_dict(),
+                },
             )
         )
     for d in await store.list_decisions():
+        msg = (
+            Msg("tl.moderation_why", {"actor": d.actor, "action": d.action, "reason": d.reason})
+            if d.reason
+            else Msg("tl.moderation", {"actor": d.actor, "action": d.action})
+        )
         out.append(
             TimelineEntry(
                 ts=d.ts,
                 kind="moderation",
                 subject=d.post_id,
                 text=f"{d.actor}: {d.action}" + (f" ({d.reason})" if d.reason else ""),
-                data={"id": d.id},
+                data={"id": d.id, **msg.as_dict()},
             )
         )
     for h in await store.list_handovers():
@@ -142,7 +154,13 @@ async def timeline(
                 kind="handover",
                 subject=h.link,
                 text=f"{h.actor} handed {h.link} over to {h.authority}",
-                data={"id": h.id},
+                data={
+                    "id": h.id,
+                    **Msg(
+                        "tl.handover",
+                        {"actor": h.actor, "link": h.link, "authority": h.authority},
+                    ).as_dict(),
+                },
             )
         )
     for e in await store.audit_entries(limit=1_000_000):
@@ -152,7 +170,12 @@ async def timeline(
                 kind=f"audit:{e.action}",
                 subject=e.target,
                 text=f"{e.actor}: {e.action} {e.target}",
-                data={"id": e.id},
+                data={
+                    "id": e.id,
+                    **Msg(
+                        "tl.audit", {"actor": e.actor, "action": e.action, "target": e.target}
+                    ).as_dict(),
+                },
             )
         )
     out = [t for t in out if lo <= t.ts <= hi]

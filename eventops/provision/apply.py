@@ -307,7 +307,9 @@ class Provisioner:
         desired = render(self.profile, selected) if overrides is None else {}
         order = dependencies(self.profile, selected)
         sites = sorted({self._device(d).site or "_event" for d in selected})
-        async with SiteLock(self.lock_dir, sites, actor=actor, purpose=kind):
+        async with SiteLock(
+            self.lock_dir, sites, actor=actor, purpose=kind, tz=self.profile.event.tz
+        ):
             report = ApplyReport(
                 apply_id=0,
                 kind=kind,

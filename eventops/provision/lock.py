@@ -16,11 +16,12 @@ import fcntl
 import json
 import os
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from eventops import timefmt
 from eventops.errors import LockBusy, ProvisioningError
 
 
@@ -31,11 +32,21 @@ def lock_dir_for(store_path: Path) -> Path:
 class SiteLock:
     """Exclusive, non-blocking locks on a set of sites: all or none."""
 
-    def __init__(self, directory: Path, sites: list[str], *, actor: str, purpose: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        sites: list[str],
+        *,
+        actor: str,
+        purpose: str,
+        tz: tzinfo = UTC,
+    ) -> None:
         self.directory = directory
         self.sites = sorted(set(sites))
         self.actor = actor
         self.purpose = purpose
+        self.tz = tz
+        """The event's zone: the refusal says since when the holder holds it in it."""
         self._files: list[IO[str]] = []
 
     def _acquire(self) -> None:
@@ -56,7 +67,7 @@ class SiteLock:
                     holder = f.read().strip()
                     f.close()
                     raise LockBusy(
-                        f"site {site} is locked by another apply ({_who(holder)})"
+                        f"site {site} is locked by another apply ({_who(holder, self.tz)})"
                     ) from None
                 self._files.append(f)
                 f.seek(0)
@@ -131,14 +142,19 @@ def held_sites(directory: Path, sites: list[str]) -> dict[str, str]:
     return out
 
 
-def _who(holder: str) -> str:
+def _who(holder: str, tz: tzinfo = UTC) -> str:
     try:
         h = json.loads(holder)
     except ValueError:
         return "holder unknown"
     if not isinstance(h, dict):
         return "holder unknown"
+    since = h.get("since")
+    try:
+        shown = timefmt.stamp(since, tz) if isinstance(since, str) else "?"
+    except ValueError:
+        shown = "?"
     return (
         f"{h.get('purpose', 'apply')} by {h.get('actor', '?')}, pid {h.get('pid', '?')} "
-        f"on {h.get('host', '?')}, since {h.get('since', '?')}"
+        f"on {h.get('host', '?')}, since {shown}"
     )

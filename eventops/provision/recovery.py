@@ -203,7 +203,7 @@ async def reconcile_interrupted(
                 closed = await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
         else:
             try:
-                async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile"):
+                async with SiteLock(lock_dir, sites, actor=actor, purpose="reconcile", tz=tz):
                     closed = await close_interrupted(store, row.id, clock=clock, actor=actor, tz=tz)
             except LockBusy:
                 log.info("apply #%s is still running in another process", row.id)

@@ -317,7 +317,9 @@ async def handover_report(request: web.Request) -> web.Response:
     row = await views.handover_record(engine, hid)
     if row.link not in view.links:
         raise NotFound(f"no handover #{hid}")
-    html = pages.handover_report(row.model_dump(mode="json"), engine.profile.event.tz)
+    html = pages.handover_report(
+        row.model_dump(mode="json"), engine.profile.event.tz, _lang(request)
+    )
     # the signed audit head goes in after redaction: not one byte of it may change
     page = embed_checkpoint(view.redact_text(html), await checkpoints.for_report(engine, hid))
     return web.Response(

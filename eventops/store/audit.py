@@ -34,7 +34,7 @@ import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from eventops import timefmt
 from eventops.errors import (
     AuditChainBroken,
     AuditCheckpointError,
@@ -388,8 +389,10 @@ def verify_store(
     checkpoint: Checkpoint | None = None,
     *,
     event: str | None = None,
+    tz: tzinfo = UTC,
 ) -> VerifyResult:
-    """Check the store's audit log read-only; raise one :class:`StoreError` class per fault.
+    """Check the store's audit log read-only; raise one :class:`StoreError` class per fault
+    (a checkpoint's time in a message is shown in ``tz``, the event's zone).
 
     - :class:`StoreError` (4): no file, or not an SQLite database;
     - :class:`StoreEmpty` (10): an empty file, or an SQLite file without eventops' schema;
@@ -402,10 +405,10 @@ def verify_store(
     checkpoint_applies(checkpoint, key, event)
     wal = path.with_name(path.name + "-wal")
     had_wal = wal.exists()
-    result = _verify(path, key, checkpoint)
+    result = _verify(path, key, checkpoint, tz)
     if not had_wal and wal.exists():
         # an engine opened the store while we read it immutable: read again, properly
-        result = _verify(path, key, checkpoint)
+        result = _verify(path, key, checkpoint, tz)
     return result
 
 
@@ -462,11 +465,13 @@ def _select(has_mac: bool) -> str:
     )
 
 
-def _verify(path: Path, key: AuditKey | None, checkpoint: Checkpoint | None) -> VerifyResult:
+def _verify(
+    path: Path, key: AuditKey | None, checkpoint: Checkpoint | None, tz: tzinfo = UTC
+) -> VerifyResult:
     con, has_mac = _checked(path)
     try:
         rows = con.execute(_select(has_mac) + " ORDER BY id")
-        return _walk(path, rows, key, checkpoint)
+        return _walk(path, rows, key, checkpoint, tz)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot read the audit table ({exc})") from None
     finally:
@@ -512,7 +517,11 @@ def _exists(path: Path) -> None:
 
 
 def _walk(
-    path: Path | str, rows: Any, key: AuditKey | None, checkpoint: Checkpoint | None
+    path: Path | str,
+    rows: Any,
+    key: AuditKey | None,
+    checkpoint: Checkpoint | None,
+    tz: tzinfo = UTC,
 ) -> VerifyResult:
     prev, prev_mac, expected, count, keyed = GENESIS, GENESIS, 1, 0, 0
     first_keyed: int | None = None
@@ -544,13 +553,13 @@ def _walk(
         if checkpoint is not None and r["id"] == checkpoint.seq and r["hash"] != checkpoint.head:
             raise AuditChainBroken(
                 f"{path}: audit entry {r['id']} differs from the checkpoint of "
-                f"{checkpoint.ts:%Y-%m-%d %H:%M:%S}Z: the log was rewritten"
+                f"{timefmt.stamp(checkpoint.ts, tz)}: the log was rewritten"
             )
         prev, expected, count = r["hash"], expected + 1, count + 1
     if checkpoint is not None and count < checkpoint.seq:
         raise AuditChainBroken(
             f"{path}: the audit log ends at entry {count} but the checkpoint of "
-            f"{checkpoint.ts:%Y-%m-%d %H:%M:%S}Z vouches for {checkpoint.seq}: "
+            f"{timefmt.stamp(checkpoint.ts, tz)} vouches for {checkpoint.seq}: "
             f"{checkpoint.seq - count} entries were removed"
         )
     if checkpoint is not None and checkpoint.seq == 0 and checkpoint.head != GENESIS:

@@ -88,6 +88,11 @@ class WallTx(ABC):
     async def remove_author_block(self, author: str) -> bool: ...
 
     @abstractmethod
+    async def decision_audit(self, decision_id: int, action: str) -> dict[str, Any] | None:
+        """The ``after`` of the audit entry ``action`` written with decision ``decision_id``
+        (the newest such entry), or None."""
+
+    @abstractmethod
     async def get_cursor(self, name: str) -> str | None: ...
 
     @abstractmethod

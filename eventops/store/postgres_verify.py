@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, tzinfo
 from typing import Any
 
 import asyncpg
@@ -82,12 +83,14 @@ async def verify_postgres(
     event: str,
     key: AuditKey | None = None,
     checkpoint: Checkpoint | None = None,
+    tz: tzinfo = UTC,
 ) -> VerifyResult:
-    """Check the event's audit log in the database read-only; the same faults as SQLite's."""
+    """Check the event's audit log in the database read-only; the same faults as SQLite's
+    (a checkpoint's time in a message shown in ``tz``, the event's zone)."""
     checkpoint_applies(checkpoint, key, event)
     async with _readonly(url, password, event) as conn:
         rows = await _rows(conn, event)
-    return _walk(f"{redact_url(url)} (event {event})", rows, key, checkpoint)
+    return _walk(f"{redact_url(url)} (event {event})", rows, key, checkpoint, tz)
 
 
 async def read_postgres_entries(

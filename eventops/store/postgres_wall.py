@@ -413,6 +413,25 @@ class PostgresWallTx(WallTx):
         )
         return rowcount(status) > 0
 
+    async def decision_audit(self, decision_id: int, action: str) -> dict[str, Any] | None:
+        # ``after`` is canonical JSON (sorted keys, no spaces): the LIKE narrows, json decides
+        rows = await self._c.fetch(
+            "SELECT after FROM audit WHERE event_id=$1 AND action=$2 "
+            "AND (after LIKE $3 OR after LIKE $4) ORDER BY id DESC",
+            self._e,
+            action,
+            f'%"decision":{int(decision_id)},%',
+            f'%"decision":{int(decision_id)}}}%',
+        )
+        for r in rows:
+            try:
+                after = json.loads(r["after"])
+            except ValueError:
+                continue
+            if isinstance(after, dict) and after.get("decision") == decision_id:
+                return after
+        return None
+
     async def get_cursor(self, name: str) -> str | None:
         value = await self._c.fetchval(
             "SELECT value FROM cursors WHERE event_id=$1 AND name=$2", self._e, name

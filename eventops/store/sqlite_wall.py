@@ -409,6 +409,18 @@ class _SQLiteWallTx(WallTx):
         cur = await self._c.execute("DELETE FROM author_blocks WHERE author=?", (author,))
         return cur.rowcount > 0
 
+    async def decision_audit(self, decision_id: int, action: str) -> dict[str, Any] | None:
+        rows = await _dicts(
+            self._c,
+            "SELECT after FROM audit WHERE action=? AND json_valid(after) "
+            "AND json_extract(after, '$.decision')=? ORDER BY id DESC LIMIT 1",
+            (action, decision_id),
+        )
+        if not rows or rows[0]["after"] is None:
+            return None
+        after = json.loads(rows[0]["after"])
+        return after if isinstance(after, dict) else None
+
     async def get_cursor(self, name: str) -> str | None:
         rows = await _dicts(self._c, "SELECT value FROM cursors WHERE name=?", (name,))
         return str(rows[0]["value"]) if rows else None

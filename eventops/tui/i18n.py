@@ -33,6 +33,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "tl.probe": {"de": "Messung", "en": "probe"},
     "tl.moderation": {"de": "Moderation", "en": "moderation"},
     "tl.handover": {"de": "Übergabe", "en": "handover"},
+    "tl.audit": {"de": "Protokoll", "en": "audit"},
     # the Provision view (eventops/tui/provision.py)
     "provision.back": {"de": "zurück", "en": "back"},
     "provision.plan": {"de": "neu planen", "en": "plan again"},
@@ -413,8 +414,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Rate and duration for {link} (e.g. 100M 5)",
     },
     "probe.accept_q": {
-        "de": "Abnahme {link}: Sekunden je Stufe und Haltezeit (z. B. 5 60)",
-        "en": "Acceptance of {link}: seconds per step and hold (e.g. 5 60)",
+        "de": "Abnahme {link}: Sekunden je Stufe und Haltezeit, dahinter wahlweise wie viel % "
+        "die Rate unterschreiten darf (z. B. 5 60 oder 5 60 5; Vorgabe 2 %)",
+        "en": "Acceptance of {link}: seconds per step and hold, then optionally the % the rate "
+        "may fall short (e.g. 5 60, or 5 60 5; default 2 %)",
     },
     "probe.bad_input": {"de": "Ungültige Eingabe: {text}", "en": "Not valid: {text}"},
     "probe.export_q": {

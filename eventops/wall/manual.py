@@ -14,9 +14,10 @@ Undo (:meth:`ManualModeration.undo`) puts a post back as it was before one of
 these decisions, if the post has not been decided on since. A decision and
 its undo cancel out, so after undoing the newest decision the one before it
 can be undone too; an undo is itself a decision that can be undone (which
-redoes what it undid), except the undo of a block (block the author again
-instead). Undoing a block lifts it and restores the posts it hid that were
-not decided on since.
+redoes what it undid). Undoing a block lifts it and restores the posts it hid
+that were not decided on since; undoing that lift puts the block back with
+its original end (refused once that end has passed) and hides the author's
+shown and queued posts again.
 """
 
 from __future__ import annotations
@@ -98,6 +99,26 @@ def undoable(history: Sequence[DecisionRow]) -> set[int]:
     return out
 
 
+MAX_REDO = 1000
+"""How many undos of undos of a block are followed back to it (a loop in bad data stops)."""
+
+
+async def _block_effect(tx: WallTx, d: DecisionRow) -> tuple[str, DecisionRow] | None:
+    """Whether decision ``d`` put an author block in place (``"block"``: a block, or the
+    undo of its lift) or lifted one (``"lift"``), with the block decision it goes back to;
+    None for a decision that touched the post alone."""
+    cur: DecisionRow | None = d
+    for flips in range(MAX_REDO):
+        if cur is None:
+            return None
+        if cur.action == "block_author":
+            return ("block" if flips % 2 == 0 else "lift", cur)
+        if cur.action != "undo" or cur.ref is None:
+            return None
+        cur = await tx.get_decision(cur.ref)
+    return None
+
+
 async def _expect(tx: WallTx, row: PostRow, expect: int | None) -> None:
     """Refuse if someone decided on the post since the decision the person saw."""
     if expect is None:
@@ -166,6 +187,7 @@ class ManualModeration:
         state: str | None,
         pinned: bool | None,
         ref: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> int:
         decision_id = await tx.decide(
             DecisionRow(
@@ -185,7 +207,7 @@ class ManualModeration:
             f"wall.{action}",
             row.id,
             before=_snapshot(row),
-            after={**after, "decision": decision_id, "reason": reason},
+            after={**after, "decision": decision_id, "reason": reason, **(extra or {})},
         )
         return decision_id
 
@@ -252,7 +274,16 @@ class ManualModeration:
                     f"block of {row.author}: expiry {timefmt.stamp(until, self.tz, seconds=False)} "
                     "is in the past"
                 )
-            block_id = await self._record(tx, row, user, "block_author", reason, "hidden", False)
+            block_id = await self._record(
+                tx,
+                row,
+                user,
+                "block_author",
+                reason,
+                "hidden",
+                False,
+                extra={"until": until.isoformat() if until else None},
+            )
             await tx.put_author_block(
                 AuthorBlockRow(
                     author=row.author,
@@ -327,16 +358,12 @@ class ManualModeration:
                     f"decision {decision_id}: only a person's approve, reject, pin, unpin, "
                     "take down, block or undo can be undone"
                 )
+            effect = await _block_effect(tx, d)
             if d.action == "undo":
                 target = await tx.get_decision(d.ref) if d.ref is not None else None
                 if target is None or target.post_id != d.post_id:
                     raise WallConflict(
                         f"decision {decision_id}: undid a decision that no longer exists"
-                    )
-                if target.action == "block_author":
-                    raise WallConflict(
-                        f"decision {decision_id}: lifted a block; to block again decide "
-                        f"block_author on post {d.post_id}"
                     )
                 if target.action not in _UNDOABLE or not _is_person(target.actor):
                     raise WallConflict(
@@ -383,7 +410,9 @@ class ManualModeration:
                 d.prev_pinned,
                 ref=decision_id,
             )
-            if d.action == "block_author":
+            if effect is not None and effect[0] == "lift":
+                await self._block_again(tx, row, user, undo_id, decision_id, effect[1], after)
+            elif effect is not None:
                 await tx.remove_author_block(row.author)
                 after.unblock.append(row.author)
                 for hide in await tx.decisions_referencing(decision_id):
@@ -410,6 +439,56 @@ class ManualModeration:
         undo_id = await self.store.wall_transaction(tx_body)
         self._apply(after)
         return undo_id
+
+    async def _block_again(
+        self,
+        tx: WallTx,
+        row: PostRow,
+        user: str,
+        undo_id: int,
+        decision_id: int,
+        origin: DecisionRow,
+        after: _After,
+    ) -> None:
+        """Undo a lift: the block ``origin`` made, with its end, and its hiding, again."""
+        assert origin.id is not None
+        now = self.clock.now()
+        recorded = await tx.decision_audit(origin.id, "wall.block_author")
+        if recorded is None or "until" not in recorded:
+            raise WallConflict(
+                f"decision {decision_id}: lifted a block whose end was not recorded; to block "
+                f"again decide block_author on post {row.id}"
+            )
+        raw = recorded["until"]
+        until = timefmt.parse(raw) if isinstance(raw, str) else None
+        if until is not None and until <= now:
+            raise WallConflict(
+                f"decision {decision_id}: the block it lifted would have ended at "
+                f"{timefmt.stamp(until, self.tz, seconds=False)}; nothing to put back"
+            )
+        await tx.put_author_block(
+            AuthorBlockRow(
+                author=row.author,
+                until=until,
+                actor=user,
+                reason=origin.reason,
+                decision_id=undo_id,
+                created_at=now,
+            )
+        )
+        for other in await tx.posts_by_author(row.author, ("approved", "pending")):
+            if other.id != row.id:
+                await self._record(
+                    tx,
+                    other,
+                    user,
+                    "hide",
+                    f"author blocked again (decision {undo_id})",
+                    "hidden",
+                    False,
+                    ref=undo_id,
+                )
+        after.block = (row.author, until)
 
     async def unblock(self, author: str, user: str, reason: str = "") -> bool:
         """Lift a block without restoring hidden posts (audited); False if none."""

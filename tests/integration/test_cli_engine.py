@@ -143,7 +143,10 @@ async def test_handover_in_process_report_and_export(fleet: Path, tmp_path: Path
     assert code == 9 and err.splitlines() == [
         "eventops: error: --force needs --reason TEXT (why the link goes over unproven)"
     ]
-    code, out, err = await run(*base, "--force", "--reason", "Einsatz läuft, Test folgt")
+    english = {"LANG": "C.UTF-8"}  # the report's language follows $LANG unless --lang
+    code, out, err = await run(
+        *base, "--force", "--reason", "Einsatz läuft, Test folgt", env=english
+    )
     assert code == 0, err
     unproven = (
         "HANDED OVER UNPROVEN by technik: no acceptance test of the link is recorded. "
@@ -163,6 +166,17 @@ async def test_handover_in_process_report_and_export(fleet: Path, tmp_path: Path
         .lstrip()
         .startswith(f'<p class="unproven"><strong>{unproven}</strong></p>')
     )
+    # in German: from $LANG, or --lang (which wins)
+    german = tmp_path / "uebergabe.html"
+    again = [*base[:-1], str(german), "--force", "--reason", "Test folgt"]
+    code, out, err = await run(*again, env={"LANG": "de_DE.UTF-8"})
+    assert code == 0, err
+    de = german.read_text(encoding="utf-8")
+    assert '<html lang="de">' in de and "OHNE NACHWEIS ÜBERGEBEN von technik: keine Abnahme" in de
+    code, out, err = await run(*again, "--lang", "en", env={"LANG": "de_DE.UTF-8"})
+    assert code == 0 and "HANDED OVER UNPROVEN" in german.read_text(encoding="utf-8"), err
+    code, out, err = await run(*again, "--lang", "fr")
+    assert code == 2 and "--lang" in err
     code, out, err = await run(
         "link", "handover", "fibre-police", "--to", "fire", "--profile", str(fleet), "--db", db
     )

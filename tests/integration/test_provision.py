@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -242,8 +243,12 @@ async def test_two_concurrent_applies_on_one_site_are_refused(rig: Rig) -> None:
         rig.fleet.mast(m).slow_s = 0.05
     first = asyncio.create_task(rig.prov().apply(actor="a"))
     await started.wait()
-    with pytest.raises(LockBusy, match=r"site \w+ is locked by another apply \(apply by a, pid"):
+    with pytest.raises(
+        LockBusy, match=r"site \w+ is locked by another apply \(apply by a, pid"
+    ) as e:
         await rig.prov().apply(actor="b")
+    # since when, in the event's zone with the zone shown (not +00:00)
+    assert re.search(r", since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T\)$", str(e.value)), e.value
     report = await first
     assert report.ok
     applies = await rig.store.list_applies()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -171,6 +172,8 @@ def test_tamper_is_caught(
     code, out, err = _verify(db, carriers[carrier], capsys)
     assert (code, out) == (exit_code, ""), err
     assert message in err
+    if "checkpoint of" in err:  # its time in the event's zone, the zone shown (not UTC Z)
+        assert re.search(r"checkpoint of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d CES?T", err), err
 
 
 def test_truncation_is_invisible_without_a_checkpoint_but_not_with_one(

@@ -226,3 +226,92 @@ def test_the_tui_shows_english_as_the_engine_wrote_it_and_german_from_the_catalo
     assert de == "mast-03 nicht erreichbar: keine Verbindung"
     # an engine that sends no message id: its English text, in either language
     assert msg_text(Tr("de"), BERLIN, None, {}, english) == english
+
+
+EXPANSIONS = {
+    "kind": ("apply", "rollback"),
+    "action": ("approve", "reject", "pin", "unpin", "take_down", "block_author", "hide", "undo"),
+}
+"""What the f-string audit actions expand to (``provision.{kind}``, ``wall.{action}``)."""
+
+
+def audit_actions() -> Iterator[tuple[str, str]]:
+    """(where, action) of every audit entry eventops writes with a literal action."""
+    for path in sorted(ROOT.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or getattr(node.func, "attr", "") != "audit":
+                continue
+            where = f"{path.relative_to(ROOT.parent)}:{node.lineno}"
+            arg = node.args[1] if len(node.args) > 1 else None
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                yield where, arg.value
+            elif isinstance(arg, ast.JoinedStr):
+                names = [
+                    getattr(v.value, "id", "?")
+                    for v in arg.values
+                    if isinstance(v, ast.FormattedValue)
+                ]
+                assert len(names) == 1 and names[0] in EXPANSIONS, (where, names)
+                for value in EXPANSIONS[names[0]]:
+                    yield (
+                        where,
+                        "".join(
+                            value if isinstance(v, ast.FormattedValue) else str(v.value)
+                            for v in arg.values
+                            if isinstance(v, ast.FormattedValue | ast.Constant)
+                        ),
+                    )
+    for where in ("eventops/store (link.handover)",):
+        yield where, "link.handover"
+
+
+AUDITED = sorted(set(audit_actions()))
+
+
+def test_the_audit_scan_finds_the_actions() -> None:
+    found = {a for _, a in AUDITED}
+    for known in ("alert.ack", "device.maintenance", "provision.rollback", "wall.undo"):
+        assert known in found, known
+
+
+@pytest.mark.parametrize(("where", "action"), AUDITED, ids=[f"{w}:{a}" for w, a in AUDITED])
+def test_every_audited_action_has_a_term_for_the_timeline(where: str, action: str) -> None:
+    """The timeline shows an audit entry as ``{actor}: {action:t} {target}``: in German the
+    action must be a term, or the German timeline shows the action's English id."""
+    assert f"term.{action}" in MESSAGES, where
+    text = render_strict("tl.audit", {"actor": "anna", "action": action, "target": "x"}, "de")
+    assert action not in text
+
+
+async def test_timeline_entries_carry_their_message(tmp_path: Path) -> None:
+    from eventops.monitor.history import timeline
+    from eventops.store import SQLiteStore
+    from eventops.store.models import DecisionRow, HandoverRow, PostRow, ProbeResultRow
+
+    async with SQLiteStore(tmp_path / "t.sqlite3") as store:
+        now = datetime(2026, 7, 4, 14, 0, tzinfo=UTC)
+        await store.audit("anna", "alert.ack", "7")
+        await store.add_probe_result(
+            ProbeResultRow(ts=now, target="f1", kind="acceptance", passed=False, result={})
+        )
+        await store.upsert_posts(
+            [PostRow(id="x:1", source="x", author="x:b", text="t", created_at=now)]
+        )
+        await store.decide(
+            DecisionRow(post_id="x:1", ts=now, actor="maria", action="reject"), "rejected", False
+        )
+        await store.add_handover(
+            HandoverRow(ts=now, link="f1", authority="police", actor="anna", record={})
+        )
+        entries = await timeline(store)
+    assert all(isinstance(e.data.get("msg_id"), str) for e in entries), entries
+    texts = {render(e.data["msg_id"], e.data["params"], "de", BERLIN, e.text) for e in entries}
+    assert {
+        "anna: Alarm bestätigt 7",
+        "Abnahme fehlgeschlagen",
+        "maria: abgelehnt",
+        "anna hat f1 an police übergeben",
+    } <= texts, texts
+    # the English stays what scripts read
+    assert {e.text for e in entries} >= {"anna: alert.ack 7", "acceptance failed"}

@@ -101,6 +101,40 @@ def test_undo_steps_back_and_an_undo_is_undoable(
     ]
 
 
+def test_a_lifted_block_can_be_put_back(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every undo is undoable, the lift of a block too: the block comes back with its end."""
+    run(capsys, "wall", "ingest", DEMO, "--once")
+
+    def did(*argv: str) -> tuple[int, str]:
+        code, out, err = run(capsys, "wall", *argv, "--user", "jonas")
+        return code, (out.split()[2].rstrip(":") if code == 0 else err)
+
+    def hidden() -> set[str]:
+        _, out, _ = run(capsys, "wall", "queue", DEMO, "--state", "hidden", "--json")
+        return {json.loads(line)["id"] for line in out.splitlines()}
+
+    _, block = did("decide", DEMO, "replay:d14", "block_author", "--for", "2h")
+    assert {"replay:d1", "replay:d14"} <= hidden()  # lena_k's posts
+    code, lift = did("undo", DEMO, block)
+    assert code == 0 and not {"replay:d1", "replay:d14"} & hidden()
+    code, again = did("undo", DEMO, lift)
+    assert code == 0 and {"replay:d1", "replay:d14"} <= hidden()
+    code, out, _ = run(capsys, "wall", "decisions", DEMO, "replay:d1")
+    assert [line.split()[6] for line in out.splitlines()][-3:] == ["hide", "undo", "hide"]
+    code, out, _ = run(capsys, "audit", "show", DEMO)
+    actions = [(line.split()[5], line.split()[6]) for line in out.splitlines()]
+    assert actions == [
+        ("wall.block_author", "replay:d14"),
+        ("wall.hide", "replay:d1"),
+        ("wall.undo", "replay:d14"),  # the lift
+        ("wall.undo", "replay:d1"),  # the post it hid, restored
+        ("wall.undo", "replay:d14"),  # the lift undone: blocked again
+        ("wall.hide", "replay:d1"),
+    ]
+    code, _ = did("undo", DEMO, again)  # and that is undoable in turn
+    assert code == 0 and not {"replay:d1", "replay:d14"} & hidden()
+
+
 def test_decide_help_says_where_for_applies(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["wall", "decide", "--help"])

@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,11 +168,38 @@ async def test_block_undo_restores_only_posts_not_decided_on_since(seeded: Store
     assert await _state(seeded, POSTS[0]) == ("approved", False)
     assert await _state(seeded, POSTS[3]) == ("approved", True)  # pin restored too
     assert await seeded.list_author_blocks() == []
-    with pytest.raises(Conflict, match="to block again decide block_author"):
-        await desk.undo(lifted, "maria")
     hide = (await seeded.list_decisions(POSTS[3]))[-2]
     with pytest.raises(Conflict, match="only a person's"):
         await desk.undo(hide.id or 0, "maria")
+    # the lift is undoable too: the block is back and hides the author's posts again
+    again = await desk.undo(lifted, "jonas", "doch Werbung")
+    assert await _state(seeded, POSTS[0]) == ("hidden", False)
+    assert await _state(seeded, POSTS[3]) == ("hidden", False)
+    [b] = await seeded.list_author_blocks()
+    assert (b.author, b.until, b.decision_id, b.reason) == ("x:anna", None, again, "Werbung")
+    # and so is that: lifted again, the pin comes back with the post
+    await desk.undo(again, "maria")
+    assert await _state(seeded, POSTS[3]) == ("approved", True)
+    assert await seeded.list_author_blocks() == []
+    await check_wall(seeded)
+
+
+async def test_undoing_a_lift_restores_the_block_with_its_end(seeded: Store) -> None:
+    clock = FakeClock()
+    desk = ManualModeration(seeded, clock)
+    await desk.decide(POSTS[0], "approve", "maria")
+    until = clock.now() + timedelta(hours=2)
+    block = await desk.block_author(POSTS[0], "jonas", "Spam", until=until)
+    lifted = await desk.undo(block, "maria")
+    redo = await desk.undo(lifted, "maria")
+    [b] = await seeded.list_author_blocks()
+    assert b.until == until and b.decision_id == redo  # not a block for ever
+    lifted = await desk.undo(redo, "maria")
+    await clock.advance(3 * 3600)
+    with pytest.raises(Conflict, match=rf"decision {lifted}: the block it lifted would have ended"):
+        await desk.undo(lifted, "maria")
+    assert await seeded.list_author_blocks() == []  # the refusal wrote nothing
+    assert await _state(seeded, POSTS[0]) == ("approved", False)
     await check_wall(seeded)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -60,6 +60,10 @@ class ErrorDetail(ResponseModel):
     device or probe that failed behind the engine (502)."""
     message: str
     """One line naming what was wrong."""
+    msg_id: str | None = None
+    """The message as an id of the catalogue (:mod:`eventops.i18n`), when it has one: a
+    client renders it with ``params`` in its reader's language (``message`` is English)."""
+    params: dict[str, Any] | None = None
     confirm: str | None = None
     """``confirmation_needed``: what to type to go ahead."""
     reasons: list[str] | None = None

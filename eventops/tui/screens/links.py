@@ -23,7 +23,7 @@ from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.safe import plain, strip_control
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.state import sparkline
-from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, link_reason, num
+from eventops.tui.tables import HEALTH_ORDER, HEALTH_STYLE, RowTable, link_reason, msg_text, num
 
 
 class LinksTable(RowTable[LinkView]):
@@ -144,8 +144,12 @@ class HandoverActions(CoreApp):
             row = await self.api.handover(link_id, to)
         except ApiError as exc:
             title = self.tr("handover.refused") if exc.status == 409 else self.tr("error")
-            self.last_handover_error = exc.one_line()
-            self.notify(exc.one_line()[:300], title=title, severity="error", markup=False)
+            # the engine's reason in the app's language when it sent it as a message
+            why = strip_control(
+                msg_text(self.tr, self.event_tz(), exc.msg_id, exc.params, exc.one_line())
+            )
+            self.last_handover_error = why
+            self.notify(why[:300], title=title, severity="error", markup=False)
             return
         self.last_handover_error = ""
         self.notify(self.tr("handover.done", link=link_id, to=to, id=row.id or "-"), markup=False)

@@ -2,7 +2,8 @@
 
 Pick a link on the left; ``s`` runs a STAMP session against its reflector,
 ``t`` a UDP throughput run to its sink (asks for rate and duration), ``a``
-its acceptance (asks for seconds per step and the hold; the engine's safety
+its acceptance (asks for seconds per step, the hold and optionally the % the
+rate may fall short, as the CLI's ``--rate-tolerance``; the engine's safety
 cap applies and the TUI never forces it), ``e`` saves the last result as
 JSON. Every run goes through the engine (``/api/v1/probe/...``): its lock,
 its audit, and the result becomes the link's proof. While a run is going,
@@ -319,13 +320,21 @@ class ProbeView(Vertical):
             if text is None:
                 return
             try:
-                step, hold = (float(x) for x in text.split())
-                if not (0 < step <= 3600 and 0 <= hold <= 86_400):
+                step, hold, *rest = (float(x) for x in text.split())
+                tolerance = rest[0] if rest else None
+                if (
+                    len(rest) > 1
+                    or not (0 < step <= 3600 and 0 <= hold <= 86_400)
+                    or (tolerance is not None and not 0 <= tolerance <= 50)
+                ):
                     raise ValueError
             except ValueError:
                 self.evo.notify(self.evo.tr("probe.bad_input", text=text[:40]), markup=False)
                 return
-            self._start("acceptance", step_time=step, hold=hold)
+            kw: dict[str, float] = {"step_time": step, "hold": hold}
+            if tolerance is not None:
+                kw["rate_tolerance"] = tolerance  # as the CLI's --rate-tolerance
+            self._start("acceptance", **kw)
 
         self._ask(self.evo.tr("probe.accept_q", link=link), "5 60", done)
 

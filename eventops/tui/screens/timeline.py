@@ -65,7 +65,7 @@ class TimelineTable(RowTable[TimelineEntry]):
     def cells(self, key: str, e: TimelineEntry) -> tuple[Text, ...]:
         return (
             plain(fmt_time(e.ts, self.tz, zone=False)),
-            plain(self.tr(f"tl.{e.kind}") if f"tl.{e.kind}" in self.tr.keys else e.kind),
+            plain(self.kind_text(e.kind)),
             plain(e.subject, "bold"),
             plain(self.entry_text(e)[:100]),
         )
@@ -78,12 +78,24 @@ class TimelineTable(RowTable[TimelineEntry]):
     def search_text(self, key: str, e: TimelineEntry) -> str:
         return f"{e.kind} {e.subject} {self.entry_text(e)}"
 
+    def kind_text(self, kind: str) -> str:
+        """What an entry is, in the app's language (an audited action's kind: "audit", its
+        action is in the text)."""
+        key = "tl.audit" if kind.startswith("audit:") else f"tl.{kind}"
+        if key not in self.tr.keys:
+            return kind
+        return kind if self.tr.lang == "en" and key == "tl.audit" else self.tr(key)
+
     def entry_text(self, e: TimelineEntry) -> str:
-        """An alert's entry in the app's language (other entries as the engine wrote them)."""
+        """An entry in the app's language: rendered from its message id (the engine's
+        English text when it has none, or one this version does not know)."""
         msg_id, params = e.data.get("msg_id"), e.data.get("params")
-        if e.kind not in ("alert.raised", "alert.cleared") or not isinstance(msg_id, str):
+        if not isinstance(msg_id, str):
             return e.text
-        text = msg_text(self.tr, self.tz, msg_id, params if isinstance(params, dict) else {}, "")
+        params = params if isinstance(params, dict) else {}
+        if e.kind not in ("alert.raised", "alert.cleared"):
+            return msg_text(self.tr, self.tz, msg_id, params, e.text)
+        text = msg_text(self.tr, self.tz, msg_id, params, "")
         if not text:
             return e.text
         if e.kind == "alert.cleared":

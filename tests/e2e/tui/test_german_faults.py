@@ -38,8 +38,12 @@ ENGLISH = (
 )
 
 
+WORD = re.compile(r"(?<![-\w])[A-Za-z]{4,}(?![-\w])")
+"""A word of text, not a part of an id such as fibre-fire or mast-03."""
+
+
 def english_in(text: str) -> set[str]:
-    return {w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in ENGLISH}
+    return {w for w in WORD.findall(text) if w.lower() in ENGLISH}
 
 
 class _Text(HTMLParser):
@@ -180,3 +184,62 @@ async def test_times_are_in_the_event_zone_whatever_the_config_says(rig: Rig) ->
         assert "Since (CEST)" in labels, labels
         since = str(table.get_row_at(0)[4])  # mark, severity, subject, summary, since
         assert since.startswith("18:00:"), since  # local time, not 16:00 UTC
+
+
+ACTION_WORDS = (
+    set().union(
+        *(
+            _words(e["en"])
+            for k, e in MESSAGES.items()
+            if k.startswith(("term.alert.", "term.device.", "term.link.", "term.wall."))
+            or k.startswith("tl.")
+        )
+    )
+    - GERMAN
+)
+"""English words of the timeline's own texts (what was done: acknowledged, handed over …)."""
+
+
+async def test_german_timeline_names_what_people_did_in_german(rig: Rig) -> None:
+    """Not only alerts: acknowledgements, silences, maintenance, a handover and a moderation
+    decision are timeline entries the German app shows in German (issue 16, one language)."""
+    from eventops.clock import SystemClock
+    from eventops.wall.manual import ManualModeration
+
+    rig.sim.fleet.link_down("fibre-fire")
+    await rig.sim.to(30)
+    engine = rig.sim.engine
+    [alert] = [a for a in engine.alerts.open_alerts() if a.key == "link:fibre-fire:down"]
+    assert alert.id is not None
+    await engine.ack(alert.id, "technik", "Bagger")
+    await engine.silence({"device": "mast-02"}, 600, "technik", "Umbau")
+    await engine.set_maintenance("mast-03", True, "technik", "Mast wird versetzt")
+    await engine.handover("fibre-police", "police", "technik", force=True, reason="Einsatz läuft")
+    await rig.add_post("replay:1", "Schönes Fest!", "replay:anna")
+    await ManualModeration(rig.sim.store, SystemClock()).decide(
+        "replay:1", "approve", "maria", "passt"
+    )
+    app = rig.app("technik", 'language = "de"')
+    async with app.run_test(size=(200, 60)) as pilot:
+        await until(pilot, lambda: app.ready, "ready")
+        await pilot.press("colon", *"timeline", "enter")
+        await until(pilot, lambda: app.timeline_loaded, "timeline loaded")
+        table = app._table_in("timeline")
+        assert table is not None
+        await until(pilot, lambda: table.row_count >= 6, "entries drawn")
+        rows = [" | ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
+    screen = "\n".join(rows)
+    for german in (
+        "technik: Alarm bestätigt",
+        "technik: stummgeschaltet",
+        "technik: Wartung mast-03",
+        "technik hat fibre-police an police übergeben",
+        "maria: freigegeben (passt)",
+        "| Protokoll |",
+        "| Übergabe |",
+    ):
+        assert german in screen, (german, screen)
+    for raw in ("alert.ack", "alert.silence", "device.maintenance", "link.handover", "audit:"):
+        assert raw not in screen, (raw, screen)
+    leaked = {w for w in WORD.findall(screen) if w.lower() in ACTION_WORDS}
+    assert not leaked and not english_in(screen), (leaked, english_in(screen), screen)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from eventops.store.models import ProbeResultRow
+from datetime import timedelta
+
+from eventops.store.models import ApplyDeviceRow, ApplyRow, ProbeResultRow
 from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.screens.detail import DetailScreen
 from eventops.tui.screens.links import LinksTable
@@ -97,3 +99,46 @@ async def test_authority_has_no_handover_key(rig: Rig) -> None:
         await pilot.pause()
         assert not isinstance(app.screen, PickScreen)
         assert "h" not in table._bindings.key_to_bindings
+
+
+async def test_refusal_without_proof_is_in_the_apps_language(rig: Rig) -> None:
+    """The engine sends its reason as a message id too: the German app says it in German,
+    the time of the test in the event's zone; the API keeps the English for scripts."""
+    import aiohttp
+
+    from tests.e2e.tui.conftest import TOKENS
+
+    await prove(rig, "fibre-police")
+    await rig.sim.to(15)
+    apply = await rig.sim.store.record_apply(*_apply(rig, "mc-police"))
+    await rig.sim.to(20)
+    app = rig.app("technik", 'language = "de"')
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_handover(app, pilot)
+        await pilot.press("y")
+        await until(pilot, lambda: bool(app.last_handover_error), "refused")
+    why = app.last_handover_error
+    assert why.startswith("fibre-police nicht übergeben: kein Nachweis (die letzte Abnahme (Nr. ")
+    assert f"Anwenden Nr. {apply} hat mc-police geändert (angewendet) um " in why
+    assert " CEST)" in why or " CET)" in why
+    assert "not handed over" not in why
+    assert await rig.sim.store.list_handovers() == []
+    headers = {"Authorization": f"Bearer {TOKENS['technik']}"}
+    async with aiohttp.ClientSession() as http:
+        url = f"{rig.url}/api/v1/links/fibre-police/handover"
+        async with http.post(url, json={"to": "police"}, headers=headers) as resp:
+            body = await resp.json()
+    assert resp.status == 409 and body["error"]["msg_id"] == "handover.unproven"
+    assert body["error"]["message"].startswith("fibre-police not handed over: no proof (")
+    assert body["error"]["params"]["problem"]["msg_id"] == "proof.older"
+
+
+def _apply(rig: Rig, device: str) -> tuple[ApplyRow, list[ApplyDeviceRow]]:
+    now = rig.sim.clock.now()
+    row = ApplyRow(
+        started_at=now - timedelta(seconds=3),
+        finished_at=now,
+        actor="anna",
+        summary={"kind": "apply", "devices": [device]},
+    )
+    return row, [ApplyDeviceRow(device=device, result="applied")]

@@ -86,6 +86,8 @@ async def test_technician_every_view_at_80x24(rig: Rig) -> None:
         await check_view(app, pilot, "timeline", {"timeline.reload"})
         await check_view(app, pilot, "wall", {"wall.states"})
         await check_view(app, pilot, "probe", {"probe.stamp", "probe.accept"})
+        await check_view(app, pilot, "map", {"map.open", "app.command"})
+        assert app.views[-1] == "map"  # every view of the role was visited
         # a device's detail: its own name, its keys (reboot where the device offers it)
         await check_view(app, pilot, "masts", set())
         table = app.query_one("#masts", DevicesTable)

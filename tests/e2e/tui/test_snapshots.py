@@ -31,6 +31,7 @@ from eventops.tui.client import Api
 from eventops.tui.config import load_config
 from eventops.tui.keybar import KeyBar
 from eventops.tui.screens.detail import DetailScreen
+from eventops.tui.screens.map import MapView
 from eventops.tui.screens.provision import ProvisionScreen
 from eventops.tui.tables import RowTable
 from tests.e2e.tui.conftest import TEST_CONFIG, TOKENS, Rig
@@ -265,6 +266,24 @@ def test_authority_alerts_80x24(engine: EngineThread, tmp_path: Path, snap_compa
 def test_comms_wall_80x24(engine: EngineThread, tmp_path: Path, snap_compare: Snap) -> None:
     app = make_app(engine, tmp_path, "comms")
     assert snap_compare(app, terminal_size=SMALL, run_before=ready_then(until=wall_drawn))
+
+
+def map_drawn(app: EventOpsApp) -> object:
+    mv = app.query(MapView)
+    return app.current == "map" and mv and mv.first().canvas is not None and mv.first().selected
+
+
+def test_map_80x24(engine: EngineThread, tmp_path: Path, snap_compare: Snap) -> None:
+    # fibre-fire is down: the worst item is selected, its detail under the site
+    app = make_app(engine, tmp_path)
+    run = ready_then(*view_keys("map"), until=map_drawn)
+    assert snap_compare(app, terminal_size=SMALL, run_before=run)
+
+
+def test_authority_map_80x24(engine: EngineThread, tmp_path: Path, snap_compare: Snap) -> None:
+    app = make_app(engine, tmp_path, "fire")
+    run = ready_then(*view_keys("map"), until=map_drawn)
+    assert snap_compare(app, terminal_size=SMALL, run_before=run)
 
 
 def test_links_160x48(engine: EngineThread, tmp_path: Path, snap_compare: Snap) -> None:

@@ -36,6 +36,7 @@ VIEWS = {
     "timeline": "Timeline",
     "wall": "Social wall",
     "probe": "Probe",
+    "map": "Map",
     "pulse": "Pulse",
 }
 
@@ -143,6 +144,8 @@ def test_demo_at_80x24_in_tmux_every_view(pane: Pane, tmp_path: Path) -> None:
             assert "Social wall [list: pending] · " in header(pane.capture())
         if view == "links":  # the columns a link is handed over on stay at 80 columns
             pane.wait_for(lambda t: "Margin dB  Handed to" in t.splitlines()[1], "Links' columns")
+        if view == "map":  # the site drawn, the selected item's detail under it
+            pane.wait_for(lambda t: "sw-core" in t and "mast-01" in t, "the site on the map")
     # a device's detail (enter on a mast), Provision, help: each names itself too
     pane.keys(":masts", literal=True)
     pane.keys("Enter")

@@ -3,6 +3,7 @@ to either end; forcing needs a reason, is audited and heads the report."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from eventops.clock import FakeClock
 from eventops.engine import Engine
 from eventops.errors import Conflict, InvalidRequest
+from eventops.i18n import render_strict
 from eventops.server.pages import handover_report
 from eventops.store import SQLiteStore
 from eventops.store.models import ApplyDeviceRow, ApplyRow, ProbeResultRow
@@ -20,10 +22,14 @@ from eventops.store.models import ApplyDeviceRow, ApplyRow, ProbeResultRow
 from .factories import T0, demo_profile
 from .scripted import ScriptedFleet, run_until
 
+TZ = ZoneInfo("Europe/Berlin")
+
 
 class Rig:
-    def __init__(self, engine: Engine, clock: FakeClock, store: SQLiteStore) -> None:
-        self.engine, self.clock, self.store = engine, clock, store
+    def __init__(
+        self, engine: Engine, clock: FakeClock, store: SQLiteStore, fleet: ScriptedFleet
+    ) -> None:
+        self.engine, self.clock, self.store, self.fleet = engine, clock, store, fleet
 
     async def to(self, t: float) -> None:
         sleepers = len(self.engine._pollers) + 3
@@ -45,13 +51,15 @@ class Rig:
             )
         )
 
-    async def apply(self, device: str, result: str = "applied", *, done: bool = True) -> int:
+    async def apply(
+        self, device: str, result: str = "applied", *, done: bool = True, kind: str = "apply"
+    ) -> int:
         now = self.clock.now()
         row = ApplyRow(
             started_at=now - timedelta(seconds=3),
             finished_at=now if done else None,
             actor="anna",
-            summary={"kind": "apply", "devices": [device]},
+            summary={"kind": kind, "devices": [device]},
         )
         return await self.store.record_apply(row, [ApplyDeviceRow(device=device, result=result)])
 
@@ -65,7 +73,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         engine = Engine(profile, store, clock=clock, driver_factory=fleet.factory)
         await engine.start()
         try:
-            r = Rig(engine, clock, store)
+            r = Rig(engine, clock, store, fleet)
             await r.to(10)
             yield r
         finally:
@@ -103,6 +111,34 @@ async def test_refused_when_an_apply_on_an_end_is_newer_than_the_proof(rig: Rig)
     await rig.apply("mast-01")
     h = await rig.engine.handover("fibre-police", "police", "technik")
     assert h.record["proof"]["proven"] is True and "unproven" not in h.record
+
+
+async def test_a_rollback_on_an_end_voids_the_proof(rig: Rig) -> None:
+    await rig.accept(True)
+    await rig.to(15)
+    rid = await rig.apply("sw-core", "rolled_back", kind="rollback")
+    with pytest.raises(
+        Conflict, match=rf"older than the last change: rollback #{rid} changed sw-core"
+    ):
+        await rig.engine.handover("fibre-police", "police", "technik")
+
+
+async def test_a_restart_of_an_end_after_the_test_voids_the_proof(rig: Rig) -> None:
+    """A reboot counts as a change: the device rebuilt what runs from its saved config
+    (or is a swapped unit), which the test did not see. Seen from the end's uptime."""
+    await rig.accept(True)
+    await rig.to(15)
+    h = await rig.engine.handover("fibre-police", "police", "technik")  # proven so far
+    assert h.record["proof"]["proven"] is True
+    await rig.to(20)
+    rig.fleet.boot_at["mc-police"] = rig.clock.monotonic()  # power cut at the far end
+    await rig.to(40)  # polled again: it is back, with a short uptime
+    with pytest.raises(Conflict, match=r"no proof \(mc-police restarted at .* CEST, after the"):
+        await rig.engine.handover("fibre-police", "police", "technik")
+    await rig.to(45)
+    await rig.accept(True)  # a new test after the restart proves it again
+    h = await rig.engine.handover("fibre-police", "police", "technik")
+    assert h.record["proof"]["proven"] is True
 
 
 async def test_refused_while_an_apply_on_an_end_has_not_finished(rig: Rig) -> None:
@@ -170,6 +206,32 @@ async def test_forced_with_reason_says_so_first(rig: Rig) -> None:
     html = handover_report(h.model_dump(mode="json"), ZoneInfo("Europe/Berlin"))
     body = html.split("<body>", 1)[1].lstrip()
     assert body.startswith('<p class="unproven"><strong>HANDED OVER UNPROVEN by technik')
+    # the German report says the same in German, the engine's reason included
+    html = handover_report(h.model_dump(mode="json"), ZoneInfo("Europe/Berlin"), "de")
+    body = html.split("<body>", 1)[1].lstrip()
+    assert body.startswith(
+        '<p class="unproven"><strong>OHNE NACHWEIS ÜBERGEBEN von technik: keine Abnahme der '
+        "Strecke aufgezeichnet. Angegebener Grund: Einsatz [31mläuft, keine Zeit</strong>"
+    )
+
+
+async def test_the_reason_is_a_message_in_both_languages(rig: Rig) -> None:
+    """The refusal's reason is kept as a message id too: the German report and clients
+    render it in German, with the time in the event's zone."""
+    await rig.accept(True)
+    await rig.to(15)
+    aid = await rig.apply("mc-police")
+    h = await rig.engine.handover("fibre-police", "police", "technik", force=True, reason="x")
+    proof = h.record["proof"]
+    assert proof["problem_msg"]["msg_id"] == "proof.older"
+    de = render_strict(proof["problem_msg"]["msg_id"], proof["problem_msg"]["params"], "de", TZ)
+    assert re.fullmatch(
+        rf"die letzte Abnahme \(Nr\. \d+, 2026-\S+ \S+ CEST\) ist älter als die letzte "
+        rf"Änderung: Anwenden Nr\. {aid} hat mc-police geändert \(angewendet\) um .* CEST",
+        de,
+    ), de
+    en = render_strict(proof["problem_msg"]["msg_id"], proof["problem_msg"]["params"], "en", TZ)
+    assert en == proof["problem"]
 
 
 async def test_force_needs_a_bounded_reason(rig: Rig) -> None:

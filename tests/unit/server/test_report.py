@@ -151,6 +151,63 @@ def test_older_and_partial_records_still_render() -> None:
     assert "No acceptance test recorded" in handover_report(record(None), TZ)
 
 
+def _english_words() -> set[str]:
+    """Words of the report's English texts that no German text uses."""
+    import re
+    import string
+
+    from eventops.i18n import MESSAGES
+
+    def words(t: str) -> set[str]:
+        lit = "".join(x for x, _, _, _ in string.Formatter().parse(t))
+        return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", lit)}
+
+    german = set().union(*(words(e["de"]) for e in MESSAGES.values()))
+    english = set().union(*(words(e["en"]) for k, e in MESSAGES.items() if k.startswith("report.")))
+    return english - german
+
+
+async def test_the_report_in_german_has_no_english_and_decimal_commas(tmp_path: Path) -> None:
+    """Issue 16 (one language): the printable report in the reader's language."""
+    import re
+
+    result = await accept(tmp_path, ScriptedLink(100e6, loss_pct=2.0), search=True)
+    rec = record(stored(result))
+    rec["record"]["unproven"] = "HANDED OVER UNPROVEN by technik: x. Reason given: y"
+    rec["record"]["proof"] = {  # as the engine stores a forced handover's proof
+        "problem": "no acceptance test of the link is recorded",
+        "problem_msg": {"msg_id": "proof.none", "params": {}},
+        "reason": "Einsatz läuft",
+    }
+    html = handover_report(rec, TZ, "de")
+    body = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", body).replace("fibre-police", "")  # an id, not English
+    english = _english_words()
+    assert {"handed", "baseline", "measured", "packets", "limit"} <= english
+    leaked = {w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in english}
+    assert not leaked, (leaked, text)
+    assert '<html lang="de">' in html
+    first = body.split("<body>", 1)[1].lstrip()
+    assert first.startswith(
+        '<p class="unproven"><strong>OHNE NACHWEIS ÜBERGEBEN von technik: keine Abnahme der '
+        "Strecke aufgezeichnet. Angegebener Grund: Einsatz läuft</strong>"
+    )
+    assert "Angegebener Grund: Einsatz läuft" in html
+    assert "Übergabe der Glasfaserstrecke MoGlI" in html and "Durchsatznachweis" in html
+    assert "am 18.06.2026 um 14:00:00 CEST (Europe/Berlin)" in html  # the event's zone
+    assert "<td>850 m</td>" in html and "Verlust ≤ 0,1 %, Verzögerung ≤ 2 ms" in html
+    assert "<td>-8,00 dBm</td>" in html and "<td>in Betrieb</td>" in html  # oper UP
+    row = row_of(html, "25%")
+    assert "25,00 Mbit/s <small>für 5 s</small>" in row
+    assert '(Grenze ≤ 0,1 %)</small> <strong class="fail">NICHT BESTANDEN</strong>' in row
+    assert "Höchste Rate mit Verlust ≤ 0,5 %" not in html  # the default threshold is 0.1
+    assert "Höchste Rate mit Verlust ≤ 0,1 %: <strong>keine" in html
+    # the same record in English is the English report, with its first line as stored
+    en = handover_report(rec, TZ)
+    assert "HANDED OVER UNPROVEN by technik: no acceptance test of the link is recorded" in en
+    assert "Reason given: Einsatz läuft" in en and "25.00 Mbit/s <small>for 5 s</small>" in en
+
+
 async def test_status_page_shows_an_acceptance_stored_by_another_process(served: Served) -> None:
     # `eventops probe accept` writes straight into the event's store, not through the engine
     await served.store.add_probe_result(

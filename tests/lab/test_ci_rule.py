@@ -12,7 +12,8 @@ TARGET = "tests/lab/test_linklab.py::test_teardown_after_an_error_inside"
 
 
 async def run_pytest(ci: str | None) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    # a fresh run: no CI flag, and nothing of an outer (e.g. xdist worker) run
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")}
     env["EVENTOPS_LAB_DISABLE"] = "simulated for this test"
     if ci is not None:
         env["CI"] = ci

@@ -12,7 +12,8 @@ TARGET = "tests/helpers/skip_always.py"
 
 
 async def run_pytest(ci: str | None, *args: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    # a fresh run: no CI flag, and nothing of an outer (e.g. xdist worker) run
+    env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith("PYTEST_")}
     if ci is not None:
         env["CI"] = ci
     proc = await asyncio.create_subprocess_exec(

@@ -138,9 +138,9 @@ class ProbeView(Vertical):
 
     def sync_links(self) -> None:
         links = sorted(self.evo.state.links)
-        if links == self._links:
+        ol = self._link_list()
+        if links == self._links or ol is None:
             return
-        ol = self.query_one("#probe-links", OptionList)
         keep = self.selected_link()
         self._links = links
         ol.clear_options()
@@ -148,9 +148,15 @@ class ProbeView(Vertical):
         if links:
             ol.highlighted = links.index(keep) if keep in links else 0
 
+    def _link_list(self) -> OptionList | None:
+        """The list of links, or None while the view is being torn down (a refresh tick
+        can come after its children are gone when the app or the demo ends)."""
+        found = self.query("#probe-links").results(OptionList)
+        return next(iter(found), None)
+
     def selected_link(self) -> str | None:
-        ol = self.query_one("#probe-links", OptionList)
-        if ol.highlighted is None or not self._links:
+        ol = self._link_list()
+        if ol is None or ol.highlighted is None or not self._links:
             return None
         return ol.get_option_at_index(ol.highlighted).id
 
@@ -205,6 +211,8 @@ class ProbeView(Vertical):
 
     # -- drawing ----------------------------------------------------------------------------
     def redraw(self) -> None:
+        if self._link_list() is None:
+            return  # being torn down
         tr = self.evo.tr
         t = Text()
         link = self.selected_link()

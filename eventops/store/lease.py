@@ -326,14 +326,15 @@ class LeaderLease:
 
         A database that cannot be reached raises :class:`LeaseUnavailable` and leaves
         the local deadline as it was: the term ends when it passes."""
-        if self.token is None:
+        token = self.token
+        if token is None:
             return False
         sent = self.clock.monotonic()
-        row = await self._call(
-            "fetchrow", _RENEW, self.event_id, self.holder, self.token, self.ttl_s
-        )
+        row = await self._call("fetchrow", _RENEW, self.event_id, self.holder, token, self.ttl_s)
+        if self.token != token:
+            return False  # the term ended meanwhile (another task saw it run out)
         if row is None:
-            log.warning("lost the lease of %s (token %d)", self.event_id, self.token)
+            log.warning("lost the lease of %s (token %d)", self.event_id, token)
             self.token = None
             self._deadline = 0.0
             return False

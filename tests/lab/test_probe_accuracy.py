@@ -171,7 +171,10 @@ async def test_acceptance_fails_on_two_percent_loss(make_lab: MakeLab, tmp_path:
     assert not result.passed and result.failed_step == "25%"
     step = result.steps[0]
     loss = next(c for c in step.checks if c.name == "loss")
-    assert not loss.passed and loss.value == pytest.approx(2.0, abs=0.6)
+    # the injected 2 % is measured (binomial spread at this step: about ±0.3 points); the
+    # lab's forwarder can only add drops when the host is busy (3.0 % seen once in CI's
+    # fresh-clone run), never remove any, so the upper bound is loose
+    assert not loss.passed and loss.value is not None and 1.4 <= loss.value <= 4.5, loss
 
 
 async def test_acceptance_fails_on_half_the_capacity(make_lab: MakeLab, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -12,6 +13,8 @@ from eventops.engine import alert_view
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.server.auth import View, current_user, still_valid, view_of
 from eventops.server.common import HEARTBEAT_S, STREAMS, engine_of
+
+log = logging.getLogger(__name__)
 
 
 def snapshot(view: View) -> dict[str, Any]:
@@ -104,7 +107,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 if view.sees_event(ev.scope, ev.subject, ev.authorities):
                     await write(_sse(bus.wire_id(ev.id), ev.type, view.dumps(ev.as_dict())))
     except ConnectionResetError:
-        pass  # the client went away
+        log.debug("stream client %s went away", request.remote)
     finally:
         request.app[STREAMS].discard(task)
     return resp

@@ -40,6 +40,7 @@ from eventops.errors import StoreError
 from eventops.store.audit import AuditKey
 from eventops.store.base import Store
 from eventops.store.postgres_schema import PG_LATEST, PG_MIGRATIONS
+from eventops.store.writer import group_commit_loop
 
 log = logging.getLogger("eventops.store.postgres")
 
@@ -310,23 +311,7 @@ class PostgresCore(Store):
             raise StoreError(f"{self.where}: store is not open")
 
     async def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            first = await self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            while len(group) < MAX_GROUP and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stop = True
-                    break
-                group.append(nxt)
-            await self._commit_group(group)
-        while not self._queue.empty():
-            p = self._queue.get_nowait()
-            if p is not None and not p.future.done():
-                p.future.set_exception(StoreError(f"{self.where}: store closed"))
+        await group_commit_loop(self._queue, self._commit_group, str(self.where), MAX_GROUP)
 
     async def _writable(self) -> asyncpg.Connection:
         """The write connection; a new one if the server dropped the old (restart, failover)."""

@@ -28,6 +28,7 @@ from eventops.store.audit import AuditKey
 from eventops.store.base import Store
 from eventops.store.migrations import LATEST, MIGRATIONS
 from eventops.store.models import utc
+from eventops.store.writer import group_commit_loop
 
 # The logger keeps the name of the module SQLiteStore is imported from.
 log = logging.getLogger("eventops.store.sqlite")
@@ -172,24 +173,7 @@ class SQLiteCore(Store):
 
     async def _write_loop(self) -> None:
         assert self._w is not None
-        stop = False
-        while not stop:
-            first = await self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            while len(group) < MAX_GROUP and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stop = True
-                    break
-                group.append(nxt)
-            await self._commit_group(group)
-        # Refuse whatever arrived after close.
-        while not self._queue.empty():
-            p = self._queue.get_nowait()
-            if p is not None and not p.future.done():
-                p.future.set_exception(StoreError(f"{self.path}: store closed"))
+        await group_commit_loop(self._queue, self._commit_group, str(self.path), MAX_GROUP)
 
     async def _commit_group(self, group: list[_Pending]) -> None:
         conn = self._w

@@ -134,3 +134,9 @@ class FakeClock:
     @property
     def pending(self) -> int:
         return sum(1 for *_, f in self._sleepers if not f.done())
+
+    @property
+    def next_due(self) -> float | None:
+        """When the earliest sleeper still waiting is due (monotonic seconds), if any."""
+        due = [t for t, _, f in self._sleepers if not f.done()]
+        return min(due) if due else None

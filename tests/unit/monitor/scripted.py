@@ -169,6 +169,29 @@ async def parked(
     raise AssertionError(f"only {clock.pending} of {n} tasks parked on the clock")
 
 
+async def advance_parked(
+    clock: FakeClock,
+    seconds: float,
+    n: int,
+    pollers: Callable[[], Iterable[DevicePoller]],
+    *,
+    strict: bool = False,
+) -> None:
+    """Move the clock ``seconds`` on, one wake-up at a time, letting every poller
+    woken finish its poll before time moves again.
+
+    :meth:`FakeClock.advance` moves time past a request still in flight over real
+    sockets; the driver then measures fake seconds for the read, and the rate of
+    that poll is discarded as taken over too short an interval.
+    """
+    target = clock.monotonic() + seconds
+    while (due := clock.next_due) is not None and due <= target:
+        await clock.advance(max(0.0, due - clock.monotonic()))
+        await parked(clock, n, pollers(), strict=strict)
+    await clock.advance(max(0.0, target - clock.monotonic()))
+    await parked(clock, n, pollers(), strict=strict)
+
+
 async def run_until(
     clock: FakeClock,
     t: float,

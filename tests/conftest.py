@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Generator, Iterator
@@ -24,7 +26,36 @@ pytest_plugins = ["tests.helpers.pgfixtures"]
 _LOG = Path(tempfile.mkdtemp(prefix="evo-netguard-")) / "violations.log"
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def _own_network_namespace(worker: str) -> None:
+    """Move this pytest-xdist worker into a network namespace of its own.
+
+    The suite runs in parallel workers (README's test command). Tests bind
+    free loopback ports, the demo's fixed ports, nftables tables and veth
+    pairs; a port one worker found free could otherwise be taken by another
+    before its child bound it. In its own namespace each worker has its own
+    loopback, ports and firewall, and nothing it does can reach another.
+    Named ``evo-*`` namespaces that lab tests create stay global (their names
+    carry the creating process's pid). The namespace is the calling thread's;
+    pytest runs the tests on it, and every thread or child process it starts
+    inherits it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise pytest.UsageError(
+            f"pytest-xdist worker {worker}: cannot create its own network namespace "
+            f"({os.strerror(err)}); the parallel suite needs root (run without -n otherwise)"
+        )
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is not None:
+        _own_network_namespace(worker)
     evo_netguard.install()
     os.environ["EVENTOPS_NETGUARD"] = "1"
     os.environ["EVENTOPS_NETGUARD_LOG"] = str(_LOG)

@@ -12,11 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
-import subprocess
-import sys
-import threading
-import time
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -27,10 +22,9 @@ from eventops.errors import Conflict
 from eventops.monitor.alerts import AlertManager, Condition
 from eventops.profile.models import AlertTolerances
 from eventops.store.base import Store
+from tests.helpers.killchild import kill_mid_work
 from tests.helpers.ops_child import EPOCH
 from tests.helpers.pgfixtures import StoreMaker
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 async def check_ops(store: Store, make_store: StoreMaker) -> Counter[str]:
@@ -68,13 +62,6 @@ async def check_ops(store: Store, make_store: StoreMaker) -> Counter[str]:
 # -- crash mid-change -------------------------------------------------------------------------
 
 
-def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Event) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        acks.append(line.strip())
-        first.set()
-
-
 @pytest.mark.slow
 def test_sigkill_mid_change_leaves_no_row_without_its_audit_entry(
     make_store: StoreMaker, tmp_path: Path
@@ -85,35 +72,12 @@ def test_sigkill_mid_change_leaves_no_row_without_its_audit_entry(
     # each round is mostly a child's start-up; PostgreSQL repeats the SQLite rounds' kinds of
     # kill points in fewer rounds to keep the suite's time
     for round_ in range(8 if make_store.pg else 20):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.helpers.ops_child",
-                make_store.target,
-                str(tmp_path / "locks"),
-                str(round_),
-                "0",
-                "technik",
-            ],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
+        lines = kill_mid_work(
+            "tests.helpers.ops_child",
+            [make_store.target, str(tmp_path / "locks"), str(round_), "0", "technik"],
+            rng,
+            what="reported a change",
         )
-        lines: list[str] = []
-        first = threading.Event()
-        reader = threading.Thread(target=_collect, args=(proc, lines, first))
-        reader.start()
-        try:
-            assert first.wait(60), "child never reported a change"
-            time.sleep(rng.uniform(0.0, 0.3))  # a random point mid-change
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            reader.join()
-            assert proc.stdout is not None
-            proc.stdout.close()
-        assert proc.returncode == -signal.SIGKILL
         committed |= {line for line in lines if line != "C"}
         done = asyncio.run(_check_after_kill(make_store, frozenset(committed)))
     assert len(committed) >= 20

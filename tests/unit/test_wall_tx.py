@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-import signal
 import subprocess
 import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
@@ -35,6 +32,7 @@ from eventops.errors import Conflict, NotFound, WallError
 from eventops.store.base import Store
 from eventops.store.models import DecisionRow
 from eventops.wall.manual import ManualModeration, undoable
+from tests.helpers.killchild import kill_mid_work
 from tests.helpers.pgfixtures import StoreMaker
 from tests.helpers.wall_child import POSTS, moderate, seed_posts
 
@@ -252,13 +250,6 @@ async def test_a_failed_decision_writes_nothing(seeded: Store) -> None:
 # -- crash during moderation (issue 19) ----------------------------------------------------
 
 
-def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Event) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        acks.append(line.strip())
-        first.set()
-
-
 @pytest.mark.slow
 def test_sigkill_during_moderation_leaves_no_decision_without_audit(
     make_store: StoreMaker,
@@ -275,26 +266,12 @@ def test_sigkill_during_moderation_leaves_no_decision_without_audit(
     done: Counter[str] = Counter()
     # each round is mostly a child's start-up: fewer rounds on PostgreSQL keep the suite's time
     for round_ in range(8 if make_store.pg else 20):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.wall_child", path, str(round_), "0", "m"],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
+        acks = kill_mid_work(
+            "tests.helpers.wall_child",
+            [path, str(round_), "0", "m"],
+            rng,
+            what="acknowledged a decision",
         )
-        acks: list[str] = []
-        first = threading.Event()
-        reader = threading.Thread(target=_collect, args=(proc, acks, first))
-        reader.start()
-        try:
-            assert first.wait(60), "child never acknowledged a decision"
-            time.sleep(rng.uniform(0.0, 0.3))  # a random point mid-moderation
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            reader.join()
-            assert proc.stdout is not None
-            proc.stdout.close()
-        assert proc.returncode == -signal.SIGKILL
         acked |= {int(line.split()[1]) for line in acks if line.startswith("D ")}
         done = asyncio.run(_check_after_kill(make_store, frozenset(acked)))
     assert len(acked) >= 20

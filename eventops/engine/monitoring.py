@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENGINE_SUBJECT = "engine"
-"""The alert subject of the engine's own trouble (a task that died)."""
+"""The alert subject of the engine's own trouble (a task that died, no standby left)."""
 
 
 def default_driver_factory(device: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
@@ -150,6 +150,9 @@ class Engine:
         """Probe results already taken in (from the store, by id)."""
         self.maintenance: dict[str, str] = {}
         """Device id -> note, for devices under an apply."""
+        self.standby_conditions: list[Condition] = []
+        """Engine conditions about the event's standby, set by the election when active
+        (:mod:`eventops.engine.presence`); evaluated with the engine's other conditions."""
         self._init_states(profile)
 
     def _shared_session_driver(
@@ -561,7 +564,7 @@ class Engine:
         await self._evaluate_engine()
 
     def _engine_conditions(self) -> list[Condition]:
-        return [
+        return [*self.standby_conditions] + [
             Condition(
                 f"engine:task:{f.task}:failed",
                 "warning",
@@ -574,6 +577,10 @@ class Engine:
 
     async def _evaluate_engine(self) -> None:
         await self.alerts.evaluate(ENGINE_SUBJECT, self._engine_conditions(), self.clock.now())
+
+    async def evaluate_engine_alerts(self) -> None:
+        """Evaluate the engine's own conditions now (the election, after a heartbeat)."""
+        await self._evaluate_engine()
 
     async def _watch_engine_alerts(self) -> None:
         """Raises an engine alert once its condition held long enough; clears it later."""

@@ -62,6 +62,7 @@ from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 from eventops.server.probe import mount_probes
 from eventops.server.provision import PROVISION, mount_provisioning
+from eventops.server.standby import engines as engines_view
 from eventops.server.stream import close_streams, stream
 from eventops.server.wall import WALL, mount_wall
 from eventops.store.audit import embed_checkpoint
@@ -463,6 +464,7 @@ def create_app(
     r.add_get("/api/v1/whoami", whoami)
     r.add_get("/api/v1/openapi.json", openapi)
     r.add_get("/api/v1/status", status_json)
+    r.add_get("/api/v1/engines", engines_view)
     r.add_get("/api/v1/devices", list_devices)
     r.add_get("/api/v1/devices/{id}", get_device)
     r.add_post("/api/v1/devices/{id}/maintenance", set_maintenance)

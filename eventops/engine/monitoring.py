@@ -561,7 +561,7 @@ class Engine:
             frozenset(),
             {"task": name, "error": f"{type(exc).__name__}: {exc}"[:300]},
         )
-        await self._evaluate_engine()
+        await self.evaluate_engine_alerts()
 
     def _engine_conditions(self) -> list[Condition]:
         return [*self.standby_conditions] + [
@@ -575,19 +575,16 @@ class Engine:
             for f in self.supervisor.recent(self.engine_alert_hold_s)
         ]
 
-    async def _evaluate_engine(self) -> None:
-        await self.alerts.evaluate(ENGINE_SUBJECT, self._engine_conditions(), self.clock.now())
-
     async def evaluate_engine_alerts(self) -> None:
-        """Evaluate the engine's own conditions now (the election, after a heartbeat)."""
-        await self._evaluate_engine()
+        """Evaluate the engine's own conditions now (also the election, after a heartbeat)."""
+        await self.alerts.evaluate(ENGINE_SUBJECT, self._engine_conditions(), self.clock.now())
 
     async def _watch_engine_alerts(self) -> None:
         """Raises an engine alert once its condition held long enough; clears it later."""
         step = max(1.0, min(10.0, self.profile.alerts.raise_after_s / 2 or 10.0))
         while True:
             await self.clock.sleep(step)
-            await self._evaluate_engine()
+            await self.evaluate_engine_alerts()
 
     # -- views (JSON-able) ----------------------------------------------------------------------
     def device_view(self, device_id: str) -> dict[str, Any]:

@@ -7,7 +7,9 @@ database. Each runs an :class:`Election` around its engine:
   (:meth:`~eventops.engine.monitoring.Engine.start` with ``services=False``):
   no pollers, no alerting, no wall, no provisioning. It serves reads; it
   reloads the open alerts from the store at every step so that its status
-  page shows what the active engine raised, and it remembers where the
+  page shows what the active engine raised, and the newest stored samples
+  so that its device and link views show what the active engine last polled
+  (:mod:`eventops.engine.readings`), and it remembers where the
   active engine answers (the lease row's address) for the 503 it gives to
   writes (:mod:`eventops.server.standby`).
 - **take-over**: every ``renew_s`` it tries to take the lease; the try
@@ -42,6 +44,7 @@ from enum import StrEnum
 
 from eventops.engine import handover as _handover
 from eventops.engine import presence as _presence
+from eventops.engine import readings as _readings
 from eventops.engine.monitoring import ENGINE_SUBJECT, Engine
 from eventops.errors import StoreError
 from eventops.monitor.tasks import cancel_and_wait
@@ -155,6 +158,7 @@ class Election:
             holder = await self.lease.current()
             self.active_address = holder.address if holder is not None and holder.live else None
             await self.engine.alerts.load(self.engine.clock.now())  # what the active raised
+            await _readings.load_stored(self.engine)  # and what it last polled
             self._db_down_logged = False
         except (LeaseUnavailable, StoreError) as exc:
             if not self._db_down_logged:

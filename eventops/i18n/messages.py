@@ -169,6 +169,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "health.unreachable": {"de": "nicht erreichbar", "en": "unreachable"},
     "health.more": {"de": "{reason} (+{n} weitere)", "en": "{reason} (+{n} more)"},
     "health.not_polled": {"de": "noch nicht abgefragt", "en": "not polled yet"},
+    "health.stored": {
+        "de": "letzte Abfrage der aktiven Engine, {at:time}",
+        "en": "last poll by the active engine, {at:time}",
+    },
     "fresh.no_data": {"de": "noch keine Daten", "en": "no data yet"},
     "fresh.as_of": {"de": "Stand {at:time}", "en": "as of {at:time}"},
     # -- why a poll failed ---------------------------------------------------------------------

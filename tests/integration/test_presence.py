@@ -308,3 +308,63 @@ async def test_the_presence_table_stays_bounded(pg_db: PgDatabase) -> None:
         assert len(await _sql(pg_db, "SELECT 1 FROM engine_presence WHERE event_id = 'ev'")) == (
             MAX_ROWS + 1
         )
+
+
+async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_polled(
+    tmp_path: Path, pg_db: PgDatabase
+) -> None:
+    profile = _profile(tmp_path)
+    ev = profile.event.id
+    series = [(d.id, "poll_s") for d in profile.devices]
+    series += [("sw-core", "rx_dbm.Ethernet1/1"), ("mc-police", "rx_dbm.sfp0")]
+    async with (
+        SimFleet(profile),
+        SQLiteStore(tmp_path / "event.sqlite3") as inner,
+        LeaderLease(pg_db.dsn, ev, address="http://a:1", ttl_s=TTL_S, clock=FakeClock()) as lease_a,
+        LeaderLease(pg_db.dsn, ev, address="http://b:1", ttl_s=TTL_S, clock=FakeClock()) as lease_b,
+    ):
+        a, b = Side(profile, inner, lease_a), Side(profile, inner, lease_b)
+        async with (
+            served(a),
+            served(b),
+            EngineClient(a.url, TECH) as api_a,
+            EngineClient(b.url, TECH) as api_b,
+        ):
+            # A took over and polled every device at once; its polls are in the store
+            await eventually(
+                lambda: _stored_all(inner, series), within=60, what="A stored its first polls"
+            )
+            await b.step()
+            assert all(st.reachable is None for st in b.engine.devices.values()), "B polled"
+            stored = {(s.device, s.metric): s for s in await inner.latest_samples(series)}
+            for d in await api_b.devices():
+                assert d.source == "active" and d.reachable is True, d
+                assert d.stored_at is not None and d.as_of == stored[(d.id, "poll_s")].ts, d
+                assert d.reason_id == "health.stored" and d.health == "unknown", d
+                assert "last poll by the active engine" in d.reason
+            assert (await api_b.device("mast-01")).clients is not None
+            # the active engine's own view is its own reading
+            assert {d.source for d in await api_a.devices()} == {"this"}
+            link = await api_b.link("fibre-police")
+            assert link.source == "active" and link.state == "unknown"
+            assert link.rx_dbm == {
+                "a": stored[("sw-core", "rx_dbm.Ethernet1/1")].value,
+                "b": stored[("mc-police", "rx_dbm.sfp0")].value,
+            }
+            assert link.margin_db is not None and not link.stale
+            # after a take-over the new active engine's own polls win
+            await _sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
+            await lease_a.close()
+            await b.step()
+            assert b.el.role is Role.ACTIVE
+            await eventually(
+                lambda: all(st.reachable is not None for st in b.engine.devices.values()),
+                within=60,
+                what="B polled every device",
+            )
+            assert {d.source for d in await api_b.devices()} == {"this"}
+            assert (await api_b.link("fibre-police")).source == "this"
+
+
+async def _stored_all(store: SQLiteStore, series: list[tuple[str, str]]) -> bool:
+    return len(await store.latest_samples(series)) == len(series)

@@ -8,7 +8,8 @@ use the same authentication (:mod:`eventops.server.auth`).
 REST (JSON, ``/api/v1``): whoami, devices (one device with its last polled
 radios, clients, interfaces and optics of both ends; reboot, technicians only),
 links, alerts (+ ack), silences, maintenance, history, timeline, handovers
-(+ printable report), reload, and
+(+ printable report), reload, engines (active and standbys under the lease,
+:mod:`eventops.server.standby`), and
 ``/api/v1/stream`` — Server-Sent Events whose ids are ``<epoch>-<n>`` (the
 engine run and its event id): reconnect with ``Last-Event-ID`` to get the
 gap, or a fresh snapshot when the gap is no longer kept or the id is not of

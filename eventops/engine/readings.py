@@ -14,11 +14,16 @@ time of the stored reading (``stored_at``), instead of "not polled yet":
 - a link: rx power at both ends and the margin, and the controller end's
   rates and utilisation.
 
-What samples do not hold is not invented: health and checks stay "unknown"
-(the open alerts, which the standby reloads from the store too, say what is
-wrong), and a device's detail (radios, interfaces, optics) stays empty. Once
-this engine has polled a device itself (after a take-over), its own reading
-wins.
+The verdict is the active engine's too: its open alerts, which the standby
+reloads from the store at every step. A link with an open ``down`` alert is
+``down``, one with another open warning or critical alert ``degraded`` (the
+alert's text is the reason and its time the ``since``), one whose ends both
+answered the active engine's last polls, recently, ``up``; otherwise
+``unknown``. A device's health is its worst open alert's severity (``ok``
+without one, when its last stored poll answered and is not stale). What
+samples do not hold is not invented: the checks list stays empty and a
+device's detail (radios, interfaces, optics) too. Once this engine has polled
+a device itself (after a take-over), its own reading wins.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.profile.models import Link, Mast, Profile
-from eventops.store.models import Sample
+from eventops.store.models import AlertRow, Sample
 
 if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
@@ -62,9 +67,33 @@ async def load_stored(engine: Engine) -> int:
     return sum(len(v) for v in found.values())
 
 
+def _answered(stored: dict[str, Sample]) -> bool:
+    r = stored.get("reachable")
+    return r is not None and r.value >= 0.5
+
+
 def _stored_at(stored: dict[str, Sample]) -> datetime | None:
     r = stored.get("reachable")
     return r.ts if r is not None else None
+
+
+_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+def _worst(alerts: list[AlertRow]) -> AlertRow | None:
+    """The most severe of ``alerts`` (warning or critical), the earliest raised first."""
+    found = [a for a in alerts if a.severity in ("warning", "critical")]
+    return min(found, key=lambda a: (-_RANK[a.severity], a.raised_at), default=None)
+
+
+def _verdict(alert: AlertRow) -> dict[str, Any]:
+    return {
+        "health": alert.severity,
+        "reason": alert.summary,
+        "reason_id": alert.msg_id,
+        "reason_params": dict(alert.params) if alert.msg_id else {},
+        "since": alert.raised_at.isoformat(),
+    }
 
 
 def device_fields(engine: Engine, device_id: str) -> dict[str, Any] | None:
@@ -79,12 +108,20 @@ def device_fields(engine: Engine, device_id: str) -> dict[str, Any] | None:
     fresh = chk.freshness(last_ok, engine.clock.now(), st.interval_s, engine.profile.event.tz)
     uptime = st.stored.get("uptime_s")
     clients = [s.value for m, s in st.stored.items() if m.startswith("clients.")]
+    reachable = _answered(st.stored)
     msg = Msg("health.stored", {"at": at.isoformat()})
-    return {
-        "reachable": st.stored["reachable"].value >= 0.5,
+    verdict: dict[str, Any] = {
+        "health": "ok" if reachable and not fresh.stale else "unknown",
         "reason": msg.text(),
         "reason_id": msg.msg_id,
         "reason_params": msg.as_dict()["params"],
+    }
+    worst = _worst([a for a in engine.alerts.open_alerts() if a.subject == device_id])
+    if worst is not None:
+        verdict = _verdict(worst)
+    return {
+        "reachable": reachable,
+        **verdict,
         "stale": fresh.stale,
         "as_of": fresh.as_of.isoformat() if fresh.as_of else None,
         "stale_label": fresh.label,
@@ -123,10 +160,25 @@ def link_fields(engine: Engine, link: Link) -> dict[str, Any] | None:
     fresh = chk.freshness(last_ok, engine.clock.now(), interval, engine.profile.event.tz)
     at = max(times)
     msg = Msg("health.stored", {"at": at.isoformat()})
-    return {
+    verdict: dict[str, Any] = {
+        "state": "unknown",
+        "health": "unknown",
         "reason": msg.text(),
         "reason_id": msg.msg_id,
         "reason_params": msg.as_dict()["params"],
+    }
+    answered = all(_answered(st.stored) for st in ends.values())
+    if answered and not fresh.stale:
+        up = Msg("link.up")
+        verdict.update(state="up", health="ok", reason=up.text(), reason_id=up.msg_id)
+        verdict["reason_params"] = {}
+    alerts = [a for a in engine.alerts.open_alerts() if a.subject == link.id]
+    down = next((a for a in alerts if a.key == f"link:{link.id}:down"), None)
+    worst = down or _worst(alerts)
+    if worst is not None:
+        verdict = {"state": "down" if worst is down else "degraded", **_verdict(worst)}
+    return {
+        **verdict,
         "rx_dbm": rx,
         "margin_db": min(margins) if margins else None,
         "in_mbps": None if in_bps is None else in_bps / 1e6,

@@ -318,7 +318,7 @@ async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_poll
     series = [(d.id, "poll_s") for d in profile.devices]
     series += [("sw-core", "rx_dbm.Ethernet1/1"), ("mc-police", "rx_dbm.sfp0")]
     async with (
-        SimFleet(profile),
+        SimFleet(profile) as fleet,
         SQLiteStore(tmp_path / "event.sqlite3") as inner,
         LeaderLease(pg_db.dsn, ev, address="http://a:1", ttl_s=TTL_S, clock=FakeClock()) as lease_a,
         LeaderLease(pg_db.dsn, ev, address="http://b:1", ttl_s=TTL_S, clock=FakeClock()) as lease_b,
@@ -337,21 +337,44 @@ async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_poll
             await b.step()
             assert all(st.reachable is None for st in b.engine.devices.values()), "B polled"
             stored = {(s.device, s.metric): s for s in await inner.latest_samples(series)}
+            # (as B loaded them from the store at its step; A may raise more meanwhile)
+            open_alerts = [x for x in b.engine.alerts.open_alerts() if x.severity != "info"]
             for d in await api_b.devices():
                 assert d.source == "active" and d.reachable is True, d
                 assert d.stored_at is not None and d.as_of == stored[(d.id, "poll_s")].ts, d
-                assert d.reason_id == "health.stored" and d.health == "unknown", d
-                assert "last poll by the active engine" in d.reason
+                assert not d.stale and d.checks == [], d
+                raised = [x for x in open_alerts if x.subject == d.id]
+                if raised:  # the verdict is the active engine's: its worst open alert
+                    worst = (
+                        "critical" if any(x.severity == "critical" for x in raised) else "warning"
+                    )
+                    assert d.health == worst and d.reason_id == raised[0].msg_id, d
+                    assert d.reason in {x.summary for x in raised if x.severity == worst}, d
+                else:
+                    assert (d.health, d.reason_id) == ("ok", "health.stored"), d
+                    assert "last poll by the active engine" in d.reason
             assert (await api_b.device("mast-01")).clients is not None
             # the active engine's own view is its own reading
             assert {d.source for d in await api_a.devices()} == {"this"}
             link = await api_b.link("fibre-police")
-            assert link.source == "active" and link.state == "unknown"
+            assert link.source == "active" and link.state == "up" and link.health == "ok"
             assert link.rx_dbm == {
                 "a": stored[("sw-core", "rx_dbm.Ethernet1/1")].value,
                 "b": stored[("mc-police", "rx_dbm.sfp0")].value,
             }
             assert link.margin_db is not None and not link.stale
+            # the verdict is the active engine's open alerts: a link it found down is down
+            fleet.link_down("fibre-police")
+            await a.step()
+            await eventually(
+                lambda: _open(inner, "link:fibre-police:down"), within=60, what="A raises it"
+            )
+            await b.step()
+            link = await api_b.link("fibre-police")
+            assert link.source == "active" and link.state == "down", link
+            (down,) = [x for x in await inner.list_alerts() if x.key == "link:fibre-police:down"]
+            assert (link.reason, link.since) == (down.summary, down.raised_at)
+            assert link.reason_id == down.msg_id
             # after a take-over the new active engine's own polls win
             await _sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
             await lease_a.close()
@@ -364,6 +387,10 @@ async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_poll
             )
             assert {d.source for d in await api_b.devices()} == {"this"}
             assert (await api_b.link("fibre-police")).source == "this"
+
+
+async def _open(store: SQLiteStore, key: str) -> bool:
+    return any(a.key == key for a in await store.list_alerts(open_only=True))
 
 
 async def _stored_all(store: SQLiteStore, series: list[tuple[str, str]]) -> bool:

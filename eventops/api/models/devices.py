@@ -76,8 +76,8 @@ class DeviceView(ResponseModel):
     """The profile's location (None from an engine that predates it)."""
     source: Literal["this", "active"] | None = None
     """Whose reading this is: this engine's own polls (``this``), or, on a standby that
-    polls nothing, the ``active`` engine's last stored one (from ``stored_at``; health
-    and checks stay unknown). None before any reading."""
+    polls nothing, the ``active`` engine's last stored one (from ``stored_at``; the
+    verdict from its open alerts, no checks). None before any reading."""
     stored_at: datetime | None = None
     """``source`` ``active``: the time of the stored reading (the active engine's poll)."""
 
@@ -261,8 +261,8 @@ class LinkView(ResponseModel):
     checks: list[CheckView] = Field(default_factory=list)
     source: Literal["this", "active"] | None = None
     """Whose reading this is: this engine's own polls (``this``), or, on a standby that
-    polls nothing, the ``active`` engine's last stored one (from ``stored_at``; health
-    and checks stay unknown). None before any reading."""
+    polls nothing, the ``active`` engine's last stored one (from ``stored_at``; the
+    verdict from its open alerts, no checks). None before any reading."""
     stored_at: datetime | None = None
     """``source`` ``active``: the time of the stored reading (the active engine's poll)."""
 

@@ -2,7 +2,11 @@
 (standbykit), the standby SIGKILLed. The active engine lists it while it stands by, raises
 ``engine:standby:missing`` once it has not been seen for three lease ttls (never before:
 checked against its last heartbeat in the database, both on this machine's clock), and
-clears it when a standby serves again."""
+clears it when a standby serves again.
+
+About 25 s, on purpose: three serve processes and three lease ttls of real absence (the
+tests' 3 s ttl, which a loaded CI box renews safely); the threshold itself, "not before"
+and the clearing are also covered in-process on fake clocks (test_presence.py)."""
 
 from __future__ import annotations
 

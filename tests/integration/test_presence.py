@@ -191,6 +191,12 @@ async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_
             assert a.missing() == []
             stored = [x for x in await inner.list_alerts() if x.key == MISSING_KEY]
             assert [(x.id, x.state) for x in stored] == [(alert.id, "cleared")]
+        # a clean stop says so (the active one after releasing its lease)
+        final = await _sql(pg_db, "SELECT holder, role FROM engine_presence")
+        assert {r["holder"]: r["role"] for r in final} == {
+            lease_a.holder: "stopped",
+            lease_b.holder: "stopped",
+        }
 
 
 async def test_a_take_over_leaves_the_event_without_a_standby_and_says_so(

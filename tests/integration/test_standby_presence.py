@@ -69,6 +69,15 @@ async def test_a_killed_standby_is_alerted_after_three_ttls_and_cleared_when_one
             assert row.role == "standby" and row.live and not row.this
             assert view.role == "active" and view.address == a.url
             assert view.absent_after_s == 3 * LEASE_TTL_S
+            # the standby's views show the active engine's stored polls (PostgreSQL store)
+            async with b.client() as api_b:
+
+                async def b_shows_a() -> bool:
+                    return {d.source for d in await api_b.devices()} == {"active"}
+
+                await eventually(b_shows_a, within=60, what="B shows what A stored")
+                link = await api_b.link("fibre-police")
+                assert link.source == "active" and link.stored_at is not None, link
             b.proc.send_signal(signal.SIGKILL)
             await b.proc.wait()
             await eventually(lambda: _raised(api_a), within=60, what="A alerts: no standby")

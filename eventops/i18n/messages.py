@@ -169,10 +169,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "health.unreachable": {"de": "nicht erreichbar", "en": "unreachable"},
     "health.more": {"de": "{reason} (+{n} weitere)", "en": "{reason} (+{n} more)"},
     "health.not_polled": {"de": "noch nicht abgefragt", "en": "not polled yet"},
-    "health.stored": {
-        "de": "letzte Abfrage der aktiven Engine, {at:time}",
-        "en": "last poll by the active engine, {at:time}",
-    },
     "fresh.no_data": {"de": "noch keine Daten", "en": "no data yet"},
     "fresh.as_of": {"de": "Stand {at:time}", "en": "as of {at:time}"},
     # -- why a poll failed ---------------------------------------------------------------------
@@ -196,7 +192,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert.device": {"de": "{device}: {check}", "en": "{device}: {check}"},
     "alert.link_down": {"de": "{link} ausgefallen: {why}", "en": "{link} down: {why}"},
     "alert.link": {"de": "{link}: {check}", "en": "{link}: {check}"},
-    # -- the event's standby engine (eventops.engine.presence) --------------------------------
+    # -- the event's standby engine (eventops.engine.presence, eventops.engine.readings) -------
+    "health.stored": {
+        "de": "letzte Abfrage der aktiven Engine, {at:time}",
+        "en": "last poll by the active engine, {at:time}",
+    },
     "alert.standby_gone": {
         "de": "keine Standby-Engine seit {since:day} (zuletzt {address})",
         "en": "no standby engine since {since:day} (last: {address})",

@@ -30,7 +30,12 @@ from eventops.tui.state import LiveState
 
 ItemT = TypeVar("ItemT")
 Layout = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
-"""The columns shown, and the widths of those narrowed to fit."""
+"""The columns shown, and the width of each (narrowed to fit, or its widest cell).
+
+Every column gets its width from us, none is left to textual's auto width: that
+is measured when the table next goes idle, so a picture taken right after a
+rebuild showed the new rows in columns as wide as their headings ("pendi" for
+"pending")."""
 
 HEALTH_STYLE = {
     "ok": "green",
@@ -212,21 +217,19 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         return [] if self._layout is None else list(self._layout[0])
 
     def fit(self) -> Layout:
-        """Which columns are shown, and how wide the narrowed ones are, at this width."""
+        """Which columns are shown, and how wide each is, at this width."""
         cols = [c for c, _ in self.COLUMNS]
+        nat = {c: max(self._natural.get(c, 0), self.label(c).cell_len, 1) for c in cols}
         width = self.size.width
-        if width <= 0:
-            return (tuple(cols), ())
         if len(self._order) + 1 > self.size.height:
             width -= self.styles.scrollbar_size_vertical
         pad = 2 * self.cell_padding
-        nat = {c: max(self._natural.get(c, 0), self.label(c).cell_len, 1) for c in cols}
 
         def least(c: str) -> int:
             return min(nat[c], self.SHRINK[c]) if c in self.SHRINK else nat[c]
 
-        if sum(nat[c] + pad for c in cols) <= width:
-            return (tuple(cols), ())
+        if self.size.width <= 0 or sum(nat[c] + pad for c in cols) <= width:
+            return (tuple(cols), tuple(sorted((c, nat[c]) for c in cols)))
         for drop in (None, *self.drop_order()):
             if drop is not None:
                 cols.remove(drop)
@@ -240,7 +243,7 @@ class RowTable(DataTable[Text], Generic[ItemT]):
                 if spare > 0 and widths[c] < nat[c]:
                     widths[c] += 1
                     spare -= 1
-        return (tuple(cols), tuple(sorted(widths.items())))
+        return (tuple(cols), tuple(sorted(({c: nat[c] for c in cols} | widths).items())))
 
     def drop_order(self) -> tuple[str, ...]:
         return self.DROP
@@ -328,11 +331,8 @@ class RowTable(DataTable[Text], Generic[ItemT]):
         shown = self.shown_columns()
         for (col, _), a, b in zip(self.COLUMNS, old, new, strict=True):
             if a != b and col in shown:
-                # grow the column only past its widest cell: for anything else
-                # textual re-measures the whole column (quadratic on big tables)
-                column = self.columns[ColumnKey(col)]
-                grow = column.auto_width and b.cell_len > column.content_width
-                self.update_cell(key, col, b, update_width=grow)
+                # widths are ours (a wider cell rebuilt above): textual measures nothing
+                self.update_cell(key, col, b, update_width=False)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -361,7 +361,7 @@ class RowTable(DataTable[Text], Generic[ItemT]):
             self.clear(columns=True)
             widths = dict(layout[1])
             for col in layout[0]:
-                self.add_column(self.label(col), key=col, width=widths.get(col))
+                self.add_column(self.label(col), key=col, width=widths[col])
             self._layout = layout
         else:
             self.clear()

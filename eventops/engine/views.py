@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eventops.adapters.base import Capabilities, OpticStatus, driver_class
@@ -11,9 +11,10 @@ from eventops.errors import EventOpsError, InvalidRequest, NotFound
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.history import TimelineEntry
-from eventops.monitor.history import timeline as _timeline
+from eventops.monitor.history import timeline_page as _timeline_page
 from eventops.profile.models import Endpoint, Link, Mast, Switch
 from eventops.store.models import HandoverRow
+from eventops.store.timeline import TimelineKey
 
 if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
@@ -208,14 +209,17 @@ async def history(
 
 
 async def timeline(
-    engine: Engine, since: datetime | None, until: datetime | None
+    engine: Engine,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    after: TimelineKey | None,
+    limit: int,
 ) -> list[TimelineEntry]:
-    """The timeline's entries, in time order (the server pages them, then dumps the page)."""
-    return await _timeline(
-        engine.store,
-        since or datetime(1970, 1, 1, tzinfo=UTC),
-        until or datetime(9999, 1, 1, tzinfo=UTC),
-    )
+    """At most ``limit + 1`` of the timeline's entries after the key ``after``, in its order
+    (the server serves ``limit`` of them; one more tells it a next page follows). The store
+    reads only that page's rows."""
+    return await _timeline_page(engine.store, after=after, limit=limit, since=since, until=until)
 
 
 async def handovers(engine: Engine) -> list[HandoverRow]:

@@ -66,6 +66,7 @@ from eventops.server.stream import close_streams, stream
 from eventops.server.wall import WALL, mount_wall
 from eventops.store.audit import embed_checkpoint
 from eventops.store.models import HandoverRow
+from eventops.store.timeline import TimelineKey
 
 log = logging.getLogger(__name__)
 
@@ -259,14 +260,27 @@ async def get_timeline(request: web.Request) -> web.Response:
     q = request.query
     limit, after = (
         paging.limit_of(q.get("limit")),
-        paging.cursor_of(q.get("cursor"), "timeline", (str, str, int)),
+        _timeline_after(paging.cursor_of(q.get("cursor"), "timeline", (str, str, int))),
     )
     items = await views.timeline(
-        engine_of(request), parse_time(q.get("since")), parse_time(q.get("until"))
+        engine_of(request),
+        parse_time(q.get("since")),
+        parse_time(q.get("until")),
+        after=after,
+        limit=limit,
     )
-    chosen, nxt = paging.page(items, _timeline_key, endpoint="timeline", limit=limit, after=after)
-    page = [t.model_dump(mode="json") for t in chosen]  # only the page, not every entry
+    chosen = items[:limit]  # the store read at most limit + 1: the extra one says more follow
+    nxt = (
+        paging.make_cursor("timeline", _timeline_key(chosen[-1]))
+        if len(items) > limit and chosen
+        else None
+    )
+    page = [t.model_dump(mode="json") for t in chosen]
     return _paged(respond(request, m.TimelineEntryView, many=True, value=page), nxt)
+
+
+TIMELINE_TS = "%Y-%m-%dT%H:%M:%S.%f"
+"""The time in a timeline cursor's key: UTC, to the microsecond, no offset."""
 
 
 def _timeline_key(entry: TimelineEntry) -> paging.Key:
@@ -274,10 +288,25 @@ def _timeline_key(entry: TimelineEntry) -> paging.Key:
     entries are added with the same time (a coarse clock, one transaction's rows)."""
     row = entry.data.get("id")
     return (
-        entry.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        entry.ts.astimezone(UTC).strftime(TIMELINE_TS),
         entry.kind,
         row if isinstance(row, int) else 0,
     )
+
+
+def _timeline_after(key: paging.Key | None) -> TimelineKey | None:
+    """The store's key of a cursor's (time, kind, row id); a 400 unless the time is written
+    exactly as :func:`_timeline_key` writes one (no cursor of ours is written otherwise)."""
+    if key is None:
+        return None
+    ts, kind, row = key
+    try:
+        t = datetime.strptime(ts, TIMELINE_TS).replace(tzinfo=UTC)
+    except ValueError:
+        t = None
+    if t is None or t.strftime(TIMELINE_TS) != ts or len(kind) > paging.MAX_CURSOR_CHARS:
+        raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+    return (t, kind, row)
 
 
 async def do_handover(request: web.Request) -> web.Response:

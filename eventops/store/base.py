@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from eventops.store.models import (
     AlertRow,
@@ -30,7 +31,19 @@ from eventops.store.models import (
     SilenceRow,
 )
 
+if TYPE_CHECKING:
+    from eventops.store.timeline import TimelineKey, TimelineRow
+
 T = TypeVar("T")
+
+
+@dataclass
+class PageReads:
+    """What a store's paged reads cost so far: queries run and rows fetched (tests assert
+    that a page reads O(limit) rows, whatever the length of the list)."""
+
+    queries: int = 0
+    rows: int = 0
 
 
 class WallTx(ABC):
@@ -156,6 +169,9 @@ class OpsTx(ABC):
 
 
 class Store(ABC):
+    timeline_reads: PageReads
+    """What :meth:`timeline_page` read so far (each backend sets its own at construction)."""
+
     @abstractmethod
     async def open(self) -> None: ...
 
@@ -235,6 +251,17 @@ class Store(ABC):
 
     @abstractmethod
     async def list_handovers(self, link: str | None = None) -> list[HandoverRow]: ...
+
+    @abstractmethod
+    async def timeline_page(
+        self, after: TimelineKey | None, limit: int, since: datetime, until: datetime
+    ) -> list[TimelineRow]:
+        """At most ``limit + 1`` timeline rows (alerts raised and cleared, probe results,
+        decisions, handovers, audit entries) with a time in ``since``..``until`` whose key
+        ``(time, kind, row id)`` follows ``after`` (None: from the first), in key order.
+
+        Reads O(limit) rows through the tables' time indexes, never the whole event
+        (:mod:`eventops.store.timeline`); the extra row tells the caller more follow."""
 
     @abstractmethod
     async def add_probe_result(self, result: ProbeResultRow) -> int: ...

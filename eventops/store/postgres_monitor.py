@@ -25,9 +25,27 @@ from eventops.store.postgres_audit import pg_append_audit
 from eventops.store.postgres_core import INSERT_SAMPLES, PostgresCore, SampleColumns
 from eventops.store.sqlite_core import _canon, _dt, _ms, _ts
 from eventops.store.sqlite_ops import alert_row, apply_device_row, apply_row
+from eventops.store.timeline import TimelineKey, TimelineRow, read_page
 
 
 class PostgresMonitorMixin(PostgresCore):
+    # -- the timeline, a page at a time ---------------------------------------------
+    async def timeline_page(
+        self, after: TimelineKey | None, limit: int, since: datetime, until: datetime
+    ) -> list[TimelineRow]:
+        async def fetch(sql: str, params: Sequence[Any]) -> Sequence[Any]:
+            return await self._fetch(sql, self.event_id, *params)
+
+        return await read_page(
+            fetch,
+            pg=True,
+            after=after,
+            limit=limit,
+            since=since,
+            until=until,
+            reads=self.timeline_reads,
+        )
+
     # -- event and devices ---------------------------------------------------------
     async def put_event(
         self, event_id: str, name: str, start: datetime, end: datetime, timezone: str

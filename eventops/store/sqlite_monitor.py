@@ -19,9 +19,27 @@ from eventops.store.models import (
 )
 from eventops.store.sqlite_audit import _append_audit
 from eventops.store.sqlite_core import SQLiteCore, _canon, _dt, _ms, _ts
+from eventops.store.timeline import TimelineKey, TimelineRow, read_page
 
 
 class SQLiteMonitorMixin(SQLiteCore):
+    # -- the timeline, a page at a time ---------------------------------------------
+    async def timeline_page(
+        self, after: TimelineKey | None, limit: int, since: datetime, until: datetime
+    ) -> list[TimelineRow]:
+        async def fetch(sql: str, params: Sequence[Any]) -> Sequence[Any]:
+            return await self._fetch(sql, params)
+
+        return await read_page(
+            fetch,
+            pg=False,
+            after=after,
+            limit=limit,
+            since=since,
+            until=until,
+            reads=self.timeline_reads,
+        )
+
     # -- event and devices ---------------------------------------------------------
     async def put_event(
         self, event_id: str, name: str, start: datetime, end: datetime, timezone: str

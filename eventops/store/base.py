@@ -39,10 +39,11 @@ T = TypeVar("T")
 
 @dataclass
 class PageReads:
-    """What a store's paged reads cost so far: queries run and rows fetched (tests assert
-    that a page reads O(limit) rows, whatever the length of the list)."""
+    """What a store's paged reads cost so far (tests assert that a page reads O(limit),
+    whatever the length of the list): queries run, keys read from indexes, rows fetched."""
 
     queries: int = 0
+    keys: int = 0
     rows: int = 0
 
 

@@ -31,6 +31,7 @@ never imports the PostgreSQL one, so nothing here does either.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,9 +86,9 @@ SOURCES: tuple[Source, ...] = (
 )
 
 
-def row_of(src: Source, r: Mapping[str, Any]) -> TimelineRow:
-    """The stored row ``r`` of ``src`` as a :class:`TimelineRow` (its model and key)."""
-    ts, rid = _dt(r[src.ts]), int(r["id"])
+def row_of(src: Source, r: Mapping[str, Any], key: TimelineKey) -> TimelineRow:
+    """The stored row ``r`` of ``src`` as the :class:`TimelineRow` of ``key``."""
+    ts, rid = key[0], key[2]
     model: Row
     if src.table == "alerts":
         model = alert_row(r)
@@ -124,8 +125,7 @@ def row_of(src: Source, r: Mapping[str, Any]) -> TimelineRow:
             hash=r["hash"],
             mac=r["mac"] if "mac" in r.keys() else None,  # noqa: SIM118 (a sqlite3.Row)
         )
-    kind = src.kind + r[src.action] if src.action else src.kind
-    return TimelineRow(ts, kind, rid, model)
+    return TimelineRow(key[0], key[1], key[2], model)
 
 
 def source_query(
@@ -137,8 +137,9 @@ def source_query(
     *,
     pg: bool,
 ) -> tuple[str, list[Any]]:
-    """The query of at most ``n`` rows of ``src`` after ``after`` in key order, and its
-    parameters. PostgreSQL's queries take the event's id as ``$1`` (not in the list)."""
+    """The query of the keys (time, [action,] id) of at most ``n`` rows of ``src`` after
+    ``after`` in key order, and its parameters: an index-only range scan. PostgreSQL's
+    queries take the event's id as ``$1`` (not in the list)."""
     params: list[Any] = []
 
     def p(value: Any) -> str:
@@ -164,8 +165,16 @@ def source_query(
             where.append(f"({ts}, id) > ({p(t)}, {p(rid)})")
     where.append(f"{ts} <= {p(_ts(until))}")
     order = f"{ts}, {action}, id" if action is not None else f"{ts}, id"
-    sql = f"SELECT * FROM {src.table} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT {p(n)}"
-    return sql, params
+    cols = f"{src.ts} AS t, {src.action} AS a, id" if src.action else f"{src.ts} AS t, id"
+    sql = f"SELECT {cols} FROM {src.table} WHERE {' AND '.join(where)} ORDER BY {order} "
+    return sql + f"LIMIT {p(n)}", params
+
+
+def rows_query(table: str, ids: Sequence[int], *, pg: bool) -> tuple[str, list[Any]]:
+    """The query of the rows of ``table`` with these ids (PostgreSQL: the event is ``$1``)."""
+    if pg:
+        return f"SELECT * FROM {table} WHERE event_id = $1 AND id = ANY($2::bigint[])", [ids]
+    return f"SELECT * FROM {table} WHERE id IN ({','.join('?' * len(ids))})", list(ids)
 
 
 async def read_page(
@@ -179,17 +188,41 @@ async def read_page(
     reads: PageReads,
 ) -> list[TimelineRow]:
     """At most ``limit + 1`` timeline rows after ``after`` (None: from the start), within
-    ``since``..``until`` (inclusive), in key order: see the module's docstring."""
+    ``since``..``until`` (inclusive), in key order: see the module's docstring.
+
+    Two steps: the keys of at most ``limit + 1`` rows per source (index-only scans),
+    merged and cut to ``limit + 1``; then those rows, by id (one query per table). A row
+    deleted in between (a purged post's decisions) is read again from the keys."""
     if limit < 1:
         raise ValueError("limit must be at least 1")
     n = limit + 1
+    lo, hi = utc(since), utc(until)
     after = None if after is None else (utc(after[0]), after[1], after[2])
-    parts: list[list[TimelineRow]] = []
-    for src in SOURCES:
-        sql, params = source_query(src, after, utc(since), utc(until), n, pg=pg)
-        rows = await fetch(sql, params)
-        reads.queries += 1
-        reads.rows += len(rows)
-        parts.append([row_of(src, r) for r in rows])
-    merged = heapq.merge(*parts, key=lambda t: t.key)
-    return [row for _, row in zip(range(n), merged, strict=False)]
+    for _ in range(3):
+        keys: list[list[tuple[str, str, int, Source]]] = []
+        for src in SOURCES:
+            sql, params = source_query(src, after, lo, hi, n, pg=pg)
+            got = await fetch(sql, params)
+            reads.queries += 1
+            reads.keys += len(got)
+            keys.append(
+                [(r["t"], src.kind + (r["a"] if src.action else ""), r["id"], src) for r in got]
+            )
+        chosen = list(itertools.islice(heapq.merge(*keys), n))
+        by_table: dict[str, list[int]] = {}
+        for _t, _k, rid, src in chosen:
+            by_table.setdefault(src.table, []).append(rid)
+        stored: dict[tuple[str, int], Mapping[str, Any]] = {}
+        for table, ids in by_table.items():
+            sql, params = rows_query(table, sorted(set(ids)), pg=pg)
+            got = await fetch(sql, params)
+            reads.queries += 1
+            reads.rows += len(got)
+            stored.update(((table, int(r["id"])), r) for r in got)
+        if all((src.table, rid) in stored for _t, _k, rid, src in chosen):
+            break
+    return [
+        row_of(src, stored[(src.table, rid)], (_dt(t), kind, rid))
+        for t, kind, rid, src in chosen
+        if (src.table, rid) in stored
+    ]

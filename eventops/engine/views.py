@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -174,9 +175,26 @@ def end_view(engine: Engine, end: Endpoint) -> dict[str, Any]:
 # -- reads the API serves (the caller's view filters them) ------------------------------------
 
 
-async def alerts(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
+async def alerts(
+    engine: Engine,
+    *,
+    include_closed: bool,
+    after_id: int | None = None,
+    limit: int | None = None,
+    subjects: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts in id order after ``after_id``, at most ``limit``, about ``subjects`` (None:
+    any). The open ones come from memory; with the closed ones, the store reads the page."""
     now = engine.clock.now()
-    rows = await engine.store.list_alerts() if include_closed else engine.alerts.open_alerts()
+    if include_closed:
+        rows = await engine.store.list_alerts(after_id=after_id, limit=limit, subjects=subjects)
+    else:
+        rows = [
+            a
+            for a in sorted(engine.alerts.open_alerts(), key=lambda a: a.id or 0)
+            if (after_id is None or (a.id or 0) > after_id)
+            and (subjects is None or a.subject in subjects)
+        ][:limit]
     return [alert_view(a, silenced=engine.alerts.silenced(a, now)) for a in rows]
 
 

@@ -164,7 +164,14 @@ async def list_alerts(request: web.Request) -> web.Response:
         paging.limit_of(q.get("limit")),
         paging.cursor_of(q.get("cursor"), "alerts", (int,)),
     )
-    rows = await views.alerts(view.engine, include_closed=q.get("all") == "1")
+    # the page (and one more: a next page follows) of the alerts this caller sees
+    rows = await views.alerts(
+        view.engine,
+        include_closed=q.get("all") == "1",
+        after_id=None if after is None else int(after[0]),
+        limit=limit + 1,
+        subjects=None if view.user.role is Role.technician else view.links | view.devices,
+    )
     items, nxt = paging.page(
         [a for a in rows if view.sees(a["subject"])],
         lambda a: (int(a["id"]),),

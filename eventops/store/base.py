@@ -9,7 +9,7 @@ an acknowledged write survives a crash. Times are UTC.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -216,7 +216,16 @@ class Store(ABC):
     async def update_alert(self, alert_id: int, **changes: Any) -> None: ...
 
     @abstractmethod
-    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]: ...
+    async def list_alerts(
+        self,
+        *,
+        open_only: bool = False,
+        after_id: int | None = None,
+        limit: int | None = None,
+        subjects: Collection[str] | None = None,
+    ) -> list[AlertRow]:
+        """Alerts in id order: with ``after_id`` only those after it, at most ``limit``,
+        and with ``subjects`` only those about one of them (a page: O(limit) rows read)."""
 
     @abstractmethod
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
@@ -296,7 +305,11 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]: ...
+    async def list_decisions(
+        self, post_id: str | None = None, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[DecisionRow]:
+        """Decisions (on one post, or all) in id order: with ``after_id`` only those after
+        it, at most ``limit`` (a page: O(limit) rows read)."""
 
     @abstractmethod
     async def get_decision(self, decision_id: int) -> DecisionRow | None: ...

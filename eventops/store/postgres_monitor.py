@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,12 +166,28 @@ class PostgresMonitorMixin(PostgresCore):
         if changes:
             await self.run_write(job)
 
-    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
-        where = "AND state != 'cleared'" if open_only else ""
-        rows = await self._fetch(
-            f"SELECT * FROM alerts WHERE event_id=$1 {where} ORDER BY id", self.event_id
-        )
-        return [alert_row(r) for r in rows]
+    async def list_alerts(
+        self,
+        *,
+        open_only: bool = False,
+        after_id: int | None = None,
+        limit: int | None = None,
+        subjects: Collection[str] | None = None,
+    ) -> list[AlertRow]:
+        where, params = ["event_id = $1"], list[Any]([self.event_id])
+        if open_only:
+            where.append("state != 'cleared'")
+        if after_id is not None:
+            params.append(after_id)
+            where.append(f"id > ${len(params)}")
+        if subjects is not None:
+            params.append(sorted(subjects))
+            where.append(f"subject = ANY(${len(params)}::text[])")
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            params.append(limit)
+            sql += f" LIMIT ${len(params)}"
+        return [alert_row(r) for r in await self._fetch(sql, *params)]
 
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
         if bucket_s <= 0:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,27 +136,28 @@ class SQLiteMonitorMixin(SQLiteCore):
         if changes:
             await self.run_write(job)
 
-    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
-        where = "WHERE state != 'cleared'" if open_only else ""
-        rows = await self._fetch(f"SELECT * FROM alerts {where} ORDER BY id")
-        return [
-            AlertRow(
-                id=r["id"],
-                key=r["key"],
-                severity=r["severity"],
-                subject=r["subject"],
-                summary=r["summary"],
-                state=r["state"],
-                raised_at=_dt(r["raised_at"]),
-                cleared_at=_dt(r["cleared_at"]) if r["cleared_at"] else None,
-                acked_by=r["acked_by"],
-                ack_note=r["ack_note"],
-                labels=json.loads(r["labels"]),
-                msg_id=r["msg_id"],
-                params=json.loads(r["params"]),
-            )
-            for r in rows
-        ]
+    async def list_alerts(
+        self,
+        *,
+        open_only: bool = False,
+        after_id: int | None = None,
+        limit: int | None = None,
+        subjects: Collection[str] | None = None,
+    ) -> list[AlertRow]:
+        where, params = ["1"], list[Any]()
+        if open_only:
+            where.append("state != 'cleared'")
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(after_id)
+        if subjects is not None:
+            where.append(f"subject IN ({','.join('?' * len(subjects))})")
+            params += sorted(subjects)
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [sqlite_ops.alert_row(dict(r)) for r in await self._fetch(sql, params)]
 
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
         if bucket_s <= 0:

@@ -250,3 +250,71 @@ async def test_odd_but_valid_cursors_read_the_same_as_the_full_timeline(
         whole = [key(e) for e in await history.timeline(s)]
         page = await history.timeline_page(s, after=after, limit=1000)
         assert [key(e) for e in page] == [k for k in whole if k > after]
+
+
+# -- the other paged lists the store holds: alerts and wall decisions, in id order ----------
+
+
+async def test_alert_and_decision_pages_are_the_whole_list_in_id_order(
+    make_store: StoreMaker,
+) -> None:
+    clock = Clock()
+    async with make_store(now=clock) as s:
+        await fill(s, clock, 8)
+        for n in range(24):
+            await s.add_alert(
+                AlertRow(
+                    key=f"p:{n}",
+                    severity="info",
+                    subject=("mast-a", "mast-b", "link-c")[n % 3],
+                    summary=f"p{n}",
+                    raised_at=T0,
+                    state="cleared" if n % 4 == 0 else "open",
+                )
+            )
+            await s.decide(
+                DecisionRow(post_id=f"x:{n % 3}", ts=T0, actor="anna", action="approve"),
+                "approved",
+                None,
+            )
+        everything = await s.list_alerts()
+        assert len(everything) == 8 + 24
+        for subjects in (None, {"mast-a", "link-c"}, set(), {"nowhere"}):
+            for open_only in (False, True):
+                want = [
+                    a.id
+                    for a in everything
+                    if (subjects is None or a.subject in subjects)
+                    and not (open_only and a.state == "cleared")
+                ]
+                for limit in (1, 2, 5, 100):
+                    got: list[int | None] = []
+                    after: int | None = None
+                    while True:
+                        page = await s.list_alerts(
+                            open_only=open_only, after_id=after, limit=limit, subjects=subjects
+                        )
+                        assert len(page) <= limit
+                        got += [a.id for a in page]
+                        if len(page) < limit:
+                            break
+                        after = page[-1].id
+                    assert got == want, (subjects, open_only, limit)
+        decisions = await s.list_decisions()
+        assert len(decisions) == 8 + 24
+        for post in (None, "x:1", "x:9"):
+            want = [d.id for d in decisions if post is None or d.post_id == post]
+            for limit in (1, 3, 100):
+                got = []
+                after = None
+                while True:
+                    dpage = await s.list_decisions(post, after_id=after, limit=limit)
+                    got += [d.id for d in dpage]
+                    if len(dpage) < limit:
+                        break
+                    after = dpage[-1].id
+                assert got == want, (post, limit)
+        # a cursor beyond every id, or before every id
+        assert await s.list_decisions(after_id=2**63 - 1, limit=5) == []
+        lowest = await s.list_decisions(after_id=-(2**63) + 1, limit=2)
+        assert [d.id for d in lowest] == [d.id for d in decisions[:2]]

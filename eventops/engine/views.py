@@ -212,13 +212,26 @@ def silences(engine: Engine) -> list[dict[str, Any]]:
 
 
 async def history(
-    engine: Engine, device: str, metric: str, since: datetime | None, until: datetime | None
+    engine: Engine,
+    device: str,
+    metric: str,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    after_ts: datetime | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
+    """The series' points in ``since``..``until`` (the last hour by default). A page: from
+    the time ``after_ts`` on (all of its points), at least ``limit`` of them, ending with
+    every point of the last time (the store reads that page, not the whole window)."""
     if not device or not metric:
         raise InvalidRequest("device and metric are required")
     end = until or engine.clock.now()
     start = since or end - timedelta(hours=1)
-    samples = await engine.store.query_samples(device, metric, start, end)
+    ms = timedelta(milliseconds=1)
+    if after_ts is not None and after_ts - start > ms:  # (a ms early: the store's are whole)
+        start = after_ts - ms
+    samples = await engine.store.query_samples(device, metric, start, end, limit=limit)
     return {
         "device": device,
         "metric": metric,

@@ -18,6 +18,7 @@ this run; a keep-alive comment on every connection idle for ``heartbeat_s``.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -239,18 +240,30 @@ async def history(request: web.Request) -> web.Response:
         paging.limit_of(q.get("limit")),
         paging.cursor_of(q.get("cursor"), "history", (str, str, int)),
     )
-    out = await views.history(
-        view.engine, dev, metric, parse_time(q.get("since")), parse_time(q.get("until"))
-    )
-    # (time, value, n-th such point): the same order and keys whatever order a store
-    # returns points of one time in (SQLite: as written; PostgreSQL: unspecified)
-    pts = sorted(out["points"], key=lambda p: (_iso(p[0]), repr(p[1])))
-    stamped = [
-        ((_iso(t), repr(v), n), (t, v))
-        for ((_, n), (t, v)) in zip(
-            paging.tie_keys([{"k": (_iso(t), repr(v))} for t, v in pts], "k"), pts, strict=True
+    since, until, after_ts = parse_time(q.get("since")), parse_time(q.get("until")), None
+    if after is not None:
+        after_ts = _history_after(str(after[0]))
+    want = limit + 1
+    while True:  # the store reads a page from the cursor's time; more if too few follow it
+        out = await views.history(
+            view.engine, dev, metric, since, until, after_ts=after_ts, limit=want
         )
-    ]
+        # (time, value, n-th such point): the same order and keys whatever order a store
+        # returns points of one time in (SQLite: as written; PostgreSQL: unspecified)
+        pts = sorted(out["points"], key=lambda p: (_iso(p[0]), repr(p[1])))
+        stamped = [
+            ((_iso(t), repr(v), n), (t, v))
+            for ((_, n), (t, v)) in zip(
+                paging.tie_keys([{"k": (_iso(t), repr(v))} for t, v in pts], "k"),
+                pts,
+                strict=True,
+            )
+        ]
+        following = sum(1 for k, _ in stamped if after is None or k > after)
+        if len(pts) < want or following > limit:
+            break
+        # the cursor's own time had too many points before it: once more, with that many more
+        want = len(pts) + limit + 1 - following
     chosen, nxt = paging.page(
         stamped, lambda kv: kv[0], endpoint="history", limit=limit, after=after
     )
@@ -260,6 +273,22 @@ async def history(request: web.Request) -> web.Response:
 
 def _iso(t: object) -> str:
     return t.isoformat() if isinstance(t, datetime) else str(t)
+
+
+HISTORY_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00|Z)?")
+"""A history cursor's time: UTC (or no zone), so that its text sorts as the points' do."""
+
+
+def _history_after(ts: str) -> datetime:
+    """The time of a history cursor; a 400 unless a UTC time in the points' own format
+    (the page is read from that time on: any other text would not sort as its time)."""
+    try:
+        t = datetime.fromisoformat(ts) if HISTORY_TS.fullmatch(ts) else None
+    except ValueError:
+        t = None
+    if t is None:
+        raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
 async def get_timeline(request: web.Request) -> web.Response:

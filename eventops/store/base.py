@@ -206,8 +206,17 @@ class Store(ABC):
 
     @abstractmethod
     async def query_samples(
-        self, device: str, metric: str, since: datetime, until: datetime
-    ) -> list[Sample]: ...
+        self,
+        device: str,
+        metric: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
+    ) -> list[Sample]:
+        """The series' samples in ``since``..``until``, in time order. With ``limit`` (>= 1),
+        only those up to the time of the ``limit``-th: a page, never splitting the samples
+        of one time (more than ``limit`` when several share that last time)."""
 
     @abstractmethod
     async def add_alert(self, alert: AlertRow) -> int: ...

@@ -109,16 +109,35 @@ class PostgresMonitorMixin(PostgresCore):
         await self.run_write(job, samples=cols)
 
     async def query_samples(
-        self, device: str, metric: str, since: datetime, until: datetime
+        self,
+        device: str,
+        metric: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Sample]:
+        lo, hi = _ms(since), _ms(until)
+        if limit is not None:  # the time of the limit-th sample: a page ends with that time
+            cut = await self._fetchval(
+                "SELECT ts_ms FROM samples WHERE event_id=$1 AND device=$2 AND metric=$3 "
+                "AND ts_ms BETWEEN $4 AND $5 ORDER BY ts_ms LIMIT 1 OFFSET $6",
+                self.event_id,
+                device,
+                metric,
+                lo,
+                hi,
+                max(0, limit - 1),
+            )
+            hi = hi if cut is None else int(cut)
         rows = await self._fetch(
             "SELECT ts_ms, value FROM samples WHERE event_id=$1 AND device=$2 AND metric=$3 "
             "AND ts_ms BETWEEN $4 AND $5 ORDER BY ts_ms",
             self.event_id,
             device,
             metric,
-            _ms(since),
-            _ms(until),
+            lo,
+            hi,
         )
         return [
             Sample(

@@ -81,12 +81,26 @@ class SQLiteMonitorMixin(SQLiteCore):
         await self.run_write(job)
 
     async def query_samples(
-        self, device: str, metric: str, since: datetime, until: datetime
+        self,
+        device: str,
+        metric: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Sample]:
+        lo, hi = _ms(since), _ms(until)
+        if limit is not None:  # the time of the limit-th sample: a page ends with that time
+            cut = await self._fetch(
+                "SELECT ts_ms FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
+                "ORDER BY ts_ms LIMIT 1 OFFSET ?",
+                (device, metric, lo, hi, max(0, limit - 1)),
+            )
+            hi = int(cut[0]["ts_ms"]) if cut else hi
         rows = await self._fetch(
             "SELECT ts_ms, value FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
             "ORDER BY ts_ms, rowid",  # equal times in the order written (stable pages)
-            (device, metric, _ms(since), _ms(until)),
+            (device, metric, lo, hi),
         )
         return [
             Sample(

@@ -20,7 +20,14 @@ import pytest
 from eventops.monitor import history
 from eventops.monitor.history import TimelineEntry
 from eventops.store.base import Store
-from eventops.store.models import AlertRow, DecisionRow, HandoverRow, PostRow, ProbeResultRow
+from eventops.store.models import (
+    AlertRow,
+    DecisionRow,
+    HandoverRow,
+    PostRow,
+    ProbeResultRow,
+    Sample,
+)
 from eventops.store.timeline import SOURCES, TimelineKey, source_query
 from tests.helpers.pgfixtures import StoreMaker
 
@@ -318,3 +325,24 @@ async def test_alert_and_decision_pages_are_the_whole_list_in_id_order(
         assert await s.list_decisions(after_id=2**63 - 1, limit=5) == []
         lowest = await s.list_decisions(after_id=-(2**63) + 1, limit=2)
         assert [d.id for d in lowest] == [d.id for d in decisions[:2]]
+
+
+async def test_a_page_of_samples_ends_with_every_sample_of_its_last_time(
+    make_store: StoreMaker,
+) -> None:
+    async with make_store() as s:
+        times = [T0 + timedelta(seconds=k // 3) for k in range(30)]  # three samples a second
+        await s.add_samples(
+            [Sample(ts=t, device="d", metric="m", value=float(k)) for k, t in enumerate(times)]
+        )
+        hi = T0 + timedelta(days=1)
+        whole = await s.query_samples("d", "m", T0, hi)
+        assert len(whole) == 30
+        for limit in range(1, 33):
+            got = await s.query_samples("d", "m", T0, hi, limit=limit)
+            upto = -(-limit // 3) * 3  # the limit-th sample's time, all of it
+            assert sorted(x.value for x in got) == [float(k) for k in range(min(upto, 30))]
+        # from a later time on, within the window, and an empty window
+        got = await s.query_samples("d", "m", T0 + timedelta(seconds=4), hi, limit=4)
+        assert sorted(x.value for x in got) == [float(k) for k in range(12, 18)]
+        assert await s.query_samples("d", "m", hi, hi, limit=1) == []

@@ -330,6 +330,15 @@ def _timeline_key(entry: TimelineEntry) -> paging.Key:
     )
 
 
+def _storable(text: str) -> bool:
+    """Text a store can hold and compare (no NUL, no lone surrogate), as every kind is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text and len(text) <= paging.MAX_CURSOR_CHARS
+
+
 def _timeline_after(key: paging.Key | None) -> TimelineKey | None:
     """The store's key of a cursor's (time, kind, row id); a 400 unless the time is written
     exactly as :func:`_timeline_key` writes one (no cursor of ours is written otherwise)."""
@@ -340,7 +349,7 @@ def _timeline_after(key: paging.Key | None) -> TimelineKey | None:
         t = datetime.strptime(ts, TIMELINE_TS).replace(tzinfo=UTC)
     except ValueError:
         t = None
-    if t is None or t.strftime(TIMELINE_TS) != ts or len(kind) > paging.MAX_CURSOR_CHARS:
+    if t is None or t.strftime(TIMELINE_TS) != ts or not _storable(kind):
         raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
     return (t, kind, row)
 

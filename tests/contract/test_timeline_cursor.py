@@ -34,6 +34,8 @@ async def get(rig: Rig, path: str) -> tuple[int, Any, str | None]:
         (" 2026-06-18T12:00:00.000000", "audit:x", 1),
         ("2026-06-18T12:00:00.000000", "audit:x", True),
         ("2026-06-18T12:00:00.000000", 5, 1),
+        ("2026-06-18T12:00:00.000000", "audit:\x00", 1),  # no store holds such a kind
+        ("2026-06-18T12:00:00.000000", "audit:\ud800", 1),
     ],
 )
 async def test_a_cursor_with_a_key_the_server_never_wrote_is_a_400(

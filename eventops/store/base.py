@@ -15,6 +15,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from eventops.errors import StoreError
 from eventops.store.models import (
     AlertRow,
     ApplyDeviceRow,
@@ -169,6 +170,17 @@ class OpsTx(ABC):
         """Append to the audit chain as part of this transaction."""
 
 
+MAX_SERIES = 10_000
+"""At most this many series in one :meth:`Store.latest_samples`."""
+
+
+def check_series(series: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``series`` as a list, refused (StoreError) when longer than :data:`MAX_SERIES`."""
+    if len(series) > MAX_SERIES:
+        raise StoreError(f"latest_samples: {len(series)} series, at most {MAX_SERIES}")
+    return [(str(d), str(m)) for d, m in series]
+
+
 class Store(ABC):
     timeline_reads: PageReads
     """What :meth:`timeline_page` read so far (each backend sets its own at construction)."""
@@ -217,6 +229,12 @@ class Store(ABC):
         """The series' samples in ``since``..``until``, in time order. With ``limit`` (>= 1),
         only those up to the time of the ``limit``-th: a page, never splitting the samples
         of one time (more than ``limit`` when several share that last time)."""
+
+    @abstractmethod
+    async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
+        """The newest sample of each ``(device, metric)`` in ``series`` that has one (what
+        a standby shows of the active engine's last polls); one index seek per series, at
+        most :data:`MAX_SERIES` of them (StoreError beyond)."""
 
     @abstractmethod
     async def add_alert(self, alert: AlertRow) -> int: ...

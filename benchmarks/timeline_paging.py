@@ -15,7 +15,9 @@ entries, many of them sharing a second with others), then serves pages of
 Both produce the same page and cursor (checked on every page measured). Pages are
 taken at cursors spread over the whole timeline (the first page, the middle, the
 end), each page's entries dumped as the API does. Printed: pages/s of each path and
-the new/old ratio, and the index keys and rows the new path fetched per page.
+the new/old ratio, the index keys and rows the new path fetched per page, and the
+database's own plan of each source's query at a cursor in the middle of the event
+(PostgreSQL after ANALYZE: an index-only scan under a Limit on a table this size).
 
 SQLite by default; ``--backend postgresql`` starts a throw-away cluster (initdb +
 pg_ctl, tests/helpers/pgcluster.py) unless ``--pg-url`` names a database (password in
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import tempfile
 import time
@@ -53,6 +56,7 @@ from eventops.store.models import (  # noqa: E402
     PostRow,
     ProbeResultRow,
 )
+from eventops.store.timeline import SOURCES, TimelineKey, source_query  # noqa: E402
 from tests.helpers.pgcluster import PgCluster, find_bin_dir  # noqa: E402
 
 T0 = datetime(2026, 6, 18, 14, 0, tzinfo=UTC)
@@ -173,6 +177,8 @@ async def measure(store: Store, clock: Clock, rows: int, limit: int, old_pages: 
         for c in picks:
             await old_page(store, c, limit)
         old_s = (time.perf_counter() - t) / len(picks)
+        mid = _timeline_after(paging.cursor_of(cursors[len(cursors) // 2], "timeline"))
+        chosen_plans = await plans(store, mid, limit + 1)
     name = "postgresql" if isinstance(store, PostgresStore) else "sqlite"
     print(
         f"  backend {name}, limit {limit}, {len(cursors)} pages in the whole walk ({walk_s:.2f} s)"
@@ -182,6 +188,30 @@ async def measure(store: Store, clock: Clock, rows: int, limit: int, old_pages: 
     print(f"  old (read every entry per page):   {1 / old_s:>9,.1f} pages/s "
           f"({total:,} rows read per page, {len(picks)} pages measured)")  # fmt: skip
     print(f"  ratio new/old: {old_s / new_s:,.0f}x")
+    print("  the database's own plan of each source's query at a cursor mid-event:")
+    for src, plan in chosen_plans:
+        print(f"    {src:<14} {plan}")
+
+
+async def plans(store: Store, after: TimelineKey | None, n: int) -> list[tuple[str, str]]:
+    """Each source's key query as the database plans it (after ANALYZE on PostgreSQL)."""
+    out = []
+    hi = T0 + timedelta(days=DAYS + 1)
+    if isinstance(store, PostgresStore):
+        await store._fetch("ANALYZE")
+    for src in SOURCES:
+        if isinstance(store, PostgresStore):
+            sql, params = source_query(src, after, T0, hi, n, pg=True)
+            got = await store._fetch("EXPLAIN " + sql, store.event_id, *params)
+            lines = [re.sub(r"\s*\(cost=[^)]*\)", "", str(r["QUERY PLAN"])) for r in got]
+            text = " / ".join(x.strip(" ->") for x in lines[:2])
+        else:
+            assert isinstance(store, SQLiteStore)
+            sql, params = source_query(src, after, T0, hi, n, pg=False)
+            plan = await store._fetch("EXPLAIN QUERY PLAN " + sql, params)
+            text = " / ".join(str(r[3]) for r in plan)
+        out.append((src.kind, text[:110]))
+    return out
 
 
 async def main(a: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,7 +19,7 @@ import pytest
 
 from eventops.monitor import history
 from eventops.monitor.history import TimelineEntry
-from eventops.store.base import Store
+from eventops.store.base import PageReads, Store
 from eventops.store.models import (
     AlertRow,
     DecisionRow,
@@ -28,7 +28,8 @@ from eventops.store.models import (
     ProbeResultRow,
     Sample,
 )
-from eventops.store.timeline import SOURCES, TimelineKey, source_query
+from eventops.store.postgres import PostgresStore
+from eventops.store.timeline import SOURCES, TimelineKey, read_page, source_query
 from tests.helpers.pgfixtures import StoreMaker
 
 T0 = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
@@ -346,3 +347,34 @@ async def test_a_page_of_samples_ends_with_every_sample_of_its_last_time(
         got = await s.query_samples("d", "m", T0 + timedelta(seconds=4), hi, limit=4)
         assert sorted(x.value for x in got) == [float(k) for k in range(12, 18)]
         assert await s.query_samples("d", "m", hi, hi, limit=1) == []
+
+
+async def test_rows_deleted_between_the_keys_and_the_rows_are_read_again(
+    make_store: StoreMaker,
+) -> None:
+    """A page reads keys, then the chosen rows: decisions deleted in between (an author
+    forgotten) are not shown, and the page is still ``limit + 1`` of what is left."""
+    clock = Clock()
+    async with make_store(now=clock) as s:
+        await fill(s, clock, 6)
+        forgotten = False
+
+        async def fetch(sql: str, params: Sequence[Any]) -> Sequence[Mapping[str, Any]]:
+            nonlocal forgotten
+            if not forgotten and sql.startswith("SELECT * FROM decisions"):
+                forgotten = True  # the keys are read, the rows not yet: the author's posts go
+                await s.forget_author("a")
+            if isinstance(s, PostgresStore):
+                return await s._fetch(sql, s.event_id, *params)
+            return [dict(r) for r in await s._fetch(sql, params)]
+
+        reads = PageReads()
+        rows = await read_page(
+            fetch, pg=make_store.pg, after=None, limit=30, since=T0, until=T0 + timedelta(days=1),
+            reads=reads,
+        )  # fmt: skip
+        assert forgotten
+        left = [key(e) for e in await history.timeline(s)]
+        assert all(k[1] != "moderation" for k in left)
+        assert [r.key for r in rows] == left[:31]
+        assert reads.queries > 2 * len(SOURCES)  # the keys were read twice

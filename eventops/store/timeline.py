@@ -3,10 +3,12 @@
 The timeline (:func:`eventops.monitor.history.timeline`) merges alerts raised
 and cleared, probe results, moderation decisions, handovers and audit entries
 into one list ordered by the key ``(time, kind, row id)``. A page of it is read
-as a k-way merge: one query per source, each asking its own index for at most
-``limit + 1`` rows after the cursor's key, merged here by the same key and cut
-to ``limit + 1`` — so a page reads at most ``sources × (limit + 1)`` rows, however
-long the event ran, and the caller learns from the extra row whether more follow.
+as a k-way merge: one query per source, each asking its own index for the keys
+of at most ``limit + 1`` rows after the cursor's key (an index-only scan), merged
+here by the same key and cut to ``limit + 1``; then only those rows are fetched, by
+id. A page reads at most ``sources × (limit + 1)`` index entries and ``limit + 1``
+rows, however long the event ran, and the caller learns from the extra row whether
+more follow.
 
 Why not one ``UNION ALL … ORDER BY … LIMIT``: each branch would need its
 ``LIMIT`` pushed down to stay cheap, which PostgreSQL's Merge Append does but
@@ -23,6 +25,11 @@ a source of one kind otherwise (every ``audit:…`` is above ``k`` or below it, 
 ``k`` is above or below the prefix). Times are compared as the stored UTC text
 (:func:`eventops.store.sqlite_core._ts`), which sorts as the times do; PostgreSQL
 compares the action with the ``"C"`` collation (code point order, as Python).
+
+Each query's range starts at the cursor: PostgreSQL seeks to the cursor's whole row
+value; SQLite (3.40) seeks to its time and steps over the rows of that same time that
+come before the cursor, so a page costs O(limit + rows sharing the cursor's time) — one
+write's rows (the hides of an author's block, the alerts of one poll round), not the event.
 
 Both backends share this module (same tables, same stored text); the SQLite store
 never imports the PostgreSQL one, so nothing here does either.

@@ -56,7 +56,7 @@ from eventops.store.models import (  # noqa: E402
     PostRow,
     ProbeResultRow,
 )
-from eventops.store.timeline import SOURCES, TimelineKey, source_query  # noqa: E402
+from eventops.store.timeline import SOURCES, TimelineKey, source_queries  # noqa: E402
 from tests.helpers.pgcluster import PgCluster, find_bin_dir  # noqa: E402
 
 T0 = datetime(2026, 6, 18, 14, 0, tzinfo=UTC)
@@ -201,13 +201,13 @@ async def plans(store: Store, after: TimelineKey | None, n: int) -> list[tuple[s
         await store._fetch("ANALYZE")
     for src in SOURCES:
         if isinstance(store, PostgresStore):
-            sql, params = source_query(src, after, T0, hi, n, pg=True)
+            sql, params = source_queries(src, after, T0, hi, n, pg=True)[0]
             got = await store._fetch("EXPLAIN " + sql, store.event_id, *params)
             lines = [re.sub(r"\s*\(cost=[^)]*\)", "", str(r["QUERY PLAN"])) for r in got]
             text = " / ".join(x.strip(" ->") for x in lines[:2])
         else:
             assert isinstance(store, SQLiteStore)
-            sql, params = source_query(src, after, T0, hi, n, pg=False)
+            sql, params = source_queries(src, after, T0, hi, n, pg=False)[0]
             plan = await store._fetch("EXPLAIN QUERY PLAN " + sql, params)
             text = " / ".join(str(r[3]) for r in plan)
         out.append((src.kind, text[:110]))

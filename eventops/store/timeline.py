@@ -26,10 +26,12 @@ a source of one kind otherwise (every ``audit:…`` is above ``k`` or below it, 
 (:func:`eventops.store.sqlite_core._ts`), which sorts as the times do; PostgreSQL
 compares the action with the ``"C"`` collation (code point order, as Python).
 
-Each query's range starts at the cursor: PostgreSQL seeks to the cursor's whole row
-value; SQLite (3.40) seeks to its time and steps over the rows of that same time that
-come before the cursor, so a page costs O(limit + rows sharing the cursor's time) — one
-write's rows (the hides of an author's block, the alerts of one poll round), not the event.
+Each range starts where the cursor is, however many rows share its time (the hides
+of an author's block, the alerts of one poll round): the source whose kind is the
+cursor's reads the rest of the cursor's time first (``time = t AND id > i``; the audit
+log: ``time = t AND action = a AND id > i``, then ``time = t AND action > a``), then
+``time > t`` — each an exact index seek, where a row-value ``(time, id) > (t, i)``
+lets SQLite seek to the time only and step over that time's rows before the cursor.
 
 Both backends share this module (same tables, same stored text); the SQLite store
 never imports the PostgreSQL one, so nothing here does either.
@@ -135,7 +137,7 @@ def row_of(src: Source, r: Mapping[str, Any], key: TimelineKey) -> TimelineRow:
     return TimelineRow(key[0], key[1], key[2], model)
 
 
-def source_query(
+def source_queries(
     src: Source,
     after: TimelineKey | None,
     since: datetime,
@@ -143,36 +145,56 @@ def source_query(
     n: int,
     *,
     pg: bool,
+) -> list[tuple[str, list[Any]]]:
+    """The queries of the keys (time, [action,] id) of at most ``n`` rows each of ``src``
+    after ``after``, with their parameters: index-only range scans that each seek to where
+    they start. Read one after another, their rows are in key order (the rows of the
+    cursor's own time first). PostgreSQL's queries take the event's id as ``$1``."""
+    ts = src.ts
+    action = None if src.action is None else (f'{src.action} COLLATE "C"' if pg else src.action)
+    order = f"{ts}, {action}, id" if action is not None else f"{ts}, id"
+    cols = f"{src.ts} AS t, {src.action} AS a, id" if src.action else f"{src.ts} AS t, id"
+    if after is None or after[0] < since:
+        # from ``since`` (a cursor before the window: every row of the window follows it)
+        return [_query(src, cols, order, [(f"{ts} >=", _ts(since))], until, n, pg)]
+    t, kind, rid = _ts(after[0]), after[1], after[2]
+    if action is not None and kind.startswith(src.kind):
+        act = kind[len(src.kind) :]
+        return [
+            _query(src, cols, order, [(f"{ts} =", t), (f"{action} =", act), ("id >", rid)],
+                   until, n, pg),
+            _query(src, cols, order, [(f"{ts} =", t), (f"{action} >", act)], until, n, pg),
+            _query(src, cols, order, [(f"{ts} >", t)], until, n, pg),
+        ]  # fmt: skip
+    if src.kind == kind:
+        return [
+            _query(src, cols, order, [(f"{ts} =", t), ("id >", rid)], until, n, pg),
+            _query(src, cols, order, [(f"{ts} >", t)], until, n, pg),
+        ]
+    # every kind of this source sorts after the cursor's (its rows of time t follow) or before
+    op = ">=" if src.kind > kind else ">"
+    return [_query(src, cols, order, [(f"{ts} {op}", t)], until, n, pg)]
+
+
+def _query(
+    src: Source,
+    cols: str,
+    order: str,
+    conds: list[tuple[str, Any]],
+    until: datetime,
+    n: int,
+    pg: bool,
 ) -> tuple[str, list[Any]]:
-    """The query of the keys (time, [action,] id) of at most ``n`` rows of ``src`` after
-    ``after`` in key order, and its parameters: an index-only range scan. PostgreSQL's
-    queries take the event's id as ``$1`` (not in the list)."""
+    """One range of ``src`` (``conds``, up to ``until``), its ``LIMIT n`` the last parameter."""
     params: list[Any] = []
 
     def p(value: Any) -> str:
         params.append(value)
         return f"${len(params) + 1}" if pg else "?"
 
-    ts = src.ts
-    action = None if src.action is None else (f'{src.action} COLLATE "C"' if pg else src.action)
     where = ["event_id = $1"] if pg else []
-    # one lower bound, so that the index range starts at it: the cursor's when it lies
-    # within the window (then every row after it is after ``since`` too), else ``since``
-    if after is None or after[0] < since:
-        where.append(f"{ts} >= {p(_ts(since))}")
-    else:
-        t, kind, rid = _ts(after[0]), after[1], after[2]
-        if action is not None and kind.startswith(src.kind):
-            where.append(f"({ts}, {action}, id) > ({p(t)}, {p(kind[len(src.kind) :])}, {p(rid)})")
-        elif src.kind > kind:
-            where.append(f"{ts} >= {p(t)}")
-        elif src.kind < kind:
-            where.append(f"{ts} > {p(t)}")
-        else:
-            where.append(f"({ts}, id) > ({p(t)}, {p(rid)})")
-    where.append(f"{ts} <= {p(_ts(until))}")
-    order = f"{ts}, {action}, id" if action is not None else f"{ts}, id"
-    cols = f"{src.ts} AS t, {src.action} AS a, id" if src.action else f"{src.ts} AS t, id"
+    where += [f"{c} {p(v)}" for c, v in conds]
+    where.append(f"{src.ts} <= {p(_ts(until))}")
     sql = f"SELECT {cols} FROM {src.table} WHERE {' AND '.join(where)} ORDER BY {order} "
     return sql + f"LIMIT {p(n)}", params
 
@@ -208,13 +230,17 @@ async def read_page(
     for _ in range(3):
         keys: list[list[tuple[str, str, int, Source]]] = []
         for src in SOURCES:
-            sql, params = source_query(src, after, lo, hi, n, pg=pg)
-            got = await fetch(sql, params)
-            reads.queries += 1
-            reads.keys += len(got)
-            keys.append(
-                [(r["t"], src.kind + (r["a"] if src.action else ""), r["id"], src) for r in got]
-            )
+            part: list[tuple[str, str, int, Source]] = []
+            for sql, params in source_queries(src, after, lo, hi, n, pg=pg):
+                if len(part) >= n:
+                    break
+                got = await fetch(sql, [*params[:-1], n - len(part)])  # (the LIMIT: what is left)
+                reads.queries += 1
+                reads.keys += len(got)
+                part += [
+                    (r["t"], src.kind + (r["a"] if src.action else ""), r["id"], src) for r in got
+                ]
+            keys.append(part)
         chosen = list(itertools.islice(heapq.merge(*keys), n))
         by_table: dict[str, list[int]] = {}
         for _t, _k, rid, src in chosen:

@@ -9,6 +9,11 @@ is opaque to clients: base64url of the endpoint's name and the sort key of
 the last item sent, so appending new items never shifts a page. A cursor
 that is not one this endpoint gave is a 400. :class:`EngineClient` follows
 the cursors, so its callers still get whole lists.
+
+The server asks the store for the page only (``limit + 1`` rows after the
+cursor's key: keyset pagination through the store's indexes, see
+:mod:`eventops.store.timeline`) and pages those with :func:`page`, so the
+order and the cursors are the same as over the whole list.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eventops.adapters.base import Capabilities, OpticStatus, driver_class
@@ -12,9 +13,10 @@ from eventops.errors import EventOpsError, InvalidRequest, NotFound
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
 from eventops.monitor.history import TimelineEntry
-from eventops.monitor.history import timeline as _timeline
+from eventops.monitor.history import timeline_page as _timeline_page
 from eventops.profile.models import Endpoint, Link, Mast, Switch
 from eventops.store.models import HandoverRow
+from eventops.store.timeline import TimelineKey
 
 if TYPE_CHECKING:
     from eventops.engine.monitoring import Engine
@@ -181,9 +183,26 @@ def end_view(engine: Engine, end: Endpoint) -> dict[str, Any]:
 # -- reads the API serves (the caller's view filters them) ------------------------------------
 
 
-async def alerts(engine: Engine, *, include_closed: bool) -> list[dict[str, Any]]:
+async def alerts(
+    engine: Engine,
+    *,
+    include_closed: bool,
+    after_id: int | None = None,
+    limit: int | None = None,
+    subjects: Collection[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Alerts in id order after ``after_id``, at most ``limit``, about ``subjects`` (None:
+    any). The open ones come from memory; with the closed ones, the store reads the page."""
     now = engine.clock.now()
-    rows = await engine.store.list_alerts() if include_closed else engine.alerts.open_alerts()
+    if include_closed:
+        rows = await engine.store.list_alerts(after_id=after_id, limit=limit, subjects=subjects)
+    else:
+        rows = [
+            a
+            for a in sorted(engine.alerts.open_alerts(), key=lambda a: a.id or 0)
+            if (after_id is None or (a.id or 0) > after_id)
+            and (subjects is None or a.subject in subjects)
+        ][:limit]
     return [alert_view(a, silenced=engine.alerts.silenced(a, now)) for a in rows]
 
 
@@ -201,13 +220,26 @@ def silences(engine: Engine) -> list[dict[str, Any]]:
 
 
 async def history(
-    engine: Engine, device: str, metric: str, since: datetime | None, until: datetime | None
+    engine: Engine,
+    device: str,
+    metric: str,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    after_ts: datetime | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
+    """The series' points in ``since``..``until`` (the last hour by default). A page: from
+    the time ``after_ts`` on (all of its points), at least ``limit`` of them, ending with
+    every point of the last time (the store reads that page, not the whole window)."""
     if not device or not metric:
         raise InvalidRequest("device and metric are required")
     end = until or engine.clock.now()
     start = since or end - timedelta(hours=1)
-    samples = await engine.store.query_samples(device, metric, start, end)
+    ms = timedelta(milliseconds=1)
+    if after_ts is not None and after_ts - start > ms:  # (a ms early: the store's are whole)
+        start = after_ts - ms
+    samples = await engine.store.query_samples(device, metric, start, end, limit=limit)
     return {
         "device": device,
         "metric": metric,
@@ -216,14 +248,17 @@ async def history(
 
 
 async def timeline(
-    engine: Engine, since: datetime | None, until: datetime | None
+    engine: Engine,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    after: TimelineKey | None,
+    limit: int,
 ) -> list[TimelineEntry]:
-    """The timeline's entries, in time order (the server pages them, then dumps the page)."""
-    return await _timeline(
-        engine.store,
-        since or datetime(1970, 1, 1, tzinfo=UTC),
-        until or datetime(9999, 1, 1, tzinfo=UTC),
-    )
+    """At most ``limit + 1`` of the timeline's entries after the key ``after``, in its order
+    (the server serves ``limit`` of them; one more tells it a next page follows). The store
+    reads only that page's rows."""
+    return await _timeline_page(engine.store, after=after, limit=limit, since=since, until=until)
 
 
 async def handovers(engine: Engine) -> list[HandoverRow]:

@@ -187,9 +187,13 @@ class WallService:
             "decisions": [d.model_dump(mode="json") for d in ds],
         }
 
-    async def decisions(self, post_id: str | None) -> list[dict[str, Any]]:
-        rows = await self.hub.store.list_decisions(post_id)
-        return [d.model_dump(mode="json") for d in rows]  # paged by the API
+    async def decisions(
+        self, post_id: str | None, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Decisions in id order after ``after_id``, at most ``limit`` (the store reads the
+        page only; the API asks for one more than it serves, to know a next page follows)."""
+        rows = await self.hub.store.list_decisions(post_id, after_id=after_id, limit=limit)
+        return [d.model_dump(mode="json") for d in rows]
 
     async def lists(self) -> dict[str, Any]:
         w = self.follow_profile().profile.wall

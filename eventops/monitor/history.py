@@ -24,10 +24,13 @@ from eventops.errors import StoreError
 from eventops.i18n import Msg
 from eventops.store.audit import GENESIS, AuditKey, sign_checkpoint
 from eventops.store.base import Store
+from eventops.store.models import AlertRow, AuditEntry, DecisionRow, HandoverRow, ProbeResultRow
+from eventops.store.timeline import TimelineKey, TimelineRow
 
 log = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+END = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class Downsampler:
@@ -83,104 +86,125 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any] = {}
 
 
+def entry_of(row: TimelineRow) -> TimelineEntry:
+    """The timeline entry of one stored row (see :meth:`Store.timeline_page`)."""
+    r = row.row
+    if isinstance(r, AlertRow) and row.kind == "alert.raised":
+        return TimelineEntry(
+            ts=row.ts,
+            kind=row.kind,
+            subject=r.subject,
+            text=f"{r.severity}: {r.summary}",
+            data={
+                "id": r.id,
+                "key": r.key,
+                "state": r.state,
+                "severity": r.severity,
+                "msg_id": r.msg_id,
+                "params": r.params,
+            },
+        )
+    if isinstance(r, AlertRow):
+        return TimelineEntry(
+            ts=row.ts,
+            kind=row.kind,
+            subject=r.subject,
+            text=f"cleared: {r.summary}",
+            data={"id": r.id, "key": r.key, "msg_id": r.msg_id, "params": r.params},
+        )
+    if isinstance(r, ProbeResultRow):
+        verdict = {True: "passed", False: "failed", None: "ran"}[r.passed]
+        return TimelineEntry(
+            ts=row.ts,
+            kind=row.kind,
+            subject=r.target,
+            text=f"{r.kind} {verdict}",
+            data={
+                "id": r.id,
+                "result": r.result,
+                **Msg("tl.probe", {"kind": r.kind, "verdict": verdict}).as_dict(),
+            },
+        )
+    if isinstance(r, DecisionRow):
+        msg = (
+            Msg("tl.moderation_why", {"actor": r.actor, "action": r.action, "reason": r.reason})
+            if r.reason
+            else Msg("tl.moderation", {"actor": r.actor, "action": r.action})
+        )
+        return TimelineEntry(
+            ts=row.ts,
+            kind=row.kind,
+            subject=r.post_id,
+            text=f"{r.actor}: {r.action}" + (f" ({r.reason})" if r.reason else ""),
+            data={"id": r.id, **msg.as_dict()},
+        )
+    if isinstance(r, HandoverRow):
+        return TimelineEntry(
+            ts=row.ts,
+            kind=row.kind,
+            subject=r.link,
+            text=f"{r.actor} handed {r.link} over to {r.authority}",
+            data={
+                "id": r.id,
+                **Msg(
+                    "tl.handover", {"actor": r.actor, "link": r.link, "authority": r.authority}
+                ).as_dict(),
+            },
+        )
+    if isinstance(r, AuditEntry):
+        return TimelineEntry(
+            ts=row.ts,
+            kind=row.kind,
+            subject=r.target,
+            text=f"{r.actor}: {r.action} {r.target}",
+            data={
+                "id": r.id,
+                **Msg(
+                    "tl.audit", {"actor": r.actor, "action": r.action, "target": r.target}
+                ).as_dict(),
+            },
+        )
+    raise TypeError(f"no timeline entry for a {type(r).__name__}")
+
+
+async def timeline_page(
+    store: Store,
+    *,
+    after: TimelineKey | None,
+    limit: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[TimelineEntry]:
+    """At most ``limit + 1`` entries after the key ``after`` (None: from the first), in the
+    timeline's order; the store reads O(limit) rows, not the whole event."""
+    rows = await store.timeline_page(after, limit, since or EPOCH, until or END)
+    return [entry_of(r) for r in rows]
+
+
 async def timeline(
     store: Store, since: datetime | None = None, until: datetime | None = None
 ) -> list[TimelineEntry]:
-    """Everything that happened, in time order (UTC)."""
+    """Everything that happened, in time order (UTC): every row of the event, read at once
+    (the archive's export; the API reads a page at a time with :func:`timeline_page`)."""
     lo = since or EPOCH
-    hi = until or datetime(9999, 1, 1, tzinfo=UTC)
-    out: list[TimelineEntry] = []
+    hi = until or END
+    rows: list[TimelineRow] = []
     for a in await store.list_alerts():
-        out.append(
-            TimelineEntry(
-                ts=a.raised_at,
-                kind="alert.raised",
-                subject=a.subject,
-                text=f"{a.severity}: {a.summary}",
-                data={
-                    "id": a.id,
-                    "key": a.key,
-                    "state": a.state,
-                    "severity": a.severity,
-                    "msg_id": a.msg_id,
-                    "params": a.params,
-                },
-            )
-        )
+        assert a.id is not None
+        rows.append(TimelineRow(a.raised_at, "alert.raised", a.id, a))
         if a.cleared_at is not None:
-            out.append(
-                TimelineEntry(
-                    ts=a.cleared_at,
-                    kind="alert.cleared",
-                    subject=a.subject,
-                    text=f"cleared: {a.summary}",
-                    data={"id": a.id, "key": a.key, "msg_id": a.msg_id, "params": a.params},
-                )
-            )
+            rows.append(TimelineRow(a.cleared_at, "alert.cleared", a.id, a))
     for p in await store.list_probe_results():
-        verdict = {True: "passed", False: "failed", None: "ran"}[p.passed]
-        out.append(
-            TimelineEntry(
-                ts=p.ts,
-                kind="probe",
-                subject=p.target,
-                text=f"{p.kind} {verdict}",
-                data={
-                    "id": p.id,
-                    "result": p.result,
-                    **Msg("tl.probe", {"kind": p.kind, "verdict": verdict}).as_dict(),
-                },
-            )
-        )
+        rows.append(TimelineRow(p.ts, "probe", p.id or 0, p))
     for d in await store.list_decisions():
-        msg = (
-            Msg("tl.moderation_why", {"actor": d.actor, "action": d.action, "reason": d.reason})
-            if d.reason
-            else Msg("tl.moderation", {"actor": d.actor, "action": d.action})
-        )
-        out.append(
-            TimelineEntry(
-                ts=d.ts,
-                kind="moderation",
-                subject=d.post_id,
-                text=f"{d.actor}: {d.action}" + (f" ({d.reason})" if d.reason else ""),
-                data={"id": d.id, **msg.as_dict()},
-            )
-        )
+        rows.append(TimelineRow(d.ts, "moderation", d.id or 0, d))
     for h in await store.list_handovers():
-        out.append(
-            TimelineEntry(
-                ts=h.ts,
-                kind="handover",
-                subject=h.link,
-                text=f"{h.actor} handed {h.link} over to {h.authority}",
-                data={
-                    "id": h.id,
-                    **Msg(
-                        "tl.handover",
-                        {"actor": h.actor, "link": h.link, "authority": h.authority},
-                    ).as_dict(),
-                },
-            )
-        )
+        rows.append(TimelineRow(h.ts, "handover", h.id or 0, h))
     for e in await store.audit_entries(limit=1_000_000):
-        out.append(
-            TimelineEntry(
-                ts=e.ts,
-                kind=f"audit:{e.action}",
-                subject=e.target,
-                text=f"{e.actor}: {e.action} {e.target}",
-                data={
-                    "id": e.id,
-                    **Msg(
-                        "tl.audit", {"actor": e.actor, "action": e.action, "target": e.target}
-                    ).as_dict(),
-                },
-            )
-        )
-    out = [t for t in out if lo <= t.ts <= hi]
-    out.sort(key=lambda t: (t.ts, t.kind))
-    return out
+        rows.append(TimelineRow(e.ts, f"audit:{e.action}", e.id, e))
+    rows = [t for t in rows if lo <= t.ts <= hi]
+    rows.sort(key=lambda t: t.key)
+    return [entry_of(t) for t in rows]
 
 
 async def export_event(

@@ -19,6 +19,7 @@ this run; a keep-alive comment on every connection idle for ``heartbeat_s``.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ from eventops.server.stream import close_streams, stream
 from eventops.server.wall import WALL, mount_wall
 from eventops.store.audit import embed_checkpoint
 from eventops.store.models import HandoverRow
+from eventops.store.timeline import TimelineKey
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +167,14 @@ async def list_alerts(request: web.Request) -> web.Response:
         paging.limit_of(q.get("limit")),
         paging.cursor_of(q.get("cursor"), "alerts", (int,)),
     )
-    rows = await views.alerts(view.engine, include_closed=q.get("all") == "1")
+    # the page (and one more: a next page follows) of the alerts this caller sees
+    rows = await views.alerts(
+        view.engine,
+        include_closed=q.get("all") == "1",
+        after_id=None if after is None else int(after[0]),
+        limit=limit + 1,
+        subjects=None if view.user.role is Role.technician else view.links | view.devices,
+    )
     items, nxt = paging.page(
         [a for a in rows if view.sees(a["subject"])],
         lambda a: (int(a["id"]),),
@@ -233,18 +242,30 @@ async def history(request: web.Request) -> web.Response:
         paging.limit_of(q.get("limit")),
         paging.cursor_of(q.get("cursor"), "history", (str, str, int)),
     )
-    out = await views.history(
-        view.engine, dev, metric, parse_time(q.get("since")), parse_time(q.get("until"))
-    )
-    # (time, value, n-th such point): the same order and keys whatever order a store
-    # returns points of one time in (SQLite: as written; PostgreSQL: unspecified)
-    pts = sorted(out["points"], key=lambda p: (_iso(p[0]), repr(p[1])))
-    stamped = [
-        ((_iso(t), repr(v), n), (t, v))
-        for ((_, n), (t, v)) in zip(
-            paging.tie_keys([{"k": (_iso(t), repr(v))} for t, v in pts], "k"), pts, strict=True
+    since, until, after_ts = parse_time(q.get("since")), parse_time(q.get("until")), None
+    if after is not None:
+        after_ts = _history_after(str(after[0]))
+    want = limit + 1
+    while True:  # the store reads a page from the cursor's time; more if too few follow it
+        out = await views.history(
+            view.engine, dev, metric, since, until, after_ts=after_ts, limit=want
         )
-    ]
+        # (time, value, n-th such point): the same order and keys whatever order a store
+        # returns points of one time in (SQLite: as written; PostgreSQL: unspecified)
+        pts = sorted(out["points"], key=lambda p: (_iso(p[0]), repr(p[1])))
+        stamped = [
+            ((_iso(t), repr(v), n), (t, v))
+            for ((_, n), (t, v)) in zip(
+                paging.tie_keys([{"k": (_iso(t), repr(v))} for t, v in pts], "k"),
+                pts,
+                strict=True,
+            )
+        ]
+        following = sum(1 for k, _ in stamped if after is None or k > after)
+        if len(pts) < want or following > limit:
+            break
+        # the cursor's own time had too many points before it: once more, with that many more
+        want = len(pts) + limit + 1 - following
     chosen, nxt = paging.page(
         stamped, lambda kv: kv[0], endpoint="history", limit=limit, after=after
     )
@@ -256,19 +277,48 @@ def _iso(t: object) -> str:
     return t.isoformat() if isinstance(t, datetime) else str(t)
 
 
+HISTORY_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(\+00:00|Z)?")
+"""A history cursor's time: UTC (or no zone), so that its text sorts as the points' do."""
+
+
+def _history_after(ts: str) -> datetime:
+    """The time of a history cursor; a 400 unless a UTC time in the points' own format
+    (the page is read from that time on: any other text would not sort as its time)."""
+    try:
+        t = datetime.fromisoformat(ts) if HISTORY_TS.fullmatch(ts) else None
+    except ValueError:
+        t = None
+    if t is None:
+        raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
 async def get_timeline(request: web.Request) -> web.Response:
     require(request, T)
     q = request.query
     limit, after = (
         paging.limit_of(q.get("limit")),
-        paging.cursor_of(q.get("cursor"), "timeline", (str, str, int)),
+        _timeline_after(paging.cursor_of(q.get("cursor"), "timeline", (str, str, int))),
     )
     items = await views.timeline(
-        engine_of(request), parse_time(q.get("since")), parse_time(q.get("until"))
+        engine_of(request),
+        parse_time(q.get("since")),
+        parse_time(q.get("until")),
+        after=after,
+        limit=limit,
     )
-    chosen, nxt = paging.page(items, _timeline_key, endpoint="timeline", limit=limit, after=after)
-    page = [t.model_dump(mode="json") for t in chosen]  # only the page, not every entry
+    chosen = items[:limit]  # the store read at most limit + 1: the extra one says more follow
+    nxt = (
+        paging.make_cursor("timeline", _timeline_key(chosen[-1]))
+        if len(items) > limit and chosen
+        else None
+    )
+    page = [t.model_dump(mode="json") for t in chosen]
     return _paged(respond(request, m.TimelineEntryView, many=True, value=page), nxt)
+
+
+TIMELINE_TS = "%Y-%m-%dT%H:%M:%S.%f"
+"""The time in a timeline cursor's key: UTC, to the microsecond, no offset."""
 
 
 def _timeline_key(entry: TimelineEntry) -> paging.Key:
@@ -276,10 +326,34 @@ def _timeline_key(entry: TimelineEntry) -> paging.Key:
     entries are added with the same time (a coarse clock, one transaction's rows)."""
     row = entry.data.get("id")
     return (
-        entry.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        entry.ts.astimezone(UTC).strftime(TIMELINE_TS),
         entry.kind,
         row if isinstance(row, int) else 0,
     )
+
+
+def _storable(text: str) -> bool:
+    """Text a store can hold and compare (no NUL, no lone surrogate), as every kind is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text and len(text) <= paging.MAX_CURSOR_CHARS
+
+
+def _timeline_after(key: paging.Key | None) -> TimelineKey | None:
+    """The store's key of a cursor's (time, kind, row id); a 400 unless the time is written
+    exactly as :func:`_timeline_key` writes one (no cursor of ours is written otherwise)."""
+    if key is None:
+        return None
+    ts, kind, row = key
+    try:
+        t = datetime.strptime(ts, TIMELINE_TS).replace(tzinfo=UTC)
+    except ValueError:
+        t = None
+    if t is None or t.strftime(TIMELINE_TS) != ts or not _storable(kind):
+        raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+    return (t, kind, row)
 
 
 async def do_handover(request: web.Request) -> web.Response:

@@ -211,7 +211,11 @@ async def decisions(request: web.Request) -> web.Response:
     q = request.query
     limit = paging.limit_of(q.get("limit"))
     after = paging.cursor_of(q.get("cursor"), "decisions", (int,))
-    rows = await _wall(request).decisions(q.get("post") or None)
+    rows = await _wall(request).decisions(
+        q.get("post") or None,
+        after_id=None if after is None else int(after[0]),
+        limit=limit + 1,
+    )
     items, nxt = paging.page(
         rows, lambda d: (int(d["id"] or 0),), endpoint="decisions", limit=limit, after=after
     )

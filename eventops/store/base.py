@@ -9,10 +9,11 @@ an acknowledged write survives a crash. Times are UTC.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from eventops.errors import StoreError
 from eventops.store.models import (
@@ -31,7 +32,20 @@ from eventops.store.models import (
     SilenceRow,
 )
 
+if TYPE_CHECKING:
+    from eventops.store.timeline import TimelineKey, TimelineRow
+
 T = TypeVar("T")
+
+
+@dataclass
+class PageReads:
+    """What a store's paged reads cost so far (tests assert that a page reads O(limit),
+    whatever the length of the list): queries run, keys read from indexes, rows fetched."""
+
+    queries: int = 0
+    keys: int = 0
+    rows: int = 0
 
 
 class WallTx(ABC):
@@ -168,6 +182,9 @@ def check_series(series: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 class Store(ABC):
+    timeline_reads: PageReads
+    """What :meth:`timeline_page` read so far (each backend sets its own at construction)."""
+
     @abstractmethod
     async def open(self) -> None: ...
 
@@ -201,8 +218,17 @@ class Store(ABC):
 
     @abstractmethod
     async def query_samples(
-        self, device: str, metric: str, since: datetime, until: datetime
-    ) -> list[Sample]: ...
+        self,
+        device: str,
+        metric: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
+    ) -> list[Sample]:
+        """The series' samples in ``since``..``until``, in time order. With ``limit`` (>= 1),
+        only those up to the time of the ``limit``-th: a page, never splitting the samples
+        of one time (more than ``limit`` when several share that last time)."""
 
     @abstractmethod
     async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
@@ -217,7 +243,16 @@ class Store(ABC):
     async def update_alert(self, alert_id: int, **changes: Any) -> None: ...
 
     @abstractmethod
-    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]: ...
+    async def list_alerts(
+        self,
+        *,
+        open_only: bool = False,
+        after_id: int | None = None,
+        limit: int | None = None,
+        subjects: Collection[str] | None = None,
+    ) -> list[AlertRow]:
+        """Alerts in id order: with ``after_id`` only those after it, at most ``limit``,
+        and with ``subjects`` only those about one of them (a page: O(limit) rows read)."""
 
     @abstractmethod
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
@@ -255,6 +290,17 @@ class Store(ABC):
     async def list_handovers(self, link: str | None = None) -> list[HandoverRow]: ...
 
     @abstractmethod
+    async def timeline_page(
+        self, after: TimelineKey | None, limit: int, since: datetime, until: datetime
+    ) -> list[TimelineRow]:
+        """At most ``limit + 1`` timeline rows (alerts raised and cleared, probe results,
+        decisions, handovers, audit entries) with a time in ``since``..``until`` whose key
+        ``(time, kind, row id)`` follows ``after`` (None: from the first), in key order.
+
+        Reads O(limit) rows through the tables' time indexes, never the whole event
+        (:mod:`eventops.store.timeline`); the extra row tells the caller more follow."""
+
+    @abstractmethod
     async def add_probe_result(self, result: ProbeResultRow) -> int: ...
 
     @abstractmethod
@@ -286,7 +332,11 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]: ...
+    async def list_decisions(
+        self, post_id: str | None = None, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[DecisionRow]:
+        """Decisions (on one post, or all) in id order: with ``after_id`` only those after
+        it, at most ``limit`` (a page: O(limit) rows read)."""
 
     @abstractmethod
     async def get_decision(self, decision_id: int) -> DecisionRow | None: ...

@@ -198,6 +198,19 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX silences_active ON silences (removed_at, until);
         """,
     ),
+    (
+        9,
+        # The timeline is read a page at a time (eventops.store.timeline): each source in
+        # the order of its key, (time, id) — the audit log's (time, action, id).
+        """
+        CREATE INDEX alerts_by_raised ON alerts (raised_at, id);
+        CREATE INDEX alerts_by_cleared ON alerts (cleared_at, id);
+        CREATE INDEX probe_results_by_ts ON probe_results (ts, id);
+        CREATE INDEX decisions_by_ts ON decisions (ts, id);
+        CREATE INDEX handovers_by_ts ON handovers (ts, id);
+        CREATE INDEX audit_by_ts ON audit (ts, action, id);
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -38,7 +38,7 @@ import asyncpg
 
 from eventops.errors import StoreError
 from eventops.store.audit import AuditKey
-from eventops.store.base import Store
+from eventops.store.base import PageReads, Store
 from eventops.store.postgres_schema import PG_LATEST, PG_MIGRATIONS
 from eventops.store.writer import group_commit_loop
 
@@ -144,6 +144,7 @@ class PostgresCore(Store):
         self._password = password
         self._audit_key = audit_key
         self._has_mac = True
+        self.timeline_reads = PageReads()
         self._migrations = tuple(migrations)
         self._now = now
         self._lock_key = event_lock_key(event_id)

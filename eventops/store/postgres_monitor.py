@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +26,27 @@ from eventops.store.postgres_audit import pg_append_audit
 from eventops.store.postgres_core import INSERT_SAMPLES, PostgresCore, SampleColumns
 from eventops.store.sqlite_core import _canon, _dt, _ms, _ts
 from eventops.store.sqlite_ops import alert_row, apply_device_row, apply_row
+from eventops.store.timeline import TimelineKey, TimelineRow, read_page
 
 
 class PostgresMonitorMixin(PostgresCore):
+    # -- the timeline, a page at a time ---------------------------------------------
+    async def timeline_page(
+        self, after: TimelineKey | None, limit: int, since: datetime, until: datetime
+    ) -> list[TimelineRow]:
+        async def fetch(sql: str, params: Sequence[Any]) -> Sequence[Any]:
+            return await self._fetch(sql, self.event_id, *params)
+
+        return await read_page(
+            fetch,
+            pg=True,
+            after=after,
+            limit=limit,
+            since=since,
+            until=until,
+            reads=self.timeline_reads,
+        )
+
     # -- event and devices ---------------------------------------------------------
     async def put_event(
         self, event_id: str, name: str, start: datetime, end: datetime, timezone: str
@@ -92,16 +110,35 @@ class PostgresMonitorMixin(PostgresCore):
         await self.run_write(job, samples=cols)
 
     async def query_samples(
-        self, device: str, metric: str, since: datetime, until: datetime
+        self,
+        device: str,
+        metric: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Sample]:
+        lo, hi = _ms(since), _ms(until)
+        if limit is not None:  # the time of the limit-th sample: a page ends with that time
+            cut = await self._fetchval(
+                "SELECT ts_ms FROM samples WHERE event_id=$1 AND device=$2 AND metric=$3 "
+                "AND ts_ms BETWEEN $4 AND $5 ORDER BY ts_ms LIMIT 1 OFFSET $6",
+                self.event_id,
+                device,
+                metric,
+                lo,
+                hi,
+                max(0, limit - 1),
+            )
+            hi = hi if cut is None else int(cut)
         rows = await self._fetch(
             "SELECT ts_ms, value FROM samples WHERE event_id=$1 AND device=$2 AND metric=$3 "
             "AND ts_ms BETWEEN $4 AND $5 ORDER BY ts_ms",
             self.event_id,
             device,
             metric,
-            _ms(since),
-            _ms(until),
+            lo,
+            hi,
         )
         return [
             Sample(
@@ -173,12 +210,28 @@ class PostgresMonitorMixin(PostgresCore):
         if changes:
             await self.run_write(job)
 
-    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
-        where = "AND state != 'cleared'" if open_only else ""
-        rows = await self._fetch(
-            f"SELECT * FROM alerts WHERE event_id=$1 {where} ORDER BY id", self.event_id
-        )
-        return [alert_row(r) for r in rows]
+    async def list_alerts(
+        self,
+        *,
+        open_only: bool = False,
+        after_id: int | None = None,
+        limit: int | None = None,
+        subjects: Collection[str] | None = None,
+    ) -> list[AlertRow]:
+        where, params = ["event_id = $1"], list[Any]([self.event_id])
+        if open_only:
+            where.append("state != 'cleared'")
+        if after_id is not None:
+            params.append(after_id)
+            where.append(f"id > ${len(params)}")
+        if subjects is not None:
+            params.append(sorted(subjects))
+            where.append(f"subject = ANY(${len(params)}::text[])")
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            params.append(limit)
+            sql += f" LIMIT ${len(params)}"
+        return [alert_row(r) for r in await self._fetch(sql, *params)]
 
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
         if bucket_s <= 0:

@@ -247,6 +247,18 @@ CREATE TRIGGER audit_chain BEFORE INSERT ON audit
     FOR EACH ROW EXECUTE FUNCTION eventops_audit_chain();
 """
 
-PG_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+# The timeline is read a page at a time (eventops.store.timeline): each source in the
+# order of its key within the event, (time, id) — the audit log's (time, action, id),
+# the action in code point order ("C") whatever the database's collation.
+_V2 = r"""
+CREATE INDEX alerts_by_raised ON alerts (event_id, raised_at, id);
+CREATE INDEX alerts_by_cleared ON alerts (event_id, cleared_at, id);
+CREATE INDEX probe_results_by_ts ON probe_results (event_id, ts, id);
+CREATE INDEX decisions_by_ts ON decisions (event_id, ts, id);
+CREATE INDEX handovers_by_ts ON handovers (event_id, ts, id);
+CREATE INDEX audit_by_ts ON audit (event_id, ts, action COLLATE "C", id);
+"""
+
+PG_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 
 PG_LATEST = PG_MIGRATIONS[-1][0]

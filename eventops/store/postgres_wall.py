@@ -90,18 +90,21 @@ class PostgresWallMixin(PostgresCore):
 
         return await self.run_write(job, durable=True)
 
-    async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]:
-        if post_id is None:
-            rows = await self._fetch(
-                "SELECT * FROM decisions WHERE event_id=$1 ORDER BY id", self.event_id
-            )
-        else:
-            rows = await self._fetch(
-                "SELECT * FROM decisions WHERE event_id=$1 AND post_id=$2 ORDER BY id",
-                self.event_id,
-                post_id,
-            )
-        return [_decision_row(r) for r in rows]
+    async def list_decisions(
+        self, post_id: str | None = None, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[DecisionRow]:
+        where, params = ["event_id = $1"], list[Any]([self.event_id])
+        if post_id is not None:
+            params.append(post_id)
+            where.append(f"post_id = ${len(params)}")
+        if after_id is not None:
+            params.append(after_id)
+            where.append(f"id > ${len(params)}")
+        sql = f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            params.append(limit)
+            sql += f" LIMIT ${len(params)}"
+        return [_decision_row(r) for r in await self._fetch(sql, *params)]
 
     async def get_decision(self, decision_id: int) -> DecisionRow | None:
         rows = await self._fetch(

@@ -25,7 +25,7 @@ import aiosqlite
 
 from eventops.errors import StoreError
 from eventops.store.audit import AuditKey
-from eventops.store.base import Store
+from eventops.store.base import PageReads, Store
 from eventops.store.migrations import LATEST, MIGRATIONS
 from eventops.store.models import utc
 from eventops.store.writer import group_commit_loop
@@ -78,6 +78,7 @@ class SQLiteCore(Store):
         self.path = Path(path)
         self._audit_key = audit_key
         self._has_mac = True
+        self.timeline_reads = PageReads()
         self._migrations = tuple(migrations)
         self._now = now
         self._w: aiosqlite.Connection | None = None

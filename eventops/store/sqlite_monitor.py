@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +20,27 @@ from eventops.store.models import (
 )
 from eventops.store.sqlite_audit import _append_audit
 from eventops.store.sqlite_core import SQLiteCore, _canon, _dt, _ms, _ts
+from eventops.store.timeline import TimelineKey, TimelineRow, read_page
 
 
 class SQLiteMonitorMixin(SQLiteCore):
+    # -- the timeline, a page at a time ---------------------------------------------
+    async def timeline_page(
+        self, after: TimelineKey | None, limit: int, since: datetime, until: datetime
+    ) -> list[TimelineRow]:
+        async def fetch(sql: str, params: Sequence[Any]) -> Sequence[Any]:
+            return await self._fetch(sql, params)
+
+        return await read_page(
+            fetch,
+            pg=False,
+            after=after,
+            limit=limit,
+            since=since,
+            until=until,
+            reads=self.timeline_reads,
+        )
+
     # -- event and devices ---------------------------------------------------------
     async def put_event(
         self, event_id: str, name: str, start: datetime, end: datetime, timezone: str
@@ -64,12 +82,26 @@ class SQLiteMonitorMixin(SQLiteCore):
         await self.run_write(job)
 
     async def query_samples(
-        self, device: str, metric: str, since: datetime, until: datetime
+        self,
+        device: str,
+        metric: str,
+        since: datetime,
+        until: datetime,
+        *,
+        limit: int | None = None,
     ) -> list[Sample]:
+        lo, hi = _ms(since), _ms(until)
+        if limit is not None:  # the time of the limit-th sample: a page ends with that time
+            cut = await self._fetch(
+                "SELECT ts_ms FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
+                "ORDER BY ts_ms LIMIT 1 OFFSET ?",
+                (device, metric, lo, hi, max(0, limit - 1)),
+            )
+            hi = int(cut[0]["ts_ms"]) if cut else hi
         rows = await self._fetch(
             "SELECT ts_ms, value FROM samples WHERE device=? AND metric=? AND ts_ms BETWEEN ? AND ? "
             "ORDER BY ts_ms, rowid",  # equal times in the order written (stable pages)
-            (device, metric, _ms(since), _ms(until)),
+            (device, metric, lo, hi),
         )
         return [
             Sample(
@@ -142,27 +174,28 @@ class SQLiteMonitorMixin(SQLiteCore):
         if changes:
             await self.run_write(job)
 
-    async def list_alerts(self, *, open_only: bool = False) -> list[AlertRow]:
-        where = "WHERE state != 'cleared'" if open_only else ""
-        rows = await self._fetch(f"SELECT * FROM alerts {where} ORDER BY id")
-        return [
-            AlertRow(
-                id=r["id"],
-                key=r["key"],
-                severity=r["severity"],
-                subject=r["subject"],
-                summary=r["summary"],
-                state=r["state"],
-                raised_at=_dt(r["raised_at"]),
-                cleared_at=_dt(r["cleared_at"]) if r["cleared_at"] else None,
-                acked_by=r["acked_by"],
-                ack_note=r["ack_note"],
-                labels=json.loads(r["labels"]),
-                msg_id=r["msg_id"],
-                params=json.loads(r["params"]),
-            )
-            for r in rows
-        ]
+    async def list_alerts(
+        self,
+        *,
+        open_only: bool = False,
+        after_id: int | None = None,
+        limit: int | None = None,
+        subjects: Collection[str] | None = None,
+    ) -> list[AlertRow]:
+        where, params = ["1"], list[Any]()
+        if open_only:
+            where.append("state != 'cleared'")
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(after_id)
+        if subjects is not None:
+            where.append(f"subject IN ({','.join('?' * len(subjects))})")
+            params += sorted(subjects)
+        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [sqlite_ops.alert_row(dict(r)) for r in await self._fetch(sql, params)]
 
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
         if bucket_s <= 0:

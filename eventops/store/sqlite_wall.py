@@ -90,14 +90,21 @@ class SQLiteWallMixin(SQLiteCore):
     def _decision(r: sqlite3.Row | dict[str, Any]) -> DecisionRow:
         return _decision_row(r)
 
-    async def list_decisions(self, post_id: str | None = None) -> list[DecisionRow]:
-        if post_id is None:
-            rows = await self._fetch("SELECT * FROM decisions ORDER BY id")
-        else:
-            rows = await self._fetch(
-                "SELECT * FROM decisions WHERE post_id=? ORDER BY id", (post_id,)
-            )
-        return [self._decision(r) for r in rows]
+    async def list_decisions(
+        self, post_id: str | None = None, *, after_id: int | None = None, limit: int | None = None
+    ) -> list[DecisionRow]:
+        where, params = ["1"], list[Any]()
+        if post_id is not None:
+            where.append("post_id = ?")
+            params.append(post_id)
+        if after_id is not None:
+            where.append("id > ?")
+            params.append(after_id)
+        sql = f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._decision(r) for r in await self._fetch(sql, params)]
 
     async def get_decision(self, decision_id: int) -> DecisionRow | None:
         rows = await self._fetch("SELECT * FROM decisions WHERE id=?", (decision_id,))

@@ -25,9 +25,10 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from eventops import timefmt
+from eventops.errors import EventOpsError
 from eventops.i18n.messages import MESSAGES
 
 __all__ = [
@@ -37,9 +38,12 @@ __all__ = [
     "Msg",
     "lang_of",
     "placeholders",
+    "refusal",
     "render",
     "render_strict",
 ]
+
+E = TypeVar("E", bound=EventOpsError)
 
 LANGUAGES = ("de", "en")
 MAX_DEPTH = 4
@@ -156,3 +160,10 @@ def render(
         return _render(msg_id, params or {}, lang, tz, 0)
     except (KeyError, ValueError, TypeError, IndexError):
         return fallback or msg_id
+
+
+def refusal(cls: type[E], msg: Msg, tz: tzinfo = UTC, **kw: Any) -> E:
+    """An error of ``cls`` whose English text is ``msg`` in English and which carries
+    ``msg`` (its id and parameters) for clients that show it in another language:
+    ``raise refusal(WallConflict, Msg("wall.err.pinned", {"post": post_id}))``."""
+    return cls(msg.text("en", tz), **kw).with_msg(msg.msg_id, msg.as_dict()["params"])

@@ -247,6 +247,12 @@ CREATE TRIGGER audit_chain BEFORE INSERT ON audit
     FOR EACH ROW EXECUTE FUNCTION eventops_audit_chain();
 """
 
-PG_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+_V2 = """
+ALTER TABLE decisions ADD COLUMN reason_id TEXT;
+ALTER TABLE decisions ADD COLUMN reason_params TEXT NOT NULL DEFAULT '{}';
+"""
+"""A decision's reason as a message id with parameters (eventops.i18n), as SQLite's 9."""
+
+PG_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 
 PG_LATEST = PG_MIGRATIONS[-1][0]

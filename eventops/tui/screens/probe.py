@@ -286,7 +286,7 @@ class ProbeView(Vertical):
             else:
                 run = await api.probe_accept(link, **kw)
         except ApiError as exc:
-            self.error = exc.one_line()
+            self.error = self.evo.error_text(exc)
         else:
             self.last = run
         finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any, ClassVar
 
@@ -17,8 +17,9 @@ from eventops.errors import ApiError
 from eventops.tui.client import WallPost
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, PickScreen
+from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain, strip_control
-from eventops.tui.tables import RowTable, fmt_time
+from eventops.tui.tables import RowTable, fmt_time, msg_text, term
 
 WALL_STATES = ("pending", "approved", "all")
 """What the wall view cycles through with ``v``."""
@@ -32,13 +33,17 @@ WALL_STYLE = {
 }
 
 
-def rule_note(p: WallPost) -> str:
-    """Who or which rule decided last, and why."""
+def rule_note(p: WallPost, tr: Tr, tz: tzinfo | None) -> str:
+    """Who or which rule decided last, and why, in the app's language (a rule's name and
+    reason from the catalogue; a person's name and typed reason as they are)."""
     d = p.last_decision
     if d is None:
         return ""
-    who = d.actor.removeprefix("rule:")
-    return f"{who}: {d.reason}" if d.reason else who
+    rule = d.actor.removeprefix("rule:")
+    named = term(tr, f"rule.{rule}")  # a rule this version does not know: its name
+    who = d.actor if rule == d.actor else rule if named == f"rule.{rule}" else named
+    why = msg_text(tr, tz, d.reason_id, d.reason_params, d.reason)
+    return f"{who}: {why}" if why else who
 
 
 def media_note(p: WallPost) -> str:
@@ -89,7 +94,7 @@ class WallTable(RowTable[WallPost]):
             plain(p.author.split(":", 1)[-1], "bold"),
             plain(p.text[:60]),
             plain(media_note(p) or "-", "dim"),
-            plain(rule_note(p)[:40], "dim"),
+            plain(rule_note(p, self.tr, self.tz)[:40], "dim"),
         )
 
     def sort_key(self, key: str, p: WallPost) -> Any:
@@ -98,7 +103,7 @@ class WallTable(RowTable[WallPost]):
         return p.created_at.timestamp()
 
     def search_text(self, key: str, p: WallPost) -> str:
-        return f"{p.author} {p.author_name} {p.text} {p.state} {rule_note(p)}"
+        return f"{p.author} {p.author_name} {p.text} {p.state} {rule_note(p, self.tr, self.tz)}"
 
 
 TableFactory = Callable[..., RowTable[Any]]
@@ -182,7 +187,7 @@ class WallActions(CoreApp):
             t.append(f"{tr('col.media')}: ", style="bold")
             t.append_text(plain(media_note(post) or tr("none")))
             t.append(f"   {tr('col.rule')}: ", style="bold")
-            t.append_text(plain(rule_note(post) or "-"))
+            t.append_text(plain(rule_note(post, tr, self.event_tz()) or "-"))
             preview.update(t)
 
     def action_wall_states(self) -> None:
@@ -250,7 +255,9 @@ class WallActions(CoreApp):
             try:
                 did = await self.api.wall_decide(post.id, act)
             except ApiError as exc:
-                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                self.notify(
+                    self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+                )
                 continue
             if did is not None:
                 done.append(did)
@@ -280,7 +287,9 @@ class WallActions(CoreApp):
             try:
                 await self.api.wall_undo(did)
             except ApiError as exc:
-                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                self.notify(
+                    self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+                )
                 continue
             n += 1
         self.notify(self.tr("wall.undone", n=n), markup=False)
@@ -323,7 +332,9 @@ class WallActions(CoreApp):
         try:
             await self.api.wall_issue(ann_id)
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         self.notify(self.tr("wall.announced"), markup=False)
         await self.refresh_wall()
@@ -350,7 +361,9 @@ class WallActions(CoreApp):
         try:
             await self.api.wall_withdraw()
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         self.notify(self.tr("wall.withdrawn"), markup=False)
         await self.refresh_wall()
@@ -374,7 +387,9 @@ class WallActions(CoreApp):
         try:
             await self.api.wall_pause(on)
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         await self.refresh_wall()
         self.flush()

@@ -66,6 +66,13 @@ class EventOpsError(Exception):
         self.msg_id, self.params = msg_id, dict(params)
         return self
 
+    def carry(self, cause: EventOpsError) -> Self:
+        """This error with ``cause``'s message id, if it has one (a domain error raised
+        again as a request error keeps its message for other languages)."""
+        if cause.msg_id is not None:
+            self.with_msg(cause.msg_id, cause.params)
+        return self
+
     def one_line(self) -> str:
         """The message as exactly one line (newlines folded)."""
         return " ".join(str(self).split("\n")).strip() or self.title

@@ -49,13 +49,8 @@ from pydantic import BaseModel
 from eventops.adapters.base import DeviceDriver, DriverFactory
 from eventops.engine.checkpoints import at_apply
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
-from eventops.errors import (
-    Conflict,
-    EventOpsError,
-    InvalidRequest,
-    LockBusy,
-    NotFound,
-)
+from eventops.errors import Conflict, EventOpsError, InvalidRequest, LockBusy, NotFound
+from eventops.i18n import Msg, refusal
 from eventops.provision import recovery
 from eventops.provision.apply import (
     ApplyOptions,
@@ -303,7 +298,7 @@ class ProvisionService:
         try:
             plan = await self.provisioner().plan(devices)
         except EventOpsError as exc:
-            raise InvalidRequest(exc.one_line()) from None
+            raise InvalidRequest(exc.one_line()).carry(exc) from None
         return plan, dangerous_changes(self.engine, plan)
 
     # -- apply and rollback --------------------------------------------------------------------
@@ -332,7 +327,7 @@ class ProvisionService:
                     self.confirm_phrase(),
                 )
             if not plan.count("change"):
-                raise Conflict("nothing to change")
+                raise refusal(Conflict, Msg("provision.err.nothing"))
             return await self._start(
                 "apply", actor, lambda p: p.apply(devices, actor=actor), confirm_timeout_s
             )
@@ -356,7 +351,7 @@ class ProvisionService:
                 self.confirm_phrase(),
             )
         if await self.engine.store.get_apply(apply_id) is None:
-            raise NotFound(f"no apply #{apply_id} in the event store")
+            raise refusal(NotFound, Msg("provision.err.no_apply", {"id": apply_id}))
         self._starting = True
         try:
             return await self._start(
@@ -370,10 +365,11 @@ class ProvisionService:
 
     def _check_idle(self) -> None:
         if self.running:
-            who = f" (#{self.run.apply_id} by {self.run.actor})" if self.run else ""
-            raise Conflict(f"an apply is already running in this engine{who}")
+            r = self.run
+            who = Msg("provision.err.by", {"id": r.apply_id, "actor": r.actor}) if r else ""
+            raise refusal(Conflict, Msg("provision.err.running", {"who": who}))
         if self.lock_dir is None:
-            raise Conflict("this engine has no lock folder: it cannot apply")
+            raise refusal(Conflict, Msg("provision.err.no_lock_dir"))
 
     async def _start(
         self,
@@ -425,9 +421,9 @@ class ProvisionService:
             started.cancel()
             exc = task.exception()
             if isinstance(exc, LockBusy):
-                raise Conflict(exc.one_line()) from None
+                raise Conflict(exc.one_line()).carry(exc) from None
             if isinstance(exc, EventOpsError):
-                raise InvalidRequest(exc.one_line()) from None
+                raise InvalidRequest(exc.one_line()).carry(exc) from None
             if exc is not None:
                 raise exc
             raise RuntimeError(f"the {kind} ended before it started")
@@ -565,7 +561,7 @@ class ProvisionService:
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)
         if found is None:
-            raise NotFound(f"no apply #{apply_id} in the event store")
+            raise refusal(NotFound, Msg("provision.err.no_apply", {"id": apply_id}))
         row, devs = found
         return {
             **apply_record_json(row),

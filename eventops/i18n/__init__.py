@@ -29,7 +29,10 @@ from typing import Any, TypeVar
 
 from eventops import timefmt
 from eventops.errors import EventOpsError
-from eventops.i18n.messages import MESSAGES
+from eventops.i18n.messages import MESSAGES as _CORE
+from eventops.i18n.messages_errors import ERROR_MESSAGES
+from eventops.i18n.messages_probe import PROBE_MESSAGES
+from eventops.i18n.messages_wall import WALL_MESSAGES
 
 __all__ = [
     "LANGUAGES",
@@ -44,6 +47,13 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=EventOpsError)
+
+_PARTS = (_CORE, WALL_MESSAGES, PROBE_MESSAGES, ERROR_MESSAGES)
+MESSAGES: dict[str, dict[str, str]] = {k: v for part in _PARTS for k, v in part.items()}
+"""The catalogue: the core's (checks, alerts, pages, report, terms), the wall's, the
+probe's and the refusals' messages, in one table (an id is defined once)."""
+if len(MESSAGES) != sum(map(len, _PARTS)):
+    raise ImportError("a message id is defined twice in eventops.i18n's catalogue")
 
 LANGUAGES = ("de", "en")
 MAX_DEPTH = 4

@@ -83,6 +83,17 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any] = {}
 
 
+def decider(actor: str) -> Msg | str:
+    """Who made a moderation decision, as a message for a rule (``rule:mode``) or a source
+    (``source:x``); a person's name as it is."""
+    kind, _, name = actor.partition(":")
+    if kind == "rule" and name:
+        return Msg("wall.actor.rule", {"rule": name})
+    if kind == "source" and name:
+        return Msg("wall.actor.source", {"source": name})
+    return actor
+
+
 async def timeline(
     store: Store, since: datetime | None = None, until: datetime | None = None
 ) -> list[TimelineEntry]:
@@ -133,10 +144,12 @@ async def timeline(
             )
         )
     for d in await store.list_decisions():
+        who = decider(d.actor)
+        why = Msg(d.reason_id, d.reason_params) if d.reason_id else d.reason
         msg = (
-            Msg("tl.moderation_why", {"actor": d.actor, "action": d.action, "reason": d.reason})
+            Msg("tl.moderation_why", {"actor": who, "action": d.action, "reason": why})
             if d.reason
-            else Msg("tl.moderation", {"actor": d.actor, "action": d.action})
+            else Msg("tl.moderation", {"actor": who, "action": d.action})
         )
         out.append(
             TimelineEntry(

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
+from eventops.i18n import Msg
 from eventops.probe.checks import check_port, os_reason
 from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3_proto import (
@@ -54,7 +55,7 @@ from eventops.probe.iperf3_wire import (
     StreamResult,
     stream_ids,
 )
-from eventops.probe.models import Iperf3Direction, Iperf3Result
+from eventops.probe.models import Iperf3Direction, Iperf3Result, described
 from eventops.probe.stats import pacing_report
 
 IPERF3_PORT = 5201
@@ -530,11 +531,13 @@ async def run_iperf3(
         pacing=pacing,
         peer_results=peer_ev.raw,
         document=doc,
-        methods={
-            "sent": "the sending side's counters (iperf3 payload layer: UDP or TCP payload)",
-            "received": "the receiving side's counters, exchanged in EXCHANGE_RESULTS",
-            "jitter": "RFC 3550 jitter of the datagram header timestamps (iperf3's receiver)",
-        },
+        **described(
+            {
+                "sent": Msg("method.iperf3_sent"),
+                "received": Msg("method.iperf3_received"),
+                "jitter": Msg("method.iperf3_jitter"),
+            }
+        ),
     )
 
 

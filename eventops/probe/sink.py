@@ -43,7 +43,7 @@ from eventops.probe.datapath import (
     udp_socket_drops,
 )
 from eventops.probe.iperf3_streams import StreamIO, tcp_recv
-from eventops.probe.models import Interval
+from eventops.probe.models import SINK_DELAY, Interval
 from eventops.probe.stats import delay_stats
 
 DEFAULT_SINK_PORT = 5301
@@ -341,8 +341,7 @@ class Sink:
                     datagrams, nbytes, foreign, samples = res
                     delay = delay_stats(
                         samples,
-                        method="unbatched stream: kernel receive time (SO_TIMESTAMPNS, CLOCK_REALTIME) "
-                        "minus sender CLOCK_REALTIME stamp; one-way, needs synchronised clocks",
+                        method=SINK_DELAY.text("en"),
                     ).model_dump(mode="json")
                     err = 0
                 else:

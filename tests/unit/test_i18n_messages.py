@@ -9,6 +9,7 @@ import string
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -315,3 +316,93 @@ async def test_timeline_entries_carry_their_message(tmp_path: Path) -> None:
     } <= texts, texts
     # the English stays what scripts read
     assert {e.text for e in entries} >= {"anna: alert.ack 7", "acceptance failed"}
+
+
+def test_the_scan_finds_the_wall_probe_and_refusal_messages() -> None:
+    """Issue 16 follow-up: the wall's rule reasons, the probe's methods and the engine's
+    refusals are message sites the checks above cover."""
+    ids = {i for _, i, _ in SITES}
+    for known in (
+        "wall.rule.word",
+        "wall.rule.pre_moderation",
+        "wall.err.cannot",
+        "wall.err.since",
+        "wall.why.undo",
+        "method.udp_throughput",
+        "method.stamp_rtt",
+        "probe.acc.step_fail",
+        "probe.err.busy",
+        "err.no_link",
+        "provision.err.running",
+    ):
+        assert known in ids, known
+
+
+def test_every_word_built_at_run_time_has_both_languages() -> None:
+    """Ids and terms the code builds from a value (``wall.verb.{action}``, a rule's name as
+    ``{rule:t}``, a post's state as ``{state:t}``) exist for every such value."""
+    from eventops.api.models.wall import PostState
+    from eventops.wall import manual, moderation
+
+    for action in manual._TRANSITIONS:
+        assert f"wall.verb.{action}" in MESSAGES, action
+    tree = ast.parse(Path(moderation.__file__).read_text(encoding="utf-8"))
+    rules = {
+        str(node.args[1].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", "") == "of"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+    assert {"blocked_user", "blocked_word", "duplicate", "mode"} <= rules
+    for rule in rules:
+        assert f"term.{rule}" in MESSAGES, rule
+        assert render_strict("wall.actor.rule", {"rule": rule}, "en") == f"rule:{rule}"
+        assert render_strict("wall.actor.rule", {"rule": rule}, "de") != rule
+    for state in get_args(PostState):
+        assert f"term.{state}" in MESSAGES, state
+        assert render_strict("wall.now", {"state": state}, "de") != state
+
+
+def test_a_verdicts_english_reason_is_its_message_in_english() -> None:
+    """The English ``reason`` scripts read and the message German readers get are one text."""
+    from eventops.profile.models import Wall
+    from eventops.wall.moderation import ModerationChain
+    from eventops.wall.normalize import NormalPost
+
+    chain = ModerationChain.from_wall(
+        Wall.model_validate(
+            {"blocked_words": ["spamcoin"], "languages": ["de"], "allow_replies": False}
+        ),
+        BERLIN,
+    )
+    now = datetime(2026, 7, 4, 14, 0, tzinfo=UTC)
+    chain.block("replay:mia", now.replace(hour=16))
+    texts: dict[str, tuple[str, dict[str, Any]]] = {
+        "replay:ben": ("Billig spamcoin", {}),
+        "replay:cem": ("Hello there friends", {"lang": "en"}),
+        "replay:dan": ("Wann geht es los?", {"is_reply": True}),
+        "replay:eva": ("Schönes Fest heute", {}),
+        "replay:fin": ("Schönes Fest heute", {}),
+        "replay:mia": ("Hallo", {}),
+    }
+    seen = []
+    for n, (author, (text, kw)) in enumerate(texts.items()):
+        post = NormalPost.model_validate(
+            {"id": f"replay:{n}", "source": "replay", "native_id": str(n), "author": author,
+             "text": text, "created_at": now, "lang": "de", **kw}
+        )  # fmt: skip
+        v = chain.moderate(post, now)
+        assert v.msg is not None, v
+        assert v.msg.text("en", BERLIN) == v.reason
+        assert v.reason_msg["reason_id"] == v.msg.msg_id
+        seen.append(v.msg.text("de", BERLIN))
+    assert seen == [
+        "gesperrtes Wort 'spamcoin'",
+        "Sprache en (von der Quelle angegeben) wird nicht gezeigt",
+        "Antworten werden nicht gezeigt",
+        "alle Regeln bestanden; wartet auf eine Person (Vormoderation)",
+        "Duplikat von replay:3",
+        "Autor replay:mia ist gesperrt bis 2026-07-04 18:00 CEST",
+    ]

@@ -13,13 +13,14 @@ from textual import on, work
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from eventops import i18n
 from eventops.errors import ApiError
 from eventops.tui.client import WallPost
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain, strip_control
-from eventops.tui.tables import RowTable, fmt_time, msg_text, term
+from eventops.tui.tables import RowTable, fmt_time, msg_text
 
 WALL_STATES = ("pending", "approved", "all")
 """What the wall view cycles through with ``v``."""
@@ -40,8 +41,10 @@ def rule_note(p: WallPost, tr: Tr, tz: tzinfo | None) -> str:
     if d is None:
         return ""
     rule = d.actor.removeprefix("rule:")
-    named = term(tr, f"rule.{rule}")  # a rule this version does not know: its name
-    who = d.actor if rule == d.actor else rule if named == f"rule.{rule}" else named
+    who = d.actor if rule == d.actor else rule
+    if tr.lang != "en" and d.actor.startswith(("rule:", "source:")):
+        kind, _, name = d.actor.partition(":")
+        who = i18n.render(f"wall.actor.{kind}", {kind: name}, tr.lang, fallback=who)
     why = msg_text(tr, tz, d.reason_id, d.reason_params, d.reason)
     return f"{who}: {why}" if why else who
 

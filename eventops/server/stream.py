@@ -38,16 +38,12 @@ def _sse(wire_id: str, kind: str, data: str) -> bytes:
 KEEP_ALIVE = b": keep-alive\n\n"
 
 
-async def stream(request: web.Request) -> web.StreamResponse:
-    """The live stream. Ids are ``<epoch>-<n>`` (see :class:`~eventops.monitor.bus.EventBus`):
-    a ``Last-Event-ID`` of this run gets the gap (or a snapshot when the gap is no
-    longer kept); any other (another run, the future, a plain number) a snapshot.
-    Every connection gets a keep-alive comment when nothing was written *to it* for
-    the heartbeat interval, whatever the other clients receive."""
-    current_user(request)
-    engine = engine_of(request)
-    bus = engine.bus
-    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+async def open_stream(
+    request: web.Request,
+) -> tuple[web.StreamResponse, asyncio.Task[Any] | None]:
+    """Send an event stream's headers and register the handler's task in the app's
+    ``STREAMS`` (so shutdown ends it); the caller removes it when done. The task is None
+    when the client hung up before the headers: there is nothing more to do."""
     resp = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -58,10 +54,26 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         await resp.prepare(request)
     except ConnectionResetError:
-        return resp  # the client hung up before the headers (aiohttp logs no error for it)
+        return resp, None  # aiohttp logs no error for it
     task = asyncio.current_task()
     assert task is not None
     request.app[STREAMS].add(task)
+    return resp, task
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """The live stream. Ids are ``<epoch>-<n>`` (see :class:`~eventops.monitor.bus.EventBus`):
+    a ``Last-Event-ID`` of this run gets the gap (or a snapshot when the gap is no
+    longer kept); any other (another run, the future, a plain number) a snapshot.
+    Every connection gets a keep-alive comment when nothing was written *to it* for
+    the heartbeat interval, whatever the other clients receive."""
+    current_user(request)
+    engine = engine_of(request)
+    bus = engine.bus
+    last = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    resp, task = await open_stream(request)
+    if task is None:
+        return resp
     heartbeat = request.app[HEARTBEAT_S]
     loop = asyncio.get_running_loop()
     written = loop.time()

@@ -46,6 +46,7 @@ from eventops.i18n import Msg, refusal
 from eventops.profile.models import Role, User
 from eventops.server.auth import ENGINE, require, respond
 from eventops.server.common import STREAMS, Extension, body_of, path_id
+from eventops.server.stream import open_stream
 from eventops.server.wall_assets import MEDIA_CSP, WALL_CSP, WALL_CSS, WALL_JS, wall_page
 from eventops.wall.display import sse
 
@@ -97,20 +98,9 @@ async def wall_page_handler(request: web.Request) -> web.Response:
 async def wall_stream(request: web.Request) -> web.StreamResponse:
     ws = _event(request)
     hub = ws.hub
-    resp = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-store",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    try:
-        await resp.prepare(request)
-    except ConnectionResetError:
-        return resp  # the client hung up before the headers (aiohttp logs no error for it)
-    task = asyncio.current_task()
-    assert task is not None
-    request.app[STREAMS].add(task)
+    resp, task = await open_stream(request)
+    if task is None:
+        return resp
     hb = request.app[HEARTBEAT]
     try:
         with hub.subscribe() as screen:

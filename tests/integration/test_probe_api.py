@@ -183,7 +183,12 @@ async def test_throughput_via_api_is_the_links_proof(ps: ProbeServed) -> None:
     assert status == 200, row
     assert row["kind"] == "throughput"
     proof = ps.engine.link_view(LINK)["proof"]
-    assert proof["kind"] == "throughput" and 4.0 < proof["throughput_mbps"] < 5.5
+    # the proof is the stored run's figure (the rate itself is a wall-clock matter for
+    # benchmarks/: a busy CI host once stretched this 1 s run to 3.9 Mbit/s)
+    received = row["result"]["end"]["sum_received"]
+    assert received["bytes"] > 0
+    assert proof["kind"] == "throughput"
+    assert proof["throughput_mbps"] == pytest.approx(received["bits_per_second"] / 1e6)
     status, text = await ps.post(
         "/api/v1/probe/throughput", "technik", {"link": LINK, "rate": "fast"}
     )

@@ -114,7 +114,9 @@ def test_rate_limited_link_exact_accounting(lab: tuple[str, str]) -> None:
         assert e["duplicated"] == 0 and e["reordered"] == 0
         # tbf passes 40 Mbit/s of L2 bytes (its burst adds a little)
         assert 34e6 < e["receiver_bps"] < 48e6
-        assert 76e6 < e["sender_bps"] < 84e6
+        # the sender never exceeds its target; a busy host (CI's 2 shared cores, parallel
+        # workers) may stall it below, which the receiver's tbf-bound figure does not feel
+        assert 50e6 < e["sender_bps"] < 84e6
         t0 = time.monotonic()
         s = _run(a, "stamp", f"{NET}.2", "-c", "20", "-i", "0.005", "--json")
         assert s.returncode == 0, s.stderr

@@ -320,12 +320,14 @@ class ProvisionService:
         try:
             plan, dangers = await self.plan(devices)
             if dangers and confirm != self.confirm_phrase():
+                n, phrase = len(dangers), self.confirm_phrase()
+                msg = Msg("provision.err.confirm_apply", {"n": n, "phrase": repr(phrase)})
                 raise ConfirmationNeeded(
-                    f"{len(dangers)} dangerous change{'s' if len(dangers) != 1 else ''}: "
-                    f"type the event id {self.confirm_phrase()!r} to confirm",
+                    f"{n} dangerous change{'s' if n != 1 else ''}: "
+                    f"type the event id {phrase!r} to confirm",
                     dangers,
-                    self.confirm_phrase(),
-                )
+                    phrase,
+                ).with_msg(msg.msg_id, msg.as_dict()["params"])
             if not plan.count("change"):
                 raise refusal(Conflict, Msg("provision.err.nothing"))
             return await self._start(
@@ -344,11 +346,10 @@ class ProvisionService:
     ) -> Run:
         self._check_idle()
         if confirm != self.confirm_phrase():
-            raise ConfirmationNeeded(
-                f"a rollback re-applies apply #{apply_id}'s state: type the event id "
-                f"{self.confirm_phrase()!r} to confirm",
-                [],
-                self.confirm_phrase(),
+            phrase = self.confirm_phrase()
+            msg = Msg("provision.err.confirm_rollback", {"id": apply_id, "phrase": repr(phrase)})
+            raise ConfirmationNeeded(msg.text("en"), [], phrase).with_msg(
+                msg.msg_id, msg.as_dict()["params"]
             )
         if await self.engine.store.get_apply(apply_id) is None:
             raise refusal(NotFound, Msg("provision.err.no_apply", {"id": apply_id}))

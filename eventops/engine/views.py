@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from eventops.adapters.base import Capabilities, OpticStatus, driver_class
 from eventops.engine.state import alert_view
 from eventops.errors import EventOpsError, InvalidRequest, NotFound
-from eventops.i18n import Msg
+from eventops.i18n import Msg, refusal
 from eventops.monitor import checks as chk
 from eventops.monitor.history import TimelineEntry
 from eventops.monitor.history import timeline as _timeline
@@ -196,7 +196,7 @@ async def history(
     engine: Engine, device: str, metric: str, since: datetime | None, until: datetime | None
 ) -> dict[str, Any]:
     if not device or not metric:
-        raise InvalidRequest("device and metric are required")
+        raise refusal(InvalidRequest, Msg("err.device_metric"))
     end = until or engine.clock.now()
     start = since or end - timedelta(hours=1)
     samples = await engine.store.query_samples(device, metric, start, end)
@@ -225,5 +225,5 @@ async def handovers(engine: Engine) -> list[HandoverRow]:
 async def handover_record(engine: Engine, handover_id: int) -> HandoverRow:
     row = next((h for h in await engine.store.list_handovers() if h.id == handover_id), None)
     if row is None:
-        raise NotFound(f"no handover #{handover_id}")
+        raise refusal(NotFound, Msg("err.no_handover", {"id": handover_id}))
     return row

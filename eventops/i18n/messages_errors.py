@@ -65,4 +65,80 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "de": "kein Anwenden Nr. {id} im Ereignisspeicher",
         "en": "no apply #{id} in the event store",
     },
+    "provision.err.confirm_apply": {
+        "de": "gefährliche Änderungen: {n}; zum Bestätigen die Veranstaltungs-ID {phrase} "
+        "eintippen",
+        "en": "{n} dangerous changes: type the event id {phrase} to confirm",
+    },
+    "provision.err.confirm_rollback": {
+        "de": "ein Zurückrollen stellt den Stand von Anwenden Nr. {id} wieder her: zum "
+        "Bestätigen die Veranstaltungs-ID {phrase} eintippen",
+        "en": "a rollback re-applies apply #{id}'s state: type the event id {phrase} to confirm",
+    },
+    "provision.err.not_here": {
+        "de": "diese Engine stellt keine Konfiguration bereit",
+        "en": "this engine does not provision",
+    },
+    # -- the API's own refusals (eventops.server) ------------------------------------------------
+    "err.unknown_device": {"de": "kein Gerät {device}", "en": "no device {device}"},
+    "err.unknown_link": {"de": "keine Strecke {link}", "en": "no link {link}"},
+    "err.no_handover": {"de": "keine Übergabe Nr. {id}", "en": "no handover #{id}"},
+    "err.lang": {
+        "de": "lang: {lang} ist weder de noch en",
+        "en": "lang: {lang} is not one of de, en",
+    },
+    "err.device_metric": {
+        "de": "Gerät und Messgröße müssen angegeben werden",
+        "en": "device and metric are required",
+    },
+    "err.no_such": {"de": "{what:t} {id} gibt es nicht", "en": "no {what} {id}"},
+    "term.alert": {"de": "Alarm", "en": "alert"},
+    "term.decision": {"de": "Entscheidung", "en": "decision"},
+    "term.silence": {"de": "Stummschaltung", "en": "silence"},
+    "term.handover": {"de": "Übergabe", "en": "handover"},
+    "err.not_a_time": {
+        "de": "keine Zeit nach ISO 8601: {value}",
+        "en": "not an ISO 8601 time: {value}",
+    },
+    "err.time_range": {
+        "de": "Zeit außerhalb des Bereichs (1970-01-01 bis 9999-01-01): {value}",
+        "en": "time out of range (1970-01-01 to 9999-01-01): {value}",
+    },
+    "err.not_json": {
+        "de": "der Inhalt der Anfrage ist kein JSON",
+        "en": "request body is not JSON",
+    },
+    "err.limit_nan": {"de": "Anzahl: keine Zahl", "en": "limit: not a number"},
+    "err.acceptance_options": {
+        "de": "Optionen der Abnahme: {why}",
+        "en": "acceptance options: {why}",
+    },
+    # a field pydantic refused ({why} one of err.v.*)
+    "err.field": {"de": "{field}: {why}", "en": "{field}: {why}"},
+    "err.v.missing": {"de": "fehlt", "en": "Field required"},
+    "err.v.extra": {"de": "ist hier nicht erlaubt", "en": "Extra inputs are not permitted"},
+    "err.v.too_long": {
+        "de": "ist zu lang (höchstens {max_length} Zeichen)",
+        "en": "String should have at most {max_length} characters",
+    },
+    "err.v.too_short": {
+        "de": "ist zu kurz (mindestens {min_length} Zeichen)",
+        "en": "String should have at least {min_length} characters",
+    },
+    "err.v.too_many": {
+        "de": "hat zu viele Einträge (höchstens {max_length})",
+        "en": "List should have at most {max_length} items",
+    },
+    "err.v.gt": {"de": "muss größer als {gt} sein", "en": "Input should be greater than {gt}"},
+    "err.v.ge": {
+        "de": "muss mindestens {ge} sein",
+        "en": "Input should be greater than or equal to {ge}",
+    },
+    "err.v.lt": {"de": "muss kleiner als {lt} sein", "en": "Input should be less than {lt}"},
+    "err.v.le": {
+        "de": "darf höchstens {le} sein",
+        "en": "Input should be less than or equal to {le}",
+    },
+    "err.v.one_of": {"de": "muss eines von {expected} sein", "en": "Input should be {expected}"},
+    "err.v.invalid": {"de": "ungültiger Wert", "en": "invalid value"},
 }

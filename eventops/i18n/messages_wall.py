@@ -249,4 +249,6 @@ WALL_MESSAGES: dict[str, dict[str, str]] = {
         "en": "this engine runs no social wall",
     },
     "wall.err.no_such_wall": {"de": "keine solche Beitragswand", "en": "no such wall"},
+    "wall.err.no_media": {"de": "hier gibt es keine Medien", "en": "no media here"},
+    "wall.err.no_picture": {"de": "kein solches Bild", "en": "no such picture"},
 }

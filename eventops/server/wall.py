@@ -128,10 +128,10 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
 async def wall_media(request: web.Request) -> web.Response:
     ws = _event(request)
     if ws.media is None:
-        raise NotFound("no media here")
+        raise refusal(NotFound, Msg("wall.err.no_media"))
     got = await asyncio.to_thread(ws.media.read, request.match_info["key"])
     if got is None:
-        raise NotFound("no such picture")
+        raise refusal(NotFound, Msg("wall.err.no_picture"))
     data, ctype = got
     return web.Response(
         body=data,

@@ -406,3 +406,91 @@ def test_a_verdicts_english_reason_is_its_message_in_english() -> None:
         "Duplikat von replay:3",
         "Autor replay:mia ist gesperrt bis 2026-07-04 18:00 CEST",
     ]
+
+
+REFUSALS = {
+    "InvalidRequest", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "Unavailable",
+    "NotSupported", "ConfirmationNeeded", "WallConflict", "WallNotFound", "WallError",
+}  # fmt: skip
+"""The errors the engine's API answers with a person-facing message."""
+SPEAKS_TO_THE_API = ("engine", "server", "wall/manual.py", "wall/display.py")
+NOT_THROUGH_THE_API = {
+    ("eventops/wall/manual.py", "WallError", "a manual decision needs a person's user name"),
+    ("eventops/wall/manual.py", "WallError", "not one of"),
+    ("eventops/server/auth.py", "NotAuthenticated", "unauthorized"),
+    ("eventops/server/auth.py", "Forbidden", "forbidden"),
+}
+"""Refusals without a message id on purpose: the two only the CLI meets (the API checks the
+user and the action before), and 401/403, whose bodies stay exactly code and message
+(tests/unit/server/test_api.py); the TUI names a refused token in its own words and binds
+no key a role may not use."""
+
+
+def bare_refusals(source: str, rel: str) -> Iterator[tuple[int, str, str]]:
+    """(line, class, text) of each refusal raised or returned without a message id: a bare
+    ``Cls("English")`` instead of ``refusal(Cls, Msg(...))``, ``Cls(...).with_msg(...)``
+    or ``Cls(...).carry(exc)``."""
+    nodes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Raise | ast.Return)]
+    for node in sorted(nodes, key=lambda n: n.lineno):
+        value = node.exc if isinstance(node, ast.Raise) else node.value
+        if not isinstance(value, ast.Call):
+            continue
+        name = getattr(value.func, "id", getattr(value.func, "attr", ""))
+        if name in REFUSALS:
+            text = ast.unparse(value.args[0]) if value.args else ""
+            if not any(w in text for f, c, w in NOT_THROUGH_THE_API if f == rel and c == name):
+                yield node.lineno, name, text
+
+
+def test_every_refusal_toward_the_api_carries_its_message() -> None:
+    """Issue 16 follow-up: an error body with only English ``message`` cannot be shown in
+    German; every refusal of the engine and the server names its message id."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = str(path.relative_to(ROOT.parent))
+        if rel.removeprefix("eventops/").startswith(SPEAKS_TO_THE_API):
+            text = path.read_text(encoding="utf-8")
+            found += [f"{rel}:{n}: {c}({t})" for n, c, t in bare_refusals(text, rel)]
+    assert not found, "\n".join(found)
+
+
+def test_the_refusal_scan_tells_bare_from_wrapped() -> None:
+    source = """
+def f(x):
+    if x == 1:
+        raise NotFound(f"no link {x!r}")
+    if x == 2:
+        raise refusal(NotFound, Msg("err.no_link", {"link": x}))
+    if x == 3:
+        raise Conflict(exc.one_line()).carry(exc) from None
+    if x == 4:
+        return Forbidden("forbidden: no")
+    raise WallError(f"user {x!r}: a manual decision needs a person's user name")
+"""
+    assert [(n, c) for n, c, _ in bare_refusals(source, "x.py")] == [
+        (4, "NotFound"),
+        (10, "Forbidden"),
+        (11, "WallError"),
+    ]
+    assert [c for _, c, _ in bare_refusals(source, "eventops/wall/manual.py")] == [
+        "NotFound",
+        "Forbidden",
+    ]
+
+
+WITH_MSG_IDS = sorted(
+    {
+        (f"{p.relative_to(ROOT.parent)}:{n.lineno}", n.args[0].value)
+        for p in ROOT.rglob("*.py")
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Call)
+        and getattr(n.func, "attr", "") == "with_msg"
+        and n.args
+        and isinstance(n.args[0], ast.Constant)
+    }
+)
+
+
+@pytest.mark.parametrize(("where", "msg_id"), WITH_MSG_IDS, ids=[w for w, _ in WITH_MSG_IDS])
+def test_every_literal_with_msg_id_is_in_the_catalogue(where: str, msg_id: str) -> None:
+    assert msg_id in MESSAGES, where

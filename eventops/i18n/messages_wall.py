@@ -207,6 +207,11 @@ WALL_MESSAGES: dict[str, dict[str, str]] = {
         "nichts wiederherzustellen",
         "en": "decision {id}: the block it lifted would have ended at {until}; nothing to put back",
     },
+    # -- a post's media by kind (eventops.wall.normalize.media_kind) ------------------------------
+    "term.photo": {"de": "Foto", "en": "photo"},
+    "term.video": {"de": "Video", "en": "video"},
+    "term.gif": {"de": "GIF", "en": "gif"},
+    "term.audio": {"de": "Audio", "en": "audio"},
     # -- post states ({state:t}) -----------------------------------------------------------------
     "term.pending": {"de": "wartend", "en": "pending"},
     "term.approved": {"de": "freigegeben", "en": "approved"},

@@ -301,7 +301,7 @@ class ProbeView(Vertical):
         if self.running is not None:
             kind, on = self.running
             t.append("\n")
-            t.append(tr("probe.running", kind=kind, link=on), style="bold yellow")
+            t.append(tr("probe.running", kind=term(tr, kind), link=on), style="bold yellow")
             t.append("\n")
         if self.series:
             t.append(f"\n{tr('probe.live')} ({self.unit}): ", style="bold")

@@ -20,7 +20,7 @@ from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, PickScreen
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain, strip_control
-from eventops.tui.tables import RowTable, fmt_time, msg_text
+from eventops.tui.tables import RowTable, fmt_time, msg_text, term
 
 WALL_STATES = ("pending", "approved", "all")
 """What the wall view cycles through with ``v``."""
@@ -49,9 +49,11 @@ def rule_note(p: WallPost, tr: Tr, tz: tzinfo | None) -> str:
     return f"{who}: {why}" if why else who
 
 
-def media_note(p: WallPost) -> str:
+def media_note(p: WallPost, tr: Tr | None = None) -> str:
+    """The attached media by kind (``2× photo``), the kinds in the app's language."""
     kinds = p.media_kinds()
-    return ", ".join(f"{n}× {k}" for k, n in sorted(Counter(kinds).items()))
+    named = (lambda k: k) if tr is None else (lambda k: term(tr, k))
+    return ", ".join(f"{n}× {named(k)}" for k, n in sorted(Counter(kinds).items()))
 
 
 class WallTable(RowTable[WallPost]):
@@ -96,7 +98,7 @@ class WallTable(RowTable[WallPost]):
             plain(state, WALL_STYLE.get(p.state, "")),
             plain(p.author.split(":", 1)[-1], "bold"),
             plain(p.text[:60]),
-            plain(media_note(p) or "-", "dim"),
+            plain(media_note(p, self.tr) or "-", "dim"),
             plain(rule_note(p, self.tr, self.tz)[:40], "dim"),
         )
 
@@ -188,7 +190,7 @@ class WallActions(CoreApp):
             t.append(strip_control(post.text))  # Text.append: never parsed as markup
             t.append("\n")
             t.append(f"{tr('col.media')}: ", style="bold")
-            t.append_text(plain(media_note(post) or tr("none")))
+            t.append_text(plain(media_note(post, tr) or tr("none")))
             t.append(f"   {tr('col.rule')}: ", style="bold")
             t.append_text(plain(rule_note(post, tr, self.event_tz()) or "-"))
             preview.update(t)

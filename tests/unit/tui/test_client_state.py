@@ -255,6 +255,8 @@ def test_wall_payloads_and_state() -> None:
         }
     )
     assert media_note(post) == "2× photo, 1× video"
+    assert media_note(post, Tr("en")) == "2× photo, 1× video"
+    assert media_note(post, Tr("de")) == "2× Foto, 1× Video"
     assert rule_note(post, Tr("en"), UTC) == "blocked_words: contains spamcoin"
     # a rule's reason with its message id: German from the catalogue, English as the engine wrote
     assert post.last_decision is not None

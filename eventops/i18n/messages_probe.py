@@ -38,6 +38,16 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
         "de": "{peer}: Verbindung abgelehnt (dort lauscht keine Senke und kein Server)",
         "en": "{peer}: connection refused (no sink or server listening)",
     },
+    "probe.err.os": {"de": "{peer}: {why}", "en": "{peer}: {why}"},
+    "probe.os.refused": {"de": "Verbindung abgelehnt", "en": "Connection refused"},
+    "probe.os.host_unreachable": {"de": "Gegenstelle nicht erreichbar", "en": "No route to host"},
+    "probe.os.net_unreachable": {"de": "Netz nicht erreichbar", "en": "Network is unreachable"},
+    "probe.os.timed_out": {"de": "Zeitüberschreitung der Verbindung", "en": "Connection timed out"},
+    "probe.os.no_address": {
+        "de": "Adresse hier nicht verfügbar",
+        "en": "Cannot assign requested address",
+    },
+    "probe.os.denied": {"de": "nicht erlaubt", "en": "Permission denied"},
     "probe.err.stamp_silent": {
         "de": "STAMP-Reflektor {peer}: {why} auf {sent} Pakete{extra}",
         "en": "STAMP reflector {peer}: {why} to {sent} packets{extra}",

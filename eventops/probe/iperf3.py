@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from eventops.errors import ProbeError
 from eventops.i18n import Msg
-from eventops.probe.checks import check_port, os_reason
+from eventops.probe.checks import check_port, os_failure
 from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3_proto import (
     ClientProtocol,
@@ -248,7 +248,7 @@ async def _open_tcp(
         except TimeoutError:
             raise ProbeError(f"{where}: TCP stream: no answer within {wait_s:g} s") from None
         except OSError as exc:
-            raise ProbeError(f"{where}: cannot open TCP stream: {os_reason(exc)}") from None
+            raise os_failure(where, exc, "cannot open TCP stream: ") from None
         await loop.sock_sendall(s, cookie)
         s.setblocking(True)
         return s
@@ -350,7 +350,7 @@ async def run_iperf3(
     except ConnectionRefusedError:
         raise ProbeError(f"{where}: connection refused (no iperf3 -s listening)") from None
     except OSError as exc:
-        raise ProbeError(f"{where}: {os_reason(exc)}") from None
+        raise os_failure(where, exc) from None
     ctrl: socket.socket = writer.get_extra_info("socket")
     blk = size or (default_udp_blksize(ctrl) if udp else DEFAULT_TCP_BLKSIZE)
     try:

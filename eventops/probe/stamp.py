@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from eventops.errors import ProbeError
 from eventops.i18n import Msg, refusal
-from eventops.probe.checks import check_interval, check_port, os_reason
+from eventops.probe.checks import check_interval, check_port, os_failure
 from eventops.probe.models import StampAnomalies, StampInterval, StampResult, described
 from eventops.probe.stats import delay_stats, rfc3550_jitter
 
@@ -341,7 +341,7 @@ async def run_stamp(
         try:
             sock.connect(addr)
         except OSError as exc:
-            raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+            raise os_failure(f"{host}:{port}", exc) from None
         loop.add_reader(sock.fileno(), readable)
         done_idx = 0  # replies already reported (an index into sess.arrival)
         last_at = 0.0

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from eventops.errors import ProbeError
 from eventops.i18n import Msg, refusal
-from eventops.probe.checks import check_interval, check_port, os_reason
+from eventops.probe.checks import check_interval, check_port, os_failure
 from eventops.probe.datapath import (
     FMT_EVENTOPS,
     HEADER_LEN,
@@ -92,7 +92,7 @@ async def _connect(
     except ConnectionRefusedError:
         raise refusal(ProbeError, Msg("probe.err.refused", {"peer": f"{host}:{port}"})) from None
     except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+        raise os_failure(f"{host}:{port}", exc) from None
 
 
 def _check_common(size: int | None, rate_bps: float | None, duration: float) -> None:
@@ -354,7 +354,7 @@ async def run_tcp(
             except TimeoutError:
                 raise ProbeError(f"{host}:{port}: no answer within {control_timeout:g} s") from None
             except OSError as exc:
-                raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+                raise os_failure(f"{host}:{port}", exc) from None
             await loop.sock_sendall(s, _line({"op": "data", "session": session}))
             s.setblocking(True)
         # one thread per stream: blocking sends release the GIL, so streams use every core

@@ -494,3 +494,19 @@ WITH_MSG_IDS = sorted(
 @pytest.mark.parametrize(("where", "msg_id"), WITH_MSG_IDS, ids=[w for w, _ in WITH_MSG_IDS])
 def test_every_literal_with_msg_id_is_in_the_catalogue(where: str, msg_id: str) -> None:
     assert msg_id in MESSAGES, where
+
+
+def test_a_probes_os_failure_keeps_the_kernels_english_and_says_it_in_german() -> None:
+    import errno
+    import os
+
+    from eventops.probe.checks import os_failure
+
+    exc = os_failure("127.0.0.1:9", OSError(errno.ECONNREFUSED, "Connect call failed"))
+    assert str(exc) == f"127.0.0.1:9: {os.strerror(errno.ECONNREFUSED)}"
+    assert exc.msg_id is not None
+    assert render(exc.msg_id, exc.params, "de") == "127.0.0.1:9: Verbindung abgelehnt"
+    odd = os_failure("h:1", OSError(errno.EMFILE, "x"), "cannot open TCP stream: ")
+    assert str(odd) == f"h:1: cannot open TCP stream: {os.strerror(errno.EMFILE)}"
+    assert odd.msg_id is not None  # a reason without German words: the kernel's, as it is
+    assert render(odd.msg_id, odd.params, "de") == f"h:1: {os.strerror(errno.EMFILE)}"

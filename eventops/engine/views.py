@@ -142,6 +142,7 @@ def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
         "out_mbps": None if ls.out_bps is None else ls.out_bps / 1e6,
         "utilisation_pct": ls.utilisation_pct,
         "rate_note": ls.rate_note,
+        **_msg_fields("rate_note", ls.rate_note_msg),
         "rx_dbm": ls.rx_dbm,
         "margin_db": ls.margin_db,
         "baseline_dbm": ls.baseline,

@@ -168,6 +168,7 @@ class _A:
     anydict = TypeAdapter(dict[str, Any])
     whoami = TypeAdapter(m.WhoAmIView)
     status = TypeAdapter(m.StatusView)
+    engines = TypeAdapter(m.EnginesView)
     devices = TypeAdapter(list[m.DeviceView])
     device = TypeAdapter(m.DeviceDetailView)
     maintenance = TypeAdapter(m.MaintenanceResult)

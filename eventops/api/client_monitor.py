@@ -23,6 +23,10 @@ class MonitorCalls(EngineClientBase):
     async def status(self) -> m.StatusView:
         return await self._json(_A.status, "GET", "/api/v1/status")
 
+    async def engines(self) -> m.EnginesView:
+        """This engine's role and the engines of the event (``GET /api/v1/engines``)."""
+        return await self._json(_A.engines, "GET", "/api/v1/engines")
+
     async def openapi(self) -> dict[str, Any]:
         return await self._json(_A.anydict, "GET", "/api/v1/openapi.json")
 

@@ -85,6 +85,14 @@ ROUTES: tuple[Route, ...] = (
         _r(TECH, AUTH),
         response=m.StatusView,
     ),
+    Route(
+        "engines",
+        "GET",
+        f"{V}/engines",
+        "This engine's role and the engines of the event (active, standbys) with their age",
+        _r(TECH),
+        response=m.EnginesView,
+    ),
     # devices
     Route(
         "devices",

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ENGINE_SUBJECT = "engine"
-"""The alert subject of the engine's own trouble (a task that died)."""
+"""The alert subject of the engine's own trouble (a task that died, no standby left)."""
 
 
 def default_driver_factory(device: Mast | Switch, clock: Clock, timeout: float) -> DeviceDriver:
@@ -148,6 +148,9 @@ class Engine:
         """Probe results already taken in (from the store, by id)."""
         self.maintenance: dict[str, str] = {}
         """Device id -> note, for devices under an apply."""
+        self.standby_conditions: list[Condition] = []
+        """Engine conditions about the event's standby, set by the election when active
+        (:mod:`eventops.engine.presence`); evaluated with the engine's other conditions."""
         self._init_states(profile)
 
     def _shared_session_driver(
@@ -557,10 +560,10 @@ class Engine:
             frozenset(),
             {"task": name, "error": f"{type(exc).__name__}: {exc}"[:300]},
         )
-        await self._evaluate_engine()
+        await self.evaluate_engine_alerts()
 
     def _engine_conditions(self) -> list[Condition]:
-        return [
+        return [*self.standby_conditions] + [
             Condition(
                 f"engine:task:{f.task}:failed",
                 "warning",
@@ -571,7 +574,8 @@ class Engine:
             for f in self.supervisor.recent(self.engine_alert_hold_s)
         ]
 
-    async def _evaluate_engine(self) -> None:
+    async def evaluate_engine_alerts(self) -> None:
+        """Evaluate the engine's own conditions now (also the election, after a heartbeat)."""
         await self.alerts.evaluate(ENGINE_SUBJECT, self._engine_conditions(), self.clock.now())
 
     async def _watch_engine_alerts(self) -> None:
@@ -579,7 +583,7 @@ class Engine:
         step = max(1.0, min(10.0, self.profile.alerts.raise_after_s / 2 or 10.0))
         while True:
             await self.clock.sleep(step)
-            await self._evaluate_engine()
+            await self.evaluate_engine_alerts()
 
     # -- views (JSON-able) ----------------------------------------------------------------------
     def device_view(self, device_id: str) -> dict[str, Any]:

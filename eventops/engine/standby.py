@@ -7,7 +7,9 @@ database. Each runs an :class:`Election` around its engine:
   (:meth:`~eventops.engine.monitoring.Engine.start` with ``services=False``):
   no pollers, no alerting, no wall, no provisioning. It serves reads; it
   reloads the open alerts from the store at every step so that its status
-  page shows what the active engine raised, and it remembers where the
+  page shows what the active engine raised, and the newest stored samples
+  so that its device and link views show what the active engine last polled
+  (:mod:`eventops.engine.readings`), and it remembers where the
   active engine answers (the lease row's address) for the 503 it gives to
   writes (:mod:`eventops.server.standby`).
 - **take-over**: every ``renew_s`` it tries to take the lease; the try
@@ -24,6 +26,13 @@ database. Each runs an :class:`Election` around its engine:
   ``on_deposed`` is told why. A deposed engine does not take the lease
   again; its process ends (``eventops serve`` exits) and is restarted as a
   standby, so no state of an old term survives into a new one.
+
+At every step, active or standby, the engine records itself in the event's
+presence table (:mod:`eventops.store.presence`: one statement on the
+server's clock); the active engine turns what that returns into the engine
+alert ``engine:standby:missing`` when the event's standby is gone
+(:mod:`eventops.engine.presence`). A clean stop records the engine as
+``stopped`` (``deposed`` after a lost lease).
 """
 
 from __future__ import annotations
@@ -34,10 +43,13 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from eventops.engine import handover as _handover
+from eventops.engine import presence as _presence
+from eventops.engine import readings as _readings
 from eventops.engine.monitoring import ENGINE_SUBJECT, Engine
 from eventops.errors import StoreError
 from eventops.monitor.tasks import cancel_and_wait
 from eventops.store.lease import Fenced, LeaderLease, LeaseHolder, LeaseUnavailable
+from eventops.store.presence import PresenceSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +70,7 @@ class Election:
         *,
         renew_s: float | None = None,
         on_change: Callable[[Role, str], None] | None = None,
+        absent_after_s: float | None = None,
     ) -> None:
         self.engine = engine
         self.lease = lease
@@ -72,6 +85,17 @@ class Election:
         """Why this engine was deposed."""
         self.terms = 0
         """How many times this engine took the lease."""
+        self.absent_after_s = (
+            absent_after_s if absent_after_s is not None else _presence.ABSENT_TTLS * lease.ttl_s
+        )
+        """A standby not seen for longer than this is gone (server clock)."""
+        self.presence: PresenceSnapshot | None = None
+        """What the last heartbeat returned: the engines of the event."""
+        self.presence_at = 0.0
+        """When (the engine's monotonic clock) :attr:`presence` was taken."""
+        self.heartbeats = 0
+        """Heartbeats answered by the database (and, when active, evaluated)."""
+        self._heartbeat_down_logged = False
         self.deposed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._deposing: asyncio.Task[None] | None = None
@@ -99,6 +123,7 @@ class Election:
         tasks = [t for t in (self._task, self._deposing) if t is not None]
         await cancel_and_wait(tasks)
         was_active = self.role is Role.ACTIVE
+        last = "deposed" if self.role is Role.DEPOSED else "stopped"
         self.role = Role.DEPOSED if was_active else self.role
         await self.engine.stop()
         if was_active:
@@ -106,6 +131,7 @@ class Election:
                 await self.lease.release()
             except LeaseUnavailable as exc:
                 log.warning("could not release the lease: %s", exc.one_line())
+        await self._heartbeat(last)
 
     # -- the loop -------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -132,11 +158,13 @@ class Election:
             holder = await self.lease.current()
             self.active_address = holder.address if holder is not None and holder.live else None
             await self.engine.alerts.load(self.engine.clock.now())  # what the active raised
+            await _readings.load_stored(self.engine)  # and what it last polled
             self._db_down_logged = False
         except (LeaseUnavailable, StoreError) as exc:
             if not self._db_down_logged:
                 log.warning("standby: %s", exc.one_line())
                 self._db_down_logged = True
+        await self._heartbeat("standby")
 
     async def _active_step(self) -> None:
         try:
@@ -146,6 +174,7 @@ class Election:
                 await self._depose("another engine took the lease")
             else:
                 self._db_down_logged = False
+                await self._heartbeat("active")
         except LeaseUnavailable as exc:
             if not self.lease.held:
                 await self._depose(f"the lease ran out: {exc.one_line()}")
@@ -180,6 +209,34 @@ class Election:
             {"address": self.address, "token": self.lease.token},
         )
         self._tell(Role.ACTIVE, f"took the lease (token {self.lease.token})")
+        await self._heartbeat("active")
+
+    # -- presence ------------------------------------------------------------------------------
+    async def _heartbeat(self, role: str) -> None:
+        """Record this engine in the presence table; when active, raise or clear the
+        alert that the event's standby is gone (:mod:`eventops.engine.presence`)."""
+        if role in ("standby", "active") and self.role.value != role:
+            return  # the role changed meanwhile (a take-over, a depose)
+        try:
+            snap = await self.lease.heartbeat(role, live_s=self.absent_after_s)
+        except StoreError as exc:
+            if not self._heartbeat_down_logged:
+                log.warning("presence heartbeat: %s", exc.one_line())
+                self._heartbeat_down_logged = True
+            return
+        self._heartbeat_down_logged = False
+        self.presence, self.presence_at = snap, self.engine.clock.monotonic()
+        if role == "active" and self.role is Role.ACTIVE and snap.term_s is not None:
+            # (term_s None: the server no longer sees this term; the renewal will tell)
+            eng = self.engine
+            eng.standby_conditions = _presence.standby_conditions(
+                snap, mode=eng.profile.store.standby, absent_after_s=self.absent_after_s
+            )
+            try:
+                await eng.evaluate_engine_alerts()
+            except StoreError as exc:  # Fenced: the store told the election already
+                log.warning("evaluating the standby alert: %s", exc.one_line())
+        self.heartbeats += 1
 
     # -- losing the lease ----------------------------------------------------------------------
     def fenced(self, exc: Fenced) -> None:

@@ -41,6 +41,9 @@ class DeviceState:
     health: Health = NOT_POLLED
     since: datetime | None = None
     """When the health level last changed."""
+    stored: dict[str, Sample] = field(default_factory=dict)
+    """A standby's copy of the active engine's newest stored samples, by metric
+    (:mod:`eventops.engine.readings`)."""
 
 
 @dataclass

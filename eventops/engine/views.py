@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from eventops.adapters.base import Capabilities, OpticStatus, driver_class
+from eventops.engine import readings as _readings
 from eventops.engine.state import alert_view
 from eventops.errors import EventOpsError, InvalidRequest, NotFound
 from eventops.i18n import Msg, refusal
@@ -64,6 +65,9 @@ def device_view(engine: Engine, device_id: str) -> dict[str, Any]:
         "uplink": d.uplink if isinstance(d, Mast) else None,
         "capabilities": engine.capabilities(device_id).model_dump(mode="json"),
         "location": d.location.model_dump(mode="json"),
+        "source": "this" if st.reachable is not None else None,
+        "stored_at": None,
+        **(_readings.device_fields(engine, device_id) or {}),
     }
 
 
@@ -127,6 +131,7 @@ def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
     )
     fresh = chk.freshness(ls.last_ok, now, interval, engine.profile.event.tz)
     proof = ls.proof
+    polled = any(engine.devices[e.device].reachable is not None for e in (link.a, link.b))
     return {
         "id": link.id,
         "name": link.name or link.id,
@@ -162,6 +167,9 @@ def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
         "b": end_view(engine, link.b),
         "authorities": list(link.authorities),
         "checks": [c.as_dict() for c in ls.checks],
+        "source": "this" if polled else None,
+        "stored_at": None,
+        **(_readings.link_fields(engine, link) or {}),
     }
 
 

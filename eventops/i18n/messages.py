@@ -192,6 +192,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "alert.device": {"de": "{device}: {check}", "en": "{device}: {check}"},
     "alert.link_down": {"de": "{link} ausgefallen: {why}", "en": "{link} down: {why}"},
     "alert.link": {"de": "{link}: {check}", "en": "{link}: {check}"},
+    # -- the event's standby engine (eventops.engine.presence, eventops.engine.readings) -------
+    "health.stored": {
+        "de": "letzte Abfrage der aktiven Engine, {at:time}",
+        "en": "last poll by the active engine, {at:time}",
+    },
+    "alert.standby_gone": {
+        "de": "keine Standby-Engine seit {since:day} (zuletzt {address})",
+        "en": "no standby engine since {since:day} (last: {address})",
+    },
+    "alert.standby_missing": {
+        "de": "keine Standby-Engine seit {since:day}",
+        "en": "no standby engine since {since:day}",
+    },
     # -- the authority status page ------------------------------------------------------------
     "page.title": {"de": "{event} — Streckenstatus", "en": "{event} — link status"},
     "page.all_links": {"de": "alle Strecken (Technik)", "en": "all links (technician)"},

@@ -467,6 +467,10 @@ class StoreSettings(Model):
     the store is an SQLite file in $EVENTOPS_DATA_DIR."""
     password: SecretRef | None = None
     """The database password as a secret reference (env:NAME or file:PATH), never in ``url``."""
+    standby: Literal["auto", "required", "off"] = "auto"
+    """Under a leader lease: when the active engine alerts that the event has no standby
+    engine (none seen for three lease ttls). ``auto``: once an active engine of the event
+    has seen a standby; ``required``: always; ``off``: never."""
 
     @field_validator("url")
     @classmethod

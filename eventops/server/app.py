@@ -8,7 +8,8 @@ use the same authentication (:mod:`eventops.server.auth`).
 REST (JSON, ``/api/v1``): whoami, devices (one device with its last polled
 radios, clients, interfaces and optics of both ends; reboot, technicians only),
 links, alerts (+ ack), silences, maintenance, history, timeline, handovers
-(+ printable report), reload, and
+(+ printable report), reload, engines (active and standbys under the lease,
+:mod:`eventops.server.standby`), and
 ``/api/v1/stream`` — Server-Sent Events whose ids are ``<epoch>-<n>`` (the
 engine run and its event id): reconnect with ``Last-Event-ID`` to get the
 gap, or a fresh snapshot when the gap is no longer kept or the id is not of
@@ -63,6 +64,7 @@ from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 from eventops.server.probe import mount_probes
 from eventops.server.provision import PROVISION, mount_provisioning
+from eventops.server.standby import engines as engines_view
 from eventops.server.stream import close_streams, stream
 from eventops.server.wall import WALL, mount_wall
 from eventops.store.audit import embed_checkpoint
@@ -465,6 +467,7 @@ def create_app(
     r.add_get("/api/v1/whoami", whoami)
     r.add_get("/api/v1/openapi.json", openapi)
     r.add_get("/api/v1/status", status_json)
+    r.add_get("/api/v1/engines", engines_view)
     r.add_get("/api/v1/devices", list_devices)
     r.add_get("/api/v1/devices/{id}", get_device)
     r.add_post("/api/v1/devices/{id}/maintenance", set_maintenance)

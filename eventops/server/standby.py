@@ -12,17 +12,28 @@
   answered ``503`` with the server's JSON error body (code ``unavailable``, the
   active engine's address as ``active``), ``X-Eventops-Active`` and
   ``Retry-After``; reads, the status page and the stream are served as usual.
+
+``GET /api/v1/engines`` (:func:`engines`, technicians; mounted by
+:func:`~eventops.server.app.create_app` with or without an election) shows this
+engine's role and every engine of the event its last presence heartbeat saw
+(:mod:`eventops.store.presence`), with role, address and age.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
+from eventops.api import models as m
+from eventops.engine import presence as _presence
 from eventops.engine.standby import Election
+from eventops.profile.models import Role
+from eventops.server.auth import require, respond
+from eventops.server.common import engine_of
 from eventops.server.errors import Handler, error_body, error_response
 
 ELECTION = web.AppKey("eventops_election", Election)
@@ -83,3 +94,57 @@ async def _standby_writes(request: web.Request, handler: Handler) -> web.StreamR
     resp = error_response(503, error_body("unavailable", message, active=active))
     resp.headers["Retry-After"] = str(max(1, math.ceil(election.renew_s)))
     return resp
+
+
+# -- the engines of the event ---------------------------------------------------------------------
+
+
+async def engines(request: web.Request) -> web.Response:
+    """``GET /api/v1/engines``: see the module's docstring."""
+    require(request, Role.technician)
+    engine = engine_of(request)
+    election = request.app.get(ELECTION)
+    mode = engine.profile.store.standby
+    if election is None:
+        value: dict[str, Any] = {
+            "role": "single",
+            "address": None,
+            "active": None,
+            "standby": mode,
+            "standby_expected": False,
+            "standby_live": False,
+            "absent_after_s": None,
+            "as_of": None,
+            "engines": [],
+        }
+        return respond(request, m.EnginesView, value=value)
+    snap = election.presence
+    elapsed = max(0.0, engine.clock.monotonic() - election.presence_at)
+    rows = []
+    if snap is not None:
+        for e in snap.engines:
+            age = e.age_s + elapsed
+            rows.append(
+                {
+                    "holder": e.holder,
+                    "address": e.address,
+                    "role": e.role,
+                    "started_at": e.started_at,
+                    "seen_at": e.seen_at,
+                    "age_s": round(age, 3),
+                    "live": e.role in ("active", "standby") and age <= election.absent_after_s,
+                    "this": e.mine,
+                }
+            )
+    value = {
+        "role": election.role.value,
+        "address": election.address,
+        "active": active_url(election),
+        "standby": mode,
+        "standby_expected": snap is not None and _presence.expects_standby(snap, mode),
+        "standby_live": any(r["live"] and r["role"] == "standby" and not r["this"] for r in rows),
+        "absent_after_s": election.absent_after_s,
+        "as_of": None if snap is None else engine.clock.now() - timedelta(seconds=elapsed),
+        "engines": rows,
+    }
+    return respond(request, m.EnginesView, value=value)

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from eventops.errors import StoreError
 from eventops.store.models import (
     AlertRow,
     ApplyDeviceRow,
@@ -155,6 +156,17 @@ class OpsTx(ABC):
         """Append to the audit chain as part of this transaction."""
 
 
+MAX_SERIES = 10_000
+"""At most this many series in one :meth:`Store.latest_samples`."""
+
+
+def check_series(series: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``series`` as a list, refused (StoreError) when longer than :data:`MAX_SERIES`."""
+    if len(series) > MAX_SERIES:
+        raise StoreError(f"latest_samples: {len(series)} series, at most {MAX_SERIES}")
+    return [(str(d), str(m)) for d, m in series]
+
+
 class Store(ABC):
     @abstractmethod
     async def open(self) -> None: ...
@@ -191,6 +203,12 @@ class Store(ABC):
     async def query_samples(
         self, device: str, metric: str, since: datetime, until: datetime
     ) -> list[Sample]: ...
+
+    @abstractmethod
+    async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
+        """The newest sample of each ``(device, metric)`` in ``series`` that has one (what
+        a standby shows of the active engine's last polls); one index seek per series, at
+        most :data:`MAX_SERIES` of them (StoreError beyond)."""
 
     @abstractmethod
     async def add_alert(self, alert: AlertRow) -> int: ...

@@ -38,6 +38,8 @@ from asyncpg.pool import PoolConnectionProxy
 
 from eventops.clock import Clock, SystemClock, within
 from eventops.errors import StoreError
+from eventops.store import presence as _presence
+from eventops.store.presence import PresenceSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +228,8 @@ class LeaderLease:
             raise StoreError("lease: the event id must have 1 to 200 characters")
         if len(address) > 500:
             raise StoreError("lease: the engine's address is longer than 500 characters")
+        if holder is not None and not 1 <= len(holder) <= 200:
+            raise StoreError("lease: the holder id must have 1 to 200 characters")
         self.dsn = dsn
         self.event_id = event_id
         self.address = address
@@ -266,6 +270,9 @@ class LeaderLease:
                     "SELECT pg_advisory_xact_lock(hashtext('eventops.engine_lease'))"
                 )
                 await conn.execute(SCHEMA)
+                await conn.execute(_presence.SCHEMA)
+                if not await conn.fetchval(_presence.HAS_MARK, _presence.MARK_COLUMN):
+                    await conn.execute(_presence.ADD_MARK)
                 if self.fence_tables:
                     self.fenced_tables = await install_fence(conn)
         except (OSError, asyncpg.PostgresError, TimeoutError, asyncpg.InterfaceError) as exc:
@@ -360,6 +367,34 @@ class LeaderLease:
             live=bool(row["live"]),
             left_s=float(row["left_s"]),
         )
+
+    async def heartbeat(
+        self,
+        role: str,
+        *,
+        live_s: float,
+        keep_s: float = _presence.KEEP_S,
+        max_rows: int = _presence.MAX_ROWS,
+    ) -> PresenceSnapshot:
+        """Record this engine as present in ``role`` (one statement on the server's clock,
+        see :mod:`eventops.store.presence`): prunes the rows of engines gone for ``keep_s``
+        or beyond the ``max_rows`` most recent, marks the event as having a standby when
+        this engine holds the lease and another one was seen as a standby within
+        ``live_s``, and returns the event's rows."""
+        if role not in _presence.ROLES:
+            raise StoreError(f"presence: role {role[:20]!r} is not one of {_presence.ROLES}")
+        rows = await self._call(
+            "fetch",
+            _presence.HEARTBEAT,
+            self.event_id,
+            self.holder,
+            self.address,
+            role,
+            max(keep_s, live_s),
+            max_rows,
+            live_s,
+        )
+        return _presence.snapshot_of(list(rows))
 
     def check_local(self) -> int:
         """The current term's token if this engine holds the lease by its own clock;

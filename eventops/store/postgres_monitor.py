@@ -11,6 +11,7 @@ import asyncpg
 
 from eventops.errors import StoreError
 from eventops.store import postgres_ops as ops
+from eventops.store.base import check_series
 from eventops.store.models import (
     AlertRow,
     ApplyDeviceRow,
@@ -107,6 +108,30 @@ class PostgresMonitorMixin(PostgresCore):
                 ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
                 device=device,
                 metric=metric,
+                value=r["value"],
+            )
+            for r in rows
+        ]
+
+    async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
+        keys = check_series(series)
+        if not keys:
+            return []
+        rows = await self._fetch(
+            "SELECT k.device, k.metric, s.ts_ms, s.value"
+            " FROM unnest($2::text[], $3::text[]) AS k(device, metric)"
+            " CROSS JOIN LATERAL (SELECT ts_ms, value FROM samples WHERE event_id = $1"
+            " AND device = k.device AND metric = k.metric ORDER BY ts_ms DESC LIMIT 1) s"
+            " ORDER BY k.device, k.metric",
+            self.event_id,
+            [d for d, _ in keys],
+            [m for _, m in keys],
+        )
+        return [
+            Sample(
+                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
+                device=r["device"],
+                metric=r["metric"],
                 value=r["value"],
             )
             for r in rows

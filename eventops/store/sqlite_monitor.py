@@ -10,6 +10,7 @@ from typing import Any
 import aiosqlite
 
 from eventops.store import sqlite_ops
+from eventops.store.base import check_series
 from eventops.store.models import (
     AlertRow,
     DeviceRow,
@@ -75,6 +76,29 @@ class SQLiteMonitorMixin(SQLiteCore):
                 ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
                 device=device,
                 metric=metric,
+                value=r["value"],
+            )
+            for r in rows
+        ]
+
+    async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
+        keys = check_series(series)
+        if not keys:
+            return []
+        rows = await self._fetch(
+            "WITH k(device, metric) AS (SELECT json_extract(value, '$[0]'),"
+            " json_extract(value, '$[1]') FROM json_each(?))"
+            " SELECT k.device AS device, k.metric AS metric, s.ts_ms AS ts_ms, s.value AS value"
+            " FROM k JOIN samples s ON s.rowid = (SELECT rowid FROM samples"
+            " WHERE device = k.device AND metric = k.metric ORDER BY ts_ms DESC, rowid DESC"
+            " LIMIT 1) ORDER BY k.device, k.metric",
+            (json.dumps(keys),),
+        )
+        return [
+            Sample(
+                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
+                device=r["device"],
+                metric=r["metric"],
                 value=r["value"],
             )
             for r in rows

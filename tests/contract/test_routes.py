@@ -124,6 +124,8 @@ async def scenario(name: str, rig: Rig) -> Call:
         return await wall_scenario(name, rig)
     if name == "stream":
         return "/api/v1/stream", None, None
+    if name == "engines":
+        return "/api/v1/engines", None, None  # no lease here: the single engine
     raise AssertionError(f"no scenario for {name}")
 
 

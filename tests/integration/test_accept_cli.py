@@ -99,9 +99,9 @@ async def test_accept_passes_on_loopback_and_is_stored(profile: Path, data_dir: 
 async def test_accept_json_output(profile: Path, data_dir: Path) -> None:
     code, out, _ = await eventops(
         "probe", "accept", "fibre-police", "--profile", str(profile), "--json",
-        "--steps", "50,100", "--step-time", "1", "--hold", "0",
+        "--steps", "50,100", "--step-time", "1", "--hold", "0", *LOADED_HOST,
     )  # fmt: skip
-    assert code == 0
+    assert code == 0, out
     doc = json.loads(out)
     assert doc["passed"] is True and [s["name"] for s in doc["steps"]] == ["50%", "100%"]
     assert doc["steps"][1]["target_bps"] == 20e6 and doc["hold"] is None

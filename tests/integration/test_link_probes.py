@@ -71,7 +71,11 @@ async def test_accept_on_the_simulated_demo_then_hand_over(tmp_path: Path) -> No
                 ProbeMeasure.for_link(link, size=1000),
                 store,  # as `eventops probe accept` does: straight into the event's store
                 actor="anna",
-                config=AcceptanceConfig(step_duration_s=1.0, hold_duration_s=1.0),
+                # a sender starved of CPU on a busy host sends below the paced rate: the host,
+                # not the link; what was sent must still arrive (the SLA's loss)
+                config=AcceptanceConfig(
+                    step_duration_s=1.0, hold_duration_s=1.0, rate_tolerance_pct=50
+                ),
             )
             assert result.passed, result.summary_lines()
             assert result.hold is not None and result.throughput_mbps is not None

@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/silences/{id}"): "T",
     ("GET", "/api/v1/history"): "TA",
     ("GET", "/api/v1/timeline"): "T",
+    ("GET", "/api/v1/engines"): "T",
     ("GET", "/api/v1/handovers"): "TA",
     ("GET", "/api/v1/handovers/{id}/report"): "TA",
     ("POST", "/api/v1/reload"): "T",

@@ -9,7 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from eventops.store.base import WallTx
+import pytest
+
+from eventops.errors import StoreError
+from eventops.store.base import MAX_SERIES, WallTx
 from eventops.store.models import (
     ApplyDeviceRow,
     ApplyRow,
@@ -46,6 +49,38 @@ async def test_downsample_and_purge(make_store: StoreMaker) -> None:
         assert await s.purge_samples(T0 + timedelta(seconds=200)) == 2 * (2 + 80)
         got = await s.query_samples("b", "m", T0, T0 + timedelta(minutes=10))
         assert [x.value for x in got] == [float(i) for i in range(200, 240)]
+
+
+async def test_latest_samples_is_the_newest_of_each_series(make_store: StoreMaker) -> None:
+    async with make_store() as s, make_store("other-event") as other:
+        await s.add_samples(
+            [
+                Sample(ts=T0 + timedelta(seconds=i), device=d, metric=m, value=float(i))
+                for i in range(5)
+                for d, m in (("a", "reachable"), ("a", "rx_dbm.1"), ("b", "reachable"))
+            ]
+            + [Sample(ts=T0 - timedelta(hours=1), device="b", metric="uptime_s", value=7.0)]
+        )
+        await other.add_samples(
+            [Sample(ts=T0 + timedelta(hours=1), device="a", metric="reachable", value=9.0)]
+        )
+        got = await s.latest_samples(
+            [
+                ("a", "reachable"),
+                ("b", "uptime_s"),
+                ("a", "rx_dbm.1"),
+                ("c", "reachable"),
+                ("a", "it's; --"),
+            ]
+        )
+        assert [(x.device, x.metric, x.ts, x.value) for x in got] == [
+            ("a", "reachable", T0 + timedelta(seconds=4), 4.0),
+            ("a", "rx_dbm.1", T0 + timedelta(seconds=4), 4.0),
+            ("b", "uptime_s", T0 - timedelta(hours=1), 7.0),
+        ]
+        assert await s.latest_samples([]) == []
+        with pytest.raises(StoreError, match="at most"):
+            await s.latest_samples([("a", "m")] * (MAX_SERIES + 1))
 
 
 def _post(n: int, author: str, text: str, **kw: Any) -> PostRow:

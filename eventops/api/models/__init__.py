@@ -69,6 +69,7 @@ from eventops.api.models.devices import (
     SystemView,
     WlanClientView,
 )
+from eventops.api.models.engines import EnginePresenceView, EnginesView
 from eventops.api.models.probes import (
     AcceptBody,
     ProbeResultView,
@@ -162,6 +163,8 @@ __all__ = [
     "DeviceFactsView",
     "DevicePlanView",
     "DeviceView",
+    "EnginePresenceView",
+    "EnginesView",
     "ErrorBody",
     "ErrorDetail",
     "ForgetBody",

@@ -74,6 +74,12 @@ class DeviceView(ResponseModel):
     """The driver's verbs; None only from an engine that predates capabilities."""
     location: LocationView | None = None
     """The profile's location (None from an engine that predates it)."""
+    source: Literal["this", "active"] | None = None
+    """Whose reading this is: this engine's own polls (``this``), or, on a standby that
+    polls nothing, the ``active`` engine's last stored one (from ``stored_at``; the
+    verdict from its open alerts, no checks). None before any reading."""
+    stored_at: datetime | None = None
+    """``source`` ``active``: the time of the stored reading (the active engine's poll)."""
 
 
 class DeviceFactsView(ResponseModel):
@@ -256,6 +262,12 @@ class LinkView(ResponseModel):
     b: LinkEndView
     authorities: list[str] = Field(default_factory=list)
     checks: list[CheckView] = Field(default_factory=list)
+    source: Literal["this", "active"] | None = None
+    """Whose reading this is: this engine's own polls (``this``), or, on a standby that
+    polls nothing, the ``active`` engine's last stored one (from ``stored_at``; the
+    verdict from its open alerts, no checks). None before any reading."""
+    stored_at: datetime | None = None
+    """``source`` ``active``: the time of the stored reading (the active engine's poll)."""
 
     @property
     def rx_min(self) -> float | None:

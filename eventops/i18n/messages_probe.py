@@ -38,6 +38,27 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
         "de": "{peer}: Verbindung abgelehnt (dort lauscht keine Senke und kein Server)",
         "en": "{peer}: connection refused (no sink or server listening)",
     },
+    "probe.sink_at": {"de": "Senke {peer}", "en": "sink {peer}"},
+    "probe.ctl.no_answer": {
+        "de": "{what}: keine Antwort binnen {s:g} s",
+        "en": "{what}: no answer within {s:g} s",
+    },
+    "probe.ctl.lost": {
+        "de": "{what}: Verbindung verloren ({why})",
+        "en": "{what}: connection lost ({why})",
+    },
+    "probe.ctl.closed": {
+        "de": "{what}: Verbindung von der Gegenseite geschlossen",
+        "en": "{what}: connection closed by peer",
+    },
+    "probe.ctl.not_json": {
+        "de": "{what}: keine JSON-Steuernachricht: {raw}",
+        "en": "{what}: not a JSON control message: {raw}",
+    },
+    "probe.ctl.not_object": {
+        "de": "{what}: die Steuernachricht ist kein Objekt",
+        "en": "{what}: control message is not an object",
+    },
     "probe.err.os": {"de": "{peer}: {why}", "en": "{peer}: {why}"},
     "probe.os.refused": {"de": "Verbindung abgelehnt", "en": "Connection refused"},
     "probe.os.host_unreachable": {"de": "Gegenstelle nicht erreichbar", "en": "No route to host"},

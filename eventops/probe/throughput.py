@@ -192,7 +192,7 @@ async def run_udp(
             )
         )
         await writer.drain()
-        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}")
+        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}", f"{host}:{port}")
         if not hello.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
         udp = socket.socket(family, socket.SOCK_DGRAM)
@@ -234,7 +234,9 @@ async def run_udp(
             raise ProbeError(f"{host}:{port}: send failed: {os.strerror(err)}")
         writer.write(_line({"op": "end", "sent": packets}))
         await writer.drain()
-        final = await _read_json(reader, control_timeout + 5.0, f"sink {host}:{port}")
+        final = await _read_json(
+            reader, control_timeout + 5.0, f"sink {host}:{port}", f"{host}:{port}"
+        )
         if not final.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {final.get('error') or 'test failed'}")
     finally:
@@ -340,7 +342,7 @@ async def run_tcp(
             _line({"op": "tcp", "session": session, "streams": streams, "max_s": duration + 30})
         )
         await writer.drain()
-        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}")
+        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}", f"{host}:{port}")
         if not hello.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
         family = writer.get_extra_info("socket").family
@@ -384,7 +386,9 @@ async def run_tcp(
                 st.sock.shutdown(socket.SHUT_WR)  # the sink reads to EOF
         writer.write(_line({"op": "end"}))
         await writer.drain()
-        final = await _read_json(reader, control_timeout + 10.0, f"sink {host}:{port}")
+        final = await _read_json(
+            reader, control_timeout + 10.0, f"sink {host}:{port}", f"{host}:{port}"
+        )
     finally:
         stop.set()
         await asyncio.to_thread(_join, threads)

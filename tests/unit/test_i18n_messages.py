@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from eventops.errors import ProbeError
 from eventops.i18n import LANGUAGES, MESSAGES, Msg, lang_of, placeholders, render, render_strict
 from eventops.monitor import checks as chk
 from eventops.profile.models import AlertTolerances
@@ -510,3 +511,28 @@ def test_a_probes_os_failure_keeps_the_kernels_english_and_says_it_in_german() -
     assert str(odd) == f"h:1: cannot open TCP stream: {os.strerror(errno.EMFILE)}"
     assert odd.msg_id is not None  # a reason without German words: the kernel's, as it is
     assert render(odd.msg_id, odd.params, "de") == f"h:1: {os.strerror(errno.EMFILE)}"
+
+
+async def test_a_sink_that_goes_silent_is_named_in_german_too() -> None:
+    import asyncio
+
+    from eventops.probe.sink import _read_json
+
+    reader = asyncio.StreamReader()
+    reader.feed_eof()
+    with pytest.raises(ProbeError) as closed:
+        await _read_json(reader, 1.0, "sink 127.0.0.1:5301", "127.0.0.1:5301")
+    assert str(closed.value) == "sink 127.0.0.1:5301: connection closed by peer"
+    e = closed.value
+    assert e.msg_id is not None
+    assert render(e.msg_id, e.params, "de") == (
+        "Senke 127.0.0.1:5301: Verbindung von der Gegenseite geschlossen"
+    )
+    silent = asyncio.StreamReader()
+    with pytest.raises(ProbeError) as late:
+        await _read_json(silent, 0.01, "sink 127.0.0.1:5301", "127.0.0.1:5301")
+    assert str(late.value) == "sink 127.0.0.1:5301: no answer within 0.01 s"
+    assert late.value.msg_id is not None
+    assert render(late.value.msg_id, late.value.params, "de") == (
+        "Senke 127.0.0.1:5301: keine Antwort binnen 0,01 s"
+    )

@@ -59,6 +59,14 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
         "de": "{what}: die Steuernachricht ist kein Objekt",
         "en": "{what}: control message is not an object",
     },
+    "probe.err.resolve": {
+        "de": "{peer}: Name nicht auflösbar ({why})",
+        "en": "{peer}: cannot resolve ({why})",
+    },
+    "probe.err.udp_refused": {
+        "de": "{peer}: UDP-Port abgelehnt (ICMP: Port nicht erreichbar)",
+        "en": "{peer}: UDP port refused (ICMP port unreachable)",
+    },
     "probe.err.os": {"de": "{peer}: {why}", "en": "{peer}: {why}"},
     "probe.os.refused": {"de": "Verbindung abgelehnt", "en": "Connection refused"},
     "probe.os.host_unreachable": {"de": "Gegenstelle nicht erreichbar", "en": "No route to host"},

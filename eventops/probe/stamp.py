@@ -299,7 +299,8 @@ async def run_stamp(
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
     except (OSError, TimeoutError) as exc:
-        raise ProbeError(f"{host}:{port}: cannot resolve ({exc})") from None
+        msg = Msg("probe.err.resolve", {"peer": f"{host}:{port}", "why": str(exc)})
+        raise refusal(ProbeError, msg) from None
     family, _t, _p, _c, addr = infos[0]
     sock = _udp_socket(family)
     sess = _Session()
@@ -387,8 +388,8 @@ async def run_stamp(
                     sess.refused += 1
                 except OSError as exc:
                     if exc.errno in (_errno.ENETUNREACH, _errno.EHOSTUNREACH, _errno.EADDRNOTAVAIL):
-                        raise ProbeError(f"{host}:{port}: {exc.strerror}") from None
-                    raise ProbeError(f"{host}:{port}: send failed: {exc.strerror or exc}") from None
+                        raise os_failure(f"{host}:{port}", exc) from None
+                    raise os_failure(f"{host}:{port}", exc, "send failed: ") from None
                 if pcap and seq < pcap_packets:
                     sess.samples.append((bytes(template), b"", True))
             with contextlib.suppress(TimeoutError):

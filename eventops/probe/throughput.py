@@ -229,9 +229,9 @@ async def run_udp(
                 with contextlib.suppress(Exception):
                     await send
         if err == _errno.ECONNREFUSED:
-            raise ProbeError(f"{host}:{port}: UDP port refused (ICMP port unreachable)")
+            raise refusal(ProbeError, Msg("probe.err.udp_refused", {"peer": f"{host}:{port}"}))
         if err:
-            raise ProbeError(f"{host}:{port}: send failed: {os.strerror(err)}")
+            raise os_failure(f"{host}:{port}", OSError(err, os.strerror(err)), "send failed: ")
         writer.write(_line({"op": "end", "sent": packets}))
         await writer.drain()
         final = await _read_json(
@@ -354,7 +354,8 @@ async def run_tcp(
             try:
                 await asyncio.wait_for(loop.sock_connect(s, addr), control_timeout)
             except TimeoutError:
-                raise ProbeError(f"{host}:{port}: no answer within {control_timeout:g} s") from None
+                msg = Msg("probe.err.no_answer", {"peer": f"{host}:{port}", "s": control_timeout})
+                raise refusal(ProbeError, msg) from None
             except OSError as exc:
                 raise os_failure(f"{host}:{port}", exc) from None
             await loop.sock_sendall(s, _line({"op": "data", "session": session}))
@@ -379,9 +380,8 @@ async def run_tcp(
         elapsed = time.monotonic() - t0
         for st in ios:
             if st.errno:
-                raise ProbeError(
-                    f"{host}:{port}: TCP stream {st.id} failed: {os.strerror(st.errno)}"
-                )
+                lead = f"TCP stream {st.id} failed: "
+                raise os_failure(f"{host}:{port}", OSError(st.errno, os.strerror(st.errno)), lead)
             with contextlib.suppress(OSError):
                 st.sock.shutdown(socket.SHUT_WR)  # the sink reads to EOF
         writer.write(_line({"op": "end"}))

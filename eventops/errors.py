@@ -41,15 +41,37 @@ classes to messages and exit codes in one place (``eventops.cli``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Self
 
 
 class EventOpsError(Exception):
-    """Root of every error a user can cause or meet."""
+    """Root of every error a user can cause or meet.
+
+    ``str(exc)`` is English (scripts and logs read it). An error a person sees may
+    also carry its message as an id of :mod:`eventops.i18n`'s catalogue with
+    ``params`` (:meth:`with_msg`; ``eventops.i18n.refusal`` builds both from one
+    message): the API's error body then has ``msg_id`` and ``params`` next to the
+    English ``message``, and a client shows it in its reader's language."""
 
     title = "eventops error"
     exit_code = 1
+    msg_id: str | None = None
+    params: Mapping[str, object] = MappingProxyType({})
+
+    def with_msg(self, msg_id: str, params: Mapping[str, object]) -> Self:
+        """This error with its message id and parameters (JSON-able)."""
+        self.msg_id, self.params = msg_id, dict(params)
+        return self
+
+    def carry(self, cause: EventOpsError) -> Self:
+        """This error with ``cause``'s message id, if it has one (a domain error raised
+        again as a request error keeps its message for other languages)."""
+        if cause.msg_id is not None:
+            self.with_msg(cause.msg_id, cause.params)
+        return self
 
     def one_line(self) -> str:
         """The message as exactly one line (newlines folded)."""
@@ -261,11 +283,8 @@ class Refused(Conflict):
     so a client shows it in its reader's language."""
 
     def __init__(self, message: str, msg_id: str, params: dict[str, object]) -> None:
-        self.msg_id, self.params = msg_id, params
         super().__init__(message)
-
-    def details(self) -> dict[str, object]:
-        return {"msg_id": self.msg_id, "params": self.params}
+        self.with_msg(msg_id, params)
 
 
 class ConfirmationNeeded(Conflict):

@@ -29,6 +29,7 @@ from eventops.api.client import split_addresses
 from eventops.api.models.acceptance import AcceptanceConfig, AcceptanceResult
 from eventops.cli.probe_remote import run_via_engine
 from eventops.errors import ApiError, InvalidRequest, ProbeError, ProfileError
+from eventops.i18n import Msg
 from eventops.probe.accept_measure import ProbeMeasure
 from eventops.probe.acceptance import run_acceptance
 from eventops.profile import load_profile
@@ -170,8 +171,8 @@ async def cmd_accept(args: argparse.Namespace) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     actor = args.actor or os.environ.get("USER") or "technician"
 
-    def progress(line: str) -> None:
-        print(f"{link.id}: {line}", file=sys.stderr, flush=True)
+    def progress(line: Msg) -> None:
+        print(f"{link.id}: {line.text('en')}", file=sys.stderr, flush=True)
 
     async with open_store(path, profile) as store:
         result = await run_acceptance(

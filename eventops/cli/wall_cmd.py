@@ -16,16 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from eventops import timefmt
+from eventops import i18n, timefmt
 from eventops.clock import SystemClock
 from eventops.errors import WallError
+from eventops.i18n import LANGUAGES, Msg
+from eventops.monitor.history import decider
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
 from eventops.store import Store, default_store_path, open_store
+from eventops.store.models import DecisionRow
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts, default_media_dir
 from eventops.wall.retention import forget, purge
@@ -56,6 +59,9 @@ def register(sub: Any) -> None:
     a.add_argument("--state", choices=STATES, default="pending")
     a.add_argument("--limit", type=int, default=50)
     a.add_argument("--json", action="store_true", help="one JSON object per line")
+    a.add_argument(
+        "--lang", choices=LANGUAGES, default="en", help="the language of rules and reasons"
+    )
     a.set_defaults(func=queue_cmd)
 
     a = psub.add_parser(
@@ -101,6 +107,9 @@ def register(sub: Any) -> None:
     common(a)
     a.add_argument("post", nargs="?", help="only this post")
     a.add_argument("--json", action="store_true")
+    a.add_argument(
+        "--lang", choices=LANGUAGES, default="en", help="the language of rules and reasons"
+    )
     a.set_defaults(func=decisions_cmd)
 
     a = psub.add_parser(
@@ -162,8 +171,19 @@ async def ingest_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _who_why(d: DecisionRow, lang: str, tz: tzinfo) -> tuple[str, str]:
+    """Who decided and why, in ``lang`` (English: as stored; a person's reason as typed)."""
+    if lang == "en":
+        return d.actor, d.reason
+    who = decider(d.actor)
+    return (
+        who.text(lang, tz) if isinstance(who, Msg) else who,
+        i18n.render(d.reason_id, d.reason_params, lang, tz, d.reason),
+    )
+
+
 async def queue_cmd(args: argparse.Namespace) -> int:
-    _, store = _open(args)
+    profile, store = _open(args)
     async with store:
         state = None if args.state == "all" else args.state
         posts = await store.list_posts(state, limit=args.limit)
@@ -176,7 +196,8 @@ async def queue_cmd(args: argparse.Namespace) -> int:
             print(json.dumps(row, ensure_ascii=False))
             continue
         pin = " 📌" if p.pinned else ""
-        why = f"{d.actor}: {d.reason}" if d else ""
+        who, said = _who_why(d, args.lang, profile.event.tz) if d else ("", "")
+        why = f"{who}: {said}" if d else ""
         text = " ".join(p.text.split())
         print(f"{p.id:<34} {p.state:<10}{pin} {p.author:<28} {text[:70]}")
         if why:
@@ -226,9 +247,12 @@ async def decisions_cmd(args: argparse.Namespace) -> int:
             print(json.dumps(d.model_dump(mode="json"), ensure_ascii=False))
         else:
             ts: datetime = d.ts
+            who, said = _who_why(d, args.lang, profile.event.tz)
+            did = d.action if args.lang == "en" else i18n.render("wall.now", {"state": d.action},
+                                                                  args.lang, fallback=d.action)  # fmt: skip
             print(
-                f"{d.id:6d} {timefmt.stamp(ts, profile.event.tz)} {d.post_id:<30} {d.actor:<20} "
-                f"{d.action:<12} {d.reason}"
+                f"{d.id:6d} {timefmt.stamp(ts, profile.event.tz)} {d.post_id:<30} {who:<20} "
+                f"{did:<12} {said}"
             )
     return 0
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from eventops.errors import DeviceError, InvalidRequest, NotFound, NotSupported
+from eventops.i18n import Msg, refusal
 from eventops.store.models import AlertRow
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ async def ack(engine: Engine, alert_id: int, actor: str, note: str) -> AlertRow:
     """Acknowledge an open alert: NotFound when it is not open, Conflict when someone
     acknowledged it first (checked inside the audited write)."""
     if engine.alerts.alert(alert_id) is None:
-        raise NotFound(f"alert {alert_id} is not open")
+        raise refusal(NotFound, Msg("alert.err.not_open", {"id": alert_id}))
     return await engine.alerts.ack(alert_id, actor, note)
 
 
@@ -24,7 +25,7 @@ async def silence(
     engine: Engine, matchers: dict[str, str], duration_s: float, actor: str, note: str
 ) -> dict[str, Any]:
     if not matchers:
-        raise InvalidRequest("a silence needs at least one matcher")
+        raise refusal(InvalidRequest, Msg("alert.err.no_matcher"))
     now = engine.clock.now()
     s = await engine.alerts.add_silence(
         matchers, now + timedelta(seconds=duration_s), actor, note, now
@@ -75,11 +76,11 @@ async def reboot(engine: Engine, device_id: str, actor: str) -> None:
     d = engine.device(device_id)
     driver = engine.driver(d)
     if not driver.capabilities.reboot:
-        msg = f"{device_id}: its driver ({d.driver}) offers no reboot operation"
+        why = Msg("device.err.no_reboot", {"device": device_id, "driver": d.driver})
         await engine.store.audit(
-            actor, "device.reboot", device_id, after={"ok": False, "error": msg}
+            actor, "device.reboot", device_id, after={"ok": False, "error": why.text("en")}
         )
-        raise NotSupported(msg)
+        raise refusal(NotSupported, why)
     try:
         async with driver:
             await driver.reboot()

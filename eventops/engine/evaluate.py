@@ -124,10 +124,10 @@ async def evaluate_link(engine: Engine, link: Link, now: datetime) -> None:
     if isinstance(rates, PortRates):
         ls.in_bps, ls.out_bps = rates.in_bps, rates.out_bps
         ls.utilisation_pct = 100.0 * max(rates.in_bps, rates.out_bps) / (link.capacity_mbps * 1e6)
-        ls.rate_note = ""
+        ls.rate_note, ls.rate_note_msg = "", None
     elif isinstance(rates, NoRate):  # marked, not a figure: never a utilisation above 100 %
         ls.in_bps = ls.out_bps = ls.utilisation_pct = None
-        ls.rate_note = rates.reason
+        ls.rate_note, ls.rate_note_msg = rates.reason, rates.msg
     await engine.alerts.evaluate(link.id, link_conditions(link.id, checks), now)
     engine.bus.publish("link", link.id, "link", link.authorities, engine.link_view(link.id))
     if prev_state != state:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from eventops import i18n
 from eventops.errors import Conflict, InvalidRequest, NotFound, Refused
 from eventops.i18n import Msg
 from eventops.monitor import checks as chk
@@ -84,7 +85,8 @@ def clean_reason(reason: str | None) -> str:
     """A forced handover's reason as one clean, bounded line ('' when blank)."""
     text = " ".join(clean_text(reason or "").split())
     if len(text) > MAX_REASON:
-        raise InvalidRequest(f"reason: at most {MAX_REASON} characters", field="reason")
+        msg = Msg("handover.err.reason_long", {"n": MAX_REASON})
+        raise i18n.refusal(InvalidRequest, msg, field="reason")
     return text
 
 
@@ -219,19 +221,19 @@ async def handover(
     """
     why = clean_reason(reason)
     if force and not why:
-        raise InvalidRequest("a forced handover needs a reason", field="reason")
+        raise i18n.refusal(InvalidRequest, Msg("handover.err.no_reason"), field="reason")
     if why and not force:
-        raise InvalidRequest("a reason goes with force only", field="reason")
+        raise i18n.refusal(InvalidRequest, Msg("handover.err.reason_unforced"), field="reason")
     try:
         link = engine.profile.link(link_id)
     except KeyError:
-        raise NotFound(f"no link {link_id!r} in the profile") from None
+        raise i18n.refusal(NotFound, Msg("err.no_link", {"link": repr(link_id)})) from None
     if authority not in {a.id for a in engine.profile.authorities}:
-        raise InvalidRequest(f"no authority {authority!r} in the profile")
+        msg = Msg("handover.err.no_authority", {"authority": repr(authority)})
+        raise i18n.refusal(InvalidRequest, msg)
     if authority not in link.authorities:
-        raise InvalidRequest(
-            f"link {link_id} is not tagged for {authority} (add it to the link's authorities)"
-        )
+        msg = Msg("handover.err.not_tagged", {"link": link_id, "authority": authority})
+        raise i18n.refusal(InvalidRequest, msg)
     found = await proof(engine, link)
     if found.problem_msg is not None and not force:
         refusal = Msg("handover.unproven", {"link": link_id, "problem": found.problem_msg})
@@ -243,7 +245,11 @@ async def handover(
         fresh = chk.freshness(ds.last_ok, now, ds.interval_s, engine.profile.event.tz)
         if not ds.reachable or ds.cur is None or fresh.stale:
             why = ds.error or fresh.label or "no data"
-            raise Conflict(f"no fresh reading from {ep.device} ({why}): cannot take a baseline")
+            # German from the poll's own message when there is one; the English as it was
+            said: Msg | str = ds.error_msg if ds.error and ds.error_msg else why
+            msg = Msg("handover.err.no_reading", {"device": ep.device, "why": said})
+            english = f"no fresh reading from {ep.device} ({why}): cannot take a baseline"
+            raise Conflict(english).with_msg(msg.msg_id, msg.as_dict()["params"])
         optic = chk.find_optic(ds.cur, ep.port)
         iface = chk.find_interface(ds.cur, ep.port)
         ends[name] = {

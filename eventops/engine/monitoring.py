@@ -48,10 +48,8 @@ from eventops.engine.state import (
     samples_of,
 )
 from eventops.engine.supervisor import Supervisor
-from eventops.errors import (
-    NotFound,
-    ProfileError,
-)
+from eventops.errors import NotFound, ProfileError
+from eventops.i18n import Msg, refusal
 from eventops.monitor.alertmanager import AlertmanagerWebhook
 from eventops.monitor.alerts import AlertManager, Condition
 from eventops.monitor.bus import EventBus
@@ -408,14 +406,15 @@ class Engine:
         try:
             return self.profile.device(device_id)
         except KeyError:
-            raise NotFound(f"no device {device_id!r} in the profile") from None
+            msg = Msg("err.no_device", {"device": repr(device_id)})
+            raise refusal(NotFound, msg) from None
 
     def link(self, link_id: str) -> Link:
         """The profile's link ``link_id``, or NotFound."""
         try:
             return self.profile.link(link_id)
         except KeyError:
-            raise NotFound(f"no link {link_id!r} in the profile") from None
+            raise refusal(NotFound, Msg("err.no_link", {"link": repr(link_id)})) from None
 
     def authorities_of_device(self, device_id: str) -> frozenset[str]:
         try:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import Conflict, Forbidden, InvalidRequest, ProbeError
+from eventops.i18n import Msg, refusal
 from eventops.probe.accept_measure import ProbeMeasure, split_hostport
 from eventops.probe.acceptance import handed_over_to, run_acceptance
 from eventops.probe.models import Interval, StampInterval
@@ -55,7 +56,7 @@ class ProbeService:
     def claim(self, key: str, *, kind: str, actor: str, link: str | None) -> Iterator[int]:
         """Hold ``key`` for one run; when released, ``probe.ended`` goes on the stream."""
         if key in self.running:
-            raise Conflict(f"a probe run on {key} is already in progress")
+            raise refusal(Conflict, Msg("probe.err.busy", {"target": key}))
         self.started += 1
         run = self.started
         self.running[key] = {
@@ -137,14 +138,14 @@ class ProbeService:
         if link is not None:
             lk = self._link(link)
             if lk.probe is None:
-                raise InvalidRequest(f"link {lk.id} has no probe reflector in the profile")
+                raise refusal(InvalidRequest, Msg("probe.err.no_reflector", {"link": lk.id}))
             host, port = split_hostport(lk.probe.reflector)
             key = lk.id
         elif target is not None:
             host, port = split_hostport(target)
             key = target
         else:
-            raise InvalidRequest("give exactly one of link and target")
+            raise refusal(InvalidRequest, Msg("probe.err.link_or_target"))
         eng = self.engine
         plan = {"host": host, "port": port, "count": count, "interval": interval}
         with self.claim(key, kind="stamp", actor=actor, link=link) as run:
@@ -203,9 +204,9 @@ class ProbeService:
         """A paced UDP run to the link's sink at ``rate_bps`` (bit/s at ``layer``)."""
         lk = self._link(link)
         if lk.probe is None or lk.probe.sink is None:
-            raise InvalidRequest(f"link {lk.id} has no probe sink in the profile")
+            raise refusal(InvalidRequest, Msg("probe.err.no_sink", {"link": lk.id}))
         if not 0 < rate_bps <= 400e9:
-            raise InvalidRequest("rate: must be above 0 and at most 400G")
+            raise refusal(InvalidRequest, Msg("probe.err.rate"), field="rate")
         host, port = split_hostport(lk.probe.sink)
         if batched is None:
             batched = rate_bps / (8.0 * (size + 42)) > 50_000.0
@@ -287,7 +288,7 @@ class ProbeService:
                     lk, size=size, delay_from=delay_from, progress=on_interval
                 )
             except ProbeError as exc:
-                raise InvalidRequest(exc.one_line()) from None
+                raise InvalidRequest(exc.one_line()).carry(exc) from None
             authority = await handed_over_to(eng.store, lk.id)
             refused = (
                 config.max_pct() > 100.0
@@ -305,12 +306,12 @@ class ProbeService:
                     force=force,
                     confirmation=confirm,
                     clock=eng.clock,
-                    progress=lambda line: publish("step", line=line),
+                    progress=lambda m: publish("step", line=m.text("en"), msg=m.as_dict()),
                 )
             except ProbeError as exc:
                 publish("error", error=exc.one_line())
                 if refused:  # run_acceptance audited the refusal
-                    raise Forbidden(exc.one_line()) from None
+                    raise Forbidden(exc.one_line()).carry(exc) from None
                 raise
             await eng.take_probe_results()  # the stored acceptance is the link's proof now
             rows = [r for r in await eng.store.list_probe_results(lk.id) if r.kind == "acceptance"]
@@ -323,7 +324,7 @@ class ProbeService:
     ) -> list[ProbeResultRow]:
         """Stored results, oldest first (the last ``limit``)."""
         if not 1 <= limit <= 10_000:
-            raise InvalidRequest("limit: must be 1..10000")
+            raise refusal(InvalidRequest, Msg("probe.err.limit"), field="limit")
         rows = await self.engine.store.list_probe_results(link)
         if kind is not None:
             rows = [r for r in rows if r.kind == kind]

@@ -49,13 +49,8 @@ from pydantic import BaseModel
 from eventops.adapters.base import DeviceDriver, DriverFactory
 from eventops.engine.checkpoints import at_apply
 from eventops.errors import ConfirmationNeeded as _ConfirmationNeeded
-from eventops.errors import (
-    Conflict,
-    EventOpsError,
-    InvalidRequest,
-    LockBusy,
-    NotFound,
-)
+from eventops.errors import Conflict, EventOpsError, InvalidRequest, LockBusy, NotFound
+from eventops.i18n import Msg, refusal
 from eventops.provision import recovery
 from eventops.provision.apply import (
     ApplyOptions,
@@ -303,7 +298,7 @@ class ProvisionService:
         try:
             plan = await self.provisioner().plan(devices)
         except EventOpsError as exc:
-            raise InvalidRequest(exc.one_line()) from None
+            raise InvalidRequest(exc.one_line()).carry(exc) from None
         return plan, dangerous_changes(self.engine, plan)
 
     # -- apply and rollback --------------------------------------------------------------------
@@ -325,14 +320,16 @@ class ProvisionService:
         try:
             plan, dangers = await self.plan(devices)
             if dangers and confirm != self.confirm_phrase():
+                n, phrase = len(dangers), self.confirm_phrase()
+                msg = Msg("provision.err.confirm_apply", {"n": n, "phrase": repr(phrase)})
                 raise ConfirmationNeeded(
-                    f"{len(dangers)} dangerous change{'s' if len(dangers) != 1 else ''}: "
-                    f"type the event id {self.confirm_phrase()!r} to confirm",
+                    f"{n} dangerous change{'s' if n != 1 else ''}: "
+                    f"type the event id {phrase!r} to confirm",
                     dangers,
-                    self.confirm_phrase(),
-                )
+                    phrase,
+                ).with_msg(msg.msg_id, msg.as_dict()["params"])
             if not plan.count("change"):
-                raise Conflict("nothing to change")
+                raise refusal(Conflict, Msg("provision.err.nothing"))
             return await self._start(
                 "apply", actor, lambda p: p.apply(devices, actor=actor), confirm_timeout_s
             )
@@ -349,14 +346,13 @@ class ProvisionService:
     ) -> Run:
         self._check_idle()
         if confirm != self.confirm_phrase():
-            raise ConfirmationNeeded(
-                f"a rollback re-applies apply #{apply_id}'s state: type the event id "
-                f"{self.confirm_phrase()!r} to confirm",
-                [],
-                self.confirm_phrase(),
+            phrase = self.confirm_phrase()
+            msg = Msg("provision.err.confirm_rollback", {"id": apply_id, "phrase": repr(phrase)})
+            raise ConfirmationNeeded(msg.text("en"), [], phrase).with_msg(
+                msg.msg_id, msg.as_dict()["params"]
             )
         if await self.engine.store.get_apply(apply_id) is None:
-            raise NotFound(f"no apply #{apply_id} in the event store")
+            raise refusal(NotFound, Msg("provision.err.no_apply", {"id": apply_id}))
         self._starting = True
         try:
             return await self._start(
@@ -370,10 +366,11 @@ class ProvisionService:
 
     def _check_idle(self) -> None:
         if self.running:
-            who = f" (#{self.run.apply_id} by {self.run.actor})" if self.run else ""
-            raise Conflict(f"an apply is already running in this engine{who}")
+            r = self.run
+            who = Msg("provision.err.by", {"id": r.apply_id, "actor": r.actor}) if r else ""
+            raise refusal(Conflict, Msg("provision.err.running", {"who": who}))
         if self.lock_dir is None:
-            raise Conflict("this engine has no lock folder: it cannot apply")
+            raise refusal(Conflict, Msg("provision.err.no_lock_dir"))
 
     async def _start(
         self,
@@ -425,9 +422,9 @@ class ProvisionService:
             started.cancel()
             exc = task.exception()
             if isinstance(exc, LockBusy):
-                raise Conflict(exc.one_line()) from None
+                raise Conflict(exc.one_line()).carry(exc) from None
             if isinstance(exc, EventOpsError):
-                raise InvalidRequest(exc.one_line()) from None
+                raise InvalidRequest(exc.one_line()).carry(exc) from None
             if exc is not None:
                 raise exc
             raise RuntimeError(f"the {kind} ended before it started")
@@ -565,7 +562,7 @@ class ProvisionService:
     async def detail(self, apply_id: int) -> dict[str, Any]:
         found = await self.engine.store.get_apply(apply_id)
         if found is None:
-            raise NotFound(f"no apply #{apply_id} in the event store")
+            raise refusal(NotFound, Msg("provision.err.no_apply", {"id": apply_id}))
         row, devs = found
         return {
             **apply_record_json(row),

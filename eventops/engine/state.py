@@ -62,6 +62,8 @@ class LinkState:
     utilisation_pct: float | None = None
     rate_note: str = ""
     """Why there is no rate (in/out/utilisation None), e.g. "counter wrapped (in-octets)"."""
+    rate_note_msg: Msg | None = None
+    """``rate_note`` as a message (eventops.i18n)."""
     last_ok: datetime | None = None
     proof: ProbeSummary | None = None
     baseline: dict[str, float | None] = field(default_factory=dict)

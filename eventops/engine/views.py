@@ -10,7 +10,7 @@ from eventops.adapters.base import Capabilities, OpticStatus, driver_class
 from eventops.engine import readings as _readings
 from eventops.engine.state import alert_view
 from eventops.errors import EventOpsError, InvalidRequest, NotFound
-from eventops.i18n import Msg
+from eventops.i18n import Msg, refusal
 from eventops.monitor import checks as chk
 from eventops.monitor.history import TimelineEntry
 from eventops.monitor.history import timeline_page as _timeline_page
@@ -149,6 +149,7 @@ def link_view(engine: Engine, link_id: str) -> dict[str, Any]:
         "out_mbps": None if ls.out_bps is None else ls.out_bps / 1e6,
         "utilisation_pct": ls.utilisation_pct,
         "rate_note": ls.rate_note,
+        **_msg_fields("rate_note", ls.rate_note_msg),
         "rx_dbm": ls.rx_dbm,
         "margin_db": ls.margin_db,
         "baseline_dbm": ls.baseline,
@@ -233,7 +234,7 @@ async def history(
     the time ``after_ts`` on (all of its points), at least ``limit`` of them, ending with
     every point of the last time (the store reads that page, not the whole window)."""
     if not device or not metric:
-        raise InvalidRequest("device and metric are required")
+        raise refusal(InvalidRequest, Msg("err.device_metric"))
     end = until or engine.clock.now()
     start = since or end - timedelta(hours=1)
     ms = timedelta(milliseconds=1)
@@ -268,5 +269,5 @@ async def handovers(engine: Engine) -> list[HandoverRow]:
 async def handover_record(engine: Engine, handover_id: int) -> HandoverRow:
     row = next((h for h in await engine.store.list_handovers() if h.id == handover_id), None)
     if row is None:
-        raise NotFound(f"no handover #{handover_id}")
+        raise refusal(NotFound, Msg("err.no_handover", {"id": handover_id}))
     return row

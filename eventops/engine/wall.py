@@ -23,6 +23,7 @@ from eventops.errors import (
     RequestError,
     WallError,
 )
+from eventops.i18n import Msg, refusal
 from eventops.wall.display import WallHub
 from eventops.wall.manual import MANUAL_ACTIONS, ManualModeration
 from eventops.wall.media import MediaCache, allowed_hosts
@@ -162,7 +163,8 @@ class WallService:
         elif state in STATES:
             states = (state,)
         else:
-            raise InvalidRequest(f"state: one of {', '.join(STATES)} or all")
+            msg = Msg("wall.err.state", {"states": ", ".join(STATES)})
+            raise refusal(InvalidRequest, msg, field="state")
         store = self.hub.store
         posts = await store.find_posts(
             states, source=source, author=author, contains=contains, limit=limit
@@ -180,7 +182,7 @@ class WallService:
         store = self.hub.store
         post = await store.get_post(post_id)
         if post is None:
-            raise NotFound(f"post {post_id}: no such post")
+            raise refusal(NotFound, Msg("wall.err.no_post", {"post": post_id}))
         ds = await store.list_decisions(post.id)
         return {
             **post.model_dump(mode="json"),
@@ -239,9 +241,10 @@ class WallService:
         """One moderation decision; ``expect`` is the last decision the person saw
         (a newer one by someone else refuses with Conflict instead of overriding it)."""
         if action not in MANUAL_ACTIONS:
-            raise InvalidRequest(f"action: one of {', '.join(MANUAL_ACTIONS)}")
+            msg = Msg("wall.err.action", {"actions": ", ".join(MANUAL_ACTIONS)})
+            raise refusal(InvalidRequest, msg, field="action")
         if action != "block_author" and for_s is not None:
-            raise InvalidRequest("for_s applies only to block_author")
+            raise refusal(InvalidRequest, Msg("wall.err.for_s"), field="for_s")
         desk = self.desk()
         try:
             if action == "block_author":
@@ -252,7 +255,7 @@ class WallService:
         except RequestError:
             raise
         except WallError as exc:
-            raise Conflict(exc.one_line()) from None
+            raise Conflict(exc.one_line()).carry(exc) from None
         await self.hub.refresh()
         self.changed("queue")
         post = await self.hub.store.get_post(post_id)
@@ -264,7 +267,7 @@ class WallService:
         except RequestError:
             raise
         except WallError as exc:
-            raise Conflict(exc.one_line()) from None
+            raise Conflict(exc.one_line()).carry(exc) from None
         await self.hub.refresh()
         self.changed("queue")
         return {"decision": did}
@@ -289,14 +292,14 @@ class WallService:
         except RequestError:
             raise
         except WallError as exc:
-            raise Conflict(exc.one_line()) from None
+            raise Conflict(exc.one_line()).carry(exc) from None
         await hub.refresh()
         self.changed("queue")
         return {"author": author, "blocked": True, "decision": did, "posts": len(posts)}
 
     async def unblock(self, author: str, actor: str, reason: str) -> dict[str, Any]:
         if not await self.desk().unblock(author, actor, reason):
-            raise NotFound(f"{author}: not blocked")
+            raise refusal(NotFound, Msg("wall.err.not_blocked", {"author": author}))
         self.changed("queue")
         return {"author": author, "blocked": False}
 
@@ -308,11 +311,12 @@ class WallService:
         hub = self.follow_profile()
         if hub.template(announcement_id) is None:
             known = ", ".join(a.id for a in hub.profile.wall.announcements) or "none"
-            raise NotFound(f"announcement {announcement_id!r}: not in the profile (known: {known})")
+            msg = Msg("wall.err.no_announcement", {"id": repr(announcement_id), "known": known})
+            raise refusal(NotFound, msg)
         try:
             out = await hub.issue(announcement_id, actor, issuers)
         except WallError as exc:
-            raise Conflict(exc.one_line()) from None
+            raise Conflict(exc.one_line()).carry(exc) from None
         self.changed("announcement")
         return out
 
@@ -322,11 +326,11 @@ class WallService:
         """``issuers``: withdraw only an announcement one of them issued (else Forbidden)."""
         hub = self.follow_profile()
         if hub.announcement is None:
-            raise Conflict("no announcement is on the screens")
+            raise refusal(Conflict, Msg("wall.err.none_on_screens"))
         try:
             out = await hub.withdraw(actor, issuers)
         except WallError as exc:
-            raise Conflict(exc.one_line()) from None
+            raise Conflict(exc.one_line()).carry(exc) from None
         self.changed("announcement")
         return out
 
@@ -339,7 +343,7 @@ class WallService:
         try:
             res = await forget(self.hub.store, self.media, author, actor, reason)
         except WallError as exc:
-            raise InvalidRequest(exc.one_line()) from None
+            raise InvalidRequest(exc.one_line()).carry(exc) from None
         if self.pipeline is not None:
             self.pipeline.chain.unblock(author)
         self.hub.forget_posts(res["ids"])

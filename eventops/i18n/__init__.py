@@ -25,10 +25,14 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from eventops import timefmt
-from eventops.i18n.messages import MESSAGES
+from eventops.errors import EventOpsError
+from eventops.i18n.messages import MESSAGES as _CORE
+from eventops.i18n.messages_errors import ERROR_MESSAGES
+from eventops.i18n.messages_probe import PROBE_MESSAGES
+from eventops.i18n.messages_wall import WALL_MESSAGES
 
 __all__ = [
     "LANGUAGES",
@@ -37,9 +41,19 @@ __all__ = [
     "Msg",
     "lang_of",
     "placeholders",
+    "refusal",
     "render",
     "render_strict",
 ]
+
+E = TypeVar("E", bound=EventOpsError)
+
+_PARTS = (_CORE, WALL_MESSAGES, PROBE_MESSAGES, ERROR_MESSAGES)
+MESSAGES: dict[str, dict[str, str]] = {k: v for part in _PARTS for k, v in part.items()}
+"""The catalogue: the core's (checks, alerts, pages, report, terms), the wall's, the
+probe's and the refusals' messages, in one table (an id is defined once)."""
+if len(MESSAGES) != sum(map(len, _PARTS)):
+    raise ImportError("a message id is defined twice in eventops.i18n's catalogue")
 
 LANGUAGES = ("de", "en")
 MAX_DEPTH = 4
@@ -156,3 +170,10 @@ def render(
         return _render(msg_id, params or {}, lang, tz, 0)
     except (KeyError, ValueError, TypeError, IndexError):
         return fallback or msg_id
+
+
+def refusal(cls: type[E], msg: Msg, tz: tzinfo = UTC, **kw: Any) -> E:
+    """An error of ``cls`` whose English text is ``msg`` in English and which carries
+    ``msg`` (its id and parameters) for clients that show it in another language:
+    ``raise refusal(WallConflict, Msg("wall.err.pinned", {"post": post_id}))``."""
+    return cls(msg.text("en", tz), **kw).with_msg(msg.msg_id, msg.as_dict()["params"])

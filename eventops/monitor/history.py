@@ -86,6 +86,17 @@ class TimelineEntry(BaseModel):
     data: dict[str, Any] = {}
 
 
+def decider(actor: str) -> Msg | str:
+    """Who made a moderation decision, as a message for a rule (``rule:mode``) or a source
+    (``source:x``); a person's name as it is."""
+    kind, _, name = actor.partition(":")
+    if kind == "rule" and name:
+        return Msg("wall.actor.rule", {"rule": name})
+    if kind == "source" and name:
+        return Msg("wall.actor.source", {"source": name})
+    return actor
+
+
 def entry_of(row: TimelineRow) -> TimelineEntry:
     """The timeline entry of one stored row (see :meth:`Store.timeline_page`)."""
     r = row.row
@@ -126,10 +137,12 @@ def entry_of(row: TimelineRow) -> TimelineEntry:
             },
         )
     if isinstance(r, DecisionRow):
+        who = decider(r.actor)
+        why = Msg(r.reason_id, r.reason_params) if r.reason_id else r.reason
         msg = (
-            Msg("tl.moderation_why", {"actor": r.actor, "action": r.action, "reason": r.reason})
+            Msg("tl.moderation_why", {"actor": who, "action": r.action, "reason": why})
             if r.reason
-            else Msg("tl.moderation", {"actor": r.actor, "action": r.action})
+            else Msg("tl.moderation", {"actor": who, "action": r.action})
         )
         return TimelineEntry(
             ts=row.ts,

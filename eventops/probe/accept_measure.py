@@ -28,7 +28,8 @@ from typing import Literal
 
 from eventops.api.models.acceptance import Figures
 from eventops.errors import ProbeError
-from eventops.probe.models import Interval, StampResult, UdpResult
+from eventops.i18n import Msg, refusal
+from eventops.probe.models import Interval, StampResult, UdpResult, described
 from eventops.probe.stamp import run_stamp
 from eventops.probe.throughput import run_udp
 from eventops.profile.models import Link
@@ -61,7 +62,7 @@ class ProbeMeasure:
         self.size = size
         self.delay_from = delay_from or ("stamp" if reflector else "stream")
         if self.delay_from == "stamp" and reflector is None:
-            raise ProbeError("delay from STAMP needs a reflector (probe.reflector in the profile)")
+            raise refusal(ProbeError, Msg("probe.err.stamp_needs_reflector"))
         self.unbatched_max_pps = unbatched_max_pps
         self.stamp_interval_s = stamp_interval_s
         self.stamp_wait_s = stamp_wait_s
@@ -72,7 +73,7 @@ class ProbeMeasure:
     @classmethod
     def for_link(cls, link: Link, **kw: object) -> ProbeMeasure:
         if link.probe is None or link.probe.sink is None:
-            raise ProbeError(f"link {link.id} has no probe sink in the profile (probe.sink)")
+            raise refusal(ProbeError, Msg("probe.err.no_sink_key", {"link": link.id}))
         return cls(
             split_hostport(link.probe.sink),
             split_hostport(link.probe.reflector),
@@ -115,25 +116,38 @@ class ProbeMeasure:
         return figures(udp, stamp, rate_bps)
 
 
+def _said(result: UdpResult | StampResult, key: str) -> Msg:
+    """A result's method of ``key`` as a message: its own, else its English words."""
+    raw = result.method_msgs.get(key)
+    if isinstance(raw, dict) and isinstance(raw.get("msg_id"), str):
+        params = raw.get("params")
+        return Msg(raw["msg_id"], params if isinstance(params, dict) else {})
+    return Msg("method.as_said", {"text": result.methods.get(key, "")})
+
+
 def figures(udp: UdpResult, stamp: StampResult | None, rate_bps: float) -> Figures:
     """The acceptance figures from a stream result and an optional STAMP result."""
-    methods = {k: v for k, v in udp.methods.items() if k in ("throughput", "loss", "duplicates",
-                                                             "reordering")}  # fmt: skip
+    kept = ("throughput", "loss", "duplicates", "reordering")
+    how = {k: _said(udp, k) for k in kept if k in udp.methods}
     delay = jitter = p99 = None
     if stamp is not None:
         if stamp.rtt.mean_ms is not None:
             delay = stamp.rtt.mean_ms / 2.0
             p99 = None if stamp.rtt.p99_ms is None else stamp.rtt.p99_ms / 2.0
-            methods["delay"] = "half the mean STAMP round trip, measured under load: " + (
-                stamp.methods.get("rtt", "")
-            )
+            rtt = _said(stamp, "rtt") if "rtt" in stamp.methods else ""
+            how["delay"] = Msg("method.acc_stamp_delay", {"rtt": rtt})
         jitter = stamp.forward_jitter_ms
         if jitter is not None:
-            methods["jitter"] = stamp.methods.get("forward_jitter", "STAMP forward jitter")
+            how["jitter"] = (
+                _said(stamp, "forward_jitter")
+                if "forward_jitter" in stamp.methods
+                else Msg("method.acc_stamp_jitter")
+            )
     elif udp.delay is not None and udp.delay.samples:
         delay, p99, jitter = udp.delay.mean_ms, udp.delay.p99_ms, udp.delay.jitter_ms
-        methods["delay"] = f"mean one-way delay of the unbatched stream: {udp.delay.method}"
-        methods["jitter"] = "RFC 3550 interarrival jitter of the unbatched stream's one-way delays"
+        sink = _said(udp, "delay") if "delay" in udp.methods else udp.delay.method
+        how["delay"] = Msg("method.acc_stream_delay", {"how": sink})
+        how["jitter"] = Msg("method.acc_stream_jitter")
     return Figures(
         target_bps=rate_bps,
         layer=udp.layer,
@@ -147,5 +161,5 @@ def figures(udp: UdpResult, stamp: StampResult | None, rate_bps: float) -> Figur
         delay_ms=delay,
         delay_p99_ms=p99,
         jitter_ms=jitter,
-        methods=methods,
+        **described(how),
     )

@@ -41,14 +41,17 @@ from eventops.api.models.acceptance import (
     SearchResult,
     StepResult,
     Trial,
+    joined,
 )
 from eventops.clock import Clock, SystemClock
 from eventops.errors import ProbeError
+from eventops.i18n import Msg, refusal
 from eventops.profile.models import Link
 from eventops.store.base import OpsTx, Store
 from eventops.store.models import ProbeResultRow
 
-Progress = Callable[[str], None]
+Progress = Callable[[Msg], None]
+"""Gets each step's start and verdict (and each search trial) as a message."""
 
 
 class Measure(Protocol):
@@ -105,6 +108,7 @@ def evaluate(figures: Figures, target_bps: float, link: Link, tolerance_pct: flo
                 unit="ms",
                 passed=value is not None and value <= limit,
                 note="not measured" if value is None else "",
+                note_msg=Msg("report.not_measured").as_dict() if value is None else None,
             )
         )
     return checks
@@ -120,10 +124,9 @@ class _Capped:
 
     async def __call__(self, rate_bps: float, duration_s: float) -> Figures:
         if self.cap_bps is not None and rate_bps > self.cap_bps * (1 + 1e-9):
-            raise ProbeError(
-                f"{self.link_id}: refusing {rate_bps / 1e6:.2f} Mbit/s above the contracted "
-                f"{self.cap_bps / 1e6:.2f} Mbit/s"
-            )
+            mbps, cap = rate_bps / 1e6, self.cap_bps / 1e6
+            msg = Msg("probe.err.above_cap", {"link": self.link_id, "mbps": mbps, "cap": cap})
+            raise refusal(ProbeError, msg)
         return await self.measure(rate_bps, duration_s)
 
 
@@ -149,6 +152,7 @@ async def _step(
             duration_s=duration_s,
             passed=False,
             error=exc.one_line(),
+            error_msg=None if exc.msg_id is None else {"msg_id": exc.msg_id, "params": exc.params},
         )
     checks = evaluate(figures, target, link, cfg.rate_tolerance_pct)
     return StepResult(
@@ -177,16 +181,20 @@ async def _search(
         try:
             f = await measure(rate, cfg.search_trial_s)
         except ProbeError as exc:
+            said = None if exc.msg_id is None else {"msg_id": exc.msg_id, "params": exc.params}
             trials.append(Trial(rate_bps=rate, pct=pct, loss_pct=None, passed=False,
-                                note=exc.one_line()))  # fmt: skip
+                                note=exc.one_line(), note_msg=said))  # fmt: skip
             return False
         sent = 100.0 * f.sender_bps / rate
         ok = f.loss_pct <= threshold and sent >= floor
-        note = "" if sent >= floor else f"sender reached only {sent:.1f} % of the rate"
-        trials.append(Trial(rate_bps=rate, pct=pct, loss_pct=f.loss_pct, passed=ok, note=note))
+        short = None if sent >= floor else Msg("probe.acc.sender_short", {"pct": sent})
+        trials.append(Trial(rate_bps=rate, pct=pct, loss_pct=f.loss_pct, passed=ok,
+                            note="" if short is None else short.text("en"),
+                            note_msg=None if short is None else short.as_dict()))  # fmt: skip
         if progress:
-            progress(f"search {rate / 1e6:.2f} Mbit/s: loss {f.loss_pct:.3f} % "
-                     + ("pass" if ok else "fail"))  # fmt: skip
+            verdict = Msg("probe.acc.trial_pass" if ok else "probe.acc.trial_fail")
+            mbps = rate / 1e6
+            progress(Msg("probe.acc.trial", {"mbps": mbps, "loss": f.loss_pct, "verdict": verdict}))
         return ok
 
     lo, hi = cfg.search_min_pct, cfg.search_max_pct
@@ -246,12 +254,19 @@ async def run_acceptance(
     forced = False
     if exceeds and authority is not None:
         if not force or confirmation != link.id:
-            why = "no --force" if not force else "confirmation did not match the link id"
+            said = Msg("probe.err.no_force" if not force else "probe.err.confirm_mismatch")
+            why = said.text("en")
             await store.audit(actor, "probe.accept.refused", link.id, after={**plan, "why": why})
-            raise ProbeError(
-                f"{link.id} is handed over to {authority}: refusing to exceed its contracted "
-                f"{link.capacity_mbps:g} Mbit/s ({why}); use --force and type the link id"
+            msg = Msg(
+                "probe.err.handed_over",
+                {
+                    "link": link.id,
+                    "authority": authority,
+                    "cap": link.capacity_mbps,
+                    "why": said,
+                },
             )
+            raise refusal(ProbeError, msg)
         forced = True
         await store.audit(actor, "probe.accept.force", link.id, after=plan)
     await store.audit(actor, "probe.accept.start", link.id, after=plan)
@@ -271,20 +286,24 @@ async def run_acceptance(
         for pct in cfg.steps_pct:
             name = f"{pct:g}%"
             if progress:
-                progress(f"step {name}: {capacity * pct / 1e8:.2f} Mbit/s for "
-                         f"{cfg.step_duration_s:g} s")  # fmt: skip
+                progress(Msg("probe.acc.step", {"step": name, "mbps": capacity * pct / 1e8,
+                                                "s": cfg.step_duration_s}))  # fmt: skip
             step = await _step(capped, link, cfg, name, "step", pct, cfg.step_duration_s)
             result.steps.append(step)
             if progress:
-                progress(f"step {name}: " + ("pass" if step.passed else
-                                             "FAIL " + "; ".join(step.failures())))  # fmt: skip
+                failed = joined(step.failure_msgs())
+                progress(
+                    Msg("probe.acc.step_pass", {"step": name})
+                    if step.passed
+                    else Msg("probe.acc.step_fail", {"step": name, "why": failed})
+                )
             if not step.passed:
                 result.failed_step = name
                 break
         if result.failed_step is None and cfg.hold_duration_s > 0:
             if progress:
-                progress(f"hold: {capacity * cfg.hold_pct / 1e8:.2f} Mbit/s for "
-                         f"{cfg.hold_duration_s:g} s")  # fmt: skip
+                progress(Msg("probe.acc.hold", {"mbps": capacity * cfg.hold_pct / 1e8,
+                                                "s": cfg.hold_duration_s}))  # fmt: skip
             result.hold = await _step(
                 capped, link, cfg, "hold", "hold", cfg.hold_pct, cfg.hold_duration_s
             )

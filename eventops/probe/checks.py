@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 
 from eventops.errors import ProbeError
+from eventops.i18n import Msg
 
 
 def check_port(port: object, what: str = "port", *, listen: bool = False) -> int:
@@ -39,3 +41,25 @@ def os_reason(exc: OSError) -> str:
     if exc.errno:
         return os.strerror(exc.errno)
     return str(exc) or type(exc).__name__
+
+
+_OS_MSGS = {
+    errno.ECONNREFUSED: "probe.os.refused",
+    errno.EHOSTUNREACH: "probe.os.host_unreachable",
+    errno.ENETUNREACH: "probe.os.net_unreachable",
+    errno.ETIMEDOUT: "probe.os.timed_out",
+    errno.EADDRNOTAVAIL: "probe.os.no_address",
+    errno.EACCES: "probe.os.denied",
+    errno.EPERM: "probe.os.denied",
+}
+
+
+def os_failure(where: str, exc: OSError, lead: str = "") -> ProbeError:
+    """``{where}: {lead}{the kernel's reason}`` as a ProbeError that also carries the
+    reason as a message (eventops.i18n), for the common reasons in other languages."""
+    reason = os_reason(exc)
+    key = _OS_MSGS.get(exc.errno or 0)
+    why = Msg(key) if key else Msg("method.as_said", {"text": reason})
+    msg = Msg("probe.err.os", {"peer": where, "why": why})
+    english = f"{where}: {lead}{reason}"
+    return ProbeError(english).with_msg(msg.msg_id, msg.as_dict()["params"])

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.checks import check_port, os_reason
+from eventops.i18n import Msg
+from eventops.probe.checks import check_port, os_failure
 from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3_proto import (
     ClientProtocol,
@@ -54,7 +55,7 @@ from eventops.probe.iperf3_wire import (
     StreamResult,
     stream_ids,
 )
-from eventops.probe.models import Iperf3Direction, Iperf3Result
+from eventops.probe.models import Iperf3Direction, Iperf3Result, described
 from eventops.probe.stats import pacing_report
 
 IPERF3_PORT = 5201
@@ -247,7 +248,7 @@ async def _open_tcp(
         except TimeoutError:
             raise ProbeError(f"{where}: TCP stream: no answer within {wait_s:g} s") from None
         except OSError as exc:
-            raise ProbeError(f"{where}: cannot open TCP stream: {os_reason(exc)}") from None
+            raise os_failure(where, exc, "cannot open TCP stream: ") from None
         await loop.sock_sendall(s, cookie)
         s.setblocking(True)
         return s
@@ -349,7 +350,7 @@ async def run_iperf3(
     except ConnectionRefusedError:
         raise ProbeError(f"{where}: connection refused (no iperf3 -s listening)") from None
     except OSError as exc:
-        raise ProbeError(f"{where}: {os_reason(exc)}") from None
+        raise os_failure(where, exc) from None
     ctrl: socket.socket = writer.get_extra_info("socket")
     blk = size or (default_udp_blksize(ctrl) if udp else DEFAULT_TCP_BLKSIZE)
     try:
@@ -530,11 +531,13 @@ async def run_iperf3(
         pacing=pacing,
         peer_results=peer_ev.raw,
         document=doc,
-        methods={
-            "sent": "the sending side's counters (iperf3 payload layer: UDP or TCP payload)",
-            "received": "the receiving side's counters, exchanged in EXCHANGE_RESULTS",
-            "jitter": "RFC 3550 jitter of the datagram header timestamps (iperf3's receiver)",
-        },
+        **described(
+            {
+                "sent": Msg("method.iperf3_sent"),
+                "received": Msg("method.iperf3_received"),
+                "jitter": Msg("method.iperf3_jitter"),
+            }
+        ),
     )
 
 

@@ -1,7 +1,8 @@
 """Pydantic result models of the probe (the public API's return values).
 
 Every figure states how it was produced: ``methods`` maps a figure's name to
-the method (batched GSO/GRO counters, unbatched stream with kernel receive
+the method (in English; ``method_msgs`` holds the same as messages of
+:mod:`eventops.i18n` for other languages) (batched GSO/GRO counters, unbatched stream with kernel receive
 timestamps, STAMP round trip ...). Rates state their ``layer``:
 ``udp-payload`` (UDP payload bytes) or ``l2`` (payload + UDP + IP + Ethernet
 headers, without preamble, FCS and inter-frame gap).
@@ -13,7 +14,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eventops.i18n import Msg
+
 RateLayer = Literal["udp-payload", "l2"]
+
+
+SINK_DELAY = Msg("method.sink_delay")
+"""How the sink measures one-way delay (its ``DelayStats.method``)."""
+
+
+def described(how: dict[str, Msg]) -> dict[str, Any]:
+    """``methods`` (English) and ``method_msgs`` of a result from one message per figure."""
+    return {
+        "methods": {k: m.text("en") for k, m in how.items()},
+        "method_msgs": {k: m.as_dict() for k, m in how.items()},
+    }
 
 
 class _M(BaseModel):
@@ -121,6 +136,9 @@ class UdpResult(_M):
     delay: DelayStats | None = None
     intervals: list[Interval] = Field(default_factory=list)
     methods: dict[str, str] = Field(default_factory=dict)
+    method_msgs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``methods`` as messages (``{"msg_id", "params"}``, eventops.i18n), for readers in
+    other languages; a figure without one is shown with its English method."""
 
     def iperf3_json(self) -> dict[str, Any]:
         """The result in iperf3's ``-J`` shape, where the concepts match."""
@@ -197,6 +215,9 @@ class TcpResult(_M):
     layer: Literal["tcp-payload"] = "tcp-payload"
     intervals: list[Interval] = Field(default_factory=list)
     methods: dict[str, str] = Field(default_factory=dict)
+    method_msgs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``methods`` as messages (``{"msg_id", "params"}``, eventops.i18n), for readers in
+    other languages; a figure without one is shown with its English method."""
 
     def iperf3_json(self) -> dict[str, Any]:
         ends = {"start": 0, "end": self.duration_s, "seconds": self.duration_s}
@@ -291,6 +312,9 @@ class StampResult(_M):
     reflector_synchronized: bool | None = None
     anomalies: StampAnomalies = Field(default_factory=StampAnomalies)
     methods: dict[str, str] = Field(default_factory=dict)
+    method_msgs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``methods`` as messages (``{"msg_id", "params"}``, eventops.i18n), for readers in
+    other languages; a figure without one is shown with its English method."""
 
 
 class Iperf3Direction(_M):
@@ -342,6 +366,9 @@ class Iperf3Result(_M):
     document: dict[str, Any] = Field(default_factory=dict)
     """The iperf3 3.12 ``-J`` document of this test."""
     methods: dict[str, str] = Field(default_factory=dict)
+    method_msgs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``methods`` as messages (``{"msg_id", "params"}``, eventops.i18n), for readers in
+    other languages; a figure without one is shown with its English method."""
 
     def iperf3_json(self) -> dict[str, Any]:
         return self.document

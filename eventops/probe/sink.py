@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
+from eventops.i18n import Msg
 from eventops.probe.checks import check_port
 from eventops.probe.datapath import (
     FMT_EVENTOPS,
@@ -43,7 +44,7 @@ from eventops.probe.datapath import (
     udp_socket_drops,
 )
 from eventops.probe.iperf3_streams import StreamIO, tcp_recv
-from eventops.probe.models import Interval
+from eventops.probe.models import SINK_DELAY, Interval
 from eventops.probe.stats import delay_stats
 
 DEFAULT_SINK_PORT = 5301
@@ -59,21 +60,32 @@ def _line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
 
 
-async def _read_json(reader: asyncio.StreamReader, wait_s: float, what: str) -> dict[str, Any]:
+async def _read_json(
+    reader: asyncio.StreamReader, wait_s: float, what: str, peer: str | None = None
+) -> dict[str, Any]:
+    """One JSON control line from ``what``; ``peer`` (host:port): the far sink, named in
+    the error's message for other languages too."""
+
+    def failed(msg_id: str, params: dict[str, Any]) -> ProbeError:
+        english = Msg(msg_id, {"what": what, **params}).text("en")
+        named = Msg("probe.sink_at", {"peer": peer}) if peer else what
+        said = Msg(msg_id, {"what": named, **params})
+        return ProbeError(english).with_msg(said.msg_id, said.as_dict()["params"])
+
     try:
         raw = await asyncio.wait_for(reader.readline(), wait_s)
     except TimeoutError:
-        raise ProbeError(f"{what}: no answer within {wait_s:g} s") from None
+        raise failed("probe.ctl.no_answer", {"s": wait_s}) from None
     except (ConnectionError, OSError) as exc:
-        raise ProbeError(f"{what}: connection lost ({exc.strerror or exc})") from None
+        raise failed("probe.ctl.lost", {"why": str(exc.strerror or exc)}) from None
     if not raw:
-        raise ProbeError(f"{what}: connection closed by peer")
+        raise failed("probe.ctl.closed", {})
     try:
         msg = json.loads(raw)
     except ValueError:
-        raise ProbeError(f"{what}: not a JSON control message: {raw[:60]!r}") from None
+        raise failed("probe.ctl.not_json", {"raw": repr(raw[:60])}) from None
     if not isinstance(msg, dict):
-        raise ProbeError(f"{what}: control message is not an object")
+        raise failed("probe.ctl.not_object", {})
     return msg
 
 
@@ -341,8 +353,7 @@ class Sink:
                     datagrams, nbytes, foreign, samples = res
                     delay = delay_stats(
                         samples,
-                        method="unbatched stream: kernel receive time (SO_TIMESTAMPNS, CLOCK_REALTIME) "
-                        "minus sender CLOCK_REALTIME stamp; one-way, needs synchronised clocks",
+                        method=SINK_DELAY.text("en"),
                     ).model_dump(mode="json")
                     err = 0
                 else:

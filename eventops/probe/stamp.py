@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.checks import check_interval, check_port, os_reason
-from eventops.probe.models import StampAnomalies, StampInterval, StampResult
+from eventops.i18n import Msg, refusal
+from eventops.probe.checks import check_interval, check_port, os_failure
+from eventops.probe.models import StampAnomalies, StampInterval, StampResult, described
 from eventops.probe.stats import delay_stats, rfc3550_jitter
 
 STAMP_PORT = 862
@@ -298,7 +299,8 @@ async def run_stamp(
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
     except (OSError, TimeoutError) as exc:
-        raise ProbeError(f"{host}:{port}: cannot resolve ({exc})") from None
+        msg = Msg("probe.err.resolve", {"peer": f"{host}:{port}", "why": str(exc)})
+        raise refusal(ProbeError, msg) from None
     family, _t, _p, _c, addr = infos[0]
     sock = _udp_socket(family)
     sess = _Session()
@@ -340,7 +342,7 @@ async def run_stamp(
         try:
             sock.connect(addr)
         except OSError as exc:
-            raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+            raise os_failure(f"{host}:{port}", exc) from None
         loop.add_reader(sock.fileno(), readable)
         done_idx = 0  # replies already reported (an index into sess.arrival)
         last_at = 0.0
@@ -386,8 +388,8 @@ async def run_stamp(
                     sess.refused += 1
                 except OSError as exc:
                     if exc.errno in (_errno.ENETUNREACH, _errno.EHOSTUNREACH, _errno.EADDRNOTAVAIL):
-                        raise ProbeError(f"{host}:{port}: {exc.strerror}") from None
-                    raise ProbeError(f"{host}:{port}: send failed: {exc.strerror or exc}") from None
+                        raise os_failure(f"{host}:{port}", exc) from None
+                    raise os_failure(f"{host}:{port}", exc, "send failed: ") from None
                 if pcap and seq < pcap_packets:
                     sess.samples.append((bytes(template), b"", True))
             with contextlib.suppress(TimeoutError):
@@ -406,13 +408,18 @@ async def run_stamp(
     sent = len(sess.sent_at)
     if not sess.replies:
         why = (
-            "port refused (ICMP port unreachable)"
+            Msg("probe.err.port_refused")
             if sess.refused
-            else f"no valid reply within {wait_s:g} s"
+            else Msg("probe.err.no_reply", {"s": wait_s})
         )
         bad = sum(sess.anomalies.model_dump().values())
-        extra = f"; {bad} unusable replies ({_summary(sess.anomalies)})" if bad else ""
-        raise ProbeError(f"STAMP reflector {host}:{port}: {why} to {sent} packets{extra}")
+        what = _summary(sess.anomalies)
+        extra = Msg("probe.err.unusable", {"n": bad, "what": what}) if bad else ""
+        msg = Msg(
+            "probe.err.stamp_silent",
+            {"peer": f"{host}:{port}", "why": why, "sent": sent, "extra": extra},
+        )
+        raise refusal(ProbeError, msg)
     return _result(host, port, ssid, sent, sess, reflector)
 
 
@@ -443,19 +450,17 @@ def _result(
     bj = [sess.replies[s].t4_ns - ns_from_ntp(sess.replies[s].pkt.t3) for s in order]
     sync, err = decode_error_estimate(sess.error_values[-1]) if sess.error_values else (None, None)
     lost = sent - replies
-    methods = {
-        "rtt": "STAMP round trip (T4−T1)−(T3−T2); T4 kernel receive time (SO_TIMESTAMPNS), "
-        "T2/T3 the reflector's own",
-        "jitter": "RFC 3550 interarrival jitter of the round-trip times",
-        "forward_jitter": "RFC 3550 jitter of T2−T1 in sequence order (clock offset cancels)",
-        "backward_jitter": "RFC 3550 jitter of T4−T3 in sequence order",
-        "loss": "round trip: sent − distinct valid replies",
+    how = {
+        "rtt": Msg("method.stamp_rtt"),
+        "jitter": Msg("method.stamp_jitter"),
+        "forward_jitter": Msg("method.stamp_forward_jitter"),
+        "backward_jitter": Msg("method.stamp_backward_jitter"),
+        "loss": Msg("method.stamp_loss"),
     }
     if detected == "stateful":
-        methods["forward_loss"] = (
-            "sent − packets counted by the stateful reflector (its last sequence number + 1)"
-        )
-        methods["backward_loss"] = "reflector count − replies received"
+        how["forward_loss"] = Msg("method.stamp_forward_loss")
+        how["backward_loss"] = Msg("method.stamp_backward_loss")
+    methods = {k: m.text("en") for k, m in how.items()}
     return StampResult(
         host=host,
         port=port,
@@ -473,5 +478,5 @@ def _result(
         reflector_error_estimate_s=err,
         reflector_synchronized=sync,
         anomalies=sess.anomalies,
-        methods=methods,
+        **described(how),
     )

@@ -31,14 +31,23 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.probe.checks import check_interval, check_port, os_reason
+from eventops.i18n import Msg, refusal
+from eventops.probe.checks import check_interval, check_port, os_failure
 from eventops.probe.datapath import (
     FMT_EVENTOPS,
     HEADER_LEN,
     load_engine,
 )
 from eventops.probe.iperf3_streams import StreamIO, tcp_send
-from eventops.probe.models import DelayStats, Interval, RateLayer, TcpResult, UdpResult
+from eventops.probe.models import (
+    SINK_DELAY,
+    DelayStats,
+    Interval,
+    RateLayer,
+    TcpResult,
+    UdpResult,
+    described,
+)
 from eventops.probe.sink import (  # noqa: F401  (Sink, start_sink: the public API)
     DEFAULT_SINK_PORT,
     MAX_DURATION_S,
@@ -78,13 +87,12 @@ async def _connect(
     try:
         return await asyncio.wait_for(asyncio.open_connection(host, port), wait_s)
     except TimeoutError:
-        raise ProbeError(f"{host}:{port}: no answer within {wait_s:g} s") from None
+        msg = Msg("probe.err.no_answer", {"peer": f"{host}:{port}", "s": wait_s})
+        raise refusal(ProbeError, msg) from None
     except ConnectionRefusedError:
-        raise ProbeError(
-            f"{host}:{port}: connection refused (no sink or server listening)"
-        ) from None
+        raise refusal(ProbeError, Msg("probe.err.refused", {"peer": f"{host}:{port}"})) from None
     except OSError as exc:
-        raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+        raise os_failure(f"{host}:{port}", exc) from None
 
 
 def _check_common(size: int | None, rate_bps: float | None, duration: float) -> None:
@@ -184,7 +192,7 @@ async def run_udp(
             )
         )
         await writer.drain()
-        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}")
+        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}", f"{host}:{port}")
         if not hello.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
         udp = socket.socket(family, socket.SOCK_DGRAM)
@@ -221,12 +229,14 @@ async def run_udp(
                 with contextlib.suppress(Exception):
                     await send
         if err == _errno.ECONNREFUSED:
-            raise ProbeError(f"{host}:{port}: UDP port refused (ICMP port unreachable)")
+            raise refusal(ProbeError, Msg("probe.err.udp_refused", {"peer": f"{host}:{port}"}))
         if err:
-            raise ProbeError(f"{host}:{port}: send failed: {os.strerror(err)}")
+            raise os_failure(f"{host}:{port}", OSError(err, os.strerror(err)), "send failed: ")
         writer.write(_line({"op": "end", "sent": packets}))
         await writer.drain()
-        final = await _read_json(reader, control_timeout + 5.0, f"sink {host}:{port}")
+        final = await _read_json(
+            reader, control_timeout + 5.0, f"sink {host}:{port}", f"{host}:{port}"
+        )
         if not final.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {final.get('error') or 'test failed'}")
     finally:
@@ -247,23 +257,26 @@ async def run_udp(
     sink_drops = (
         drops if isinstance(drops, int) and not isinstance(drops, bool) and drops >= 0 else None
     )
-    methods = {
-        "throughput": f"receiver counters of {'batched UDP GSO/GRO' if batched else 'unbatched UDP'} "
-        f"stream over sender time; layer {layer}",
-        "loss": "sent (sender count) − distinct received (sink count)",
-        "reordering": "RFC 4737 (arrival below NextExp), sink per-datagram accounting",
-        "duplicates": f"sequence window of {window}",
-        "late": f"arrivals more than {window} sequence numbers behind the newest "
-        "(never counted as received)",
-        "sink_drops": "the sink socket's own receive-buffer drops over the test "
-        "(kernel drop counter, /proc/net/udp); network loss = loss − sink drops",
-        "pacing": "sender: datagrams handed to the kernel per 1 ms, error per 100 ms window",
+    stream = Msg("method.stream_batched" if batched else "method.stream_unbatched")
+    how = {
+        "throughput": Msg("method.udp_throughput", {"stream": stream, "layer": layer}),
+        "loss": Msg("method.udp_loss"),
+        "reordering": Msg("method.reordering"),
+        "duplicates": Msg("method.duplicates", {"window": window}),
+        "late": Msg("method.late", {"window": window}),
+        "sink_drops": Msg("method.sink_drops"),
+        "pacing": Msg("method.pacing"),
     }
     delay = DelayStats.model_validate(final["delay"]) if final.get("delay") else None
     if delay is not None:
+        how["jitter"] = Msg("method.udp_jitter")
+        how["ipdv"] = Msg("method.ipdv")
+    described_ = described(how)
+    methods, method_msgs = described_["methods"], described_["method_msgs"]
+    if delay is not None:  # the sink's own words (a sink of this version: its message)
         methods["delay"] = delay.method
-        methods["jitter"] = "RFC 3550 interarrival jitter of one-way delays"
-        methods["ipdv"] = "RFC 3393/5481 consecutive-sequence IPDV"
+        if delay.method == SINK_DELAY.text("en"):
+            method_msgs["delay"] = SINK_DELAY.as_dict()
     over = overhead(layer, family)
     return UdpResult(
         host=host,
@@ -298,6 +311,7 @@ async def run_udp(
         delay=delay,
         intervals=intervals,
         methods=methods,
+        method_msgs=method_msgs,
     )
 
 
@@ -328,7 +342,7 @@ async def run_tcp(
             _line({"op": "tcp", "session": session, "streams": streams, "max_s": duration + 30})
         )
         await writer.drain()
-        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}")
+        hello = await _read_json(reader, control_timeout, f"sink {host}:{port}", f"{host}:{port}")
         if not hello.get("ok"):
             raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
         family = writer.get_extra_info("socket").family
@@ -340,9 +354,10 @@ async def run_tcp(
             try:
                 await asyncio.wait_for(loop.sock_connect(s, addr), control_timeout)
             except TimeoutError:
-                raise ProbeError(f"{host}:{port}: no answer within {control_timeout:g} s") from None
+                msg = Msg("probe.err.no_answer", {"peer": f"{host}:{port}", "s": control_timeout})
+                raise refusal(ProbeError, msg) from None
             except OSError as exc:
-                raise ProbeError(f"{host}:{port}: {os_reason(exc)}") from None
+                raise os_failure(f"{host}:{port}", exc) from None
             await loop.sock_sendall(s, _line({"op": "data", "session": session}))
             s.setblocking(True)
         # one thread per stream: blocking sends release the GIL, so streams use every core
@@ -365,14 +380,15 @@ async def run_tcp(
         elapsed = time.monotonic() - t0
         for st in ios:
             if st.errno:
-                raise ProbeError(
-                    f"{host}:{port}: TCP stream {st.id} failed: {os.strerror(st.errno)}"
-                )
+                lead = f"TCP stream {st.id} failed: "
+                raise os_failure(f"{host}:{port}", OSError(st.errno, os.strerror(st.errno)), lead)
             with contextlib.suppress(OSError):
                 st.sock.shutdown(socket.SHUT_WR)  # the sink reads to EOF
         writer.write(_line({"op": "end"}))
         await writer.drain()
-        final = await _read_json(reader, control_timeout + 10.0, f"sink {host}:{port}")
+        final = await _read_json(
+            reader, control_timeout + 10.0, f"sink {host}:{port}", f"{host}:{port}"
+        )
     finally:
         stop.set()
         await asyncio.to_thread(_join, threads)
@@ -394,7 +410,7 @@ async def run_tcp(
         sender_bps=sum(sent) * 8 / elapsed,
         receiver_bps=sum(got) * 8 / elapsed,
         intervals=intervals,
-        methods={"throughput": "sink's byte count over the sender's test time (TCP payload)"},
+        **described({"throughput": Msg("method.tcp_throughput")}),
     )
 
 

@@ -35,6 +35,7 @@ from eventops.engine import Engine, alert_view
 from eventops.engine import checkpoints as checkpoints
 from eventops.engine import views as views
 from eventops.errors import InvalidRequest, NotFound
+from eventops.i18n import Msg, refusal
 from eventops.monitor.history import TimelineEntry
 from eventops.profile.models import Role
 from eventops.server import pages
@@ -83,7 +84,7 @@ A = Role.authority
 
 def _visible_device(view: View, device_id: str) -> str:
     if device_id not in view.devices or device_id not in view.engine.devices:
-        raise NotFound(f"no device {device_id[:63]!r}")
+        raise refusal(NotFound, Msg("err.unknown_device", {"device": repr(device_id[:63])}))
     return device_id
 
 
@@ -155,7 +156,7 @@ async def get_link(request: web.Request) -> web.Response:
     view, engine = view_of(request), engine_of(request)
     link = request.match_info["id"]
     if link not in view.links or link not in engine.links:
-        raise NotFound(f"no link {link[:63]!r}")
+        raise refusal(NotFound, Msg("err.unknown_link", {"link": repr(link[:63])}))
     return respond(request, m.LinkView, value=engine.link_view(link))
 
 
@@ -392,7 +393,7 @@ async def handover_report(request: web.Request) -> web.Response:
     hid = path_id(request, "handover")
     row = await views.handover_record(engine, hid)
     if row.link not in view.links:
-        raise NotFound(f"no handover #{hid}")
+        raise refusal(NotFound, Msg("err.no_handover", {"id": hid}))
     html = pages.handover_report(
         row.model_dump(mode="json"), engine.profile.event.tz, _lang(request)
     )
@@ -431,7 +432,8 @@ def _lang(request: web.Request) -> str:
     q = request.query.get("lang")
     if q is not None:
         if q not in i18n.LANGUAGES:
-            raise InvalidRequest(f"lang: {q[:20]!r} is not one of de, en", field="lang")
+            msg = Msg("err.lang", {"lang": repr(q[:20])})
+            raise refusal(InvalidRequest, msg, field="lang")
         return q
     return i18n.lang_of(request.headers.get("Accept-Language", "")[:200])
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from eventops.engine import Engine
 from eventops.errors import InvalidRequest, NotFound
+from eventops.i18n import Msg, refusal
 from eventops.server.auth import ENGINE
 
 STREAMS = web.AppKey("eventops_streams", set[asyncio.Task[Any]])
@@ -62,9 +63,37 @@ async def body_of(request: web.Request, model: type[M]) -> M:
         first = exc.errors()[0]
         if first["type"] == "json_invalid" or not raw.strip():
             why = str(first.get("ctx", {}).get("error", ""))[:80]
-            raise InvalidRequest("request body is not JSON" + (f": {why}" if why else "")) from None
+            english = "request body is not JSON" + (f": {why}" if why else "")
+            raise InvalidRequest(english).with_msg("err.not_json", {}) from None
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidRequest(f"{where}: {first['msg']}", field=where) from None
+        msg = invalid_value(where, first)
+        raise InvalidRequest(f"{where}: {first['msg']}", field=where).with_msg(
+            msg.msg_id, msg.as_dict()["params"]
+        ) from None
+
+
+_PYDANTIC: dict[str, tuple[str, tuple[str, ...]]] = {
+    "missing": ("err.v.missing", ()),
+    "extra_forbidden": ("err.v.extra", ()),
+    "string_too_long": ("err.v.too_long", ("max_length",)),
+    "string_too_short": ("err.v.too_short", ("min_length",)),
+    "too_long": ("err.v.too_many", ("max_length",)),
+    "greater_than": ("err.v.gt", ("gt",)),
+    "greater_than_equal": ("err.v.ge", ("ge",)),
+    "less_than": ("err.v.lt", ("lt",)),
+    "less_than_equal": ("err.v.le", ("le",)),
+    "literal_error": ("err.v.one_of", ("expected",)),
+}
+"""pydantic's error types a person meets most, as messages with their limits."""
+
+
+def invalid_value(where: str, err: Any) -> Msg:
+    """A body or option field pydantic refused, as a message for the reader's language
+    (the API's English ``message`` keeps pydantic's own words)."""
+    kind, names = _PYDANTIC.get(str(err.get("type")), ("err.v.invalid", ()))
+    ctx = err.get("ctx") or {}
+    params = {n: str(ctx.get(n, "?"))[:80] for n in names}
+    return Msg("err.field", {"field": where, "why": Msg(kind, params)})
 
 
 def engine_of(request: web.Request) -> Engine:
@@ -76,7 +105,8 @@ def path_id(request: web.Request, what: str, key: str = "id") -> int:
     names nothing (NotFound), so no store ever sees an integer it cannot hold."""
     raw = request.match_info[key]
     if _ID.fullmatch(raw) is None or int(raw) > MAX_ID:
-        raise NotFound(f"no {what} {raw[:40]!r}")
+        msg = Msg("err.no_such", {"what": what, "id": repr(raw[:40])})
+        raise refusal(NotFound, msg)
     return int(raw)
 
 
@@ -87,11 +117,12 @@ def parse_time(value: str | None) -> datetime | None:
         ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
         ts = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
-        raise InvalidRequest(f"not an ISO 8601 time: {value[:40]!r}") from None
+        raise refusal(InvalidRequest, Msg("err.not_a_time", {"value": repr(value[:40])})) from None
     except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
         ts = datetime.min.replace(tzinfo=UTC)
     if not TIME_RANGE[0] <= ts <= TIME_RANGE[1]:
-        raise InvalidRequest(f"time out of range (1970-01-01 to 9999-01-01): {value[:40]!r}")
+        msg = Msg("err.time_range", {"value": repr(value[:40])})
+        raise refusal(InvalidRequest, msg)
     return ts
 
 

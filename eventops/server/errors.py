@@ -10,7 +10,9 @@ turns every error into one JSON body::
 person (redacted like every answer for an authority); details depend on the
 class (a :class:`~eventops.errors.ConfirmationNeeded` adds ``confirm``, the
 text to type, and ``reasons``; provisioning's adds ``dangerous``; an
-:class:`~eventops.errors.InvalidRequest` may name the ``field``). The body is
+:class:`~eventops.errors.InvalidRequest` may name the ``field``). An error that
+carries its message as an id of :mod:`eventops.i18n` adds ``msg_id`` and ``params``,
+so that clients show it in their reader's language. The body is
 :class:`eventops.api.models.ErrorBody`.
 
 =======================================  ======  ====================
@@ -131,6 +133,8 @@ def error_middleware(redactor: Redactor) -> Any:
         except EventOpsError as exc:
             status, code = status_of(exc)
             details = exc.details() if isinstance(exc, RequestError) else {}
+            if exc.msg_id is not None:  # the message for the reader's language
+                details = {**details, "msg_id": exc.msg_id, "params": dict(exc.params)}
             body = error_body(code, exc.one_line(), **details)
             return error_response(status, body, redact=lambda t: redactor(request, t))
         except web.HTTPException as exc:

@@ -36,9 +36,10 @@ from pydantic import ValidationError
 from eventops.api import models as m
 from eventops.api.models.acceptance import AcceptanceConfig
 from eventops.errors import InvalidRequest
+from eventops.i18n import Msg, refusal
 from eventops.profile.models import Role
 from eventops.server.auth import ENGINE, require, respond
-from eventops.server.common import Extension, body_of
+from eventops.server.common import Extension, body_of, invalid_value
 
 T = Role.technician
 MOUNTED = web.AppKey("eventops_probe_mounted", bool)
@@ -60,7 +61,9 @@ def _acceptance_config(body: m.AcceptBody) -> AcceptanceConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "options"
-        raise InvalidRequest(f"acceptance options: {where}: {err['msg']}") from None
+        english = f"acceptance options: {where}: {err['msg']}"
+        msg = Msg("err.acceptance_options", {"why": invalid_value(where, err)})
+        raise InvalidRequest(english).with_msg(msg.msg_id, msg.as_dict()["params"]) from None
 
 
 # -- handlers: request -> one engine call -> response --------------------------------------
@@ -116,7 +119,7 @@ async def probe_results(request: web.Request) -> web.Response:
     try:
         limit = int(q.get("limit", "100"))
     except ValueError:
-        raise InvalidRequest("limit: not a number") from None
+        raise refusal(InvalidRequest, Msg("err.limit_nan"), field="limit") from None
     rows = await request.app[ENGINE].probes.results(
         q.get("link") or None, q.get("kind") or None, limit
     )

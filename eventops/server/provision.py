@@ -32,6 +32,7 @@ from eventops.api import models as m
 from eventops.api import paging
 from eventops.engine.provisioning import ProvisionService
 from eventops.errors import Unavailable
+from eventops.i18n import Msg, refusal
 from eventops.profile.models import Role
 from eventops.provision.apply import ApplyOptions
 from eventops.server.auth import ENGINE, require, respond
@@ -45,7 +46,7 @@ MOUNTED = web.AppKey("eventops_provision_mounted", bool)
 def _service(request: web.Request) -> ProvisionService:
     svc = request.app[ENGINE].provision
     if svc is None:
-        raise Unavailable("this engine does not provision")
+        raise refusal(Unavailable, Msg("provision.err.not_here"))
     return svc
 
 

@@ -50,6 +50,15 @@ class _R:
         """A catalogue text (its parameters are HTML already, or plain numbers)."""
         return _t(msg_id, self.lang, self.tz, **params)
 
+    def said(self, msg: Any, english: Any) -> str:
+        """A stored ``{"msg_id", "params"}`` in the reader's language, else ``english``."""
+        text = "" if english is None else str(english)
+        if not isinstance(msg, dict) or not isinstance(msg.get("msg_id"), str):
+            return text
+        params = msg.get("params")
+        return i18n.render(msg["msg_id"], params if isinstance(params, dict) else {}, self.lang,
+                           self.tz, text)  # fmt: skip
+
     def n(self, value: float, spec: str) -> str:
         """A number as the reader writes it (German: 1.234,5)."""
         text = format(value, spec)
@@ -94,8 +103,8 @@ def _check_cell(r: _R, check: dict[str, Any] | None, shown: str) -> str:
     bound = "—" if limit is None else f"{r.n(limit, 'g')} {unit}"
     rule = r._t("report.limit_rate" if check.get("name") == "rate" else "report.limit", bound=bound)
     ok = check.get("passed") is True
-    note = check.get("note")
-    note_html = f" <small>({escape(str(note))})</small>" if note else ""
+    note = r.said(check.get("note_msg"), check.get("note"))
+    note_html = f" <small>({escape(note)})</small>" if note else ""
     verdict = (
         f'<span class="pass">{r._t("report.pass")}</span>'
         if ok
@@ -110,7 +119,8 @@ def _step_row(r: _R, step: dict[str, Any]) -> str:
         c.get("name"): c for c in step.get("checks") or [] if isinstance(c, dict) and c.get("name")
     }
     fig = step.get("figures") if isinstance(step.get("figures"), dict) else None
-    name = escape(str(step.get("name", "—")))
+    raw_name = str(step.get("name", "—"))  # 25%, …, hold: a term in German
+    name = escape(i18n.render("report.method", {"what": raw_name}, r.lang, r.tz, raw_name))
     dur = _num(step.get("duration_s"))
     head = (
         f"<th>{name}</th><td>{r.mbit(step.get('target_bps'))}"
@@ -119,7 +129,7 @@ def _step_row(r: _R, step: dict[str, Any]) -> str:
     )
     verdict = r._t("report.step_pass" if step.get("passed") is True else "report.step_fail")
     if fig is None:
-        err = escape(str(step.get("error") or r._t("report.no_figures")))
+        err = escape(r.said(step.get("error_msg"), step.get("error")) or r._t("report.no_figures"))
         return (
             f'<tr>{head}<td colspan="4" class="fail">{err}</td><td class="fail">{verdict}</td></tr>'
         )
@@ -164,7 +174,7 @@ def _search_html(r: _R, search: dict[str, Any]) -> str:
         f"<tr><td>{r.mbit(t.get('rate_bps'))}</td><td>"
         + ("—" if (lv := _num(t.get("loss_pct"))) is None else f"{r.n(lv, '.3f')} %")
         + f"</td><td>{r._t('report.pass' if t.get('passed') is True else 'report.fail')}</td>"
-        f"<td>{escape(str(t.get('note') or ''))}</td></tr>"
+        f"<td>{escape(r.said(t.get('note_msg'), t.get('note')))}</td></tr>"
         for t in trials
     )
     cols = "".join(
@@ -231,11 +241,13 @@ def acceptance_html(acc: dict[str, Any] | None, tz: ZoneInfo, lang: str = "en") 
     for s in tests:
         fig = s.get("figures")
         m = fig.get("methods") if isinstance(fig, dict) else None
+        said = fig.get("method_msgs") if isinstance(fig, dict) else None
         if isinstance(m, dict):
             for k, v in m.items():
                 seen = methods.setdefault(str(k), [])
-                if str(v) not in seen:
-                    seen.append(str(v))
+                how = r.said(said.get(k) if isinstance(said, dict) else None, v)
+                if how not in seen:
+                    seen.append(how)
     if methods:
         order = ["throughput", "loss", "delay", "jitter"]
         keys = sorted(methods, key=lambda k: (order.index(k) if k in order else len(order), k))

@@ -42,6 +42,7 @@ from eventops.api import models as m
 from eventops.api import paging
 from eventops.engine.wall import STATES, WallService
 from eventops.errors import NotFound, Unavailable
+from eventops.i18n import Msg, refusal
 from eventops.profile.models import Role, User
 from eventops.server.auth import ENGINE, require, respond
 from eventops.server.common import STREAMS, Extension, body_of, path_id
@@ -72,7 +73,7 @@ PAGE_HEADERS = {
 def _wall(request: web.Request) -> WallService:
     ws = request.app[ENGINE].wall
     if ws is None:
-        raise Unavailable("this engine runs no social wall")
+        raise refusal(Unavailable, Msg("wall.err.no_wall"))
     ws.follow_profile()
     return ws
 
@@ -80,7 +81,7 @@ def _wall(request: web.Request) -> WallService:
 def _event(request: web.Request) -> WallService:
     ws = _wall(request)
     if request.match_info["event"] != ws.hub.event_id:
-        raise NotFound("no such wall")
+        raise refusal(NotFound, Msg("wall.err.no_such_wall"))
     return ws
 
 
@@ -127,10 +128,10 @@ async def wall_stream(request: web.Request) -> web.StreamResponse:
 async def wall_media(request: web.Request) -> web.Response:
     ws = _event(request)
     if ws.media is None:
-        raise NotFound("no media here")
+        raise refusal(NotFound, Msg("wall.err.no_media"))
     got = await asyncio.to_thread(ws.media.read, request.match_info["key"])
     if got is None:
-        raise NotFound("no such picture")
+        raise refusal(NotFound, Msg("wall.err.no_picture"))
     data, ctype = got
     return web.Response(
         body=data,

@@ -211,6 +211,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX audit_by_ts ON audit (ts, action, id);
         """,
     ),
+    (
+        10,
+        # A decision's reason as a message id with parameters (eventops.i18n), so that
+        # clients show a rule's reason in their language; a person's typed reason and rows
+        # from before keep only the text.
+        """
+        ALTER TABLE decisions ADD COLUMN reason_id TEXT;
+        ALTER TABLE decisions ADD COLUMN reason_params TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
 )
 
 LATEST = MIGRATIONS[-1][0]

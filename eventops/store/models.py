@@ -101,6 +101,11 @@ class DecisionRow(Row):
     """A user name, or ``rule:<name>`` for an automatic decision."""
     action: str
     reason: str = ""
+    """In English (what scripts read); a person's reason as they typed it."""
+    reason_id: str | None = None
+    """``reason`` as a message id with ``reason_params`` (eventops.i18n), for a reason the
+    code wrote (a rule's, a source's, an undo's)."""
+    reason_params: dict[str, Any] = Field(default_factory=dict)
     ref: int | None = None
     """Another decision this one belongs to (a block's hides) or undoes."""
     prev_state: str | None = None

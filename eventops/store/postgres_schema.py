@@ -259,6 +259,12 @@ CREATE INDEX handovers_by_ts ON handovers (event_id, ts, id);
 CREATE INDEX audit_by_ts ON audit (event_id, ts, action COLLATE "C", id);
 """
 
-PG_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
+_V3 = """
+ALTER TABLE decisions ADD COLUMN reason_id TEXT;
+ALTER TABLE decisions ADD COLUMN reason_params TEXT NOT NULL DEFAULT '{}';
+"""
+"""A decision's reason as a message id with parameters (eventops.i18n), as SQLite's 10."""
+
+PG_MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2), (3, _V3))
 
 PG_LATEST = PG_MIGRATIONS[-1][0]

@@ -250,14 +250,17 @@ async def insert_decision(
     )
     did = int(
         await c.fetchval(
-            "INSERT INTO decisions (event_id, post_id, ts, actor, action, reason, prev_state, "
-            "prev_pinned, ref) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) RETURNING id",
+            "INSERT INTO decisions (event_id, post_id, ts, actor, action, reason, reason_id, "
+            "reason_params, prev_state, prev_pinned, ref) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING id",
             event_id,
             decision.post_id,
             _ts(decision.ts),
             decision.actor,
             decision.action,
             decision.reason,
+            decision.reason_id,
+            _canon(decision.reason_params),
             before["state"] if before else None,
             before["pinned"] if before else None,
             decision.ref,

@@ -241,6 +241,8 @@ def _decision_row(r: sqlite3.Row | dict[str, Any]) -> DecisionRow:
         actor=r["actor"],
         action=r["action"],
         reason=r["reason"],
+        reason_id=r["reason_id"],
+        reason_params=json.loads(r["reason_params"]),
         ref=r["ref"],
         prev_state=r["prev_state"],
         prev_pinned=None if r["prev_pinned"] is None else bool(r["prev_pinned"]),
@@ -286,14 +288,16 @@ async def _insert_decision(
     async with c.execute("SELECT state, pinned FROM posts WHERE id=?", (decision.post_id,)) as cur:
         before = await cur.fetchone()
     cur = await c.execute(
-        "INSERT INTO decisions (post_id, ts, actor, action, reason, prev_state, "
-        "prev_pinned, ref) VALUES (?,?,?,?,?,?,?,?)",
+        "INSERT INTO decisions (post_id, ts, actor, action, reason, reason_id, reason_params, "
+        "prev_state, prev_pinned, ref) VALUES (?,?,?,?,?,?,?,?,?,?)",
         (
             decision.post_id,
             _ts(decision.ts),
             decision.actor,
             decision.action,
             decision.reason,
+            decision.reason_id,
+            _canon(decision.reason_params),
             before[0] if before else None,
             before[1] if before else None,
             decision.ref,

@@ -27,7 +27,7 @@ from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
 from eventops.tui.state import LiveState
-from eventops.tui.tables import RowTable, fmt_time, localize_bindings
+from eventops.tui.tables import RowTable, fmt_time, localize_bindings, msg_text
 
 TABLE_VIEWS = ("masts", "devices", "links", "alerts", "timeline", "wall")
 WALL_DECISIONS = ("wall_approve", "wall_reject", "wall_pin", "wall_take_down", "wall_block")
@@ -60,6 +60,8 @@ class Host(Protocol):
     def may(self, action: str) -> bool: ...
 
     def event_tz(self) -> tzinfo: ...
+
+    def error_text(self, exc: EventOpsError) -> str: ...
 
     def paint_top(self, screen: Screen[Any]) -> None: ...
 
@@ -154,6 +156,11 @@ class CoreApp(App[None]):
         fallback = self.config.tz() or local
         tz_name = self.who.timezone if self.who is not None else None
         return timefmt.zone(tz_name, fallback)
+
+    def error_text(self, exc: EventOpsError) -> str:
+        """An error as one line in the app's language: the catalogue's text when the engine
+        sent its message id, else the engine's (English) words."""
+        return msg_text(self.tr, self.event_tz(), exc.msg_id, exc.params, exc.one_line())
 
     def may(self, action: str) -> bool:
         """The token's role may do this mutating action."""

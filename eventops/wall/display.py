@@ -34,6 +34,7 @@ from typing import Any
 
 from eventops.clock import Clock
 from eventops.errors import Forbidden, WallError
+from eventops.i18n import Msg, refusal
 from eventops.profile.models import Announcement, Profile
 from eventops.store.base import Store, WallTx
 from eventops.store.models import PostRow
@@ -247,7 +248,8 @@ class WallHub:
         tpl = self.template(ann_id)
         if tpl is None:
             known = ", ".join(a.id for a in self.profile.wall.announcements) or "none"
-            raise WallError(f"announcement {ann_id!r}: not in the profile (known: {known})")
+            msg = Msg("wall.err.no_announcement", {"id": repr(ann_id), "known": known})
+            raise refusal(WallError, msg)
         active = {
             **tpl.model_dump(),
             "issued_by": user,
@@ -258,10 +260,7 @@ class WallHub:
             raw = await tx.get_cursor(ANNOUNCEMENT_KEY)
             before = json.loads(raw) if raw else None
             if issuers is not None and before and before.get("issued_by") not in issuers:
-                raise Forbidden(
-                    "forbidden: another announcement is on the screens; an authority replaces "
-                    "only its own (comms or its issuer withdraws it)"
-                )
+                raise refusal(Forbidden, Msg("wall.err.replace_foreign"))
             await tx.set_cursor(ANNOUNCEMENT_KEY, json.dumps(active))
             await tx.audit(
                 user,
@@ -288,10 +287,10 @@ class WallHub:
         async def tx_body(tx: WallTx) -> dict[str, Any]:
             raw = await tx.get_cursor(ANNOUNCEMENT_KEY)
             if not raw:
-                raise WallConflict("no announcement is on the screens")
+                raise refusal(WallConflict, Msg("wall.err.none_on_screens"))
             before: dict[str, Any] = json.loads(raw)
             if issuers is not None and before.get("issued_by") not in issuers:
-                raise Forbidden("forbidden: an authority withdraws only its own announcements")
+                raise refusal(Forbidden, Msg("wall.err.withdraw_foreign"))
             await tx.set_cursor(ANNOUNCEMENT_KEY, "")
             await tx.audit(
                 user, "wall.announcement.withdraw", before["id"], before={"id": before["id"]}

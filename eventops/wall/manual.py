@@ -30,6 +30,7 @@ from typing import Any
 from eventops import timefmt
 from eventops.clock import Clock
 from eventops.errors import Conflict, NotFound, WallError
+from eventops.i18n import Msg, refusal
 from eventops.store.base import Store, WallTx
 from eventops.store.models import AuthorBlockRow, DecisionRow, PostRow
 from eventops.wall.moderation import ModerationChain
@@ -62,8 +63,18 @@ def _snapshot(row: PostRow) -> dict[str, Any]:
     return {"state": row.state, "pinned": row.pinned}
 
 
-def _now_is(row: PostRow) -> str:
-    return f"{row.state}{' and pinned' if row.pinned else ''}"
+def _now_is(row: PostRow) -> Msg:
+    """The post's state (and whether pinned) as a message: ``approved and pinned``."""
+    return Msg("wall.now_pinned" if row.pinned else "wall.now", {"state": row.state})
+
+
+def _by(d: DecisionRow) -> Msg:
+    """``decision 7: approve by maria`` as a message."""
+    return Msg("wall.err.by", {"id": d.id, "action": d.action, "actor": d.actor})
+
+
+def _conflict(msg: Msg) -> WallConflict:
+    return refusal(WallConflict, msg)
 
 
 def _is_person(actor: str) -> bool:
@@ -126,9 +137,9 @@ async def _expect(tx: WallTx, row: PostRow, expect: int | None) -> None:
     history = await tx.decisions(row.id)
     last = history[-1] if history else None
     if (last.id if last else 0) != expect:
-        who = f" (decision {last.id}: {last.action} by {last.actor})" if last else ""
-        raise WallConflict(
-            f"post {row.id}: decided on since you looked{who}; it is now {_now_is(row)}"
+        who = Msg("wall.err.who", {"by": _by(last)}) if last else ""
+        raise _conflict(
+            Msg("wall.err.decided_since", {"post": row.id, "who": who, "now": _now_is(row)})
         )
 
 
@@ -159,7 +170,7 @@ class ManualModeration:
     async def _post(tx: WallTx, post_id: str) -> PostRow:
         row = await tx.get_post(post_id)
         if row is None:
-            raise WallNotFound(f"post {post_id}: no such post")
+            raise refusal(WallNotFound, Msg("wall.err.no_post", {"post": post_id}))
         return row
 
     @staticmethod
@@ -183,12 +194,14 @@ class ManualModeration:
         row: PostRow,
         user: str,
         action: str,
-        reason: str,
+        why: str | Msg,
         state: str | None,
         pinned: bool | None,
         ref: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> int:
+        """Record a decision; ``why`` is the person's reason, or a message the code wrote."""
+        reason = why.text("en", self.tz) if isinstance(why, Msg) else why
         decision_id = await tx.decide(
             DecisionRow(
                 post_id=row.id,
@@ -197,6 +210,11 @@ class ManualModeration:
                 action=action,
                 reason=reason,
                 ref=ref,
+                **(
+                    {"reason_id": why.msg_id, "reason_params": why.as_dict()["params"]}
+                    if isinstance(why, Msg)
+                    else {}
+                ),
             ),
             state,
             pinned,
@@ -238,16 +256,16 @@ class ManualModeration:
             row = await self._post(tx, post_id)
             await _expect(tx, row, expect)
             if row.data.get("deleted"):
-                raise WallConflict(f"post {post_id}: deleted at the source; it cannot be shown")
+                raise _conflict(Msg("wall.err.deleted", {"post": post_id}))
             if row.state not in allowed:
-                raise WallConflict(
-                    f"post {post_id}: cannot {action.replace('_', ' ')} a post that is "
-                    f"{_now_is(row)}"
+                verb = Msg(f"wall.verb.{action}")
+                raise _conflict(
+                    Msg("wall.err.cannot", {"post": post_id, "verb": verb, "now": _now_is(row)})
                 )
             if action == "pin" and row.pinned:
-                raise WallConflict(f"post {post_id}: already pinned")
+                raise _conflict(Msg("wall.err.pinned", {"post": post_id}))
             if action == "unpin" and not row.pinned:
-                raise WallConflict(f"post {post_id}: not pinned (it is {row.state})")
+                raise _conflict(Msg("wall.err.not_pinned", {"post": post_id, "state": row.state}))
             return await self._record(tx, row, user, action, reason, state, pinned)
 
         return await self.store.wall_transaction(tx_body)
@@ -270,10 +288,9 @@ class ManualModeration:
             row = await self._post(tx, post_id)
             await _expect(tx, row, expect)
             if until is not None and until <= now:
-                raise WallError(
-                    f"block of {row.author}: expiry {timefmt.stamp(until, self.tz, seconds=False)} "
-                    "is in the past"
-                )
+                when = timefmt.stamp(until, self.tz, seconds=False)
+                msg = Msg("wall.err.expiry_past", {"author": row.author, "until": when})
+                raise refusal(WallError, msg)
             block_id = await self._record(
                 tx,
                 row,
@@ -301,7 +318,7 @@ class ManualModeration:
                         other,
                         user,
                         "hide",
-                        f"author blocked (decision {block_id})",
+                        Msg("wall.why.blocked", {"id": block_id}),
                         "hidden",
                         False,
                         ref=block_id,
@@ -321,12 +338,11 @@ class ManualModeration:
         author = author.strip()
         now = self.clock.now()
         if not author:
-            raise WallError("block: give the author, e.g. x:alice")
+            raise refusal(WallError, Msg("wall.err.no_author"))
         if until is not None and until <= now:
-            raise WallError(
-                f"block of {author}: expiry {timefmt.stamp(until, self.tz, seconds=False)} "
-                "is in the past"
-            )
+            when = timefmt.stamp(until, self.tz, seconds=False)
+            msg = Msg("wall.err.expiry_past", {"author": author, "until": when})
+            raise refusal(WallError, msg)
 
         async def tx_body(tx: WallTx) -> None:
             await tx.put_author_block(
@@ -352,24 +368,16 @@ class ManualModeration:
         async def tx_body(tx: WallTx) -> int:
             d = await tx.get_decision(decision_id)
             if d is None:
-                raise WallNotFound(f"decision {decision_id}: no such decision")
+                raise refusal(WallNotFound, Msg("wall.err.no_decision", {"id": decision_id}))
             if d.action not in _UNDOABLE or not _is_person(d.actor):
-                raise WallConflict(
-                    f"decision {decision_id}: only a person's approve, reject, pin, unpin, "
-                    "take down, block or undo can be undone"
-                )
+                raise _conflict(Msg("wall.err.not_undoable", {"id": decision_id}))
             effect = await _block_effect(tx, d)
             if d.action == "undo":
                 target = await tx.get_decision(d.ref) if d.ref is not None else None
                 if target is None or target.post_id != d.post_id:
-                    raise WallConflict(
-                        f"decision {decision_id}: undid a decision that no longer exists"
-                    )
+                    raise _conflict(Msg("wall.err.undid_gone", {"id": decision_id}))
                 if target.action not in _UNDOABLE or not _is_person(target.actor):
-                    raise WallConflict(
-                        f"decision {decision_id}: restored a post hidden by a block; "
-                        "it cannot be undone on its own"
-                    )
+                    raise _conflict(Msg("wall.err.undid_block_hide", {"id": decision_id}))
             row = await self._post(tx, d.post_id)
             history = await tx.decisions(d.post_id)
             if decision_id not in undoable(history):
@@ -381,31 +389,33 @@ class ManualModeration:
                 if undone is not None and not any(
                     r.action == "undo" and r.ref == undone.id for r in history
                 ):
-                    raise WallConflict(
-                        f"decision {decision_id}: already undone (decision {undone.id}); "
-                        f"post {d.post_id} is {_now_is(row)}"
+                    now = _now_is(row)
+                    raise _conflict(
+                        Msg(
+                            "wall.err.undone",
+                            {"id": decision_id, "undo": undone.id, "post": d.post_id, "now": now},
+                        )
                     )
-                last = history[-1]
                 hint = (
-                    f"; undo decision {top.id} first"
+                    Msg("wall.err.undo_first", {"id": top.id})
                     if top is not None and _is_person(top.actor) and top.action in _UNDOABLE
                     else ""
                 )
-                raise WallConflict(
-                    f"decision {decision_id}: post {d.post_id} was decided on since "
-                    f"(decision {last.id}: {last.action} by {last.actor}); it is now "
-                    f"{_now_is(row)}{hint}"
+                by, now = _by(history[-1]), _now_is(row)
+                raise _conflict(
+                    Msg(
+                        "wall.err.since",
+                        {"id": decision_id, "post": d.post_id, "by": by, "now": now, "hint": hint},
+                    )
                 )
             if row.data.get("deleted") and d.prev_state in ("approved", "pending"):
-                raise WallConflict(
-                    f"post {d.post_id}: deleted at the source; it cannot be shown again"
-                )
+                raise _conflict(Msg("wall.err.deleted_again", {"post": d.post_id}))
             undo_id = await self._record(
                 tx,
                 row,
                 user,
                 "undo",
-                reason or f"undo decision {decision_id}",
+                reason or Msg("wall.why.undo", {"id": decision_id}),
                 d.prev_state,
                 d.prev_pinned,
                 ref=decision_id,
@@ -429,7 +439,7 @@ class ManualModeration:
                         other,
                         user,
                         "undo",
-                        f"author unblocked (decision {undo_id})",
+                        Msg("wall.why.unblocked", {"id": undo_id}),
                         hide.prev_state,
                         hide.prev_pinned,
                         ref=hide.id,
@@ -455,17 +465,12 @@ class ManualModeration:
         now = self.clock.now()
         recorded = await tx.decision_audit(origin.id, "wall.block_author")
         if recorded is None or "until" not in recorded:
-            raise WallConflict(
-                f"decision {decision_id}: lifted a block whose end was not recorded; to block "
-                f"again decide block_author on post {row.id}"
-            )
+            raise _conflict(Msg("wall.err.lift_unrecorded", {"id": decision_id, "post": row.id}))
         raw = recorded["until"]
         until = timefmt.parse(raw) if isinstance(raw, str) else None
         if until is not None and until <= now:
-            raise WallConflict(
-                f"decision {decision_id}: the block it lifted would have ended at "
-                f"{timefmt.stamp(until, self.tz, seconds=False)}; nothing to put back"
-            )
+            when = timefmt.stamp(until, self.tz, seconds=False)
+            raise _conflict(Msg("wall.err.lift_ended", {"id": decision_id, "until": when}))
         await tx.put_author_block(
             AuthorBlockRow(
                 author=row.author,
@@ -483,7 +488,7 @@ class ManualModeration:
                     other,
                     user,
                     "hide",
-                    f"author blocked again (decision {undo_id})",
+                    Msg("wall.why.blocked_again", {"id": undo_id}),
                     "hidden",
                     False,
                     ref=undo_id,

@@ -29,9 +29,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import Literal
+from typing import Any, Literal
 
 from eventops import timefmt
+from eventops.i18n import Msg
 from eventops.profile.models import Wall
 from eventops.wall.normalize import NormalPost
 from eventops.wall.words import (
@@ -62,6 +63,21 @@ class Verdict:
     outcome: Outcome
     rule: str
     reason: str
+    """In English (stored and read by scripts)."""
+    msg: Msg | None = None
+    """``reason`` as a message (eventops.i18n), for clients in other languages."""
+
+    @classmethod
+    def of(cls, outcome: Outcome, rule: str, msg: Msg, tz: tzinfo = UTC) -> Verdict:
+        """A verdict whose English reason is ``msg`` in English."""
+        return cls(outcome, rule, msg.text("en", tz), msg)
+
+    @property
+    def reason_msg(self) -> dict[str, Any]:
+        """``reason_id`` and ``reason_params`` of the decision it becomes."""
+        if self.msg is None:
+            return {}
+        return {"reason_id": self.msg.msg_id, "reason_params": self.msg.as_dict()["params"]}
 
     @property
     def state(self) -> str:
@@ -259,17 +275,18 @@ def rule_blocked_user(
     keys = author_keys(post.author)
     for key in keys:
         if key in c.blocked_users:
-            return Verdict("reject", "blocked_user", f"author {post.author} is on the blocklist")
+            msg = Msg("wall.rule.blocklisted", {"author": post.author})
+            return Verdict.of("reject", "blocked_user", msg)
     for key in keys:
         if key in m.blocked_until:
             until = m.blocked_until[key]
-            if until is None or until > now:
-                when = (
-                    "until lifted"
-                    if until is None
-                    else f"until {timefmt.stamp(until, c.tz, seconds=False)}"
-                )
-                return Verdict("reject", "blocked_user", f"author {post.author} is blocked {when}")
+            if until is None:
+                msg = Msg("wall.rule.blocked", {"author": post.author})
+                return Verdict.of("reject", "blocked_user", msg)
+            if until > now:
+                when = timefmt.stamp(until, c.tz, seconds=False)
+                msg = Msg("wall.rule.blocked_until", {"author": post.author, "until": when})
+                return Verdict.of("reject", "blocked_user", msg)
     return None
 
 
@@ -280,7 +297,7 @@ def rule_blocked_word(
     if hit is None and f.screen_words:
         hit = c.blocklist.match(f.screen_words)
     if hit is not None:
-        return Verdict("reject", "blocked_word", f"blocked word {hit!r}")
+        return Verdict.of("reject", "blocked_word", Msg("wall.rule.word", {"word": repr(hit)}))
     return None
 
 
@@ -290,9 +307,11 @@ def rule_link_policy(
     for link in post.links:
         bad = _in_domains(link.domain, c.blocked_domains)
         if bad is not None:
-            return Verdict("reject", "link_policy", f"link to blocked domain {bad}")
+            msg = Msg("wall.rule.domain_blocked", {"domain": bad})
+            return Verdict.of("reject", "link_policy", msg)
         if c.allowed_domains and _in_domains(link.domain, c.allowed_domains) is None:
-            return Verdict("reject", "link_policy", f"link to {link.domain}, not an allowed domain")
+            msg = Msg("wall.rule.domain_not_allowed", {"domain": link.domain})
+            return Verdict.of("reject", "link_policy", msg)
     return None
 
 
@@ -300,7 +319,8 @@ def rule_allowed_user(
     post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if c.allowed_users and not c.allowed_users.isdisjoint(author_keys(post.author)):
-        return Verdict("approve", "allowed_user", f"author {post.author} is on the allowlist")
+        msg = Msg("wall.rule.allowlisted", {"author": post.author})
+        return Verdict.of("approve", "allowed_user", msg)
     return None
 
 
@@ -308,11 +328,11 @@ def rule_switches(
     post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if post.is_boost and not c.allow_boosts:
-        return Verdict("reject", "boost", "boosts/reposts are not shown")
+        return Verdict.of("reject", "boost", Msg("wall.rule.boost"))
     if post.is_reply and not c.allow_replies:
-        return Verdict("reject", "reply", "replies are not shown")
+        return Verdict.of("reject", "reply", Msg("wall.rule.reply"))
     if post.is_bot and not c.allow_bots:
-        return Verdict("reject", "bot", "the author is a bot account")
+        return Verdict.of("reject", "bot", Msg("wall.rule.bot"))
     return None
 
 
@@ -326,7 +346,8 @@ def rule_language(
     if lang is None:
         lang, how = detect_language(post.text), "detected"
     if lang is not None and lang not in c.languages:
-        return Verdict("reject", "language", f"language {lang} ({how}) is not shown")
+        msg = Msg("wall.rule.language", {"lang": lang, "how": how})
+        return Verdict.of("reject", "language", msg)
     return None
 
 
@@ -335,10 +356,14 @@ def rule_sensitive(
 ) -> Verdict | None:
     if not (post.sensitive or post.spoiler_text):
         return None
-    what = f"content warning {post.spoiler_text!r}" if post.spoiler_text else "marked sensitive"
+    what = (
+        Msg("wall.rule.content_warning", {"warning": repr(post.spoiler_text)})
+        if post.spoiler_text
+        else Msg("wall.rule.sensitive")
+    )
     if not c.allow_sensitive:
-        return Verdict("reject", "sensitive", what)
-    return Verdict("queue", "sensitive", f"{what}: a person decides")
+        return Verdict.of("reject", "sensitive", what)
+    return Verdict.of("queue", "sensitive", Msg("wall.rule.person_decides", {"what": what}))
 
 
 def rule_duplicate(
@@ -347,8 +372,12 @@ def rule_duplicate(
     hit = m.dupes.find(f.grams, f.at, c.duplicate_threshold, (post.id, *post.replaces))
     if hit is not None:
         other, sim = hit
-        kind = "duplicate" if sim >= 0.999 else f"near-duplicate ({sim:.0%})"
-        return Verdict("reject", "duplicate", f"{kind} of {other}")
+        msg = (
+            Msg("wall.rule.duplicate", {"other": other})
+            if sim >= 0.999
+            else Msg("wall.rule.near_duplicate", {"pct": sim * 100, "other": other})
+        )
+        return Verdict.of("reject", "duplicate", msg)
     return None
 
 
@@ -361,9 +390,8 @@ def rule_rate_cap(
     while times and f.at - times[0] >= 3600:
         times.popleft()
     if len(times) >= c.max_per_hour:
-        return Verdict(
-            "reject", "rate_cap", f"author {post.author} posted {len(times)} times in the last hour"
-        )
+        msg = Msg("wall.rule.rate_cap", {"author": post.author, "n": len(times)})
+        return Verdict.of("reject", "rate_cap", msg)
     return None
 
 
@@ -371,8 +399,8 @@ def rule_mode(
     post: NormalPost, f: PostFacts, c: ChainConfig, m: ChainMemory, now: datetime
 ) -> Verdict | None:
     if c.mode == "post":
-        return Verdict("approve", "mode", "passed every rule (post-moderation)")
-    return Verdict("queue", "mode", "passed every rule; waits for a person (pre-moderation)")
+        return Verdict.of("approve", "mode", Msg("wall.rule.post_moderation"))
+    return Verdict.of("queue", "mode", Msg("wall.rule.pre_moderation"))
 
 
 RULES: tuple[tuple[str, Rule], ...] = (

@@ -25,11 +25,13 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
 from eventops.clock import Clock
 from eventops.errors import WallError
+from eventops.i18n import Msg
 from eventops.profile.models import MastodonSource as MastodonConf
 from eventops.profile.models import Profile, Wall
 from eventops.profile.models import ReplaySource as ReplayConf
@@ -148,14 +150,18 @@ class WallPipeline:
             facts = self.chain.facts(post, now)
             v = rule_blocked_user(post, facts, self.chain.config, self.chain.memory, now)
             if v is not None:
-                await self._decide(row.id, "rule:blocked_user", "hide", v.reason, "hidden")
+                await self._decide(row.id, "rule:blocked_user", "hide", v.msg, "hidden")
 
     async def _decide(
-        self, post_id: str, actor: str, action: str, reason: str, state: str | None
+        self, post_id: str, actor: str, action: str, why: Msg | None, state: str | None
     ) -> None:
         await self.store.decide(
             DecisionRow(
-                post_id=post_id, ts=self.clock.now(), actor=actor, action=action, reason=reason
+                post_id=post_id,
+                ts=self.clock.now(),
+                actor=actor,
+                action=action,
+                **_reason(why),
             ),
             state,
             False if state in ("hidden", "rejected", "taken_down") else None,
@@ -172,7 +178,7 @@ class WallPipeline:
                 ts=self.clock.now(),
                 actor=f"source:{item.source}",
                 action="deleted",
-                reason="deleted at the source",
+                **_reason(Msg("wall.why.deleted")),
             )
 
             async def hide(tx: WallTx) -> None:  # the decision and the flag: one write
@@ -199,7 +205,7 @@ class WallPipeline:
                     post.id,
                     f"source:{post.source}",
                     "edited",
-                    "edited at the source; the new text is moderated again",
+                    Msg("wall.why.edited"),
                     "hidden",
                 )
                 self._count("edited")
@@ -210,7 +216,7 @@ class WallPipeline:
                     old,
                     f"source:{post.source}",
                     "edited",
-                    f"replaced by the edit {post.id}",
+                    Msg("wall.why.replaced", {"post": post.id}),
                     "hidden",
                 )
                 self._count("edited")
@@ -235,6 +241,7 @@ class WallPipeline:
                 actor=f"rule:{verdict.rule}",
                 action=verdict.outcome,
                 reason=verdict.reason,
+                **verdict.reason_msg,
             ),
             verdict.state,
             None,
@@ -309,6 +316,17 @@ class WallPipeline:
     async def aclose(self) -> None:
         for source in self.sources:
             await source.aclose()
+
+
+def _reason(why: Msg | None) -> dict[str, Any]:
+    """A decision's ``reason`` (English) with ``reason_id`` and ``reason_params``."""
+    if why is None:
+        return {}
+    return {
+        "reason": why.text("en"),
+        "reason_id": why.msg_id,
+        "reason_params": why.as_dict()["params"],
+    }
 
 
 def post_from_row(row: PostRow) -> NormalPost | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eventops.i18n import render
+
 from .simrig import sim_rig
 
 
@@ -106,6 +108,10 @@ async def test_clock_jumps_and_a_counter_wrap_give_no_rate_and_no_alert(tmp_path
         for v in views:  # a marked "no rate" has no figure
             if v["rate_note"]:
                 assert v["utilisation_pct"] is None and v["in_mbps"] is None
+                # and says why as a message too (the German detail view shows it)
+                assert render(v["rate_note_id"], v["rate_note_params"], "en") == v["rate_note"]
+        german = {render(v["rate_note_id"], v["rate_note_params"], "de") for v in views}
+        assert "Zähler übergelaufen (in-octets)" in german, german
         assert rig.alerts() == []  # no utilisation alert, no false reboot, nothing
         # the rate comes back once two clean readings follow each other
         assert rig.engine.link_view("fibre-police")["utilisation_pct"] is not None

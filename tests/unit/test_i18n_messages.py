@@ -9,10 +9,12 @@ import string
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from eventops.errors import ProbeError
 from eventops.i18n import LANGUAGES, MESSAGES, Msg, lang_of, placeholders, render, render_strict
 from eventops.monitor import checks as chk
 from eventops.profile.models import AlertTolerances
@@ -315,3 +317,222 @@ async def test_timeline_entries_carry_their_message(tmp_path: Path) -> None:
     } <= texts, texts
     # the English stays what scripts read
     assert {e.text for e in entries} >= {"anna: alert.ack 7", "acceptance failed"}
+
+
+def test_the_scan_finds_the_wall_probe_and_refusal_messages() -> None:
+    """Issue 16 follow-up: the wall's rule reasons, the probe's methods and the engine's
+    refusals are message sites the checks above cover."""
+    ids = {i for _, i, _ in SITES}
+    for known in (
+        "wall.rule.word",
+        "wall.rule.pre_moderation",
+        "wall.err.cannot",
+        "wall.err.since",
+        "wall.why.undo",
+        "method.udp_throughput",
+        "method.stamp_rtt",
+        "probe.acc.step_fail",
+        "probe.err.busy",
+        "err.no_link",
+        "provision.err.running",
+    ):
+        assert known in ids, known
+
+
+def test_every_word_built_at_run_time_has_both_languages() -> None:
+    """Ids and terms the code builds from a value (``wall.verb.{action}``, a rule's name as
+    ``{rule:t}``, a post's state as ``{state:t}``) exist for every such value."""
+    from eventops.api.models.wall import PostState
+    from eventops.wall import manual, moderation
+
+    for action in manual._TRANSITIONS:
+        assert f"wall.verb.{action}" in MESSAGES, action
+    tree = ast.parse(Path(moderation.__file__).read_text(encoding="utf-8"))
+    rules = {
+        str(node.args[1].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", "") == "of"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+    }
+    assert {"blocked_user", "blocked_word", "duplicate", "mode"} <= rules
+    for rule in rules:
+        assert f"term.{rule}" in MESSAGES, rule
+        assert render_strict("wall.actor.rule", {"rule": rule}, "en") == f"rule:{rule}"
+        assert render_strict("wall.actor.rule", {"rule": rule}, "de") != rule
+    for state in get_args(PostState):
+        assert f"term.{state}" in MESSAGES, state
+        assert render_strict("wall.now", {"state": state}, "de") != state
+
+
+def test_a_verdicts_english_reason_is_its_message_in_english() -> None:
+    """The English ``reason`` scripts read and the message German readers get are one text."""
+    from eventops.profile.models import Wall
+    from eventops.wall.moderation import ModerationChain
+    from eventops.wall.normalize import NormalPost
+
+    chain = ModerationChain.from_wall(
+        Wall.model_validate(
+            {"blocked_words": ["spamcoin"], "languages": ["de"], "allow_replies": False}
+        ),
+        BERLIN,
+    )
+    now = datetime(2026, 7, 4, 14, 0, tzinfo=UTC)
+    chain.block("replay:mia", now.replace(hour=16))
+    texts: dict[str, tuple[str, dict[str, Any]]] = {
+        "replay:ben": ("Billig spamcoin", {}),
+        "replay:cem": ("Hello there friends", {"lang": "en"}),
+        "replay:dan": ("Wann geht es los?", {"is_reply": True}),
+        "replay:eva": ("Schönes Fest heute", {}),
+        "replay:fin": ("Schönes Fest heute", {}),
+        "replay:mia": ("Hallo", {}),
+    }
+    seen = []
+    for n, (author, (text, kw)) in enumerate(texts.items()):
+        post = NormalPost.model_validate(
+            {"id": f"replay:{n}", "source": "replay", "native_id": str(n), "author": author,
+             "text": text, "created_at": now, "lang": "de", **kw}
+        )  # fmt: skip
+        v = chain.moderate(post, now)
+        assert v.msg is not None, v
+        assert v.msg.text("en", BERLIN) == v.reason
+        assert v.reason_msg["reason_id"] == v.msg.msg_id
+        seen.append(v.msg.text("de", BERLIN))
+    assert seen == [
+        "gesperrtes Wort 'spamcoin'",
+        "Sprache en (von der Quelle angegeben) wird nicht gezeigt",
+        "Antworten werden nicht gezeigt",
+        "alle Regeln bestanden; wartet auf eine Person (Vormoderation)",
+        "Duplikat von replay:3",
+        "Autor replay:mia ist gesperrt bis 2026-07-04 18:00 CEST",
+    ]
+
+
+REFUSALS = {
+    "InvalidRequest", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "Unavailable",
+    "NotSupported", "ConfirmationNeeded", "WallConflict", "WallNotFound", "WallError",
+}  # fmt: skip
+"""The errors the engine's API answers with a person-facing message."""
+SPEAKS_TO_THE_API = ("engine", "server", "wall/manual.py", "wall/display.py")
+NOT_THROUGH_THE_API = {
+    ("eventops/wall/manual.py", "WallError", "a manual decision needs a person's user name"),
+    ("eventops/wall/manual.py", "WallError", "not one of"),
+    ("eventops/server/auth.py", "NotAuthenticated", "unauthorized"),
+    ("eventops/server/auth.py", "Forbidden", "forbidden"),
+}
+"""Refusals without a message id on purpose: the two only the CLI meets (the API checks the
+user and the action before), and 401/403, whose bodies stay exactly code and message
+(tests/unit/server/test_api.py); the TUI names a refused token in its own words and binds
+no key a role may not use."""
+
+
+def bare_refusals(source: str, rel: str) -> Iterator[tuple[int, str, str]]:
+    """(line, class, text) of each refusal raised or returned without a message id: a bare
+    ``Cls("English")`` instead of ``refusal(Cls, Msg(...))``, ``Cls(...).with_msg(...)``
+    or ``Cls(...).carry(exc)``."""
+    nodes = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Raise | ast.Return)]
+    for node in sorted(nodes, key=lambda n: n.lineno):
+        value = node.exc if isinstance(node, ast.Raise) else node.value
+        if not isinstance(value, ast.Call):
+            continue
+        name = getattr(value.func, "id", getattr(value.func, "attr", ""))
+        if name in REFUSALS:
+            text = ast.unparse(value.args[0]) if value.args else ""
+            if not any(w in text for f, c, w in NOT_THROUGH_THE_API if f == rel and c == name):
+                yield node.lineno, name, text
+
+
+def test_every_refusal_toward_the_api_carries_its_message() -> None:
+    """Issue 16 follow-up: an error body with only English ``message`` cannot be shown in
+    German; every refusal of the engine and the server names its message id."""
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = str(path.relative_to(ROOT.parent))
+        if rel.removeprefix("eventops/").startswith(SPEAKS_TO_THE_API):
+            text = path.read_text(encoding="utf-8")
+            found += [f"{rel}:{n}: {c}({t})" for n, c, t in bare_refusals(text, rel)]
+    assert not found, "\n".join(found)
+
+
+def test_the_refusal_scan_tells_bare_from_wrapped() -> None:
+    source = """
+def f(x):
+    if x == 1:
+        raise NotFound(f"no link {x!r}")
+    if x == 2:
+        raise refusal(NotFound, Msg("err.no_link", {"link": x}))
+    if x == 3:
+        raise Conflict(exc.one_line()).carry(exc) from None
+    if x == 4:
+        return Forbidden("forbidden: no")
+    raise WallError(f"user {x!r}: a manual decision needs a person's user name")
+"""
+    assert [(n, c) for n, c, _ in bare_refusals(source, "x.py")] == [
+        (4, "NotFound"),
+        (10, "Forbidden"),
+        (11, "WallError"),
+    ]
+    assert [c for _, c, _ in bare_refusals(source, "eventops/wall/manual.py")] == [
+        "NotFound",
+        "Forbidden",
+    ]
+
+
+WITH_MSG_IDS = sorted(
+    {
+        (f"{p.relative_to(ROOT.parent)}:{n.lineno}", n.args[0].value)
+        for p in ROOT.rglob("*.py")
+        for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+        if isinstance(n, ast.Call)
+        and getattr(n.func, "attr", "") == "with_msg"
+        and n.args
+        and isinstance(n.args[0], ast.Constant)
+    }
+)
+
+
+@pytest.mark.parametrize(("where", "msg_id"), WITH_MSG_IDS, ids=[w for w, _ in WITH_MSG_IDS])
+def test_every_literal_with_msg_id_is_in_the_catalogue(where: str, msg_id: str) -> None:
+    assert msg_id in MESSAGES, where
+
+
+def test_a_probes_os_failure_keeps_the_kernels_english_and_says_it_in_german() -> None:
+    import errno
+    import os
+
+    from eventops.probe.checks import os_failure
+
+    exc = os_failure("127.0.0.1:9", OSError(errno.ECONNREFUSED, "Connect call failed"))
+    assert str(exc) == f"127.0.0.1:9: {os.strerror(errno.ECONNREFUSED)}"
+    assert exc.msg_id is not None
+    assert render(exc.msg_id, exc.params, "de") == "127.0.0.1:9: Verbindung abgelehnt"
+    odd = os_failure("h:1", OSError(errno.EMFILE, "x"), "cannot open TCP stream: ")
+    assert str(odd) == f"h:1: cannot open TCP stream: {os.strerror(errno.EMFILE)}"
+    assert odd.msg_id is not None  # a reason without German words: the kernel's, as it is
+    assert render(odd.msg_id, odd.params, "de") == f"h:1: {os.strerror(errno.EMFILE)}"
+
+
+async def test_a_sink_that_goes_silent_is_named_in_german_too() -> None:
+    import asyncio
+
+    from eventops.probe.sink import _read_json
+
+    reader = asyncio.StreamReader()
+    reader.feed_eof()
+    with pytest.raises(ProbeError) as closed:
+        await _read_json(reader, 1.0, "sink 127.0.0.1:5301", "127.0.0.1:5301")
+    assert str(closed.value) == "sink 127.0.0.1:5301: connection closed by peer"
+    e = closed.value
+    assert e.msg_id is not None
+    assert render(e.msg_id, e.params, "de") == (
+        "Senke 127.0.0.1:5301: Verbindung von der Gegenseite geschlossen"
+    )
+    silent = asyncio.StreamReader()
+    with pytest.raises(ProbeError) as late:
+        await _read_json(silent, 0.01, "sink 127.0.0.1:5301", "127.0.0.1:5301")
+    assert str(late.value) == "sink 127.0.0.1:5301: no answer within 0.01 s"
+    assert late.value.msg_id is not None
+    assert render(late.value.msg_id, late.value.params, "de") == (
+        "Senke 127.0.0.1:5301: keine Antwort binnen 0,01 s"
+    )

@@ -251,3 +251,21 @@ async def test_migration_3_upgrades_an_existing_store(tmp_path: Path) -> None:
         )
         got = await new.get_decision(did)
         assert got is not None and got.prev_state == "pending" and got.prev_pinned is False
+
+
+def test_queue_and_decisions_in_german(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16 follow-up: ``--lang de`` names rules, reasons and actions in German; the
+    default stays the English scripts read."""
+    run(capsys, "wall", "ingest", DEMO, "--once")
+    code, en, _ = run(capsys, "wall", "queue", DEMO, "--state", "rejected", "--limit", "100")
+    assert code == 0 and "└ rule:blocked_word: blocked word 'spamcoin'" in en
+    code, de, _ = run(
+        capsys, "wall", "queue", DEMO, "--state", "rejected", "--limit", "100", "--lang", "de"
+    )
+    assert code == 0 and "└ Wortsperre: gesperrtes Wort 'spamcoin'" in de
+    assert "blocked word" not in de and "rule:" not in de
+    code, out, _ = run(capsys, "wall", "decisions", DEMO, "replay:d8", "--lang", "de")
+    assert code == 0 and "Wortsperre" in out and "abgelehnt" in out and "gesperrtes Wort" in out
+    with pytest.raises(SystemExit) as exc:
+        run(capsys, "wall", "queue", DEMO, "--lang", "fr")
+    assert exc.value.code == 2 and "--lang: invalid choice: 'fr'" in capsys.readouterr().err

@@ -9,9 +9,11 @@ every client (TUI, CLI) reads it with the same models. Not re-exported by
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from eventops.i18n import Msg
 
 
 class _M(BaseModel):
@@ -41,6 +43,8 @@ class Figures(_M):
     """RFC 3550 interarrival jitter, or None if not measured."""
     methods: dict[str, str] = Field(default_factory=dict)
     """Which method produced each figure."""
+    method_msgs: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``methods`` as messages (``{"msg_id", "params"}``, eventops.i18n) for other languages."""
 
     @property
     def lost_packets(self) -> int:
@@ -96,6 +100,17 @@ class Check(_M):
     unit: str
     passed: bool
     note: str = ""
+    note_msg: dict[str, Any] | None = None
+    """``note`` as a message (``{"msg_id", "params"}``, eventops.i18n)."""
+
+    def failure_msg(self) -> Msg:
+        """Why this check failed, as a message (``StepResult.failures`` in English)."""
+        if self.name == "rate":
+            return Msg("probe.fail.rate", {"value": self.value, "limit": self.limit})
+        return Msg(
+            "probe.fail.limit",
+            {"name": self.name, "value": self.value, "unit": self.unit, "limit": self.limit},
+        )
 
 
 class StepResult(_M):
@@ -110,6 +125,8 @@ class StepResult(_M):
     figures: Figures | None = None
     error: str | None = None
     """Why the measurement itself failed (then ``figures`` is None)."""
+    error_msg: dict[str, Any] | None = None
+    """``error`` as a message (``{"msg_id", "params"}``, eventops.i18n), when it has one."""
 
     def failures(self) -> list[str]:
         if self.error:
@@ -118,6 +135,12 @@ class StepResult(_M):
                 else f"rate {_fmt(c.value)} % of target < {_fmt(c.limit)} %"
                 for c in self.checks if not c.passed]  # fmt: skip
 
+    def failure_msgs(self) -> list[Msg]:
+        """:meth:`failures` as messages, for readers in other languages."""
+        if self.error:
+            return [as_msg(self.error_msg, self.error)]
+        return [c.failure_msg() for c in self.checks if not c.passed]
+
 
 class Trial(_M):
     rate_bps: float
@@ -125,6 +148,8 @@ class Trial(_M):
     loss_pct: float | None
     passed: bool
     note: str = ""
+    note_msg: dict[str, Any] | None = None
+    """``note`` as a message (``{"msg_id", "params"}``, eventops.i18n)."""
 
 
 class SearchResult(_M):
@@ -182,6 +207,78 @@ class AcceptanceResult(_M):
             + ("PASSED" if self.passed else f"FAILED at {self.failed_step or self.outcome}")
         )
         return lines
+
+    def summary_msgs(self) -> list[Msg]:
+        """:meth:`summary_lines` as messages, for readers in other languages."""
+        out = []
+        for s in [*self.steps, *([self.hold] if self.hold else [])]:
+            f = s.figures
+            figs = (
+                Msg(
+                    "probe.acc.figures",
+                    {
+                        "sent": f.sender_bps / 1e6,
+                        "rx": f.receiver_bps / 1e6,
+                        "loss": f.loss_pct,
+                        "delay": f.delay_ms,
+                        "jitter": f.jitter_ms,
+                    },
+                )
+                if f
+                else Msg("report.no_figures")
+            )
+            verdict = (
+                Msg("probe.acc.pass")
+                if s.passed
+                else Msg("probe.acc.fail", {"why": joined(s.failure_msgs())})
+            )
+            out.append(
+                Msg(
+                    "probe.acc.line",
+                    {
+                        "step": s.name,
+                        "target": s.target_bps / 1e6,
+                        "figures": figs,
+                        "verdict": verdict,
+                    },
+                )
+            )
+        if self.search:
+            hi = self.search.highest_bps
+            found = (
+                Msg("probe.acc.found", {"mbps": hi / 1e6, "pct": self.search.highest_pct})
+                if hi
+                else Msg("probe.acc.none_found")
+            )
+            out.append(
+                Msg("probe.acc.search", {"loss": self.search.loss_threshold_pct, "found": found})
+            )
+        out.append(
+            Msg("probe.acc.passed", {"link": self.link})
+            if self.passed
+            else Msg(
+                "probe.acc.failed", {"link": self.link, "at": self.failed_step or self.outcome}
+            )
+        )
+        return out
+
+
+def as_msg(raw: object, english: str) -> Msg:
+    """A stored ``{"msg_id", "params"}`` as a message, else the English text as it is."""
+    if isinstance(raw, dict) and isinstance(raw.get("msg_id"), str):
+        params = raw.get("params")
+        return Msg(raw["msg_id"], params if isinstance(params, dict) else {})
+    return Msg("method.as_said", {"text": english})
+
+
+def joined(parts: list[Msg]) -> Msg:
+    """Messages joined by ``; `` (nested pairwise: at most four, as a step has checks)."""
+    if not parts:
+        return Msg("method.as_said", {"text": ""})
+    out = parts[-1]
+    for m in reversed(parts[:-1]):
+        out = Msg("probe.joined", {"a": m, "b": out})
+    return out
 
 
 def _fmt(v: float | None) -> str:

@@ -247,6 +247,9 @@ class LinkView(ResponseModel):
     utilisation_pct: float | None = None
     rate_note: str = ""
     """Why in/out/utilisation are None though both ends answer (e.g. "counter wrapped")."""
+    rate_note_id: str | None = None
+    """``rate_note`` as a message id with ``rate_note_params`` (eventops.i18n)."""
+    rate_note_params: dict[str, Any] = Field(default_factory=dict)
     rx_dbm: dict[str, float | None] = Field(default_factory=dict)
     margin_db: float | None = None
     baseline_dbm: dict[str, float | None] = Field(default_factory=dict)

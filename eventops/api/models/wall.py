@@ -27,6 +27,11 @@ class DecisionView(ResponseModel):
     actor: str
     action: str
     reason: str = ""
+    """In English, for scripts; a person's reason as they typed it."""
+    reason_id: str | None = None
+    """``reason`` as a message id with ``reason_params`` (eventops.i18n), when the code wrote
+    it (a rule's, a source's, an undo's): clients show it in their reader's language."""
+    reason_params: dict[str, Any] = Field(default_factory=dict)
     ref: int | None = None
     prev_state: str | None = None
     prev_pinned: bool | None = None

@@ -106,7 +106,9 @@ class AlertActions(CoreApp):
             try:
                 view = await self.api.ack(alert_id, note)
             except ApiError as exc:
-                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                self.notify(
+                    self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+                )
                 continue
             ok += 1
             self.state.put_alert(view)
@@ -146,6 +148,8 @@ class AlertActions(CoreApp):
             try:
                 await self.api.silence({"key": key}, minutes * 60, "")
             except ApiError as exc:
-                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                self.notify(
+                    self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+                )
                 return
         self.notify(self.tr("silence.done", n=len(keys)), markup=False)

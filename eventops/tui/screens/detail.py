@@ -27,6 +27,7 @@ from eventops.tui.tables import (
     fmt_time,
     link_reason,
     localize_bindings,
+    msg_text,
     num,
     oper_text,
     term,
@@ -213,7 +214,10 @@ class DetailScreen(Screen[None]):
                 f"{num(lk0.utilisation_pct, '{:.0f}')} %"
             )
             if lk0.rate_note:  # marked: why there is no figure (a reset, a clock jump ...)
-                traffic += f" (no rate: {lk0.rate_note})"
+                why = {"msg_id": lk0.rate_note_id, "params": lk0.rate_note_params}
+                said = msg_text(tr, tz, "rate.unavailable" if lk0.rate_note_id else None,
+                                {"why": why}, f"no rate: {lk0.rate_note}")  # fmt: skip
+                traffic += f" ({said})"
             row("detail.traffic", traffic)
             row("col.rx", f"{num(lk0.rx_min)} dBm  {sparkline(st.rx.get(lk0.id, []), 20)}")
             row("col.margin", f"{num(lk0.margin_db)} dB")

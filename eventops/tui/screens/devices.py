@@ -134,7 +134,9 @@ class DeviceActions(CoreApp):
         try:
             await self.api.reboot(device_id)
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         self.notify(self.tr("reboot.sent", dev=device_id), markup=False)
 
@@ -144,4 +146,6 @@ class DeviceActions(CoreApp):
         try:
             await self.api.maintenance(device_id, on)
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,14 +28,17 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from eventops import i18n
 from eventops.api.models.acceptance import AcceptanceResult
 from eventops.errors import ApiError
+from eventops.i18n import Msg
 from eventops.tui.client import ProbeRun
 from eventops.tui.core import Host, host
 from eventops.tui.dialogs import InputScreen
+from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
 from eventops.tui.state import sparkline
-from eventops.tui.tables import fmt_time, term
+from eventops.tui.tables import fmt_time, msg_text, term
 
 PROBE_ROLES = ("technician",)
 """Roles that get the Probe view (and its keys)."""
@@ -50,9 +54,12 @@ def bind_probe_keys(view: ProbeView) -> None:
     view.refresh_bindings()
 
 
-def summary(run: ProbeRun) -> list[str]:
-    """The result in a few lines."""
+def summary(run: ProbeRun, tr: Tr, tz: tzinfo | None = None) -> list[str]:
+    """The result in a few lines, and how each figure was measured, in the app's language
+    (English as the engine and the CLI word it)."""
     r = run.result
+    lines: list[tuple[Msg, str]] = []
+    methods: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
     if run.kind == "stamp":
         rtt = r.get("rtt") or {}
 
@@ -60,26 +67,74 @@ def summary(run: ProbeRun) -> list[str]:
             v = rtt.get(key)
             return "-" if v is None else f"{v:.3f}"
 
-        return [
-            f"STAMP {run.target}: {r.get('replies')}/{r.get('sent')} replies, "
-            f"loss {r.get('round_trip_loss_percent', 0):.2f} %",
-            f"RTT ms: min {ms('min_ms')} mean {ms('mean_ms')} p99 {ms('p99_ms')} "
-            f"max {ms('max_ms')}; jitter {ms('jitter_ms')}",
-        ]
-    if run.kind == "throughput":
+        loss = r.get("round_trip_loss_percent", 0)
+        lines = [
+            (
+                Msg(
+                    "probe.sum.stamp",
+                    {"target": run.target, "replies": r.get("replies"), "sent": r.get("sent"),
+                     "loss": loss},
+                ),
+                f"STAMP {run.target}: {r.get('replies')}/{r.get('sent')} replies, "
+                f"loss {loss:.2f} %",
+            ),
+            (
+                Msg(
+                    "probe.sum.rtt",
+                    {"min": rtt.get("min_ms"), "mean": rtt.get("mean_ms"),
+                     "p99": rtt.get("p99_ms"), "max": rtt.get("max_ms"),
+                     "jitter": rtt.get("jitter_ms")},
+                ),
+                f"RTT ms: min {ms('min_ms')} mean {ms('mean_ms')} p99 {ms('p99_ms')} "
+                f"max {ms('max_ms')}; jitter {ms('jitter_ms')}",
+            ),
+        ]  # fmt: skip
+        methods = (r.get("methods") or {}, r.get("method_msgs") or {})
+    elif run.kind == "throughput":
         e = r.get("eventops") or {}
-        return [
-            f"{run.target}: sent {e.get('sender_bps', 0) / 1e6:.2f} Mbit/s, delivered "
-            f"{e.get('receiver_bps', 0) / 1e6:.2f} Mbit/s ({e.get('layer', '?')})",
-            f"lost {e.get('lost_packets', 0)} ({e.get('lost_percent', 0):.3f} %), "
-            f"reordered {e.get('reordered', 0)}, duplicated {e.get('duplicated', 0)}",
-        ]
-    if run.kind == "acceptance":
+        sent, rx = e.get("sender_bps", 0) / 1e6, e.get("receiver_bps", 0) / 1e6
+        layer = e.get("layer", "?")
+        lost, pct = e.get("lost_packets", 0), e.get("lost_percent", 0)
+        reordered, duplicated = e.get("reordered", 0), e.get("duplicated", 0)
+        lines = [
+            (
+                Msg("probe.sum.rate",
+                    {"target": run.target, "sent": sent, "rx": rx, "layer": layer}),
+                f"{run.target}: sent {sent:.2f} Mbit/s, delivered {rx:.2f} Mbit/s ({layer})",
+            ),
+            (
+                Msg("probe.sum.counts",
+                    {"lost": lost, "pct": pct, "reordered": reordered,
+                     "duplicated": duplicated}),
+                f"lost {lost} ({pct:.3f} %), reordered {reordered}, duplicated {duplicated}",
+            ),
+        ]  # fmt: skip
+        methods = (e.get("methods") or {}, e.get("method_msgs") or {})
+    elif run.kind == "acceptance":
         try:
-            return AcceptanceResult.model_validate(r).summary_lines()
+            acc = AcceptanceResult.model_validate(r)
         except ValidationError:
-            pass
-    return [f"{run.kind} {run.target}: passed={run.passed}"]
+            acc = None
+        if acc is not None:
+            lines = list(zip(acc.summary_msgs(), acc.summary_lines(), strict=True))
+            measured = [s.figures for s in [*acc.steps, acc.hold] if s and s.figures]
+            if measured:
+                methods = (measured[-1].methods, measured[-1].method_msgs)
+    if not lines:
+        other = Msg("probe.sum.other", {"kind": run.kind, "target": run.target,
+                                        "passed": run.passed})  # fmt: skip
+        lines = [(other, f"{run.kind} {run.target}: passed={run.passed}")]
+    out = [msg_text(tr, tz, m.msg_id, m.as_dict()["params"], en) for m, en in lines]
+    said, msgs = methods
+    if said:
+        out.append(i18n.render("probe.sum.methods", {}, tr.lang))
+        for what, how in said.items():
+            raw = msgs.get(what)
+            text = str(how)
+            if isinstance(raw, dict) and tr.lang != "en":
+                text = i18n.render(raw.get("msg_id"), raw.get("params"), tr.lang, tz or UTC, text)
+            out.append(i18n.render("probe.sum.method", {"what": what, "how": text}, tr.lang))
+    return out
 
 
 class ProbeView(Vertical):
@@ -206,7 +261,14 @@ class ProbeView(Vertical):
             if isinstance(v, int | float):
                 self.series.append(float(v) if kind == "stamp" else float(v) / 1e6)
         elif phase == "step":
-            self.lines.append(str(data.get("line", ""))[:200])
+            line, msg = str(data.get("line", "")), data.get("msg")
+            if isinstance(msg, dict) and isinstance(msg.get("msg_id"), str):
+                params = msg.get("params")
+                tr, tz = self.evo.tr, self.evo.event_tz()
+                line = msg_text(
+                    tr, tz, msg["msg_id"], params if isinstance(params, dict) else {}, line
+                )
+            self.lines.append(line[:200])
         self.redraw()
 
     # -- drawing ----------------------------------------------------------------------------
@@ -239,7 +301,7 @@ class ProbeView(Vertical):
         if self.running is not None:
             kind, on = self.running
             t.append("\n")
-            t.append(tr("probe.running", kind=kind, link=on), style="bold yellow")
+            t.append(tr("probe.running", kind=term(tr, kind), link=on), style="bold yellow")
             t.append("\n")
         if self.series:
             t.append(f"\n{tr('probe.live')} ({self.unit}): ", style="bold")
@@ -254,7 +316,7 @@ class ProbeView(Vertical):
             t.append("\n")
         if self.last is not None:
             t.append(f"\n{tr('probe.result')} #{self.last.id}\n", style="bold underline")
-            for line in summary(self.last):
+            for line in summary(self.last, tr, self.evo.event_tz()):
                 t.append_text(plain(line))
                 t.append("\n")
         self.query_one("#probe-body", Static).update(t)
@@ -271,7 +333,7 @@ class ProbeView(Vertical):
         self.running = (kind, link)
         self.run_id = None
         self.series, self.lines, self.error = [], [], ""
-        self.unit = "ms RTT" if kind == "stamp" else "Mbit/s"
+        self.unit = i18n.render("probe.unit.rtt", {}, app.tr.lang) if kind == "stamp" else "Mbit/s"
         self.redraw()
         self.run_worker(self._run(kind, link, kw), group="probe", exit_on_error=False)
 
@@ -286,7 +348,7 @@ class ProbeView(Vertical):
             else:
                 run = await api.probe_accept(link, **kw)
         except ApiError as exc:
-            self.error = exc.one_line()
+            self.error = self.evo.error_text(exc)
         else:
             self.last = run
         finally:

@@ -284,7 +284,7 @@ class ProvisionScreen(Screen[None]):
         try:
             plan = await self.papi.plan()
         except ApiError as exc:
-            self.status = lead + exc.one_line()
+            self.status = lead + self.evo.error_text(exc)
             self.redraw()
             return
         if self.running is not None:
@@ -336,7 +336,7 @@ class ProvisionScreen(Screen[None]):
         try:
             apply_id = await self.papi.apply(None, confirm)
         except ApiError as exc:
-            app.notify(exc.one_line()[:300], severity="error", markup=False)
+            app.notify(app.error_text(exc)[:300], severity="error", markup=False)
             return
         self._started(apply_id, tr("prov.applying", id=apply_id))
 
@@ -365,7 +365,7 @@ class ProvisionScreen(Screen[None]):
         try:
             records = await self.papi.applies()
         except ApiError as exc:
-            app.notify(exc.one_line()[:300], severity="error", markup=False)
+            app.notify(app.error_text(exc)[:300], severity="error", markup=False)
             return
         if not records:
             app.notify(tr("prov.no_applies"), markup=False)
@@ -405,7 +405,7 @@ class ProvisionScreen(Screen[None]):
         try:
             run_id = await self.papi.rollback(apply_id, confirm)
         except ApiError as exc:
-            app.notify(exc.one_line()[:300], severity="error", markup=False)
+            app.notify(app.error_text(exc)[:300], severity="error", markup=False)
             return
         self._started(run_id, tr("prov.rolling_back", id=run_id, of=apply_id), "rollback")
 
@@ -497,7 +497,7 @@ class ProvisionScreen(Screen[None]):
             detail = await app.api.provision_apply_detail(apply_id)
         except ApiError as exc:
             if self.running == apply_id:
-                self.status = f"#{apply_id}: {exc.one_line()}"
+                self.status = f"#{apply_id}: {self.evo.error_text(exc)}"
                 self._draw_status()
             return
         if self.running != apply_id or apply_id in self.ended:

@@ -157,7 +157,9 @@ class TimelineActions(CoreApp):
                 entries = await self.api.timeline(since=newest.ts - OVERLAP)
         except ApiError as exc:
             self.timeline_stale = True
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         self.timeline_loaded = True
         for table in tables:

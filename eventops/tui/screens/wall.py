@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import partial
 from typing import Any, ClassVar
 
@@ -13,12 +13,14 @@ from textual import on, work
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
+from eventops import i18n
 from eventops.errors import ApiError
 from eventops.tui.client import WallPost
 from eventops.tui.core import CoreApp
 from eventops.tui.dialogs import ConfirmScreen, PickScreen
+from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain, strip_control
-from eventops.tui.tables import RowTable, fmt_time
+from eventops.tui.tables import RowTable, fmt_time, msg_text, term
 
 WALL_STATES = ("pending", "approved", "all")
 """What the wall view cycles through with ``v``."""
@@ -32,18 +34,26 @@ WALL_STYLE = {
 }
 
 
-def rule_note(p: WallPost) -> str:
-    """Who or which rule decided last, and why."""
+def rule_note(p: WallPost, tr: Tr, tz: tzinfo | None) -> str:
+    """Who or which rule decided last, and why, in the app's language (a rule's name and
+    reason from the catalogue; a person's name and typed reason as they are)."""
     d = p.last_decision
     if d is None:
         return ""
-    who = d.actor.removeprefix("rule:")
-    return f"{who}: {d.reason}" if d.reason else who
+    rule = d.actor.removeprefix("rule:")
+    who = d.actor if rule == d.actor else rule
+    if tr.lang != "en" and d.actor.startswith(("rule:", "source:")):
+        kind, _, name = d.actor.partition(":")
+        who = i18n.render(f"wall.actor.{kind}", {kind: name}, tr.lang, fallback=who)
+    why = msg_text(tr, tz, d.reason_id, d.reason_params, d.reason)
+    return f"{who}: {why}" if why else who
 
 
-def media_note(p: WallPost) -> str:
+def media_note(p: WallPost, tr: Tr | None = None) -> str:
+    """The attached media by kind (``2× photo``), the kinds in the app's language."""
     kinds = p.media_kinds()
-    return ", ".join(f"{n}× {k}" for k, n in sorted(Counter(kinds).items()))
+    named = (lambda k: k) if tr is None else (lambda k: term(tr, k))
+    return ", ".join(f"{n}× {named(k)}" for k, n in sorted(Counter(kinds).items()))
 
 
 class WallTable(RowTable[WallPost]):
@@ -88,8 +98,8 @@ class WallTable(RowTable[WallPost]):
             plain(state, WALL_STYLE.get(p.state, "")),
             plain(p.author.split(":", 1)[-1], "bold"),
             plain(p.text[:60]),
-            plain(media_note(p) or "-", "dim"),
-            plain(rule_note(p)[:40], "dim"),
+            plain(media_note(p, self.tr) or "-", "dim"),
+            plain(rule_note(p, self.tr, self.tz)[:40], "dim"),
         )
 
     def sort_key(self, key: str, p: WallPost) -> Any:
@@ -98,7 +108,7 @@ class WallTable(RowTable[WallPost]):
         return p.created_at.timestamp()
 
     def search_text(self, key: str, p: WallPost) -> str:
-        return f"{p.author} {p.author_name} {p.text} {p.state} {rule_note(p)}"
+        return f"{p.author} {p.author_name} {p.text} {p.state} {rule_note(p, self.tr, self.tz)}"
 
 
 TableFactory = Callable[..., RowTable[Any]]
@@ -180,9 +190,9 @@ class WallActions(CoreApp):
             t.append(strip_control(post.text))  # Text.append: never parsed as markup
             t.append("\n")
             t.append(f"{tr('col.media')}: ", style="bold")
-            t.append_text(plain(media_note(post) or tr("none")))
+            t.append_text(plain(media_note(post, tr) or tr("none")))
             t.append(f"   {tr('col.rule')}: ", style="bold")
-            t.append_text(plain(rule_note(post) or "-"))
+            t.append_text(plain(rule_note(post, tr, self.event_tz()) or "-"))
             preview.update(t)
 
     def action_wall_states(self) -> None:
@@ -250,7 +260,9 @@ class WallActions(CoreApp):
             try:
                 did = await self.api.wall_decide(post.id, act)
             except ApiError as exc:
-                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                self.notify(
+                    self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+                )
                 continue
             if did is not None:
                 done.append(did)
@@ -280,7 +292,9 @@ class WallActions(CoreApp):
             try:
                 await self.api.wall_undo(did)
             except ApiError as exc:
-                self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+                self.notify(
+                    self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+                )
                 continue
             n += 1
         self.notify(self.tr("wall.undone", n=n), markup=False)
@@ -323,7 +337,9 @@ class WallActions(CoreApp):
         try:
             await self.api.wall_issue(ann_id)
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         self.notify(self.tr("wall.announced"), markup=False)
         await self.refresh_wall()
@@ -350,7 +366,9 @@ class WallActions(CoreApp):
         try:
             await self.api.wall_withdraw()
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         self.notify(self.tr("wall.withdrawn"), markup=False)
         await self.refresh_wall()
@@ -374,7 +392,9 @@ class WallActions(CoreApp):
         try:
             await self.api.wall_pause(on)
         except ApiError as exc:
-            self.notify(exc.one_line(), title=self.tr("error"), severity="error", markup=False)
+            self.notify(
+                self.error_text(exc), title=self.tr("error"), severity="error", markup=False
+            )
             return
         await self.refresh_wall()
         self.flush()

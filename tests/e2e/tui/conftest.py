@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from textual.pilot import Pilot
 
+from eventops.i18n import Msg
 from eventops.server.app import create_app
 from eventops.server.wall import WALL, wall_extension
 from eventops.store.models import DecisionRow, PostRow
@@ -74,10 +75,11 @@ class Rig:
         *,
         author_name: str | None = None,
         state: str = "pending",
-        rule: tuple[str, str] = ("mode", "pre-moderation: a person decides"),
+        rule: tuple[str, str | Msg] = ("mode", "pre-moderation: a person decides"),
         data: dict[str, Any] | None = None,
     ) -> None:
-        """A post as the pipeline leaves it: stored, with the deciding rule's verdict."""
+        """A post as the pipeline leaves it: stored, with the deciding rule's verdict (its
+        reason a message as the pipeline writes it, or English text only)."""
         assert self.runner is not None
         clock = self.sim.clock
         row = PostRow(
@@ -90,10 +92,18 @@ class Rig:
             data=data or {},
         )
         await self.sim.store.upsert_posts([row])
+        name, why = rule
+        said = (
+            {"reason": why}
+            if isinstance(why, str)
+            else {
+                "reason": why.text("en"),
+                "reason_id": why.msg_id,
+                "reason_params": why.as_dict()["params"],
+            }
+        )
         await self.sim.store.decide(
-            DecisionRow(
-                post_id=pid, ts=clock.now(), actor=f"rule:{rule[0]}", action="queue", reason=rule[1]
-            ),
+            DecisionRow(post_id=pid, ts=clock.now(), actor=f"rule:{name}", action="queue", **said),
             state,
             None,
         )

@@ -204,6 +204,7 @@ async def test_german_timeline_names_what_people_did_in_german(rig: Rig) -> None
     """Not only alerts: acknowledgements, silences, maintenance, a handover and a moderation
     decision are timeline entries the German app shows in German (issue 16, one language)."""
     from eventops.clock import SystemClock
+    from eventops.i18n import Msg
     from eventops.wall.manual import ManualModeration
 
     rig.sim.fleet.link_down("fibre-fire")
@@ -215,7 +216,8 @@ async def test_german_timeline_names_what_people_did_in_german(rig: Rig) -> None
     await engine.silence({"device": "mast-02"}, 600, "technik", "Umbau")
     await engine.set_maintenance("mast-03", True, "technik", "Mast wird versetzt")
     await engine.handover("fibre-police", "police", "technik", force=True, reason="Einsatz läuft")
-    await rig.add_post("replay:1", "Schönes Fest!", "replay:anna")
+    pre = Msg("wall.rule.pre_moderation")  # the rule's reason as the pipeline writes it
+    await rig.add_post("replay:1", "Schönes Fest!", "replay:anna", rule=("mode", pre))
     await ManualModeration(rig.sim.store, SystemClock()).decide(
         "replay:1", "approve", "maria", "passt"
     )

@@ -233,3 +233,62 @@ async def test_status_page_shows_an_acceptance_stored_by_another_process(served:
     _, link = await served.get("/api/v1/links/fibre-police", "technik")
     [check] = [c for c in link["checks"] if c["name"] == "probe"]
     assert check["reason"].startswith("last acceptance failed at ")
+
+
+async def test_the_german_report_says_how_each_figure_was_measured_in_german(
+    tmp_path: Path,
+) -> None:
+    """Issue 16 follow-up: the report's "how the figures were measured" lines come from the
+    probe's messages (a real run against a sink and a STAMP reflector on loopback), not from
+    the English the probe stores next to them for scripts."""
+    import re
+    import string
+
+    from eventops import probe
+    from eventops.i18n import MESSAGES
+    from eventops.i18n.messages_probe import PROBE_MESSAGES
+    from eventops.probe.accept_measure import ProbeMeasure
+
+    sink = await probe.start_sink("127.0.0.1", 0)
+    refl = await probe.start_reflector("127.0.0.1", 0, stateful=True)
+    try:
+        measure = ProbeMeasure(("127.0.0.1", sink.port), ("127.0.0.1", refl.port))
+        result = await accept(
+            tmp_path, measure, steps_pct=[10.0], step_duration_s=0.3, hold_duration_s=0.0
+        )
+    finally:
+        await sink.close()
+        await refl.close()
+    figures = result.steps[0].figures
+    assert figures is not None and set(figures.method_msgs) == set(figures.methods)
+
+    def section(html: str, title: str) -> str:
+        return html.split(f"<h3>{title}</h3>", 1)[1].split("</table>", 1)[0]
+
+    en = section(handover_report(record(stored(result)), TZ), "How the figures were measured")
+    for how in figures.methods.values():  # English: the probe's own words, unchanged
+        assert escape(how) in en, how
+    de_html = handover_report(record(stored(result)), TZ, "de")
+    de = section(de_html, "Wie die Werte gemessen wurden")
+    for german in (
+        "<th>Durchsatz</th>",
+        "Empfängerzähler des ",  # batched or not: as the kernel allows
+        "-Datenstroms über die Sendedauer; Schicht l2",
+        "halbe mittlere STAMP-Umlaufzeit, unter Last gemessen: STAMP-Umlaufzeit",
+        "<th>Verzögerung</th>",
+    ):
+        assert german in de, (german, de)
+
+    def words(text: str) -> set[str]:
+        literal = "".join(lit for lit, _, _, _ in string.Formatter().parse(text))
+        return {w.lower() for w in re.findall(r"[A-Za-z]{4,}", literal)}
+
+    german_words = set().union(*(words(e["de"]) for e in MESSAGES.values()))
+    english = set().union(*(words(e["en"]) for e in PROBE_MESSAGES.values())) - german_words
+    assert {"receiver", "counters", "half", "round", "trip"} <= english
+    text = re.sub(r"<[^>]+>", " ", de)
+    leaked = {w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in english}
+    assert not leaked, (leaked, text)
+    # the sustained test is named in German too
+    held = await accept(tmp_path / "hold", ScriptedLink(100e6))
+    assert "<th>Dauertest</th>" in handover_report(record(stored(held)), TZ, "de")

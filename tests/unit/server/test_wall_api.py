@@ -297,3 +297,71 @@ async def test_a_decision_on_a_stale_view_is_refused_with_409(wserved: WallServe
     assert st in (200, 201)
     rows = [r for r in await s.store.audit_entries() if r.action == "wall.block"]
     assert [r.target for r in rows] == ["x:nobody-yet"]
+
+
+async def test_refusals_and_rule_reasons_carry_their_message_for_other_languages(
+    wserved: WallServed,
+) -> None:
+    """Issue 16 (one language): a refusal's body and a rule's reason carry the message id
+    and parameters next to the unchanged English, so the TUI shows them in German."""
+    from eventops.i18n import render
+    from eventops.wall.normalize import NormalPost
+    from eventops.wall.service import WallPipeline
+
+    s = wserved
+    await s.add_post("replay:1", "Schönes Fest", "replay:anna")
+    st, err = await s.post(f"{API}/posts/replay:1/decisions", "comms", {"action": "take_down"})
+    assert st == 409, err
+    e = err["error"]
+    assert e["message"] == "post replay:1: cannot take down a post that is pending"
+    assert e["msg_id"] == "wall.err.cannot"
+    assert render(e["msg_id"], e["params"], "en") == e["message"]
+    assert render(e["msg_id"], e["params"], "de") == (
+        "Beitrag replay:1: Ein Beitrag, der wartend ist, kann nicht abgenommen werden"
+    )
+    st, ok = await s.post(f"{API}/posts/replay:1/decisions", "comms", {"action": "approve"})
+    assert st == 201
+    st, err = await s.post(f"{API}/posts/replay:1/decisions", "comms", {"action": "reject"})
+    e = err["error"]
+    assert st == 409 and render(e["msg_id"], e["params"], "de") == (
+        "Beitrag replay:1: Ein Beitrag, der freigegeben ist, kann nicht abgelehnt werden"
+    )
+    st, err = await s.post(f"{API}/decisions/{ok['decision']}/undo", "comms", {})
+    assert st == 201
+    st, err = await s.post(f"{API}/decisions/{ok['decision']}/undo", "comms", {})
+    e = err["error"]
+    assert st == 409 and e["message"].startswith(f"decision {ok['decision']}: already undone")
+    assert render(e["msg_id"], e["params"], "de").startswith(
+        f"Entscheidung {ok['decision']}: schon rückgängig gemacht"
+    )
+    st, err = await s.post(f"{API}/posts/replay:404/decisions", "comms", {"action": "approve"})
+    e = err["error"]
+    assert st == 404 and e["message"] == "post replay:404: no such post"
+    assert (
+        render(e["msg_id"], e["params"], "de")
+        == "Beitrag replay:404: keinen solchen Beitrag gefunden"
+    )
+    st, text = await s.delete(f"{API}/announcements/active", "comms")  # none on the screens
+    e = json.loads(text)["error"]
+    assert st == 409 and e["message"] == "no announcement is on the screens"
+    assert render(e["msg_id"], e["params"], "de") == "auf den Bildschirmen steht keine Durchsage"
+
+    # the pipeline's rule reasons: stored and served with their message
+    wall = s.engine.profile.wall.model_copy(update={"blocked_words": ["spamcoin"]})
+    pipeline = WallPipeline(wall, s.store, s.clock)
+    post = NormalPost(
+        id="replay:9",
+        source="replay",
+        native_id="9",
+        author="replay:bert",
+        text="Kauft spamcoin jetzt",
+        created_at=s.clock.now(),
+    )
+    verdict = await pipeline.handle(post)
+    assert verdict is not None and verdict.reason == "blocked word 'spamcoin'"
+    await s.wall.hub.refresh()
+    st, rows = await s.get(f"{API}/queue?state=rejected", "comms")
+    (row,) = [r for r in rows if r["id"] == "replay:9"]
+    d = row["last_decision"]
+    assert d["reason"] == "blocked word 'spamcoin'" and d["reason_id"] == "wall.rule.word"
+    assert render(d["reason_id"], d["reason_params"], "de") == "gesperrtes Wort 'spamcoin'"

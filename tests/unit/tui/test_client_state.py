@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from eventops.errors import ApiError
 from eventops.tui.client import Api, LiveStream, StreamEvent, TokenRefused
+from eventops.tui.i18n import Tr
 from eventops.tui.state import LiveState, sparkline
 
 
@@ -253,7 +255,25 @@ def test_wall_payloads_and_state() -> None:
         }
     )
     assert media_note(post) == "2× photo, 1× video"
-    assert rule_note(post) == "blocked_words: contains spamcoin"
+    assert media_note(post, Tr("en")) == "2× photo, 1× video"
+    assert media_note(post, Tr("de")) == "2× Foto, 1× Video"
+    assert rule_note(post, Tr("en"), UTC) == "blocked_words: contains spamcoin"
+    # a rule's reason with its message id: German from the catalogue, English as the engine wrote
+    assert post.last_decision is not None
+    ruled = post.model_copy(
+        update={
+            "last_decision": post.last_decision.model_copy(
+                update={
+                    "actor": "rule:blocked_word",
+                    "reason": "blocked word 'spamcoin'",
+                    "reason_id": "wall.rule.word",
+                    "reason_params": {"word": "'spamcoin'"},
+                }
+            )
+        }
+    )
+    assert rule_note(ruled, Tr("en"), UTC) == "blocked_word: blocked word 'spamcoin'"
+    assert rule_note(ruled, Tr("de"), UTC) == "Wortsperre: gesperrtes Wort 'spamcoin'"
     st = LiveState()
     st.set_wall_posts([post])
     st.set_wall_pending(1)

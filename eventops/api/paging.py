@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from eventops.errors import InvalidRequest
+from eventops.i18n import Msg, refusal
 
 T = TypeVar("T")
 
@@ -58,6 +59,11 @@ MAX_KEY_INT = 2**63 - 1
 """Integers in a cursor's key stay within SQLite's INTEGER (row ids, counters)."""
 
 
+def bad_cursor() -> InvalidRequest:
+    """The 400 for a cursor that this list did not give out."""
+    return refusal(InvalidRequest, Msg("err.cursor"))
+
+
 def cursor_of(raw: str | None, endpoint: str, shape: tuple[type, ...] | None = None) -> Key | None:
     """The sort key a cursor names, or None for the first page; a 400 for any other cursor.
 
@@ -67,7 +73,7 @@ def cursor_of(raw: str | None, endpoint: str, shape: tuple[type, ...] | None = N
     """
     if raw is None or raw == "":
         return None
-    bad = InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+    bad = bad_cursor()
     if len(raw) > MAX_CURSOR_CHARS:
         raise bad
     try:
@@ -110,9 +116,7 @@ def page(
             else:
                 ordered = [x for x in ordered if key(x) > after]
         except TypeError:  # a key of another shape than this list's
-            raise InvalidRequest(
-                "cursor: not a cursor this list gave (start again without one)"
-            ) from None
+            raise bad_cursor() from None
     out = ordered[:limit]
     more = len(ordered) > limit
     return out, (make_cursor(endpoint, key(out[-1])) if more and out else None)

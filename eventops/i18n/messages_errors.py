@@ -109,6 +109,10 @@ ERROR_MESSAGES: dict[str, dict[str, str]] = {
         "en": "request body is not JSON",
     },
     "err.limit_nan": {"de": "Anzahl: keine Zahl", "en": "limit: not a number"},
+    "err.cursor": {
+        "de": "Cursor: keiner, den diese Liste ausgegeben hat (ohne Cursor neu beginnen)",
+        "en": "cursor: not a cursor this list gave (start again without one)",
+    },
     "err.acceptance_options": {
         "de": "Optionen der Abnahme: {why}",
         "en": "acceptance options: {why}",

@@ -290,7 +290,7 @@ def _history_after(ts: str) -> datetime:
     except ValueError:
         t = None
     if t is None:
-        raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+        raise paging.bad_cursor()
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
@@ -353,7 +353,7 @@ def _timeline_after(key: paging.Key | None) -> TimelineKey | None:
     except ValueError:
         t = None
     if t is None or t.strftime(TIMELINE_TS) != ts or not _storable(kind):
-        raise InvalidRequest("cursor: not a cursor this list gave (start again without one)")
+        raise paging.bad_cursor()
     return (t, kind, row)
 
 

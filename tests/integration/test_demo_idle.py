@@ -31,7 +31,14 @@ IDLE_S = 600.0
 @pytest.mark.slow  # ~3,300 real polls over loopback HTTP (the demo's 1 s and 2 s intervals)
 async def test_ten_idle_minutes_of_the_demo_raise_no_alert(tmp_path: Path) -> None:
     clock = FakeClock()
-    profile = on_free_ports(fast(load_profile(demo_profile_path())))
+    demo = fast(load_profile(demo_profile_path()))
+    # The fake clock stands still while a request is in flight (advance_parked), so no
+    # request times out on it; the transport also bounds each request by the same
+    # seconds on the wall clock, and a busy host (CI's parallel workers, the simulators
+    # in this process) once took 1.5 real seconds for a mast's answer: a generous
+    # timeout keeps that backstop out of a test about what the engine makes of answers.
+    polling = demo.polling.model_copy(update={"timeout_s": 30.0})
+    profile = on_free_ports(demo.model_copy(update={"polling": polling}))
     db = tmp_path / "idle.sqlite3"
     async with (
         SimFleet(profile, clock=clock),

@@ -51,11 +51,18 @@ class Side:
         )
         self.el = Election(self.engine, lease)
         self.url = ""
+        self.runner: web.AppRunner | None = None
         self.paths: list[str] = []
         """The path of every request the server was sent."""
 
     def _fenced(self, exc: Fenced) -> None:
         self.el.fenced(exc)
+
+    async def stop_serving(self) -> None:
+        """Stop the server and with it the election (an active engine releases its lease)."""
+        if self.runner is not None:
+            runner, self.runner = self.runner, None
+            await runner.cleanup()
 
     async def step(self) -> None:
         """One renewal step on this engine's clock, until its heartbeat is answered."""
@@ -75,14 +82,14 @@ async def served(side: Side) -> AsyncIterator[Side]:
 
     app = create_app(side.engine, heartbeat_s=0.2, extensions=[election_extension(side.el)])
     app.middlewares.insert(0, record)
-    runner = web.AppRunner(app)
+    runner = side.runner = web.AppRunner(app)
     await runner.setup()
     try:
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         side.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         yield side
     finally:
-        await runner.cleanup()
+        await side.stop_serving()
 
 
 def election_profile(tmp_path: Path, standby: str = "auto") -> Profile:

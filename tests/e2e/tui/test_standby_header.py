@@ -3,8 +3,9 @@
 Two engines of one event under a real lease (the real PostgreSQL server of ``pg_db``,
 in-process elections on FakeClocks: tests/integration/electionkit.py), each behind its real
 server; the app reads ``/api/v1/engines`` at start and again when the live stream says the
-standby alert was raised or cleared, or after a reconnect (here: to the engine that took
-over); the periodic re-read is set to 10 minutes, so only those can have moved it. A single engine shows nothing,
+standby alert was raised or cleared, another engine took over, or after a reconnect (here:
+to the engine that took over); the periodic re-read is set to 10 minutes, so only those can
+have moved it. A single engine shows nothing,
 and an authority's app never asks.
 """
 
@@ -67,21 +68,24 @@ async def test_the_header_follows_the_standby_through_loss_return_and_take_over(
             await b.step()
             await a.step()
             await shows(pilot, app, " · active · standby ok")
-        # the standby's own view names the active engine (in German here)
+        # the standby's own view names the active engine (in German here); A's lease runs
+        # out (A does not notice: its clock stands still) and B takes over: its stream's
+        # take-over event makes the app read again
         app_b = tui(b.url, "technik", tmp_path, "de")
         async with app_b.run_test(size=(W, H)) as pilot:
             await shows(pilot, app_b, " · Standby (aktiv: a:1)")
             assert header(app_b).startswith(" eventops  Überblick · live ")
-        # given both addresses, the app talks to A; A's lease runs out and B takes over
-        # while A still serves; then A stops: the app follows to B on its reconnect and
-        # reads there that B is active, with no standby (B's take-over event is long past)
-        app = tui(f"{a.url},{b.url}", "technik", tmp_path)
-        async with app.run_test(size=(W, H)) as pilot:
-            await shows(pilot, app, " · active · standby ok")
             await a.lease.close()
             await sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
             await b.step()
             assert b.el.active
+            await shows(pilot, app_b, " · aktiv · KEIN STANDBY")
+        # given both addresses, the app talks to A, which still answers as the active
+        # engine; A stops: the app follows to B on its reconnect and reads there that B is
+        # active, with no standby (B's take-over event is long past)
+        app = tui(f"{a.url},{b.url}", "technik", tmp_path)
+        async with app.run_test(size=(W, H)) as pilot:
+            await shows(pilot, app, " · active · standby ok")
             await a.stop_serving()
             await shows(pilot, app, " · active · NO STANDBY")
             assert app.engines is not None and app.engines.address == "http://b:1"

@@ -202,7 +202,8 @@ class CoreApp(App[None]):
 
     def top_text(self, screen: Screen[Any] | None = None) -> Text:
         """One line, most important first, so a narrow terminal cuts only the end:
-        the view's name and what narrows it, the connection, then who and the wall."""
+        the view's name and what narrows it, the connection (and, for technicians under a lease,
+        the engine's role and its standby: :meth:`engine_text`), then who and the wall."""
         tr = self.tr
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" eventops ", style="bold reverse")

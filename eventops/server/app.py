@@ -65,6 +65,7 @@ from eventops.server.errors import error_middleware
 from eventops.server.metrics import render_metrics
 from eventops.server.probe import mount_probes
 from eventops.server.provision import PROVISION, mount_provisioning
+from eventops.server.standby import ELECTION
 from eventops.server.standby import engines as engines_view
 from eventops.server.stream import close_streams, stream
 from eventops.server.wall import WALL, mount_wall
@@ -416,7 +417,8 @@ async def metrics(request: web.Request) -> web.Response:
     require(request, T, A)
     view = view_of(request)
     seq = await checkpoints.head_seq(view.engine)
-    body = view.redact_text(render_metrics(view, seq).decode())
+    election = request.app.get(ELECTION)
+    body = view.redact_text(render_metrics(view, seq, election).decode())
     return web.Response(
         text=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
     )

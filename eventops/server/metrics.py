@@ -8,14 +8,21 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from eventops.engine import presence as _presence
+from eventops.engine.standby import Election
+from eventops.engine.standby import Role as EngineRole
 from eventops.profile.models import Role
 from eventops.server.auth import View
+from eventops.server.standby import seen_engines
 
 
 class EngineCollector:
-    def __init__(self, view: View, audit_head_seq: int | None = None) -> None:
+    def __init__(
+        self, view: View, audit_head_seq: int | None = None, election: Election | None = None
+    ) -> None:
         self.view = view
         self.audit_head_seq = audit_head_seq
+        self.election = election
 
     def collect(self) -> Iterator[Metric]:
         engine, view = self.view.engine, self.view
@@ -107,10 +114,50 @@ class EngineCollector:
         )
         polling.add_metric([], 1.0 if engine.polling else 0.0)
         yield polling
+        if self.election is not None:
+            yield from self._standby(self.election)
         if view.user.role is Role.technician:  # task names carry every device id
             yield from self._supervision()
             yield from self._ring()
         yield from self._audit()
+
+    def _standby(self, election: Election) -> Iterator[Metric]:
+        """This engine's role under the lease and the standbys its last presence heartbeat
+        saw (no addresses: the route ``/api/v1/engines`` names them, to technicians)."""
+        role = GaugeMetricFamily(
+            "eventops_engine_role",
+            "1 for this engine's role under the event's lease, 0 for the others",
+            labels=["role"],
+        )
+        for r in EngineRole:
+            role.add_metric([r.value], 1.0 if election.role is r else 0.0)
+        yield role
+        engine = self.view.engine
+        seen = seen_engines(election, engine.clock.monotonic())
+        live = GaugeMetricFamily(
+            "eventops_engine_standbys_live",
+            "engines of the event standing by (this one included when it is a standby), "
+            "seen within three lease ttls at this engine's last presence heartbeat",
+        )
+        live.add_metric([], float(sum(1 for e, _, ok in seen if ok and e.role == "standby")))
+        yield live
+        snap = election.presence
+        mode = engine.profile.store.standby
+        expected = GaugeMetricFamily(
+            "eventops_engine_standby_expected",
+            "1 when the event is expected to have a standby ([store] standby)",
+        )
+        expected.add_metric(
+            [], 1.0 if snap is not None and _presence.expects_standby(snap, mode) else 0.0
+        )
+        yield expected
+        if snap is not None:
+            age = GaugeMetricFamily(
+                "eventops_engine_presence_age_seconds",
+                "seconds since this engine's last presence heartbeat was answered",
+            )
+            age.add_metric([], max(0.0, engine.clock.monotonic() - election.presence_at))
+            yield age
 
     def _ring(self) -> Iterator[Metric]:
         bus = self.view.engine.bus
@@ -170,8 +217,10 @@ class EngineCollector:
         yield from (restarts, failures)
 
 
-def render_metrics(view: View, audit_head_seq: int | None = None) -> bytes:
+def render_metrics(
+    view: View, audit_head_seq: int | None = None, election: Election | None = None
+) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(EngineCollector(view, audit_head_seq))
+    registry.register(EngineCollector(view, audit_head_seq, election))
     body: bytes = generate_latest(registry)
     return body

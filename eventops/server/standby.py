@@ -35,6 +35,7 @@ from eventops.profile.models import Role
 from eventops.server.auth import require, respond
 from eventops.server.common import engine_of
 from eventops.server.errors import Handler, error_body, error_response
+from eventops.store.presence import Presence
 
 ELECTION = web.AppKey("eventops_election", Election)
 ROLE_HEADER = "X-Eventops-Role"
@@ -99,6 +100,22 @@ async def _standby_writes(request: web.Request, handler: Handler) -> web.StreamR
 # -- the engines of the event ---------------------------------------------------------------------
 
 
+def seen_engines(election: Election, monotonic: float) -> list[tuple[Presence, float, bool]]:
+    """The engines of the election's last heartbeat, each with its age now (seconds, on the
+    engine's clock since the heartbeat, added to the age the database gave) and whether it
+    is live: active or standing by, seen within ``absent_after_s``. Empty before the first
+    heartbeat was answered."""
+    snap = election.presence
+    if snap is None:
+        return []
+    elapsed = max(0.0, monotonic - election.presence_at)
+    out = []
+    for e in snap.engines:
+        age = e.age_s + elapsed
+        out.append((e, age, e.role in ("active", "standby") and age <= election.absent_after_s))
+    return out
+
+
 async def engines(request: web.Request) -> web.Response:
     """``GET /api/v1/engines``: see the module's docstring."""
     require(request, Role.technician)
@@ -119,23 +136,21 @@ async def engines(request: web.Request) -> web.Response:
         }
         return respond(request, m.EnginesView, value=value)
     snap = election.presence
-    elapsed = max(0.0, engine.clock.monotonic() - election.presence_at)
-    rows = []
-    if snap is not None:
-        for e in snap.engines:
-            age = e.age_s + elapsed
-            rows.append(
-                {
-                    "holder": e.holder,
-                    "address": e.address,
-                    "role": e.role,
-                    "started_at": e.started_at,
-                    "seen_at": e.seen_at,
-                    "age_s": round(age, 3),
-                    "live": e.role in ("active", "standby") and age <= election.absent_after_s,
-                    "this": e.mine,
-                }
-            )
+    now = engine.clock.monotonic()
+    elapsed = max(0.0, now - election.presence_at)
+    rows = [
+        {
+            "holder": e.holder,
+            "address": e.address,
+            "role": e.role,
+            "started_at": e.started_at,
+            "seen_at": e.seen_at,
+            "age_s": round(age, 3),
+            "live": live,
+            "this": e.mine,
+        }
+        for e, age, live in seen_engines(election, now)
+    ]
     value = {
         "role": election.role.value,
         "address": election.address,

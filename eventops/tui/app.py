@@ -76,6 +76,8 @@ BAR_ACTIONS = frozenset({"command_bar", "filter"})
 """The ':' and '/' bindings: priority keys, but text inside a text field."""
 ACTIVITY_EVENTS = frozenset({"provision", "provision.finished", "provision.failed", "probe.ended"})
 """Stream events after which the Pulse re-reads what runs (an apply, probes)."""
+STANDBY_ALERTS = "engine:standby:"
+"""Alert keys (their prefix) after which the header re-reads the engines of the event."""
 
 
 class ViewCommands(Provider):
@@ -286,6 +288,9 @@ class EventOpsApp(
         if has_wall:
             self.poll_wall()
         self.refresh_activity()
+        if self.who.role == "technician":
+            self.refresh_engines()
+            self.set_interval(self.config.engines_s, self.refresh_engines)
 
     def on_stream_event(self, ev: StreamEvent) -> None:
         self.state.apply(ev)
@@ -301,6 +306,11 @@ class EventOpsApp(
             self.refresh_activity()
         elif ev.type == "wall" and self.has_wall:
             self.poll_wall()
+        elif ev.type == "engine.active" or (
+            ev.type.startswith("alert.")
+            and str((ev.data.get("data") or {}).get("key", "")).startswith(STANDBY_ALERTS)
+        ):
+            self.refresh_engines()  # a take-over, or the standby went or came back
         self.note_timeline_event(ev)
 
     @work(exclusive=True, group="activity", exit_on_error=False)
@@ -328,6 +338,7 @@ class EventOpsApp(
         changed = connected != self.connected or error != self.error
         if connected and not self.connected and self.ready:
             self.refresh_activity()  # catch up on what started or ended meanwhile
+            self.refresh_engines()  # perhaps another engine now (a take-over)
             if self.has_wall:
                 self.poll_wall()  # a fresh snapshot carries no wall events
         self.connected, self.error = connected, error

@@ -60,6 +60,7 @@ Announcement = m.AnnouncementTemplateView
 ProbeRun = m.ProbeResultView
 RunningApply = m.RunningApplyView
 RunningProbe = m.RunningProbeView
+Engines = m.EnginesView
 StreamEvent = StreamMessage
 
 

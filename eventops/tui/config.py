@@ -61,6 +61,9 @@ class TuiConfig(BaseSettings):
     wall_poll_s: float = Field(default=2.0, gt=0, le=60)
     """Unused: the wall follows the live stream's ``wall`` events (kept so that
     existing config files still load)."""
+    engines_s: float = Field(default=15.0, ge=1, le=600)
+    """How often a technician's header re-reads which engine answers and whether a standby
+    is live (also at every reconnect, take-over and standby alert)."""
     series_len: int = Field(default=30, ge=2, le=500)
     """Points kept per sparkline."""
     keymap: dict[str, str] = Field(default_factory=dict)

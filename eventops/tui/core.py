@@ -13,7 +13,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol, cast
 
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import App
 from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
@@ -21,8 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from eventops import timefmt
-from eventops.errors import EventOpsError
-from eventops.tui.client import Api, LiveStream, StreamEvent, WhoAmI
+from eventops.errors import ApiError, EventOpsError
+from eventops.tui.client import Api, Engines, LiveStream, StreamEvent, WhoAmI
 from eventops.tui.config import TuiConfig
 from eventops.tui.i18n import Tr
 from eventops.tui.safe import plain
@@ -128,6 +128,9 @@ class CoreApp(App[None]):
         self.state_listeners: list[Callable[[], None]] = []
         """Open screens told each time the stream is lost, the engine checked, or it is back
         (``connected``, ``alive``, ``down_reason`` hold the news)."""
+        self.engines: Engines | None = None
+        """Which engine answers and whether the event has a live standby (technicians:
+        ``/api/v1/engines``; None for other roles, or before it was read)."""
         self.last_handover_error = ""
         """The engine's reason for the last refused handover (shown as a notification)."""
         if not animate:
@@ -199,7 +202,8 @@ class CoreApp(App[None]):
 
     def top_text(self, screen: Screen[Any] | None = None) -> Text:
         """One line, most important first, so a narrow terminal cuts only the end:
-        the view's name and what narrows it, the connection, then who and the wall."""
+        the view's name and what narrows it, the connection (and, for technicians under a lease,
+        the engine's role and its standby: :meth:`engine_text`), then who and the wall."""
         tr = self.tr
         t = Text(no_wrap=True, overflow="ellipsis")
         t.append(" eventops ", style="bold reverse")
@@ -216,6 +220,10 @@ class CoreApp(App[None]):
         t.append(f" {fmt_time(self.state.as_of, self.event_tz())}")
         if not self.connected and self.state.as_of is not None:
             t.append(f" ({tr('stale')})", style="yellow")
+        engine = self.engine_text()
+        if engine is not None:
+            t.append(" · ")
+            t.append_text(engine)
         ann = self.state.announcement
         if ann is not None:
             t.append(" · ")
@@ -231,6 +239,43 @@ class CoreApp(App[None]):
             if self.state.wall_paused:
                 t.append(f" ⏸ {tr('wall.paused')}", style="bold yellow")
         return t
+
+    @work(exclusive=True, group="engines", exit_on_error=False)
+    async def refresh_engines(self) -> None:
+        """Which engine answers and whether a standby is live, for the header (technicians
+        only: the route is theirs). An engine that does not know the route (404) or refuses
+        it shows nothing; an unreachable one keeps what was known (the header says it is
+        disconnected, and the reconnect reads it again)."""
+        if self.api is None or self.role != "technician":
+            return
+        try:
+            view: Engines | None = await self.api.engines()
+        except ApiError as exc:
+            if exc.status not in (403, 404):
+                return
+            view = None
+        if view != self.engines:
+            self.engines = view
+            self.paint()
+
+    def engine_text(self) -> Text | None:
+        """The engine's role under the event's lease and its standby, for technicians while
+        connected; None for a single engine (no lease), other roles, or not known yet."""
+        v = self.engines
+        if v is None or v.role == "single" or self.role != "technician" or not self.connected:
+            return None
+        tr = self.tr
+        if v.role == "active":
+            if v.standby_live:
+                return Text(tr("engine.standby_ok"), style="green")
+            if v.standby_expected:
+                return Text(tr("engine.no_standby"), style="bold yellow")
+            return Text(tr("engine.alone"))
+        if v.role == "standby":
+            if v.active:
+                return plain(tr("engine.standby", active=_host_port(v.active)), "yellow")
+            return Text(tr("engine.orphan"), style="bold yellow")
+        return Text(tr("engine.deposed"), style="bold red")
 
     def paint_top(self, screen: Screen[Any]) -> None:
         for top in screen.query("#top"):
@@ -280,3 +325,17 @@ class CoreApp(App[None]):
     def flush(self) -> None:
         """One refresh tick (the composition root draws every view)."""
         raise NotImplementedError
+
+    def paint(self) -> None:
+        """Draw the header and the Pulse (the composition root)."""
+        raise NotImplementedError
+
+
+def _host_port(url: str) -> str:
+    """``host:port`` of an engine's address (the engine's word: without a scheme, path or
+    credentials, bounded; shown as plain text). Cut by hand: a hostile address need not
+    parse as a URL, and then its credentials must not be shown either."""
+    rest = url.partition("://")[2] or url
+    for sep in "/?#":
+        rest = rest.partition(sep)[0]
+    return rest.rpartition("@")[2][:48]

@@ -202,6 +202,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "conn.live": {"de": "live", "en": "live"},
     "conn.lost": {"de": "getrennt", "en": "disconnected"},
     "conn.connecting": {"de": "verbinde …", "en": "connecting …"},
+    # which engine answers, and its standby (technicians; /api/v1/engines)
+    "engine.standby_ok": {"de": "aktiv · Standby ok", "en": "active · standby ok"},
+    "engine.no_standby": {"de": "aktiv · KEIN STANDBY", "en": "active · NO STANDBY"},
+    "engine.alone": {"de": "aktiv · ohne Standby", "en": "active · no standby"},
+    "engine.standby": {"de": "Standby (aktiv: {active})", "en": "standby (active: {active})"},
+    "engine.orphan": {"de": "Standby (keine aktive Engine)", "en": "standby (no active engine)"},
+    "engine.deposed": {"de": "abgesetzt", "en": "deposed"},
     "banner.lost": {"de": "Keine Verbindung zur Engine", "en": "No connection to the engine"},
     "banner.stale": {
         "de": "– angezeigte Daten von {at}, veraltet.",

@@ -240,7 +240,7 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
     "probe.err.sink_refused": {"de": "Messung abgelehnt", "en": "refused the test"},
     "probe.err.sink_failed": {"de": "Messung fehlgeschlagen", "en": "test failed"},
     "sink.err.busy": {
-        "de": "Senke belegt: dort läuft schon eine andere Messung",
+        "de": "belegt, dort läuft schon eine andere Messung",
         "en": "sink busy: another test is running",
     },
     "sink.err.unknown_op": {"de": "unbekannte Operation {op}", "en": "unknown op {op}"},

@@ -211,7 +211,7 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
     },
     # -- files and listening sockets (the kernel's reason as probe.os.*, else as it said) -----
     "probe.err.pcap": {
-        "de": "Mitschnitt {path} nicht schreibbar: {why}",
+        "de": "pcap-Mitschnitt {path} nicht schreibbar: {why}",
         "en": "cannot write pcap {path}: {why}",
     },
     "probe.err.listen": {

@@ -79,5 +79,5 @@ async def test_a_pcap_that_cannot_be_written(tmp_path: Path) -> None:
         await refl.close()
     assert str(exc.value) == f"cannot write pcap {pcap}: No such file or directory"
     assert de(exc.value) == (
-        f"Mitschnitt {pcap} nicht schreibbar: Datei oder Ordner nicht vorhanden"
+        f"pcap-Mitschnitt {pcap} nicht schreibbar: Datei oder Ordner nicht vorhanden"
     )

@@ -95,6 +95,24 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
         "de": "; {n} unbrauchbare Antworten ({what})",
         "en": "; {n} unusable replies ({what})",
     },
+    # the kinds of unusable STAMP replies ({what} of probe.err.unusable; en: the field's name)
+    "probe.anomaly.truncated": {"de": "zu kurz {n}", "en": "truncated {n}"},
+    "probe.anomaly.unknown_seq": {
+        "de": "unbekannte Sequenznummer {n}",
+        "en": "unknown_seq {n}",
+    },
+    "probe.anomaly.duplicate": {"de": "doppelt {n}", "en": "duplicate {n}"},
+    "probe.anomaly.zero_timestamp": {"de": "ohne Zeitstempel {n}", "en": "zero_timestamp {n}"},
+    "probe.anomaly.bad_error_estimate": {
+        "de": "ungültige Fehlerschätzung {n}",
+        "en": "bad_error_estimate {n}",
+    },
+    "probe.anomaly.wrong_ssid": {"de": "falsche SSID {n}", "en": "wrong_ssid {n}"},
+    "probe.anomaly.short_twamp_light": {
+        "de": "kurzes TWAMP-Light {n}",
+        "en": "short_twamp_light {n}",
+    },
+    "probe.anomaly.negative_rtt": {"de": "negative Umlaufzeit {n}", "en": "negative_rtt {n}"},
     "probe.err.above_cap": {
         "de": "{link}: {mbps:.2f} Mbit/s über den vertraglichen {cap:.2f} Mbit/s verweigert",
         "en": "{link}: refusing {mbps:.2f} Mbit/s above the contracted {cap:.2f} Mbit/s",

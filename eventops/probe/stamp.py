@@ -427,8 +427,9 @@ async def run_stamp(
     return _result(host, port, ssid, sent, sess, reflector)
 
 
-def _summary(a: StampAnomalies) -> str:
-    return ", ".join(f"{k} {v}" for k, v in a.model_dump().items() if v)
+def _summary(a: StampAnomalies) -> list[Msg]:
+    """The kinds of unusable replies with their counts (``truncated 3, unknown_seq 2``)."""
+    return [Msg(f"probe.anomaly.{k}", {"n": v}) for k, v in a.model_dump().items() if v]
 
 
 def _result(

@@ -81,3 +81,20 @@ async def test_a_pcap_that_cannot_be_written(tmp_path: Path) -> None:
     assert de(exc.value) == (
         f"pcap-Mitschnitt {pcap} nicht schreibbar: Datei oder Ordner nicht vorhanden"
     )
+
+
+async def test_a_reflector_answering_only_garbage_names_the_kinds_in_german() -> None:
+    from tests.integration.test_probe_stamp import _fake, _reply
+
+    def answer(n: int, data: bytes) -> list[bytes]:  # one truncated, one without timestamps
+        return [b"xx", _reply(data, seq=None, size=44)[:4] + b"\x00" * 40] if n == 0 else []
+
+    async for port in _fake(answer):
+        with pytest.raises(ProbeError) as exc:
+            await run_stamp("127.0.0.1", port, count=2, interval=0.001, wait_s=0.3)
+    peer = f"127.0.0.1:{port}"
+    english, german = str(exc.value), de(exc.value)
+    assert english.startswith(f"STAMP reflector {peer}: no valid reply within 0.3 s to 2 packets")
+    assert german.startswith(f"STAMP-Reflektor {peer}: keine gültige Antwort binnen 0,3 s")
+    assert english.endswith("; 2 unusable replies (truncated 1, zero_timestamp 1)"), english
+    assert german.endswith("; 2 unbrauchbare Antworten (zu kurz 1, ohne Zeitstempel 1)"), german

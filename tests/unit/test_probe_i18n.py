@@ -235,3 +235,23 @@ def test_listen_failures_name_the_kernels_reason() -> None:
     exc = listen_failure("sink", "127.0.0.1", 5301, OSError(errno.EADDRINUSE, "Address in use"))
     assert str(exc) == "sink cannot listen on 127.0.0.1:5301: Address in use"
     assert de(exc) == "Messsenke kann nicht auf 127.0.0.1:5301 lauschen: Adresse schon belegt"
+
+
+def test_every_kind_of_unusable_stamp_reply_has_its_words() -> None:
+    from eventops.i18n import Msg
+    from eventops.probe.models import StampAnomalies
+
+    for name in StampAnomalies.model_fields:
+        entry = MESSAGES[f"probe.anomaly.{name}"]
+        assert entry["en"] == f"{name} {{n}}" and name not in entry["de"], name
+    # a list of messages renders each in place (at most MAX_LIST), joined with ", "
+    items = [Msg("probe.anomaly.truncated", {"n": 3}), Msg("probe.anomaly.wrong_ssid", {"n": 1})]
+    msg = Msg("probe.err.unusable", {"n": 4, "what": items})
+    assert msg.text("en") == "; 4 unusable replies (truncated 3, wrong_ssid 1)"
+    assert msg.as_dict()["params"]["what"][1] == {
+        "msg_id": "probe.anomaly.wrong_ssid",
+        "params": {"n": 1},
+    }
+    stored = msg.as_dict()
+    many = {**stored["params"], "what": stored["params"]["what"] * 100}
+    assert render("probe.err.unusable", many, "de").count("zu kurz 3") == 16  # 32 shown

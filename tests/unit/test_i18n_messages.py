@@ -488,6 +488,26 @@ def f(x):
     ]
 
 
+def test_the_refusal_scan_covers_the_probe() -> None:
+    """A probe's failure reaches the API and the :probe view: a new bare English one in
+    eventops/probe fails the scan; only our iperf3 server's own side is let through."""
+    source = """
+def f(x):
+    if x == 1:
+        raise ProbeError(f"rate {x} out of range")
+    if x == 2:
+        raise ControlError("control field 'x' missing")
+    if x == 3:
+        raise refusal(ProbeError, Msg("probe.range.count", {"count": x}))
+    raise Iperf3ProtocolError(f"{x}: silent")
+"""
+    assert "probe" in SPEAKS_TO_THE_API
+    found = [(n, c) for n, c, _ in bare_refusals(source, "eventops/probe/sink.py")]
+    assert found == [(4, "ProbeError"), (6, "ControlError"), (9, "Iperf3ProtocolError")]
+    server = [c for _, c, _ in bare_refusals(source, "eventops/probe/iperf3_server.py")]
+    assert server == ["ProbeError", "ControlError"]
+
+
 WITH_MSG_IDS = sorted(
     {
         (f"{p.relative_to(ROOT.parent)}:{n.lineno}", n.args[0].value)

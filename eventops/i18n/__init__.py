@@ -13,7 +13,8 @@ Template fields (``str.format`` syntax) take:
   zone (``14:03:12 CEST``, :mod:`eventops.timefmt`);
 - ``{kind:t}``: a term looked up as ``term.<value>`` in the catalogue (its own
   value when there is no such term);
-- a nested message ``{"msg_id": ..., "params": {...}}`` rendered in place.
+- a nested message ``{"msg_id": ..., "params": {...}}`` rendered in place;
+- a list of nested messages, each rendered in place, joined with ``", "``.
 
 A unit test checks that every id has both languages with the same fields and
 that every place in the code that creates a message passes exactly those fields.
@@ -95,7 +96,16 @@ class Msg:
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (v.as_dict() if isinstance(v, Msg) else v) for k, v in params.items()}
+    def one(v: Any) -> Any:
+        if isinstance(v, list):
+            return [one(x) for x in v]
+        return v.as_dict() if isinstance(v, Msg) else v
+
+    return {k: one(v) for k, v in params.items()}
+
+
+MAX_LIST = 32
+"""A list field shows at most this many messages (stored data cannot make a line endless)."""
 
 
 class _Formatter(string.Formatter):
@@ -108,6 +118,8 @@ class _Formatter(string.Formatter):
         return kwargs[str(key)]
 
     def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, list) and not format_spec:
+            return ", ".join(self.format_field(v, "") for v in value[:MAX_LIST])
         if isinstance(value, Msg):
             value = value.as_dict()
         if isinstance(value, dict) and isinstance(value.get("msg_id"), str):

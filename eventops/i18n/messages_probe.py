@@ -6,6 +6,8 @@ run was refused or failed. Part of :data:`eventops.i18n.MESSAGES`; field syntax:
 
 from __future__ import annotations
 
+from eventops.i18n.messages_iperf3 import IPERF3_MESSAGES
+
 PROBE_MESSAGES: dict[str, dict[str, str]] = {
     # -- a run refused (eventops.engine.probing) -----------------------------------------------
     "probe.err.busy": {
@@ -93,6 +95,24 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
         "de": "; {n} unbrauchbare Antworten ({what})",
         "en": "; {n} unusable replies ({what})",
     },
+    # the kinds of unusable STAMP replies ({what} of probe.err.unusable; en: the field's name)
+    "probe.anomaly.truncated": {"de": "zu kurz {n}", "en": "truncated {n}"},
+    "probe.anomaly.unknown_seq": {
+        "de": "unbekannte Sequenznummer {n}",
+        "en": "unknown_seq {n}",
+    },
+    "probe.anomaly.duplicate": {"de": "doppelt {n}", "en": "duplicate {n}"},
+    "probe.anomaly.zero_timestamp": {"de": "ohne Zeitstempel {n}", "en": "zero_timestamp {n}"},
+    "probe.anomaly.bad_error_estimate": {
+        "de": "ungültige Fehlerschätzung {n}",
+        "en": "bad_error_estimate {n}",
+    },
+    "probe.anomaly.wrong_ssid": {"de": "falsche SSID {n}", "en": "wrong_ssid {n}"},
+    "probe.anomaly.short_twamp_light": {
+        "de": "kurzes TWAMP-Light {n}",
+        "en": "short_twamp_light {n}",
+    },
+    "probe.anomaly.negative_rtt": {"de": "negative Umlaufzeit {n}", "en": "negative_rtt {n}"},
     "probe.err.above_cap": {
         "de": "{link}: {mbps:.2f} Mbit/s über den vertraglichen {cap:.2f} Mbit/s verweigert",
         "en": "{link}: refusing {mbps:.2f} Mbit/s above the contracted {cap:.2f} Mbit/s",
@@ -115,6 +135,164 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
     "probe.err.no_sink_key": {
         "de": "Strecke {link} hat im Profil keine Messsenke",
         "en": "link {link} has no probe sink in the profile (probe.sink)",
+    },
+    # -- a parameter out of range (eventops.probe.checks and each run's own checks) --------------
+    "probe.range.port": {
+        "de": "{what:t} {port} außerhalb des Bereichs ({lo}..65535)",
+        "en": "{what} {port} out of range ({lo}..65535)",
+    },
+    "term.port": {"de": "Port", "en": "port"},
+    "probe.range.seconds": {
+        "de": "{what:t} {value:g} s außerhalb des Bereichs ({lo:g} < {what:t} <= {hi:g})",
+        "en": "{what} {value:g} s out of range ({lo:g} < {what} <= {hi:g})",
+    },
+    "term.duration": {"de": "Dauer", "en": "duration"},
+    "probe.range.interval": {
+        "de": "Berichtsintervall {value:g} s außerhalb des Bereichs (0,01..3600)",
+        "en": "interval {value:g} s out of range (0.01..3600)",
+    },
+    "probe.range.count": {
+        "de": "Paketanzahl {count} außerhalb des Bereichs (1..10000000)",
+        "en": "count {count} out of range (1..10000000)",
+    },
+    "probe.range.spacing": {
+        "de": "Sendeabstand {value:g} s außerhalb des Bereichs (0..3600)",
+        "en": "interval {value:g} s out of range (0..3600)",
+    },
+    "probe.range.stamp_size": {
+        "de": "STAMP-Paketgröße {size} außerhalb des Bereichs ({lo}..9000)",
+        "en": "STAMP packet size {size} out of range ({lo}..9000)",
+    },
+    "probe.range.ssid": {
+        "de": "SSID {ssid} außerhalb des Bereichs (1..65535)",
+        "en": "SSID {ssid} out of range (1..65535)",
+    },
+    "probe.range.wait": {
+        "de": "Wartezeit {value:g} s außerhalb des Bereichs (0 < Wartezeit <= 60)",
+        "en": "wait {value:g} s out of range (0 < wait <= 60)",
+    },
+    "probe.range.progress": {
+        "de": "Fortschrittsintervall {value:g} s außerhalb des Bereichs (0..3600)",
+        "en": "progress interval {value:g} s out of range (0..3600)",
+    },
+    "probe.range.datagram": {
+        "de": "Datagrammgröße {size} außerhalb des Bereichs ({lo}..65507 Byte)",
+        "en": "datagram size {size} out of range ({lo}..65507 bytes)",
+    },
+    "probe.range.rate": {
+        "de": "Rate {rate:g} bit/s außerhalb des Bereichs (0 < Rate <= {hi:g})",
+        "en": "rate {rate:g} bit/s out of range (0 < rate <= {hi:g})",
+    },
+    "probe.range.duration": {
+        "de": "Dauer {value:g} s außerhalb des Bereichs (0 < Dauer <= {hi:g})",
+        "en": "duration {value:g} s out of range (0 < duration <= {hi:g})",
+    },
+    "probe.range.needs_rate": {
+        "de": "ein ungebündelter Datenstrom (Verzögerungsmessung) braucht eine Rate",
+        "en": "an unbatched (delay) stream needs a rate",
+    },
+    "probe.range.below_one": {
+        "de": "Rate {rate:g} bit/s ergibt nicht einmal ein {wire}-Byte-Datagramm je Messung",
+        "en": "rate {rate:g} bit/s is below one {wire}-byte datagram per run",
+    },
+    "probe.range.streams": {
+        "de": "Datenströme {streams} außerhalb des Bereichs (1..{hi})",
+        "en": "streams {streams} out of range (1..{hi})",
+    },
+    "probe.range.whole_seconds": {
+        "de": "Dauer {value:g} s außerhalb des Bereichs (ganze Sekunden, 1..86400)",
+        "en": "duration {value:g} s out of range (whole seconds, 1..86400)",
+    },
+    "probe.range.iperf3_rate": {
+        "de": "Rate {rate:g} bit/s außerhalb des Bereichs (0..400e9)",
+        "en": "rate {rate:g} bit/s out of range (0..400e9)",
+    },
+    "probe.range.udp_block": {
+        "de": "UDP-Datagrammgröße {size} außerhalb des Bereichs ({lo}..{hi})",
+        "en": "UDP datagram size {size} out of range ({lo}..{hi})",
+    },
+    "probe.range.tcp_block": {
+        "de": "TCP-Schreibblockgröße {size} außerhalb des Bereichs ({lo}..{hi})",
+        "en": "TCP write size {size} out of range ({lo}..{hi})",
+    },
+    "probe.range.reverse_bidir": {
+        "de": "nur eines von beiden wählen: Gegenrichtung (reverse) oder beide Richtungen (bidir)",
+        "en": "choose one of reverse and bidir",
+    },
+    "probe.range.idle": {
+        "de": "Leerlauf-Zeitlimit {value:g} s außerhalb des Bereichs (0 < t <= 86400)",
+        "en": "idle timeout {value:g} s out of range (0 < t <= 86400)",
+    },
+    "probe.range.sessions": {
+        "de": "Sitzungshöchstzahl {n} außerhalb des Bereichs (1..1048576)",
+        "en": "max sessions {n} out of range (1..1048576)",
+    },
+    # -- files and listening sockets (the kernel's reason as probe.os.*, else as it said) -----
+    "probe.err.pcap": {
+        "de": "pcap-Mitschnitt {path} nicht schreibbar: {why}",
+        "en": "cannot write pcap {path}: {why}",
+    },
+    "probe.err.listen": {
+        "de": "{what:t} kann nicht auf {addr} lauschen: {why}",
+        "en": "{what} cannot listen on {addr}: {why}",
+    },
+    "term.sink": {"de": "Messsenke", "en": "sink"},
+    "term.reflector": {"de": "STAMP-Reflektor", "en": "reflector"},
+    "probe.os.no_file": {
+        "de": "Datei oder Ordner nicht vorhanden",
+        "en": "No such file or directory",
+    },
+    "probe.os.is_dir": {"de": "ist ein Ordner", "en": "Is a directory"},
+    "probe.os.no_space": {
+        "de": "kein Platz mehr auf dem Datenträger",
+        "en": "No space left on device",
+    },
+    "probe.os.read_only": {"de": "Dateisystem nur lesbar", "en": "Read-only file system"},
+    "probe.os.in_use": {"de": "Adresse schon belegt", "en": "Address already in use"},
+    "probe.err.engine": {
+        "de": "die kompilierte Mess-Engine eventops.probe._fastprobe fehlt oder lädt nicht: {why}",
+        "en": "compiled probe engine eventops.probe._fastprobe not importable: {why}",
+    },
+    # -- the sink refused or failed a test (its own words, as messages: eventops.probe.sink) ---
+    "probe.err.sink_said": {"de": "Senke {peer}: {why}", "en": "sink {peer}: {why}"},
+    "probe.err.sink_refused": {"de": "Messung abgelehnt", "en": "refused the test"},
+    "probe.err.sink_failed": {"de": "Messung fehlgeschlagen", "en": "test failed"},
+    "sink.err.busy": {
+        "de": "belegt, dort läuft schon eine andere Messung",
+        "en": "sink busy: another test is running",
+    },
+    "sink.err.unknown_op": {"de": "unbekannte Operation {op}", "en": "unknown op {op}"},
+    "sink.err.missing": {
+        "de": "Steuernachricht ohne {key}",
+        "en": "control message without {key}",
+    },
+    "sink.err.int_range": {
+        "de": "Steuerfeld {key} = {value} außerhalb des Bereichs ({lo}..{hi})",
+        "en": "control field {key} = {value} out of range ({lo}..{hi})",
+    },
+    "sink.err.seconds_range": {
+        "de": "Steuerfeld {key} = {value} außerhalb des Bereichs (0 < {name} <= {hi:g})",
+        "en": "control field {key} = {value} out of range (0 < {name} <= {hi:g})",
+    },
+    "sink.err.window": {
+        "de": "Steuerfeld 'window' = {w} ist keine Zweierpotenz",
+        "en": "control field 'window' = {w} is not a power of two",
+    },
+    "sink.err.not_bool": {
+        "de": "Steuerfeld {key} = {value} ist kein Wahrheitswert",
+        "en": "control field {key} = {value} is not a boolean",
+    },
+    "sink.err.no_test": {
+        "de": "Datenstrom, aber keine laufende Messung",
+        "en": "data stream for no running test",
+    },
+    "sink.err.streams": {
+        "de": "mehr als die {n} angekündigten Datenströme",
+        "en": "more than the {n} announced data streams",
+    },
+    "sink.err.unexpected": {
+        "de": "Steuerung der Senke: unerwartete Nachricht",
+        "en": "sink control: unexpected message",
     },
     # -- acceptance progress and summary (eventops.probe.acceptance, the :probe view) ----------
     "probe.fail.limit": {
@@ -330,3 +508,6 @@ PROBE_MESSAGES: dict[str, dict[str, str]] = {
         "en": "RFC 3550 interarrival jitter of the unbatched stream's one-way delays",
     },
 }
+if set(IPERF3_MESSAGES) & set(PROBE_MESSAGES):
+    raise ImportError("a message id is defined twice in eventops.i18n's probe catalogue")
+PROBE_MESSAGES.update(IPERF3_MESSAGES)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from eventops.errors import ProbeError
+from eventops.i18n import Msg, refusal
 
 FMT_EVENTOPS = 0
 FMT_IPERF3 = 1
@@ -307,9 +308,7 @@ def c_engine() -> Datapath:
     try:
         from eventops.probe import _fastprobe  # type: ignore[attr-defined]
     except ImportError as exc:
-        raise ProbeError(
-            f"compiled probe engine eventops.probe._fastprobe not importable: {exc}"
-        ) from exc
+        raise refusal(ProbeError, Msg("probe.err.engine", {"why": str(exc)})) from exc
     return Datapath("c", _fastprobe.Accountant, _fastprobe.send_stream, _fastprobe.recv_stream)
 
 

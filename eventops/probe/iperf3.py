@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.i18n import Msg
-from eventops.probe.checks import check_port, os_failure
+from eventops.i18n import Msg, refusal
+from eventops.probe.checks import check_port, os_failure, os_why
 from eventops.probe.datapath import load_engine
 from eventops.probe.iperf3_proto import (
     ClientProtocol,
@@ -31,6 +31,8 @@ from eventops.probe.iperf3_proto import (
     ResultsRequested,
     Running,
     Started,
+    named,
+    phase_msg,
 )
 from eventops.probe.iperf3_report import TestRecord, client_document
 from eventops.probe.iperf3_streams import (
@@ -182,22 +184,29 @@ class _Shell:
             try:
                 await self.writer.drain()
             except (ConnectionError, OSError) as exc:
-                raise ProbeError(f"{self.proto.where}: control connection lost ({exc})") from None
+                raise self._lost(exc) from None
+
+    def _lost(self, exc: OSError) -> ProbeError:
+        msg = Msg("iperf3.err.lost", {"where": self.proto.named, "why": os_why(exc, str(exc))})
+        english = f"{self.proto.where}: control connection lost ({exc})"
+        return ProbeError(english).with_msg(msg.msg_id, msg.as_dict()["params"])
 
     async def next_event(self, wait_s: float | None = None) -> Event:
         while not self.pending:
             try:
                 data = await asyncio.wait_for(self.reader.read(65536), wait_s or self.wait_s)
             except TimeoutError:
-                raise ProbeError(
-                    f"{self.proto.where}: no answer within {wait_s or self.wait_s:g} s "
-                    f"({self.proto.phase.value})"
-                ) from None
+                phase = phase_msg(self.proto.phase)
+                msg = Msg(
+                    "iperf3.err.no_answer",
+                    {"where": self.proto.named, "s": wait_s or self.wait_s, "phase": phase},
+                )
+                raise refusal(ProbeError, msg) from None
             except (ConnectionError, OSError) as exc:
-                raise ProbeError(f"{self.proto.where}: control connection lost ({exc})") from None
+                raise self._lost(exc) from None
             if not data:
                 self.proto.feed_eof()
-                raise ProbeError(f"{self.proto.where}: closed the control connection")
+                raise refusal(ProbeError, Msg("iperf3.err.closed", {"where": self.proto.named}))
             self.pending += self.proto.feed(data)
             await self.flush()
         return self.pending.pop(0)
@@ -205,7 +214,10 @@ class _Shell:
     async def expect(self, kind: type[Event], wait_s: float | None = None) -> Event:
         ev = await self.next_event(wait_s)
         if not isinstance(ev, kind):
-            raise ProbeError(f"{self.proto.where}: unexpected {type(ev).__name__}")
+            msg = Msg(
+                "iperf3.err.unexpected", {"where": self.proto.named, "event": type(ev).__name__}
+            )
+            raise refusal(ProbeError, msg)
         return ev
 
 
@@ -222,13 +234,15 @@ async def _open_udp(
         try:
             reply = await asyncio.wait_for(loop.sock_recv(s, 4), wait_s)
         except TimeoutError:
-            raise ProbeError(
-                f"{where}: no answer to the UDP stream set-up within {wait_s:g} s"
-            ) from None
+            msg = Msg("iperf3.err.udp_no_answer", {"where": named(where), "s": wait_s})
+            raise refusal(ProbeError, msg) from None
         except ConnectionRefusedError:
-            raise ProbeError(f"{where}: UDP port refused") from None
+            raise refusal(
+                ProbeError, Msg("iperf3.err.udp_refused", {"where": named(where)})
+            ) from None
         if reply != UDP_CONNECT_REPLY:
-            raise ProbeError(f"{where}: unexpected UDP set-up reply {reply!r}")
+            msg = Msg("iperf3.err.udp_reply", {"where": named(where), "reply": repr(reply)})
+            raise refusal(ProbeError, msg)
         s.setblocking(True)
         return s
     except BaseException:
@@ -246,9 +260,12 @@ async def _open_tcp(
         try:
             await asyncio.wait_for(loop.sock_connect(s, addr), wait_s)
         except TimeoutError:
-            raise ProbeError(f"{where}: TCP stream: no answer within {wait_s:g} s") from None
+            msg = Msg("iperf3.err.tcp_no_answer", {"where": named(where), "s": wait_s})
+            raise refusal(ProbeError, msg) from None
         except OSError as exc:
-            raise os_failure(where, exc, "cannot open TCP stream: ") from None
+            said = Msg("iperf3.err.tcp_open", {"why": os_why(exc)})
+            lead = "cannot open TCP stream: "
+            raise os_failure(where, exc, lead, named=named(where), said=said) from None
         await loop.sock_sendall(s, cookie)
         s.setblocking(True)
         return s
@@ -268,18 +285,19 @@ def validate(
     bidir: bool,
 ) -> None:
     if not 1 <= duration <= 86400 or duration != int(duration):
-        raise ProbeError(f"duration {duration:g} s out of range (whole seconds, 1..86400)")
+        raise refusal(ProbeError, Msg("probe.range.whole_seconds", {"value": duration}))
     if not 1 <= streams <= MAX_STREAMS:
-        raise ProbeError(f"streams {streams} out of range (1..{MAX_STREAMS})")
+        msg = Msg("probe.range.streams", {"streams": streams, "hi": MAX_STREAMS})
+        raise refusal(ProbeError, msg)
     if rate_bps is not None and not 0 <= rate_bps <= 400e9:
-        raise ProbeError(f"rate {rate_bps:g} bit/s out of range (0..400e9)")
+        raise refusal(ProbeError, Msg("probe.range.iperf3_rate", {"rate": rate_bps}))
     if size is not None:
         lo, hi = (16, MAX_UDP_BLOCK) if udp else (1, MAX_TCP_BLOCK)
         if not lo <= size <= hi:
-            kind = "UDP datagram" if udp else "TCP write"
-            raise ProbeError(f"{kind} size {size} out of range ({lo}..{hi})")
+            kind = "probe.range.udp_block" if udp else "probe.range.tcp_block"
+            raise refusal(ProbeError, Msg(kind, {"size": size, "lo": lo, "hi": hi}))
     if reverse and bidir:
-        raise ProbeError("choose one of reverse and bidir")
+        raise refusal(ProbeError, Msg("probe.range.reverse_bidir"))
 
 
 def _interval_summary(ios: list[StreamIO]) -> dict[str, Any]:
@@ -346,11 +364,12 @@ async def run_iperf3(
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), wait_s)
     except TimeoutError:
-        raise ProbeError(f"{where}: no answer within {wait_s:g} s") from None
+        msg = Msg("probe.ctl.no_answer", {"what": named(where), "s": wait_s})
+        raise refusal(ProbeError, msg) from None
     except ConnectionRefusedError:
-        raise ProbeError(f"{where}: connection refused (no iperf3 -s listening)") from None
+        raise refusal(ProbeError, Msg("iperf3.err.refused", {"where": named(where)})) from None
     except OSError as exc:
-        raise os_failure(where, exc) from None
+        raise os_failure(where, exc, named=named(where)) from None
     ctrl: socket.socket = writer.get_extra_info("socket")
     blk = size or (default_udp_blksize(ctrl) if udp else DEFAULT_TCP_BLKSIZE)
     try:
@@ -420,7 +439,11 @@ async def run_iperf3(
                 done, _ = await asyncio.wait({watcher}, timeout=max(nxt - now, 0))
                 if done:
                     ev = watcher.result()  # raises the server's error, if any
-                    raise ProbeError(f"{where}: unexpected {type(ev).__name__} during the test")
+                    msg = Msg(
+                        "iperf3.err.unexpected_during",
+                        {"where": named(where), "event": type(ev).__name__},
+                    )
+                    raise refusal(ProbeError, msg)
                 if k * TICK_S < duration:
                     for st in ios:
                         st.sample(time.monotonic() - t0)
@@ -447,12 +470,21 @@ async def run_iperf3(
                 with contextlib.suppress(BaseException):
                     await watcher
         if not isinstance(ev, ResultsRequested):
-            raise ProbeError(f"{where}: unexpected {type(ev).__name__} after TEST_END")
+            msg = Msg(
+                "iperf3.err.unexpected_after", {"where": named(where), "event": type(ev).__name__}
+            )
+            raise refusal(ProbeError, msg)
         stop.set()
         await asyncio.to_thread(_join, threads)
         for st in ios:
             if st.errno:
-                raise ProbeError(f"{where}: data stream {st.id} failed: {os.strerror(st.errno)}")
+                reason = os.strerror(st.errno)
+                why = os_why(OSError(st.errno, reason), reason)
+                msg = Msg(
+                    "iperf3.err.stream_failed", {"where": named(where), "id": st.id, "why": why}
+                )
+                english = f"{where}: data stream {st.id} failed: {reason}"
+                raise ProbeError(english).with_msg(msg.msg_id, msg.as_dict()["params"])
             if st.udp and st.sender:
                 st.samples_from_per_ms(blk, duration)
             elif not (st.sender and not udp):

@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar
 
+from eventops.errors import ProbeError
+from eventops.i18n import Msg, refusal
+from eventops.probe.checks import os_why
 from eventops.probe.iperf3_wire import (
     ACCESS_DENIED,
     CLIENT_TERMINATE,
@@ -138,6 +141,7 @@ class _Framing:
 
     def __init__(self, where: str) -> None:
         self.where = where
+        self.named = named(where)
         self.buf = bytearray()
         self.out = bytearray()
         self.phase = Phase.CLOSED
@@ -147,9 +151,16 @@ class _Framing:
         self.out.clear()
         return data
 
-    def _fail(self, message: str) -> Iperf3ProtocolError:
+    def _fail(self, why: Msg, english_why: str | None = None) -> Iperf3ProtocolError:
+        """``{where}: {why}`` (in English ``english_why`` when given), with its message
+        for other languages."""
         self.phase = Phase.CLOSED
-        return Iperf3ProtocolError(f"{self.where}: {message}")
+        msg = Msg("iperf3.err.at", {"where": self.named, "why": why})
+        english = f"{self.where}: {english_why or why.text('en')}"
+        return Iperf3ProtocolError(english).with_msg(msg.msg_id, msg.as_dict()["params"])
+
+    def _closed(self) -> Iperf3ProtocolError:
+        return refusal(Iperf3ProtocolError, Msg("iperf3.err.already_closed", {"where": self.named}))
 
     def _state(self) -> int | None:
         if not self.buf:
@@ -157,12 +168,12 @@ class _Framing:
         b = self.buf.pop(0)
         return b - 256 if b > 127 else b
 
-    def _json(self, what: str) -> dict[str, Any] | None:
+    def _json(self, what: Msg) -> dict[str, Any] | None:
         if len(self.buf) < 4:
             return None
         (n,) = struct.unpack_from("!I", self.buf)
         if n == 0 or n > MAX_JSON:
-            raise self._fail(f"{what} of {n} bytes (1..{MAX_JSON})")
+            raise self._fail(Msg("iperf3.err.json_size", {"what": what, "n": n, "max": MAX_JSON}))
         if len(self.buf) < 4 + n:
             return None
         raw = bytes(self.buf[4 : 4 + n])
@@ -170,17 +181,47 @@ class _Framing:
         try:
             obj = json.loads(raw, parse_constant=_reject_constant)
         except (ValueError, RecursionError):
-            raise self._fail(f"{what} is not JSON") from None
+            raise self._fail(Msg("iperf3.err.not_json", {"what": what})) from None
         if not isinstance(obj, dict):
-            raise self._fail(f"{what} is not a JSON object")
+            raise self._fail(Msg("iperf3.err.not_object", {"what": what}))
         return obj
 
     def feed_eof(self) -> None:
         """The peer closed the connection: an error unless the test is done."""
         if self.phase in (Phase.DONE, Phase.CLOSED):
             return
-        partial = " in the middle of a message" if self.buf else ""
-        raise self._fail(f"closed the control connection{partial} ({self.phase.value})")
+        partial = Msg("iperf3.err.mid_message") if self.buf else ""
+        raise self._fail(
+            Msg("iperf3.err.eof", {"partial": partial, "phase": phase_msg(self.phase)})
+        )
+
+
+def phase_msg(phase: Phase) -> Msg:
+    """The phase as a message (its English is the phase's value)."""
+    return Msg(f"iperf3.phase.{phase.name}")
+
+
+def named(where: str) -> Msg:
+    """``iperf3 server host:port`` / ``iperf3 client host:port`` as a message."""
+    for lead, msg_id in (
+        ("iperf3 server ", "iperf3.server_at"),
+        ("iperf3 client ", "iperf3.client_at"),
+    ):
+        if where.startswith(lead):
+            return Msg(msg_id, {"peer": where.removeprefix(lead)})
+    return Msg("method.as_said", {"text": where})
+
+
+def said(exc: ProbeError) -> Msg:
+    """An error's own message, else its English as it is."""
+    if exc.msg_id is not None:
+        return Msg(exc.msg_id, exc.params)
+    return Msg("method.as_said", {"text": str(exc)})
+
+
+def errno_msg(err: int) -> Msg:
+    """The reason for an errno a peer sent (ours for the common ones, else as iperf3 says)."""
+    return os_why(OSError(err, strerror(err)), strerror(err))
 
 
 def _reject_constant(name: str) -> Any:
@@ -237,24 +278,27 @@ class ClientProtocol(_Framing):
 
     def feed(self, data: bytes) -> list[Event]:
         if self.phase is Phase.CLOSED:
-            raise Iperf3ProtocolError(f"{self.where}: connection already closed")
+            raise self._closed()
         self.buf += data
         events: list[Event] = []
         while self.buf:
             if self.phase is Phase.PEER_RESULTS:
-                obj = self._json("the server's results")
+                obj = self._json(Msg("iperf3.what.server_results"))
                 if obj is None:
                     break
                 try:
                     res = parse_results(obj)
                 except Iperf3ProtocolError as exc:
-                    raise self._fail(f"server's {exc}") from None
+                    raise self._fail(Msg("iperf3.err.server_s", {"why": said(exc)})) from None
                 self.peer = res
                 self.phase = Phase.DISPLAY_RESULTS
                 events.append(PeerResults(res, obj))
                 continue
             if self.phase in (Phase.STREAMS, Phase.OWN_RESULTS, Phase.DONE):
-                raise self._fail(f"sent {len(self.buf)} unexpected bytes ({self.phase.value})")
+                msg = Msg(
+                    "iperf3.err.extra_bytes", {"n": len(self.buf), "phase": phase_msg(self.phase)}
+                )
+                raise self._fail(msg)
             if self.buf[0] == SERVER_ERROR & 0xFF and len(self.buf) < 9:
                 break  # wait for SERVER_ERROR's two error numbers
             s = self._state()
@@ -262,7 +306,10 @@ class ClientProtocol(_Framing):
             self._check_error_state(s)
             want = self._EXPECT.get(self.phase)
             if want is None or s != want:
-                raise self._fail(f"sent {state_name(s)} while {self.phase.value}")
+                msg = Msg(
+                    "iperf3.err.state", {"state": state_name(s), "phase": phase_msg(self.phase)}
+                )
+                raise self._fail(msg)
             if s == PARAM_EXCHANGE:
                 self.out += encode_json(self.params.to_json())
                 self.phase = Phase.CREATE_STREAMS
@@ -286,18 +333,22 @@ class ClientProtocol(_Framing):
 
     def _check_error_state(self, s: int) -> None:
         if s == ACCESS_DENIED:
-            raise self._fail("busy (ACCESS_DENIED): another test is running")
+            raise self._fail(Msg("iperf3.err.busy"))
         if s == SERVER_TERMINATE:
-            raise self._fail("server terminated the test")
+            raise self._fail(Msg("iperf3.err.terminated"))
         if s == SERVER_ERROR:
             i_errno, err = struct.unpack_from("!ii", self.buf)
             del self.buf[:8]
-            detail = f"; {strerror(err)}" if err > 0 else ""
-            raise self._fail(f"server error (i_errno {i_errno}){detail}")
+            detail = Msg("iperf3.err.detail", {"why": errno_msg(err)}) if err > 0 else ""
+            english = f"server error (i_errno {i_errno})" + (
+                f"; {strerror(err)}" if err > 0 else ""
+            )
+            msg = Msg("iperf3.err.server_error", {"i_errno": i_errno, "detail": detail})
+            raise self._fail(msg, english)
 
     def feed_eof(self) -> None:
         if self.buf[:1] == encode_state(SERVER_ERROR):
-            raise self._fail("closed the connection in the middle of a SERVER_ERROR message")
+            raise self._fail(Msg("iperf3.err.mid_error"))
         super().feed_eof()
 
 
@@ -366,7 +417,7 @@ class ServerProtocol(_Framing):
 
     def feed(self, data: bytes) -> list[Event]:
         if self.phase is Phase.CLOSED:
-            raise Iperf3ProtocolError(f"{self.where}: connection already closed")
+            raise self._closed()
         self.buf += data
         events: list[Event] = []
         while self.buf:
@@ -376,31 +427,31 @@ class ServerProtocol(_Framing):
                 raw = bytes(self.buf[:COOKIE_SIZE])
                 del self.buf[:COOKIE_SIZE]
                 if not is_cookie(raw):
-                    raise self._fail("sent a malformed cookie")
+                    raise self._fail(Msg("iperf3.err.bad_cookie"))
                 self.cookie = raw
                 self.phase = Phase.PARAM_EXCHANGE
                 events.append(CookieReceived(raw))
                 continue
             if self.phase is Phase.PARAMS:
-                obj = self._json("parameters message")
+                obj = self._json(Msg("iperf3.what.params"))
                 if obj is None:
                     break
                 try:
                     self.params = parse_params(obj)
                 except ParamsRejected as exc:
                     self.out += encode_server_error(exc.i_errno)
-                    raise self._fail(str(exc)) from None
+                    raise self._fail(said(exc)) from None
                 self.phase = Phase.CREATE_STREAMS
                 events.append(ParamsReceived(self.params, obj))
                 continue
             if self.phase is Phase.PEER_RESULTS:
-                obj = self._json("the client's results")
+                obj = self._json(Msg("iperf3.what.client_results"))
                 if obj is None:
                     break
                 try:
                     res = parse_results(obj)
                 except Iperf3ProtocolError as exc:
-                    raise self._fail(f"client's {exc}") from None
+                    raise self._fail(Msg("iperf3.err.client_s", {"why": said(exc)})) from None
                 self.peer = res
                 self.phase = Phase.OWN_RESULTS
                 events.append(PeerResults(res, obj))
@@ -408,7 +459,7 @@ class ServerProtocol(_Framing):
             s = self._state()
             assert s is not None
             if s == CLIENT_TERMINATE:
-                raise self._fail("client terminated the test")
+                raise self._fail(Msg("iperf3.err.client_terminated"))
             if self.phase is Phase.RUNNING and s == TEST_END:
                 self.phase = Phase.EXCHANGE_RESULTS
                 events.append(Ended())
@@ -416,5 +467,8 @@ class ServerProtocol(_Framing):
                 self.phase = Phase.DONE
                 events.append(Finished())
             else:
-                raise self._fail(f"sent {state_name(s)} while {self.phase.value}")
+                msg = Msg(
+                    "iperf3.err.state", {"state": state_name(s), "phase": phase_msg(self.phase)}
+                )
+                raise self._fail(msg)
         return events

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventops.errors import ProbeError
+from eventops.i18n import Msg, refusal
 
 TEST_START = 1
 TEST_RUNNING = 2
@@ -245,10 +246,11 @@ class Results:
         return {s.id: s for s in self.streams}
 
 
-def _num(obj: dict[str, Any], key: str, where: str) -> float:
+def _num(obj: dict[str, Any], key: str, where: Msg) -> float:
     v = obj.get(key, 0)
     if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise Iperf3ProtocolError(f"{where}: {key!r} is not a number")
+        msg = Msg("iperf3.err.not_number", {"where": where, "key": repr(key)})
+        raise refusal(Iperf3ProtocolError, msg)
     return float(v)
 
 
@@ -256,17 +258,20 @@ def parse_results(obj: dict[str, Any], max_streams: int = 2 * MAX_STREAMS) -> Re
     """Validate a results message (either side's)."""
     streams = obj.get("streams")
     if not isinstance(streams, list):
-        raise Iperf3ProtocolError("results without a streams list")
+        raise refusal(Iperf3ProtocolError, Msg("iperf3.err.no_streams"))
     if len(streams) > max_streams:
-        raise Iperf3ProtocolError(f"results list {len(streams)} streams (at most {max_streams})")
+        msg = Msg("iperf3.err.too_many", {"n": len(streams), "max": max_streams})
+        raise refusal(Iperf3ProtocolError, msg)
     out = []
     for i, s in enumerate(streams):
-        where = f"results stream {i}"
+        where = Msg("iperf3.what.stream", {"i": i})
         if not isinstance(s, dict):
-            raise Iperf3ProtocolError(f"{where} is not an object")
+            raise refusal(
+                Iperf3ProtocolError, Msg("iperf3.err.stream_not_object", {"where": where})
+            )
         sid, nbytes = as_signed(s.get("id")), as_signed(s.get("bytes"))
         if sid is None or sid < 0 or nbytes is None or nbytes < 0:
-            raise Iperf3ProtocolError(f"{where}: 'id' or 'bytes' missing or negative")
+            raise refusal(Iperf3ProtocolError, Msg("iperf3.err.id_bytes", {"where": where}))
         out.append(
             StreamResult(
                 id=sid,
@@ -282,9 +287,9 @@ def parse_results(obj: dict[str, Any], max_streams: int = 2 * MAX_STREAMS) -> Re
     cong = obj.get("congestion_used")
     return Results(
         streams=tuple(out),
-        cpu_total=_num(obj, "cpu_util_total", "results"),
-        cpu_user=_num(obj, "cpu_util_user", "results"),
-        cpu_system=_num(obj, "cpu_util_system", "results"),
+        cpu_total=_num(obj, "cpu_util_total", Msg("iperf3.what.results")),
+        cpu_user=_num(obj, "cpu_util_user", Msg("iperf3.what.results")),
+        cpu_system=_num(obj, "cpu_util_system", Msg("iperf3.what.results")),
         sender_has_retransmits=as_signed(obj.get("sender_has_retransmits", -1)) or 0,
         congestion_used=cong if isinstance(cong, str) and len(cong) <= 32 else None,
     )

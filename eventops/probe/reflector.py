@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventops.errors import ProbeError
-from eventops.probe.checks import check_port
+from eventops.i18n import Msg, refusal
+from eventops.probe.checks import check_port, listen_failure
 from eventops.probe.stamp import (
     REFLECTOR_LEN,
     STAMP_PORT,
@@ -63,9 +64,9 @@ class Reflector:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < idle_timeout_s <= 86400:
-            raise ProbeError(f"idle timeout {idle_timeout_s:g} s out of range (0 < t <= 86400)")
+            raise refusal(ProbeError, Msg("probe.range.idle", {"value": idle_timeout_s}))
         if not 1 <= max_sessions <= 1 << 20:
-            raise ProbeError(f"max sessions {max_sessions} out of range (1..1048576)")
+            raise refusal(ProbeError, Msg("probe.range.sessions", {"n": max_sessions}))
         self.host = host
         self.port = port
         self.stateful = stateful
@@ -88,9 +89,7 @@ class Reflector:
             sock.bind(addr)
         except OSError as exc:
             sock.close()
-            raise ProbeError(
-                f"reflector cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
+            raise listen_failure("reflector", self.host, self.port, exc) from None
         self._sock = sock
         self.port = sock.getsockname()[1]
         self._loop = loop

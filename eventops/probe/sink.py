@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from eventops.errors import ProbeError
-from eventops.i18n import Msg
-from eventops.probe.checks import check_port
+from eventops.i18n import LANGUAGES, MESSAGES, Msg, refusal, render_strict
+from eventops.probe.checks import check_port, listen_failure, os_why
 from eventops.probe.datapath import (
     FMT_EVENTOPS,
     HEADER_LEN,
@@ -93,33 +93,103 @@ class ControlError(ProbeError):
     """A malformed control message: answered with an error line, the sink keeps serving."""
 
 
+SAID_PREFIXES = ("sink.err.", "probe.os.")
+"""The message ids a sink may name for its ``error`` (its own refusals, the kernel's reasons)."""
+MAX_SAID_PARAM = 200
+
+
+def _refusal_line(exc: ProbeError | Msg) -> bytes:
+    """The sink's ``{"ok": false, "error": English}`` line, with the message id and
+    parameters of the error when it has them (the client shows them in its language)."""
+    if isinstance(exc, Msg):
+        return _line({"ok": False, "error": exc.text("en"), **exc.as_dict()})
+    out: dict[str, Any] = {"ok": False, "error": str(exc)}
+    if exc.msg_id is not None and exc.msg_id.startswith(SAID_PREFIXES):
+        out |= {"msg_id": exc.msg_id, "params": dict(exc.params)}
+    return _line(out)
+
+
+def _os_said(err: int) -> dict[str, Any]:
+    """The message fields of the kernel's reason ``err`` when we have words for it."""
+    if not err:
+        return {}
+    why = os_why(OSError(err, os.strerror(err)))
+    return why.as_dict() if why.msg_id.startswith(SAID_PREFIXES) else {}
+
+
+def _peer_said(reply: dict[str, Any]) -> Msg | None:
+    """The sink's ``error`` as its message, if the reply names one of the ids a sink may
+    name, with plain, short parameters that render in every language (a peer is hostile)."""
+    mid, params = reply.get("msg_id"), reply.get("params", {})
+    if not isinstance(mid, str) or not mid.startswith(SAID_PREFIXES) or mid not in MESSAGES:
+        return None
+    if not isinstance(params, dict) or len(params) > 8:
+        return None
+    for k, v in params.items():
+        plain = isinstance(v, int | float) or (isinstance(v, str) and len(v) <= MAX_SAID_PARAM)
+        if not isinstance(k, str) or not plain:
+            return None
+    try:
+        for lang in LANGUAGES:
+            render_strict(mid, params, lang)
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+    return Msg(mid, params)
+
+
+def sink_failure(peer: str, reply: dict[str, Any], *, final: bool = False) -> ProbeError:
+    """``sink {peer}: {the sink's error}``: a test the sink refused (its hello) or that
+    failed at its end (``final``), with the sink's own message when it sent a valid one."""
+    if final:
+        error = reply.get("error")
+        english = str(error or "test failed")
+        default = Msg("probe.err.sink_failed") if not error else None
+    else:
+        english = str(reply.get("error", "refused the test"))
+        default = Msg("probe.err.sink_refused") if "error" not in reply else None
+    text = english[:MAX_SAID_PARAM]
+    why = _peer_said(reply) or default or Msg("method.as_said", {"text": text})
+    msg = Msg("probe.err.sink_said", {"peer": peer, "why": why})
+    return ProbeError(f"sink {peer}: {english}").with_msg(msg.msg_id, msg.as_dict()["params"])
+
+
 def _int_field(msg: dict[str, Any], key: str, lo: int, hi: int, default: int | None = None) -> int:
     v = msg.get(key, default)
     if v is None:
-        raise ControlError(f"control message without {key!r}")
+        raise refusal(ControlError, Msg("sink.err.missing", {"key": repr(key)}))
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise ControlError(f"control field {key!r} = {v!r} out of range ({lo}..{hi})")
+        shown = repr(v)[:MAX_SAID_PARAM]
+        said = Msg("sink.err.int_range", {"key": repr(key), "value": shown, "lo": lo, "hi": hi})
+        english = f"control field {key!r} = {v!r} out of range ({lo}..{hi})"
+        raise ControlError(english).with_msg(said.msg_id, said.as_dict()["params"])
     return v
 
 
 def _seconds_field(msg: dict[str, Any], key: str, hi: float, default: float) -> float:
     v = msg.get(key, default)
     if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= hi:
-        raise ControlError(f"control field {key!r} = {v!r} out of range (0 < {key} <= {hi:g})")
+        said = Msg(
+            "sink.err.seconds_range",
+            {"key": repr(key), "value": repr(v)[:MAX_SAID_PARAM], "name": key, "hi": hi},
+        )
+        english = f"control field {key!r} = {v!r} out of range (0 < {key} <= {hi:g})"
+        raise ControlError(english).with_msg(said.msg_id, said.as_dict()["params"])
     return float(v)
 
 
 def _window_field(msg: dict[str, Any]) -> int:
     w = _int_field(msg, "window", 2, 1 << 28, 1 << 20)
     if w & (w - 1):
-        raise ControlError(f"control field 'window' = {w} is not a power of two")
+        raise refusal(ControlError, Msg("sink.err.window", {"w": w}))
     return w
 
 
 def _bool_field(msg: dict[str, Any], key: str) -> bool:
     v = msg.get(key, False)
     if not isinstance(v, bool):
-        raise ControlError(f"control field {key!r} = {v!r} is not a boolean")
+        said = Msg("sink.err.not_bool", {"key": repr(key), "value": repr(v)[:MAX_SAID_PARAM]})
+        english = f"control field {key!r} = {v!r} is not a boolean"
+        raise ControlError(english).with_msg(said.msg_id, said.as_dict()["params"])
     return v
 
 
@@ -227,9 +297,7 @@ class Sink:
             self._udp.setblocking(False)
         except OSError as exc:
             await self.close()
-            raise ProbeError(
-                f"sink cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
-            ) from None
+            raise listen_failure("sink", self.host, self.port, exc) from None
 
     async def close(self) -> None:
         if self._server is not None:
@@ -260,9 +328,7 @@ class Sink:
                 await self._data(msg, reader, writer)
             elif op in ("udp", "tcp"):
                 if self._busy:
-                    writer.write(
-                        _line({"ok": False, "error": "sink busy: another test is running"})
-                    )
+                    writer.write(_refusal_line(Msg("sink.err.busy")))
                     await writer.drain()
                     return
                 self._busy = True
@@ -275,12 +341,15 @@ class Sink:
                 finally:
                     self._busy = False
             else:
-                writer.write(_line({"ok": False, "error": f"unknown op {op!r}"}))
+                shown = repr(op)
+                said = Msg("sink.err.unknown_op", {"op": shown[:MAX_SAID_PARAM]})
+                english = ProbeError(f"unknown op {shown}")
+                writer.write(_refusal_line(english.with_msg(said.msg_id, said.as_dict()["params"])))
                 await writer.drain()
         except ControlError as exc:
             log.warning("sink: %s", exc)
             with contextlib.suppress(Exception):
-                writer.write(_line({"ok": False, "error": str(exc)}))
+                writer.write(_refusal_line(exc))
                 await writer.drain()
         except (ProbeError, ConnectionError, ValueError, TypeError):
             pass  # a client that breaks the protocol only ends its own test
@@ -329,7 +398,7 @@ class Sink:
                     await writer.drain()
                     continue
                 if req.get("op") != "end":
-                    raise ProbeError("sink control: unexpected message")
+                    raise refusal(ProbeError, Msg("sink.err.unexpected"))
                 sent = int(req.get("sent", 0))
                 # drain: wait until every sent datagram is in, or 300 ms without progress
                 last, quiet = -1, 0.0
@@ -365,6 +434,7 @@ class Sink:
                         {
                             "ok": err == 0,
                             "error": os.strerror(err) if err else None,
+                            **_os_said(err),
                             "counters": acct.counters(),
                             "datagrams": datagrams,
                             "bytes": nbytes,
@@ -428,9 +498,9 @@ class Sink:
         test = self._tcp
         session = _int_field(msg, "session", 0, 0xFFFFFFFF)
         if test is None or session != test.session:
-            raise ControlError("data stream for no running test")
+            raise refusal(ControlError, Msg("sink.err.no_test"))
         if len(test.counts) >= test.streams:
-            raise ControlError(f"more than the {test.streams} announced data streams")
+            raise refusal(ControlError, Msg("sink.err.streams", {"n": test.streams}))
         idx = len(test.counts)
         # Bytes already read past the control line stay counted; the rest is read
         # by a thread on the same socket (blocking reads release the GIL, so

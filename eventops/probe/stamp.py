@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from eventops.errors import ProbeError
 from eventops.i18n import Msg, refusal
-from eventops.probe.checks import check_interval, check_port, os_failure
+from eventops.probe.checks import check_interval, check_port, os_failure, os_why
 from eventops.probe.models import StampAnomalies, StampInterval, StampResult, described
 from eventops.probe.stats import delay_stats, rfc3550_jitter
 
@@ -284,17 +284,18 @@ async def run_stamp(
     check_port(port)
     check_interval(progress_interval)
     if not 1 <= count <= 10_000_000:
-        raise ProbeError(f"count {count} out of range (1..10000000)")
+        raise refusal(ProbeError, Msg("probe.range.count", {"count": count}))
     if not 0 <= interval <= 3600:
-        raise ProbeError(f"interval {interval:g} s out of range (0..3600)")
+        raise refusal(ProbeError, Msg("probe.range.spacing", {"value": interval}))
     if not SENDER_LEN <= size <= 9000:
-        raise ProbeError(f"STAMP packet size {size} out of range ({SENDER_LEN}..9000)")
+        msg = Msg("probe.range.stamp_size", {"size": size, "lo": SENDER_LEN})
+        raise refusal(ProbeError, msg)
     if ssid is not None and not 1 <= ssid <= 0xFFFF:
-        raise ProbeError(f"SSID {ssid} out of range (1..65535)")
+        raise refusal(ProbeError, Msg("probe.range.ssid", {"ssid": ssid}))
     if not 0 < wait_s <= 60:
-        raise ProbeError(f"wait {wait_s:g} s out of range (0 < wait <= 60)")
+        raise refusal(ProbeError, Msg("probe.range.wait", {"value": wait_s}))
     if not 0 < progress_interval <= 3600:
-        raise ProbeError(f"progress interval {progress_interval:g} s out of range (0..3600)")
+        raise refusal(ProbeError, Msg("probe.range.progress", {"value": progress_interval}))
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)
@@ -404,7 +405,10 @@ async def run_stamp(
         try:
             _write_pcap(pcap, sess, local, addr)
         except OSError as exc:
-            raise ProbeError(f"cannot write pcap {pcap}: {exc.strerror or exc}") from None
+            reason = str(exc.strerror or exc)
+            msg = Msg("probe.err.pcap", {"path": str(pcap), "why": os_why(exc, reason)})
+            english = f"cannot write pcap {pcap}: {reason}"
+            raise ProbeError(english).with_msg(msg.msg_id, msg.as_dict()["params"]) from None
     sent = len(sess.sent_at)
     if not sess.replies:
         why = (
@@ -423,8 +427,9 @@ async def run_stamp(
     return _result(host, port, ssid, sent, sess, reflector)
 
 
-def _summary(a: StampAnomalies) -> str:
-    return ", ".join(f"{k} {v}" for k, v in a.model_dump().items() if v)
+def _summary(a: StampAnomalies) -> list[Msg]:
+    """The kinds of unusable replies with their counts (``truncated 3, unknown_seq 2``)."""
+    return [Msg(f"probe.anomaly.{k}", {"n": v}) for k, v in a.model_dump().items() if v]
 
 
 def _result(

@@ -54,6 +54,7 @@ from eventops.probe.sink import (  # noqa: F401  (Sink, start_sink: the public A
     Sink,
     _line,
     _read_json,
+    sink_failure,
     start_sink,
 )
 from eventops.probe.stats import pacing_report
@@ -97,13 +98,14 @@ async def _connect(
 
 def _check_common(size: int | None, rate_bps: float | None, duration: float) -> None:
     if size is not None and not HEADER_LEN <= size <= 65507:
-        raise ProbeError(f"datagram size {size} out of range ({HEADER_LEN}..65507 bytes)")
+        msg = Msg("probe.range.datagram", {"size": size, "lo": HEADER_LEN})
+        raise refusal(ProbeError, msg)
     if rate_bps is not None and not 0 < rate_bps <= MAX_RATE_BPS:
-        raise ProbeError(f"rate {rate_bps:g} bit/s out of range (0 < rate <= {MAX_RATE_BPS:g})")
+        msg = Msg("probe.range.rate", {"rate": rate_bps, "hi": MAX_RATE_BPS})
+        raise refusal(ProbeError, msg)
     if not 0 < duration <= MAX_DURATION_S:
-        raise ProbeError(
-            f"duration {duration:g} s out of range (0 < duration <= {MAX_DURATION_S:g})"
-        )
+        msg = Msg("probe.range.duration", {"value": duration, "hi": MAX_DURATION_S})
+        raise refusal(ProbeError, msg)
 
 
 async def _progress_loop(
@@ -166,7 +168,7 @@ async def run_udp(
     check_interval(interval)
     _check_common(size, rate_bps, duration)
     if not batched and rate_bps is None:
-        raise ProbeError("an unbatched (delay) stream needs a rate")
+        raise refusal(ProbeError, Msg("probe.range.needs_rate"))
     eng = load_engine(engine)
     reader, writer = await _connect(host, port, control_timeout)
     udp: socket.socket | None = None
@@ -177,7 +179,8 @@ async def run_udp(
         wire = size + overhead(layer, family)
         pps = (rate_bps / (8.0 * wire)) if rate_bps else 0.0
         if rate_bps and pps < 1.0 / duration:
-            raise ProbeError(f"rate {rate_bps:g} bit/s is below one {wire}-byte datagram per run")
+            msg = Msg("probe.range.below_one", {"rate": rate_bps, "wire": wire})
+            raise refusal(ProbeError, msg)
         session = secrets.randbits(32)
         writer.write(
             _line(
@@ -194,7 +197,7 @@ async def run_udp(
         await writer.drain()
         hello = await _read_json(reader, control_timeout, f"sink {host}:{port}", f"{host}:{port}")
         if not hello.get("ok"):
-            raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
+            raise sink_failure(f"{host}:{port}", hello)
         udp = socket.socket(family, socket.SOCK_DGRAM)
         udp.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
         udp.connect(addr)
@@ -238,7 +241,7 @@ async def run_udp(
             reader, control_timeout + 5.0, f"sink {host}:{port}", f"{host}:{port}"
         )
         if not final.get("ok"):
-            raise ProbeError(f"sink {host}:{port}: {final.get('error') or 'test failed'}")
+            raise sink_failure(f"{host}:{port}", final, final=True)
     finally:
         stop[0] = 1
         if udp is not None:
@@ -330,7 +333,7 @@ async def run_tcp(
     check_interval(interval)
     _check_common(None, None, duration)
     if not 1 <= streams <= 128:
-        raise ProbeError(f"streams {streams} out of range (1..128)")
+        raise refusal(ProbeError, Msg("probe.range.streams", {"streams": streams, "hi": 128}))
     reader, writer = await _connect(host, port, control_timeout)
     session = secrets.randbits(32)
     loop = asyncio.get_running_loop()
@@ -344,7 +347,7 @@ async def run_tcp(
         await writer.drain()
         hello = await _read_json(reader, control_timeout, f"sink {host}:{port}", f"{host}:{port}")
         if not hello.get("ok"):
-            raise ProbeError(f"sink {host}:{port}: {hello.get('error', 'refused the test')}")
+            raise sink_failure(f"{host}:{port}", hello)
         family = writer.get_extra_info("socket").family
         addr = writer.get_extra_info("peername")
         for i in range(streams):

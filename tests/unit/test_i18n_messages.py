@@ -412,19 +412,28 @@ def test_a_verdicts_english_reason_is_its_message_in_english() -> None:
 REFUSALS = {
     "InvalidRequest", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "Unavailable",
     "NotSupported", "ConfirmationNeeded", "WallConflict", "WallNotFound", "WallError",
+    "ProbeError", "ControlError", "Iperf3ProtocolError", "ParamsRejected",
 }  # fmt: skip
-"""The errors the engine's API answers with a person-facing message."""
-SPEAKS_TO_THE_API = ("engine", "server", "wall/manual.py", "wall/display.py")
+"""The errors the engine's API answers with a person-facing message (a probe's failure
+reaches the API and the :probe view as a ProbeError)."""
+SPEAKS_TO_THE_API = ("engine", "server", "wall/manual.py", "wall/display.py", "probe")
 NOT_THROUGH_THE_API = {
     ("eventops/wall/manual.py", "WallError", "a manual decision needs a person's user name"),
     ("eventops/wall/manual.py", "WallError", "not one of"),
     ("eventops/server/auth.py", "NotAuthenticated", "unauthorized"),
     ("eventops/server/auth.py", "Forbidden", "forbidden"),
+    ("eventops/probe/iperf3_server.py", "Iperf3ProtocolError", ""),
+    ("eventops/probe/iperf3_server.py", "ProbeError", "cannot listen on"),
+    ("eventops/probe/iperf3_wire.py", "ParamsRejected", ""),
 }
 """Refusals without a message id on purpose: the two only the CLI meets (the API checks the
 user and the action before), and 401/403, whose bodies stay exactly code and message
 (tests/unit/server/test_api.py); the TUI names a refused token in its own words and binds
-no key a role may not use."""
+no key a role may not use. Our iperf3 server's own side (iperf3_server.py, and the
+parameters it rejects in iperf3_wire.py): those errors end a test on the server and are
+its log lines (``eventops probe iperf3-server``); the client on the other end hears only
+iperf3's error number (its own text for it has a message), and no engine API runs a
+server."""
 
 
 def bare_refusals(source: str, rel: str) -> Iterator[tuple[int, str, str]]:
@@ -477,6 +486,26 @@ def f(x):
         "NotFound",
         "Forbidden",
     ]
+
+
+def test_the_refusal_scan_covers_the_probe() -> None:
+    """A probe's failure reaches the API and the :probe view: a new bare English one in
+    eventops/probe fails the scan; only our iperf3 server's own side is let through."""
+    source = """
+def f(x):
+    if x == 1:
+        raise ProbeError(f"rate {x} out of range")
+    if x == 2:
+        raise ControlError("control field 'x' missing")
+    if x == 3:
+        raise refusal(ProbeError, Msg("probe.range.count", {"count": x}))
+    raise Iperf3ProtocolError(f"{x}: silent")
+"""
+    assert "probe" in SPEAKS_TO_THE_API
+    found = [(n, c) for n, c, _ in bare_refusals(source, "eventops/probe/sink.py")]
+    assert found == [(4, "ProbeError"), (6, "ControlError"), (9, "Iperf3ProtocolError")]
+    server = [c for _, c, _ in bare_refusals(source, "eventops/probe/iperf3_server.py")]
+    assert server == ["ProbeError", "ControlError"]
 
 
 WITH_MSG_IDS = sorted(

@@ -9,6 +9,8 @@ read it), and it must not reach the German screen.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import string
 from datetime import timedelta
@@ -184,6 +186,35 @@ async def test_german_probe_view_shows_results_methods_and_refusals_in_german(
         links.highlighted = sorted(app.state.links).index(LINK)
         await run("s", None, "stamp")
         await run("a", "0.3 0", "acceptance")
+
+        async def refused(answer: str) -> None:
+            before = view.error
+            await pilot.press("t")
+            await until(pilot, lambda: type(app.screen).__name__ == "InputScreen", "ask")
+            app.screen.query_one(Input).value = answer
+            await pilot.press("enter")
+            await until(
+                pilot,
+                lambda: view.running is None and view.error not in ("", before),
+                f"the refusal of {answer}",
+                800,
+            )
+            texts.append(str(body.render()))
+
+        # a range check: 1 kbit/s is not one full-size datagram in 5 s
+        await refused("1k 5")
+        # the sink's own refusal: a test held open on a raw control connection keeps it busy
+        sink = next(lk.probe.sink for lk in engine.profile.links if lk.id == LINK and lk.probe)
+        assert sink is not None
+        host, _, port = sink.rpartition(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(b'{"op":"tcp","session":7,"streams":1,"max_s":60}\n')
+            await writer.drain()
+            assert json.loads(await reader.readline()) == {"ok": True}  # the sink is busy now
+            await refused("10M 1")
+        finally:
+            writer.close()
         # a run that fails: nothing answers at fibre-stage's reflector (ICMP port unreachable)
         for other in ("fibre-stage", "fibre-fire"):
             links.highlighted = sorted(app.state.links).index(other)
@@ -203,8 +234,17 @@ async def test_german_probe_view_shows_results_methods_and_refusals_in_german(
         "halbe mittlere STAMP-Umlaufzeit, unter Last gemessen",
         "STAMP-Reflektor 127.0.0.1:18863: Port abgelehnt (ICMP: Port nicht erreichbar) auf 100 Pakete",
         "Strecke fibre-fire hat im Profil keinen Mess-Reflektor",
+        "Rate 1000 bit/s ergibt nicht einmal ein ",
+        f"Senke {sink}: belegt, dort läuft schon eine andere Messung",
     ):
         assert german in screen, (german, screen)
     assert not english_in(screen), (english_in(screen), screen)
-    for english in ("replies", "How it was measured", "receiver counters", "has no probe"):
+    for english in (
+        "replies",
+        "How it was measured",
+        "receiver counters",
+        "has no probe",
+        "below one",
+        "sink busy",
+    ):
         assert english not in screen, english

@@ -3,8 +3,9 @@
 The lease and the presence table are in the real PostgreSQL server of the ``pg_db``
 fixture; each engine's time is a FakeClock, so a renewal step is a clock step
 (:meth:`Side.step`), and "not seen for 100 s" is made by moving the row's ``seen_at``
-back in the database (:func:`unseen_for`), not by waiting. Used by the tests of what
-shows whether the event has a working standby (the TUI's header, ``/metrics``).
+back in the database (:func:`unseen_for`), not by waiting. Used by the tests of the
+presence table and its alert, and of what shows whether the event has a working standby
+(the TUI's header, ``/metrics``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from eventops_hardware.fleet import SimFleet
 
 from eventops.clock import FakeClock
 from eventops.engine import Engine, build_engine
+from eventops.engine.presence import MISSING_KEY
 from eventops.engine.standby import Election
 from eventops.profile import load_profile
 from eventops.profile.models import Profile
@@ -45,18 +47,29 @@ class Side:
         clock = lease.clock
         assert isinstance(clock, FakeClock)
         self.clock: FakeClock = clock
+        self.election: Election | None = None
         store = fenced_store(inner, lease, self._fenced)
         self.engine: Engine = build_engine(
             profile, store, clock=clock, provisioning=False, wall=False
         )
-        self.el = Election(self.engine, lease)
+        self.election = Election(self.engine, lease)
         self.url = ""
         self.runner: web.AppRunner | None = None
         self.paths: list[str] = []
         """The path of every request the server was sent."""
 
+    @property
+    def el(self) -> Election:
+        assert self.election is not None
+        return self.election
+
     def _fenced(self, exc: Fenced) -> None:
-        self.el.fenced(exc)
+        if self.election is not None:  # a fenced write before the election exists
+            self.election.fenced(exc)
+
+    def missing(self) -> list[str]:
+        """The open "no standby" alert's key, if it is open."""
+        return [a.key for a in self.engine.alerts.open_alerts() if a.key == MISSING_KEY]
 
     async def stop_serving(self) -> None:
         """Stop the server and with it the election (an active engine releases its lease)."""

@@ -9,124 +9,38 @@ steps are counted in its clock's renewal steps and its heartbeats.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp import web
 from eventops_hardware.fleet import SimFleet
 
 from eventops.api.client import EngineClient
 from eventops.clock import FakeClock
-from eventops.engine import Engine, build_engine
 from eventops.engine.presence import MISSING_KEY
-from eventops.engine.standby import Election, Role
+from eventops.engine.standby import Role
 from eventops.errors import StoreError
 from eventops.i18n import render
-from eventops.profile import load_profile
-from eventops.profile.models import Profile
-from eventops.server.app import create_app
-from eventops.server.standby import election_extension
 from eventops.store import SQLiteStore
-from eventops.store.fenced import fenced_store
-from eventops.store.lease import Fenced, LeaderLease
+from eventops.store.lease import LeaderLease
 from eventops.store.presence import MAX_ROWS
 from tests.helpers.pgfixtures import PgDatabase
 from tests.helpers.wait import eventually
-from tests.integration.adapters.conftest import demo_profile_copy
+from tests.integration.electionkit import (
+    TTL_S,
+    Side,
+    election_profile,
+    served,
+    sql,
+    unseen_for,
+)
 from tests.integration.enginekit import TECH
-
-TTL_S = 30.0
-"""The lease's ttl: a standby is gone after 3 x 30 s on the server's clock."""
-
-
-class Side:
-    """One engine with its election, on its own clock, served on 127.0.0.1:0."""
-
-    def __init__(self, profile: Profile, inner: SQLiteStore, lease: LeaderLease) -> None:
-        self.lease = lease
-        clock = lease.clock
-        assert isinstance(clock, FakeClock)
-        self.clock: FakeClock = clock
-        self.election: Election | None = None
-        store = fenced_store(inner, lease, self._fenced)
-        self.engine: Engine = build_engine(
-            profile, store, clock=lease.clock, provisioning=False, wall=False
-        )
-        self.election = Election(self.engine, lease)
-        self.url = ""
-
-    @property
-    def el(self) -> Election:
-        assert self.election is not None
-        return self.election
-
-    def _fenced(self, exc: Fenced) -> None:
-        if self.election is not None:
-            self.election.fenced(exc)
-
-    async def step(self) -> None:
-        """One renewal step on this engine's clock, until its heartbeat is answered."""
-        before = self.el.heartbeats
-        await self.clock.advance(self.el.renew_s)
-        await eventually(lambda: self.el.heartbeats > before, what="a heartbeat")
-
-    def missing(self) -> list[str]:
-        return [a.key for a in self.engine.alerts.open_alerts() if a.key == MISSING_KEY]
-
-
-@asynccontextmanager
-async def served(side: Side) -> AsyncIterator[Side]:
-    """The engine's API with its election (started with the app, stopped with it)."""
-    app = create_app(side.engine, extensions=[election_extension(side.el)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        side.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        yield side
-    finally:
-        await runner.cleanup()
-
-
-def _profile(tmp_path: Path, standby: str = "auto") -> Profile:
-    p = load_profile(demo_profile_copy(tmp_path))
-    return p.model_copy(
-        update={
-            "alerts": p.alerts.model_copy(update={"clear_after_s": 0.0}),
-            "store": p.store.model_copy(update={"standby": standby}),
-        }
-    )
-
-
-async def _sql(db: PgDatabase, sql: str, *args: object) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(db.dsn)
-    try:
-        return list(await conn.fetch(sql, *args))
-    finally:
-        await conn.close()
-
-
-async def _unseen_for(db: PgDatabase, holder: str, seconds: float) -> None:
-    """The holder's row as if it was last seen ``seconds`` ago on the server's clock, and the
-    active engine's term as if it began an hour ago (so it is not what bounds the absence)."""
-    await _sql(
-        db,
-        "UPDATE engine_presence SET started_at = now() - interval '2 hours',"
-        " seen_at = now() - make_interval(secs => $2) WHERE holder = $1",
-        holder,
-        seconds,
-    )
-    await _sql(db, "UPDATE engine_lease SET acquired_at = now() - interval '1 hour'")
 
 
 async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_back(
     tmp_path: Path, pg_db: PgDatabase
 ) -> None:
-    profile = _profile(tmp_path)
+    profile = election_profile(tmp_path)
     ev = profile.event.id
     async with (
         SimFleet(profile),
@@ -149,7 +63,7 @@ async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_
             assert rows["http://b:1"].role == "standby" and rows["http://b:1"].live
             assert not rows["http://b:1"].this and rows["http://b:1"].holder == lease_b.holder
             assert 0.0 <= rows["http://b:1"].age_s < TTL_S
-            (mark,) = await _sql(pg_db, "SELECT standby_seen_at FROM engine_lease")
+            (mark,) = await sql(pg_db, "SELECT standby_seen_at FROM engine_lease")
             assert mark[0] is not None, "the event is marked as one that has a standby"
             # the standby's own view names the active engine
             async with EngineClient(b.url, TECH) as api_b:
@@ -160,14 +74,14 @@ async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_
             # B loses its database: its heartbeats stop (the election goes on, logging it)
             await lease_b.close()
             # not seen for 80 s (< 3 ttls): no alert yet
-            await _unseen_for(pg_db, lease_b.holder, 80.0)
+            await unseen_for(pg_db, lease_b.holder, 80.0)
             await a.step()
             assert a.missing() == [], a.engine.alerts.open_alerts()
             view = await api_a.engines()
             assert view.standby_live and view.standby_expected  # seen 80 s ago: still counts
             assert {e.address: e.live for e in view.engines}["http://b:1"] is True
             # not seen for 100 s (> 3 ttls): the warning is raised, once
-            await _unseen_for(pg_db, lease_b.holder, 100.0)
+            await unseen_for(pg_db, lease_b.holder, 100.0)
             await a.step()
             (alert,) = [x for x in a.engine.alerts.open_alerts() if x.key == MISSING_KEY]
             assert alert.severity == "warning" and alert.subject == "engine"
@@ -192,7 +106,7 @@ async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_
             stored = [x for x in await inner.list_alerts() if x.key == MISSING_KEY]
             assert [(x.id, x.state) for x in stored] == [(alert.id, "cleared")]
         # a clean stop says so (the active one after releasing its lease)
-        final = await _sql(pg_db, "SELECT holder, role FROM engine_presence")
+        final = await sql(pg_db, "SELECT holder, role FROM engine_presence")
         assert {r["holder"]: r["role"] for r in final} == {
             lease_a.holder: "stopped",
             lease_b.holder: "stopped",
@@ -204,7 +118,7 @@ async def test_a_take_over_leaves_the_event_without_a_standby_and_says_so(
 ) -> None:
     """A dies while active (its row stays 'active', stale), B takes over: the event had a
     standby, so B alerts that it has none once its term is older than three ttls."""
-    profile = _profile(tmp_path)
+    profile = election_profile(tmp_path)
     ev = profile.event.id
     async with (
         SimFleet(profile),
@@ -217,11 +131,11 @@ async def test_a_take_over_leaves_the_event_without_a_standby_and_says_so(
             assert a.el.role is Role.ACTIVE
             await a.step()  # A sees B: the event has a standby
             await lease_a.close()  # A is gone (and its lease runs out)
-            await _sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
+            await sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
             await b.step()
             assert b.el.role is Role.ACTIVE
             assert b.missing() == []  # B's term just began
-            await _sql(pg_db, "UPDATE engine_lease SET acquired_at = now() - interval '1 hour'")
+            await sql(pg_db, "UPDATE engine_lease SET acquired_at = now() - interval '1 hour'")
             await b.step()
             (alert,) = [x for x in b.engine.alerts.open_alerts() if x.key == MISSING_KEY]
             assert alert.msg_id == "alert.standby_missing", alert
@@ -231,7 +145,7 @@ async def test_a_lone_engine_expects_no_standby_unless_required(
     tmp_path: Path, pg_db: PgDatabase
 ) -> None:
     for standby in ("auto", "required"):
-        profile = _profile(tmp_path / standby, standby)
+        profile = election_profile(tmp_path / standby, standby)
         event = f"lone-{standby}"
         profile = profile.model_copy(
             update={"event": profile.event.model_copy(update={"id": event})}
@@ -244,7 +158,7 @@ async def test_a_lone_engine_expects_no_standby_unless_required(
         ):
             a = Side(profile, inner, lease)
             async with served(a):
-                await _sql(
+                await sql(
                     pg_db,
                     "UPDATE engine_lease SET acquired_at = now() - interval '1 hour'"
                     " WHERE event_id = $1",
@@ -271,15 +185,15 @@ async def test_the_presence_table_refuses_hostile_rows(pg_db: PgDatabase) -> Non
             ("ev", "h", "http://x:1", "standby", -60.0),  # seen before it started
         ]:
             with pytest.raises(asyncpg.CheckViolationError):
-                await _sql(pg_db, insert, *args)
+                await sql(pg_db, insert, *args)
         # the engine's own side refuses them before they reach the database
         with pytest.raises(StoreError, match="role"):
             await lease.heartbeat("leader", live_s=90.0)
         with pytest.raises(StoreError, match="holder id"):
             LeaderLease(pg_db.dsn, "ev", address="http://a:1", ttl_s=TTL_S, holder="h" * 201)
-        rows = await _sql(pg_db, "SELECT holder, role FROM engine_presence")
+        rows = await sql(pg_db, "SELECT holder, role FROM engine_presence")
         assert [(r["holder"], r["role"]) for r in rows] == [(lease.holder, "standby")]
-        assert len(await _sql(pg_db, "SELECT 1 FROM engine_lease")) == 0
+        assert len(await sql(pg_db, "SELECT 1 FROM engine_lease")) == 0
 
 
 async def test_the_presence_table_stays_bounded(pg_db: PgDatabase) -> None:
@@ -292,13 +206,11 @@ async def test_the_presence_table_stays_bounded(pg_db: PgDatabase) -> None:
     )
     async with LeaderLease(pg_db.dsn, "ev", address="http://a:1", ttl_s=TTL_S) as lease:
         await lease.heartbeat("standby", live_s=90.0)  # the table exists now
-        await _sql(pg_db, insert_rows, "ev", 60.0, 300, "dead-")  # seen within the last day
-        await _sql(pg_db, insert_rows, "ev", 200_000.0, 50, "old-")  # gone for more than a day
-        await _sql(pg_db, insert_rows, "other-event", 200_000.0, 5, "old-")
+        await sql(pg_db, insert_rows, "ev", 60.0, 300, "dead-")  # seen within the last day
+        await sql(pg_db, insert_rows, "ev", 200_000.0, 50, "old-")  # gone for more than a day
+        await sql(pg_db, insert_rows, "other-event", 200_000.0, 5, "old-")
         snap = await lease.heartbeat("standby", live_s=90.0)
-        rows = await _sql(
-            pg_db, "SELECT holder, seen_at FROM engine_presence WHERE event_id = 'ev'"
-        )
+        rows = await sql(pg_db, "SELECT holder, seen_at FROM engine_presence WHERE event_id = 'ev'")
         others = sorted(r["holder"] for r in rows if r["holder"] != lease.holder)
         assert len(others) == MAX_ROWS
         # the most recently seen ones stay: dead-1 .. dead-32 of the first batch
@@ -306,12 +218,12 @@ async def test_the_presence_table_stays_bounded(pg_db: PgDatabase) -> None:
         assert len(snap.engines) == MAX_ROWS + 1 and snap.engines[0].mine
         assert {e.holder for e in snap.others} == set(others)
         assert (
-            len(await _sql(pg_db, "SELECT 1 FROM engine_presence WHERE event_id = 'other-event'"))
+            len(await sql(pg_db, "SELECT 1 FROM engine_presence WHERE event_id = 'other-event'"))
             == 5
         )
         # and a second heartbeat changes nothing
         await lease.heartbeat("standby", live_s=90.0)
-        assert len(await _sql(pg_db, "SELECT 1 FROM engine_presence WHERE event_id = 'ev'")) == (
+        assert len(await sql(pg_db, "SELECT 1 FROM engine_presence WHERE event_id = 'ev'")) == (
             MAX_ROWS + 1
         )
 
@@ -319,7 +231,7 @@ async def test_the_presence_table_stays_bounded(pg_db: PgDatabase) -> None:
 async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_polled(
     tmp_path: Path, pg_db: PgDatabase
 ) -> None:
-    profile = _profile(tmp_path)
+    profile = election_profile(tmp_path)
     ev = profile.event.id
     series = [(d.id, "poll_s") for d in profile.devices]
     series += [("sw-core", "rx_dbm.Ethernet1/1"), ("mc-police", "rx_dbm.sfp0")]
@@ -382,7 +294,7 @@ async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_poll
             assert (link.reason, link.since) == (down.summary, down.raised_at)
             assert link.reason_id == down.msg_id
             # after a take-over the new active engine's own polls win
-            await _sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
+            await sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
             await lease_a.close()
             await b.step()
             assert b.el.role is Role.ACTIVE

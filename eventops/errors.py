@@ -214,6 +214,13 @@ class ProbeError(EventOpsError):
     exit_code = 7
 
 
+class ProbeParamError(ProbeError):
+    """A probe's parameter out of its range (a port, a rate, a count…): the caller's input,
+    refused before anything is sent (the API answers 400, not a probe failure's 502)."""
+
+    title = "Invalid probe parameter"
+
+
 class WallError(EventOpsError):
     title = "Social wall error"
     exit_code = 8

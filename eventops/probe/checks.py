@@ -6,7 +6,7 @@ import errno
 import math
 import os
 
-from eventops.errors import ProbeError
+from eventops.errors import ProbeError, ProbeParamError
 from eventops.i18n import Msg, refusal
 
 
@@ -16,7 +16,7 @@ def check_port(port: object, what: str = "port", *, listen: bool = False) -> int
     if isinstance(port, bool) or not isinstance(port, int) or not lo <= port <= 65535:
         shown = port if isinstance(port, int | float | str) else repr(port)
         msg = Msg("probe.range.port", {"what": what, "port": shown, "lo": lo})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
     return port
 
 
@@ -26,13 +26,13 @@ def check_seconds(value: float | None, what: str, lo: float, hi: float) -> None:
         return
     if not isinstance(value, int | float) or not math.isfinite(value) or not lo < value <= hi:
         msg = Msg("probe.range.seconds", {"what": what, "value": value, "lo": lo, "hi": hi})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
 
 
 def check_interval(value: float) -> None:
     """A progress interval: at least 10 ms (so progress lines cannot flood), at most 1 h."""
     if not isinstance(value, int | float) or not math.isfinite(value) or not 0.01 <= value <= 3600:
-        raise refusal(ProbeError, Msg("probe.range.interval", {"value": value}))
+        raise refusal(ProbeParamError, Msg("probe.range.interval", {"value": value}))
 
 
 def os_reason(exc: OSError) -> str:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from eventops.errors import ProbeError
+from eventops.errors import ProbeError, ProbeParamError
 from eventops.i18n import Msg, refusal
 from eventops.probe.checks import check_port, os_failure, os_why
 from eventops.probe.datapath import load_engine
@@ -285,19 +285,19 @@ def validate(
     bidir: bool,
 ) -> None:
     if not 1 <= duration <= 86400 or duration != int(duration):
-        raise refusal(ProbeError, Msg("probe.range.whole_seconds", {"value": duration}))
+        raise refusal(ProbeParamError, Msg("probe.range.whole_seconds", {"value": duration}))
     if not 1 <= streams <= MAX_STREAMS:
         msg = Msg("probe.range.streams", {"streams": streams, "hi": MAX_STREAMS})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
     if rate_bps is not None and not 0 <= rate_bps <= 400e9:
-        raise refusal(ProbeError, Msg("probe.range.iperf3_rate", {"rate": rate_bps}))
+        raise refusal(ProbeParamError, Msg("probe.range.iperf3_rate", {"rate": rate_bps}))
     if size is not None:
         lo, hi = (16, MAX_UDP_BLOCK) if udp else (1, MAX_TCP_BLOCK)
         if not lo <= size <= hi:
             kind = "probe.range.udp_block" if udp else "probe.range.tcp_block"
-            raise refusal(ProbeError, Msg(kind, {"size": size, "lo": lo, "hi": hi}))
+            raise refusal(ProbeParamError, Msg(kind, {"size": size, "lo": lo, "hi": hi}))
     if reverse and bidir:
-        raise refusal(ProbeError, Msg("probe.range.reverse_bidir"))
+        raise refusal(ProbeParamError, Msg("probe.range.reverse_bidir"))
 
 
 def _interval_summary(ios: list[StreamIO]) -> dict[str, Any]:

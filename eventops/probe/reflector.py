@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventops.errors import ProbeError
+from eventops.errors import ProbeParamError
 from eventops.i18n import Msg, refusal
 from eventops.probe.checks import check_port, listen_failure
 from eventops.probe.stamp import (
@@ -64,9 +64,9 @@ class Reflector:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < idle_timeout_s <= 86400:
-            raise refusal(ProbeError, Msg("probe.range.idle", {"value": idle_timeout_s}))
+            raise refusal(ProbeParamError, Msg("probe.range.idle", {"value": idle_timeout_s}))
         if not 1 <= max_sessions <= 1 << 20:
-            raise refusal(ProbeError, Msg("probe.range.sessions", {"n": max_sessions}))
+            raise refusal(ProbeParamError, Msg("probe.range.sessions", {"n": max_sessions}))
         self.host = host
         self.port = port
         self.stateful = stateful

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from eventops.errors import ProbeError
+from eventops.errors import ProbeError, ProbeParamError
 from eventops.i18n import Msg, refusal
 from eventops.probe.checks import check_interval, check_port, os_failure, os_why
 from eventops.probe.models import StampAnomalies, StampInterval, StampResult, described
@@ -284,18 +284,18 @@ async def run_stamp(
     check_port(port)
     check_interval(progress_interval)
     if not 1 <= count <= 10_000_000:
-        raise refusal(ProbeError, Msg("probe.range.count", {"count": count}))
+        raise refusal(ProbeParamError, Msg("probe.range.count", {"count": count}))
     if not 0 <= interval <= 3600:
-        raise refusal(ProbeError, Msg("probe.range.spacing", {"value": interval}))
+        raise refusal(ProbeParamError, Msg("probe.range.spacing", {"value": interval}))
     if not SENDER_LEN <= size <= 9000:
         msg = Msg("probe.range.stamp_size", {"size": size, "lo": SENDER_LEN})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
     if ssid is not None and not 1 <= ssid <= 0xFFFF:
-        raise refusal(ProbeError, Msg("probe.range.ssid", {"ssid": ssid}))
+        raise refusal(ProbeParamError, Msg("probe.range.ssid", {"ssid": ssid}))
     if not 0 < wait_s <= 60:
-        raise refusal(ProbeError, Msg("probe.range.wait", {"value": wait_s}))
+        raise refusal(ProbeParamError, Msg("probe.range.wait", {"value": wait_s}))
     if not 0 < progress_interval <= 3600:
-        raise refusal(ProbeError, Msg("probe.range.progress", {"value": progress_interval}))
+        raise refusal(ProbeParamError, Msg("probe.range.progress", {"value": progress_interval}))
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM), 5.0)

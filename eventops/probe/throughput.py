@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from eventops.errors import ProbeError
+from eventops.errors import ProbeError, ProbeParamError
 from eventops.i18n import Msg, refusal
 from eventops.probe.checks import check_interval, check_port, os_failure
 from eventops.probe.datapath import (
@@ -99,13 +99,13 @@ async def _connect(
 def _check_common(size: int | None, rate_bps: float | None, duration: float) -> None:
     if size is not None and not HEADER_LEN <= size <= 65507:
         msg = Msg("probe.range.datagram", {"size": size, "lo": HEADER_LEN})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
     if rate_bps is not None and not 0 < rate_bps <= MAX_RATE_BPS:
         msg = Msg("probe.range.rate", {"rate": rate_bps, "hi": MAX_RATE_BPS})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
     if not 0 < duration <= MAX_DURATION_S:
         msg = Msg("probe.range.duration", {"value": duration, "hi": MAX_DURATION_S})
-        raise refusal(ProbeError, msg)
+        raise refusal(ProbeParamError, msg)
 
 
 async def _progress_loop(
@@ -168,7 +168,7 @@ async def run_udp(
     check_interval(interval)
     _check_common(size, rate_bps, duration)
     if not batched and rate_bps is None:
-        raise refusal(ProbeError, Msg("probe.range.needs_rate"))
+        raise refusal(ProbeParamError, Msg("probe.range.needs_rate"))
     eng = load_engine(engine)
     reader, writer = await _connect(host, port, control_timeout)
     udp: socket.socket | None = None
@@ -180,7 +180,7 @@ async def run_udp(
         pps = (rate_bps / (8.0 * wire)) if rate_bps else 0.0
         if rate_bps and pps < 1.0 / duration:
             msg = Msg("probe.range.below_one", {"rate": rate_bps, "wire": wire})
-            raise refusal(ProbeError, msg)
+            raise refusal(ProbeParamError, msg)
         session = secrets.randbits(32)
         writer.write(
             _line(
@@ -333,7 +333,7 @@ async def run_tcp(
     check_interval(interval)
     _check_common(None, None, duration)
     if not 1 <= streams <= 128:
-        raise refusal(ProbeError, Msg("probe.range.streams", {"streams": streams, "hi": 128}))
+        raise refusal(ProbeParamError, Msg("probe.range.streams", {"streams": streams, "hi": 128}))
     reader, writer = await _connect(host, port, control_timeout)
     session = secrets.randbits(32)
     loop = asyncio.get_running_loop()

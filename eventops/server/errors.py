@@ -28,6 +28,7 @@ Unsupported (the device refused a verb)  409     not_supported
 ProfileError (a reload refused)          409     profile_invalid
 ProvisioningError, WallError             409     provisioning_failed, wall_error
 DeviceError                              502     device
+ProbeParamError (a parameter's range)    400     invalid
 ProbeError                               502     probe
 Unavailable, StoreError                  503     unavailable
 =======================================  ======  ====================
@@ -51,6 +52,7 @@ from eventops.errors import (
     NotAuthenticated,
     NotFound,
     ProbeError,
+    ProbeParamError,
     ProfileError,
     ProvisioningError,
     RequestError,
@@ -77,6 +79,7 @@ _REQUEST_STATUS: tuple[tuple[type[RequestError], int], ...] = (
 _OTHER: tuple[tuple[type[EventOpsError], int, str], ...] = (
     (Unsupported, 409, "not_supported"),
     (DeviceError, 502, "device"),
+    (ProbeParamError, 400, "invalid"),
     (ProbeError, 502, "probe"),
     (ProfileError, 409, "profile_invalid"),
     (ProvisioningError, 409, "provisioning_failed"),

@@ -412,7 +412,7 @@ def test_a_verdicts_english_reason_is_its_message_in_english() -> None:
 REFUSALS = {
     "InvalidRequest", "NotAuthenticated", "Forbidden", "NotFound", "Conflict", "Unavailable",
     "NotSupported", "ConfirmationNeeded", "WallConflict", "WallNotFound", "WallError",
-    "ProbeError", "ControlError", "Iperf3ProtocolError", "ParamsRejected",
+    "ProbeError", "ProbeParamError", "ControlError", "Iperf3ProtocolError", "ParamsRejected",
 }  # fmt: skip
 """The errors the engine's API answers with a person-facing message (a probe's failure
 reaches the API and the :probe view as a ProbeError)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from rich.text import Text
 from textual import events, work
@@ -322,13 +322,15 @@ class CoreApp(App[None]):
     def current_table(self) -> RowTable[Any] | None:
         return self._table_in(self.current)
 
-    def flush(self) -> None:
-        """One refresh tick (the composition root draws every view)."""
-        raise NotImplementedError
+    if TYPE_CHECKING:
+        # Provided by the composition root (eventops.tui.app.EventOpsApp), which draws
+        # every view; declared here for the mixins that ask for a redraw.
 
-    def paint(self) -> None:
-        """Draw the header and the Pulse (the composition root)."""
-        raise NotImplementedError
+        def flush(self) -> None:
+            """One refresh tick: draw what changed since the last one."""
+
+        def paint(self) -> None:
+            """Draw the header and the Pulse."""
 
 
 def _host_port(url: str) -> str:

@@ -111,7 +111,11 @@ def test_rate_limited_link_exact_accounting(lab: tuple[str, str]) -> None:
         assert r.returncode == 0, r.stderr
         e = json.loads(r.stdout)["eventops"]
         assert e["sent_packets"] - e["received_packets"] == e["lost_packets"] > 0
-        assert e["duplicated"] == 0 and e["reordered"] == 0
+        assert e["duplicated"] == 0
+        # a veth delivers through the sending CPU's backlog: a sender the scheduler moves
+        # to the other core mid-run can overtake its own last datagram (1 reordered of
+        # ~4,000 seen once on CI's busy 2 cores); that is the host, and it stays rare
+        assert e["reordered"] <= e["received_packets"] // 100
         # tbf passes 40 Mbit/s of L2 bytes (its burst adds a little)
         assert 34e6 < e["receiver_bps"] < 48e6
         # the sender never exceeds its target; a busy host (CI's 2 shared cores, parallel

@@ -184,4 +184,10 @@ async def test_acceptance_fails_on_half_the_capacity(make_lab: MakeLab, tmp_path
     assert not result.passed and result.failed_step in ("50%", "75%")
     assert steps[0].passed and steps[-1].name == result.failed_step
     failing = {c.name for c in steps[-1].checks if not c.passed}
-    assert "loss" in failing
+    # 50 % of 90 is the link's own 45 Mbit/s: there the shaper's queue fills, and whether
+    # delay and jitter fail before the first drop depends on how evenly a busy host sends
+    # (CI's parallel run once stopped at 50 % on delay and jitter alone); above it, the
+    # excess can only be dropped
+    assert failing & {"loss", "delay", "jitter"}, failing
+    if result.failed_step == "75%":
+        assert "loss" in failing, failing

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import socket
 import statistics
@@ -47,6 +48,12 @@ class StreamResult:
     @property
     def median_delay_ms(self) -> float:
         return statistics.median(self.delays_ms)
+
+
+def binomial_sd_pct(pct: float, n: int) -> float:
+    """Standard deviation, in points, of the share lost when each of ``n`` is lost at ``pct``."""
+    p = pct / 100.0
+    return 100.0 * math.sqrt(p * (1.0 - p) / n)
 
 
 def _realtime() -> None:

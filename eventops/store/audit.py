@@ -484,21 +484,7 @@ def read_entries(path: Path, since_id: int = 0) -> list[AuditEntry]:
     con, has_mac = _checked(path)
     try:
         rows = con.execute(_select(has_mac) + " WHERE id > ? ORDER BY id", (since_id,))
-        return [
-            AuditEntry(
-                id=r["id"],
-                ts=datetime.fromisoformat(r["ts"]),
-                actor=r["actor"],
-                action=r["action"],
-                target=r["target"],
-                before=None if r["before"] is None else json.loads(r["before"]),
-                after=None if r["after"] is None else json.loads(r["after"]),
-                prev_hash=r["prev_hash"],
-                hash=r["hash"],
-                mac=r["mac"],
-            )
-            for r in rows
-        ]
+        return [AuditEntry.of_row(r, datetime.fromisoformat(r["ts"])) for r in rows]
     except (sqlite3.DatabaseError, ValueError, ValidationError) as exc:
         raise StoreError(f"{path}: cannot read the audit table ({exc})") from None
     finally:

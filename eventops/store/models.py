@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,6 +36,12 @@ class Sample(Row):
     device: str
     metric: str
     value: float
+
+    @classmethod
+    def at_ms(cls, ts_ms: int, device: str, metric: str, value: float) -> Sample:
+        """A sample stamped with milliseconds since the epoch, as both stores keep it."""
+        return cls(ts=datetime.fromtimestamp(ts_ms / 1000, UTC), device=device, metric=metric,
+                   value=value)  # fmt: skip
 
 
 class AlertRow(Row):
@@ -168,6 +175,25 @@ class AuditEntry(Row):
     hash: str
     mac: str | None = None
     """HMAC-SHA256 keyed chain (None: written without an audit key)."""
+
+    @classmethod
+    def of_row(cls, r: StoredRow, ts: datetime, *, with_mac: bool = True) -> AuditEntry:
+        """An entry from a stored audit row (``before``/``after`` as JSON text), stamped ``ts``
+        (each store keeps the time its own way); ``with_mac=False`` for a table without it."""
+        return cls(id=r["id"], ts=ts, actor=r["actor"], action=r["action"], target=r["target"],
+                   before=_json_or_none(r["before"]), after=_json_or_none(r["after"]),
+                   prev_hash=r["prev_hash"], hash=r["hash"],
+                   mac=r["mac"] if with_mac else None)  # fmt: skip
+
+
+class StoredRow(Protocol):
+    """A database row read by column name (sqlite3.Row, asyncpg.Record, a dict)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
 
 
 class HandoverRow(Row):

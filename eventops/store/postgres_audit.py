@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
@@ -111,18 +110,7 @@ class PostgresAuditMixin(PostgresCore):
 
 
 def entry_of(r: dict[str, Any]) -> AuditEntry:
-    return AuditEntry(
-        id=r["id"],
-        ts=_dt(r["ts"]),
-        actor=r["actor"],
-        action=r["action"],
-        target=r["target"],
-        before=None if r["before"] is None else json.loads(r["before"]),
-        after=None if r["after"] is None else json.loads(r["after"]),
-        prev_hash=r["prev_hash"],
-        hash=r["hash"],
-        mac=r["mac"],
-    )
+    return AuditEntry.of_row(r, _dt(r["ts"]))
 
 
 async def pg_append_audit(

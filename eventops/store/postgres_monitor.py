@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -140,15 +140,7 @@ class PostgresMonitorMixin(PostgresCore):
             lo,
             hi,
         )
-        return [
-            Sample(
-                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
-                device=device,
-                metric=metric,
-                value=r["value"],
-            )
-            for r in rows
-        ]
+        return [Sample.at_ms(r["ts_ms"], device, metric, r["value"]) for r in rows]
 
     async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
         keys = check_series(series)
@@ -164,15 +156,7 @@ class PostgresMonitorMixin(PostgresCore):
             [d for d, _ in keys],
             [m for _, m in keys],
         )
-        return [
-            Sample(
-                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
-                device=r["device"],
-                metric=r["metric"],
-                value=r["value"],
-            )
-            for r in rows
-        ]
+        return [Sample.at_ms(r["ts_ms"], r["device"], r["metric"], r["value"]) for r in rows]
 
     async def add_alert(self, alert: AlertRow) -> int:
         async def job(c: asyncpg.Connection) -> int:

@@ -9,7 +9,6 @@ chain and the checkpoint.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, tzinfo
@@ -99,18 +98,4 @@ async def read_postgres_entries(
     """The event's audit entries after ``since_id``, read-only (``eventops audit show``)."""
     async with _readonly(url, password, event) as conn:
         rows = await _rows(conn, event, since_id)
-    return [
-        AuditEntry(
-            id=r["id"],
-            ts=_dt(r["ts"]),
-            actor=r["actor"],
-            action=r["action"],
-            target=r["target"],
-            before=None if r["before"] is None else json.loads(r["before"]),
-            after=None if r["after"] is None else json.loads(r["after"]),
-            prev_hash=r["prev_hash"],
-            hash=r["hash"],
-            mac=r["mac"],
-        )
-        for r in rows
-    ]
+    return [AuditEntry.of_row(r, _dt(r["ts"])) for r in rows]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -70,21 +69,7 @@ class SQLiteAuditMixin(SQLiteCore):
                 "SELECT * FROM audit WHERE id > ? AND action = ? ORDER BY id LIMIT ?",
                 (since_id, action, limit),
             )
-        return [
-            AuditEntry(
-                id=r["id"],
-                ts=_dt(r["ts"]),
-                actor=r["actor"],
-                action=r["action"],
-                target=r["target"],
-                before=None if r["before"] is None else json.loads(r["before"]),
-                after=None if r["after"] is None else json.loads(r["after"]),
-                prev_hash=r["prev_hash"],
-                hash=r["hash"],
-                mac=r["mac"] if self._has_mac else None,
-            )
-            for r in rows
-        ]
+        return [AuditEntry.of_row(r, _dt(r["ts"]), with_mac=self._has_mac) for r in rows]
 
     async def verify_audit(self) -> int:
         """Check both chains over the open store (MACs when a key is set).

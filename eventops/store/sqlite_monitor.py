@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
@@ -103,15 +103,7 @@ class SQLiteMonitorMixin(SQLiteCore):
             "ORDER BY ts_ms, rowid",  # equal times in the order written (stable pages)
             (device, metric, lo, hi),
         )
-        return [
-            Sample(
-                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
-                device=device,
-                metric=metric,
-                value=r["value"],
-            )
-            for r in rows
-        ]
+        return [Sample.at_ms(r["ts_ms"], device, metric, r["value"]) for r in rows]
 
     async def latest_samples(self, series: Sequence[tuple[str, str]]) -> list[Sample]:
         keys = check_series(series)
@@ -126,15 +118,7 @@ class SQLiteMonitorMixin(SQLiteCore):
             " LIMIT 1) ORDER BY k.device, k.metric",
             (json.dumps(keys),),
         )
-        return [
-            Sample(
-                ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
-                device=r["device"],
-                metric=r["metric"],
-                value=r["value"],
-            )
-            for r in rows
-        ]
+        return [Sample.at_ms(r["ts_ms"], r["device"], r["metric"], r["value"]) for r in rows]
 
     async def add_alert(self, alert: AlertRow) -> int:
         async def job(c: aiosqlite.Connection) -> int:

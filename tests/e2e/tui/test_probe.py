@@ -8,38 +8,44 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from eventops_hardware.linkprobes import Endpoint, LinkProbesProcess
+from eventops_hardware.ports import free_ports
 from textual.widgets import Input, OptionList, Static
 
-from eventops import probe
 from eventops.server.app import create_app
 from eventops.server.probe import probe_extension
 from eventops.server.wall import wall_extension
 from eventops.tui.screens.probe import ProbeView
 from tests.e2e.tui.conftest import Rig, until
-from tests.integration.test_probe_api import with_probe
+from tests.integration.test_probe_api import LOOPBACK_SLA, with_probe
 
 LINK = "fibre-police"
 
 
 @pytest.fixture
 async def prig(rig: Rig) -> AsyncIterator[Rig]:
-    """The rig with fibre-police's probe at a real reflector and sink, the probe API mounted."""
-    sink = await probe.start_sink("127.0.0.1", 0)
-    refl = await probe.start_reflector("127.0.0.1", 0, stateful=True)
+    """The rig with fibre-police's probe at a real reflector and sink, the probe API mounted.
+
+    The sink and the reflector run in a process of their own, as on a real link: the far
+    end's packets never wait for the TUI's and the engine's event loop. Delay and jitter
+    are judged by what a loopback keeps on a busy host (``LOOPBACK_SLA``); loss stays 0.1 %.
+    """
+    sink_port, refl_port = free_ports(2)
+    ends = [
+        Endpoint("sink", f"127.0.0.1:{sink_port}", (LINK,)),
+        Endpoint("reflector", f"127.0.0.1:{refl_port}", (LINK,)),
+    ]
     engine = rig.sim.engine
-    engine.profile = with_probe(engine.profile, LINK, sink.port, refl.port, 20)
-    await rig.stop_server()
-    wall = wall_extension(media_dir=rig.config_path.parent / "media")
-    app = create_app(engine, heartbeat_s=0.2, extensions=[wall, probe_extension()])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    rig.runner, rig.port = runner, runner.addresses[0][1]
-    try:
+    engine.profile = with_probe(engine.profile, LINK, sink_port, refl_port, 20, LOOPBACK_SLA)
+    async with LinkProbesProcess.of(ends):
+        await rig.stop_server()
+        wall = wall_extension(media_dir=rig.config_path.parent / "media")
+        app = create_app(engine, heartbeat_s=0.2, extensions=[wall, probe_extension()])
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        rig.runner, rig.port = runner, runner.addresses[0][1]
         yield rig
-    finally:
-        await sink.close()
-        await refl.close()
 
 
 async def test_run_a_stamp_probe_and_export_it(prig: Rig, tmp_path: Path) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from tests.helpers.browser import patient_expect
 from tests.unit.server.conftest import served
 
 __all__ = ["served"]
+
+patient_expect()

@@ -86,7 +86,7 @@ async def test_approve_take_down_announce_and_recover_after_restart(
     overlay = page.locator("#announcement")
     await expect(overlay).to_be_hidden()
     await s.post(f"{API}/announcements", "police", {"id": "storm"})
-    await expect(overlay).to_be_visible(timeout=1000)
+    await expect(overlay).to_be_visible()
     await expect(page.locator("#ann-title-de")).to_have_text("Unwetterwarnung")
     await expect(page.locator("#ann-title-en")).to_have_text("Severe weather warning")
     await page.reload()
@@ -108,11 +108,11 @@ async def test_approve_take_down_announce_and_recover_after_restart(
     from eventops.wall.manual import ManualModeration
 
     await ManualModeration(s.store, s.clock).decide("replay:2", "take_down", "presse")
-    await expect(page.locator("body")).to_have_class(re.compile(r"\bblank\b"), timeout=8000)
+    await expect(page.locator("body")).to_have_class(re.compile(r"\bblank\b"))
     await expect(page.locator("#grid article")).to_have_count(0)
     await s.add_post("replay:3", "Wieder da", "replay:cem", state="approved")
     s.runner = await start_wall_server(s.engine, s.media_dir, port=s.port)
-    await expect(page.locator('article[data-id="replay:3"]')).to_be_visible(timeout=10000)
+    await expect(page.locator('article[data-id="replay:3"]')).to_be_visible()
     await expect(page.locator('article[data-id="replay:2"]')).to_have_count(0)
     await expect(page.locator("body")).not_to_have_class(re.compile(r"\bblank\b"))
     await page.screenshot(path=str(tmp_path / "wall.png"))

@@ -229,7 +229,7 @@ async def test_apply_killed_mid_run_leaves_every_device_consistent(cli: Cli) -> 
             cli.profile,
             store,
             lock_dir=cli.tmp / "demo.sqlite3.locks",
-            options=ApplyOptions(confirm_timeout_s=2, poll_s=0.05),
+            options=ApplyOptions(confirm_timeout_s=5, poll_s=0.05),
         )
         plan = await prov.plan()
         planned = {d.device: d.state for d in plan.devices}

@@ -240,7 +240,7 @@ async def test_a_new_apply_first_undoes_what_a_dead_one_left_unconfirmed(tmp_pat
             profile,
             store,
             lock_dir=tmp_path / "locks",
-            options=ApplyOptions(confirm_timeout_s=2.0, poll_s=0.05),
+            options=ApplyOptions(confirm_timeout_s=5.0, poll_s=0.05),
             secrets_base=path.parent,
         )
         report = await prov.apply(["mc-police"], actor="technik")

@@ -36,7 +36,7 @@ async def test_rpcd_restart_before_confirm_is_reported_as_new_config_kept(
             profile,
             store,
             lock_dir=tmp_path / "locks",
-            options=ApplyOptions(confirm_timeout_s=2.0, poll_s=0.05, recover_s=2.0),
+            options=ApplyOptions(confirm_timeout_s=5.0, poll_s=0.05, recover_s=2.0),
             progress=progress,
             maintenance=NoMaintenance(),
             secrets_base=path.parent,

@@ -124,7 +124,8 @@ as root)."""
 
 def _queued(sock: socket.socket) -> int:
     """Bytes of the next datagram waiting in ``sock``'s receive queue (0: none)."""
-    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+    (n,) = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))
+    return int(n)
 
 
 @pytest.mark.parametrize("name", ["c", "python"])

@@ -19,25 +19,35 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _collect(proc: subprocess.Popen[str], lines: list[str], first: threading.Event) -> None:
+def _collect(
+    proc: subprocess.Popen[str], lines: list[str], working: threading.Event, acked: int
+) -> None:
     assert proc.stdout is not None
+    n = 0
     for line in proc.stdout:
         lines.append(line.strip())
-        first.set()
+        n += line.strip() != "C"  # "C": the child met a conflict and wrote nothing
+        if n >= acked:
+            working.set()
 
 
-def kill_mid_work(module: str, args: list[str], rng: random.Random, *, what: str) -> list[str]:
-    """Run ``python -m module args…``; once it printed its first line, wait 0–0.3 s and
-    SIGKILL it. ``what``: what the first line means, for the failure message."""
+def kill_mid_work(
+    module: str, args: list[str], rng: random.Random, *, what: str, acked: int = 3
+) -> list[str]:
+    """Run ``python -m module args…``; once it acknowledged ``acked`` writes (lines other
+    than ``C``), wait 0–0.3 s and SIGKILL it. ``what``: what such a line means, for the
+    failure message. Counting from the acknowledged writes, not from the start, keeps
+    the rounds' yield (each test asks for a number of them) independent of how slowly a
+    busy host starts the child or writes."""
     proc = subprocess.Popen(
         [sys.executable, "-m", module, *args], cwd=REPO, stdout=subprocess.PIPE, text=True
     )
     lines: list[str] = []
-    first = threading.Event()
-    reader = threading.Thread(target=_collect, args=(proc, lines, first))
+    working = threading.Event()
+    reader = threading.Thread(target=_collect, args=(proc, lines, working, acked))
     reader.start()
     try:
-        assert first.wait(60), f"child never {what}"
+        assert working.wait(60), f"child never {what} ({acked} times)"
         time.sleep(rng.uniform(0.0, 0.3))  # a random point mid-work
     finally:
         proc.send_signal(signal.SIGKILL)

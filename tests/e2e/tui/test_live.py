@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.worker import WorkerState
+
 from eventops.tui.dialogs import InputScreen
 from eventops.tui.screens.alerts import AlertsTable
 from eventops.tui.screens.timeline import TimelineTable
@@ -52,8 +54,18 @@ async def test_the_wall_queue_follows_the_stream_not_a_timer(rig: Rig) -> None:
         await until(
             pilot, lambda: any(e.type == "wall" for e in rig.sim.engine.bus), "first wall event"
         )
-        for _ in range(10):
-            await pilot.pause(0.02)
+        # ... and the app has taken in the wall's events so far and re-read the queue for them
+        told = max(e.id for e in rig.sim.engine.bus if e.type == "wall")
+
+        def settled() -> bool:
+            seen = app.state.last_id is not None and app.state.last_id >= told
+            busy = any(
+                w.group == "wall-poll" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                for w in app.workers
+            )
+            return seen and not busy
+
+        await until(pilot, settled, "the app is up to date with the stream")
         calls: list[str] = []
         real = app.api.wall_queue
 

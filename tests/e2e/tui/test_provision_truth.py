@@ -108,7 +108,11 @@ async def prig(rig: Rig) -> AsyncIterator[Rig]:
     tmp = rig.config_path.parent
     prov = provision_extension(
         lock_dir=tmp / "locks",
-        options=ApplyOptions(confirm_timeout_s=30.0, poll_s=0.05, recover_s=2.0),
+        # a request held on the fake clock still has a timeout on the wall clock: far above
+        # what the held phases take on a busy host
+        options=ApplyOptions(
+            confirm_timeout_s=30.0, poll_s=0.05, recover_s=2.0, device_timeout_s=120.0
+        ),
     )
     wall = wall_extension(media_dir=tmp / "media2")
     runner = web.AppRunner(create_app(rig.sim.engine, heartbeat_s=0.2, extensions=[wall, prov]))

@@ -24,7 +24,9 @@ async def test_pulse_shows_a_running_probe(prig: Rig) -> None:
                 http.post(
                     f"{prig.url}/api/v1/probe/throughput",
                     headers={"Authorization": f"Bearer {TOKENS['technik']}"},
-                    json={"link": LINK, "rate": "2M", "duration": 1.5, "size": 500},
+                    # long enough that a busy host still shows it: the progress event, the
+                    # activity request and a repaint all happen while it runs
+                    json={"link": LINK, "rate": "2M", "duration": 6, "size": 500},
                 )
             )
             await until(pilot, lambda: "Probe running" in str(pulse.render()), "probe shown")

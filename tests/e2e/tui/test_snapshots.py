@@ -128,7 +128,13 @@ def ready_then(*keys: str, until: Cond | None = None) -> Callable[[Pilot[Any]], 
         assert isinstance(app, EventOpsApp)
         await wait(
             pilot,
-            lambda: app.ready and app.connected and (app.state.links or app.role == "comms"),
+            lambda: (
+                app.ready
+                and app.connected
+                and (app.state.links or app.role == "comms")
+                # the header's wall count comes from its own request, after the snapshot
+                and ("wall" not in app.views or app.state.wall_pending is not None)
+            ),
             "live",
         )
         await pilot.press(*keys)

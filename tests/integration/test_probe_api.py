@@ -26,6 +26,7 @@ from eventops.server.app import create_app
 from eventops.server.probe import probe_extension
 from eventops.store import SQLiteStore
 from eventops.store.models import HandoverRow
+from tests.helpers.wait import eventually
 from tests.unit.monitor.factories import T0, demo_profile
 from tests.unit.monitor.scripted import ScriptedFleet
 from tests.unit.server.conftest import SSE, TOKENS
@@ -229,17 +230,19 @@ async def test_acceptance_via_api_is_stored_as_proof(ps: ProbeServed) -> None:
 
 
 async def test_a_second_run_on_the_same_link_gets_409(ps: ProbeServed) -> None:
+    # 4 s of STAMP: the second request comes while it runs, however busy the host
     first = asyncio.create_task(
-        ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 40, "interval": 0.02})
+        ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 200, "interval": 0.02})
     )
-    for _ in range(200):
-        if any(e.type == "probe.progress" for e in ps.engine.bus):
-            break  # the first run has claimed the link
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: any(e.type == "probe.progress" for e in ps.engine.bus),
+        within=30,
+        what="the first run has claimed the link",
+    )
     status, text = await ps.post("/api/v1/probe/accept", "technik", {"link": LINK, **QUICK})
     assert status == 409 and "already in progress" in text["error"]["message"]
     status, row = await first
-    assert status == 200 and row["result"]["replies"] == 40
+    assert status == 200 and row["result"]["replies"] == 200
     # free again once the first is done
     status, _ = await ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 5})
     assert status == 200
@@ -328,22 +331,27 @@ async def test_bad_requests_are_one_line_400s(ps: ProbeServed) -> None:
 
 async def test_a_run_outlives_its_client(ps: ProbeServed) -> None:
     """The engine finishes, stores and audits a run whose client went away; the lock holds."""
+    # 4.5 s of STAMP: the client leaves and the next request comes while it runs
     task = asyncio.create_task(
-        ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 150, "interval": 0.01})
+        ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 150, "interval": 0.03})
     )
-    for _ in range(300):
-        if any(e.type == "probe.progress" for e in ps.engine.bus):
-            break
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: any(e.type == "probe.progress" for e in ps.engine.bus),
+        within=30,
+        what="the run has started",
+    )
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
     status, text = await ps.post("/api/v1/probe/stamp", "technik", {"link": LINK, "count": 5})
     assert status == 409 and "already in progress" in text["error"]["message"]
-    for _ in range(1000):
-        if any(e.type == "probe.progress" and e.data["phase"] == "done" for e in ps.engine.bus):
-            break
-        await asyncio.sleep(0.01)
+    await eventually(
+        lambda: any(
+            e.type == "probe.progress" and e.data["phase"] == "done" for e in ps.engine.bus
+        ),
+        within=60,
+        what="the run has ended",
+    )
     stored = await ps.store.list_probe_results(LINK)
     assert len(stored) == 1 and stored[0].result["sent"] == 150
     done = [e for e in await ps.store.audit_entries() if e.action == "probe.stamp"]

@@ -89,7 +89,7 @@ async def test_stateful_reflector_separates_forward_and_backward_loss() -> None:
 
     answer.counter = 0  # type: ignore[attr-defined]
     async for port in _fake(answer):
-        r = await run_stamp("127.0.0.1", port, count=50, interval=0.0005, wait_s=0.5)
+        r = await run_stamp("127.0.0.1", port, count=50, interval=0.0005, wait_s=2)
     assert r.reflector_mode == "stateful"
     assert r.sent == 50 and r.replies == 35
     assert r.forward_lost == 10 and r.backward_lost == 5
@@ -112,7 +112,7 @@ async def test_bad_replies_are_counted_not_fatal() -> None:
         return [_reply(data)]
 
     async for port in _fake(answer):
-        r = await run_stamp("127.0.0.1", port, count=30, interval=0.0005, wait_s=0.5)
+        r = await run_stamp("127.0.0.1", port, count=30, interval=0.0005, wait_s=2)
     a = r.anomalies
     assert a.truncated == 5 and a.duplicate == 5 and a.short_twamp_light == 5
     assert a.bad_error_estimate == 5 and a.unknown_seq == 5
@@ -140,7 +140,7 @@ async def test_silent_and_refused_reflectors() -> None:
 async def test_only_garbage_is_an_error_naming_the_reasons() -> None:
     async for port in _fake(lambda n, d: [b"xx"]):
         with pytest.raises(ProbeError, match=r"unusable replies .*truncated 3"):
-            await run_stamp("127.0.0.1", port, count=3, interval=0.001, wait_s=0.3)
+            await run_stamp("127.0.0.1", port, count=3, interval=0.001, wait_s=2)
 
 
 async def test_reflector_survives_malformed_requests() -> None:

@@ -6,7 +6,7 @@ the store as the wall's pipeline leaves them, with the rule's queue decision.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from textual.pilot import Pilot
 
 from eventops.i18n import Msg
 from eventops.server.app import create_app
@@ -23,6 +22,7 @@ from eventops.store.models import DecisionRow, PostRow
 from eventops.tui.app import EventOpsApp
 from eventops.tui.client import Api
 from eventops.tui.config import load_config
+from tests.helpers.pilot import until as until  # the TUI tests' wait, imported from here
 from tests.integration.simrig import SimRig, sim_rig
 
 TOKENS = {
@@ -131,17 +131,3 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             yield r
         finally:
             await r.stop_server()
-
-
-async def until(
-    pilot: Pilot[None], cond: Callable[[], object], what: str, steps: int = 400
-) -> None:
-    """Let the app run until ``cond()`` holds (bounded by steps, not by a clock)."""
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    app = pilot.app
-    st = getattr(app, "state", None)
-    detail = f"error={getattr(app, 'error', '')!r} connected={getattr(app, 'connected', None)} devices={len(st.devices) if st else None} skipped={st.skipped if st else None} last={st.last_id if st else None}"
-    raise AssertionError(f"never happened: {what} ({detail})")

@@ -178,7 +178,6 @@ async def test_german_probe_view_shows_results_methods_and_refusals_in_german(
                     and view.last.kind == kind
                 ),
                 f"the {kind} result",
-                800,
             )
             await pilot.pause(0.05)
             texts.append(str(body.render()))
@@ -199,7 +198,6 @@ async def test_german_probe_view_shows_results_methods_and_refusals_in_german(
                 pilot,
                 lambda: view.running is None and view.error not in ("", before),
                 f"the refusal of {answer}",
-                800,
             )
             texts.append(str(body.render()))
 
@@ -222,7 +220,7 @@ async def test_german_probe_view_shows_results_methods_and_refusals_in_german(
             links.highlighted = sorted(app.state.links).index(other)
             await until(pilot, lambda: view.last is None, f"{other} selected")
             await pilot.press("s")
-            await until(pilot, lambda: view.error != "" and view.running is None, "failed", 800)
+            await until(pilot, lambda: view.error != "" and view.running is None, "failed")
             texts.append(str(body.render()))
     screen = "\n".join(texts)
     for german in (

@@ -59,7 +59,7 @@ async def test_run_a_stamp_probe_and_export_it(prig: Rig, tmp_path: Path) -> Non
         assert links.region.height > 3 and view.query_one("#probe-body").region.width > 40
         links.highlighted = sorted(app.state.links).index(LINK)
         await pilot.press("s")
-        await until(pilot, lambda: view.last is not None or view.error != "", "the result", 800)
+        await until(pilot, lambda: view.last is not None or view.error != "", "the result")
         assert view.error == "" and view.last is not None
         assert view.last.kind == "stamp" and view.last.result["replies"] == 100
         body = str(view.query_one("#probe-body", Static).render())

@@ -35,6 +35,7 @@ from eventops.tui.screens.map import MapView
 from eventops.tui.screens.provision import ProvisionScreen
 from eventops.tui.tables import RowTable
 from tests.e2e.tui.conftest import TEST_CONFIG, TOKENS, Rig
+from tests.helpers.pilot import until as wait
 from tests.integration.simrig import sim_rig
 
 
@@ -145,14 +146,6 @@ def ready_then(*keys: str, until: Cond | None = None) -> Callable[[Pilot[Any]], 
         await pilot.pause()
 
     return run_before
-
-
-async def wait(pilot: Pilot[Any], cond: Callable[[], object], what: str) -> None:
-    for _ in range(1000):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
 
 
 Snap = Callable[..., bool]

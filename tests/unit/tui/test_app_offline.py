@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.command import CommandList, CommandPalette
-from textual.pilot import Pilot
 
 from eventops.tui.app import THEMES, EventOpsApp
 from eventops.tui.client import WhoAmI
 from eventops.tui.config import TuiConfig
+from tests.helpers.pilot import until
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -32,25 +30,16 @@ async def test_palette_opens_views() -> None:
         app.who = WhoAmI(name="t", role="technician")
         await app.setup_role()
         await pilot.press("ctrl+p")
-        await settle(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         await pilot.press(*"Links (:links")
         # the palette searches in a worker: choose once the match is offered
-        await settle(
+        await until(
             pilot,
             lambda: app.screen.query_one(CommandList).highlighted is not None,
             "the match is offered",
         )
         await pilot.press("enter")
-        await settle(pilot, lambda: app.current == "links", "the links view")
-
-
-async def settle(pilot: Pilot[Any], cond: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``cond`` holds; the 30 s bound only ends a test that hangs."""
-    for _ in range(1500):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"never happened: {what}")
+        await until(pilot, lambda: app.current == "links", "the links view")
 
 
 async def test_comms_gets_no_monitoring_views() -> None:

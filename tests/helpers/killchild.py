@@ -1,8 +1,8 @@
 """Start a writer child, let it work, SIGKILL it at a random moment: the lines it
 printed (each one a write it says was committed) up to the kill.
 
-The crash tests of the operations (``test_ops_tx``) and the wall
-(``test_wall_tx``) use it: whatever a child acknowledged before the kill must
+The crash tests of the store (``test_store``), the operations (``test_ops_tx``)
+and the wall (``test_wall_tx``) use it: whatever a child acknowledged before the kill must
 be in the store afterwards, with its audit entry.
 """
 
@@ -32,10 +32,16 @@ def _collect(
 
 
 def kill_mid_work(
-    module: str, args: list[str], rng: random.Random, *, what: str, acked: int = 3
+    module: str,
+    args: list[str],
+    rng: random.Random,
+    *,
+    what: str,
+    acked: int = 3,
+    window_s: float = 0.3,
 ) -> list[str]:
     """Run ``python -m module args…``; once it acknowledged ``acked`` writes (lines other
-    than ``C``), wait 0–0.3 s and SIGKILL it. ``what``: what such a line means, for the
+    than ``C``), wait a random 0–``window_s`` s and SIGKILL it. ``what``: what such a line means, for the
     failure message. Counting from the acknowledged writes, not from the start, keeps
     the rounds' yield (each test asks for a number of them) independent of how slowly a
     busy host starts the child or writes."""
@@ -48,7 +54,7 @@ def kill_mid_work(
     reader.start()
     try:
         assert working.wait(60), f"child never {what} ({acked} times)"
-        time.sleep(rng.uniform(0.0, 0.3))  # a random point mid-work
+        time.sleep(rng.uniform(0.0, window_s))  # a random point mid-work
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

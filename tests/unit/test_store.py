@@ -9,12 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +29,7 @@ from eventops.store.models import (
     ProbeResultRow,
     Sample,
 )
+from tests.helpers.killchild import kill_mid_work
 from tests.helpers.pgfixtures import StoreMaker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -218,13 +214,6 @@ async def test_audit_chain_detects_deletion(tmp_path: Path) -> None:
             await s.verify_audit()
 
 
-def _collect(proc: subprocess.Popen[str], acks: list[str], first: threading.Event) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        acks.append(line.strip())
-        first.set()
-
-
 @pytest.mark.slow
 def test_acknowledged_writes_survive_sigkill(make_store: StoreMaker) -> None:
     """Kill a writing child at random points; every acknowledged write survives."""
@@ -256,25 +245,14 @@ def test_acknowledged_writes_survive_sigkill(make_store: StoreMaker) -> None:
             )
 
     for _round in range(12):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.helpers.store_child", target, str(next_i)],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
+        acks = kill_mid_work(
+            "tests.helpers.store_child",
+            [target, str(next_i)],
+            rng,
+            what="acknowledged a write",
+            acked=1,
+            window_s=0.4,
         )
-        acks: list[str] = []
-        first = threading.Event()
-        reader = threading.Thread(target=_collect, args=(proc, acks, first))
-        reader.start()
-        try:
-            assert first.wait(60), "child never acknowledged a write"
-            time.sleep(rng.uniform(0.0, 0.4))
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            reader.join()
-            assert proc.stdout is not None
-            proc.stdout.close()
         for line in acks:
             kind, value = line.split()
             if kind == "S":

@@ -143,15 +143,20 @@ class Pair:
     """Started first: active."""
     b: Side
     """Its standby."""
+    profile: Profile
+    inner: SQLiteStore
+    """The event's store both write through their fenced wrappers."""
+    fleet: SimFleet
 
 
 @asynccontextmanager
-async def engine_pair(tmp_path: Path, db: PgDatabase) -> AsyncIterator[Pair]:
-    """A active, B its standby, both served, the simulated devices up; A has seen B."""
+async def engine_pair(tmp_path: Path, db: PgDatabase, *, seen: bool = True) -> AsyncIterator[Pair]:
+    """A active, B its standby, both served, the simulated devices up; A has seen B
+    (``seen=False``: A has taken only its first election step, B's clock has not moved)."""
     profile = election_profile(tmp_path)
     ev = profile.event.id
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(SimFleet(profile))
+        fleet = await stack.enter_async_context(SimFleet(profile))
         inner = await stack.enter_async_context(SQLiteStore(tmp_path / "event.sqlite3"))
         leases = [
             await stack.enter_async_context(
@@ -162,5 +167,6 @@ async def engine_pair(tmp_path: Path, db: PgDatabase) -> AsyncIterator[Pair]:
         a = await stack.enter_async_context(served(Side(profile, inner, leases[0])))
         b = await stack.enter_async_context(served(Side(profile, inner, leases[1])))
         assert a.el.active and not b.el.active
-        await a.step()  # A's first step saw no standby yet; this one sees B
-        yield Pair(a, b)
+        if seen:
+            await a.step()  # A's first step saw no standby yet; this one sees B
+        yield Pair(a, b, profile, inner, fleet)

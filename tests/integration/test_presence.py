@@ -13,7 +13,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from eventops_hardware.fleet import SimFleet
 
 from eventops.api.client import EngineClient
 from eventops.clock import FakeClock
@@ -30,6 +29,7 @@ from tests.integration.electionkit import (
     TTL_S,
     Side,
     election_profile,
+    engine_pair,
     served,
     sql,
     unseen_for,
@@ -40,20 +40,13 @@ from tests.integration.enginekit import TECH
 async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_back(
     tmp_path: Path, pg_db: PgDatabase
 ) -> None:
-    profile = election_profile(tmp_path)
-    ev = profile.event.id
-    async with (
-        SimFleet(profile),
-        SQLiteStore(tmp_path / "event.sqlite3") as inner,
-        LeaderLease(pg_db.dsn, ev, address="http://a:1", ttl_s=TTL_S, clock=FakeClock()) as lease_a,
-        LeaderLease(pg_db.dsn, ev, address="http://b:1", ttl_s=TTL_S, clock=FakeClock()) as lease_b,
-    ):
-        a, b = Side(profile, inner, lease_a), Side(profile, inner, lease_b)
-        async with served(a), served(b), EngineClient(a.url, TECH) as api_a:
+    async with engine_pair(tmp_path, pg_db) as pair:
+        a, b, inner = pair.a, pair.b, pair.inner
+        lease_a, lease_b = a.lease, b.lease
+        async with EngineClient(a.url, TECH) as api_a:
             assert a.el.role is Role.ACTIVE and b.el.role is Role.STANDBY
             assert a.el.absent_after_s == 3 * TTL_S
-            # A's first step saw no standby yet; its next one sees B
-            await a.step()
+            # A's first step saw no standby yet; its next one (in engine_pair) saw B
             view = await api_a.engines()
             assert view.role == "active" and view.address == "http://a:1"
             assert view.standby == "auto" and view.standby_live and view.standby_expected
@@ -105,12 +98,12 @@ async def test_a_standby_gone_for_three_ttls_is_alerted_and_cleared_when_one_is_
             assert a.missing() == []
             stored = [x for x in await inner.list_alerts() if x.key == MISSING_KEY]
             assert [(x.id, x.state) for x in stored] == [(alert.id, "cleared")]
-        # a clean stop says so (the active one after releasing its lease)
-        final = await sql(pg_db, "SELECT holder, role FROM engine_presence")
-        assert {r["holder"]: r["role"] for r in final} == {
-            lease_a.holder: "stopped",
-            lease_b.holder: "stopped",
-        }
+    # a clean stop says so (the active one after releasing its lease)
+    final = await sql(pg_db, "SELECT holder, role FROM engine_presence")
+    assert {r["holder"]: r["role"] for r in final} == {
+        lease_a.holder: "stopped",
+        lease_b.holder: "stopped",
+    }
 
 
 async def test_a_take_over_leaves_the_event_without_a_standby_and_says_so(
@@ -118,27 +111,17 @@ async def test_a_take_over_leaves_the_event_without_a_standby_and_says_so(
 ) -> None:
     """A dies while active (its row stays 'active', stale), B takes over: the event had a
     standby, so B alerts that it has none once its term is older than three ttls."""
-    profile = election_profile(tmp_path)
-    ev = profile.event.id
-    async with (
-        SimFleet(profile),
-        SQLiteStore(tmp_path / "event.sqlite3") as inner,
-        LeaderLease(pg_db.dsn, ev, address="http://a:1", ttl_s=TTL_S, clock=FakeClock()) as lease_a,
-        LeaderLease(pg_db.dsn, ev, address="http://b:1", ttl_s=TTL_S, clock=FakeClock()) as lease_b,
-    ):
-        a, b = Side(profile, inner, lease_a), Side(profile, inner, lease_b)
-        async with served(a), served(b):
-            assert a.el.role is Role.ACTIVE
-            await a.step()  # A sees B: the event has a standby
-            await lease_a.close()  # A is gone (and its lease runs out)
-            await sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
-            await b.step()
-            assert b.el.role is Role.ACTIVE
-            assert b.missing() == []  # B's term just began
-            await sql(pg_db, "UPDATE engine_lease SET acquired_at = now() - interval '1 hour'")
-            await b.step()
-            (alert,) = [x for x in b.engine.alerts.open_alerts() if x.key == MISSING_KEY]
-            assert alert.msg_id == "alert.standby_missing", alert
+    async with engine_pair(tmp_path, pg_db) as pair:  # A has seen B: the event has a standby
+        a, b = pair.a, pair.b
+        await a.lease.close()  # A is gone (and its lease runs out)
+        await sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
+        await b.step()
+        assert b.el.role is Role.ACTIVE
+        assert b.missing() == []  # B's term just began
+        await sql(pg_db, "UPDATE engine_lease SET acquired_at = now() - interval '1 hour'")
+        await b.step()
+        (alert,) = [x for x in b.engine.alerts.open_alerts() if x.key == MISSING_KEY]
+        assert alert.msg_id == "alert.standby_missing", alert
 
 
 async def test_a_lone_engine_expects_no_standby_unless_required(
@@ -231,20 +214,12 @@ async def test_the_presence_table_stays_bounded(pg_db: PgDatabase) -> None:
 async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_polled(
     tmp_path: Path, pg_db: PgDatabase
 ) -> None:
-    profile = election_profile(tmp_path)
-    ev = profile.event.id
-    series = [(d.id, "poll_s") for d in profile.devices]
-    series += [("sw-core", "rx_dbm.Ethernet1/1"), ("mc-police", "rx_dbm.sfp0")]
-    async with (
-        SimFleet(profile) as fleet,
-        SQLiteStore(tmp_path / "event.sqlite3") as inner,
-        LeaderLease(pg_db.dsn, ev, address="http://a:1", ttl_s=TTL_S, clock=FakeClock()) as lease_a,
-        LeaderLease(pg_db.dsn, ev, address="http://b:1", ttl_s=TTL_S, clock=FakeClock()) as lease_b,
-    ):
-        a, b = Side(profile, inner, lease_a), Side(profile, inner, lease_b)
+    # A's polls once, at its start: what B shows must be exactly those
+    async with engine_pair(tmp_path, pg_db, seen=False) as pair:
+        a, b, inner, fleet = pair.a, pair.b, pair.inner, pair.fleet
+        series = [(d.id, "poll_s") for d in pair.profile.devices]
+        series += [("sw-core", "rx_dbm.Ethernet1/1"), ("mc-police", "rx_dbm.sfp0")]
         async with (
-            served(a),
-            served(b),
             EngineClient(a.url, TECH) as api_a,
             EngineClient(b.url, TECH) as api_b,
         ):
@@ -295,7 +270,7 @@ async def test_a_standby_shows_what_the_active_engine_last_stored_not_never_poll
             assert link.reason_id == down.msg_id
             # after a take-over the new active engine's own polls win
             await sql(pg_db, "UPDATE engine_lease SET expires_at = now()")
-            await lease_a.close()
+            await a.lease.close()
             await b.step()
             assert b.el.role is Role.ACTIVE
             await eventually(

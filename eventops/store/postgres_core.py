@@ -485,3 +485,21 @@ def _one_line(exc: BaseException) -> str:
 async def dicts(c: asyncpg.Connection, sql: str, *params: Any) -> list[dict[str, Any]]:
     """Rows of ``sql`` on ``c`` as plain dicts (the row helpers take mappings)."""
     return [dict(r.items()) for r in await c.fetch(sql, *params)]
+
+
+class EventFilter:
+    """A listing query's conditions on one event's rows, with asyncpg's numbered
+    placeholders: :meth:`arg` takes a value and names its ``$n``."""
+
+    def __init__(self, event_id: str) -> None:
+        self.params: list[Any] = [event_id]
+        self.where = ["event_id = $1"]
+
+    def arg(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    def select(self, table: str, order: str, limit: int | None) -> str:
+        """``SELECT *`` of the rows that meet every condition, in ``order``."""
+        sql = f"SELECT * FROM {table} WHERE {' AND '.join(self.where)} ORDER BY {order}"
+        return sql if limit is None else f"{sql} LIMIT {self.arg(limit)}"

@@ -23,7 +23,12 @@ from eventops.store.models import (
     Sample,
 )
 from eventops.store.postgres_audit import pg_append_audit
-from eventops.store.postgres_core import INSERT_SAMPLES, PostgresCore, SampleColumns
+from eventops.store.postgres_core import (
+    INSERT_SAMPLES,
+    EventFilter,
+    PostgresCore,
+    SampleColumns,
+)
 from eventops.store.sqlite_core import _canon, _dt, _ms, _ts
 from eventops.store.sqlite_ops import alert_row, apply_device_row, apply_row
 from eventops.store.timeline import TimelineKey, TimelineRow, read_page
@@ -202,20 +207,15 @@ class PostgresMonitorMixin(PostgresCore):
         limit: int | None = None,
         subjects: Collection[str] | None = None,
     ) -> list[AlertRow]:
-        where, params = ["event_id = $1"], list[Any]([self.event_id])
+        f = EventFilter(self.event_id)
         if open_only:
-            where.append("state != 'cleared'")
+            f.where.append("state != 'cleared'")
         if after_id is not None:
-            params.append(after_id)
-            where.append(f"id > ${len(params)}")
+            f.where.append(f"id > {f.arg(after_id)}")
         if subjects is not None:
-            params.append(sorted(subjects))
-            where.append(f"subject = ANY(${len(params)}::text[])")
-        sql = f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id"
-        if limit is not None:
-            params.append(limit)
-            sql += f" LIMIT ${len(params)}"
-        return [alert_row(r) for r in await self._fetch(sql, *params)]
+            f.where.append(f"subject = ANY({f.arg(sorted(subjects))}::text[])")
+        sql = f.select("alerts", "id", limit)
+        return [alert_row(r) for r in await self._fetch(sql, *f.params)]
 
     async def downsample_samples(self, before: datetime, bucket_s: int) -> int:
         if bucket_s <= 0:

@@ -13,7 +13,7 @@ from eventops.store.audit import AuditKey
 from eventops.store.base import WallTx
 from eventops.store.models import AuditEntry, AuthorBlockRow, DecisionRow, PostRow
 from eventops.store.postgres_audit import pg_append_audit
-from eventops.store.postgres_core import PostgresCore, T, dicts
+from eventops.store.postgres_core import EventFilter, PostgresCore, T, dicts
 from eventops.store.postgres_ops import rowcount
 from eventops.store.sqlite_core import _canon, _ts
 from eventops.store.sqlite_wall import _block_row, _decision_row, _post_row
@@ -93,18 +93,13 @@ class PostgresWallMixin(PostgresCore):
     async def list_decisions(
         self, post_id: str | None = None, *, after_id: int | None = None, limit: int | None = None
     ) -> list[DecisionRow]:
-        where, params = ["event_id = $1"], list[Any]([self.event_id])
+        f = EventFilter(self.event_id)
         if post_id is not None:
-            params.append(post_id)
-            where.append(f"post_id = ${len(params)}")
+            f.where.append(f"post_id = {f.arg(post_id)}")
         if after_id is not None:
-            params.append(after_id)
-            where.append(f"id > ${len(params)}")
-        sql = f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY id"
-        if limit is not None:
-            params.append(limit)
-            sql += f" LIMIT ${len(params)}"
-        return [_decision_row(r) for r in await self._fetch(sql, *params)]
+            f.where.append(f"id > {f.arg(after_id)}")
+        sql = f.select("decisions", "id", limit)
+        return [_decision_row(r) for r in await self._fetch(sql, *f.params)]
 
     async def get_decision(self, decision_id: int) -> DecisionRow | None:
         rows = await self._fetch(
@@ -161,29 +156,22 @@ class PostgresWallMixin(PostgresCore):
         pinned: bool | None = None,
         limit: int = 200,
     ) -> list[PostRow]:
-        where = ["event_id=$1"]
-        params: list[Any] = [self.event_id]
-
-        def arg(value: Any) -> str:
-            params.append(value)
-            return f"${len(params)}"
-
+        f = EventFilter(self.event_id)
         if states:
-            where.append(f"state = ANY({arg(list(states))}::text[])")
+            f.where.append(f"state = ANY({f.arg(list(states))}::text[])")
         if pinned is not None:
-            where.append(f"pinned={arg(int(pinned))}")
+            f.where.append(f"pinned={f.arg(int(pinned))}")
         if source:
-            where.append(f"source={arg(source)}")
+            f.where.append(f"source={f.arg(source)}")
         if author:
-            where.append(f"author={arg(author)}")
+            f.where.append(f"author={f.arg(author)}")
         if contains:
             escaped = contains.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            p = arg(f"%{escaped}%")
-            where.append(
+            p = f.arg(f"%{escaped}%")
+            f.where.append(
                 f"(lower(text) LIKE {p} ESCAPE '\\' OR lower(author_name) LIKE {p} ESCAPE '\\')"
             )
-        sql = f"SELECT * FROM posts WHERE {' AND '.join(where)} ORDER BY created_at DESC "
-        rows = await self._fetch(sql + f"LIMIT {arg(limit)}", *params)
+        rows = await self._fetch(f.select("posts", "created_at DESC", limit), *f.params)
         return [_post_row(r) for r in rows]
 
     async def last_decisions(self, post_ids: Sequence[str]) -> dict[str, DecisionRow]:
